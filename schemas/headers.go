@@ -1,0 +1,23 @@
+package schemas
+
+// Record header names carried by every command and event record (DESIGN §2).
+const (
+	HeaderType          = "prism-type"
+	HeaderCommandID     = "prism-command-id"
+	HeaderEventID       = "prism-event-id"
+	HeaderCorrelationID = "prism-correlation-id"
+	HeaderCausationID   = "prism-causation-id"
+	HeaderSchema        = "prism-schema" // hex CRC-64-AVRO fingerprint of the writer schema
+)
+
+// DLQ header names, added to the original key, value and headers of a record
+// that could not be handled.
+const (
+	HeaderDLQStage     = "prism-dlq-stage"       // decode, validate, sink-write, ...
+	HeaderDLQClass     = "prism-dlq-error-class" // bad-magic, truncated, unknown-fingerprint, bad-union, malformed, rejected-by-target
+	HeaderDLQMessage   = "prism-dlq-error"
+	HeaderDLQTopic     = "prism-dlq-source-topic"
+	HeaderDLQPartition = "prism-dlq-source-partition"
+	HeaderDLQOffset    = "prism-dlq-source-offset"
+	HeaderDLQSink      = "prism-dlq-sink"
+)
