@@ -1,0 +1,71 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/prism-cqrs/prism/lag"
+)
+
+func init() { subcommands = append(subcommands, newLagCmd) }
+
+// sinkNames are the sinks whose groups `prism lag` shows by default.
+var sinkNames = []string{"postgres", "readmodels", "redis", "elasticsearch"}
+
+func newLagCmd(g *globals) *cobra.Command {
+	var groups []string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "lag",
+		Short: "Show committed offset, end offset and lag per group and partition",
+		Long: "lag shows, for the processor group and every sink group of the namespace (or the\n" +
+			"groups named with --group), the committed offset, the end offset and the lag of\n" +
+			"each partition. A group that has never committed shows as Dead with no rows.",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts, err := g.kafka().Opts()
+			if err != nil {
+				return err
+			}
+			cl, err := kgo.NewClient(opts...)
+			if err != nil {
+				return fmt.Errorf("kafka client: %w", err)
+			}
+			defer cl.Close()
+			if len(groups) == 0 {
+				n := g.names()
+				groups = append(groups, n.ProcessorGroup())
+				for _, s := range sinkNames {
+					groups = append(groups, n.SinkGroup(s))
+				}
+			}
+			rows, err := lag.Describe(cmd.Context(), kadm.NewClient(cl), groups...)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				for _, r := range rows {
+					errText := ""
+					if r.Err != nil {
+						errText = r.Err.Error()
+					}
+					if err := enc.Encode(map[string]any{
+						"group": r.Group, "state": r.State, "topic": r.Topic, "partition": r.Partition,
+						"committed": r.Committed, "end": r.End, "lag": r.Lag, "error": errText,
+					}); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			return lag.Print(cmd.OutOrStdout(), rows)
+		},
+	}
+	cmd.Flags().StringSliceVar(&groups, "group", nil, "group to show (repeatable); default: the processor and all sink groups")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per row")
+	return cmd
+}

@@ -1,0 +1,107 @@
+// Package lag reports, per consumer group and partition, the committed
+// offset, the end offset and the distance between them: what `prism lag`
+// prints and what a side-by-side rebuild waits on before swapping.
+package lag
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+)
+
+// Row is the lag of one group on one partition.
+type Row struct {
+	Group     string
+	State     string // group state: Stable, Empty, PreparingRebalance, Dead...
+	Topic     string
+	Partition int32
+	Committed int64 // -1: nothing committed yet
+	End       int64
+	Lag       int64 // -1 when it cannot be computed (see Err)
+	Member    string
+	Err       error
+}
+
+// Describe computes the lag of each group. A group that does not exist is
+// reported with State "Dead" and no rows' worth of partitions rather than an
+// error, so a dashboard can show it. Only an error reaching the cluster fails.
+func Describe(ctx context.Context, adm *kadm.Client, groups ...string) ([]Row, error) {
+	lags, err := adm.Lag(ctx, groups...)
+	if err != nil {
+		return nil, fmt.Errorf("describe lag of %v: %w", groups, err)
+	}
+	var rows []Row
+	for _, g := range lags.Sorted() {
+		if gerr := g.Error(); gerr != nil {
+			rows = append(rows, Row{Group: g.Group, State: g.State, Partition: -1, Committed: -1, End: -1, Lag: -1, Err: gerr})
+			continue
+		}
+		if len(g.Lag) == 0 {
+			rows = append(rows, Row{Group: g.Group, State: g.State, Partition: -1, Committed: -1, End: -1, Lag: -1})
+			continue
+		}
+		for _, l := range g.Lag.Sorted() {
+			r := Row{
+				Group: g.Group, State: g.State, Topic: l.Topic, Partition: l.Partition,
+				Committed: l.Commit.At, End: l.End.Offset, Lag: l.Lag, Err: l.Err,
+			}
+			if l.Member != nil {
+				r.Member = l.Member.ClientID + "/" + l.Member.ClientHost
+			}
+			rows = append(rows, r)
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		if rows[i].Group != rows[j].Group {
+			return rows[i].Group < rows[j].Group
+		}
+		if rows[i].Topic != rows[j].Topic {
+			return rows[i].Topic < rows[j].Topic
+		}
+		return rows[i].Partition < rows[j].Partition
+	})
+	return rows, nil
+}
+
+// Total sums the lag of rows per group; a row whose lag is unknown makes the
+// group's total -1.
+func Total(rows []Row) map[string]int64 {
+	out := map[string]int64{}
+	for _, r := range rows {
+		cur, seen := out[r.Group]
+		switch {
+		case seen && cur < 0:
+		case r.Lag < 0 && r.Partition >= 0:
+			out[r.Group] = -1
+		case r.Partition < 0:
+			if !seen {
+				out[r.Group] = 0
+			}
+		default:
+			out[r.Group] = cur + r.Lag
+		}
+	}
+	return out
+}
+
+// Print writes rows as an aligned table.
+func Print(w io.Writer, rows []Row) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GROUP\tSTATE\tTOPIC\tPARTITION\tCOMMITTED\tEND\tLAG\tMEMBER\tERROR")
+	for _, r := range rows {
+		errText := ""
+		if r.Err != nil {
+			errText = r.Err.Error()
+		}
+		if r.Partition < 0 {
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t-\t%s\n", r.Group, r.State, errText)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", r.Group, r.State, r.Topic, r.Partition, r.Committed, r.End, r.Lag, r.Member, errText)
+	}
+	return tw.Flush()
+}
