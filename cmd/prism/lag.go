@@ -13,8 +13,8 @@ import (
 
 func init() { subcommands = append(subcommands, newLagCmd) }
 
-// sinkNames are the sinks whose groups `prism lag` shows by default.
-var sinkNames = []string{"postgres", "readmodels", "redis", "elasticsearch"}
+// lagDefaultSinks are the sinks whose groups `prism lag` shows by default.
+var lagDefaultSinks = []string{"postgres", "readmodels", "redis", "elasticsearch"}
 
 func newLagCmd(g *globals) *cobra.Command {
 	var groups []string
@@ -38,7 +38,7 @@ func newLagCmd(g *globals) *cobra.Command {
 			if len(groups) == 0 {
 				n := g.names()
 				groups = append(groups, n.ProcessorGroup())
-				for _, s := range sinkNames {
+				for _, s := range lagDefaultSinks {
 					groups = append(groups, n.SinkGroup(s))
 				}
 			}
