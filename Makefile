@@ -1,0 +1,91 @@
+# Prism: build, test and local services.
+#
+#   make test              services up, go vet, unit tests (-race), integration tests
+#   make services-up       start Postgres, Redis, Kafka, Elasticsearch on 127.0.0.1
+#   make demo              build and run the end-to-end demo
+#
+# Ports and folders come from the PRISM_* variables described in
+# scripts/services.sh and docs/services.md; the test connection settings below
+# follow them unless set explicitly.
+
+GO       ?= go
+SERVICES := scripts/services.sh
+BIN      := bin/prism
+
+PRISM_KAFKA_PORT    ?= 9092
+PRISM_POSTGRES_PORT ?= 5432
+PRISM_REDIS_PORT    ?= 6379
+PRISM_ES_PORT       ?= 9200
+export PRISM_KAFKA_BROKERS     ?= 127.0.0.1:$(PRISM_KAFKA_PORT)
+export PRISM_POSTGRES_URL      ?= postgres://prism:prism@127.0.0.1:$(PRISM_POSTGRES_PORT)/prism?sslmode=disable
+export PRISM_REDIS_URL         ?= redis://127.0.0.1:$(PRISM_REDIS_PORT)/0
+export PRISM_ELASTICSEARCH_URL ?= http://127.0.0.1:$(PRISM_ES_PORT)
+
+# Extra flags: UNIT_FLAGS for unit tests, INTEGRATION_FLAGS for integration
+# tests (verbose under CI, so the log shows each test that ran), BENCH_FLAGS.
+UNIT_FLAGS ?=
+ifdef CI
+INTEGRATION_FLAGS ?= -v
+else
+INTEGRATION_FLAGS ?=
+endif
+BENCH_FLAGS ?=
+UNIT_TIMEOUT ?= 20m
+INTEGRATION_TIMEOUT ?= 60m
+
+# Packages, computed when a recipe runs (others add packages all the time).
+UNIT_PKGS  = $$($(GO) list ./... | grep -v '/integration')
+BENCH_PKGS = $$(grep -rl --include='*_test.go' '^func Benchmark' . | xargs -r -n1 dirname | sort -u)
+
+.PHONY: all build test test-unit test-integration bench demo fmt vet \
+        services-up services-down services-status services-logs clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/prism
+
+## test: everything CI runs. Brings the services up itself (idempotent).
+test:
+	$(SERVICES) up
+	$(GO) vet ./...
+	$(GO) test -race -timeout $(UNIT_TIMEOUT) $(UNIT_FLAGS) $(UNIT_PKGS)
+	$(GO) test -count=1 -timeout $(INTEGRATION_TIMEOUT) $(INTEGRATION_FLAGS) ./integration/...
+
+test-unit:
+	$(GO) test -race -timeout $(UNIT_TIMEOUT) $(UNIT_FLAGS) $(UNIT_PKGS)
+
+test-integration: services-up
+	$(GO) test -count=1 -timeout $(INTEGRATION_TIMEOUT) $(INTEGRATION_FLAGS) ./integration/...
+
+## bench: every package that has a BenchmarkX (some need the services).
+bench: services-up
+	@pkgs="$(BENCH_PKGS)"; \
+	if [ -z "$$pkgs" ]; then echo "no benchmarks yet"; exit 0; fi; \
+	echo "$(GO) test -run '^$$' -bench . -benchmem $(BENCH_FLAGS) $$pkgs"; \
+	$(GO) test -run '^$$' -bench . -benchmem $(BENCH_FLAGS) $$pkgs
+
+demo: services-up build
+	$(BIN) demo
+
+fmt:
+	$(GO) fmt ./...
+
+vet:
+	$(GO) vet ./...
+
+services-up:
+	$(SERVICES) up
+
+services-down:
+	$(SERVICES) down
+
+services-status:
+	$(SERVICES) status
+
+services-logs:
+	$(SERVICES) logs
+
+## clean: build output only (downloads and service data stay in .cache).
+clean:
+	rm -rf bin
