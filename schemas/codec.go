@@ -1,7 +1,27 @@
+// Package schemas defines what Prism puts on the wire: the Go types of the
+// command, event and result records, their Avro schemas (embedded .avsc
+// files, every shipped version), the record header names, and the codec.
+//
+// The codec writes Avro single-object encoding: C3 01, the 8-byte
+// little-endian CRC-64-AVRO fingerprint of the writer schema's Parsing
+// Canonical Form, then the Avro binary body. A reader therefore knows the
+// writer schema without a registry; bytes written with an older shipped
+// schema are resolved into the current one (fields added since take their
+// defaults).
 package schemas
 
-// The codec API (implemented in this package; signatures are the contract
-// the rest of Prism codes against):
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/hamba/avro/v2"
+)
+
+// The codec API (signatures are the contract the rest of Prism codes against):
 //
 //	type Codec struct{ ... }                       // safe for concurrent use
 //	func NewCodec() (*Codec, error)                // parses the embedded .avsc files
@@ -15,4 +35,301 @@ package schemas
 //
 // Decode errors wrap one of the sentinels ErrBadMagic, ErrTruncated,
 // ErrUnknownFingerprint, ErrBadUnion or ErrMalformed, so callers (the DLQ)
-// can name the error class.
+// can name the error class (ErrorClass).
+
+const (
+	magic0    = 0xC3
+	magic1    = 0x01
+	headerLen = 10 // magic (2) + fingerprint (8)
+
+	// maxPooledBuffer bounds the encode buffers kept for reuse, so one huge
+	// record does not pin its buffer forever.
+	maxPooledBuffer = 64 << 10
+	// maxStringBytes bounds one decoded string or bytes value, so a corrupt
+	// length cannot make the decoder allocate gigabytes.
+	maxStringBytes = 1 << 20
+	// maxSliceAlloc bounds one decoded array allocation (recentCommands).
+	maxSliceAlloc = 1 << 20
+)
+
+// Codec encodes and decodes the Prism records. It is safe for concurrent use
+// and holds no global state: its type registrations live in its own frozen
+// hamba/avro API.
+type Codec struct {
+	api           avro.API
+	kinds         [numKinds]kindSchemas
+	byFingerprint map[uint64]*writerSchema
+	writers       sync.Pool // *avro.Writer
+	readers       sync.Pool // *avro.Reader
+}
+
+// NewCodec parses the embedded .avsc files and prepares every shipped older
+// schema for resolution into the current one. It fails when a schema does
+// not parse, when a kind has no (or two) current schemas, or when an older
+// schema cannot be read by the current one: all are build mistakes that a
+// unit test catches.
+func NewCodec() (*Codec, error) {
+	api := avro.Config{
+		TagKey:               "avro",
+		UnionResolutionError: true,
+		// Arrays as plain blocks (count, items, 0), the form every Avro
+		// reader supports.
+		DisableBlockSizeHeader: true,
+		MaxByteSliceSize:       maxStringBytes,
+		MaxSliceAllocSize:      maxSliceAlloc,
+	}.Freeze()
+	registerUnionBranches(api)
+
+	kinds, byFP, err := loadSchemaSet()
+	if err != nil {
+		return nil, fmt.Errorf("schemas: load embedded schemas: %w", err)
+	}
+	c := &Codec{api: api, kinds: kinds, byFingerprint: byFP}
+	c.writers.New = func() any { return avro.NewWriter(nil, 512, avro.WithWriterConfig(api)) }
+	c.readers.New = func() any { return avro.NewReader(nil, 0, avro.WithReaderConfig(api)) }
+	return c, nil
+}
+
+// CommandFingerprint is the fingerprint of the schema EncodeCommand writes.
+func (c *Codec) CommandFingerprint() uint64 { return c.kinds[KindCommand].current.info.Fingerprint }
+
+// EventFingerprint is the fingerprint of the schema EncodeEvent writes.
+func (c *Codec) EventFingerprint() uint64 { return c.kinds[KindEvent].current.info.Fingerprint }
+
+// ResultFingerprint is the fingerprint of the schema EncodeResult writes.
+func (c *Codec) ResultFingerprint() uint64 { return c.kinds[KindResult].current.info.Fingerprint }
+
+// FingerprintHex formats a fingerprint for the prism-schema header: 16
+// lower-case hex digits of the 64-bit value (most significant first; the
+// wire header holds the same value little-endian).
+func FingerprintHex(fp uint64) string { return fmt.Sprintf("%016x", fp) }
+
+// Schemas lists every shipped schema version, current ones first, then by
+// file name.
+func (c *Codec) Schemas() []SchemaInfo {
+	out := make([]SchemaInfo, 0, len(c.byFingerprint))
+	for k := range numKinds {
+		out = append(out, c.kinds[k].current.info)
+	}
+	var older []SchemaInfo
+	for _, ws := range c.byFingerprint {
+		if !ws.info.Current {
+			older = append(older, ws.info)
+		}
+	}
+	sortSchemaInfos(older)
+	return append(out, older...)
+}
+
+// Fingerprint returns the writer-schema fingerprint in the header of a
+// single-object encoded value, whether or not this codec knows it. It fails
+// with ErrBadMagic or ErrTruncated when the header is not there.
+func (c *Codec) Fingerprint(b []byte) (uint64, error) {
+	fp, _, err := parseHeader(b)
+	if err != nil {
+		return 0, fmt.Errorf("schemas: read header: %w", err)
+	}
+	return fp, nil
+}
+
+// EncodeCommand encodes cmd with the current CommandEnvelope schema. It
+// fails (wrapping ErrBadUnion) unless exactly one payload branch is set and
+// cmd.Type names it, and fails when a value does not fit its schema (an
+// unknown PaymentStatus symbol).
+func (c *Codec) EncodeCommand(cmd *CommandEnvelope) ([]byte, error) {
+	branch, name, err := cmd.Payload.Branch()
+	if err != nil {
+		return nil, fmt.Errorf("schemas: encode command %q: %w", cmd.CommandID, err)
+	}
+	if cmd.Type != name {
+		return nil, fmt.Errorf("schemas: encode command %q: %w: type %q but payload branch %s", cmd.CommandID, ErrBadUnion, cmd.Type, name)
+	}
+	w := commandWire{CommandEnvelope: *cmd, Payload: branch}
+	w.CommandEnvelope.Payload = CommandPayload{}
+	b, err := c.encode(KindCommand, &w)
+	if err != nil {
+		return nil, fmt.Errorf("schemas: encode command %q: %w", cmd.CommandID, err)
+	}
+	return b, nil
+}
+
+// DecodeCommand decodes a CommandEnvelope written with any shipped
+// CommandEnvelope schema. Errors wrap one of the sentinels (see ErrorClass);
+// the returned envelope is nil then.
+func (c *Codec) DecodeCommand(b []byte) (*CommandEnvelope, error) {
+	w := new(commandWire)
+	if err := c.decode(KindCommand, b, w); err != nil {
+		return nil, err
+	}
+	name, err := setCommandPayload(&w.CommandEnvelope.Payload, w.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("schemas: decode CommandEnvelope %q: %w", w.CommandID, err)
+	}
+	if w.Type != name {
+		return nil, fmt.Errorf("schemas: decode CommandEnvelope %q: %w: type %q but payload branch %s", w.CommandID, ErrBadUnion, w.Type, name)
+	}
+	w.Payload = nil
+	return &w.CommandEnvelope, nil
+}
+
+// EncodeEvent encodes ev with the current EventEnvelope schema. It fails
+// (wrapping ErrBadUnion) unless exactly one payload branch is set and
+// ev.Type names it.
+func (c *Codec) EncodeEvent(ev *EventEnvelope) ([]byte, error) {
+	branch, name, err := ev.Payload.Branch()
+	if err != nil {
+		return nil, fmt.Errorf("schemas: encode event %q: %w", ev.EventID, err)
+	}
+	if ev.Type != name {
+		return nil, fmt.Errorf("schemas: encode event %q: %w: type %q but payload branch %s", ev.EventID, ErrBadUnion, ev.Type, name)
+	}
+	w := eventWire{EventEnvelope: *ev, Payload: branch}
+	w.EventEnvelope.Payload = EventPayload{}
+	b, err := c.encode(KindEvent, &w)
+	if err != nil {
+		return nil, fmt.Errorf("schemas: encode event %q: %w", ev.EventID, err)
+	}
+	return b, nil
+}
+
+// DecodeEvent decodes an EventEnvelope written with any shipped
+// EventEnvelope schema. Errors wrap one of the sentinels (see ErrorClass).
+func (c *Codec) DecodeEvent(b []byte) (*EventEnvelope, error) {
+	w := new(eventWire)
+	if err := c.decode(KindEvent, b, w); err != nil {
+		return nil, err
+	}
+	name, err := setEventPayload(&w.EventEnvelope.Payload, w.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("schemas: decode EventEnvelope %q: %w", w.EventID, err)
+	}
+	if w.Type != name {
+		return nil, fmt.Errorf("schemas: decode EventEnvelope %q: %w: type %q but payload branch %s", w.EventID, ErrBadUnion, w.Type, name)
+	}
+	w.Payload = nil
+	return &w.EventEnvelope, nil
+}
+
+// EncodeResult encodes r with the current CommandResult schema.
+func (c *Codec) EncodeResult(r *CommandResult) ([]byte, error) {
+	b, err := c.encode(KindResult, r)
+	if err != nil {
+		return nil, fmt.Errorf("schemas: encode result %q: %w", r.CommandID, err)
+	}
+	return b, nil
+}
+
+// DecodeResult decodes a CommandResult written with any shipped
+// CommandResult schema. Errors wrap one of the sentinels (see ErrorClass).
+func (c *Codec) DecodeResult(b []byte) (*CommandResult, error) {
+	r := new(CommandResult)
+	if err := c.decode(KindResult, b, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// encode writes the header and the body of v with the current schema of k
+// into a pooled buffer and returns a copy of exactly the encoded bytes.
+func (c *Codec) encode(k Kind, v any) ([]byte, error) {
+	ks := &c.kinds[k]
+	w := c.writers.Get().(*avro.Writer)
+	w.Reset(nil)
+	_, _ = w.Write(ks.header[:]) // appends to the buffer; cannot fail
+	w.WriteVal(ks.current.schema, v)
+	err := w.Error
+	var out []byte
+	if err == nil {
+		buf := w.Buffer()
+		out = make([]byte, len(buf))
+		copy(out, buf)
+	}
+	w.Error = nil
+	if cap(w.Buffer()) <= maxPooledBuffer {
+		c.writers.Put(w)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s body: %w", k, err)
+	}
+	return out, nil
+}
+
+// decode checks the header of b, finds the writer schema of kind k by its
+// fingerprint and reads the body into v, resolving an older writer schema
+// into the current one. The body must be consumed exactly.
+func (c *Codec) decode(k Kind, b []byte, v any) error {
+	fp, body, err := parseHeader(b)
+	if err != nil {
+		return fmt.Errorf("schemas: decode %s: %w", k, err)
+	}
+	ws, ok := c.byFingerprint[fp]
+	if !ok {
+		return fmt.Errorf("schemas: decode %s: %w %016x (this build knows %s)", k, ErrUnknownFingerprint, fp, c.knownFingerprints(k))
+	}
+	if ws.info.Kind != k {
+		return fmt.Errorf("schemas: decode %s: %w %016x: it is the %s schema %s", k, ErrUnknownFingerprint, fp, ws.info.Kind, ws.info.File)
+	}
+
+	r := c.readers.Get().(*avro.Reader)
+	r.Reset(body)
+	r.Error = nil
+	r.ReadVal(ws.read, v)
+	err = r.Error
+	if err == nil {
+		var one [1]byte
+		r.Read(one[:])
+		if r.Error == nil {
+			err = errTrailingBytes
+		}
+	}
+	r.Error = nil
+	r.Reset(nil)
+	c.readers.Put(r)
+	if err != nil {
+		return fmt.Errorf("schemas: decode %s (writer %s, fingerprint %016x, body %d bytes): %w", k, ws.info.File, fp, len(body), classifyBodyError(err))
+	}
+	return nil
+}
+
+var errTrailingBytes = errors.New("bytes left after the record")
+
+// classifyBodyError wraps a hamba/avro body error with its sentinel.
+func classifyBodyError(err error) error {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w: body ends inside the record: %w", ErrTruncated, err)
+	case strings.Contains(err.Error(), "unknown union type"):
+		return fmt.Errorf("%w: union branch index out of range: %w", ErrBadUnion, err)
+	default:
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+}
+
+// parseHeader splits a single-object encoded value into the writer
+// fingerprint and the body.
+func parseHeader(b []byte) (uint64, []byte, error) {
+	if len(b) >= 1 && b[0] != magic0 || len(b) >= 2 && b[1] != magic1 {
+		return 0, nil, fmt.Errorf("%w (first bytes % x, want c3 01)", ErrBadMagic, b[:min(len(b), 2)])
+	}
+	if len(b) < headerLen {
+		return 0, nil, fmt.Errorf("%w: header needs %d bytes, got %d", ErrTruncated, headerLen, len(b))
+	}
+	return binary.LittleEndian.Uint64(b[2:headerLen]), b[headerLen:], nil
+}
+
+func makeHeader(fp uint64) [headerLen]byte {
+	var h [headerLen]byte
+	h[0], h[1] = magic0, magic1
+	binary.LittleEndian.PutUint64(h[2:], fp)
+	return h
+}
+
+func (c *Codec) knownFingerprints(k Kind) string {
+	var parts []string
+	for _, info := range c.Schemas() {
+		if info.Kind == k {
+			parts = append(parts, FingerprintHex(info.Fingerprint)+" ("+info.File+")")
+		}
+	}
+	return strings.Join(parts, ", ")
+}
