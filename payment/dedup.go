@@ -1,0 +1,91 @@
+package payment
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"strconv"
+
+	"github.com/prism-cqrs/prism/schemas"
+)
+
+// The dedup memory of a payment is its RecentCommands: the last accepted
+// command ids (at most the dedup window, oldest first) with the aggregate
+// version of each command's last event. To keep it small on the wire and in
+// memory, an entry holds the dedup key of the command id, "h:" followed by
+// the 16 hex digits of the first 64 bits of SHA-256(commandId), not the id
+// itself. An entry written in another form is read as a raw command id.
+// A false duplicate needs two different command ids of the same payment
+// and organization with the same 64-bit digest within the window: about
+// window/2^64 per command.
+
+const dedupKeyPrefix = "h:"
+
+// dedupHash is the 64-bit digest of a command id that the dedup memory keeps.
+func dedupHash(commandID string) uint64 {
+	sum := sha256.Sum256([]byte(commandID))
+	return binary.BigEndian.Uint64(sum[:8])
+}
+
+// DedupKey returns what RecentCommands[i].CommandID holds for commandID.
+func DedupKey(commandID string) string {
+	return formatDedupKey(dedupHash(commandID))
+}
+
+func formatDedupKey(h uint64) string {
+	var b [len(dedupKeyPrefix) + 16]byte
+	copy(b[:], dedupKeyPrefix)
+	appendHex16(b[len(dedupKeyPrefix):len(dedupKeyPrefix)], h)
+	return string(b[:])
+}
+
+// appendHex16 appends h as exactly 16 lower-case hex digits.
+func appendHex16(dst []byte, h uint64) []byte {
+	const digits = "0123456789abcdef"
+	for i := 60; i >= 0; i -= 4 {
+		dst = append(dst, digits[(h>>uint(i))&0xf])
+	}
+	return dst
+}
+
+// entryHash returns the digest an entry stands for: the parsed dedup key, or
+// the digest of the entry taken as a raw command id.
+func entryHash(entry string) uint64 {
+	if len(entry) == len(dedupKeyPrefix)+16 && entry[:len(dedupKeyPrefix)] == dedupKeyPrefix {
+		if h, err := strconv.ParseUint(entry[len(dedupKeyPrefix):], 16, 64); err == nil {
+			return h
+		}
+	}
+	return dedupHash(entry)
+}
+
+// lookupRecent returns the version recorded for commandID, if it is in the
+// dedup memory.
+func lookupRecent(recent []schemas.RecentCommand, commandID string) (int64, bool) {
+	h := dedupHash(commandID)
+	for i := len(recent) - 1; i >= 0; i-- {
+		if entryHash(recent[i].CommandID) == h {
+			return recent[i].Version, true
+		}
+	}
+	return 0, false
+}
+
+// remember returns a new dedup memory: recent with commandID recorded at
+// version, keeping the newest window entries. A command already last in the
+// memory (a command with several events) has its version updated. recent is
+// not modified.
+func remember(recent []schemas.RecentCommand, commandID string, version int64, window int) []schemas.RecentCommand {
+	key := DedupKey(commandID)
+	if n := len(recent); n > 0 && entryHash(recent[n-1].CommandID) == dedupHash(commandID) {
+		out := make([]schemas.RecentCommand, n)
+		copy(out, recent)
+		out[n-1] = schemas.RecentCommand{CommandID: key, Version: version}
+		return out
+	}
+	if drop := len(recent) + 1 - window; drop > 0 {
+		recent = recent[drop:]
+	}
+	out := make([]schemas.RecentCommand, 0, len(recent)+1)
+	out = append(out, recent...)
+	return append(out, schemas.RecentCommand{CommandID: key, Version: version})
+}

@@ -1,0 +1,14 @@
+// Package payment is Prism's first aggregate: the payment rules (Decide and
+// Apply over the wire types of package schemas), the per-aggregate command
+// deduplication memory, a compact in-memory state, and the adapter that
+// plugs all of it into the generic command engine (processors.Aggregate).
+//
+// The engine never imports this package; cmd/prism wires an *Aggregate into
+// the engine. Decide and Apply are pure: they read no clock, no randomness
+// and no I/O, so replaying the same commands over the same state gives the
+// same events with the same ids, which is what lets an aborted Kafka
+// transaction be processed again without duplicating anything.
+//
+// The user-facing rules (check order, reason codes, dedup window) are
+// documented in docs/payment-rules.md.
+package payment
