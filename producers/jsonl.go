@@ -1,0 +1,264 @@
+package producers
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/prism-cqrs/prism/money"
+	"github.com/prism-cqrs/prism/schemas"
+)
+
+// CommandLine is one line of the JSON Lines command format. Amounts are
+// decimal strings in the currency's units ("100.00"), never numbers; pointer
+// fields are optional and only allowed for the command types named in
+// docs/producers.md.
+type CommandLine struct {
+	Type            string  `json:"type"`
+	CommandID       string  `json:"commandId,omitempty"`
+	PaymentID       string  `json:"paymentId"`
+	OrganizationID  string  `json:"organizationId"`
+	UserID          string  `json:"userId"`
+	Amount          *string `json:"amount,omitempty"`
+	Currency        *string `json:"currency,omitempty"`
+	Description     *string `json:"description,omitempty"`
+	Status          *string `json:"status,omitempty"`
+	Reason          *string `json:"reason,omitempty"`
+	ExpectedVersion *int64  `json:"expectedVersion,omitempty"`
+	CorrelationID   string  `json:"correlationId,omitempty"`
+	CausationID     string  `json:"causationId,omitempty"`
+	IssuedAt        string  `json:"issuedAt,omitempty"`
+}
+
+// FieldError says which field of a command line is wrong and why.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return "field " + e.Field + ": " + e.Reason }
+
+// ErrInvalidJSON wraps a line that is not one JSON object.
+var ErrInvalidJSON = errors.New("invalid JSON")
+
+// ParseCommandLine decodes one JSON Lines command into an envelope. Unknown
+// fields, fields that do not belong to the command type, a missing required
+// field, a bad amount (too many decimals for the currency, not a decimal
+// string) and an unknown currency are all rejected with a *FieldError naming
+// the field; a line that is not a single JSON object wraps ErrInvalidJSON.
+// A missing commandId or correlationId is generated (random UUID); a
+// missing issuedAt is left zero and stamped by the producer when sent.
+func ParseCommandLine(line []byte) (*schemas.CommandEnvelope, error) {
+	var cl CommandLine
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cl); err != nil {
+		return nil, jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: more than one JSON value on the line", ErrInvalidJSON)
+	}
+	return cl.Envelope()
+}
+
+// jsonError turns encoding/json errors into field errors where it can.
+func jsonError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		want := "a string"
+		switch te.Type.String() {
+		case "int64":
+			want = "an integer"
+		}
+		if te.Field == "amount" && te.Value == "number" {
+			return &FieldError{Field: te.Field, Reason: "must be a decimal string like \"100.00\", not a JSON number"}
+		}
+		return &FieldError{Field: te.Field, Reason: fmt.Sprintf("must be %s, got a JSON %s", want, te.Value)}
+	}
+	msg := err.Error()
+	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		return &FieldError{Field: strings.Trim(f, `"`), Reason: "unknown field"}
+	}
+	if errors.Is(err, io.EOF) {
+		return fmt.Errorf("%w: empty line", ErrInvalidJSON)
+	}
+	return fmt.Errorf("%w: %s", ErrInvalidJSON, strings.TrimPrefix(msg, "json: "))
+}
+
+// allowed lists the optional fields each command type accepts (besides the
+// common ones: type, commandId, paymentId, organizationId, userId,
+// expectedVersion, correlationId, causationId, issuedAt).
+var allowed = map[string][]string{
+	schemas.TypeCreatePayment:       {"amount", "currency", "description"},
+	schemas.TypeUpdatePayment:       {"amount", "currency", "description"},
+	schemas.TypeChangePaymentStatus: {"status", "reason"},
+	schemas.TypeDeletePayment:       {"reason"},
+}
+
+var knownStatuses = []schemas.PaymentStatus{
+	schemas.StatusPending, schemas.StatusAuthorized, schemas.StatusCaptured,
+	schemas.StatusFailed, schemas.StatusCancelled, schemas.StatusRefunded,
+}
+
+// Envelope validates the line and converts it to a command envelope (see
+// ParseCommandLine for the rules). It does not modify cl.
+func (cl *CommandLine) Envelope() (*schemas.CommandEnvelope, error) {
+	fields, ok := allowed[cl.Type]
+	if !ok {
+		if cl.Type == "" {
+			return nil, &FieldError{Field: "type", Reason: "required"}
+		}
+		return nil, &FieldError{Field: "type", Reason: fmt.Sprintf("unknown command type %q (want CreatePayment, UpdatePayment, ChangePaymentStatus or DeletePayment)", cl.Type)}
+	}
+	present := map[string]bool{
+		"amount": cl.Amount != nil, "currency": cl.Currency != nil, "description": cl.Description != nil,
+		"status": cl.Status != nil, "reason": cl.Reason != nil,
+	}
+	for _, f := range []string{"amount", "currency", "description", "status", "reason"} {
+		if present[f] && !contains(fields, f) {
+			return nil, &FieldError{Field: f, Reason: "not allowed for " + cl.Type}
+		}
+	}
+	for _, req := range []struct{ name, v string }{
+		{"paymentId", cl.PaymentID}, {"organizationId", cl.OrganizationID}, {"userId", cl.UserID},
+	} {
+		if strings.TrimSpace(req.v) == "" {
+			return nil, &FieldError{Field: req.name, Reason: "required"}
+		}
+	}
+	env := &schemas.CommandEnvelope{
+		CommandID:      cl.CommandID,
+		Type:           cl.Type,
+		PaymentID:      cl.PaymentID,
+		OrganizationID: cl.OrganizationID,
+		UserID:         cl.UserID,
+		CorrelationID:  cl.CorrelationID,
+		CausationID:    cl.CausationID,
+	}
+	if env.CommandID == "" {
+		env.CommandID = uuid.NewString()
+	}
+	if env.CorrelationID == "" {
+		env.CorrelationID = uuid.NewString()
+	}
+	if cl.ExpectedVersion != nil {
+		if *cl.ExpectedVersion < 0 {
+			return nil, &FieldError{Field: "expectedVersion", Reason: fmt.Sprintf("must be >= 0, got %d", *cl.ExpectedVersion)}
+		}
+		v := *cl.ExpectedVersion
+		env.ExpectedVersion = &v
+	}
+	if cl.IssuedAt != "" {
+		t, err := time.Parse(time.RFC3339Nano, cl.IssuedAt)
+		if err != nil {
+			return nil, &FieldError{Field: "issuedAt", Reason: fmt.Sprintf("%q is not an RFC 3339 time like 2026-01-02T15:04:05Z", cl.IssuedAt)}
+		}
+		env.IssuedAt = t.UTC()
+	}
+	var err error
+	switch cl.Type {
+	case schemas.TypeCreatePayment:
+		env.Payload.Create, err = cl.create()
+	case schemas.TypeUpdatePayment:
+		env.Payload.Update, err = cl.update()
+	case schemas.TypeChangePaymentStatus:
+		env.Payload.ChangeStatus, err = cl.changeStatus()
+	case schemas.TypeDeletePayment:
+		env.Payload.Delete = &schemas.DeletePayment{Reason: deref(cl.Reason)}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+func (cl *CommandLine) create() (*schemas.CreatePayment, error) {
+	if cl.Amount == nil {
+		return nil, &FieldError{Field: "amount", Reason: "required"}
+	}
+	if cl.Currency == nil {
+		return nil, &FieldError{Field: "currency", Reason: "required"}
+	}
+	minor, err := parseAmount(*cl.Amount, *cl.Currency)
+	if err != nil {
+		return nil, err
+	}
+	return &schemas.CreatePayment{AmountMinor: minor, Currency: *cl.Currency, Description: deref(cl.Description)}, nil
+}
+
+func (cl *CommandLine) update() (*schemas.UpdatePayment, error) {
+	if cl.Amount == nil && cl.Description == nil {
+		if cl.Currency != nil {
+			return nil, &FieldError{Field: "currency", Reason: "only allowed together with amount"}
+		}
+		return nil, &FieldError{Field: "amount", Reason: "UpdatePayment needs amount (with currency) and/or description"}
+	}
+	up := &schemas.UpdatePayment{}
+	if cl.Amount != nil || cl.Currency != nil {
+		if cl.Amount == nil {
+			return nil, &FieldError{Field: "currency", Reason: "only allowed together with amount"}
+		}
+		if cl.Currency == nil {
+			return nil, &FieldError{Field: "currency", Reason: "required with amount"}
+		}
+		minor, err := parseAmount(*cl.Amount, *cl.Currency)
+		if err != nil {
+			return nil, err
+		}
+		cur := *cl.Currency
+		up.AmountMinor, up.Currency = &minor, &cur
+	}
+	if cl.Description != nil {
+		d := *cl.Description
+		up.Description = &d
+	}
+	return up, nil
+}
+
+func (cl *CommandLine) changeStatus() (*schemas.ChangePaymentStatus, error) {
+	if cl.Status == nil || *cl.Status == "" {
+		return nil, &FieldError{Field: "status", Reason: "required"}
+	}
+	st := schemas.PaymentStatus(*cl.Status)
+	for _, k := range knownStatuses {
+		if st == k {
+			return &schemas.ChangePaymentStatus{Status: st, Reason: deref(cl.Reason)}, nil
+		}
+	}
+	return nil, &FieldError{Field: "status", Reason: fmt.Sprintf("unknown status %q (want PENDING, AUTHORIZED, CAPTURED, FAILED, CANCELLED or REFUNDED)", *cl.Status)}
+}
+
+// parseAmount checks the currency first, so an unknown currency is reported
+// on the currency field rather than as a bad amount.
+func parseAmount(amount, currency string) (int64, error) {
+	if !money.Known(currency) {
+		return 0, &FieldError{Field: "currency", Reason: fmt.Sprintf("unknown ISO 4217 currency %q", currency)}
+	}
+	minor, err := money.Parse(amount, currency)
+	if err != nil {
+		return 0, &FieldError{Field: "amount", Reason: err.Error()}
+	}
+	return minor, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

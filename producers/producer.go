@@ -1,0 +1,175 @@
+package producers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/prism-cqrs/prism/schemas"
+)
+
+// ErrClosed is returned by calls on a closed producer.
+var ErrClosed = errors.New("command producer closed")
+
+// CommandProducer writes commands to the commands topic. It is safe for
+// concurrent use. Writes are idempotent (franz-go's idempotent producer,
+// acks=all): a retried batch is never duplicated or reordered within a
+// partition. Records are keyed by payment id and partitioned with Kafka's
+// default murmur2 partitioner, so all commands of a payment keep their order
+// on one partition, the same one any Kafka client picks for that key.
+type CommandProducer struct {
+	cfg    Config
+	log    *slog.Logger
+	client *kgo.Client
+
+	// life is cancelled by Close; it bounds the results consumer.
+	life     context.Context
+	stopLife context.CancelFunc
+
+	resultsMu sync.Mutex
+	results   *resultWatcher // started by the first Watch
+	closed    bool
+}
+
+// Delivery is the outcome of one produced command.
+type Delivery struct {
+	Command   *schemas.CommandEnvelope // as sent (issuedAt / correlationId filled)
+	Partition int32
+	Offset    int64
+	Err       error
+}
+
+// NewCommandProducer checks cfg and creates the Kafka client. It does not
+// connect yet: a broker that is down shows up as an error of the first send.
+func NewCommandProducer(cfg Config) (*CommandProducer, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	opts, err := cfg.Kafka.Opts()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts,
+		kgo.DefaultProduceTopic(cfg.CommandsTopic),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), // murmur2, as the Java client
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerLinger(cfg.Linger),
+		kgo.ProducerBatchMaxBytes(cfg.MaxBatchBytes),
+		kgo.MaxBufferedRecords(cfg.MaxBufferedRecords),
+	)
+	if cfg.DeliveryTimeout > 0 {
+		opts = append(opts, kgo.RecordDeliveryTimeout(cfg.DeliveryTimeout))
+	}
+	opts = append(opts, cfg.ExtraOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("producer: kafka client: %w", err)
+	}
+	life, stop := context.WithCancel(context.Background())
+	return &CommandProducer{cfg: cfg, log: cfg.Logger, client: cl, life: life, stopLife: stop}, nil
+}
+
+// Send produces one command and waits for the broker's acknowledgement. It
+// returns the partition and offset of the record. On error (encoding,
+// broker unreachable, ctx done) the command may or may not have been
+// written: retrying with the same command id is safe, since the processor
+// answers a command id it has seen with its earlier result.
+func (p *CommandProducer) Send(ctx context.Context, cmd *schemas.CommandEnvelope) (partition int32, offset int64, err error) {
+	rec, _, err := p.record(cmd)
+	if err != nil {
+		return 0, 0, err
+	}
+	r, err := p.client.ProduceSync(ctx, rec).First()
+	if err != nil {
+		return 0, 0, fmt.Errorf("produce command %s to %s: %w", cmd.CommandID, p.cfg.CommandsTopic, err)
+	}
+	return r.Partition, r.Offset, nil
+}
+
+// Produce buffers one command for an asynchronous, batched write and
+// returns; done is called exactly once, from a franz-go goroutine, when the
+// broker acknowledged the record or it failed for good. Commands given to
+// Produce from one goroutine are written in that order within a partition.
+// An error is returned (and done is not called) when the command cannot be
+// encoded; when the buffer is full Produce blocks until there is room or ctx
+// is done (then done is called with ctx's error).
+func (p *CommandProducer) Produce(ctx context.Context, cmd *schemas.CommandEnvelope, done func(Delivery)) error {
+	rec, norm, err := p.record(cmd)
+	if err != nil {
+		return err
+	}
+	p.client.Produce(ctx, rec, func(r *kgo.Record, err error) {
+		d := Delivery{Command: norm, Partition: r.Partition, Offset: r.Offset}
+		if err != nil {
+			d.Err = fmt.Errorf("produce command %s to %s: %w", norm.CommandID, p.cfg.CommandsTopic, err)
+		}
+		if done != nil {
+			done(d)
+		}
+	})
+	return nil
+}
+
+// Flush waits until every buffered command is acknowledged or failed, or
+// ctx is done.
+func (p *CommandProducer) Flush(ctx context.Context) error {
+	if err := p.client.Flush(ctx); err != nil {
+		return fmt.Errorf("flush commands: %w", err)
+	}
+	return nil
+}
+
+// SendAll produces cmds in order, batched, and waits for all of them. The
+// deliveries are in the order of cmds; the error joins every failure
+// (encoding or delivery), and is nil only when every command was written.
+func (p *CommandProducer) SendAll(ctx context.Context, cmds []*schemas.CommandEnvelope) ([]Delivery, error) {
+	out := make([]Delivery, len(cmds))
+	var wg sync.WaitGroup
+	for i, c := range cmds {
+		wg.Add(1)
+		if err := p.Produce(ctx, c, func(d Delivery) { out[i] = d; wg.Done() }); err != nil {
+			out[i] = Delivery{Command: c, Err: err}
+			wg.Done()
+		}
+	}
+	wg.Wait()
+	var errs []error
+	for _, d := range out {
+		if d.Err != nil {
+			errs = append(errs, d.Err)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// Close stops the results consumer (every pending Watch and SendAndWait
+// returns ErrClosed) and closes the Kafka clients. Records still buffered
+// fail: call Flush first.
+func (p *CommandProducer) Close() {
+	p.resultsMu.Lock()
+	p.closed = true
+	w := p.results
+	p.resultsMu.Unlock()
+	p.stopLife()
+	if w != nil {
+		w.close()
+	}
+	p.client.Close()
+}
+
+func (p *CommandProducer) record(cmd *schemas.CommandEnvelope) (*kgo.Record, *schemas.CommandEnvelope, error) {
+	norm, err := normalize(cmd)
+	if err != nil {
+		return nil, nil, fmt.Errorf("produce command: %w", err)
+	}
+	rec, err := commandRecord(p.cfg.Codec, p.cfg.CommandsTopic, norm)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rec, norm, nil
+}

@@ -1,0 +1,165 @@
+package producers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/prism-cqrs/prism/schemas"
+)
+
+// resultWatcher is the one results-topic consumer of a producer. It reads
+// every partition of the results topic with read_committed, from the last
+// stable offsets listed when it started, and hands each result to the
+// callbacks registered for its key (the command id). Results nobody waits
+// for are skipped without being decoded.
+type resultWatcher struct {
+	client *kgo.Client
+	codec  Codec
+	log    *slog.Logger
+	topic  string
+	done   chan struct{}
+
+	mu      sync.Mutex
+	waiters map[string][]*waiter
+	closed  bool
+}
+
+type waiter struct {
+	fn func(*schemas.CommandResult, error)
+}
+
+// startResultWatcher lists the results topic's last stable offsets (bounded
+// by ctx) and starts consuming from there, until life is done. A result
+// written before this call returns is not seen; every result written after
+// it is, so a waiter registered before its command is sent cannot miss its
+// result. Partitions added to the topic later are not read.
+func startResultWatcher(ctx, life context.Context, cfg Config) (*resultWatcher, error) {
+	opts, err := cfg.Kafka.Opts()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	opts = append(opts, cfg.ExtraOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("results consumer: kafka client: %w", err)
+	}
+	offsets, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, cfg.ResultsTopic)
+	if err == nil {
+		err = offsets.Error()
+	}
+	if err == nil && len(offsets[cfg.ResultsTopic]) == 0 {
+		err = errors.New("topic does not exist")
+	}
+	if err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("results consumer: list end offsets of %s: %w", cfg.ResultsTopic, err)
+	}
+	cl.AddConsumePartitions(offsets.KOffsets())
+	w := &resultWatcher{
+		client: cl, codec: cfg.Codec, log: cfg.Logger, topic: cfg.ResultsTopic,
+		done: make(chan struct{}), waiters: map[string][]*waiter{},
+	}
+	go w.run(life)
+	return w, nil
+}
+
+func (w *resultWatcher) run(life context.Context) {
+	defer close(w.done)
+	for {
+		fetches := w.client.PollFetches(life)
+		if life.Err() != nil || fetches.IsClientClosed() {
+			return
+		}
+		fetches.EachError(func(topic string, partition int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				w.log.Warn("results consumer: fetch failed, retrying", "topic", topic, "partition", partition, "err", err)
+			}
+		})
+		fetches.EachRecord(w.dispatch)
+	}
+}
+
+func (w *resultWatcher) dispatch(r *kgo.Record) {
+	if r.Value == nil {
+		return // tombstone of the compacted topic
+	}
+	id := string(r.Key)
+	w.mu.Lock()
+	ws := w.waiters[id]
+	delete(w.waiters, id)
+	w.mu.Unlock()
+	if len(ws) == 0 {
+		return
+	}
+	res, err := w.codec.DecodeResult(r.Value)
+	if err != nil {
+		err = fmt.Errorf("decode result of command %s (%s/%d@%d): %w", id, r.Topic, r.Partition, r.Offset, err)
+		w.log.Warn("results consumer: undecodable result", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
+	}
+	for _, wt := range ws {
+		wt.fn(res, err)
+	}
+}
+
+// add registers fn for commandID; the returned func removes it (a no-op
+// once fn was called).
+func (w *resultWatcher) add(commandID string, fn func(*schemas.CommandResult, error)) (func(), error) {
+	wt := &waiter{fn: fn}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, ErrClosed
+	}
+	w.waiters[commandID] = append(w.waiters[commandID], wt)
+	return func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		ws := w.waiters[commandID]
+		for i, x := range ws {
+			if x == wt {
+				ws = append(ws[:i], ws[i+1:]...)
+				break
+			}
+		}
+		if len(ws) == 0 {
+			delete(w.waiters, commandID)
+		} else {
+			w.waiters[commandID] = ws
+		}
+	}, nil
+}
+
+// pending is how many commands are being waited for.
+func (w *resultWatcher) pending() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, ws := range w.waiters {
+		n += len(ws)
+	}
+	return n
+}
+
+// close stops the consumer and fails every waiter with ErrClosed. The
+// caller has cancelled life.
+func (w *resultWatcher) close() {
+	w.client.Close()
+	<-w.done
+	w.mu.Lock()
+	w.closed = true
+	all := w.waiters
+	w.waiters = map[string][]*waiter{}
+	w.mu.Unlock()
+	for _, ws := range all {
+		for _, wt := range ws {
+			wt.fn(nil, ErrClosed)
+		}
+	}
+}
