@@ -1,0 +1,116 @@
+package elasticsearch
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+
+	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/prism-cqrs/prism/sinks"
+)
+
+// Target is the Elasticsearch sink target (sinks.Target). Several instances
+// may write the same index at once.
+type Target struct {
+	cfg    Config
+	index  string
+	alias  string
+	client *es.Client
+	log    *slog.Logger
+	// scaledFloat records whether Setup found mapper-extras (amount is a
+	// scaled_float) or fell back to a double.
+	scaledFloat atomic.Bool
+}
+
+var _ sinks.Target = (*Target)(nil)
+
+// NewTarget validates cfg and builds a client; it makes no request, so an
+// Elasticsearch that is down does not fail this call.
+func NewTarget(cfg Config) (*Target, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	client, err := es.NewClient(es.Config{
+		Addresses:  cfg.URLs,
+		Username:   cfg.Username,
+		Password:   cfg.Password,
+		MaxRetries: 2,
+		Transport: &http.Transport{
+			MaxIdleConnsPerHost:   16,
+			ResponseHeaderTimeout: cfg.Timeout,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch: new client: %w", err)
+	}
+	return &Target{
+		cfg:    cfg,
+		index:  cfg.Names.ElasticsearchIndex(cfg.IndexVersion),
+		alias:  cfg.Names.ElasticsearchAlias(),
+		client: client,
+		log:    slog.Default().With("sink", "elasticsearch"),
+	}, nil
+}
+
+// Name returns "elasticsearch".
+func (t *Target) Name() string { return "elasticsearch" }
+
+// Index is the concrete index the target writes.
+func (t *Target) Index() string { return t.index }
+
+// Alias is the alias the query side reads.
+func (t *Target) Alias() string { return t.alias }
+
+// AmountIsScaledFloat reports the type Setup chose for the amount field of
+// a new index (meaningful after Setup).
+func (t *Target) AmountIsScaledFloat() bool { return t.scaledFloat.Load() }
+
+// CommittedOffsets returns nil: Elasticsearch stores no offsets, the
+// runtime uses the group's committed offsets (external versions make the
+// redelivered tail a no-op).
+func (t *Target) CommittedOffsets(context.Context, string, []int32) (map[int32]int64, error) {
+	return nil, nil
+}
+
+// Ping checks the cluster answers; the error wraps sinks.ErrTransient.
+func (t *Target) Ping(ctx context.Context) error {
+	status, body, err := t.do(ctx, esapi.PingRequest{})
+	if err != nil {
+		return fmt.Errorf("elasticsearch: ping: %w", err)
+	}
+	if status != http.StatusOK {
+		return statusError("ping", status, body)
+	}
+	return nil
+}
+
+// Close releases idle connections.
+func (t *Target) Close() error {
+	if tr, ok := t.client.Transport.(interface{ CloseIdleConnections() }); ok {
+		tr.CloseIdleConnections()
+	}
+	return nil
+}
+
+// do performs req and reads the whole response. A request that gets no
+// response (refused, reset, timed out) returns an error wrapping
+// sinks.ErrTransient; a cancelled context is returned as is.
+func (t *Target) do(ctx context.Context, req esapi.Request) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, t.cfg.Timeout)
+	defer cancel()
+	res, err := req.Do(ctx, t.client)
+	if err != nil {
+		return 0, nil, transportError(ctx, err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return 0, nil, transportError(ctx, err)
+	}
+	return res.StatusCode, body, nil
+}

@@ -1,0 +1,75 @@
+package redis
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prism-cqrs/prism/topology"
+)
+
+// Defaults of Config.
+const (
+	DefaultTTL         = 24 * time.Hour
+	DefaultMarkerTTL   = 7 * 24 * time.Hour
+	DefaultRecentSize  = 1000
+	DefaultChunkEvents = 256
+)
+
+// Config configures the Redis target. Start from DefaultConfig.
+type Config struct {
+	// URL is a redis:// or rediss:// URL (go-redis ParseURL syntax:
+	// user, password, database, TLS, timeouts as query parameters).
+	URL string
+	// Names gives the key prefix (Names.RedisPrefix).
+	Names topology.Names
+	// TTL of a payment key and of its version key; 0 keeps them forever.
+	TTL time.Duration
+	// MarkerTTL is how long the deletion marker of a deleted payment is kept
+	// (an event older than the delete replayed within this time is ignored).
+	// It must be positive so deleted payments do not leak keys forever.
+	MarkerTTL time.Duration
+	// RecentSize is how many payment ids each organization's recent index
+	// keeps (the newest by createdAt).
+	RecentSize int
+	// ChunkEvents is the number of events one Lua script call applies. A
+	// larger chunk means fewer calls but a longer time during which Redis
+	// runs only this script.
+	ChunkEvents int
+}
+
+// DefaultConfig returns the configuration with every default set.
+func DefaultConfig(url string, names topology.Names) Config {
+	return Config{
+		URL:         url,
+		Names:       names,
+		TTL:         DefaultTTL,
+		MarkerTTL:   DefaultMarkerTTL,
+		RecentSize:  DefaultRecentSize,
+		ChunkEvents: DefaultChunkEvents,
+	}
+}
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.URL == "" {
+		errs = append(errs, errors.New("redis: URL is empty"))
+	}
+	if c.Names.Namespace == "" {
+		errs = append(errs, errors.New("redis: Names has no namespace"))
+	}
+	if c.TTL < 0 || (c.TTL > 0 && c.TTL < time.Second) {
+		errs = append(errs, fmt.Errorf("redis: TTL %s: want 0 (no expiry) or at least 1s", c.TTL))
+	}
+	if c.MarkerTTL < time.Second {
+		errs = append(errs, fmt.Errorf("redis: MarkerTTL %s: want at least 1s", c.MarkerTTL))
+	}
+	if c.RecentSize < 1 {
+		errs = append(errs, fmt.Errorf("redis: RecentSize %d: want at least 1", c.RecentSize))
+	}
+	if c.ChunkEvents < 1 {
+		errs = append(errs, fmt.Errorf("redis: ChunkEvents %d: want at least 1", c.ChunkEvents))
+	}
+	return errors.Join(errs...)
+}

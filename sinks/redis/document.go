@@ -1,0 +1,67 @@
+package redis
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prism-cqrs/prism/money"
+	"github.com/prism-cqrs/prism/schemas"
+)
+
+// Document is the JSON stored at Keys.Payment: the payment's state after its
+// last applied event. Amount is the decimal rendering of AmountMinor in the
+// currency's minor digits ("100.00"), never a float.
+type Document struct {
+	ID             string    `json:"id"`
+	OrganizationID string    `json:"organizationId"`
+	UserID         string    `json:"userId"`
+	AmountMinor    int64     `json:"amountMinor"`
+	Amount         string    `json:"amount"`
+	Currency       string    `json:"currency"`
+	Description    string    `json:"description"`
+	Status         string    `json:"status"`
+	CreatedAt      time.Time `json:"createdAt"`
+	UpdatedAt      time.Time `json:"updatedAt"`
+	Version        int64     `json:"version"`
+}
+
+// InvalidationMessage is published on Keys.InvalidateChannel for every
+// applied change.
+type InvalidationMessage struct {
+	OrganizationID string `json:"organizationId"`
+	PaymentID      string `json:"paymentId"`
+	Version        int64  `json:"version"`
+}
+
+// newDocument renders p; it fails for a state a reader could not use
+// (no id, no organization, unknown currency), which the target rejects.
+func newDocument(p *schemas.Payment) (Document, error) {
+	var errs []error
+	if p.ID == "" {
+		errs = append(errs, errors.New("state has no payment id"))
+	}
+	if p.OrganizationID == "" {
+		errs = append(errs, errors.New("state has no organization id"))
+	}
+	amount, err := money.Format(p.AmountMinor, p.Currency)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("amount: %w", err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Document{}, err
+	}
+	return Document{
+		ID:             p.ID,
+		OrganizationID: p.OrganizationID,
+		UserID:         p.UserID,
+		AmountMinor:    p.AmountMinor,
+		Amount:         amount,
+		Currency:       p.Currency,
+		Description:    p.Description,
+		Status:         string(p.Status),
+		CreatedAt:      p.CreatedAt.UTC(),
+		UpdatedAt:      p.UpdatedAt.UTC(),
+		Version:        p.Version,
+	}, nil
+}

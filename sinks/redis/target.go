@@ -1,0 +1,104 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/prism-cqrs/prism/sinks"
+)
+
+// Target is the Redis sink target (sinks.Target). It is safe for use by one
+// runtime at a time; several instances of the sink may share one Redis.
+type Target struct {
+	cfg    Config
+	keys   Keys
+	client *goredis.Client
+	log    *slog.Logger
+}
+
+var _ sinks.Target = (*Target)(nil)
+
+// NewTarget validates cfg and opens a client (connections are made lazily,
+// so a Redis that is down does not fail this call).
+func NewTarget(cfg Config) (*Target, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	opts, err := goredis.ParseURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("redis: parse URL: %w", err)
+	}
+	return &Target{
+		cfg:    cfg,
+		keys:   NewKeys(cfg.Names),
+		client: goredis.NewClient(opts),
+		log:    slog.Default().With("sink", "redis"),
+	}, nil
+}
+
+// Name returns "redis".
+func (t *Target) Name() string { return "redis" }
+
+// Keys returns the key names the target writes.
+func (t *Target) Keys() Keys { return t.keys }
+
+// Setup loads the apply script into Redis' script cache. It is idempotent;
+// when Redis is down it returns an error wrapping sinks.ErrTransient. (A
+// Redis restarted later loses its script cache; Write reloads it then.)
+func (t *Target) Setup(ctx context.Context) error {
+	if err := applyScript.Load(ctx, t.client).Err(); err != nil {
+		return classify("load apply script", err)
+	}
+	return nil
+}
+
+// Ping checks that Redis answers; the error wraps sinks.ErrTransient.
+func (t *Target) Ping(ctx context.Context) error {
+	if err := t.client.Ping(ctx).Err(); err != nil {
+		return classify("ping", err)
+	}
+	return nil
+}
+
+// CommittedOffsets reads the next offset of each partition stored by the
+// apply script; partitions never written are absent from the map. Errors
+// reaching Redis wrap sinks.ErrTransient.
+func (t *Target) CommittedOffsets(ctx context.Context, topic string, partitions []int32) (map[int32]int64, error) {
+	if len(partitions) == 0 {
+		return map[int32]int64{}, nil
+	}
+	keys := make([]string, len(partitions))
+	for i, p := range partitions {
+		keys[i] = t.keys.Offset(topic, p)
+	}
+	vals, err := t.client.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, classify("read offsets of "+topic, err)
+	}
+	out := make(map[int32]int64, len(partitions))
+	for i, v := range vals {
+		s, ok := v.(string)
+		if !ok {
+			continue
+		}
+		off, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("redis: offset key %s holds %q, not an offset: %w", keys[i], s, err)
+		}
+		out[partitions[i]] = off
+	}
+	return out, nil
+}
+
+// Close closes the client's connections.
+func (t *Target) Close() error {
+	if err := t.client.Close(); err != nil && !errors.Is(err, goredis.ErrClosed) {
+		return fmt.Errorf("redis: close: %w", err)
+	}
+	return nil
+}
