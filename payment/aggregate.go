@@ -1,0 +1,238 @@
+package payment
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/prism-cqrs/prism/processors"
+	"github.com/prism-cqrs/prism/schemas"
+)
+
+// ErrKeyMismatch is returned by DecodeCommand for a command whose record key
+// is not its paymentId: processing it would put its events in another
+// partition than the payment's state, so it goes to the commands DLQ.
+var ErrKeyMismatch = errors.New("record key is not the command's paymentId")
+
+// ClassKeyMismatch is the DLQ error class of ErrKeyMismatch.
+const ClassKeyMismatch = "key-mismatch"
+
+// ReasonInternal is the rejection reason of a command whose events could
+// not be encoded: a bug, never a property of the command. The command is
+// answered, nothing is emitted and the partition goes on.
+const ReasonInternal = "INTERNAL"
+
+// TypeCommandResult is the prism-type header of a result record.
+const TypeCommandResult = "CommandResult"
+
+// AggregateConfig configures the payment aggregate.
+type AggregateConfig struct {
+	// Limits of the payment rules; zero fields take their defaults.
+	Limits Limits
+	// Codec encodes and decodes the records; nil: schemas.NewCodec().
+	Codec *schemas.Codec
+	// Logger; nil: slog.Default().
+	Logger *slog.Logger
+}
+
+// Validate reports every problem of cfg at once.
+func (cfg AggregateConfig) Validate() error {
+	if err := cfg.Limits.Validate(); err != nil {
+		return fmt.Errorf("payment aggregate: %w", err)
+	}
+	return nil
+}
+
+// Aggregate is the payment aggregate as the engine sees it
+// (processors.Aggregate). Its State values are compact *memState values,
+// never modified once built; it holds no mutable state of its own and is
+// safe for concurrent use.
+type Aggregate struct {
+	limits   Limits
+	codec    *schemas.Codec
+	log      *slog.Logger
+	eventFP  []byte // hex fingerprint of the event writer schema
+	resultFP []byte // hex fingerprint of the result writer schema
+}
+
+var _ processors.Aggregate = (*Aggregate)(nil)
+
+// NewAggregate validates cfg and builds the payment aggregate.
+func NewAggregate(cfg AggregateConfig) (*Aggregate, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	codec := cfg.Codec
+	if codec == nil {
+		c, err := schemas.NewCodec()
+		if err != nil {
+			return nil, fmt.Errorf("payment aggregate: %w", err)
+		}
+		codec = c
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Aggregate{
+		limits:   cfg.Limits.withDefaults(),
+		codec:    codec,
+		log:      log,
+		eventFP:  []byte(schemas.FingerprintHex(codec.EventFingerprint())),
+		resultFP: []byte(schemas.FingerprintHex(codec.ResultFingerprint())),
+	}, nil
+}
+
+// Limits returns the limits in force, defaults filled in.
+func (a *Aggregate) Limits() Limits { return a.limits }
+
+// DecodeCommand decodes a commands-topic record into a
+// *schemas.CommandEnvelope. It fails with the codec's error (bad magic,
+// truncated, unknown fingerprint, bad union, malformed) or with
+// ErrKeyMismatch when the record key is not the envelope's paymentId; the
+// engine then sends the record to the commands DLQ. Invalid field values
+// are not decode errors: Handle rejects them with INVALID_FIELD.
+func (a *Aggregate) DecodeCommand(rec *kgo.Record) (processors.Command, error) {
+	cmd, err := a.codec.DecodeCommand(rec.Value)
+	if err != nil {
+		return nil, fmt.Errorf("decode command at %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
+	}
+	if string(rec.Key) != cmd.PaymentID {
+		return nil, fmt.Errorf("command %q at %s/%d@%d: key %q, paymentId %q: %w",
+			cmd.CommandID, rec.Topic, rec.Partition, rec.Offset, truncateForMessage(string(rec.Key)),
+			truncateForMessage(cmd.PaymentID), ErrKeyMismatch)
+	}
+	return cmd, nil
+}
+
+// DecodeState returns the compact state carried by an events-topic value:
+// nil for a PaymentDeleted event (or a nil value, a tombstone). A value
+// that does not decode, or a state the rules never produce, is an error.
+func (a *Aggregate) DecodeState(value []byte) (processors.State, error) {
+	if value == nil {
+		return nil, nil
+	}
+	ev, err := a.codec.DecodeEvent(value)
+	if err != nil {
+		return nil, fmt.Errorf("decode payment state: %w", err)
+	}
+	if ev.State == nil {
+		return nil, nil
+	}
+	m, err := newMemState(ev.State, a.limits.DedupWindow)
+	if err != nil {
+		return nil, fmt.Errorf("decode payment state of event %s: %w", ev.EventID, err)
+	}
+	return m, nil
+}
+
+// ErrorClass names a decode error for the DLQ: ClassKeyMismatch, or the
+// codec's class (schemas.ErrorClass).
+func (a *Aggregate) ErrorClass(err error) string {
+	if errors.Is(err, ErrKeyMismatch) {
+		return ClassKeyMismatch
+	}
+	return schemas.ErrorClass(err)
+}
+
+// Payment returns a state handed out by this aggregate as the wire type,
+// nil for no payment (for inspection and tests).
+func (a *Aggregate) Payment(state processors.State) *schemas.Payment {
+	m, _ := state.(*memState)
+	if m == nil {
+		return nil
+	}
+	return m.payment()
+}
+
+// Handle decides cmd (a *schemas.CommandEnvelope from DecodeCommand) on
+// state and builds the records: each event keyed by paymentId, a tombstone
+// for the key after PaymentDeleted, and the result keyed by commandId. It
+// never fails: a rejection or a duplicate is an outcome with no events and
+// the state passed in. If an event cannot be encoded (a bug), the command
+// is answered with ReasonInternal and nothing else happens.
+func (a *Aggregate) Handle(state processors.State, cmd processors.Command, now time.Time) processors.Outcome {
+	env, ok := cmd.(*schemas.CommandEnvelope)
+	if !ok || env == nil {
+		a.log.Error("payment aggregate handed a command it did not decode", "type", fmt.Sprintf("%T", cmd))
+		env = &schemas.CommandEnvelope{}
+	}
+	var current *schemas.Payment
+	m, _ := state.(*memState)
+	if m != nil {
+		current = m.payment()
+	}
+	d := Decide(current, env, now, a.limits)
+
+	out := processors.Outcome{NewState: state, Label: d.Label()}
+	if len(d.Events) > 0 {
+		events, next, err := a.eventOutputs(env, d)
+		if err != nil {
+			a.log.Error("payment events not emitted: command answered INTERNAL",
+				"command_id", env.CommandID, "payment_id", env.PaymentID, "err", err)
+			d = reject(current, env, ReasonInternal, "", "the payment's events could not be encoded")
+			out.Label = ReasonInternal
+		} else {
+			out.Events, out.NewState = events, next
+		}
+	}
+	out.Result = a.resultOutput(env, d.Result)
+	return out
+}
+
+// eventOutputs encodes d's events (and the tombstone) and builds the
+// state after them; next is an untyped nil when the payment is gone.
+func (a *Aggregate) eventOutputs(env *schemas.CommandEnvelope, d Decision) ([]processors.Output, processors.State, error) {
+	key := []byte(env.PaymentID)
+	outs := make([]processors.Output, 0, len(d.Events)+1)
+	for _, ev := range d.Events {
+		v, err := a.codec.EncodeEvent(ev)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode %s v%d of payment %q: %w", ev.Type, ev.Version, ev.AggregateID, err)
+		}
+		outs = append(outs, processors.Output{Key: key, Value: v, Headers: []kgo.RecordHeader{
+			{Key: schemas.HeaderType, Value: []byte(ev.Type)},
+			{Key: schemas.HeaderEventID, Value: []byte(ev.EventID)},
+			{Key: schemas.HeaderCommandID, Value: []byte(ev.CommandID)},
+			{Key: schemas.HeaderCorrelationID, Value: []byte(ev.CorrelationID)},
+			{Key: schemas.HeaderCausationID, Value: []byte(ev.CausationID)},
+			{Key: schemas.HeaderSchema, Value: a.eventFP},
+		}})
+	}
+	if d.Tombstone {
+		last := d.Events[len(d.Events)-1]
+		outs = append(outs, processors.Output{Key: key, Headers: []kgo.RecordHeader{
+			{Key: schemas.HeaderCommandID, Value: []byte(last.CommandID)},
+			{Key: schemas.HeaderCorrelationID, Value: []byte(last.CorrelationID)},
+			{Key: schemas.HeaderCausationID, Value: []byte(last.CausationID)},
+		}})
+	}
+	if d.State == nil {
+		return outs, nil, nil
+	}
+	next, err := newMemState(d.State, a.limits.DedupWindow)
+	if err != nil {
+		return nil, nil, err
+	}
+	return outs, next, nil
+}
+
+// resultOutput encodes the result record. A result that cannot be encoded
+// (a bug) is logged and sent with a nil value rather than stopping the
+// partition.
+func (a *Aggregate) resultOutput(env *schemas.CommandEnvelope, r schemas.CommandResult) processors.Output {
+	v, err := a.codec.EncodeResult(&r)
+	if err != nil {
+		a.log.Error("command result not encoded", "command_id", env.CommandID, "err", err)
+	}
+	return processors.Output{Key: []byte(r.CommandID), Value: v, Headers: []kgo.RecordHeader{
+		{Key: schemas.HeaderType, Value: []byte(TypeCommandResult)},
+		{Key: schemas.HeaderCommandID, Value: []byte(r.CommandID)},
+		{Key: schemas.HeaderCorrelationID, Value: []byte(r.CorrelationID)},
+		{Key: schemas.HeaderCausationID, Value: []byte(r.CommandID)},
+		{Key: schemas.HeaderSchema, Value: a.resultFP},
+	}}
+}
