@@ -1,0 +1,224 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/prism-cqrs/prism/topology"
+)
+
+func init() { subcommands = append(subcommands, newTopologyCmd) }
+
+// topologyFlags are the knobs of the topology spec, shared by apply, diff
+// and describe so all three look at the same spec.
+type topologyFlags struct {
+	partitions        int32
+	replicationFactor int16
+	minCompactionLag  time.Duration
+	maxMessageBytes   int32
+	envErrs           []error
+}
+
+func (f *topologyFlags) envInt(name string, def int64, bits int) int64 {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, bits)
+	if err != nil {
+		f.envErrs = append(f.envErrs, fmt.Errorf("%s=%q: want an integer", name, v))
+		return def
+	}
+	return n
+}
+
+func (f *topologyFlags) envDuration(name string, def time.Duration) time.Duration {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		f.envErrs = append(f.envErrs, fmt.Errorf("%s=%q: want a duration such as 168h", name, v))
+		return def
+	}
+	return d
+}
+
+func (f *topologyFlags) spec(g *globals) (topology.Spec, error) {
+	if err := errors.Join(f.envErrs...); err != nil {
+		return topology.Spec{}, err
+	}
+	return topology.NewSpec(topology.SpecConfig{
+		Namespace:         g.namespace,
+		Partitions:        f.partitions,
+		ReplicationFactor: f.replicationFactor,
+		MinCompactionLag:  f.minCompactionLag,
+		MaxMessageBytes:   f.maxMessageBytes,
+	})
+}
+
+// topologyAdmin connects to Kafka; the caller closes the client.
+func topologyAdmin(g *globals) (*topology.Admin, *kgo.Client, error) {
+	opts, err := g.kafka().Opts()
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kafka client: %w", err)
+	}
+	adm, err := topology.NewAdmin(topology.AdminConfig{Client: cl})
+	if err != nil {
+		cl.Close()
+		return nil, nil, err
+	}
+	return adm, cl, nil
+}
+
+func newTopologyCmd(g *globals) *cobra.Command {
+	f := &topologyFlags{}
+	cmd := &cobra.Command{
+		Use:   "topology",
+		Short: "Create, compare and draw the Kafka topics and groups of a namespace",
+		Long: "topology manages everything Prism needs in Kafka for one namespace, declared once:\n" +
+			"the commands, events, command-results and DLQ topics with their partitions,\n" +
+			"replication factor and configs, and the groups that read them.\n" +
+			"  apply     create what is missing and alter configs to match\n" +
+			"  diff      print the drift between the cluster and the spec (exit 1 if any)\n" +
+			"  describe  print the spec as a table or a Mermaid graph",
+	}
+	pf := cmd.PersistentFlags()
+	pf.Int32Var(&f.partitions, "partitions", int32(f.envInt("PRISM_PARTITIONS", int64(topology.DefaultPartitions), 32)),
+		"partitions of every topic; commands and events always get the same count (PRISM_PARTITIONS)")
+	pf.Int16Var(&f.replicationFactor, "replication-factor", int16(f.envInt("PRISM_REPLICATION_FACTOR", int64(topology.DefaultReplicationFactor), 16)),
+		"replication factor of every topic (PRISM_REPLICATION_FACTOR)")
+	pf.DurationVar(&f.minCompactionLag, "min-compaction-lag", f.envDuration("PRISM_MIN_COMPACTION_LAG", topology.DefaultMinCompactionLag),
+		"min.compaction.lag.ms of the events topic, also how long tombstones are kept (PRISM_MIN_COMPACTION_LAG)")
+	pf.Int32Var(&f.maxMessageBytes, "max-message-bytes", int32(f.envInt("PRISM_MAX_MESSAGE_BYTES", int64(topology.DefaultMaxMessageBytes), 32)),
+		"max.message.bytes of the pipeline topics; the DLQs get 64 KiB more for their headers (PRISM_MAX_MESSAGE_BYTES)")
+	cmd.AddCommand(newTopologyApplyCmd(g, f), newTopologyDiffCmd(g, f), newTopologyDescribeCmd(g, f))
+	return cmd
+}
+
+func newTopologyApplyCmd(g *globals, f *topologyFlags) *cobra.Command {
+	var force, dryRun bool
+	cmd := &cobra.Command{
+		Use:   "apply",
+		Short: "Create missing topics and alter configs to match the spec",
+		Long: "apply makes the cluster match the topology spec: it creates missing topics, sets\n" +
+			"the managed configs that differ and removes per-topic overrides the spec does not\n" +
+			"manage. It is idempotent. It refuses, changing nothing, to lower a partition count,\n" +
+			"to change a replication factor, or to leave commands and events with different\n" +
+			"partition counts. Raising a partition count needs --force (keys move between\n" +
+			"partitions; commands and events are raised together).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			spec, err := f.spec(g)
+			if err != nil {
+				return err
+			}
+			adm, cl, err := topologyAdmin(g)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if dryRun {
+				plan, err := adm.Plan(cmd.Context(), spec)
+				if err != nil {
+					return err
+				}
+				fmt.Fprint(out, plan)
+				if err := plan.Check(topology.ApplyOptions{Force: force}); err != nil {
+					return err
+				}
+				for _, w := range plan.Warnings() {
+					fmt.Fprintln(errOut, "WARNING:", w)
+				}
+				if !plan.Empty() {
+					fmt.Fprintf(out, "dry run: %d changes not applied\n", len(plan.Changes))
+				}
+				return nil
+			}
+			res, err := adm.Apply(cmd.Context(), spec, topology.ApplyOptions{Force: force})
+			if err != nil {
+				if len(res.Plan.Changes) > 0 {
+					fmt.Fprint(out, res.Plan)
+				}
+				return err
+			}
+			fmt.Fprint(out, res.Plan)
+			for _, w := range res.Warnings {
+				fmt.Fprintln(errOut, "WARNING:", w)
+			}
+			if len(res.Applied) > 0 {
+				fmt.Fprintf(out, "applied %d changes to namespace %s\n", len(res.Applied), spec.Names.Namespace)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "allow raising partition counts (moves keys between partitions)")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print what apply would do and change nothing")
+	return cmd
+}
+
+func newTopologyDiffCmd(g *globals, f *topologyFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "diff",
+		Short: "Print the drift between the cluster and the spec; exit 1 when there is some",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			spec, err := f.spec(g)
+			if err != nil {
+				return err
+			}
+			adm, cl, err := topologyAdmin(g)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			plan, err := adm.Plan(cmd.Context(), spec)
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(cmd.OutOrStdout(), plan)
+			if !plan.Empty() {
+				return exitCodeError{code: 1}
+			}
+			return nil
+		},
+	}
+}
+
+func newTopologyDescribeCmd(g *globals, f *topologyFlags) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "describe",
+		Short: "Print the topology spec as a table (text) or a Mermaid graph (mermaid)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			spec, err := f.spec(g)
+			if err != nil {
+				return err
+			}
+			switch format {
+			case "text":
+				fmt.Fprint(cmd.OutOrStdout(), topology.Describe(spec))
+			case "mermaid":
+				fmt.Fprint(cmd.OutOrStdout(), topology.Mermaid(spec))
+			default:
+				return fmt.Errorf("--format %q: want text or mermaid", format)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "text", "text or mermaid")
+	return cmd
+}

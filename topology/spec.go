@@ -1,0 +1,231 @@
+package topology
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Defaults of SpecConfig.
+const (
+	DefaultPartitions        int32 = 12
+	DefaultReplicationFactor int16 = 1
+	DefaultMinCompactionLag        = 7 * 24 * time.Hour
+	// DefaultMaxMessageBytes is the largest record batch (after
+	// compression) the pipeline topics accept: 1 MiB.
+	DefaultMaxMessageBytes int32 = 1 << 20
+	// DLQHeadroomBytes is added to max.message.bytes on the DLQ topics: a
+	// dead letter carries the original bytes untouched plus error headers,
+	// so a record that was just under the limit must still fit.
+	DLQHeadroomBytes int32 = 64 << 10
+)
+
+// Topic config keys Prism manages.
+const (
+	ConfigCleanupPolicy      = "cleanup.policy"
+	ConfigRetentionMs        = "retention.ms"
+	ConfigMinCompactionLagMs = "min.compaction.lag.ms"
+	ConfigDeleteRetentionMs  = "delete.retention.ms"
+	ConfigMaxMessageBytes    = "max.message.bytes"
+	ConfigMinInSyncReplicas  = "min.insync.replicas"
+)
+
+// TopicRole says what a topic is for, independently of its name.
+type TopicRole string
+
+const (
+	RoleCommands    TopicRole = "commands"
+	RoleEvents      TopicRole = "events"
+	RoleResults     TopicRole = "command-results"
+	RoleCommandsDLQ TopicRole = "commands.dlq"
+	RoleEventsDLQ   TopicRole = "events.dlq"
+)
+
+// Roles lists every topic role in the order Spec declares them.
+var Roles = []TopicRole{RoleCommands, RoleEvents, RoleResults, RoleCommandsDLQ, RoleEventsDLQ}
+
+// TopicSpec is one topic as it must exist in Kafka.
+type TopicSpec struct {
+	Role              TopicRole
+	Name              string
+	Key               string // what the record key is (documentation)
+	Value             string // what the record value is (documentation)
+	Partitions        int32
+	ReplicationFactor int16
+	// Configs are the topic configs Prism manages; Apply sets exactly these
+	// and removes any other per-topic override.
+	Configs map[string]string
+	Notes   string
+}
+
+// Spec is everything Prism needs in Kafka for one namespace.
+type Spec struct {
+	Names  Names
+	Topics []TopicSpec
+	Stages []Stage
+}
+
+// SpecConfig chooses the knobs of NewSpec. Zero values mean the defaults.
+type SpecConfig struct {
+	Namespace         string        // "" means DefaultNamespace
+	Partitions        int32         // of every topic; 0 means DefaultPartitions
+	ReplicationFactor int16         // 0 means DefaultReplicationFactor
+	MinCompactionLag  time.Duration // of the events topic; 0 means DefaultMinCompactionLag
+	MaxMessageBytes   int32         // 0 means DefaultMaxMessageBytes
+}
+
+func (c SpecConfig) withDefaults() SpecConfig {
+	if c.Partitions == 0 {
+		c.Partitions = DefaultPartitions
+	}
+	if c.ReplicationFactor == 0 {
+		c.ReplicationFactor = DefaultReplicationFactor
+	}
+	if c.MinCompactionLag == 0 {
+		c.MinCompactionLag = DefaultMinCompactionLag
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	return c
+}
+
+// Validate reports every problem of the settings at once (after defaults).
+func (c SpecConfig) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if c.Partitions < 1 {
+		errs = append(errs, fmt.Errorf("partitions %d: want at least 1", c.Partitions))
+	}
+	if c.ReplicationFactor < 1 {
+		errs = append(errs, fmt.Errorf("replication factor %d: want at least 1", c.ReplicationFactor))
+	}
+	if c.MinCompactionLag < 0 {
+		errs = append(errs, fmt.Errorf("min compaction lag %s: want a positive duration", c.MinCompactionLag))
+	}
+	if c.MaxMessageBytes < 1024 {
+		errs = append(errs, fmt.Errorf("max message bytes %d: want at least 1024", c.MaxMessageBytes))
+	}
+	return errors.Join(errs...)
+}
+
+const day = 24 * time.Hour
+
+func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+
+// NewSpec declares the topology of DESIGN §1 for cfg.Namespace: five topics,
+// all with cfg.Partitions partitions (commands and events co-partitioned),
+// and the stages that use them. It fails if cfg or the resulting Spec is not
+// valid.
+func NewSpec(cfg SpecConfig) (Spec, error) {
+	if err := cfg.Validate(); err != nil {
+		return Spec{}, fmt.Errorf("topology settings: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	n := NewNames(cfg.Namespace)
+	minISR := "1"
+	if cfg.ReplicationFactor >= 3 {
+		// One replica may be down and writes still go on; two copies
+		// of every acknowledged write.
+		minISR = "2"
+	}
+	maxBytes := strconv.Itoa(int(cfg.MaxMessageBytes))
+	dlqBytes := strconv.Itoa(int(cfg.MaxMessageBytes + DLQHeadroomBytes))
+	topic := func(role TopicRole, name, key, value, notes string, configs map[string]string) TopicSpec {
+		configs[ConfigMinInSyncReplicas] = minISR
+		return TopicSpec{
+			Role: role, Name: name, Key: key, Value: value, Notes: notes,
+			Partitions: cfg.Partitions, ReplicationFactor: cfg.ReplicationFactor,
+			Configs: configs,
+		}
+	}
+	s := Spec{
+		Names: n,
+		Topics: []TopicSpec{
+			topic(RoleCommands, n.CommandsTopic(), "payment id", "command envelope (Avro)",
+				"co-partitioned with events",
+				map[string]string{
+					ConfigCleanupPolicy:   "delete",
+					ConfigRetentionMs:     ms(7 * day),
+					ConfigMaxMessageBytes: maxBytes,
+				}),
+			topic(RoleEvents, n.EventsTopic(), "payment id", "event envelope with the full post-event state (Avro)",
+				"the processor's changelog; a tombstone follows a delete",
+				map[string]string{
+					ConfigCleanupPolicy:      "compact",
+					ConfigMinCompactionLagMs: ms(cfg.MinCompactionLag),
+					// A tombstone must outlive the slowest sink, or a sink
+					// that is behind never sees the delete.
+					ConfigDeleteRetentionMs: ms(cfg.MinCompactionLag),
+					ConfigMaxMessageBytes:   maxBytes,
+				}),
+			topic(RoleResults, n.ResultsTopic(), "command id", "command result (Avro): accepted/rejected, reason, event version",
+				"lets a producer wait for the outcome",
+				map[string]string{
+					ConfigCleanupPolicy:   "compact,delete",
+					ConfigRetentionMs:     ms(1 * day),
+					ConfigMaxMessageBytes: maxBytes,
+				}),
+			topic(RoleCommandsDLQ, n.CommandsDLQTopic(), "as received", "the original bytes, untouched",
+				"headers: error class, message, source topic/partition/offset, stage",
+				map[string]string{
+					ConfigCleanupPolicy:   "delete",
+					ConfigRetentionMs:     ms(30 * day),
+					ConfigMaxMessageBytes: dlqBytes,
+				}),
+			topic(RoleEventsDLQ, n.EventsDLQTopic(), "as received", "the original bytes, untouched",
+				"same headers plus the sink name",
+				map[string]string{
+					ConfigCleanupPolicy:   "delete",
+					ConfigRetentionMs:     ms(30 * day),
+					ConfigMaxMessageBytes: dlqBytes,
+				}),
+		},
+		Stages: stagesFor(n),
+	}
+	if err := s.Validate(); err != nil {
+		return Spec{}, err
+	}
+	return s, nil
+}
+
+// Topic returns the topic of the given role, or false if the spec has none.
+func (s Spec) Topic(role TopicRole) (TopicSpec, bool) {
+	for _, t := range s.Topics {
+		if t.Role == role {
+			return t, true
+		}
+	}
+	return TopicSpec{}, false
+}
+
+// TopicNames returns the names of every topic of the spec, in order.
+func (s Spec) TopicNames() []string {
+	out := make([]string, 0, len(s.Topics))
+	for _, t := range s.Topics {
+		out = append(out, t.Name)
+	}
+	return out
+}
+
+// Clone returns a deep copy, so a caller can edit topics without touching s.
+func (s Spec) Clone() Spec {
+	c := Spec{Names: s.Names}
+	for _, t := range s.Topics {
+		cfg := make(map[string]string, len(t.Configs))
+		for k, v := range t.Configs {
+			cfg[k] = v
+		}
+		t.Configs = cfg
+		c.Topics = append(c.Topics, t)
+	}
+	for _, st := range s.Stages {
+		st.Reads = append([]string(nil), st.Reads...)
+		st.Writes = append([]string(nil), st.Writes...)
+		st.Targets = append([]string(nil), st.Targets...)
+		st.Steps = append([]string(nil), st.Steps...)
+		c.Stages = append(c.Stages, st)
+	}
+	return c
+}
