@@ -1,0 +1,109 @@
+package sinks
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/prism-cqrs/prism/schemas"
+)
+
+// RunnerConfig configures a Runner. Zero durations and sizes take the
+// defaults named on each field.
+type RunnerConfig struct {
+	// KafkaOpts connect to the cluster (kafkaconn.Config.Opts); the runner
+	// adds the group, topic and consumer options itself.
+	KafkaOpts      []kgo.Opt
+	EventsTopic    string // topology Names.EventsTopic
+	EventsDLQTopic string // topology Names.EventsDLQTopic
+	Group          string // topology Names.SinkGroup(target.Name())
+	Target         Target
+	// Codec decodes event values. Nil: schemas.NewCodec().
+	Codec *schemas.Codec
+
+	BatchMaxRecords int           // default 1000
+	BatchMaxBytes   int           // default 4 MiB (sum of key+value sizes)
+	BatchMaxWait    time.Duration // default 200ms: a batch is written at the latest this long after its first record
+	BackoffMin      time.Duration // default 100ms
+	BackoffMax      time.Duration // default 10s
+	// AttemptTimeout bounds one Write attempt (default 30s), so a hung
+	// target is retried and a revoke never waits longer than this.
+	AttemptTimeout time.Duration
+	// ShutdownTimeout bounds finishing the open batch after the context is
+	// cancelled (default 30s).
+	ShutdownTimeout time.Duration
+
+	Logger     *slog.Logger          // default slog.Default()
+	Registerer prometheus.Registerer // nil: metrics are not registered
+}
+
+func (c *RunnerConfig) withDefaults() {
+	if c.BatchMaxRecords == 0 {
+		c.BatchMaxRecords = 1000
+	}
+	if c.BatchMaxBytes == 0 {
+		c.BatchMaxBytes = 4 << 20
+	}
+	if c.BatchMaxWait == 0 {
+		c.BatchMaxWait = 200 * time.Millisecond
+	}
+	if c.BackoffMin == 0 {
+		c.BackoffMin = 100 * time.Millisecond
+	}
+	if c.BackoffMax == 0 {
+		c.BackoffMax = 10 * time.Second
+	}
+	if c.AttemptTimeout == 0 {
+		c.AttemptTimeout = 30 * time.Second
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports every problem of the configuration at once (defaults
+// applied first).
+func (c RunnerConfig) Validate() error {
+	c.withDefaults()
+	var errs []error
+	if len(c.KafkaOpts) == 0 {
+		errs = append(errs, errors.New("sink runner: no Kafka options (brokers)"))
+	}
+	if c.EventsTopic == "" {
+		errs = append(errs, errors.New("sink runner: EventsTopic is empty"))
+	}
+	if c.EventsDLQTopic == "" {
+		errs = append(errs, errors.New("sink runner: EventsDLQTopic is empty"))
+	}
+	if c.EventsDLQTopic != "" && c.EventsDLQTopic == c.EventsTopic {
+		errs = append(errs, errors.New("sink runner: EventsDLQTopic must differ from EventsTopic"))
+	}
+	if c.Group == "" {
+		errs = append(errs, errors.New("sink runner: Group is empty"))
+	}
+	if c.Target == nil {
+		errs = append(errs, errors.New("sink runner: Target is nil"))
+	}
+	if c.BatchMaxRecords < 0 {
+		errs = append(errs, fmt.Errorf("sink runner: BatchMaxRecords %d < 0", c.BatchMaxRecords))
+	}
+	if c.BatchMaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("sink runner: BatchMaxBytes %d < 0", c.BatchMaxBytes))
+	}
+	for name, d := range map[string]time.Duration{"BatchMaxWait": c.BatchMaxWait, "BackoffMin": c.BackoffMin, "BackoffMax": c.BackoffMax, "AttemptTimeout": c.AttemptTimeout, "ShutdownTimeout": c.ShutdownTimeout} {
+		if d < 0 {
+			errs = append(errs, fmt.Errorf("sink runner: %s %s < 0", name, d))
+		}
+	}
+	if c.BackoffMin > 0 && c.BackoffMax > 0 && c.BackoffMin > c.BackoffMax {
+		errs = append(errs, fmt.Errorf("sink runner: BackoffMin %s > BackoffMax %s", c.BackoffMin, c.BackoffMax))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,185 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// flushState carries one batch across retries: once the target has taken
+// it, later attempts only finish the DLQ delivery and the commit.
+type flushState struct {
+	batch   []pendingRecord
+	written bool
+	dlq     []*kgo.Record
+}
+
+// flush writes the pending batch, retrying with backoff (fetching paused)
+// until it succeeds or ctx ends. When ctx ends first nothing of the batch
+// is committed: the next owner resumes from the target's offsets.
+func (r *Runner) flush(ctx context.Context) {
+	var st flushState
+	paused := false
+	defer func() {
+		if paused {
+			r.client.ResumeFetchTopics(r.cfg.EventsTopic)
+		}
+	}()
+	for attempt := 1; ; attempt++ {
+		err := r.attempt(ctx, &st)
+		if err == nil {
+			if attempt > 1 {
+				r.log.Info("target recovered, batch written", "attempts", attempt)
+			}
+			r.health.set(true, nil)
+			return
+		}
+		r.m.batches.WithLabelValues("error").Inc()
+		r.health.set(false, err)
+		if ctx.Err() != nil {
+			r.log.Warn("batch abandoned at shutdown; offsets not advanced, the next owner re-reads it", "records", len(st.batch), "err", err)
+			return
+		}
+		if !paused {
+			r.client.PauseFetchTopics(r.cfg.EventsTopic)
+			paused = true
+		}
+		r.m.retries.Inc()
+		wait := backoff(attempt, r.cfg.BackoffMin, r.cfg.BackoffMax)
+		if errors.Is(err, ErrTransient) {
+			r.log.Warn("batch write failed, retrying", "attempt", attempt, "wait", wait, "err", err)
+		} else {
+			r.log.Error("batch write failed (not marked transient), retrying", "attempt", attempt, "wait", wait, "err", err)
+		}
+		if !sleep(ctx, wait) {
+			r.log.Warn("batch abandoned at shutdown; offsets not advanced, the next owner re-reads it", "records", len(st.batch))
+			return
+		}
+	}
+}
+
+// attempt runs one try under writeMu: Write (unless already done), DLQ
+// delivery, group commit, then drops the batch from pending.
+func (r *Runner) attempt(ctx context.Context, st *flushState) error {
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	if !st.written {
+		r.mu.Lock()
+		st.batch = append(st.batch[:0], r.pending...) // revokes already removed what is not owned
+		r.mu.Unlock()
+		if len(st.batch) == 0 {
+			return nil
+		}
+		if err := r.writeBatch(ctx, st); err != nil {
+			return err
+		}
+	}
+	if len(st.dlq) > 0 {
+		if err := r.client.ProduceSync(ctx, st.dlq...).FirstErr(); err != nil {
+			return fmt.Errorf("send %d records to DLQ %s: %w", len(st.dlq), r.cfg.EventsDLQTopic, err)
+		}
+		st.dlq = nil
+	}
+	r.commit(ctx, st.batch)
+	r.dropFromPending(st.batch)
+	return nil
+}
+
+func (r *Runner) writeBatch(ctx context.Context, st *flushState) error {
+	events := make([]Event, 0, len(st.batch))
+	byPos := make(map[[2]int64]*kgo.Record, len(st.batch))
+	for _, pr := range st.batch {
+		if pr.decodeErr != nil {
+			st.dlq = append(st.dlq, r.dlqRecord(pr.rec, "decode", decodeClass(pr.decodeErr), pr.decodeErr.Error()))
+			continue
+		}
+		events = append(events, pr.ev)
+		byPos[[2]int64{int64(pr.rec.Partition), pr.rec.Offset}] = pr.rec
+	}
+	actx, cancel := context.WithTimeout(ctx, r.cfg.AttemptTimeout)
+	defer cancel()
+	start := time.Now()
+	var rejected []Rejected
+	if len(events) > 0 {
+		var err error
+		rejected, err = r.cfg.Target.Write(actx, r.cfg.EventsTopic, events)
+		if err != nil {
+			st.dlq = nil
+			return fmt.Errorf("write batch of %d events: %w", len(events), err)
+		}
+	}
+	r.m.batchSeconds.Observe(time.Since(start).Seconds())
+	r.m.batchSize.Observe(float64(len(st.batch)))
+	r.m.batches.WithLabelValues("ok").Inc()
+	r.m.written.Add(float64(len(events)))
+	for _, rj := range rejected {
+		rec := byPos[[2]int64{int64(rj.Event.Partition), rj.Event.Offset}]
+		if rec == nil {
+			r.log.Error("target rejected an event that was not in the batch; ignored", "partition", rj.Event.Partition, "offset", rj.Event.Offset)
+			continue
+		}
+		st.dlq = append(st.dlq, r.dlqRecord(rec, "sink-write", "rejected-by-target", rj.Reason))
+	}
+	st.written = true
+	r.log.Debug("batch written", "events", len(events), "dlq", len(st.dlq), "took", time.Since(start))
+	return nil
+}
+
+// commit stores the group offsets after the batch for the partitions still
+// owned. A failure is logged, not retried: targets keep their own offsets,
+// and for those that do not, a replay is a no-op.
+func (r *Runner) commit(ctx context.Context, batch []pendingRecord) {
+	last := map[int32]*kgo.Record{}
+	for _, pr := range batch {
+		last[pr.rec.Partition] = pr.rec
+	}
+	r.mu.Lock()
+	recs := make([]*kgo.Record, 0, len(last))
+	for p, rec := range last {
+		if r.owned[p] {
+			recs = append(recs, rec)
+		}
+	}
+	r.mu.Unlock()
+	if len(recs) == 0 {
+		return
+	}
+	if err := r.client.CommitRecords(ctx, recs...); err != nil {
+		r.log.Warn("group offset commit failed (target offsets unaffected)", "err", err)
+	}
+}
+
+// dropFromPending removes the written records from the pending batch.
+func (r *Runner) dropFromPending(batch []pendingRecord) {
+	done := make(map[*kgo.Record]bool, len(batch))
+	for _, pr := range batch {
+		done[pr.rec] = true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.filterPending(func(pr pendingRecord) bool { return !done[pr.rec] })
+}
+
+// filterPending keeps the records keep accepts; callers hold mu.
+func (r *Runner) filterPending(keep func(pendingRecord) bool) int {
+	kept := r.pending[:0]
+	bytes, dropped := 0, 0
+	for _, pr := range r.pending {
+		if keep(pr) {
+			kept = append(kept, pr)
+			bytes += len(pr.rec.Key) + len(pr.rec.Value)
+		} else {
+			dropped++
+		}
+	}
+	clear(r.pending[len(kept):])
+	r.pending = kept
+	r.pendingBytes = bytes
+	if len(kept) == 0 {
+		r.firstAt = time.Time{}
+	}
+	return dropped
+}

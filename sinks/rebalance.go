@@ -1,0 +1,108 @@
+package sinks
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// onAssigned records the new partitions as owned. Fetching starts at the
+// offsets adjustOffsets chose.
+func (r *Runner) onAssigned(_ context.Context, _ *kgo.Client, assigned map[string][]int32) {
+	ps := assigned[r.cfg.EventsTopic]
+	r.mu.Lock()
+	for _, p := range ps {
+		r.owned[p] = true
+	}
+	n := len(r.owned)
+	r.mu.Unlock()
+	r.m.partitions.Set(float64(n))
+	slices.Sort(ps)
+	r.log.Info("partitions assigned", "partitions", ps, "owned", n)
+}
+
+// onRevoked waits for a write in flight, then forgets the revoked
+// partitions and drops their buffered records (the new owner reads them
+// again from the target's offsets). Offsets of written batches are already
+// committed.
+func (r *Runner) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	r.release(revoked, "revoked")
+}
+
+// onLost is onRevoked for partitions lost to a fatal group error.
+func (r *Runner) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	r.release(lost, "lost")
+}
+
+func (r *Runner) release(ps map[string][]int32, why string) {
+	parts := ps[r.cfg.EventsTopic]
+	if len(parts) == 0 {
+		return
+	}
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	r.mu.Lock()
+	gone := map[int32]bool{}
+	for _, p := range parts {
+		gone[p] = true
+		delete(r.owned, p)
+	}
+	dropped := r.filterPending(func(pr pendingRecord) bool { return !gone[pr.rec.Partition] })
+	n := len(r.owned)
+	r.mu.Unlock()
+	r.m.partitions.Set(float64(n))
+	slices.Sort(parts)
+	r.log.Info("partitions "+why, "partitions", parts, "dropped_buffered", dropped, "owned", n)
+}
+
+// adjustOffsets replaces the group's committed offsets with the target's
+// own (absent partition: from the earliest). A target returning nil keeps
+// the group offsets. While the target cannot answer it retries with
+// backoff, until the group session ends (ctx), when the error makes the
+// member rejoin.
+func (r *Runner) adjustOffsets(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	cur := offsets[r.cfg.EventsTopic]
+	if len(cur) == 0 {
+		return offsets, nil
+	}
+	parts := make([]int32, 0, len(cur))
+	for p := range cur {
+		parts = append(parts, p)
+	}
+	slices.Sort(parts)
+	var stored map[int32]int64
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, r.cfg.AttemptTimeout)
+		got, err := r.cfg.Target.CommittedOffsets(actx, r.cfg.EventsTopic, parts)
+		cancel()
+		if err == nil {
+			stored = got
+			break
+		}
+		err = fmt.Errorf("read target offsets: %w", err)
+		r.health.set(false, err)
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		wait := backoff(attempt, r.cfg.BackoffMin, r.cfg.BackoffMax)
+		r.log.Warn("reading the target's offsets failed, retrying", "attempt", attempt, "wait", wait, "err", err)
+		if !sleep(ctx, wait) {
+			return nil, err
+		}
+	}
+	if stored == nil {
+		r.log.Info("target keeps no offsets; resuming from the group's committed offsets", "partitions", parts)
+		return offsets, nil
+	}
+	for _, p := range parts {
+		if o, ok := stored[p]; ok {
+			cur[p] = kgo.NewOffset().At(o).WithEpoch(-1)
+		} else {
+			cur[p] = kgo.NewOffset().AtStart()
+		}
+	}
+	r.log.Info("resuming from the target's offsets", "offsets", stored)
+	return offsets, nil
+}

@@ -1,0 +1,269 @@
+package sinks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/prism-cqrs/prism/schemas"
+)
+
+// Runner consumes the events topic as one member of the sink's consumer
+// group and feeds a Target in batches.
+//
+// Guarantees and failure behaviour:
+//   - Records are read with read_committed isolation, so aborted processor
+//     transactions never reach a target.
+//   - On assignment the runner asks Target.CommittedOffsets and starts each
+//     partition there (absent: from the earliest); a target that returns nil
+//     resumes from the group's committed offsets.
+//   - A batch holds records of partitions this member owns. Rebalance
+//     callbacks wait for a Write attempt in flight, then drop the buffered
+//     records of revoked or lost partitions (the new owner reads them again
+//     from the target's offsets).
+//   - A failing Write is retried with capped exponential backoff and jitter
+//     while fetching is paused (nothing buffers without bound); the runner
+//     reports unhealthy meanwhile and healthy again on the next success.
+//   - Values that cannot be decoded and events the target rejects go to the
+//     events DLQ (original key, value and headers plus prism-dlq-* headers);
+//     the sink goes on. DLQ delivery is at least once.
+//   - After a successful Write the group offsets are committed too, so lag
+//     tools show progress; for targets that store their own offsets this
+//     commit is informational.
+//   - Cancelling ctx (SIGTERM) finishes the open batch (bounded by
+//     ShutdownTimeout), commits, leaves the group and makes Run return nil.
+type Runner struct {
+	cfg    RunnerConfig
+	codec  *schemas.Codec
+	log    *slog.Logger
+	m      *metrics
+	health health
+
+	// writeMu is held for one Write attempt plus its commit; rebalance
+	// callbacks take it, so they never run in the middle of a write.
+	writeMu sync.Mutex
+	// mu guards pending, pendingBytes, firstAt and owned.
+	mu           sync.Mutex
+	pending      []pendingRecord
+	pendingBytes int
+	firstAt      time.Time
+	owned        map[int32]bool
+
+	client *kgo.Client
+}
+
+// pendingRecord is a consumed record waiting for the next batch: decoded
+// (ev set) or not decodable (decodeErr set).
+type pendingRecord struct {
+	rec       *kgo.Record
+	ev        Event
+	decodeErr error
+}
+
+// NewRunner checks cfg and builds a runner; nothing connects until Run.
+func NewRunner(cfg RunnerConfig) (*Runner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.withDefaults()
+	codec := cfg.Codec
+	if codec == nil {
+		var err error
+		if codec, err = schemas.NewCodec(); err != nil {
+			return nil, fmt.Errorf("sink runner: codec: %w", err)
+		}
+	}
+	m, err := newMetrics(cfg.Target.Name(), cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("sink runner: register metrics: %w", err)
+	}
+	r := &Runner{
+		cfg:   cfg,
+		codec: codec,
+		log:   cfg.Logger.With("sink", cfg.Target.Name(), "group", cfg.Group, "topic", cfg.EventsTopic),
+		m:     m,
+		owned: map[int32]bool{},
+	}
+	r.health.s = HealthStatus{Sink: cfg.Target.Name(), Healthy: true, Since: time.Now().UTC()}
+	r.health.onChange = func(ok bool) {
+		if ok {
+			m.healthy.Set(1)
+		} else {
+			m.healthy.Set(0)
+		}
+	}
+	return r, nil
+}
+
+// Run sets the target up (retrying while it is unreachable), joins the
+// group and writes batches until ctx is cancelled; then it finishes the
+// open batch, commits, leaves the group and returns nil. It returns an
+// error only when the Kafka client cannot be created.
+func (r *Runner) Run(ctx context.Context) error {
+	if !r.setupTarget(ctx) {
+		return nil
+	}
+	opts := append([]kgo.Opt{}, r.cfg.KafkaOpts...)
+	opts = append(opts,
+		kgo.ConsumerGroup(r.cfg.Group),
+		kgo.ConsumeTopics(r.cfg.EventsTopic),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.OnPartitionsAssigned(r.onAssigned),
+		kgo.OnPartitionsRevoked(r.onRevoked),
+		kgo.OnPartitionsLost(r.onLost),
+		kgo.AdjustFetchOffsetsFn(r.adjustOffsets),
+		kgo.ProducerLinger(0),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return fmt.Errorf("sink %s: kafka client: %w", r.cfg.Target.Name(), err)
+	}
+	r.client = cl
+	r.log.Info("sink started", "batch_max_records", r.cfg.BatchMaxRecords, "batch_max_wait", r.cfg.BatchMaxWait)
+
+	r.consume(ctx)
+
+	// Shutdown: finish the open batch with a fresh, bounded context.
+	sctx, cancel := context.WithTimeout(context.Background(), r.cfg.ShutdownTimeout)
+	defer cancel()
+	r.flush(sctx)
+	cl.AllowRebalance()
+	cl.Close() // leaves the group; onRevoked runs with nothing pending
+	r.log.Info("sink stopped")
+	return nil
+}
+
+// setupTarget runs Target.Setup until it succeeds; false when ctx ended.
+func (r *Runner) setupTarget(ctx context.Context) bool {
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, r.cfg.AttemptTimeout)
+		err := r.cfg.Target.Setup(actx)
+		cancel()
+		if err == nil {
+			r.health.set(true, nil)
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		r.health.set(false, fmt.Errorf("setup: %w", err))
+		wait := backoff(attempt, r.cfg.BackoffMin, r.cfg.BackoffMax)
+		r.log.Warn("target setup failed, retrying", "attempt", attempt, "wait", wait, "err", err)
+		if !sleep(ctx, wait) {
+			return false
+		}
+	}
+}
+
+// consume polls until ctx is cancelled or the client is closed.
+func (r *Runner) consume(ctx context.Context) {
+	for ctx.Err() == nil {
+		pctx, cancel := r.pollContext(ctx)
+		fetches := r.client.PollRecords(pctx, r.room())
+		cancel()
+		if fetches.IsClientClosed() {
+			return
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+				return
+			}
+			r.log.Warn("fetch error", "partition", p, "err", err)
+		})
+		r.buffer(fetches)
+		r.client.AllowRebalance()
+		if r.due() {
+			r.flush(ctx)
+		}
+	}
+}
+
+// pollContext bounds a poll by the open batch's deadline.
+func (r *Runner) pollContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	r.mu.Lock()
+	first, n := r.firstAt, len(r.pending)
+	r.mu.Unlock()
+	if n == 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, first.Add(r.cfg.BatchMaxWait))
+}
+
+func (r *Runner) room() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return max(r.cfg.BatchMaxRecords-len(r.pending), 1)
+}
+
+// buffer decodes polled records into the pending batch, keeping only
+// records of partitions this member owns.
+func (r *Runner) buffer(fetches kgo.Fetches) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fetches.EachRecord(func(rec *kgo.Record) {
+		r.m.consumed.Inc()
+		if !r.owned[rec.Partition] {
+			return
+		}
+		pr := pendingRecord{rec: rec, ev: Event{
+			Partition: rec.Partition,
+			Offset:    rec.Offset,
+			Key:       string(rec.Key),
+			Raw:       rawRecord(rec),
+		}}
+		if rec.Value != nil {
+			env, err := r.codec.DecodeEvent(rec.Value)
+			if err != nil {
+				pr.decodeErr = err
+			} else {
+				pr.ev.Envelope = env
+			}
+		}
+		if len(r.pending) == 0 {
+			r.firstAt = time.Now()
+		}
+		r.pending = append(r.pending, pr)
+		r.pendingBytes += len(rec.Key) + len(rec.Value)
+	})
+}
+
+// due reports whether the pending batch is full or old enough.
+func (r *Runner) due() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := len(r.pending)
+	return n > 0 && (n >= r.cfg.BatchMaxRecords || r.pendingBytes >= r.cfg.BatchMaxBytes ||
+		time.Since(r.firstAt) >= r.cfg.BatchMaxWait)
+}
+
+func rawRecord(rec *kgo.Record) RawRecord {
+	raw := RawRecord{Topic: rec.Topic, Key: rec.Key, Value: rec.Value}
+	if len(rec.Headers) > 0 {
+		raw.Headers = make(map[string][]byte, len(rec.Headers))
+		for _, h := range rec.Headers {
+			raw.Headers[h.Key] = h.Value
+		}
+	}
+	return raw
+}
+
+// sleep waits d or until ctx ends; false when ctx ended.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
