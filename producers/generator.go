@@ -209,8 +209,12 @@ func (g *Generator) update(p *genPayment, apply bool) Generated {
 	what := g.r.intn(10)
 	newAmount := p.amount
 	if what < 6 || what == 9 {
-		for newAmount == p.amount {
-			newAmount = g.amount(p.currency)
+		// A correction of -20% to +20%, never zero and never the same.
+		for newAmount == p.amount || newAmount < 1 {
+			newAmount = p.amount * (80 + g.r.int64n(41)) / 100
+			if newAmount == p.amount {
+				newAmount = p.amount + 1
+			}
 		}
 		line.Amount, line.Currency = ptr(formatAmount(newAmount, p.currency)), ptr(p.currency)
 	}
