@@ -61,6 +61,8 @@ type Codec struct {
 	byFingerprint map[uint64]*writerSchema
 	writers       sync.Pool // *avro.Writer
 	readers       sync.Pool // *avro.Reader
+	commandWires  sync.Pool // *commandWire
+	eventWires    sync.Pool // *eventWire
 }
 
 // NewCodec parses the embedded .avsc files and prepares every shipped older
@@ -87,6 +89,8 @@ func NewCodec() (*Codec, error) {
 	c := &Codec{api: api, kinds: kinds, byFingerprint: byFP}
 	c.writers.New = func() any { return avro.NewWriter(nil, 512, avro.WithWriterConfig(api)) }
 	c.readers.New = func() any { return avro.NewReader(nil, 0, avro.WithReaderConfig(api)) }
+	c.commandWires.New = func() any { return new(commandWire) }
+	c.eventWires.New = func() any { return new(eventWire) }
 	return c, nil
 }
 
@@ -144,9 +148,11 @@ func (c *Codec) EncodeCommand(cmd *CommandEnvelope) ([]byte, error) {
 	if cmd.Type != name {
 		return nil, fmt.Errorf("schemas: encode command %q: %w: type %q but payload branch %s", cmd.CommandID, ErrBadUnion, cmd.Type, name)
 	}
-	w := commandWire{CommandEnvelope: *cmd, Payload: branch}
-	w.CommandEnvelope.Payload = CommandPayload{}
-	b, err := c.encode(KindCommand, &w)
+	w := c.commandWires.Get().(*commandWire)
+	w.fromEnvelope(cmd, branch)
+	b, err := c.encode(KindCommand, w)
+	*w = commandWire{}
+	c.commandWires.Put(w)
 	if err != nil {
 		return nil, fmt.Errorf("schemas: encode command %q: %w", cmd.CommandID, err)
 	}
@@ -157,19 +163,24 @@ func (c *Codec) EncodeCommand(cmd *CommandEnvelope) ([]byte, error) {
 // CommandEnvelope schema. Errors wrap one of the sentinels (see ErrorClass);
 // the returned envelope is nil then.
 func (c *Codec) DecodeCommand(b []byte) (*CommandEnvelope, error) {
-	w := new(commandWire)
+	w := c.commandWires.Get().(*commandWire)
+	defer func() {
+		*w = commandWire{}
+		c.commandWires.Put(w)
+	}()
 	if err := c.decode(KindCommand, b, w); err != nil {
 		return nil, err
 	}
-	name, err := setCommandPayload(&w.CommandEnvelope.Payload, w.Payload)
+	cmd := new(CommandEnvelope)
+	w.toEnvelope(cmd)
+	name, err := setCommandPayload(&cmd.Payload, w.Payload)
 	if err != nil {
 		return nil, fmt.Errorf("schemas: decode CommandEnvelope %q: %w", w.CommandID, err)
 	}
 	if w.Type != name {
 		return nil, fmt.Errorf("schemas: decode CommandEnvelope %q: %w: type %q but payload branch %s", w.CommandID, ErrBadUnion, w.Type, name)
 	}
-	w.Payload = nil
-	return &w.CommandEnvelope, nil
+	return cmd, nil
 }
 
 // EncodeEvent encodes ev with the current EventEnvelope schema. It fails
@@ -183,9 +194,11 @@ func (c *Codec) EncodeEvent(ev *EventEnvelope) ([]byte, error) {
 	if ev.Type != name {
 		return nil, fmt.Errorf("schemas: encode event %q: %w: type %q but payload branch %s", ev.EventID, ErrBadUnion, ev.Type, name)
 	}
-	w := eventWire{EventEnvelope: *ev, Payload: branch}
-	w.EventEnvelope.Payload = EventPayload{}
-	b, err := c.encode(KindEvent, &w)
+	w := c.eventWires.Get().(*eventWire)
+	w.fromEnvelope(ev, branch)
+	b, err := c.encode(KindEvent, w)
+	*w = eventWire{}
+	c.eventWires.Put(w)
 	if err != nil {
 		return nil, fmt.Errorf("schemas: encode event %q: %w", ev.EventID, err)
 	}
@@ -195,19 +208,24 @@ func (c *Codec) EncodeEvent(ev *EventEnvelope) ([]byte, error) {
 // DecodeEvent decodes an EventEnvelope written with any shipped
 // EventEnvelope schema. Errors wrap one of the sentinels (see ErrorClass).
 func (c *Codec) DecodeEvent(b []byte) (*EventEnvelope, error) {
-	w := new(eventWire)
+	w := c.eventWires.Get().(*eventWire)
+	defer func() {
+		*w = eventWire{}
+		c.eventWires.Put(w)
+	}()
 	if err := c.decode(KindEvent, b, w); err != nil {
 		return nil, err
 	}
-	name, err := setEventPayload(&w.EventEnvelope.Payload, w.Payload)
+	ev := new(EventEnvelope)
+	w.toEnvelope(ev)
+	name, err := setEventPayload(&ev.Payload, w.Payload)
 	if err != nil {
 		return nil, fmt.Errorf("schemas: decode EventEnvelope %q: %w", w.EventID, err)
 	}
 	if w.Type != name {
 		return nil, fmt.Errorf("schemas: decode EventEnvelope %q: %w: type %q but payload branch %s", w.EventID, ErrBadUnion, w.Type, name)
 	}
-	w.Payload = nil
-	return &w.EventEnvelope, nil
+	return ev, nil
 }
 
 // EncodeResult encodes r with the current CommandResult schema.

@@ -163,3 +163,12 @@ func TestV1CommandFixtureIsReadByCurrentCodec(t *testing.T) {
 		t.Fatalf("re-encoded with %016x, want the current %016x", fp2, c.CommandFingerprint())
 	}
 }
+
+func mustRead(tb testing.TB, path string) []byte {
+	tb.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}

@@ -2,24 +2,107 @@ package schemas
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/hamba/avro/v2"
 )
 
 // The Go envelopes carry their payload union as a struct with one pointer per
 // branch (tagged avro:"-"). On the wire the union is an Avro union of named
-// records; these wire structs embed the envelope and add the union as an
-// interface holding the branch pointer, which hamba/avro encodes by the
-// pointer's registered name and decodes into a new value of the registered
-// type.
+// records. These flat wire structs mirror the envelopes field for field (a
+// test keeps them in step) with the union as an interface holding the branch
+// pointer, which hamba/avro encodes by the pointer's registered name and
+// decodes into a new value of the registered type. They are flat rather than
+// embedding the envelope because hamba resolves embedded fields through
+// reflection on every record; they are pooled per Codec so the hot path does
+// not allocate them.
 type commandWire struct {
-	CommandEnvelope
-	Payload any `avro:"payload"`
+	CommandID       string    `avro:"commandId"`
+	Type            string    `avro:"type"`
+	PaymentID       string    `avro:"paymentId"`
+	OrganizationID  string    `avro:"organizationId"`
+	UserID          string    `avro:"userId"`
+	CorrelationID   string    `avro:"correlationId"`
+	CausationID     string    `avro:"causationId"`
+	IssuedAt        time.Time `avro:"issuedAt"`
+	ExpectedVersion *int64    `avro:"expectedVersion"`
+	Payload         any       `avro:"payload"`
+}
+
+func (w *commandWire) fromEnvelope(c *CommandEnvelope, payload any) {
+	*w = commandWire{
+		CommandID:       c.CommandID,
+		Type:            c.Type,
+		PaymentID:       c.PaymentID,
+		OrganizationID:  c.OrganizationID,
+		UserID:          c.UserID,
+		CorrelationID:   c.CorrelationID,
+		CausationID:     c.CausationID,
+		IssuedAt:        c.IssuedAt,
+		ExpectedVersion: c.ExpectedVersion,
+		Payload:         payload,
+	}
+}
+
+// toEnvelope copies every field but the payload.
+func (w *commandWire) toEnvelope(c *CommandEnvelope) {
+	*c = CommandEnvelope{
+		CommandID:       w.CommandID,
+		Type:            w.Type,
+		PaymentID:       w.PaymentID,
+		OrganizationID:  w.OrganizationID,
+		UserID:          w.UserID,
+		CorrelationID:   w.CorrelationID,
+		CausationID:     w.CausationID,
+		IssuedAt:        w.IssuedAt,
+		ExpectedVersion: w.ExpectedVersion,
+	}
 }
 
 type eventWire struct {
-	EventEnvelope
-	Payload any `avro:"payload"`
+	EventID        string    `avro:"eventId"`
+	Type           string    `avro:"type"`
+	AggregateID    string    `avro:"aggregateId"`
+	Version        int64     `avro:"version"`
+	CommandID      string    `avro:"commandId"`
+	CorrelationID  string    `avro:"correlationId"`
+	CausationID    string    `avro:"causationId"`
+	OccurredAt     time.Time `avro:"occurredAt"`
+	OrganizationID string    `avro:"organizationId"`
+	Payload        any       `avro:"payload"`
+	State          *Payment  `avro:"state"`
+}
+
+func (w *eventWire) fromEnvelope(e *EventEnvelope, payload any) {
+	*w = eventWire{
+		EventID:        e.EventID,
+		Type:           e.Type,
+		AggregateID:    e.AggregateID,
+		Version:        e.Version,
+		CommandID:      e.CommandID,
+		CorrelationID:  e.CorrelationID,
+		CausationID:    e.CausationID,
+		OccurredAt:     e.OccurredAt,
+		OrganizationID: e.OrganizationID,
+		Payload:        payload,
+		State:          e.State,
+	}
+}
+
+// toEnvelope copies every field but the payload.
+func (w *eventWire) toEnvelope(e *EventEnvelope) {
+	*e = EventEnvelope{
+		EventID:        w.EventID,
+		Type:           w.Type,
+		AggregateID:    w.AggregateID,
+		Version:        w.Version,
+		CommandID:      w.CommandID,
+		CorrelationID:  w.CorrelationID,
+		CausationID:    w.CausationID,
+		OccurredAt:     w.OccurredAt,
+		OrganizationID: w.OrganizationID,
+		State:          w.State,
+	}
 }
 
 // registerUnionBranches registers the union branch types on the codec's own
