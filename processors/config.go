@@ -1,0 +1,163 @@
+package processors
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Defaults of EngineConfig fields left zero.
+const (
+	DefaultBatchMaxRecords = 5000
+	DefaultBatchMaxWait    = 50 * time.Millisecond
+	DefaultSessionTimeout  = 45 * time.Second
+	DefaultTxnTimeout      = 40 * time.Second
+	DefaultRestoreSettle   = 5 * time.Second
+	DefaultRestoreQuiet    = 10 * time.Second
+	DefaultEndTimeout      = 30 * time.Second
+	DefaultProducerLinger  = 5 * time.Millisecond
+)
+
+// EngineConfig configures an Engine. Zero durations and counts take the
+// Default* values; Kafka, the topics, Group, TransactionalID and Aggregate
+// are required.
+type EngineConfig struct {
+	// Kafka are the connection options (kafkaconn.Config.Opts()). The
+	// engine appends its own group, transaction and partitioner options.
+	Kafka []kgo.Opt
+
+	CommandsTopic string // consumed by the group
+	EventsTopic   string // produced to, and read back to restore state
+	ResultsTopic  string // one result per command
+	DLQTopic      string // records that could not be decoded
+
+	Group string
+	// TransactionalID must be unique per running instance (two instances
+	// with the same id fence each other). Keeping it stable across restarts
+	// of one instance lets a restart abort the transaction its crashed
+	// predecessor left open at once, instead of after TxnTimeout.
+	TransactionalID string
+
+	// BatchMaxRecords and BatchMaxWait bound one transaction: it holds at
+	// most BatchMaxRecords commands, collected for at most BatchMaxWait
+	// after the first one arrived.
+	BatchMaxRecords int
+	BatchMaxWait    time.Duration
+
+	// SessionTimeout is the group session timeout: how long a crashed
+	// instance keeps its partitions before the group reassigns them.
+	SessionTimeout time.Duration
+	// TxnTimeout is how long the broker keeps a transaction open before
+	// aborting it (a crashed instance's open transaction blocks
+	// read_committed readers of its partitions until then).
+	TxnTimeout time.Duration
+	// RestoreSettle is how long a restore waits for a transaction left
+	// open on the events partition (by a previous owner) to be decided
+	// before it restores up to the last stable offset.
+	RestoreSettle time.Duration
+	// RestoreQuiet ends a restore that made no progress for this long even
+	// though it has not seen the end offset (only possible when aborted
+	// records end the range).
+	RestoreQuiet time.Duration
+	// EndTimeout bounds the end (commit or abort) of a transaction,
+	// including the one finished during shutdown.
+	EndTimeout time.Duration
+	// ProducerLinger is the producer linger (bigger batches, higher
+	// latency).
+	ProducerLinger time.Duration
+
+	Aggregate Aggregate
+	Logger    *slog.Logger          // nil: slog.Default()
+	Metrics   prometheus.Registerer // nil: metrics are kept but not registered
+	// Now stamps each command's processing time (nil: time.Now).
+	Now func() time.Time
+}
+
+// Validate reports every problem of the configuration at once.
+func (c EngineConfig) Validate() error {
+	var errs []error
+	if len(c.Kafka) == 0 {
+		errs = append(errs, errors.New("processor: no Kafka options (brokers)"))
+	}
+	req := []struct{ name, v string }{
+		{"commands topic", c.CommandsTopic},
+		{"events topic", c.EventsTopic},
+		{"results topic", c.ResultsTopic},
+		{"DLQ topic", c.DLQTopic},
+		{"group", c.Group},
+		{"transactional id", c.TransactionalID},
+	}
+	for _, r := range req {
+		if r.v == "" {
+			errs = append(errs, fmt.Errorf("processor: %s is empty", r.name))
+		}
+	}
+	if c.CommandsTopic != "" {
+		for _, t := range []string{c.EventsTopic, c.ResultsTopic, c.DLQTopic} {
+			if t == c.CommandsTopic {
+				errs = append(errs, fmt.Errorf("processor: topic %q is both the commands topic and an output", t))
+			}
+		}
+	}
+	if c.Aggregate == nil {
+		errs = append(errs, errors.New("processor: no aggregate"))
+	}
+	if c.BatchMaxRecords < 0 {
+		errs = append(errs, fmt.Errorf("processor: batch max records %d < 0", c.BatchMaxRecords))
+	}
+	durs := []struct {
+		name string
+		d    time.Duration
+	}{
+		{"batch max wait", c.BatchMaxWait},
+		{"session timeout", c.SessionTimeout},
+		{"transaction timeout", c.TxnTimeout},
+		{"restore settle", c.RestoreSettle},
+		{"restore quiet", c.RestoreQuiet},
+		{"end timeout", c.EndTimeout},
+		{"producer linger", c.ProducerLinger},
+	}
+	for _, d := range durs {
+		if d.d < 0 {
+			errs = append(errs, fmt.Errorf("processor: %s %s < 0", d.name, d.d))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *EngineConfig) setDefaults() {
+	if c.BatchMaxRecords == 0 {
+		c.BatchMaxRecords = DefaultBatchMaxRecords
+	}
+	if c.BatchMaxWait == 0 {
+		c.BatchMaxWait = DefaultBatchMaxWait
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = DefaultSessionTimeout
+	}
+	if c.TxnTimeout == 0 {
+		c.TxnTimeout = DefaultTxnTimeout
+	}
+	if c.RestoreSettle == 0 {
+		c.RestoreSettle = DefaultRestoreSettle
+	}
+	if c.RestoreQuiet == 0 {
+		c.RestoreQuiet = DefaultRestoreQuiet
+	}
+	if c.EndTimeout == 0 {
+		c.EndTimeout = DefaultEndTimeout
+	}
+	if c.ProducerLinger == 0 {
+		c.ProducerLinger = DefaultProducerLinger
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}

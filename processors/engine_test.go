@@ -1,0 +1,265 @@
+package processors
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/prism-cqrs/prism/schemas"
+)
+
+// eventsByKey groups event values by key, in offset order ("<tombstone>"
+// for a nil value), and records the partitions each key's events went to.
+func eventsByKey(recs []*kgo.Record) (map[string][]string, map[string]map[int32]bool) {
+	vals := map[string][]string{}
+	parts := map[string]map[int32]bool{}
+	for _, r := range recs {
+		k := string(r.Key)
+		v := string(r.Value)
+		if r.Value == nil {
+			v = "<tombstone>"
+		}
+		vals[k] = append(vals[k], v)
+		if parts[k] == nil {
+			parts[k] = map[int32]bool{}
+		}
+		parts[k][r.Partition] = true
+	}
+	return vals, parts
+}
+
+func TestEngineCommandsToEventsAndResults(t *testing.T) {
+	c := fakeKafka(t, 4)
+	eng := startEngine(t, testConfig(c))
+
+	const n, keys = 300, 20
+	var recs []*kgo.Record
+	want := map[string][]string{} // the counter model: running sums per key
+	sum := map[string]int64{}
+	for i := range n {
+		k := fmt.Sprintf("k%02d", i%keys)
+		d := int64(i%7 + 1)
+		recs = append(recs, cmd(k, "add:"+strconv.FormatInt(d, 10)))
+		sum[k] += d
+		want[k] = append(want[k], "count="+strconv.FormatInt(sum[k], 10))
+	}
+	produce(t, c, recs...)
+	cmdPart := map[string]int32{}
+	for _, r := range recs {
+		cmdPart[string(r.Key)] = r.Partition
+	}
+
+	results := waitRecords(t, c, tResults, n)
+	if len(results) != n {
+		t.Fatalf("%d results, want %d", len(results), n)
+	}
+	seen := map[string]bool{}
+	for _, r := range results {
+		if seen[string(r.Key)] {
+			t.Errorf("duplicate result for command %s", r.Key)
+		}
+		seen[string(r.Key)] = true
+		if !strings.HasPrefix(string(r.Value), "ok count=") {
+			t.Errorf("result %s = %q, want ok count=...", r.Key, r.Value)
+		}
+	}
+	got, parts := eventsByKey(readCommitted(t, c, tEvents))
+	for k, w := range want {
+		if fmt.Sprint(got[k]) != fmt.Sprint(w) {
+			t.Errorf("events of %s = %v, want %v", k, got[k], w)
+		}
+		if len(parts[k]) != 1 || !parts[k][cmdPart[k]] {
+			t.Errorf("events of %s went to partitions %v, want only %d (the commands partition)", k, parts[k], cmdPart[k])
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("events for %d keys, want %d", len(got), len(want))
+	}
+	if v := metricValue(t, eng.e.m.commands.WithLabelValues("accepted")); v != n {
+		t.Errorf("commands_total{outcome=accepted} = %v, want %d", v, n)
+	}
+}
+
+func TestEngineSendsUndecodableCommandsToDLQ(t *testing.T) {
+	c := fakeKafka(t, 2)
+	cfg := testConfig(c)
+	startEngine(t, cfg)
+
+	garbage := &kgo.Record{Topic: tCommands, Key: []byte("k"), Value: []byte{0xff, 0x00, 'j', 'u', 'n', 'k'},
+		Headers: []kgo.RecordHeader{{Key: "h1", Value: []byte("v1")}}}
+	poison := cmd("k", "panic")
+	produce(t, c, garbage, poison, cmd("k", "add:2"))
+
+	dlq := waitRecords(t, c, tDLQ, 2)
+	if len(dlq) != 2 {
+		t.Fatalf("%d DLQ records, want 2", len(dlq))
+	}
+	wantDLQ := []struct {
+		src          *kgo.Record
+		stage, class string
+	}{{garbage, "decode", "garbage"}, {poison, "handle", "panic"}}
+	for i, w := range wantDLQ {
+		d := dlq[i]
+		if string(d.Key) != string(w.src.Key) || string(d.Value) != string(w.src.Value) {
+			t.Errorf("DLQ record %d = %q/%q, want the original %q/%q", i, d.Key, d.Value, w.src.Key, w.src.Value)
+		}
+		for k, v := range map[string]string{
+			schemas.HeaderDLQStage:     w.stage,
+			schemas.HeaderDLQClass:     w.class,
+			schemas.HeaderDLQTopic:     tCommands,
+			schemas.HeaderDLQPartition: strconv.Itoa(int(w.src.Partition)),
+			schemas.HeaderDLQOffset:    strconv.FormatInt(w.src.Offset, 10),
+		} {
+			if got, _ := header(d, k); got != v {
+				t.Errorf("DLQ record %d header %s = %q, want %q", i, k, got, v)
+			}
+		}
+		if msg, _ := header(d, schemas.HeaderDLQMessage); msg == "" {
+			t.Errorf("DLQ record %d has no error message", i)
+		}
+		for _, h := range w.src.Headers {
+			if got, ok := header(d, h.Key); !ok || got != string(h.Value) {
+				t.Errorf("DLQ record %d lost original header %s", i, h.Key)
+			}
+		}
+	}
+	// The command after the bad ones was processed.
+	got, _ := eventsByKey(waitRecords(t, c, tEvents, 1))
+	if fmt.Sprint(got["k"]) != "[count=2]" {
+		t.Errorf("events of k = %v, want [count=2]", got["k"])
+	}
+}
+
+func TestEngineRestoresStateAfterRestart(t *testing.T) {
+	c := fakeKafka(t, 3)
+	first := startEngine(t, testConfig(c))
+	produce(t, c, cmd("k", "add:1"), cmd("k", "add:2"), cmd("x", "add:5"), cmd("x", "del"))
+	waitRecords(t, c, tResults, 4)
+	first.stop(t)
+
+	second := startEngine(t, testConfig(c)) // same group, another transactional id
+	later := []*kgo.Record{cmd("k", "add:10"), cmd("x", "add:1"), cmd("y", "del")}
+	produce(t, c, later...)
+	results := map[string]string{}
+	for _, r := range waitRecords(t, c, tResults, 7) {
+		results[string(r.Key)] = string(r.Value)
+	}
+	for i, w := range []string{"ok count=13", "ok count=1", "rejected NOT_FOUND"} {
+		src := fmt.Sprintf("%d/%d", later[i].Partition, later[i].Offset)
+		if results[src] != w {
+			t.Errorf("after restart, %s %s -> %q, want %q", later[i].Key, later[i].Value, results[src], w)
+		}
+	}
+	got, _ := eventsByKey(readCommitted(t, c, tEvents))
+	if fmt.Sprint(got["x"]) != "[count=5 gone <tombstone> count=1]" {
+		t.Errorf("events of x = %v", got["x"])
+	}
+	if v := metricValue(t, second.e.m.restoreRecords); v < 4 {
+		t.Errorf("restore_records_total = %v, want >= 4 (the events of the first run)", v)
+	}
+}
+
+func TestEngineAbortDiscardsState(t *testing.T) {
+	c := fakeKafka(t, 2)
+	var failed bool
+	// The first offset commit of a transaction fails as if the group had
+	// rebalanced: the session must abort and the batch run again.
+	c.ControlKey(kmsg.TxnOffsetCommit.Int16(), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		if failed {
+			return nil, nil, false
+		}
+		failed = true
+		req := kreq.(*kmsg.TxnOffsetCommitRequest)
+		resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewTxnOffsetCommitResponseTopic()
+			st.Topic = rt.Topic
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+				sp.Partition = rp.Partition
+				sp.ErrorCode = kerr.RebalanceInProgress.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	first := startEngine(t, testConfig(c))
+	produce(t, c, cmd("k", "add:5"))
+	results := waitRecords(t, c, tResults, 1)
+	if !failed {
+		t.Fatal("the injected commit failure never happened")
+	}
+	if len(results) != 1 || string(results[0].Value) != "ok count=5" {
+		t.Fatalf("results = %v, want exactly one ok count=5 (an aborted batch must not leave its state behind)", values(results))
+	}
+	if v := metricValue(t, first.e.m.transactions.WithLabelValues("aborted")); v < 1 {
+		t.Errorf("transactions_total{aborted} = %v, want >= 1", v)
+	}
+	first.stop(t)
+
+	startEngine(t, testConfig(c))
+	produce(t, c, cmd("k", "add:1"))
+	waitRecords(t, c, tResults, 2)
+	got, _ := eventsByKey(readCommitted(t, c, tEvents))
+	if fmt.Sprint(got["k"]) != "[count=5 count=6]" {
+		t.Errorf("committed events of k = %v, want [count=5 count=6]", got["k"])
+	}
+}
+
+func TestEngineRefusesTopicsNotCoPartitioned(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1),
+		kfake.SeedTopics(3, tCommands, tResults, tDLQ), kfake.SeedTopics(2, tEvents))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	e, err := NewEngine(testConfig(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = e.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "co-partitioned") {
+		t.Fatalf("Run = %v, want a co-partitioning error", err)
+	}
+}
+
+func TestEngineConfigValidateReportsEveryProblem(t *testing.T) {
+	err := EngineConfig{BatchMaxRecords: -1, BatchMaxWait: -time.Second}.Validate()
+	if err == nil {
+		t.Fatal("empty config validated")
+	}
+	for _, want := range []string{"Kafka", "commands topic", "events topic", "results topic", "DLQ topic",
+		"group", "transactional id", "aggregate", "batch max records", "batch max wait"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %q, missing %q", err, want)
+		}
+	}
+	c := EngineConfig{Kafka: []kgo.Opt{kgo.SeedBrokers("127.0.0.1:1")}, CommandsTopic: "a", EventsTopic: "b",
+		ResultsTopic: "c", DLQTopic: "d", Group: "g", TransactionalID: "x", Aggregate: counterAggregate{}}
+	if err := c.Validate(); err != nil {
+		t.Errorf("Validate() of a complete config = %v", err)
+	}
+	c.EventsTopic = c.CommandsTopic
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "both the commands topic and an output") {
+		t.Errorf("Validate() with events = commands: %v", err)
+	}
+}
+
+func values(recs []*kgo.Record) []string {
+	var out []string
+	for _, r := range recs {
+		out = append(out, string(r.Value))
+	}
+	return out
+}

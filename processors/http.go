@@ -1,0 +1,26 @@
+package processors
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// NewHTTPHandler serves /healthz (200 with the engine's Health as JSON
+// while Run is processing, 503 otherwise) and /metrics (the gatherer in
+// Prometheus text format).
+func NewHTTPHandler(e *Engine, g prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		h := e.Health()
+		w.Header().Set("Content-Type", "application/json")
+		if !h.Running {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(h)
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	return mux
+}

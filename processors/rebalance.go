@@ -1,0 +1,67 @@
+package processors
+
+import (
+	"context"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// assignments tracks which commands partitions this instance owns, as told
+// by the group's callbacks. The callbacks run on franz-go's group goroutine
+// (inside the transact session's lock), so they only record what happened;
+// the processing loop reads it between batches and drops or restores state.
+//
+// Every assignment of a partition gets a new epoch: a partition revoked and
+// assigned again gets a different epoch, so state restored before the
+// revocation is never reused after it.
+type assignments struct {
+	topic string
+
+	mu       sync.Mutex
+	next     uint64
+	assigned map[int32]uint64 // partition -> epoch of its current assignment
+}
+
+func newAssignments(topic string) *assignments {
+	return &assignments{topic: topic, assigned: make(map[int32]uint64)}
+}
+
+func (a *assignments) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, p := range m[a.topic] {
+		a.next++
+		a.assigned[p] = a.next
+	}
+}
+
+// onRevoked also serves as the lost callback: either way the partition is
+// no longer ours and its state must go.
+func (a *assignments) onRevoked(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, p := range m[a.topic] {
+		delete(a.assigned, p)
+	}
+}
+
+// epoch returns the epoch of p's current assignment, false if p is not
+// assigned to this instance.
+func (a *assignments) epoch(p int32) (uint64, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.assigned[p]
+	return e, ok
+}
+
+// snapshot returns a copy of the current assignment.
+func (a *assignments) snapshot() map[int32]uint64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make(map[int32]uint64, len(a.assigned))
+	for p, e := range a.assigned {
+		out[p] = e
+	}
+	return out
+}

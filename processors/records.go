@@ -1,0 +1,59 @@
+package processors
+
+import (
+	"slices"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/prism-cqrs/prism/schemas"
+)
+
+// partitioner sends event records to the partition set on the record (the
+// partition of the command they answer: commands and events are
+// co-partitioned, and a key's state lives with the partition its commands
+// arrive on) and every other record by the hash of its key, as Kafka's
+// default partitioner does.
+type partitioner struct {
+	events string
+	byKey  kgo.Partitioner
+}
+
+func newPartitioner(eventsTopic string) kgo.Partitioner {
+	return partitioner{events: eventsTopic, byKey: kgo.StickyKeyPartitioner(nil)}
+}
+
+func (p partitioner) ForTopic(topic string) kgo.TopicPartitioner {
+	if topic == p.events {
+		return kgo.ManualPartitioner().ForTopic(topic)
+	}
+	return p.byKey.ForTopic(topic)
+}
+
+// dlqRecord is the DLQ copy of a command record that could not be handled:
+// its key, value and headers untouched, plus the prism-dlq-* headers that
+// say where it came from and why it is here.
+func dlqRecord(topic string, src *kgo.Record, stage, class, msg string) *kgo.Record {
+	h := slices.Clone(src.Headers)
+	h = append(h,
+		kgo.RecordHeader{Key: schemas.HeaderDLQStage, Value: []byte(stage)},
+		kgo.RecordHeader{Key: schemas.HeaderDLQClass, Value: []byte(class)},
+		kgo.RecordHeader{Key: schemas.HeaderDLQMessage, Value: []byte(truncate(msg, 1000))},
+		kgo.RecordHeader{Key: schemas.HeaderDLQTopic, Value: []byte(src.Topic)},
+		kgo.RecordHeader{Key: schemas.HeaderDLQPartition, Value: []byte(strconv.Itoa(int(src.Partition)))},
+		kgo.RecordHeader{Key: schemas.HeaderDLQOffset, Value: []byte(strconv.FormatInt(src.Offset, 10))},
+	)
+	return &kgo.Record{Topic: topic, Key: src.Key, Value: src.Value, Headers: h}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// outputRecord turns an aggregate Output into a record of topic.
+func outputRecord(topic string, partition int32, o Output) *kgo.Record {
+	return &kgo.Record{Topic: topic, Partition: partition, Key: o.Key, Value: o.Value, Headers: o.Headers}
+}

@@ -1,0 +1,222 @@
+package processors
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// restoreResult is the state of the restored partitions.
+type restoreResult struct {
+	states  map[int32]map[string]State
+	records int64 // events topic records read (data and control)
+}
+
+// restoreState rebuilds the state of partitions ps from the events topic,
+// which is both the event stream and the changelog: every event carries
+// the full state after it. It reads each partition from its log start to
+// its end with a direct (non-group) read_committed consumer; the last value
+// per key wins and a tombstone (or a value DecodeState maps to nil) means
+// the aggregate is gone.
+//
+// The end of a partition is its last stable offset once every transaction
+// that was open on it when the restore began has been decided. The engine
+// restores a partition only after the group fetched the partition's
+// committed commands offset, which franz-go does with require_stable: a
+// previous owner's transaction that committed those offsets has therefore
+// committed at the coordinator; its markers may still be on the way to the
+// events partition, so the restore waits up to RestoreSettle for the last
+// stable offset to pass the high watermark seen at the start. A transaction
+// still open after that belongs to an instance that crashed or was fenced
+// and can only abort, so its records are rightly left out.
+//
+// On failure (broker unreachable, ctx cancelled) it returns an error and
+// nothing of the partitions is kept; the caller aborts the batch.
+func (e *Engine) restoreState(ctx context.Context, adm *kadm.Client, ps []int32) (restoreResult, error) {
+	slices.Sort(ps)
+	res := restoreResult{states: make(map[int32]map[string]State, len(ps))}
+	starts, ends, err := e.restoreRange(ctx, adm, ps)
+	if err != nil {
+		return res, err
+	}
+	toRead := make(map[int32]kgo.Offset)
+	for _, p := range ps {
+		res.states[p] = make(map[string]State)
+		if ends[p] > starts[p] {
+			toRead[p] = kgo.NewOffset().At(starts[p])
+		}
+	}
+	if len(toRead) == 0 {
+		return res, nil
+	}
+
+	opts := append(slices.Clone(e.cfg.Kafka),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{e.cfg.EventsTopic: toRead}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Control records (commit/abort markers) are returned so that a
+		// partition whose last record before its end is a marker is seen
+		// to be finished.
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxBytes(64<<20),
+		kgo.FetchMaxPartitionBytes(16<<20),
+		kgo.FetchMaxWait(500*time.Millisecond),
+	)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return res, fmt.Errorf("restore: new consumer: %w", err)
+	}
+	defer cl.Close()
+
+	latest := make(map[int32]map[string][]byte, len(toRead))
+	for p := range toRead {
+		latest[p] = make(map[string][]byte)
+	}
+	pending := len(toRead)
+	done := make(map[int32]bool, len(toRead))
+	for pending > 0 {
+		pctx, cancel := context.WithTimeout(ctx, e.cfg.RestoreQuiet)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		if err := ctx.Err(); err != nil {
+			return res, fmt.Errorf("restore partitions %v of %s: %w", ps, e.cfg.EventsTopic, err)
+		}
+		quiet := true
+		for _, fe := range fs.Errors() {
+			if errors.Is(fe.Err, context.DeadlineExceeded) || errors.Is(fe.Err, context.Canceled) {
+				continue
+			}
+			return res, fmt.Errorf("restore %s partition %d: %w", fe.Topic, fe.Partition, fe.Err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			quiet = false
+			res.records++
+			if r.Offset >= ends[r.Partition]-1 && !done[r.Partition] {
+				done[r.Partition] = true
+				pending--
+				cl.PauseFetchPartitions(map[string][]int32{e.cfg.EventsTopic: {r.Partition}})
+			}
+			if r.Attrs.IsControl() {
+				return
+			}
+			m := latest[r.Partition]
+			if m == nil {
+				return
+			}
+			if r.Value == nil {
+				m[string(r.Key)] = nil
+			} else {
+				m[string(r.Key)] = bytes.Clone(r.Value)
+			}
+		})
+		if quiet && pending > 0 {
+			// Only aborted records (filtered by read_committed) lie
+			// between what was read and the end: nothing more to see.
+			for p := range toRead {
+				if !done[p] {
+					e.cfg.Logger.Warn("restore saw no record for a while before the end offset; assuming the rest is aborted",
+						"topic", e.cfg.EventsTopic, "partition", p, "end", ends[p], "quiet", e.cfg.RestoreQuiet)
+					done[p] = true
+				}
+			}
+			pending = 0
+		}
+	}
+	e.decodeLatest(latest, res.states)
+	return res, nil
+}
+
+// restoreRange returns the log start offset and the end offset (see
+// restoreState) of each partition.
+func (e *Engine) restoreRange(ctx context.Context, adm *kadm.Client, ps []int32) (starts, ends map[int32]int64, err error) {
+	topic := e.cfg.EventsTopic
+	list := func(f func(context.Context, ...string) (kadm.ListedOffsets, error), what string) (map[int32]int64, error) {
+		lo, err := f(ctx, topic)
+		if err != nil {
+			return nil, fmt.Errorf("restore: list %s offsets of %s: %w", what, topic, err)
+		}
+		if err := lo.Error(); err != nil {
+			return nil, fmt.Errorf("restore: list %s offsets of %s: %w", what, topic, err)
+		}
+		out := make(map[int32]int64, len(ps))
+		for _, p := range ps {
+			o, ok := lo.Lookup(topic, p)
+			if !ok {
+				return nil, fmt.Errorf("restore: %s has no partition %d", topic, p)
+			}
+			out[p] = o.Offset
+		}
+		return out, nil
+	}
+	if starts, err = list(adm.ListStartOffsets, "start"); err != nil {
+		return nil, nil, err
+	}
+	hwm, err := list(adm.ListEndOffsets, "end")
+	if err != nil {
+		return nil, nil, err
+	}
+	deadline := time.Now().Add(e.cfg.RestoreSettle)
+	for {
+		lso, err := list(adm.ListCommittedOffsets, "last stable")
+		if err != nil {
+			return nil, nil, err
+		}
+		var open []int32
+		for _, p := range ps {
+			if lso[p] < hwm[p] {
+				open = append(open, p)
+			}
+		}
+		if len(open) == 0 || !time.Now().Before(deadline) {
+			if len(open) > 0 {
+				e.cfg.Logger.Warn("restore: transactions still open on events partitions; restoring up to their last stable offset (the open transactions can only abort)",
+					"topic", topic, "partitions", open, "settle", e.cfg.RestoreSettle)
+			}
+			return starts, lso, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("restore: wait for open transactions on %s: %w", topic, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// decodeLatest decodes the last value of every key, one goroutine per
+// partition. A value that cannot be decoded is logged and counted; the key
+// is left without state (it is as if the aggregate did not exist, which
+// the aggregate then reports on its next command).
+func (e *Engine) decodeLatest(latest map[int32]map[string][]byte, out map[int32]map[string]State) {
+	var wg sync.WaitGroup
+	for p, m := range latest {
+		states := out[p]
+		wg.Go(func() {
+			var bad int
+			for k, v := range m {
+				if v == nil {
+					continue
+				}
+				s, err := e.cfg.Aggregate.DecodeState(v)
+				if err != nil {
+					bad++
+					if bad <= 3 {
+						e.cfg.Logger.Error("restore: cannot decode the state of an event; the aggregate is left without state",
+							"topic", e.cfg.EventsTopic, "partition", p, "key", k, "err", err)
+					}
+					continue
+				}
+				if s != nil {
+					states[k] = s
+				}
+			}
+			e.m.restoreErrors.Add(float64(bad))
+		})
+	}
+	wg.Wait()
+}
