@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/prism-cqrs/prism/payment"
+	"github.com/prism-cqrs/prism/processors"
+)
+
+func init() { subcommands = append(subcommands, newProcessCmd) }
+
+// processFlags are the flags of `prism process`; each has a PRISM_*
+// environment variable, the flag wins.
+type processFlags struct {
+	httpAddr        string
+	instanceID      string
+	batchMaxRecords int
+	batchMaxWait    time.Duration
+	sessionTimeout  time.Duration
+	txnTimeout      time.Duration
+	linger          time.Duration
+	maxAmountMinor  int64
+	dedupWindow     int
+	envErrs         []error
+}
+
+func (f *processFlags) envInt(name string, def int64) int64 {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		f.envErrs = append(f.envErrs, fmt.Errorf("%s=%q: want an integer", name, v))
+		return def
+	}
+	return n
+}
+
+func (f *processFlags) envDuration(name string, def time.Duration) time.Duration {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		f.envErrs = append(f.envErrs, fmt.Errorf("%s=%q: want a duration such as 50ms", name, v))
+		return def
+	}
+	return d
+}
+
+func newProcessCmd(g *globals) *cobra.Command {
+	f := &processFlags{}
+	cmd := &cobra.Command{
+		Use:   "process",
+		Short: "Run the payment command processor (exactly-once: commands in, events and results out)",
+		Long: `Consumes the commands topic in the processor group, restores the state of its
+partitions from the compacted events topic, decides and applies every command,
+and emits events, results and DLQ records in one Kafka transaction with the
+consumed offsets. Run any number of instances; SIGTERM/SIGINT finishes the
+open transaction, leaves the group and exits 0.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runProcess(cmd.Context(), g, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.httpAddr, "http", envOr("PRISM_PROCESS_HTTP", ":9464"), "address of /healthz and /metrics; empty disables (PRISM_PROCESS_HTTP)")
+	fl.StringVar(&f.instanceID, "instance-id", envOr("PRISM_INSTANCE_ID", ""), "unique, stable name of this instance; its transactional id is <namespace>.processor.payments.txn-<id>. Keep it across restarts so a restart aborts the crashed instance's open transaction at once. Default: host name plus a random suffix (PRISM_INSTANCE_ID)")
+	fl.IntVar(&f.batchMaxRecords, "batch-max-records", int(f.envInt("PRISM_PROCESS_BATCH_MAX_RECORDS", processors.DefaultBatchMaxRecords)), "most commands in one transaction (PRISM_PROCESS_BATCH_MAX_RECORDS)")
+	fl.DurationVar(&f.batchMaxWait, "batch-max-wait", f.envDuration("PRISM_PROCESS_BATCH_MAX_WAIT", processors.DefaultBatchMaxWait), "longest a transaction collects commands after its first (PRISM_PROCESS_BATCH_MAX_WAIT)")
+	fl.DurationVar(&f.sessionTimeout, "session-timeout", f.envDuration("PRISM_PROCESS_SESSION_TIMEOUT", processors.DefaultSessionTimeout), "group session timeout: how long a crashed instance keeps its partitions (PRISM_PROCESS_SESSION_TIMEOUT)")
+	fl.DurationVar(&f.txnTimeout, "txn-timeout", f.envDuration("PRISM_PROCESS_TXN_TIMEOUT", processors.DefaultTxnTimeout), "transaction timeout: how long a crashed instance's open transaction blocks read_committed readers (PRISM_PROCESS_TXN_TIMEOUT)")
+	fl.DurationVar(&f.linger, "linger", f.envDuration("PRISM_PROCESS_LINGER", processors.DefaultProducerLinger), "producer linger (PRISM_PROCESS_LINGER)")
+	fl.Int64Var(&f.maxAmountMinor, "max-amount-minor", f.envInt("PRISM_MAX_AMOUNT_MINOR", payment.DefaultMaxAmountMinor), "largest accepted amount in minor units (PRISM_MAX_AMOUNT_MINOR)")
+	fl.IntVar(&f.dedupWindow, "dedup-window", int(f.envInt("PRISM_DEDUP_WINDOW", payment.DefaultDedupWindow)), "accepted command ids each payment remembers (PRISM_DEDUP_WINDOW)")
+	return cmd
+}
+
+func runProcess(ctx context.Context, g *globals, f *processFlags) error {
+	if err := errors.Join(f.envErrs...); err != nil {
+		return err
+	}
+	kopts, err := g.kafka().Opts()
+	if err != nil {
+		return err
+	}
+	agg, err := payment.NewAggregate(payment.AggregateConfig{
+		Limits: payment.Limits{MaxAmountMinor: f.maxAmountMinor, DedupWindow: f.dedupWindow},
+		Logger: slog.Default(),
+	})
+	if err != nil {
+		return err
+	}
+	id := f.instanceID
+	if id == "" {
+		id = defaultInstanceID()
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	names := g.names()
+	eng, err := processors.NewEngine(processors.EngineConfig{
+		Kafka:           kopts,
+		CommandsTopic:   names.CommandsTopic(),
+		EventsTopic:     names.EventsTopic(),
+		ResultsTopic:    names.ResultsTopic(),
+		DLQTopic:        names.CommandsDLQTopic(),
+		Group:           names.ProcessorGroup(),
+		TransactionalID: names.ProcessorTransactionalID() + "-" + id,
+		BatchMaxRecords: f.batchMaxRecords,
+		BatchMaxWait:    f.batchMaxWait,
+		SessionTimeout:  f.sessionTimeout,
+		TxnTimeout:      f.txnTimeout,
+		ProducerLinger:  f.linger,
+		Aggregate:       agg,
+		Logger:          slog.Default().With("instance", id),
+		Metrics:         reg,
+	})
+	if err != nil {
+		return err
+	}
+	if f.httpAddr != "" {
+		ln, err := net.Listen("tcp", f.httpAddr)
+		if err != nil {
+			return fmt.Errorf("--http %s: %w", f.httpAddr, err)
+		}
+		srv := &http.Server{Handler: processors.NewHTTPHandler(eng, reg), ReadHeaderTimeout: 5 * time.Second}
+		slog.Info("serving /healthz and /metrics", "addr", ln.Addr().String())
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				slog.Error("http server stopped", "err", err)
+			}
+		}()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+	}
+	return eng.Run(ctx)
+}
+
+// defaultInstanceID is the host name plus a random suffix: unique, but new
+// on every start (see --instance-id).
+func defaultInstanceID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "processor"
+	}
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return host + "-" + hex.EncodeToString(b[:])
+}
