@@ -242,7 +242,7 @@ func parseAmount(amount, currency string) (int64, error) {
 	}
 	minor, err := money.Parse(amount, currency)
 	if err != nil {
-		return 0, &FieldError{Field: "amount", Reason: err.Error()}
+		return 0, &FieldError{Field: "amount", Reason: strings.TrimPrefix(err.Error(), "amount ")}
 	}
 	return minor, nil
 }
