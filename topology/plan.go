@@ -90,21 +90,30 @@ var ErrRefused = errors.New("topology apply refused")
 // error wrapping ErrRefused that lists every reason it may not. Apply is all
 // or nothing: one refused change refuses the plan.
 func (p Plan) Check(opts ApplyOptions) error {
-	var errs []error
+	var lower, rf, raise []Change
 	for _, c := range p.Changes {
 		switch c.Kind {
 		case ChangeLowerPartitions:
-			errs = append(errs, fmt.Errorf("topic %s has %d partitions, the spec wants %d: Kafka cannot remove partitions and apply never deletes a topic; keep --partitions %d, or delete and recreate the topic by hand (losing its data)",
-				c.Topic, c.FromCount, c.ToCount, c.FromCount))
+			lower = append(lower, c)
 		case ChangeReplicationFactor:
-			errs = append(errs, fmt.Errorf("topic %s has replication factor %d, the spec wants %d: changing it means reassigning replicas (kafka-reassign-partitions), which apply does not do; use --replication-factor %d or reassign by hand",
-				c.Topic, c.FromCount, c.ToCount, c.FromCount))
+			rf = append(rf, c)
 		case ChangeRaisePartitions:
 			if !opts.Force {
-				errs = append(errs, fmt.Errorf("topic %s: raising partitions %d -> %d needs --force: %s",
-					c.Topic, c.FromCount, c.ToCount, raiseDanger(c.Role)))
+				raise = append(raise, c)
 			}
 		}
+	}
+	var errs []error
+	if len(lower) > 0 {
+		errs = append(errs, fmt.Errorf("lowering partitions (%s) is refused: Kafka cannot remove partitions and apply never deletes a topic; keep --partitions %d, or delete and recreate the topics by hand (losing their data)",
+			counts(lower, "partitions"), lower[0].FromCount))
+	}
+	if len(rf) > 0 {
+		errs = append(errs, fmt.Errorf("changing the replication factor (%s) is refused: it means reassigning replicas (kafka-reassign-partitions), which apply does not do; use --replication-factor %d or reassign by hand",
+			counts(rf, "replication factor"), rf[0].FromCount))
+	}
+	if len(raise) > 0 {
+		errs = append(errs, fmt.Errorf("raising partitions (%s) needs --force: %s", counts(raise, "partitions"), raiseDanger(raise)))
 	}
 	if len(errs) == 0 {
 		return nil
@@ -113,27 +122,40 @@ func (p Plan) Check(opts ApplyOptions) error {
 }
 
 // Warnings are what a user must read before Apply with Force goes ahead:
-// one per partition raise.
+// the dangers of the partition raises, if any.
 func (p Plan) Warnings() []string {
-	var out []string
+	var raise []Change
 	for _, c := range p.Changes {
 		if c.Kind == ChangeRaisePartitions {
-			out = append(out, fmt.Sprintf("raising %s from %d to %d partitions: %s", c.Topic, c.FromCount, c.ToCount, raiseDanger(c.Role)))
+			raise = append(raise, c)
 		}
 	}
-	return out
+	if len(raise) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("raising partitions (%s): %s", counts(raise, "partitions"), raiseDanger(raise))}
 }
 
-func raiseDanger(role TopicRole) string {
-	const moves = "the default partitioner maps a key to hash(key) mod partitions, so most keys move to another partition and their order across the change is lost"
-	switch role {
-	case RoleCommands, RoleEvents:
-		return moves + "; commands and events stop being co-partitioned unless both are raised together (apply raises both in one request), " +
-			"and the events topic is the processor's changelog: a payment whose key moved has its earlier events in the old partition, so the processor restores no state for it. " +
-			"Only raise on a drained pipeline and rebuild the events topic afterwards"
-	default:
-		return moves
+// counts prints "topic 3 -> 4 partitions, ..." for changes.
+func counts(changes []Change, what string) string {
+	parts := make([]string, 0, len(changes))
+	for _, c := range changes {
+		parts = append(parts, fmt.Sprintf("%s %d -> %d %s", c.Topic, c.FromCount, c.ToCount, what))
 	}
+	return strings.Join(parts, ", ")
+}
+
+// raiseDanger explains what raising the partitions of these topics breaks.
+func raiseDanger(raise []Change) string {
+	msg := "the default partitioner maps a key to hash(key) mod partitions, so most keys move to another partition and their order across the change is lost"
+	for _, c := range raise {
+		if c.Role == RoleCommands || c.Role == RoleEvents {
+			return msg + "; commands and events must stay co-partitioned, so apply raises both in one request, " +
+				"and the events topic is the processor's changelog: a payment whose key moved has its earlier events in the old partition, so the processor restores no state for it. " +
+				"Only raise on a drained pipeline, and rebuild the events topic afterwards"
+		}
+	}
+	return msg
 }
 
 // String prints one line per change, then the notes.

@@ -214,9 +214,9 @@ func TestCheckMessagesSayWhy(t *testing.T) {
 		t.Fatal("plan accepted")
 	}
 	for _, want := range []string{
-		"x.payments.commands has 16 partitions, the spec wants 12", "cannot remove partitions",
-		"raising partitions 12 -> 24 needs --force", "co-partitioned", "changelog",
-		"replication factor 1, the spec wants 3",
+		"lowering partitions (x.payments.commands 16 -> 12 partitions) is refused", "cannot remove partitions",
+		"raising partitions (x.payments.events 12 -> 24 partitions) needs --force", "co-partitioned", "changelog",
+		"replication factor (x.payments.events.dlq 1 -> 3 replication factor) is refused",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("refusal does not say %q:\n%v", want, err)

@@ -154,10 +154,8 @@ func newTopologyApplyCmd(g *globals, f *topologyFlags) *cobra.Command {
 				}
 				return err
 			}
+			// Apply logged its warnings (level warn) before raising.
 			fmt.Fprint(out, res.Plan)
-			for _, w := range res.Warnings {
-				fmt.Fprintln(errOut, "WARNING:", w)
-			}
 			if len(res.Applied) > 0 {
 				fmt.Fprintf(out, "applied %d changes to namespace %s\n", len(res.Applied), spec.Names.Namespace)
 			}
