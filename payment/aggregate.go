@@ -122,7 +122,7 @@ func (a *Aggregate) DecodeState(value []byte) (processors.State, error) {
 	if ev.State == nil {
 		return nil, nil
 	}
-	m, err := newMemState(ev.State, a.limits.DedupWindow)
+	m, err := newMemState(ev.State, nil, a.limits.DedupWindow)
 	if err != nil {
 		return nil, fmt.Errorf("decode payment state of event %s: %w", ev.EventID, err)
 	}
@@ -169,7 +169,7 @@ func (a *Aggregate) Handle(state processors.State, cmd processors.Command, now t
 
 	out := processors.Outcome{NewState: state, Label: d.Label()}
 	if len(d.Events) > 0 {
-		events, next, err := a.eventOutputs(env, d)
+		events, next, err := a.eventOutputs(env, d, m)
 		if err != nil {
 			a.log.Error("payment events not emitted: command answered INTERNAL",
 				"command_id", env.CommandID, "payment_id", env.PaymentID, "err", err)
@@ -185,7 +185,7 @@ func (a *Aggregate) Handle(state processors.State, cmd processors.Command, now t
 
 // eventOutputs encodes d's events (and the tombstone) and builds the
 // state after them; next is an untyped nil when the payment is gone.
-func (a *Aggregate) eventOutputs(env *schemas.CommandEnvelope, d Decision) ([]processors.Output, processors.State, error) {
+func (a *Aggregate) eventOutputs(env *schemas.CommandEnvelope, d Decision, prev *memState) ([]processors.Output, processors.State, error) {
 	key := []byte(env.PaymentID)
 	outs := make([]processors.Output, 0, len(d.Events)+1)
 	for _, ev := range d.Events {
@@ -213,7 +213,7 @@ func (a *Aggregate) eventOutputs(env *schemas.CommandEnvelope, d Decision) ([]pr
 	if d.State == nil {
 		return outs, nil, nil
 	}
-	next, err := newMemState(d.State, a.limits.DedupWindow)
+	next, err := newMemState(d.State, prev, a.limits.DedupWindow)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -324,7 +324,7 @@ func TestMemStateRoundTrip(t *testing.T) {
 	p := payment(schemas.StatusCaptured)
 	p.CreatedAt = time.Time{}
 	p.RecentCommands = append(p.RecentCommands, schemas.RecentCommand{CommandID: "raw-id", Version: 3})
-	m, err := newMemState(p, 16)
+	m, err := newMemState(p, nil, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,7 @@ func TestMemStateRoundTrip(t *testing.T) {
 	if got := m.payment(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("\n got %+v\nwant %+v", got, want)
 	}
-	m, err = newMemState(p, 2)
+	m, err = newMemState(p, nil, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +347,7 @@ func TestMemStateRoundTrip(t *testing.T) {
 	} {
 		p := payment(schemas.StatusPending)
 		bad(p)
-		if _, err := newMemState(p, 16); err == nil {
+		if _, err := newMemState(p, nil, 16); err == nil {
 			t.Errorf("state %+v accepted", p)
 		}
 	}

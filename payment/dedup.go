@@ -3,7 +3,7 @@ package payment
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"strconv"
+	"strings"
 
 	"github.com/prism-cqrs/prism/schemas"
 )
@@ -50,20 +50,50 @@ func appendHex16(dst []byte, h uint64) []byte {
 // entryHash returns the digest an entry stands for: the parsed dedup key, or
 // the digest of the entry taken as a raw command id.
 func entryHash(entry string) uint64 {
-	if len(entry) == len(dedupKeyPrefix)+16 && entry[:len(dedupKeyPrefix)] == dedupKeyPrefix {
-		if h, err := strconv.ParseUint(entry[len(dedupKeyPrefix):], 16, 64); err == nil {
-			return h
-		}
+	if h, ok := parseDedupKey(entry); ok {
+		return h
 	}
 	return dedupHash(entry)
+}
+
+// parseDedupKey returns the digest a well-formed dedup key holds.
+func parseDedupKey(entry string) (uint64, bool) {
+	if len(entry) != len(dedupKeyPrefix)+16 || !strings.HasPrefix(entry, dedupKeyPrefix) {
+		return 0, false
+	}
+	return parseHex16(entry[len(dedupKeyPrefix):])
+}
+
+func isDedupKey(entry string) bool {
+	_, ok := parseDedupKey(entry)
+	return ok
+}
+
+// parseHex16 parses exactly 16 lower-case hex digits.
+func parseHex16(s string) (uint64, bool) {
+	var h uint64
+	for i := 0; i < 16; i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			return 0, false
+		}
+		h = h<<4 | uint64(c)
+	}
+	return h, true
 }
 
 // lookupRecent returns the version recorded for commandID, if it is in the
 // dedup memory.
 func lookupRecent(recent []schemas.RecentCommand, commandID string) (int64, bool) {
 	h := dedupHash(commandID)
+	key := formatDedupKey(h)
 	for i := len(recent) - 1; i >= 0; i-- {
-		if entryHash(recent[i].CommandID) == h {
+		if e := recent[i].CommandID; e == key || !isDedupKey(e) && dedupHash(e) == h {
 			return recent[i].Version, true
 		}
 	}

@@ -58,9 +58,12 @@ func statusOf(code uint8) schemas.PaymentStatus {
 }
 
 // newMemState builds the compact form of p, keeping the newest window
-// entries of its dedup memory. It fails on a state the rules never produce:
-// an unknown status or a currency that is not three bytes.
-func newMemState(p *schemas.Payment, window int) (*memState, error) {
+// entries of its dedup memory. Its strings are copies, or prev's strings
+// when equal (prev may be nil): a string fresh from the Avro decoder shares
+// a 1 KiB slab with the other strings of its record, which would stay
+// alive with the state. It fails on a state the rules never produce: an
+// unknown status or a currency that is not three bytes.
+func newMemState(p *schemas.Payment, prev *memState, window int) (*memState, error) {
 	code := statusCode(p.Status)
 	if code == 0 {
 		return nil, fmt.Errorf("state of payment %q: unknown status %q", p.ID, p.Status)
@@ -73,9 +76,12 @@ func newMemState(p *schemas.Payment, window int) (*memState, error) {
 		recent = recent[len(recent)-window:]
 	}
 	m := &memState{
-		id: p.ID, org: p.OrganizationID, user: p.UserID, description: p.Description,
-		amount:    p.AmountMinor,
-		createdAt: p.CreatedAt.UnixMicro(), updatedAt: p.UpdatedAt.UnixMicro(),
+		id:          own(p.ID, prev, func(m *memState) string { return m.id }),
+		org:         own(p.OrganizationID, prev, func(m *memState) string { return m.org }),
+		user:        own(p.UserID, prev, func(m *memState) string { return m.user }),
+		description: own(p.Description, prev, func(m *memState) string { return m.description }),
+		amount:      p.AmountMinor,
+		createdAt:   p.CreatedAt.UnixMicro(), updatedAt: p.UpdatedAt.UnixMicro(),
 		version: p.Version,
 		status:  code,
 	}
@@ -87,6 +93,16 @@ func newMemState(p *schemas.Payment, window int) (*memState, error) {
 		}
 	}
 	return m, nil
+}
+
+// own returns prev's field when it equals s, else a private copy of s.
+func own(s string, prev *memState, field func(*memState) string) string {
+	if prev != nil {
+		if old := field(prev); old == s {
+			return old
+		}
+	}
+	return strings.Clone(s)
 }
 
 // payment returns m as the wire type, its dedup memory as dedup keys.

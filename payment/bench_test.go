@@ -1,0 +1,86 @@
+package payment
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/prism-cqrs/prism/processors"
+	"github.com/prism-cqrs/prism/schemas"
+)
+
+// fullState returns a pending payment whose dedup window is full.
+func fullState(b *testing.B, a *Aggregate, codec *schemas.Codec) processors.State {
+	var st processors.State
+	for i := 0; i < 17; i++ {
+		var cmd *schemas.CommandEnvelope
+		if i == 0 {
+			cmd = createCmd("c-0", 1000, "EUR", "cloud credits for november")
+		} else {
+			cmd = updateCmd(fmt.Sprint("u-", i), nil, nil, str(fmt.Sprint("d", i)))
+		}
+		c, err := a.DecodeCommand(commandRecord(b, codec, cmd))
+		if err != nil {
+			b.Fatal(err)
+		}
+		st = a.Handle(st, c, now).NewState
+	}
+	return st
+}
+
+// BenchmarkHandleUpdate is one accepted UpdatePayment on a payment with a
+// full dedup window: decide, apply, encode the event and the result.
+func BenchmarkHandleUpdate(b *testing.B) {
+	a, codec := newTestAggregate(b)
+	st := fullState(b, a, codec)
+	c, err := a.DecodeCommand(commandRecord(b, codec, updateCmd("u-new", i64(2500), str("EUR"), nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if out := a.Handle(st, c, now); out.Label != LabelAccepted {
+			b.Fatal(out.Label)
+		}
+	}
+}
+
+// BenchmarkHandleDuplicate is a retried command answered from the dedup
+// memory.
+func BenchmarkHandleDuplicate(b *testing.B) {
+	a, codec := newTestAggregate(b)
+	st := fullState(b, a, codec)
+	c, err := a.DecodeCommand(commandRecord(b, codec, updateCmd("u-9", nil, nil, str("d9"))))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if out := a.Handle(st, c, now); out.Label != LabelDuplicate {
+			b.Fatal(out.Label)
+		}
+	}
+}
+
+// BenchmarkDecodeCommand decodes a small CreatePayment record.
+func BenchmarkDecodeCommand(b *testing.B) {
+	a, codec := newTestAggregate(b)
+	rec := commandRecord(b, codec, createCmd("c-1", 1000, "EUR", "cloud credits"))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.DecodeCommand(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeState restores one payment with a full dedup window.
+func BenchmarkDecodeState(b *testing.B) {
+	a, codec := newTestAggregate(b)
+	v := encodedState(b, codec, 1)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.DecodeState(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

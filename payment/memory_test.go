@@ -1,0 +1,133 @@
+package payment
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/prism-cqrs/prism/processors"
+	"github.com/prism-cqrs/prism/schemas"
+)
+
+// liveAggregates is how many payments TestMemoryPerAggregate holds.
+const liveAggregates = 100_000
+
+// encodedState returns the events-topic value of live payment i, with UUID ids, a 32-character description and a full dedup window
+// of 16: the largest state a typical payment reaches.
+func encodedState(t testing.TB, codec *schemas.Codec, i int) []byte {
+	t.Helper()
+	{
+		p := &schemas.Payment{
+			ID: uuid.NewString(), OrganizationID: uuid.NewString(), UserID: uuid.NewString(),
+			AmountMinor: int64(1000 + i), Currency: "EUR", Description: fmt.Sprintf("%-32s", fmt.Sprint("invoice ", i)),
+			Status: schemas.StatusAuthorized, CreatedAt: created, UpdatedAt: nowMs, Version: 17,
+		}
+		for v := int64(2); v <= 17; v++ {
+			p.RecentCommands = append(p.RecentCommands, schemas.RecentCommand{CommandID: DedupKey(uuid.NewString()), Version: v})
+		}
+		ev := &schemas.EventEnvelope{EventID: uuid.NewString(), Type: schemas.TypePaymentStatusChanged, AggregateID: p.ID,
+			Version: 17, CommandID: "c", CorrelationID: "c", CausationID: "c", OccurredAt: nowMs, OrganizationID: p.OrganizationID,
+			Payload: schemas.EventPayload{StatusChanged: &schemas.PaymentStatusChanged{From: schemas.StatusPending, To: schemas.StatusAuthorized}},
+			State:   p}
+		v, err := codec.EncodeEvent(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// TestMemoryPerAggregate restores 100,000 live payments with DecodeState,
+// as the engine does on assignment, and measures the heap they keep: the
+// state itself (dedup memory included) must stay under 1 KiB. The figure
+// with an engine-like map[string]State around it is logged too.
+func TestMemoryPerAggregate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restores 100,000 states")
+	}
+	a, codec := newTestAggregate(t)
+	keys := make([]string, liveAggregates)
+	states := make([]processors.State, liveAggregates)
+
+	before := heapInUse()
+	for i := range states {
+		// The value is garbage once decoded, as in the engine's restore.
+		st, err := a.DecodeState(encodedState(t, codec, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		states[i] = st
+	}
+	afterStates := heapInUse()
+	for i, st := range states {
+		keys[i] = a.Payment(st).ID
+	}
+	store := make(map[string]processors.State)
+	for i, st := range states {
+		store[string([]byte(keys[i]))] = st // the engine's key is its own copy of the record key
+	}
+	keys = nil
+	afterMap := heapInUse()
+
+	perState := float64(afterStates-before) / liveAggregates
+	perEntry := float64(afterMap-before) / liveAggregates
+	t.Logf("%d live payments: %.0f bytes per state (dedup window 16 included), %.0f bytes per state with its map entry and key",
+		liveAggregates, perState, perEntry)
+	if perState >= 1024 {
+		t.Errorf("%.0f bytes per live payment, want under 1024", perState)
+	}
+	runtime.KeepAlive(states)
+	runtime.KeepAlive(store)
+}
+
+// TestMemoryPerAggregateAfterCommands measures the states Handle builds:
+// 10,000 payments, each created and updated 15 times from decoded command
+// records, so the dedup window is full.
+func TestMemoryPerAggregateAfterCommands(t *testing.T) {
+	if testing.Short() {
+		t.Skip("handles 160,000 commands")
+	}
+	const n = 10_000
+	a, codec := newTestAggregate(t)
+	states := make([]processors.State, n)
+	decode := func(cmd *schemas.CommandEnvelope) processors.Command {
+		c, err := a.DecodeCommand(commandRecord(t, codec, cmd))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	before := heapInUse()
+	for i := range states {
+		id, org, user := uuid.NewString(), uuid.NewString(), uuid.NewString()
+		cmd := createCmd(uuid.NewString(), 1000, "EUR", fmt.Sprintf("%-32s", fmt.Sprint("invoice ", i)))
+		cmd.PaymentID, cmd.OrganizationID, cmd.UserID = id, org, user
+		st := a.Handle(nil, decode(cmd), now).NewState
+		for j := 0; j < 15; j++ {
+			up := updateCmd(uuid.NewString(), i64(int64(2000+j)), str("EUR"), nil)
+			up.PaymentID, up.OrganizationID, up.UserID = id, org, user
+			out := a.Handle(st, decode(up), now)
+			if out.Label != LabelAccepted {
+				t.Fatalf("update %d of payment %d: %s", j, i, out.Label)
+			}
+			st = out.NewState
+		}
+		states[i] = st
+	}
+	per := float64(heapInUse()-before) / n
+	t.Logf("%d payments after 16 commands each: %.0f bytes per state (dedup window 16 included)", n, per)
+	if per >= 1024 {
+		t.Errorf("%.0f bytes per live payment, want under 1024", per)
+	}
+	runtime.KeepAlive(states)
+}
