@@ -1,0 +1,86 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Migration is one versioned schema change of a component. SQL may hold
+// several statements; {{schema}} is replaced by the quoted schema name.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// Migrate applies the migrations of component that schema_migrations does
+// not list yet, in version order, in one transaction that first takes a
+// transaction-scoped advisory lock on the schema: instances starting at
+// once queue up and the later ones find everything applied. It creates the
+// schema and the schema_migrations table when missing. On error nothing of
+// the run is applied.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, schema, component string, migs []Migration) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate %s.%s: begin: %w", schema, component, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "prism-migrate:"+schema); err != nil {
+		return fmt.Errorf("migrate %s.%s: advisory lock: %w", schema, component, err)
+	}
+	q := Ident(schema)
+	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+q); err != nil {
+		return fmt.Errorf("migrate %s: create schema: %w", schema, err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+q+`.schema_migrations (
+		component  text NOT NULL,
+		version    int NOT NULL,
+		name       text NOT NULL,
+		applied_at timestamptz NOT NULL DEFAULT now(),
+		PRIMARY KEY (component, version))`); err != nil {
+		return fmt.Errorf("migrate %s: create schema_migrations: %w", schema, err)
+	}
+	rows, err := tx.Query(ctx, `SELECT version FROM `+q+`.schema_migrations WHERE component = $1`, component)
+	if err != nil {
+		return fmt.Errorf("migrate %s.%s: read applied versions: %w", schema, component, err)
+	}
+	applied, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return fmt.Errorf("migrate %s.%s: read applied versions: %w", schema, component, err)
+	}
+	done := map[int]bool{}
+	for _, v := range applied {
+		done[int(v)] = true
+	}
+	last := 0
+	for _, m := range migs {
+		if m.Version <= last {
+			return fmt.Errorf("migrate %s.%s: versions must increase (%d after %d)", schema, component, m.Version, last)
+		}
+		last = m.Version
+		if done[m.Version] {
+			continue
+		}
+		if _, err := tx.Exec(ctx, strings.ReplaceAll(m.SQL, "{{schema}}", q)); err != nil {
+			return fmt.Errorf("migrate %s.%s: version %d (%s): %w", schema, component, m.Version, m.Name, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO `+q+`.schema_migrations (component, version, name) VALUES ($1, $2, $3)`,
+			component, m.Version, m.Name); err != nil {
+			return fmt.Errorf("migrate %s.%s: record version %d: %w", schema, component, m.Version, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("migrate %s.%s: commit: %w", schema, component, err)
+	}
+	return nil
+}
+
+// Ident quotes an identifier (schema or table name).
+func Ident(name string) string { return pgx.Identifier{name}.Sanitize() }
+
+// Table is the quoted schema-qualified name of table.
+func Table(schema, table string) string { return pgx.Identifier{schema, table}.Sanitize() }

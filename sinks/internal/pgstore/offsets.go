@@ -1,0 +1,88 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// OffsetsTableSQL creates the offsets table shared by the Postgres-backed
+// sinks: one row per (sink, topic, partition) holding the next offset to
+// apply. Include it in a component's first migration.
+const OffsetsTableSQL = `CREATE TABLE IF NOT EXISTS {{schema}}.sink_offsets (
+	sink        text   NOT NULL,
+	topic       text   NOT NULL,
+	partition   int    NOT NULL,
+	next_offset bigint NOT NULL,
+	updated_at  timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (sink, topic, partition));`
+
+// Querier is a pool, a connection or a transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// ReadOffsets returns the stored next offsets of the given partitions
+// (absent: never written).
+func ReadOffsets(ctx context.Context, q Querier, schema, sink, topic string, parts []int32) (map[int32]int64, error) {
+	rows, err := q.Query(ctx, `SELECT partition, next_offset FROM `+Table(schema, "sink_offsets")+`
+		WHERE sink = $1 AND topic = $2 AND partition = ANY($3)`, sink, topic, parts)
+	if err != nil {
+		return nil, fmt.Errorf("read offsets of %s: %w", sink, err)
+	}
+	out := map[int32]int64{}
+	var p int32
+	var o int64
+	_, err = pgx.ForEachRow(rows, []any{&p, &o}, func() error { out[p] = o; return nil })
+	if err != nil {
+		return nil, fmt.Errorf("read offsets of %s: %w", sink, err)
+	}
+	return out, nil
+}
+
+// LockOffsets creates the missing offset rows of parts (at 0) and locks
+// them FOR UPDATE in partition order for the rest of tx, returning the
+// next offsets. Two instances writing the same partition (a rebalance in
+// flight) serialize here, and the second sees what the first committed.
+func LockOffsets(ctx context.Context, tx pgx.Tx, schema, sink, topic string, parts []int32) (map[int32]int64, error) {
+	parts = slices.Clone(parts)
+	slices.Sort(parts)
+	t := Table(schema, "sink_offsets")
+	if _, err := tx.Exec(ctx, `INSERT INTO `+t+` (sink, topic, partition, next_offset)
+		SELECT $1, $2, p, 0 FROM unnest($3::int[]) AS p ON CONFLICT DO NOTHING`, sink, topic, parts); err != nil {
+		return nil, fmt.Errorf("create offset rows of %s: %w", sink, err)
+	}
+	rows, err := tx.Query(ctx, `SELECT partition, next_offset FROM `+t+`
+		WHERE sink = $1 AND topic = $2 AND partition = ANY($3) ORDER BY partition FOR UPDATE`, sink, topic, parts)
+	if err != nil {
+		return nil, fmt.Errorf("lock offsets of %s: %w", sink, err)
+	}
+	out := make(map[int32]int64, len(parts))
+	var p int32
+	var o int64
+	if _, err := pgx.ForEachRow(rows, []any{&p, &o}, func() error { out[p] = o; return nil }); err != nil {
+		return nil, fmt.Errorf("lock offsets of %s: %w", sink, err)
+	}
+	return out, nil
+}
+
+// QueueSaveOffsets adds to b the update of the offsets that moved.
+func QueueSaveOffsets(b *pgx.Batch, schema, sink, topic string, next map[int32]int64) {
+	if len(next) == 0 {
+		return
+	}
+	parts := make([]int32, 0, len(next))
+	for p := range next {
+		parts = append(parts, p)
+	}
+	slices.Sort(parts)
+	offs := make([]int64, len(parts))
+	for i, p := range parts {
+		offs[i] = next[p]
+	}
+	b.Queue(`UPDATE `+Table(schema, "sink_offsets")+` AS o SET next_offset = v.n, updated_at = now()
+		FROM unnest($3::int[], $4::bigint[]) AS v(p, n)
+		WHERE o.sink = $1 AND o.topic = $2 AND o.partition = v.p`, sink, topic, parts, offs)
+}

@@ -1,0 +1,48 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/sinks"
+	"github.com/prism-cqrs/prism/sinks/internal/pgstore"
+	"github.com/prism-cqrs/prism/sinks/postgres"
+	"github.com/prism-cqrs/prism/sinks/sinktest"
+	"github.com/prism-cqrs/prism/topology"
+)
+
+type store struct {
+	url, schema string
+	pool        *pgxpool.Pool
+}
+
+func newStore(t *testing.T) *store {
+	t.Helper()
+	url := harness.PostgresURL(t)
+	schema := topology.NewNames(harness.Namespace(t)).PostgresSchema()
+	pool, err := pgxpool.New(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgstore.Ident(schema)+` CASCADE`)
+		pool.Close()
+	})
+	return &store{url: url, schema: schema, pool: pool}
+}
+
+func (s *store) NewTarget(context.Context) (sinks.Target, error) {
+	return postgres.New(postgres.Config{URL: s.url, Schema: s.schema})
+}
+
+func (s *store) Payments(ctx context.Context) (map[string]schemas.Payment, error) {
+	return postgres.ReadPayments(ctx, s.pool, s.schema)
+}
+
+func TestConformance(t *testing.T) {
+	sinktest.Run(t, func(t *testing.T) sinktest.Store { return newStore(t) })
+}
