@@ -1,0 +1,360 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/sinks"
+	essink "github.com/prism-cqrs/prism/sinks/elasticsearch"
+	"github.com/prism-cqrs/prism/sinks/sinktest"
+	"github.com/prism-cqrs/prism/topology"
+)
+
+// esStore is one namespace (index + alias) of the real Elasticsearch. It
+// talks to Elasticsearch with plain HTTP, independently of the sink.
+type esStore struct {
+	t     testing.TB
+	url   string
+	names topology.Names
+}
+
+func newESStore(t testing.TB) *esStore {
+	s := &esStore{t: t, url: strings.TrimRight(harness.ElasticsearchURL(t), "/"), names: topology.NewNames(harness.Namespace(t))}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		// Deleting the indices also drops the alias.
+		s.call(ctx, http.MethodDelete, "/"+s.names.ElasticsearchAlias()+"-v*", nil, nil)
+	})
+	return s
+}
+
+func (s *esStore) NewTarget(context.Context) (sinks.Target, error) {
+	return essink.NewTarget(essink.DefaultConfig(s.url, s.names))
+}
+
+// call sends a request and decodes the JSON answer into out; it returns
+// the status.
+func (s *esStore) call(ctx context.Context, method, path string, body any, out any) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.url+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		return res.StatusCode, err
+	}
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return res.StatusCode, fmt.Errorf("%s %s: decode %q: %w", method, path, raw, err)
+		}
+	}
+	return res.StatusCode, nil
+}
+
+// esHit is a search hit as the test reads it (its own type, not the sink's).
+type esHit struct {
+	ID      string `json:"_id"`
+	Version int64  `json:"_version"`
+	Source  struct {
+		ID             string      `json:"id"`
+		OrganizationID string      `json:"organization_id"`
+		UserID         string      `json:"user_id"`
+		AmountMinor    int64       `json:"amount_minor"`
+		Amount         json.Number `json:"amount"`
+		Currency       string      `json:"currency"`
+		Description    string      `json:"description"`
+		Status         string      `json:"status"`
+		CreatedAt      string      `json:"created_at"`
+		UpdatedAt      string      `json:"updated_at"`
+		Version        int64       `json:"version"`
+	} `json:"_source"`
+}
+
+func (h esHit) payment() (schemas.Payment, error) {
+	src := h.Source
+	if h.ID != src.ID {
+		return schemas.Payment{}, fmt.Errorf("document _id %s holds id %s", h.ID, src.ID)
+	}
+	if h.Version != src.Version {
+		return schemas.Payment{}, fmt.Errorf("document %s: _version %d, version field %d (want the aggregate version as external version)", h.ID, h.Version, src.Version)
+	}
+	if want := testDecimal(src.AmountMinor, src.Currency); string(src.Amount) != want {
+		return schemas.Payment{}, fmt.Errorf("document %s: amount %v for %d minor %s", h.ID, src.Amount, src.AmountMinor, src.Currency)
+	}
+	created, err := time.Parse(time.RFC3339Nano, src.CreatedAt)
+	if err != nil {
+		return schemas.Payment{}, err
+	}
+	updated, err := time.Parse(time.RFC3339Nano, src.UpdatedAt)
+	if err != nil {
+		return schemas.Payment{}, err
+	}
+	return schemas.Payment{ID: src.ID, OrganizationID: src.OrganizationID, UserID: src.UserID, AmountMinor: src.AmountMinor,
+		Currency: src.Currency, Description: src.Description, Status: schemas.PaymentStatus(src.Status),
+		CreatedAt: created, UpdatedAt: updated, Version: src.Version}, nil
+}
+
+// Payments refreshes and reads every document through the alias.
+func (s *esStore) Payments(ctx context.Context) (map[string]schemas.Payment, error) {
+	alias := s.names.ElasticsearchAlias()
+	if st, err := s.call(ctx, http.MethodPost, "/"+alias+"/_refresh", nil, nil); err != nil || st != http.StatusOK {
+		return nil, fmt.Errorf("refresh %s: status %d: %v", alias, st, err)
+	}
+	out := map[string]schemas.Payment{}
+	var after []any
+	for {
+		q := map[string]any{"size": 5000, "version": true, "sort": []any{map[string]any{"id": "asc"}}, "query": map[string]any{"match_all": map[string]any{}}}
+		if after != nil {
+			q["search_after"] = after
+		}
+		var res struct {
+			Hits struct {
+				Hits []struct {
+					esHit
+					Sort []any `json:"sort"`
+				} `json:"hits"`
+			} `json:"hits"`
+		}
+		st, err := s.call(ctx, http.MethodPost, "/"+alias+"/_search", q, &res)
+		if err != nil || st != http.StatusOK {
+			return nil, fmt.Errorf("search %s: status %d: %v", alias, st, err)
+		}
+		for _, h := range res.Hits.Hits {
+			p, err := h.payment()
+			if err != nil {
+				return nil, err
+			}
+			out[p.ID] = p
+		}
+		if len(res.Hits.Hits) < 5000 {
+			return out, nil
+		}
+		after = res.Hits.Hits[len(res.Hits.Hits)-1].Sort
+	}
+}
+
+// doc returns the stored document of id (nil when absent), read by id.
+func (s *esStore) doc(ctx context.Context, t *testing.T, id string) *esHit {
+	t.Helper()
+	var h struct {
+		esHit
+		Found bool `json:"found"`
+	}
+	st, err := s.call(ctx, http.MethodGet, "/"+s.names.ElasticsearchIndex(1)+"/_doc/"+id, nil, &h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st == http.StatusNotFound {
+		return nil
+	}
+	if st != http.StatusOK || !h.Found {
+		t.Fatalf("GET doc %s: status %d", id, st)
+	}
+	return &h.esHit
+}
+
+func TestSinksElasticsearchConformance(t *testing.T) {
+	sinktest.Run(t, func(t *testing.T) sinktest.Store { return newESStore(t) })
+}
+
+func TestSinksElasticsearchSetup(t *testing.T) {
+	ctx := harness.Context(t, 2*time.Minute)
+	s := newESStore(t)
+	// Four instances set up the same namespace at once.
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tg, err := s.NewTarget(ctx)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer tg.Close()
+			errs[i] = tg.Setup(ctx)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("concurrent Setup: %v", err)
+	}
+	index, alias := s.names.ElasticsearchIndex(1), s.names.ElasticsearchAlias()
+	var aliases map[string]struct {
+		Aliases map[string]any `json:"aliases"`
+	}
+	if st, err := s.call(ctx, http.MethodGet, "/_alias/"+alias, nil, &aliases); err != nil || st != http.StatusOK {
+		t.Fatalf("GET alias: %d %v", st, err)
+	}
+	if _, ok := aliases[index]; !ok || len(aliases) != 1 {
+		t.Fatalf("alias %s points at %v, want only %s", alias, aliases, index)
+	}
+	var mapping map[string]struct {
+		Mappings struct {
+			Dynamic    string `json:"dynamic"`
+			Properties map[string]struct {
+				Type     string `json:"type"`
+				Analyzer string `json:"analyzer"`
+			} `json:"properties"`
+		} `json:"mappings"`
+	}
+	if st, err := s.call(ctx, http.MethodGet, "/"+index+"/_mapping", nil, &mapping); err != nil || st != http.StatusOK {
+		t.Fatalf("GET mapping: %d %v", st, err)
+	}
+	m := mapping[index].Mappings
+	got := map[string]string{}
+	for f, p := range m.Properties {
+		got[f] = p.Type
+	}
+	// amount is a scaled_float when mapper-extras is installed, else a double.
+	var nodes struct {
+		Nodes map[string]struct {
+			Modules []struct{ Name string } `json:"modules"`
+		} `json:"nodes"`
+	}
+	if _, err := s.call(ctx, http.MethodGet, "/_nodes/plugins", nil, &nodes); err != nil {
+		t.Fatal(err)
+	}
+	amount := "double"
+	for _, n := range nodes.Nodes {
+		for _, mod := range n.Modules {
+			if mod.Name == "mapper-extras" {
+				amount = "scaled_float"
+			}
+		}
+	}
+	want := map[string]string{"id": "keyword", "organization_id": "keyword", "user_id": "keyword", "amount_minor": "long",
+		"amount": amount, "currency": "keyword", "description": "text", "status": "keyword", "created_at": "date",
+		"updated_at": "date", "version": "long"}
+	if fmt.Sprint(got) != fmt.Sprint(want) || m.Dynamic != "strict" || m.Properties["description"].Analyzer != "standard" {
+		t.Fatalf("mapping %v dynamic %q description analyzer %q\nwant %v, strict, standard", got, m.Dynamic, m.Properties["description"].Analyzer, want)
+	}
+}
+
+func TestSinksElasticsearchTarget(t *testing.T) {
+	ctx := harness.Context(t, 2*time.Minute)
+	s := newESStore(t)
+	tg, err := s.NewTarget(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	if err := tg.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if off, err := tg.CommittedOffsets(ctx, "t", []int32{0}); err != nil || off != nil {
+		t.Fatalf("CommittedOffsets = %v, %v; want nil (group offsets)", off, err)
+	}
+	const topic = "t.events"
+	org := "org-1"
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	batch := []sinks.Event{
+		kvEvent(0, 0, "a", org, 1, kvPayment("a", org, 1, 1234, schemas.StatusPending, t0)),
+		kvEvent(1, 0, "b", org, 1, kvPayment("b", org, 1, 5, schemas.StatusPending, t0)),
+		kvEvent(0, 1, "a", org, 2, kvPayment("a", org, 2, 1234, schemas.StatusAuthorized, t0)),
+	}
+	if rej := mustWrite(t, ctx, tg, topic, batch...); len(rej) != 0 {
+		t.Fatalf("rejected %v", rej)
+	}
+	if d := s.doc(ctx, t, "a"); d == nil || d.Version != 2 || d.Source.Status != "AUTHORIZED" || d.Source.Amount != "12.34" {
+		t.Fatalf("doc a = %+v, want version 2 AUTHORIZED amount 12.34", d)
+	}
+
+	t.Run("replay of the same batch is a no-op", func(t *testing.T) {
+		var before struct {
+			SeqNo int64 `json:"_seq_no"`
+		}
+		s.call(ctx, http.MethodGet, "/"+s.names.ElasticsearchIndex(1)+"/_doc/a", nil, &before)
+		mustWrite(t, ctx, tg, topic, batch...)
+		var after struct {
+			SeqNo int64 `json:"_seq_no"`
+		}
+		s.call(ctx, http.MethodGet, "/"+s.names.ElasticsearchIndex(1)+"/_doc/a", nil, &after)
+		if before.SeqNo != after.SeqNo {
+			t.Fatalf("doc a rewritten by a replay: seq_no %d -> %d", before.SeqNo, after.SeqNo)
+		}
+	})
+
+	t.Run("an older version is ignored", func(t *testing.T) {
+		mustWrite(t, ctx, tg, topic, kvEvent(0, 5, "a", org, 1, kvPayment("a", org, 1, 1, schemas.StatusPending, t0)))
+		if d := s.doc(ctx, t, "a"); d.Version != 2 || d.Source.AmountMinor != 1234 {
+			t.Fatalf("doc a = %+v, want version 2", d)
+		}
+	})
+
+	t.Run("delete then older event does not resurrect", func(t *testing.T) {
+		mustWrite(t, ctx, tg, topic, kvEvent(1, 1, "b", org, 2, nil), kvTombstone(1, 2, "b"))
+		if d := s.doc(ctx, t, "b"); d != nil {
+			t.Fatalf("doc b after delete: %+v", d)
+		}
+		mustWrite(t, ctx, tg, topic, kvEvent(1, 0, "b", org, 1, kvPayment("b", org, 1, 5, schemas.StatusPending, t0)))
+		if d := s.doc(ctx, t, "b"); d != nil {
+			t.Fatalf("doc b resurrected by an older event: %+v", d)
+		}
+	})
+
+	t.Run("a document breaking the mapping is rejected with the reason", func(t *testing.T) {
+		huge := kvPayment("h", strings.Repeat("o", 40_000), 1, 1, schemas.StatusPending, t0) // a keyword term over 32766 bytes
+		longID := strings.Repeat("i", 600)                                                   // _id over 512 bytes
+		rej := mustWrite(t, ctx, tg, topic,
+			kvEvent(2, 0, "h", huge.OrganizationID, 1, huge),
+			kvEvent(2, 1, "ok", org, 1, kvPayment("ok", org, 1, 7, schemas.StatusPending, t0)),
+			kvEvent(2, 2, longID, org, 1, kvPayment(longID, org, 1, 7, schemas.StatusPending, t0)))
+		if len(rej) != 2 {
+			t.Fatalf("rejected %d events, want 2: %+v", len(rej), rej)
+		}
+		reasons := map[int64]string{}
+		for _, r := range rej {
+			reasons[r.Event.Offset] = r.Reason
+		}
+		if !strings.Contains(reasons[0], "immense term") || !strings.Contains(reasons[2], "512") {
+			t.Fatalf("reasons %v, want an immense term (offset 0) and the 512-byte id limit (offset 2)", reasons)
+		}
+		if s.doc(ctx, t, "ok") == nil {
+			t.Fatal("the valid document of the batch was not written")
+		}
+	})
+}
+
+func TestSinksElasticsearchDownIsTransient(t *testing.T) {
+	ctx := harness.Context(t, time.Minute)
+	tg, err := essink.NewTarget(essink.DefaultConfig("http://"+closedAddr(t), topology.NewNames(harness.Namespace(t))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	if err := tg.Setup(ctx); !errors.Is(err, sinks.ErrTransient) {
+		t.Fatalf("Setup with Elasticsearch down: %v, want ErrTransient", err)
+	}
+	_, err = tg.Write(ctx, "t", []sinks.Event{kvEvent(0, 0, "a", "o", 1, kvPayment("a", "o", 1, 1, schemas.StatusPending, time.Now()))})
+	if !errors.Is(err, sinks.ErrTransient) {
+		t.Fatalf("Write with Elasticsearch down: %v, want ErrTransient", err)
+	}
+}

@@ -1,0 +1,464 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/sinks"
+	redissink "github.com/prism-cqrs/prism/sinks/redis"
+	"github.com/prism-cqrs/prism/sinks/sinktest"
+	"github.com/prism-cqrs/prism/topology"
+)
+
+// redisStore is one namespace of the real Redis, for the conformance suite
+// and the target tests.
+type redisStore struct {
+	t      testing.TB
+	url    string
+	names  topology.Names
+	keys   redissink.Keys
+	client *goredis.Client
+	cfg    func(*redissink.Config)
+}
+
+func newRedisStore(t testing.TB) *redisStore {
+	url := harness.RedisURL(t)
+	names := topology.NewNames(harness.Namespace(t))
+	opts, err := goredis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &redisStore{t: t, url: url, names: names, keys: redissink.NewKeys(names), client: goredis.NewClient(opts)}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		var cursor uint64
+		for {
+			keys, next, err := s.client.Scan(ctx, cursor, names.RedisPrefix()+"*", 1000).Result()
+			if err != nil {
+				break
+			}
+			if len(keys) > 0 {
+				s.client.Unlink(ctx, keys...)
+			}
+			if cursor = next; cursor == 0 {
+				break
+			}
+		}
+		s.client.Close()
+	})
+	return s
+}
+
+func (s *redisStore) config() redissink.Config {
+	cfg := redissink.DefaultConfig(s.url, s.names)
+	if s.cfg != nil {
+		s.cfg(&cfg)
+	}
+	return cfg
+}
+
+func (s *redisStore) NewTarget(context.Context) (sinks.Target, error) {
+	return redissink.NewTarget(s.config())
+}
+
+// Payments reads every payment document of the namespace back, as a query
+// reader would: SCAN the payment keys, GET each JSON document.
+func (s *redisStore) Payments(ctx context.Context) (map[string]schemas.Payment, error) {
+	out := map[string]schemas.Payment{}
+	var cursor uint64
+	prefix := s.keys.Payment("")
+	for {
+		keys, next, err := s.client.Scan(ctx, cursor, prefix+"*", 1000).Result()
+		if err != nil {
+			return nil, err
+		}
+		var docKeys []string
+		for _, k := range keys {
+			if !strings.HasSuffix(k, ":v") {
+				docKeys = append(docKeys, k)
+			}
+		}
+		if len(docKeys) > 0 {
+			vals, err := s.client.MGet(ctx, docKeys...).Result()
+			if err != nil {
+				return nil, err
+			}
+			for i, v := range vals {
+				str, ok := v.(string)
+				if !ok {
+					continue // expired or deleted between SCAN and MGET
+				}
+				p, err := redisDocToPayment(str)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", docKeys[i], err)
+				}
+				if docKeys[i] != s.keys.Payment(p.ID) {
+					return nil, fmt.Errorf("key %s holds payment %s", docKeys[i], p.ID)
+				}
+				out[p.ID] = p
+			}
+		}
+		if cursor = next; cursor == 0 {
+			return out, nil
+		}
+	}
+}
+
+// redisDocToPayment decodes the stored JSON with a decoder of its own (not
+// the sink's Document type), checking the amount string against the minor
+// units.
+func redisDocToPayment(s string) (schemas.Payment, error) {
+	var d struct {
+		ID             string    `json:"id"`
+		OrganizationID string    `json:"organizationId"`
+		UserID         string    `json:"userId"`
+		AmountMinor    int64     `json:"amountMinor"`
+		Amount         string    `json:"amount"`
+		Currency       string    `json:"currency"`
+		Description    string    `json:"description"`
+		Status         string    `json:"status"`
+		CreatedAt      time.Time `json:"createdAt"`
+		UpdatedAt      time.Time `json:"updatedAt"`
+		Version        int64     `json:"version"`
+	}
+	if err := json.Unmarshal([]byte(s), &d); err != nil {
+		return schemas.Payment{}, err
+	}
+	if want := testDecimal(d.AmountMinor, d.Currency); d.Amount != want {
+		return schemas.Payment{}, fmt.Errorf("payment %s: amount %q, want %q for %d minor %s", d.ID, d.Amount, want, d.AmountMinor, d.Currency)
+	}
+	return schemas.Payment{ID: d.ID, OrganizationID: d.OrganizationID, UserID: d.UserID, AmountMinor: d.AmountMinor,
+		Currency: d.Currency, Description: d.Description, Status: schemas.PaymentStatus(d.Status),
+		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Version: d.Version}, nil
+}
+
+// testDecimal renders minor units as the test expects them, for the
+// currencies the tests use (its own table, not the money package).
+func testDecimal(minor int64, currency string) string {
+	digits := map[string]int{"EUR": 2, "USD": 2, "JPY": 0, "KWD": 3}[currency]
+	sign := ""
+	if minor < 0 {
+		sign, minor = "-", -minor
+	}
+	if digits == 0 {
+		return fmt.Sprintf("%s%d", sign, minor)
+	}
+	p := int64(1)
+	for range digits {
+		p *= 10
+	}
+	return fmt.Sprintf("%s%d.%0*d", sign, minor/p, digits, minor%p)
+}
+
+func TestSinksRedisConformance(t *testing.T) {
+	sinktest.Run(t, func(t *testing.T) sinktest.Store { return newRedisStore(t) })
+}
+
+// kvPayment builds the state of a payment at version v.
+func kvPayment(id, org string, v int64, amount int64, status schemas.PaymentStatus, created time.Time) *schemas.Payment {
+	return &schemas.Payment{ID: id, OrganizationID: org, UserID: "user-1", AmountMinor: amount, Currency: "EUR",
+		Description: fmt.Sprintf("%s v%d", id, v), Status: status, CreatedAt: created,
+		UpdatedAt: created.Add(time.Duration(v) * time.Minute), Version: v}
+}
+
+// kvEvent wraps a state (nil: PaymentDeleted of id at version v) in an
+// event at partition/offset.
+func kvEvent(p int32, off int64, id, org string, v int64, state *schemas.Payment) sinks.Event {
+	typ := schemas.TypePaymentUpdated
+	switch {
+	case state == nil:
+		typ = schemas.TypePaymentDeleted
+	case v == 1:
+		typ = schemas.TypePaymentCreated
+	}
+	return sinks.Event{Partition: p, Offset: off, Key: id, Envelope: &schemas.EventEnvelope{
+		EventID: fmt.Sprintf("%s-e%d", id, v), Type: typ, AggregateID: id, Version: v,
+		OrganizationID: org, OccurredAt: time.Now(), State: state}}
+}
+
+func kvTombstone(p int32, off int64, id string) sinks.Event {
+	return sinks.Event{Partition: p, Offset: off, Key: id}
+}
+
+func mustWrite(t *testing.T, ctx context.Context, tg sinks.Target, topic string, batch ...sinks.Event) []sinks.Rejected {
+	t.Helper()
+	rej, err := tg.Write(ctx, topic, batch)
+	if err != nil {
+		t.Fatalf("Write of %d events: %v", len(batch), err)
+	}
+	return rej
+}
+
+func TestSinksRedisTarget(t *testing.T) {
+	ctx := harness.Context(t, 2*time.Minute)
+	s := newRedisStore(t)
+	s.cfg = func(c *redissink.Config) { c.RecentSize = 3; c.TTL = time.Hour; c.MarkerTTL = 2 * time.Hour; c.ChunkEvents = 2 }
+	tg, err := redissink.NewTarget(s.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	if err := tg.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const topic = "t.events"
+	k := s.keys
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	org := "org-1"
+
+	sub := s.client.Subscribe(ctx, k.InvalidateChannel())
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil { // subscription confirmed
+		t.Fatal(err)
+	}
+	msgs := sub.Channel()
+	expectMessages := func(want ...string) {
+		t.Helper()
+		for _, w := range want {
+			select {
+			case m := <-msgs:
+				var got, exp map[string]any
+				if err := json.Unmarshal([]byte(m.Payload), &got); err != nil {
+					t.Fatalf("invalidation message %q: %v", m.Payload, err)
+				}
+				_ = json.Unmarshal([]byte(w), &exp)
+				if fmt.Sprint(got) != fmt.Sprint(exp) {
+					t.Fatalf("invalidation message %s, want %s", m.Payload, w)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("no invalidation message, want %s", w)
+			}
+		}
+		select {
+		case m := <-msgs:
+			t.Fatalf("unexpected invalidation message %s", m.Payload)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	cachever := func() int64 {
+		v, err := s.client.Get(ctx, k.CacheVersion(org)).Int64()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			t.Fatal(err)
+		}
+		return v
+	}
+	payment := func(id string) *schemas.Payment {
+		t.Helper()
+		str, err := s.client.Get(ctx, k.Payment(id)).Result()
+		if errors.Is(err, goredis.Nil) {
+			return nil
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := redisDocToPayment(str)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &p
+	}
+	recent := func() []string {
+		ids, err := s.client.ZRange(ctx, k.Recent(org), 0, -1).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ids
+	}
+
+	// Four payments created on two partitions, a at t0, b at t0+1m, ...
+	batch := []sinks.Event{
+		kvEvent(0, 0, "a", org, 1, kvPayment("a", org, 1, 1234, schemas.StatusPending, t0)),
+		kvEvent(1, 0, "b", org, 1, kvPayment("b", org, 1, 5, schemas.StatusPending, t0.Add(time.Minute))),
+		kvEvent(0, 1, "a", org, 2, kvPayment("a", org, 2, 1234, schemas.StatusAuthorized, t0)),
+		kvEvent(1, 1, "c", org, 1, kvPayment("c", org, 1, 700, schemas.StatusPending, t0.Add(2*time.Minute))),
+		kvEvent(0, 2, "d", org, 1, kvPayment("d", org, 1, 99, schemas.StatusPending, t0.Add(3*time.Minute))),
+	}
+	if rej := mustWrite(t, ctx, tg, topic, batch...); len(rej) != 0 {
+		t.Fatalf("rejected %v", rej)
+	}
+	expectMessages(`{"organizationId":"org-1","paymentId":"a","version":1}`,
+		`{"organizationId":"org-1","paymentId":"b","version":1}`,
+		`{"organizationId":"org-1","paymentId":"a","version":2}`,
+		`{"organizationId":"org-1","paymentId":"c","version":1}`,
+		`{"organizationId":"org-1","paymentId":"d","version":1}`)
+	if p := payment("a"); p == nil || p.Version != 2 || p.Status != schemas.StatusAuthorized || p.AmountMinor != 1234 {
+		t.Fatalf("payment a = %+v, want version 2 AUTHORIZED 1234", p)
+	}
+	if raw, _ := s.client.Get(ctx, k.Payment("a")).Result(); !strings.Contains(raw, `"amount":"12.34"`) {
+		t.Fatalf("payment a JSON %s: want amount \"12.34\"", raw)
+	}
+	// The recent index keeps the 3 newest by createdAt: b, c, d.
+	if got := recent(); fmt.Sprint(got) != "[b c d]" {
+		t.Fatalf("recent index %v, want [b c d]", got)
+	}
+	if ttl := s.client.TTL(ctx, k.Payment("a")).Val(); ttl < 59*time.Minute || ttl > time.Hour {
+		t.Fatalf("payment TTL %s, want about 1h", ttl)
+	}
+	cv := cachever()
+	if cv < 1 {
+		t.Fatalf("cachever %d after a write, want >= 1", cv)
+	}
+	offsets, err := tg.CommittedOffsets(ctx, topic, []int32{0, 1, 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(offsets) != "map[0:3 1:2]" {
+		t.Fatalf("offsets %v, want map[0:3 1:2]", offsets)
+	}
+
+	t.Run("replay of the same batch is a no-op", func(t *testing.T) {
+		before := payment("a")
+		mustWrite(t, ctx, tg, topic, batch...)
+		expectMessages()
+		if got := cachever(); got != cv {
+			t.Fatalf("cachever moved %d -> %d on a replay", cv, got)
+		}
+		if after := payment("a"); fmt.Sprint(*after) != fmt.Sprint(*before) {
+			t.Fatalf("payment a changed on replay: %+v -> %+v", before, after)
+		}
+	})
+
+	t.Run("an offset already consumed is skipped even with a newer version", func(t *testing.T) {
+		mustWrite(t, ctx, tg, topic, kvEvent(0, 1, "a", org, 9, kvPayment("a", org, 9, 1, schemas.StatusCaptured, t0)))
+		if p := payment("a"); p.Version != 2 {
+			t.Fatalf("payment a version %d, want 2", p.Version)
+		}
+		expectMessages()
+	})
+
+	t.Run("an older version at a new offset is ignored", func(t *testing.T) {
+		mustWrite(t, ctx, tg, topic,
+			kvEvent(0, 3, "a", org, 1, kvPayment("a", org, 1, 1, schemas.StatusPending, t0)),
+			kvEvent(0, 4, "a", org, 3, kvPayment("a", org, 3, 1234, schemas.StatusCaptured, t0)))
+		if p := payment("a"); p.Version != 3 || p.Status != schemas.StatusCaptured {
+			t.Fatalf("payment a = %+v, want version 3 CAPTURED", p)
+		}
+		expectMessages(`{"organizationId":"org-1","paymentId":"a","version":3}`)
+	})
+
+	t.Run("delete then older event does not resurrect", func(t *testing.T) {
+		mustWrite(t, ctx, tg, topic, kvEvent(1, 2, "c", org, 2, nil), kvTombstone(1, 3, "c"))
+		expectMessages(`{"organizationId":"org-1","paymentId":"c","version":2}`)
+		if p := payment("c"); p != nil {
+			t.Fatalf("payment c after delete: %+v", p)
+		}
+		if got := recent(); fmt.Sprint(got) != "[b d]" {
+			t.Fatalf("recent index %v, want [b d]", got)
+		}
+		marker := s.client.Get(ctx, k.Version("c")).Val()
+		if ttl := s.client.TTL(ctx, k.Version("c")).Val(); marker != "2" || ttl < time.Hour || ttl > 2*time.Hour {
+			t.Fatalf("deletion marker %q ttl %s, want \"2\" with about 2h", marker, ttl)
+		}
+		mustWrite(t, ctx, tg, topic, kvEvent(1, 4, "c", org, 1, kvPayment("c", org, 1, 700, schemas.StatusPending, t0.Add(2*time.Minute))))
+		if p := payment("c"); p != nil {
+			t.Fatalf("payment c resurrected by an older event: %+v", p)
+		}
+		expectMessages()
+	})
+
+	t.Run("a tombstone alone removes a live payment", func(t *testing.T) {
+		mustWrite(t, ctx, tg, topic, kvTombstone(1, 5, "b"))
+		if p := payment("b"); p != nil {
+			t.Fatalf("payment b after its tombstone: %+v", p)
+		}
+		if got := recent(); fmt.Sprint(got) != "[d]" {
+			t.Fatalf("recent index %v, want [d]", got)
+		}
+		expectMessages(`{"organizationId":"org-1","paymentId":"b","version":1}`)
+		if m := s.client.Get(ctx, k.Version("b")).Val(); m != "1" {
+			t.Fatalf("marker of b %q, want \"1\"", m)
+		}
+	})
+
+	t.Run("an event it cannot store is rejected and its offset passed", func(t *testing.T) {
+		bad := kvPayment("x", org, 1, 100, schemas.StatusPending, t0)
+		bad.Currency = "XXX"
+		rej := mustWrite(t, ctx, tg, topic, kvEvent(2, 0, "x", org, 1, bad), kvEvent(2, 1, "y", org, 1, kvPayment("y", org, 1, 1, schemas.StatusPending, t0)))
+		if len(rej) != 1 || rej[0].Event.Offset != 0 || !strings.Contains(rej[0].Reason, "XXX") {
+			t.Fatalf("rejected %+v, want the XXX event", rej)
+		}
+		if payment("x") != nil || payment("y") == nil {
+			t.Fatal("want x absent, y stored")
+		}
+		expectMessages(`{"organizationId":"org-1","paymentId":"y","version":1}`)
+		offsets, _ := tg.CommittedOffsets(ctx, topic, []int32{2})
+		if offsets[2] != 2 {
+			t.Fatalf("partition 2 offset %d, want 2", offsets[2])
+		}
+	})
+
+	t.Run("a script cache emptied by a restart is reloaded", func(t *testing.T) {
+		if err := s.client.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		mustWrite(t, ctx, tg, topic, kvEvent(2, 2, "y", org, 2, kvPayment("y", org, 2, 2, schemas.StatusAuthorized, t0)))
+		if p := payment("y"); p.Version != 2 {
+			t.Fatalf("payment y version %d, want 2", p.Version)
+		}
+		expectMessages(`{"organizationId":"org-1","paymentId":"y","version":2}`)
+	})
+}
+
+func TestSinksRedisNoTTL(t *testing.T) {
+	ctx := harness.Context(t, time.Minute)
+	s := newRedisStore(t)
+	s.cfg = func(c *redissink.Config) { c.TTL = 0 }
+	tg, err := redissink.NewTarget(s.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	p := kvPayment("n", "o", 1, 1, schemas.StatusPending, time.Now())
+	p.Currency = "KWD"
+	p.AmountMinor = 1005
+	mustWrite(t, ctx, tg, "t", kvEvent(0, 0, "n", "o", 1, p))
+	if ttl := s.client.TTL(ctx, s.keys.Payment("n")).Val(); ttl != -1 {
+		t.Fatalf("TTL %v with TTL 0, want none (-1)", ttl)
+	}
+	raw := s.client.Get(ctx, s.keys.Payment("n")).Val()
+	if !strings.Contains(raw, `"amount":"1.005"`) {
+		t.Fatalf("payment JSON %s: want amount \"1.005\" (KWD has 3 digits)", raw)
+	}
+}
+
+// closedAddr returns a loopback address where nothing listens.
+func closedAddr(t testing.TB) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func TestSinksRedisDownIsTransient(t *testing.T) {
+	ctx := harness.Context(t, time.Minute)
+	cfg := redissink.DefaultConfig("redis://"+closedAddr(t)+"/0", topology.NewNames(harness.Namespace(t)))
+	tg, err := redissink.NewTarget(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	if err := tg.Setup(ctx); !errors.Is(err, sinks.ErrTransient) {
+		t.Fatalf("Setup with Redis down: %v, want ErrTransient", err)
+	}
+	_, err = tg.Write(ctx, "t", []sinks.Event{kvEvent(0, 0, "a", "o", 1, kvPayment("a", "o", 1, 1, schemas.StatusPending, time.Now()))})
+	if !errors.Is(err, sinks.ErrTransient) {
+		t.Fatalf("Write with Redis down: %v, want ErrTransient", err)
+	}
+	if _, err := tg.CommittedOffsets(ctx, "t", []int32{0}); !errors.Is(err, sinks.ErrTransient) {
+		t.Fatalf("CommittedOffsets with Redis down: %v, want ErrTransient", err)
+	}
+}
