@@ -203,7 +203,12 @@ func mustWrite(t *testing.T, ctx context.Context, tg sinks.Target, topic string,
 func TestSinksRedisTarget(t *testing.T) {
 	ctx := harness.Context(t, 2*time.Minute)
 	s := newRedisStore(t)
-	s.cfg = func(c *redissink.Config) { c.RecentSize = 3; c.TTL = time.Hour; c.MarkerTTL = 2 * time.Hour; c.ChunkEvents = 2 }
+	s.cfg = func(c *redissink.Config) {
+		c.RecentSize = 3
+		c.TTL = time.Hour
+		c.MarkerTTL = 2 * time.Hour
+		c.ChunkEvents = 2
+	}
 	tg, err := redissink.NewTarget(s.config())
 	if err != nil {
 		t.Fatal(err)
