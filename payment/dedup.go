@@ -105,11 +105,12 @@ func lookupRecent(recent []schemas.RecentCommand, commandID string) (int64, bool
 // memory (a command with several events) has its version updated. recent is
 // not modified.
 func remember(recent []schemas.RecentCommand, commandID string, version int64, window int) []schemas.RecentCommand {
-	key := DedupKey(commandID)
-	if n := len(recent); n > 0 && entryHash(recent[n-1].CommandID) == dedupHash(commandID) {
+	h := dedupHash(commandID)
+	entry := schemas.RecentCommand{CommandID: formatDedupKey(h), Version: version}
+	if n := len(recent); n > 0 && entryHash(recent[n-1].CommandID) == h {
 		out := make([]schemas.RecentCommand, n)
 		copy(out, recent)
-		out[n-1] = schemas.RecentCommand{CommandID: key, Version: version}
+		out[n-1] = entry
 		return out
 	}
 	if drop := len(recent) + 1 - window; drop > 0 {
@@ -117,5 +118,5 @@ func remember(recent []schemas.RecentCommand, commandID string, version int64, w
 	}
 	out := make([]schemas.RecentCommand, 0, len(recent)+1)
 	out = append(out, recent...)
-	return append(out, schemas.RecentCommand{CommandID: key, Version: version})
+	return append(out, entry)
 }
