@@ -52,8 +52,8 @@ func heapInUse() uint64 {
 // state itself (dedup memory included) must stay under 1 KiB. The figure
 // with an engine-like map[string]State around it is logged too.
 func TestMemoryPerAggregate(t *testing.T) {
-	if testing.Short() {
-		t.Skip("restores 100,000 states")
+	if testing.Short() || raceEnabled {
+		t.Skip("restores 100,000 states; a measurement, skipped with -short and -race")
 	}
 	a, codec := newTestAggregate(t)
 	keys := make([]string, liveAggregates)
@@ -94,8 +94,8 @@ func TestMemoryPerAggregate(t *testing.T) {
 // 10,000 payments, each created and updated 15 times from decoded command
 // records, so the dedup window is full.
 func TestMemoryPerAggregateAfterCommands(t *testing.T) {
-	if testing.Short() {
-		t.Skip("handles 160,000 commands")
+	if testing.Short() || raceEnabled {
+		t.Skip("handles 160,000 commands; a measurement, skipped with -short and -race")
 	}
 	const n = 10_000
 	a, codec := newTestAggregate(t)

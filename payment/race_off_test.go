@@ -1,0 +1,5 @@
+//go:build !race
+
+package payment
+
+const raceEnabled = false
