@@ -218,6 +218,11 @@ func (c *Codec) DecodeEvent(b []byte) (*EventEnvelope, error) {
 	}
 	ev := new(EventEnvelope)
 	w.toEnvelope(ev)
+	if ev.State != nil && len(ev.State.RecentCommands) == 0 {
+		// An empty array decodes as nil, the Go zero value, so a state
+		// without remembered commands round-trips exactly.
+		ev.State.RecentCommands = nil
+	}
 	name, err := setEventPayload(&ev.Payload, w.Payload)
 	if err != nil {
 		return nil, fmt.Errorf("schemas: decode EventEnvelope %q: %w", w.EventID, err)

@@ -79,6 +79,9 @@ func TestEventRoundTripEveryBranch(t *testing.T) {
 			if want.State == nil && got.State != nil {
 				t.Fatalf("nil state decoded as %+v", got.State)
 			}
+			if want.State != nil && want.State.RecentCommands == nil && got.State.RecentCommands != nil {
+				t.Fatalf("nil recentCommands decoded as %#v, want nil", got.State.RecentCommands)
+			}
 		})
 	}
 }
