@@ -48,8 +48,10 @@ const (
 	// maxStringBytes bounds one decoded string or bytes value, so a corrupt
 	// length cannot make the decoder allocate gigabytes.
 	maxStringBytes = 1 << 20
-	// maxSliceAlloc bounds one decoded array allocation (recentCommands).
-	maxSliceAlloc = 1 << 20
+	// maxArrayItems bounds the items of one decoded array (recentCommands,
+	// which the processor keeps short), so a corrupt count cannot make a
+	// few input bytes allocate megabytes.
+	maxArrayItems = 1 << 14
 )
 
 // Codec encodes and decodes the Prism records. It is safe for concurrent use
@@ -78,7 +80,7 @@ func NewCodec() (*Codec, error) {
 		// reader supports.
 		DisableBlockSizeHeader: true,
 		MaxByteSliceSize:       maxStringBytes,
-		MaxSliceAllocSize:      maxSliceAlloc,
+		MaxSliceAllocSize:      maxArrayItems,
 	}.Freeze()
 	registerUnionBranches(api)
 

@@ -69,6 +69,17 @@ func TestDecodeErrorsNameTheProblem(t *testing.T) {
 		return body(w)
 	}
 
+	hugeArray := func() []byte {
+		ev := sampleEvent()
+		ev.State.RecentCommands = nil
+		full := refEventBody(ev)
+		// Replace the closing 0 of the empty recentCommands array with a
+		// count above the limit and no items.
+		w := &refWriter{b: append([]byte{}, full[:len(full)-1]...)}
+		w.long(maxArrayItems + 1)
+		return append(refHeader(c.EventFingerprint()), w.b...)
+	}
+
 	cases := []struct {
 		name   string
 		decode func([]byte) error
@@ -95,6 +106,7 @@ func TestDecodeErrorsNameTheProblem(t *testing.T) {
 		{"enum symbol out of range", decodeCommand(c), badEnum(), ErrMalformed, "malformed", "enum"},
 		{"negative string length", decodeCommand(c), negativeLength, ErrMalformed, "malformed", "length"},
 		{"string longer than 1 MiB", decodeCommand(c), hugeLength(), ErrMalformed, "malformed", "MaxByteSliceSize"},
+		{"array longer than the limit", decodeEvent(c), hugeArray(), ErrMalformed, "malformed", "MaxSliceAllocSize"},
 		{"trailing bytes", decodeCommand(c), append(append([]byte{}, valid...), 0), ErrMalformed, "malformed", "bytes left"},
 		{"result trailing bytes", decodeResult(c), append(mustEncodeResult(t, c), 0, 0), ErrMalformed, "malformed", "bytes left"},
 	}
