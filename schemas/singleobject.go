@@ -14,7 +14,6 @@ const (
 	magic0    = 0xC3
 	magic1    = 0x01
 	headerLen = 10 // magic (2) + fingerprint (8)
-
 )
 
 // parseHeader splits a single-object encoded value into the writer
