@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/prism-cqrs/prism/money"
@@ -91,6 +92,9 @@ type Generated struct {
 type Generator struct {
 	cfg      GeneratorConfig
 	r        *rng
+	orgs     []string   // organization ids, org-001 ...
+	users    [][]string // user ids per organization, org-001-user-1 ...
+	cmdID    string     // id of the command being generated
 	seq      int
 	invalids int // still to place
 	payments int // payment numbers used
@@ -109,6 +113,7 @@ const maxRememberedDeletes = 1000
 // genPayment is the generator's model of one live payment.
 type genPayment struct {
 	id, org, user, currency, workflow string
+	orgIndex                          int
 	status                            schemas.PaymentStatus
 	version                           int64
 	amount                            int64
@@ -122,11 +127,21 @@ func NewGenerator(cfg GeneratorConfig) (*Generator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Generator{
+	g := &Generator{
 		cfg:      cfg,
 		r:        newRNG(cfg.Seed),
 		invalids: int(math.Round(float64(cfg.Count) * cfg.InvalidRatio)),
-	}, nil
+	}
+	for o := range cfg.Organizations {
+		org := fmt.Sprintf("org-%03d", o+1)
+		g.orgs = append(g.orgs, org)
+		var users []string
+		for u := range cfg.UsersPerOrg {
+			users = append(users, fmt.Sprintf("%s-user-%d", org, u+1))
+		}
+		g.users = append(g.users, users)
+	}
+	return g, nil
 }
 
 // Next returns the next command; ok is false after Count commands.
@@ -136,6 +151,7 @@ func (g *Generator) Next() (Generated, bool) {
 	}
 	remaining := g.cfg.Count - g.seq
 	g.seq++
+	g.cmdID = g.id("cmd", g.seq)
 	var out Generated
 	// Selection sampling: exactly `invalids` of the remaining commands are
 	// faults, each position equally likely.
@@ -146,7 +162,7 @@ func (g *Generator) Next() (Generated, bool) {
 		out = g.valid()
 	}
 	out.Seq = g.seq
-	out.Line.CommandID = fmt.Sprintf("%s-cmd-%07d", g.cfg.IDPrefix, g.seq)
+	out.Line.CommandID = g.cmdID
 	if !g.cfg.Start.IsZero() {
 		out.Line.IssuedAt = g.cfg.Start.Add(time.Duration(g.seq-1) * g.cfg.Interval).UTC().Format(time.RFC3339Nano)
 	}
@@ -184,11 +200,12 @@ func (g *Generator) create() Generated {
 		cur = pick(g.r, genCurrencies)
 	}
 	p := &genPayment{
-		id:       fmt.Sprintf("%s-pay-%07d", g.cfg.IDPrefix, g.payments),
-		org:      orgID(org),
-		user:     userID(org, g.r.intn(g.cfg.UsersPerOrg)),
+		id:       g.id("pay", g.payments),
+		orgIndex: org,
+		org:      g.orgs[org],
+		user:     g.users[org][g.r.intn(g.cfg.UsersPerOrg)],
 		currency: cur,
-		workflow: fmt.Sprintf("%s-wf-%07d", g.cfg.IDPrefix, g.payments),
+		workflow: g.id("wf", g.payments),
 		status:   schemas.StatusPending,
 		version:  1,
 		amount:   g.amount(cur),
@@ -295,7 +312,7 @@ func (g *Generator) accepted(p *genPayment) {
 	p.lastCommand = g.commandID()
 }
 
-func (g *Generator) commandID() string { return fmt.Sprintf("%s-cmd-%07d", g.cfg.IDPrefix, g.seq) }
+func (g *Generator) commandID() string { return g.cmdID }
 
 // amount draws a positive amount, log-uniform from 1 to 10 000 EUR,
 // converted to minor units of cur.
@@ -318,7 +335,7 @@ func (g *Generator) amount(cur string) int64 {
 }
 
 func (g *Generator) description() string {
-	return fmt.Sprintf("%s, 2026-%02d", pick(g.r, genResources), g.r.intn(12)+1)
+	return pick(g.r, genResources) + ", " + genMonths[g.r.intn(12)]
 }
 
 func formatAmount(minor int64, cur string) string {
@@ -329,8 +346,24 @@ func formatAmount(minor int64, cur string) string {
 	return s
 }
 
-func orgID(i int) string       { return fmt.Sprintf("org-%03d", i+1) }
-func userID(org, u int) string { return fmt.Sprintf("%s-user-%d", orgID(org), u+1) }
+// id is prefix-kind-nnnnnnn (n zero-padded to 7 digits).
+func (g *Generator) id(kind string, n int) string {
+	b := make([]byte, 0, len(g.cfg.IDPrefix)+len(kind)+10)
+	b = append(append(append(append(b, g.cfg.IDPrefix...), '-'), kind...), '-')
+	digits := strconv.Itoa(n)
+	for i := len(digits); i < 7; i++ {
+		b = append(b, '0')
+	}
+	return string(append(b, digits...))
+}
+
+var genMonths = func() []string {
+	m := make([]string, 12)
+	for i := range m {
+		m[i] = fmt.Sprintf("2026-%02d", i+1)
+	}
+	return m
+}()
 
 func ptr[T any](v T) *T { return &v }
 

@@ -1,10 +1,6 @@
 package producers
 
-import (
-	"fmt"
-
-	"github.com/prism-cqrs/prism/schemas"
-)
+import "github.com/prism-cqrs/prism/schemas"
 
 // Fault kinds: each builds a command with exactly one defect, so the
 // processor's reason is unambiguous, and leaves the model unchanged.
@@ -62,9 +58,9 @@ func (g *Generator) buildFault(kind string) Generated {
 		g.ghosts++
 		org := g.r.intn(g.cfg.Organizations)
 		ghost := &genPayment{
-			id: fmt.Sprintf("%s-ghost-%07d", g.cfg.IDPrefix, g.ghosts), org: orgID(org),
-			user: userID(org, g.r.intn(g.cfg.UsersPerOrg)), currency: genCurrencies[org%len(genCurrencies)],
-			workflow: fmt.Sprintf("%s-wf-ghost-%07d", g.cfg.IDPrefix, g.ghosts), status: schemas.StatusPending, version: 1,
+			id: g.id("ghost", g.ghosts), org: g.orgs[org], orgIndex: org,
+			user: g.users[org][g.r.intn(g.cfg.UsersPerOrg)], currency: genCurrencies[org%len(genCurrencies)],
+			workflow: g.id("wf-ghost", g.ghosts), status: schemas.StatusPending, version: 1,
 		}
 		return reject(g.anyCommandOn(ghost), schemas.ReasonNotFound)
 	case FaultDeletedPayment:
@@ -118,9 +114,9 @@ func (g *Generator) buildFault(kind string) Generated {
 		} else {
 			out = g.remove(p, false)
 		}
-		other := (orgIndex(p.org) + 1 + g.r.intn(g.cfg.Organizations-1)) % g.cfg.Organizations
-		out.Line.OrganizationID = orgID(other)
-		out.Line.UserID = userID(other, g.r.intn(g.cfg.UsersPerOrg))
+		other := (p.orgIndex + 1 + g.r.intn(g.cfg.Organizations-1)) % g.cfg.Organizations
+		out.Line.OrganizationID = g.orgs[other]
+		out.Line.UserID = g.users[other][g.r.intn(g.cfg.UsersPerOrg)]
 		out.Line.ExpectedVersion = nil
 		return reject(out.Line, schemas.ReasonForbidden)
 	default: // FaultInvalidField
@@ -129,12 +125,12 @@ func (g *Generator) buildFault(kind string) Generated {
 		cur := genCurrencies[org%len(genCurrencies)]
 		line := CommandLine{
 			Type:           schemas.TypeCreatePayment,
-			PaymentID:      fmt.Sprintf("%s-pay-%07d", g.cfg.IDPrefix, g.payments),
-			OrganizationID: orgID(org), UserID: userID(org, g.r.intn(g.cfg.UsersPerOrg)),
+			PaymentID:      g.id("pay", g.payments),
+			OrganizationID: g.orgs[org], UserID: g.users[org][g.r.intn(g.cfg.UsersPerOrg)],
 			Amount:        ptr(formatAmount(-g.amount(cur), cur)),
 			Currency:      ptr(cur),
 			Description:   ptr(g.description()),
-			CorrelationID: fmt.Sprintf("%s-wf-%07d", g.cfg.IDPrefix, g.payments),
+			CorrelationID: g.id("wf", g.payments),
 		}
 		return reject(line, schemas.ReasonInvalidField)
 	}
@@ -157,10 +153,4 @@ func (g *Generator) anyCommandOn(p *genPayment) CommandLine {
 		line.Reason = ptr(pick(g.r, genDeleteReasons))
 		return line
 	}
-}
-
-func orgIndex(org string) int {
-	var i int
-	fmt.Sscanf(org, "org-%d", &i)
-	return i - 1
 }

@@ -260,3 +260,41 @@ func TestGeneratorIDsUsePrefix(t *testing.T) {
 		t.Fatalf("default prefix: command id %q, want %q", cmds[0].Line.CommandID, want)
 	}
 }
+
+func TestGeneratorSourceWritesTheFileAndReturnsItsCommands(t *testing.T) {
+	cfg := GeneratorConfig{Count: 400, Seed: 3, InvalidRatio: 0.2}
+	_, want := generate(t, cfg)
+	g, err := NewGenerator(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	src := GeneratorSource(g, &buf, true)
+	var ids []string
+	for {
+		c, ok, err := src()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		ids = append(ids, c.CommandID)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Fatal("GeneratorSource wrote other bytes than the generator's lines")
+	}
+	lines := bytes.Split(bytes.TrimSuffix(want, []byte("\n")), []byte("\n"))
+	if len(ids) != len(lines) {
+		t.Fatalf("%d envelopes for %d lines", len(ids), len(lines))
+	}
+	for i, l := range lines {
+		var r refLine
+		if err := json.Unmarshal(l, &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.CommandID != ids[i] {
+			t.Fatalf("envelope %d is %s, line says %s", i, ids[i], r.CommandID)
+		}
+	}
+}

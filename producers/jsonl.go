@@ -116,13 +116,15 @@ func (cl *CommandLine) Envelope() (*schemas.CommandEnvelope, error) {
 		}
 		return nil, &FieldError{Field: "type", Reason: fmt.Sprintf("unknown command type %q (want CreatePayment, UpdatePayment, ChangePaymentStatus or DeletePayment)", cl.Type)}
 	}
-	present := map[string]bool{
-		"amount": cl.Amount != nil, "currency": cl.Currency != nil, "description": cl.Description != nil,
-		"status": cl.Status != nil, "reason": cl.Reason != nil,
-	}
-	for _, f := range []string{"amount", "currency", "description", "status", "reason"} {
-		if present[f] && !contains(fields, f) {
-			return nil, &FieldError{Field: f, Reason: "not allowed for " + cl.Type}
+	for _, opt := range [...]struct {
+		name    string
+		present bool
+	}{
+		{"amount", cl.Amount != nil}, {"currency", cl.Currency != nil}, {"description", cl.Description != nil},
+		{"status", cl.Status != nil}, {"reason", cl.Reason != nil},
+	} {
+		if opt.present && !contains(fields, opt.name) {
+			return nil, &FieldError{Field: opt.name, Reason: "not allowed for " + cl.Type}
 		}
 	}
 	for _, req := range []struct{ name, v string }{

@@ -22,9 +22,10 @@ var ErrClosed = errors.New("command producer closed")
 // default murmur2 partitioner, so all commands of a payment keep their order
 // on one partition, the same one any Kafka client picks for that key.
 type CommandProducer struct {
-	cfg    Config
-	log    *slog.Logger
-	client *kgo.Client
+	cfg     Config
+	log     *slog.Logger
+	client  *kgo.Client
+	records *recordCodec
 
 	// life is cancelled by Close; it bounds the results consumer.
 	life     context.Context
@@ -71,7 +72,7 @@ func NewCommandProducer(cfg Config) (*CommandProducer, error) {
 		return nil, fmt.Errorf("producer: kafka client: %w", err)
 	}
 	life, stop := context.WithCancel(context.Background())
-	return &CommandProducer{cfg: cfg, log: cfg.Logger, client: cl, life: life, stopLife: stop}, nil
+	return &CommandProducer{cfg: cfg, log: cfg.Logger, client: cl, records: newRecordCodec(cfg.Codec), life: life, stopLife: stop}, nil
 }
 
 // Send produces one command and waits for the broker's acknowledgement. It
@@ -167,7 +168,7 @@ func (p *CommandProducer) record(cmd *schemas.CommandEnvelope) (*kgo.Record, *sc
 	if err != nil {
 		return nil, nil, fmt.Errorf("produce command: %w", err)
 	}
-	rec, err := commandRecord(p.cfg.Codec, p.cfg.CommandsTopic, norm)
+	rec, err := p.records.record(p.cfg.CommandsTopic, norm)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -3,6 +3,7 @@ package producers
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -41,27 +42,60 @@ func normalize(cmd *schemas.CommandEnvelope) (*schemas.CommandEnvelope, error) {
 	return &c, nil
 }
 
-// commandRecord encodes cmd (already normalized) as a record of topic:
-// key = payment id, value = Avro single-object encoding, headers of DESIGN §2.
-func commandRecord(codec Codec, topic string, cmd *schemas.CommandEnvelope) (*kgo.Record, error) {
-	value, err := codec.EncodeCommand(cmd)
+// recordCodec builds command records; it caches the prism-schema header
+// value of the last fingerprint seen (the codec writes one schema, so the
+// hex string is computed once, not per record). Safe for concurrent use.
+type recordCodec struct {
+	codec Codec
+	fpHex atomic.Pointer[fpHeader]
+	types map[string][]byte
+}
+
+type fpHeader struct {
+	fp  uint64
+	hex []byte
+}
+
+func newRecordCodec(c Codec) *recordCodec {
+	rc := &recordCodec{codec: c, types: map[string][]byte{}}
+	for _, t := range []string{schemas.TypeCreatePayment, schemas.TypeUpdatePayment, schemas.TypeChangePaymentStatus, schemas.TypeDeletePayment} {
+		rc.types[t] = []byte(t)
+	}
+	return rc
+}
+
+// record encodes cmd (already normalized) as a record of topic: key =
+// payment id, value = Avro single-object encoding, headers of DESIGN §2.
+// Header values that are the same for many records (type, schema) share
+// one read-only byte slice.
+func (rc *recordCodec) record(topic string, cmd *schemas.CommandEnvelope) (*kgo.Record, error) {
+	value, err := rc.codec.EncodeCommand(cmd)
 	if err != nil {
 		return nil, fmt.Errorf("encode command %s (%s): %w", cmd.CommandID, cmd.Type, err)
 	}
-	fp, err := codec.Fingerprint(value)
+	fp, err := rc.codec.Fingerprint(value)
 	if err != nil {
 		return nil, fmt.Errorf("fingerprint of command %s: %w", cmd.CommandID, err)
+	}
+	h := rc.fpHex.Load()
+	if h == nil || h.fp != fp {
+		h = &fpHeader{fp: fp, hex: []byte(schemas.FingerprintHex(fp))}
+		rc.fpHex.Store(h)
+	}
+	typ, ok := rc.types[cmd.Type]
+	if !ok {
+		typ = []byte(cmd.Type)
 	}
 	return &kgo.Record{
 		Topic: topic,
 		Key:   []byte(cmd.PaymentID),
 		Value: value,
 		Headers: []kgo.RecordHeader{
-			{Key: schemas.HeaderType, Value: []byte(cmd.Type)},
+			{Key: schemas.HeaderType, Value: typ},
 			{Key: schemas.HeaderCommandID, Value: []byte(cmd.CommandID)},
 			{Key: schemas.HeaderCorrelationID, Value: []byte(cmd.CorrelationID)},
 			{Key: schemas.HeaderCausationID, Value: []byte(cmd.CausationID)},
-			{Key: schemas.HeaderSchema, Value: []byte(schemas.FingerprintHex(fp))},
+			{Key: schemas.HeaderSchema, Value: h.hex},
 		},
 	}, nil
 }

@@ -231,31 +231,11 @@ func runProduceGenerate(cmd *cobra.Command, g *globals, f *produceFlags) error {
 		out = bufio.NewWriterSize(w, 256<<10)
 	}
 	produce := f.out == "" || f.produce
-	written := 0
-	src := func() (*schemas.CommandEnvelope, bool, error) {
-		c, ok := gen.Next()
-		if !ok {
-			return nil, false, nil
-		}
-		if out != nil {
-			b, err := c.JSON()
-			if err != nil {
-				return nil, false, fmt.Errorf("generated command %d: %w", c.Seq, err)
-			}
-			b = append(b, '\n')
-			if _, err := out.Write(b); err != nil {
-				return nil, false, fmt.Errorf("write %s: %w", f.out, err)
-			}
-			written++
-		}
-		if !produce {
-			return nil, true, nil
-		}
-		env, err := c.Line.Envelope()
-		if err != nil {
-			return nil, false, fmt.Errorf("generated command %d is invalid (a generator bug): %w", c.Seq, err)
-		}
-		return env, true, nil
+	var src producers.Source
+	if out != nil {
+		src = producers.GeneratorSource(gen, out, produce)
+	} else {
+		src = producers.GeneratorSource(gen, nil, produce)
 	}
 	var runErr error
 	if produce {
