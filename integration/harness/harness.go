@@ -6,6 +6,8 @@
 // scripts/services.sh uses on 127.0.0.1). A test that needs a service that
 // does not answer FAILS when CI is set, and skips with a loud message
 // otherwise: under CI a green run always means the service was really used.
+// With a Docker engine, a service that is not configured and does not answer
+// at its default address is started with testcontainers-go (containers.go).
 package harness
 
 import (
@@ -68,6 +70,9 @@ func KafkaBrokers(t testing.TB) []string {
 		}
 	}
 	if err := dial(brokers[0]); err != nil {
+		if addr, ok := fromContainer(t, serviceKafka, "PRISM_KAFKA_BROKERS"); ok {
+			return []string{addr}
+		}
 		missing(t, "Kafka", v, err)
 	}
 	return brokers
@@ -82,6 +87,9 @@ func PostgresURL(t testing.TB) string {
 		t.Fatalf("PRISM_POSTGRES_URL %q: %v", v, err)
 	}
 	if err := dial(hostPort(u, "5432")); err != nil {
+		if addr, ok := fromContainer(t, servicePostgres, "PRISM_POSTGRES_URL"); ok {
+			return addr
+		}
 		missing(t, "Postgres", v, err)
 	}
 	return v
@@ -96,6 +104,9 @@ func RedisURL(t testing.TB) string {
 		t.Fatalf("PRISM_REDIS_URL %q: %v", v, err)
 	}
 	if err := dial(hostPort(u, "6379")); err != nil {
+		if addr, ok := fromContainer(t, serviceRedis, "PRISM_REDIS_URL"); ok {
+			return addr
+		}
 		missing(t, "Redis", v, err)
 	}
 	return v
@@ -110,6 +121,9 @@ func ElasticsearchURL(t testing.TB) string {
 		t.Fatalf("PRISM_ELASTICSEARCH_URL %q: %v", v, err)
 	}
 	if err := dial(hostPort(u, "9200")); err != nil {
+		if addr, ok := fromContainer(t, serviceElasticsearch, "PRISM_ELASTICSEARCH_URL"); ok {
+			return addr
+		}
 		missing(t, "Elasticsearch", v, err)
 	}
 	return v
