@@ -40,7 +40,7 @@ func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event) (
 		return nil, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
-	next, err := pgstore.LockOffsets(ctx, tx, t.cfg.Schema, Name, topic, partitionsOf(batch))
+	next, err := pgstore.LockOffsets(ctx, tx, t.cfg.Schema, Name, topic, pgstore.Partitions(batch))
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +48,7 @@ func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event) (
 	b := &pgx.Batch{}
 	queueOps(b, t.cfg.Schema, ops)
 	pgstore.QueueSaveOffsets(b, t.cfg.Schema, Name, topic, moved)
-	if err := execBatch(ctx, tx, b); err != nil {
+	if err := pgstore.ExecBatch(ctx, tx, b); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -154,30 +154,4 @@ func queueOps(b *pgx.Batch, schema string, ops map[string]*op) {
 			WHERE p.version < EXCLUDED.version`,
 			up, org, user, amount, cur, desc, status, created, updated, version)
 	}
-}
-
-func execBatch(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
-	if b.Len() == 0 {
-		return nil
-	}
-	br := tx.SendBatch(ctx, b)
-	for i := 0; i < b.Len(); i++ {
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return fmt.Errorf("statement %d of %d: %w", i+1, b.Len(), err)
-		}
-	}
-	return br.Close()
-}
-
-func partitionsOf(batch []sinks.Event) []int32 {
-	seen := map[int32]bool{}
-	var out []int32
-	for _, ev := range batch {
-		if !seen[ev.Partition] {
-			seen[ev.Partition] = true
-			out = append(out, ev.Partition)
-		}
-	}
-	return out
 }
