@@ -588,14 +588,16 @@ use_docker() {
   esac
 }
 
-compose() { docker compose -f "$COMPOSE_FILE" "$@"; }
-
-compose_service() {
-  case "$1" in
-    elasticsearch) echo elasticsearch ;;
-    *) echo "$1" ;;
-  esac
+compose() {
+  if docker compose version >/dev/null 2>&1; then
+    docker compose -f "$COMPOSE_FILE" "$@"
+  elif command -v docker-compose >/dev/null; then
+    docker-compose -f "$COMPOSE_FILE" "$@"
+  else
+    die "a Docker engine answers but neither \`docker compose\` nor docker-compose is installed (or set PRISM_SERVICES_MODE=native)"
+  fi
 }
+
 
 # ---------------------------------------------------------------- main
 usage() {
@@ -617,7 +619,7 @@ main() {
 
   if use_docker; then
     local names=()
-    for s in "${services[@]}"; do names+=("$(compose_service "$s")"); done
+    for s in "${services[@]}"; do names+=("$s"); done
     case "$cmd" in
       up) say "Docker engine found: docker compose up"; compose up -d --wait "${names[@]}" || { compose logs --tail 40 "${names[@]}" >&2; die "docker compose up failed"; } ;;
       down) compose down ;;
