@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/prism-cqrs/prism/sinks"
+	"github.com/prism-cqrs/prism/sinks/postgres"
+	"github.com/prism-cqrs/prism/sinks/readmodels"
+)
+
+func init() { subcommands = append(subcommands, newSinkCmd) }
+
+// sinkTargets builds each sink's Target from the shared settings. Adding a
+// sink is one line here (or `func init() { sinkTargets["x"] = newXTarget }`
+// in the sink's own file).
+var sinkTargets = map[string]func(g *globals, f *sinkFlags) (sinks.Target, error){
+	postgres.Name:   newPostgresTarget,
+	readmodels.Name: newReadmodelsTarget,
+}
+
+func newPostgresTarget(g *globals, f *sinkFlags) (sinks.Target, error) {
+	return postgres.New(postgres.Config{URL: g.postgresURL, Schema: g.names().PostgresSchema(), MaxConns: int32(f.pgMaxConns)})
+}
+
+func newReadmodelsTarget(g *globals, f *sinkFlags) (sinks.Target, error) {
+	return readmodels.New(readmodels.Config{URL: g.postgresURL, Schema: g.names().PostgresSchema(), MaxConns: int32(f.pgMaxConns)})
+}
+
+// sinkFlags are the flags of `prism sink`; each has a PRISM_SINK_*
+// environment variable, the flag wins.
+type sinkFlags struct {
+	httpAddr        string
+	batchMaxRecords int
+	batchMaxBytes   int
+	batchMaxWait    time.Duration
+	backoffMin      time.Duration
+	backoffMax      time.Duration
+	attemptTimeout  time.Duration
+	shutdownTimeout time.Duration
+	pgMaxConns      int
+	envErrs         []error
+}
+
+func (f *sinkFlags) envInt(name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		f.envErrs = append(f.envErrs, fmt.Errorf("%s=%q: want an integer", name, v))
+		return def
+	}
+	return n
+}
+
+func (f *sinkFlags) envDuration(name string, def time.Duration) time.Duration {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		f.envErrs = append(f.envErrs, fmt.Errorf("%s=%q: want a duration such as 200ms", name, v))
+		return def
+	}
+	return d
+}
+
+func sinkNames() []string {
+	names := make([]string, 0, len(sinkTargets))
+	for n := range sinkTargets {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func newSinkCmd(g *globals) *cobra.Command {
+	f := &sinkFlags{}
+	cmd := &cobra.Command{
+		Use:   "sink <name>",
+		Short: "Run one sink: events topic → a read source (" + strings.Join(sinkNames(), ", ") + ")",
+		Long: `Consumes the events topic in the sink's own consumer group (<namespace>.sink.<name>)
+and writes batches to its target with an exactly-once effect. Run any number of
+instances of a sink. The target's tables/index are created at start. A target
+that is down is retried with backoff (fetching paused, /healthz 503) and caught
+up when it returns; records it refuses for good go to the events DLQ.
+SIGTERM/SIGINT finishes the open batch, commits, leaves the group and exits 0.
+
+Sinks: ` + strings.Join(sinkNames(), ", "),
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runSink(cmd.Context(), g, f, args[0]) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.httpAddr, "http", envOr("PRISM_SINK_HTTP", ""), "address of /healthz and /metrics, for example :9465; empty disables (PRISM_SINK_HTTP)")
+	fl.IntVar(&f.batchMaxRecords, "batch-max-records", f.envInt("PRISM_SINK_BATCH_MAX_RECORDS", 1000), "most records in one batch (PRISM_SINK_BATCH_MAX_RECORDS)")
+	fl.IntVar(&f.batchMaxBytes, "batch-max-bytes", f.envInt("PRISM_SINK_BATCH_MAX_BYTES", 4<<20), "most key+value bytes in one batch (PRISM_SINK_BATCH_MAX_BYTES)")
+	fl.DurationVar(&f.batchMaxWait, "batch-max-wait", f.envDuration("PRISM_SINK_BATCH_MAX_WAIT", 200*time.Millisecond), "longest a batch waits for more records after its first (PRISM_SINK_BATCH_MAX_WAIT)")
+	fl.DurationVar(&f.backoffMin, "backoff-min", f.envDuration("PRISM_SINK_BACKOFF_MIN", 100*time.Millisecond), "first retry delay after a failed write (PRISM_SINK_BACKOFF_MIN)")
+	fl.DurationVar(&f.backoffMax, "backoff-max", f.envDuration("PRISM_SINK_BACKOFF_MAX", 10*time.Second), "longest retry delay (PRISM_SINK_BACKOFF_MAX)")
+	fl.DurationVar(&f.attemptTimeout, "attempt-timeout", f.envDuration("PRISM_SINK_ATTEMPT_TIMEOUT", 30*time.Second), "bound of one write attempt (PRISM_SINK_ATTEMPT_TIMEOUT)")
+	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", f.envDuration("PRISM_SINK_SHUTDOWN_TIMEOUT", 30*time.Second), "how long SIGTERM waits for the open batch (PRISM_SINK_SHUTDOWN_TIMEOUT)")
+	fl.IntVar(&f.pgMaxConns, "postgres-max-conns", f.envInt("PRISM_SINK_POSTGRES_MAX_CONNS", 4), "Postgres pool size of the postgres and readmodels sinks (PRISM_SINK_POSTGRES_MAX_CONNS)")
+	return cmd
+}
+
+func runSink(ctx context.Context, g *globals, f *sinkFlags, name string) error {
+	if err := errors.Join(f.envErrs...); err != nil {
+		return err
+	}
+	build, ok := sinkTargets[name]
+	if !ok {
+		return fmt.Errorf("unknown sink %q (known: %s)", name, strings.Join(sinkNames(), ", "))
+	}
+	kopts, err := g.kafka().Opts()
+	if err != nil {
+		return err
+	}
+	target, err := build(g, f)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	names := g.names()
+	runner, err := sinks.NewRunner(sinks.RunnerConfig{
+		KafkaOpts:       kopts,
+		EventsTopic:     names.EventsTopic(),
+		EventsDLQTopic:  names.EventsDLQTopic(),
+		Group:           names.SinkGroup(name),
+		Target:          target,
+		BatchMaxRecords: f.batchMaxRecords,
+		BatchMaxBytes:   f.batchMaxBytes,
+		BatchMaxWait:    f.batchMaxWait,
+		BackoffMin:      f.backoffMin,
+		BackoffMax:      f.backoffMax,
+		AttemptTimeout:  f.attemptTimeout,
+		ShutdownTimeout: f.shutdownTimeout,
+		Logger:          slog.Default(),
+		Registerer:      reg,
+	})
+	if err != nil {
+		return err
+	}
+	if f.httpAddr != "" {
+		ln, err := net.Listen("tcp", f.httpAddr)
+		if err != nil {
+			return fmt.Errorf("--http %s: %w", f.httpAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/healthz", runner.HealthHandler())
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		slog.Info("serving /healthz and /metrics", "addr", ln.Addr().String(), "sink", name)
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				slog.Error("http server stopped", "err", err)
+			}
+		}()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+	}
+	return runner.Run(ctx)
+}
