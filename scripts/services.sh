@@ -337,7 +337,7 @@ kafka_fetch() {
      || ! ls "$KAFKA_LIBS"/log4j-core-*.jar >/dev/null 2>&1; then
     command -v mvn >/dev/null || die "kafka: Maven (mvn) is needed to fetch the Kafka jars (apt-get install maven)"
     say "kafka: fetching Kafka $KAFKA_VERSION jars from Maven Central into $KAFKA_LIBS"
-    mvn -q -B -f "$ROOT/scripts/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
+    mvn -q -B -Dstyle.color=never -f "$ROOT/scripts/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
       dependency:copy-dependencies -DoutputDirectory="$KAFKA_LIBS" \
       || die "kafka: mvn dependency:copy-dependencies failed"
   fi
@@ -440,7 +440,7 @@ es_fetch() {
   if [ ! -s "$ES_ZIP" ]; then
     command -v mvn >/dev/null || die "elasticsearch: Maven (mvn) is needed to fetch the zip (apt-get install maven)"
     say "elasticsearch: fetching the $ES_VERSION integ-test-zip from Maven Central into $(dirname "$ES_ZIP")"
-    mvn -q -B -f "$ROOT/scripts/kafka/pom.xml" dependency:copy \
+    mvn -q -B -Dstyle.color=never -f "$ROOT/scripts/kafka/pom.xml" dependency:copy \
       -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip" \
       -DoutputDirectory="$(dirname "$ES_ZIP")" \
       || die "elasticsearch: mvn dependency:copy failed"
