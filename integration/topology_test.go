@@ -309,9 +309,16 @@ func TestTopologyNotCoPartitionedRefused(t *testing.T) {
 	if resps, err := kadm.NewClient(cl).UpdatePartitions(ctx, 4, e.ns+".payments.events"); err != nil || resps.Error() != nil {
 		t.Fatalf("raise events by hand: %v %v", err, resps.Error())
 	}
-	plan, err := e.admin.Plan(ctx, e.spec(t, 3))
-	if err != nil {
-		t.Fatal(err)
+	// The broker shows a partition raise asynchronously: wait for it.
+	var plan topology.Plan
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		plan, err = e.admin.Plan(ctx, e.spec(t, 3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(plan.Changes) > 0 || time.Now().After(deadline) {
+			break
+		}
 	}
 	if !strings.Contains(strings.Join(plan.Notes, " "), "NOT co-partitioned") {
 		t.Errorf("plan notes %q do not flag commands and events as not co-partitioned", plan.Notes)
