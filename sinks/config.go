@@ -36,6 +36,9 @@ type RunnerConfig struct {
 	// ShutdownTimeout bounds finishing the open batch after the context is
 	// cancelled (default 30s).
 	ShutdownTimeout time.Duration
+	// SessionTimeout is the group session timeout: how long a crashed
+	// instance keeps its partitions (default 0: franz-go's 45s).
+	SessionTimeout time.Duration
 
 	Logger     *slog.Logger          // default slog.Default()
 	Registerer prometheus.Registerer // nil: metrics are not registered
@@ -97,7 +100,7 @@ func (c RunnerConfig) Validate() error {
 	if c.BatchMaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("sink runner: BatchMaxBytes %d < 0", c.BatchMaxBytes))
 	}
-	for name, d := range map[string]time.Duration{"BatchMaxWait": c.BatchMaxWait, "BackoffMin": c.BackoffMin, "BackoffMax": c.BackoffMax, "AttemptTimeout": c.AttemptTimeout, "ShutdownTimeout": c.ShutdownTimeout} {
+	for name, d := range map[string]time.Duration{"BatchMaxWait": c.BatchMaxWait, "BackoffMin": c.BackoffMin, "BackoffMax": c.BackoffMax, "AttemptTimeout": c.AttemptTimeout, "ShutdownTimeout": c.ShutdownTimeout, "SessionTimeout": c.SessionTimeout} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("sink runner: %s %s < 0", name, d))
 		}

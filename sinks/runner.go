@@ -123,6 +123,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		kgo.AdjustFetchOffsetsFn(r.adjustOffsets),
 		kgo.ProducerLinger(0),
 	)
+	if r.cfg.SessionTimeout > 0 {
+		opts = append(opts, kgo.SessionTimeout(r.cfg.SessionTimeout))
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("sink %s: kafka client: %w", r.cfg.Target.Name(), err)

@@ -52,6 +52,7 @@ type sinkFlags struct {
 	backoffMax      time.Duration
 	attemptTimeout  time.Duration
 	shutdownTimeout time.Duration
+	sessionTimeout  time.Duration
 	pgMaxConns      int
 	envErrs         []error
 }
@@ -116,6 +117,7 @@ Sinks: ` + strings.Join(sinkNames(), ", "),
 	fl.DurationVar(&f.backoffMax, "backoff-max", f.envDuration("PRISM_SINK_BACKOFF_MAX", 10*time.Second), "longest retry delay (PRISM_SINK_BACKOFF_MAX)")
 	fl.DurationVar(&f.attemptTimeout, "attempt-timeout", f.envDuration("PRISM_SINK_ATTEMPT_TIMEOUT", 30*time.Second), "bound of one write attempt (PRISM_SINK_ATTEMPT_TIMEOUT)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", f.envDuration("PRISM_SINK_SHUTDOWN_TIMEOUT", 30*time.Second), "how long SIGTERM waits for the open batch (PRISM_SINK_SHUTDOWN_TIMEOUT)")
+	fl.DurationVar(&f.sessionTimeout, "session-timeout", f.envDuration("PRISM_SINK_SESSION_TIMEOUT", 45*time.Second), "group session timeout: how long a crashed instance keeps its partitions (PRISM_SINK_SESSION_TIMEOUT)")
 	fl.IntVar(&f.pgMaxConns, "postgres-max-conns", f.envInt("PRISM_SINK_POSTGRES_MAX_CONNS", 4), "Postgres pool size of the postgres and readmodels sinks (PRISM_SINK_POSTGRES_MAX_CONNS)")
 	return cmd
 }
@@ -153,6 +155,7 @@ func runSink(ctx context.Context, g *globals, f *sinkFlags, name string) error {
 		BackoffMax:      f.backoffMax,
 		AttemptTimeout:  f.attemptTimeout,
 		ShutdownTimeout: f.shutdownTimeout,
+		SessionTimeout:  f.sessionTimeout,
 		Logger:          slog.Default(),
 		Registerer:      reg,
 	})
