@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -14,7 +15,26 @@ import (
 // exist is absent from the result. It asks the brokers directly (never the
 // client's metadata cache, which may be seconds old right after a create or
 // a partition raise) and never lets the request auto-create a topic.
+//
+// A retriable error on a topic (a leader being elected right after a create)
+// is retried with backoff, up to 8 times within ctx, before it is returned.
 func (a *Admin) observe(ctx context.Context, topics []string) (map[string]TopicState, error) {
+	wait := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		state, err := a.observeOnce(ctx, topics)
+		if err == nil || !kerr.IsRetriable(err) || attempt == 8 {
+			return state, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (gave up: %w)", err, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+func (a *Admin) observeOnce(ctx context.Context, topics []string) (map[string]TopicState, error) {
 	req := kmsg.NewPtrMetadataRequest()
 	req.AllowAutoTopicCreation = false
 	for _, t := range topics {
