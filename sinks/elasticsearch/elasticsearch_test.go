@@ -1,0 +1,145 @@
+package elasticsearch
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/sinks"
+	"github.com/prism-cqrs/prism/topology"
+)
+
+func TestConfigValidateReportsEveryProblem(t *testing.T) {
+	err := Config{URLs: []string{"ftp://x"}, Replicas: -1}.Validate()
+	if err == nil {
+		t.Fatal("bad config accepted")
+	}
+	for _, want := range []string{"ftp://x", "namespace", "IndexVersion", "Shards", "Replicas", "GCDeletes", "Timeout"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+	cfg := DefaultConfig("http://a:9200, http://b:9200", topology.NewNames("x"))
+	if err := cfg.Validate(); err != nil || len(cfg.URLs) != 2 {
+		t.Fatalf("default config: %v (urls %v)", err, cfg.URLs)
+	}
+}
+
+func ev(off int64, id string, v int64, typ string, withState bool) sinks.Event {
+	env := &schemas.EventEnvelope{EventID: "e", Type: typ, AggregateID: id, Version: v, OrganizationID: "o"}
+	if withState {
+		env.State = &schemas.Payment{ID: id, OrganizationID: "o", AmountMinor: 1005, Currency: "KWD", Status: schemas.StatusPending,
+			CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 678901234, time.FixedZone("x", 3600)), Version: v}
+	}
+	return sinks.Event{Offset: off, Key: id, Envelope: env}
+}
+
+func TestOperationsKeepTheLastPerID(t *testing.T) {
+	batch := []sinks.Event{
+		ev(0, "a", 1, schemas.TypePaymentCreated, true),
+		ev(1, "b", 1, schemas.TypePaymentCreated, true),
+		ev(2, "a", 2, schemas.TypePaymentStatusChanged, true),
+		ev(3, "b", 2, schemas.TypePaymentDeleted, false),
+		{Offset: 4, Key: "b"}, // tombstone after PaymentDeleted: the versioned delete stays
+		{Offset: 5, Key: "c"}, // lone tombstone: unversioned delete
+		ev(6, "d", 1, schemas.TypePaymentUpdated, false),
+	}
+	ops, rejected := (&Target{}).operations(batch)
+	if len(rejected) != 1 || rejected[0].Event.Offset != 6 {
+		t.Fatalf("rejected %+v, want the event without state", rejected)
+	}
+	if len(ops) != 3 {
+		t.Fatalf("%d operations, want 3: %+v", len(ops), ops)
+	}
+	if ops[0].id != "a" || ops[0].delete || ops[0].version != 2 || ops[0].ev.Offset != 2 {
+		t.Errorf("op a = %+v, want index version 2 from offset 2", ops[0])
+	}
+	if ops[1].id != "b" || !ops[1].delete || ops[1].version != 2 {
+		t.Errorf("op b = %+v, want delete version 2", ops[1])
+	}
+	if ops[2].id != "c" || !ops[2].delete || ops[2].version != 0 {
+		t.Errorf("op c = %+v, want unversioned delete", ops[2])
+	}
+	if s := string(ops[0].doc); !strings.Contains(s, `"amount":1.005`) || !strings.Contains(s, `"created_at":"2026-01-02T02:04:05.678Z"`) {
+		t.Errorf("document %s: want amount 1.005 and created_at in UTC ms", s)
+	}
+}
+
+func TestBodyIsNDJSONWithExternalVersions(t *testing.T) {
+	tg := &Target{index: "i"}
+	body, err := tg.body([]bulkOp{{id: "a", version: 3, doc: []byte(`{"x":1}`)}, {id: "b", delete: true, version: 2}, {id: "c", delete: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"index":{"_index":"i","_id":"a","version":3,"version_type":"external"}}
+{"x":1}
+{"delete":{"_index":"i","_id":"b","version":2,"version_type":"external"}}
+{"delete":{"_index":"i","_id":"c"}}
+`
+	if string(body) != want {
+		t.Fatalf("body\n%s\nwant\n%s", body, want)
+	}
+}
+
+// fakeBulk answers _bulk with a canned status and body. It checks the
+// classification of answers the real single-node cluster cannot be made to
+// give on demand (429, 5xx per item); the guarantees themselves are tested
+// against the real Elasticsearch in integration/.
+func fakeBulk(t *testing.T, status int, body string) *Target {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Elastic-Product", "Elasticsearch")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		w.Write([]byte(body))
+	}))
+	t.Cleanup(srv.Close)
+	cfg := DefaultConfig(srv.URL, topology.NewNames("x"))
+	tg, err := NewTarget(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tg.Close() })
+	return tg
+}
+
+func TestBulkOutcomeClassification(t *testing.T) {
+	batch := []sinks.Event{ev(0, "a", 1, schemas.TypePaymentCreated, true), ev(1, "b", 1, schemas.TypePaymentCreated, true)}
+	cases := []struct {
+		name          string
+		status        int
+		body          string
+		wantTransient bool
+		wantErr       bool
+		wantRejected  []int64
+	}{
+		{"ok", 200, `{"errors":false}`, false, false, nil},
+		{"conflict is a success", 200, `{"errors":true,"items":[{"index":{"status":409,"error":{"type":"version_conflict_engine_exception"}}},{"index":{"status":201}}]}`, false, false, nil},
+		{"mapping error rejects", 200, `{"errors":true,"items":[{"index":{"status":201}},{"index":{"status":400,"error":{"type":"document_parsing_exception","reason":"bad"}}}]}`, false, false, []int64{1}},
+		{"item 429 is transient", 200, `{"errors":true,"items":[{"index":{"status":429,"error":{"type":"es_rejected_execution_exception"}}},{"index":{"status":400,"error":{"type":"x"}}}]}`, true, true, nil},
+		{"item 503 is transient", 200, `{"errors":true,"items":[{"index":{"status":503,"error":{"type":"unavailable_shards_exception"}}},{"index":{"status":201}}]}`, true, true, nil},
+		{"item 403 is an error, not transient", 200, `{"errors":true,"items":[{"index":{"status":403,"error":{"type":"security_exception"}}},{"index":{"status":201}}]}`, false, true, nil},
+		{"request 429 is transient", 429, `{"error":{"type":"circuit_breaking_exception","reason":"data too large"}}`, true, true, nil},
+		{"request 401 is an error", 401, `{"error":{"type":"security_exception","reason":"no"}}`, false, true, nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			tg := fakeBulk(t, c.status, c.body)
+			rej, err := tg.Write(context.Background(), "t", batch)
+			if (err != nil) != c.wantErr || errors.Is(err, sinks.ErrTransient) != c.wantTransient {
+				t.Fatalf("err = %v, want error %v transient %v", err, c.wantErr, c.wantTransient)
+			}
+			var offs []int64
+			for _, r := range rej {
+				offs = append(offs, r.Event.Offset)
+			}
+			if len(offs) != len(c.wantRejected) || (len(offs) > 0 && offs[0] != c.wantRejected[0]) {
+				t.Fatalf("rejected offsets %v, want %v", offs, c.wantRejected)
+			}
+		})
+	}
+}

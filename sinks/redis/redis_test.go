@@ -1,0 +1,114 @@
+package redis
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/sinks"
+	"github.com/prism-cqrs/prism/topology"
+)
+
+func TestConfigValidateReportsEveryProblem(t *testing.T) {
+	err := Config{TTL: 10 * time.Millisecond}.Validate()
+	if err == nil {
+		t.Fatal("empty config accepted")
+	}
+	for _, want := range []string{"URL", "namespace", "TTL", "MarkerTTL", "RecentSize", "ChunkEvents"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+	if err := DefaultConfig("redis://127.0.0.1:6379/0", topology.NewNames("x")).Validate(); err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+	cfg := DefaultConfig("redis://127.0.0.1:6379/0", topology.NewNames("x"))
+	cfg.TTL = 0
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("TTL 0 (no expiry) refused: %v", err)
+	}
+}
+
+func TestKeysUseTheNamespacePrefix(t *testing.T) {
+	k := NewKeys(topology.NewNames("ns1"))
+	got := []string{k.Payment("p"), k.Version("p"), k.Recent("o"), k.CacheVersion("o"), k.InvalidateChannel(), k.Offset("ns1.payments.events", 7)}
+	want := []string{"ns1:payment:p", "ns1:payment:p:v", "ns1:org:o:recent", "ns1:org:o:cachever", "ns1:invalidate", "ns1:sink:redis:offset:ns1.payments.events:7"}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("key %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+}
+
+func testEvent(p int32, off int64, id string, v int64, state bool) sinks.Event {
+	env := &schemas.EventEnvelope{EventID: "e", Type: schemas.TypePaymentCreated, AggregateID: id, Version: v, OrganizationID: "o"}
+	if state {
+		env.State = &schemas.Payment{ID: id, OrganizationID: "o", AmountMinor: 1999, Currency: "EUR", Status: schemas.StatusPending,
+			CreatedAt: time.UnixMilli(1700000000123), Version: v}
+	} else {
+		env.Type = schemas.TypePaymentDeleted
+	}
+	return sinks.Event{Partition: p, Offset: off, Key: id, Envelope: env}
+}
+
+func TestBuildChunksLayout(t *testing.T) {
+	cfg := DefaultConfig("redis://127.0.0.1:6379/0", topology.NewNames("n"))
+	cfg.ChunkEvents = 2
+	tg, err := NewTarget(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	noState := testEvent(1, 8, "c", 2, true)
+	noState.Envelope.State = nil
+	noState.Envelope.Type = schemas.TypePaymentUpdated
+	batch := []sinks.Event{
+		testEvent(0, 5, "a", 1, true),
+		testEvent(1, 7, "b", 3, false),
+		noState,
+		{Partition: 1, Offset: 9, Key: "d"}, // tombstone
+	}
+	chunks, rejected := tg.buildChunks("top", batch)
+	if len(rejected) != 1 || rejected[0].Event.Offset != 8 || !strings.Contains(rejected[0].Reason, "no state") {
+		t.Fatalf("rejected = %+v, want the event without state", rejected)
+	}
+	if len(chunks) != 2 {
+		t.Fatalf("%d chunks, want 2", len(chunks))
+	}
+	c := chunks[0]
+	// Header: ttl, marker ttl, recent size, channel, prefix, partitions.
+	if c.args[0] != int64(86400) || c.args[1] != int64(604800) || c.args[2] != 1000 || c.args[3] != "n:invalidate" || c.args[4] != "n:" || c.args[5] != 2 {
+		t.Fatalf("chunk 0 header %v", c.args[:argHeader])
+	}
+	if len(c.args) != argHeader+2*argStride || len(c.keys) != 2+2*keyStride {
+		t.Fatalf("chunk 0: %d args, %d keys", len(c.args), len(c.keys))
+	}
+	if c.keys[0] != "n:sink:redis:offset:top:0" || c.keys[1] != "n:sink:redis:offset:top:1" {
+		t.Fatalf("offset keys %v", c.keys[:2])
+	}
+	up := c.args[argHeader : argHeader+argStride]
+	var doc map[string]any
+	if err := json.Unmarshal(up[7].([]byte), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if up[0] != kindUpsert || up[1] != 1 || up[2] != "6" || up[3] != "1" || up[4] != "a" || up[5] != "o" || up[6] != "1700000000123" || doc["amount"] != "19.99" {
+		t.Fatalf("upsert args %v doc %v", up[:7], doc)
+	}
+	del := c.args[argHeader+argStride:]
+	if del[0] != kindDelete || del[1] != 2 || del[2] != "8" || del[3] != "3" || del[4] != "b" {
+		t.Fatalf("delete args %v", del[:5])
+	}
+	c = chunks[1]
+	if c.args[5] != 1 || c.keys[0] != "n:sink:redis:offset:top:1" {
+		t.Fatalf("chunk 1 partitions %v keys %v", c.args[5], c.keys[0])
+	}
+	skip, tomb := c.args[argHeader:argHeader+argStride], c.args[argHeader+argStride:]
+	if skip[0] != kindSkip || skip[2] != "9" || tomb[0] != kindTombstone || tomb[2] != "10" || tomb[4] != "d" {
+		t.Fatalf("chunk 1 args %v", c.args[argHeader:])
+	}
+	if c.keys[1+2] != "" || c.keys[1+keyStride+2] != "" {
+		t.Fatalf("skip/tombstone recent keys %q %q, want empty", c.keys[3], c.keys[7])
+	}
+}
