@@ -9,12 +9,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/lag"
+	"github.com/prism-cqrs/prism/topology"
 )
 
 func init() { subcommands = append(subcommands, newLagCmd) }
-
-// lagDefaultSinks are the sinks whose groups `prism lag` shows by default.
-var lagDefaultSinks = []string{"postgres", "readmodels", "redis", "elasticsearch"}
 
 func newLagCmd(g *globals) *cobra.Command {
 	var groups []string
@@ -38,7 +36,7 @@ func newLagCmd(g *globals) *cobra.Command {
 			if len(groups) == 0 {
 				n := g.names()
 				groups = append(groups, n.ProcessorGroup())
-				for _, s := range lagDefaultSinks {
+				for _, s := range topology.SinkNames {
 					groups = append(groups, n.SinkGroup(s))
 				}
 			}

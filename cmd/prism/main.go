@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -27,7 +26,6 @@ func main() {
 			}
 			os.Exit(ec.code)
 		}
-		slog.Error("prism failed", "err", err)
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
