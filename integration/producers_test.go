@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -697,4 +698,67 @@ func BenchmarkProduceGenerate(b *testing.B) {
 		cmds := envelopes(b)
 		bare(b, func(i int) *kgo.Record { return record(b, cmds[i]) })
 	})
+}
+
+// TestProduceGenerateWaitWithRealProcessor runs the real `prism process`
+// and `prism produce --generate --wait`: every generated command gets a
+// result, exactly round(N×R) are rejected, and each outcome (accepted, or
+// the reason) is the one the generator built the command for.
+func TestProduceGenerateWaitWithRealProcessor(t *testing.T) {
+	t.Parallel()
+	e := newProdEnv(t)
+	ctx := harness.Context(t, 5*time.Minute)
+	pctx, stop := context.WithCancel(ctx)
+	proc := exec.CommandContext(pctx, harness.PrismBinary(t), "process", "--namespace", e.names.Namespace,
+		"--brokers", strings.Join(e.brokers, ","), "--http", "", "--instance-id", "producers-test")
+	var procLog bytes.Buffer
+	proc.Stdout, proc.Stderr = &procLog, &procLog
+	proc.Cancel = func() error { return proc.Process.Signal(os.Interrupt) }
+	proc.WaitDelay = 30 * time.Second
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stop()
+		_ = proc.Wait()
+		if t.Failed() {
+			t.Logf("prism process log:\n%s", procLog.String())
+		}
+	}()
+
+	const n, ratio = 2000, 0.2
+	args := []string{"--generate", strconv.Itoa(n), "--organizations", "4", "--seed", "31", "--invalid-ratio", "0.2", "--id-prefix", e.names.Namespace}
+	run := e.prism(t, ctx, nil, append(args, "--wait", "--wait-timeout", "150s")...)
+	rejected := int(math.Round(n * ratio))
+	want := fmt.Sprintf("summary: produced=%d skipped=0 failed=0 accepted=%d rejected=%d unanswered=0", n, n-rejected, rejected)
+	if run.code != 0 || !strings.Contains(run.stderr, want) {
+		t.Fatalf("exit %d, want 0 and %q:\n%s", run.code, want, run.stderr)
+	}
+	results := map[string]schemas.CommandResult{}
+	sc := bufio.NewScanner(strings.NewReader(run.stdout))
+	for sc.Scan() {
+		var r schemas.CommandResult
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("stdout line %q: %v", sc.Text(), err)
+		}
+		results[r.CommandID] = r
+	}
+	gen, err := producers.NewGenerator(producers.GeneratorConfig{Count: n, Organizations: 4, Seed: 31, InvalidRatio: ratio, IDPrefix: e.names.Namespace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		c, ok := gen.Next()
+		if !ok {
+			break
+		}
+		r, found := results[c.Line.CommandID]
+		switch {
+		case !found:
+			t.Errorf("no result printed for %s", c.Line.CommandID)
+		case r.Accepted != c.Expect.Accepted || r.Reason != c.Expect.Reason:
+			t.Errorf("%s (%s): result accepted=%v reason=%q %s, want accepted=%v reason=%q",
+				c.Line.CommandID, c.Expect.Kind, r.Accepted, r.Reason, r.Message, c.Expect.Accepted, c.Expect.Reason)
+		}
+	}
 }
