@@ -26,8 +26,10 @@ func (p *CommandProducer) Watch(ctx context.Context, commandID string, fn func(*
 // SendAndWait sends cmd and waits, bounded by ctx, for its result on the
 // results topic. A rejection is a result (Accepted false, with Reason), not
 // an error. The error is for a send that failed, a result that cannot be
-// decoded, or ctx done before the result arrived (the command may still be
-// processed later; its result can be awaited again with the same id).
+// decoded, or ctx done before the result arrived. After a timeout the
+// command may still be processed: SendAndWait it again with the same
+// command id, and the processor answers with its earlier result (nothing is
+// applied twice).
 func (p *CommandProducer) SendAndWait(ctx context.Context, cmd *schemas.CommandEnvelope) (*schemas.CommandResult, error) {
 	if cmd == nil || cmd.CommandID == "" {
 		return nil, fmt.Errorf("send and wait: command has no commandId")
