@@ -78,7 +78,12 @@ func (r *Runner) attempt(ctx context.Context, st *flushState) error {
 		}
 	}
 	if len(st.dlq) > 0 {
-		if err := r.client.ProduceSync(ctx, st.dlq...).FirstErr(); err != nil {
+		// Bounded but not cancelled by SIGTERM: a retried Write would not
+		// return the rejections again (the target skips what it stored).
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.AttemptTimeout)
+		err := r.client.ProduceSync(dctx, st.dlq...).FirstErr()
+		cancel()
+		if err != nil {
 			return fmt.Errorf("send %d records to DLQ %s: %w", len(st.dlq), r.cfg.EventsDLQTopic, err)
 		}
 		st.dlq = nil
@@ -147,7 +152,10 @@ func (r *Runner) commit(ctx context.Context, batch []pendingRecord) {
 	if len(recs) == 0 {
 		return
 	}
-	if err := r.client.CommitRecords(ctx, recs...); err != nil {
+	// Not the run's context: a commit racing SIGTERM must still land.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := r.client.CommitRecords(cctx, recs...); err != nil {
 		r.log.Warn("group offset commit failed (target offsets unaffected)", "err", err)
 	}
 }
