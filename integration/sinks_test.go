@@ -1,0 +1,403 @@
+package integration
+
+// End-to-end environment of the postgres and readmodels sink tests:
+// topics of a fresh namespace on the real broker, a deterministic
+// generator of VALID command streams (plus re-sent command ids and a few
+// commands the rules reject) whose outcome is computed here from the
+// commands alone, and helpers to run `prism process` / `prism sink` as
+// separate processes.
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/topology"
+)
+
+// sinkE2ECommands is PRISM_E2E_COMMANDS, else 100,000 under CI and 20,000
+// otherwise.
+func sinkE2ECommands(t *testing.T) int {
+	if v := os.Getenv("PRISM_E2E_COMMANDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			t.Fatalf("PRISM_E2E_COMMANDS=%q: want a positive integer", v)
+		}
+		return n
+	}
+	if os.Getenv("CI") != "" {
+		return 100_000
+	}
+	return 20_000
+}
+
+// ---------------------------------------------------------------- generator
+
+// sinkPay is the generator's (and expectation's) view of one payment.
+type sinkPay struct {
+	id, org, user, currency, descr string
+	amount                         int64
+	status                         schemas.PaymentStatus
+	version                        int64
+	deleted                        bool
+	updates                        int
+	accepted                       []*schemas.CommandEnvelope
+}
+
+// sinkEvent is an event the processor must emit for an accepted command.
+type sinkEvent struct {
+	aggregate string
+	version   int64
+	typ       string
+	org       string
+	currency  string
+	amount    int64 // amount of the payment after the event
+	to        schemas.PaymentStatus
+}
+
+// sinkExpect is the outcome computed from the commands alone.
+type sinkExpect struct {
+	payments map[string]*sinkPay // every payment ever created (deleted flagged)
+	events   []sinkEvent         // accepted events in order
+}
+
+var sinkNext = map[schemas.PaymentStatus][]schemas.PaymentStatus{
+	schemas.StatusPending:    {schemas.StatusAuthorized, schemas.StatusAuthorized, schemas.StatusFailed, schemas.StatusCancelled},
+	schemas.StatusAuthorized: {schemas.StatusCaptured, schemas.StatusCaptured, schemas.StatusFailed, schemas.StatusCancelled},
+	schemas.StatusCaptured:   {schemas.StatusRefunded},
+}
+
+// generateSinkCommands makes n commands: payments created, updated while
+// PENDING, moved along the status machine, some deleted; about 3% exact
+// re-sends of an accepted command of a live payment (answered as duplicates,
+// no event) and 2% updates of a payment no longer PENDING (rejected, no
+// event). Every payment takes at most 8 accepted commands, well inside
+// the processor's dedup memory.
+func generateSinkCommands(n int, seed uint64, prefix string) ([]*schemas.CommandEnvelope, sinkExpect) {
+	rng := rand.New(rand.NewPCG(seed, seed^0x51ed270b27f3ad1d))
+	orgs := []string{"org-a", "org-b", "org-c", "org-d"}
+	curs := []string{"EUR", "USD", "JPY", "GBP"}
+	x := sinkExpect{payments: map[string]*sinkPay{}}
+	var live []*sinkPay
+	var cmds []*schemas.CommandEnvelope
+	nPay, nCmd := 0, 0
+	issued := time.Now().UTC()
+	env := func(typ string, p *sinkPay) *schemas.CommandEnvelope {
+		nCmd++
+		return &schemas.CommandEnvelope{
+			CommandID: fmt.Sprintf("%s-c%07d", prefix, nCmd), Type: typ, PaymentID: p.id,
+			OrganizationID: p.org, UserID: p.user, CorrelationID: fmt.Sprintf("%s-k%06d", prefix, nCmd/4),
+			IssuedAt: issued.Add(time.Duration(nCmd) * time.Millisecond),
+		}
+	}
+	accept := func(p *sinkPay, c *schemas.CommandEnvelope, ev sinkEvent) {
+		p.accepted = append(p.accepted, c)
+		p.version++
+		ev.aggregate, ev.version, ev.org, ev.currency, ev.amount = p.id, p.version, p.org, p.currency, p.amount
+		x.events = append(x.events, ev)
+	}
+	for len(cmds) < n {
+		r := rng.IntN(100)
+		switch {
+		case len(live) < 30 || r < 25: // create
+			nPay++
+			p := &sinkPay{id: fmt.Sprintf("%s-p%06d", prefix, nPay), org: orgs[rng.IntN(len(orgs))],
+				user: fmt.Sprintf("user-%d", rng.IntN(40)), currency: curs[rng.IntN(len(curs))],
+				amount: int64(100 + rng.IntN(500_000)), descr: fmt.Sprintf("invoice %d", nPay), status: schemas.StatusPending}
+			c := env(schemas.TypeCreatePayment, p)
+			c.Payload.Create = &schemas.CreatePayment{AmountMinor: p.amount, Currency: p.currency, Description: p.descr}
+			x.payments[p.id] = p
+			live = append(live, p)
+			cmds = append(cmds, c)
+			accept(p, c, sinkEvent{typ: schemas.TypePaymentCreated})
+			continue
+		}
+		i := rng.IntN(len(live))
+		p := live[i]
+		retire := func() { live[i] = live[len(live)-1]; live = live[:len(live)-1] }
+		switch {
+		case r < 28: // exact re-send of an accepted command: duplicate
+			old := p.accepted[rng.IntN(len(p.accepted))]
+			c := *old
+			cmds = append(cmds, &c)
+		case r < 30 && p.status != schemas.StatusPending: // update when not PENDING: rejected
+			c := env(schemas.TypeUpdatePayment, p)
+			a := p.amount + 1
+			c.Payload.Update = &schemas.UpdatePayment{AmountMinor: &a, Currency: &p.currency}
+			cmds = append(cmds, c)
+		case len(p.accepted) >= 7 || r < 36: // delete
+			c := env(schemas.TypeDeletePayment, p)
+			c.Payload.Delete = &schemas.DeletePayment{Reason: "test"}
+			cmds = append(cmds, c)
+			accept(p, c, sinkEvent{typ: schemas.TypePaymentDeleted})
+			p.deleted = true
+			retire()
+		case p.status == schemas.StatusPending && p.updates < 2 && r < 55: // update
+			c := env(schemas.TypeUpdatePayment, p)
+			p.amount += int64(1 + rng.IntN(10_000))
+			p.descr = fmt.Sprintf("%s (rev %d)", p.descr, p.updates+1)
+			p.updates++
+			a, cur, d := p.amount, p.currency, p.descr
+			c.Payload.Update = &schemas.UpdatePayment{AmountMinor: &a, Currency: &cur, Description: &d}
+			cmds = append(cmds, c)
+			accept(p, c, sinkEvent{typ: schemas.TypePaymentUpdated})
+		case len(sinkNext[p.status]) > 0:
+			nexts := sinkNext[p.status]
+			to := nexts[rng.IntN(len(nexts))]
+			c := env(schemas.TypeChangePaymentStatus, p)
+			c.Payload.ChangeStatus = &schemas.ChangePaymentStatus{Status: to, Reason: "test"}
+			p.status = to
+			cmds = append(cmds, c)
+			accept(p, c, sinkEvent{typ: schemas.TypePaymentStatusChanged, to: to})
+		default: // terminal and not deleted: stays as it is
+			retire()
+		}
+	}
+	return cmds, x
+}
+
+// live returns the payments that must be in the payments table.
+func (x sinkExpect) live() map[string]schemas.Payment {
+	out := map[string]schemas.Payment{}
+	for id, p := range x.payments {
+		if p.deleted {
+			continue
+		}
+		out[id] = schemas.Payment{ID: id, OrganizationID: p.org, UserID: p.user, AmountMinor: p.amount,
+			Currency: p.currency, Description: p.descr, Status: p.status, Version: p.version}
+	}
+	return out
+}
+
+// ---------------------------------------------------------------- environment
+
+type sinkEnv struct {
+	t       *testing.T
+	ns      string
+	names   topology.Names
+	brokers []string
+	pgURL   string
+	schema  string
+	bin     string
+	cl      *kgo.Client
+	codec   *schemas.Codec
+	pool    *pgxpool.Pool
+}
+
+func newSinkEnv(t *testing.T, partitions int32) *sinkEnv {
+	t.Helper()
+	brokers := harness.KafkaBrokers(t)
+	pgURL := harness.PostgresURL(t)
+	bin := harness.PrismBinary(t)
+	ns := harness.Namespace(t)
+	spec, err := topology.NewSpec(topology.SpecConfig{Namespace: ns, Partitions: partitions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(200_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := topology.EnsureTopics(ctx, cl, spec); err != nil {
+		t.Fatal(err)
+	}
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.New(context.Background(), pgURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &sinkEnv{t: t, ns: ns, names: spec.Names, brokers: brokers, pgURL: pgURL, schema: spec.Names.PostgresSchema(),
+		bin: bin, cl: cl, codec: codec, pool: pool}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if err := topology.DeleteTopics(ctx, cl, spec); err != nil {
+			t.Logf("delete the test's topics: %v", err)
+		}
+		if _, err := pool.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{e.schema}.Sanitize()+` CASCADE`); err != nil {
+			t.Logf("drop schema %s: %v", e.schema, err)
+		}
+		pool.Close()
+		cl.Close()
+	})
+	return e
+}
+
+// produceCommands sends cmds in order (idempotent producer: order kept per
+// partition, no duplicates).
+func (e *sinkEnv) produceCommands(ctx context.Context, cmds []*schemas.CommandEnvelope) {
+	e.t.Helper()
+	const chunk = 5000
+	for i := 0; i < len(cmds); i += chunk {
+		var recs []*kgo.Record
+		for _, c := range cmds[i:min(i+chunk, len(cmds))] {
+			v, err := e.codec.EncodeCommand(c)
+			if err != nil {
+				e.t.Fatalf("encode %s: %v", c.CommandID, err)
+			}
+			recs = append(recs, &kgo.Record{Topic: e.names.CommandsTopic(), Key: []byte(c.PaymentID), Value: v,
+				Headers: []kgo.RecordHeader{{Key: schemas.HeaderType, Value: []byte(c.Type)}, {Key: schemas.HeaderCommandID, Value: []byte(c.CommandID)}}})
+		}
+		if err := e.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			e.t.Fatalf("produce commands: %v", err)
+		}
+	}
+}
+
+// sinkProc is one `prism` process started by a test.
+type sinkProc struct {
+	name string
+	cmd  *exec.Cmd
+	log  string
+	http string // host:port of /healthz, "" when none
+	done chan struct{}
+	err  error
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// start runs `prism --namespace ... <args>`; its output goes to a log file
+// shown when the test fails. The process is killed at cleanup if still up.
+func (e *sinkEnv) start(name string, withHTTP bool, args ...string) *sinkProc {
+	e.t.Helper()
+	logPath := filepath.Join(e.t.TempDir(), name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	p := &sinkProc{name: name, log: logPath, done: make(chan struct{})}
+	if withHTTP {
+		p.http = freeAddr(e.t)
+		args = append(args, "--http", p.http)
+	}
+	full := append([]string{"--namespace", e.ns, "--brokers", strings.Join(e.brokers, ","), "--postgres-url", e.pgURL, "--log-level", "info"}, args...)
+	p.cmd = exec.Command(e.bin, full...)
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	if err := p.cmd.Start(); err != nil {
+		f.Close()
+		e.t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { p.err = p.cmd.Wait(); f.Close(); close(p.done) }()
+	e.t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.done
+		}
+		if e.t.Failed() {
+			e.t.Logf("--- last lines of %s ---\n%s", name, sinkTail(p.log, 30))
+		}
+	})
+	return p
+}
+
+func (e *sinkEnv) startSink(name, sink string, extra ...string) *sinkProc {
+	args := append([]string{"sink", sink, "--session-timeout", "6s", "--batch-max-wait", "100ms", "--backoff-max", "2s"}, extra...)
+	return e.start(name, true, args...)
+}
+
+func (e *sinkEnv) startProcessor(name string) *sinkProc {
+	return e.start(name, false, "process", "--http", "", "--instance-id", name, "--session-timeout", "6s")
+}
+
+func (p *sinkProc) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("SIGKILL %s: %v", p.name, err)
+	}
+	<-p.done
+}
+
+// stop sends SIGTERM and requires exit 0 within 60 s.
+func (p *sinkProc) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM %s: %v", p.name, err)
+	}
+	select {
+	case <-p.done:
+		if p.err != nil {
+			t.Errorf("%s after SIGTERM: %v, want exit 0\n%s", p.name, p.err, sinkTail(p.log, 20))
+		}
+	case <-time.After(60 * time.Second):
+		_ = p.cmd.Process.Kill()
+		t.Errorf("%s did not exit within 60s of SIGTERM", p.name)
+	}
+}
+
+// health returns the /healthz status code (0 when it does not answer).
+func (p *sinkProc) health() int {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get("http://" + p.http + "/healthz")
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func sinkTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// services runs scripts/services.sh with args (for example down postgres).
+func sinkServices(t *testing.T, args ...string) {
+	t.Helper()
+	cmd := exec.Command("bash", append([]string{filepath.Join(sinkRepoRoot(), "scripts", "services.sh")}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("services.sh %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// sinkServicesQuiet is sinkServices for cleanups: errors are ignored.
+func sinkServicesQuiet(args ...string) {
+	cmd := exec.Command("bash", append([]string{filepath.Join(sinkRepoRoot(), "scripts", "services.sh")}, args...)...)
+	_ = cmd.Run()
+}
+
+// table is the quoted name of a table of the test's schema.
+func (e *sinkEnv) table(name string) string { return pgx.Identifier{e.schema, name}.Sanitize() }
+
+func sinkRepoRoot() string {
+	wd, _ := os.Getwd() // the integration folder when run by go test
+	return filepath.Dir(wd)
+}
