@@ -35,7 +35,7 @@ INTEGRATION_TIMEOUT ?= 60m
 
 # Packages, computed when a recipe runs (others add packages all the time).
 UNIT_PKGS  = $$($(GO) list ./... | grep -v '/integration')
-BENCH_PKGS = $$(grep -rl --include='*_test.go' '^func Benchmark' . | xargs -r -n1 dirname | sort -u)
+BENCH_PKGS = $$(grep -rl --include='*_test.go' --exclude-dir='.?*' --exclude-dir='_*' --exclude-dir=testdata '^func Benchmark' . | xargs -r -n1 dirname | sort -u)
 
 .PHONY: all build test test-unit test-integration bench demo fmt vet \
         services-up services-down services-status services-logs clean
