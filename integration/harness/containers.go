@@ -75,8 +75,15 @@ func fromContainer(t testing.TB, service, envName string) (string, bool) {
 }
 
 // dockerAnswers reports, once per process, whether a Docker engine answers.
+// testcontainers-go panics when it finds no Docker host at all: that counts
+// as no engine.
 func dockerAnswers() bool {
 	dockerOnce.Do(func() {
+		defer func() {
+			if recover() != nil {
+				dockerOK = false
+			}
+		}()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		p, err := testcontainers.NewDockerProvider()
