@@ -474,3 +474,28 @@ func TestConfigValidateReportsEverything(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckReportsMissingTopics(t *testing.T) {
+	f := newFakeKafka(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := f.producer(t).Check(ctx, true); err != nil {
+		t.Fatalf("both topics exist: %v", err)
+	}
+	p, err := NewCommandProducer(Config{
+		Kafka: kafkaconn.Config{Brokers: f.brokers}, CommandsTopic: "missing.commands", ResultsTopic: "missing.results",
+		Codec: f.codec, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	err = p.Check(ctx, false)
+	if !errors.Is(err, ErrTopicMissing) || !strings.Contains(err.Error(), "missing.commands") || strings.Contains(err.Error(), "missing.results") {
+		t.Fatalf("Check without results: %v", err)
+	}
+	err = p.Check(ctx, true)
+	if !strings.Contains(err.Error(), "missing.commands") || !strings.Contains(err.Error(), "missing.results") {
+		t.Fatalf("Check with results: %v", err)
+	}
+}

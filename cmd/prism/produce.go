@@ -45,6 +45,7 @@ type produceFlags struct {
 	waitTimeout  time.Duration
 	linger       time.Duration
 	batchBytes   int32
+	deliveryTO   time.Duration
 	progress     string
 }
 
@@ -97,6 +98,7 @@ after flushing), 1 error, 2 bad flags, 3 invalid lines (nothing produced),
 	fl.DurationVar(&f.waitTimeout, "wait-timeout", 60*time.Second, "with --wait, how long to wait for missing results after the last command is written")
 	fl.DurationVar(&f.linger, "linger", 5*time.Millisecond, "how long a batch waits for more records")
 	fl.Int32Var(&f.batchBytes, "batch-max-bytes", 1<<20, "maximum bytes of one record batch")
+	fl.DurationVar(&f.deliveryTO, "delivery-timeout", time.Minute, "how long a command may wait for the broker's acknowledgement before the run fails")
 	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto (bar on a terminal, log lines otherwise), bar, log or none")
 	return cmd
 }
@@ -131,6 +133,9 @@ func (f *produceFlags) validate(cmd *cobra.Command) error {
 	if genSet && f.out != "" && !f.produce && (f.wait || cmd.Flags().Changed("rate")) {
 		errs = append(errs, errors.New("--wait and --rate need --produce when --out is given"))
 	}
+	if f.deliveryTO <= 0 {
+		errs = append(errs, fmt.Errorf("--delivery-timeout %s: want a positive duration", f.deliveryTO))
+	}
 	if f.rate < 0 {
 		errs = append(errs, fmt.Errorf("--rate %v is negative", f.rate))
 	}
@@ -159,13 +164,14 @@ func (f *produceFlags) newProducer(g *globals) (*producers.CommandProducer, erro
 		linger = -1 // the flag's 0 means no lingering
 	}
 	return producers.NewCommandProducer(producers.Config{
-		Kafka:         g.kafka(),
-		CommandsTopic: n.CommandsTopic(),
-		ResultsTopic:  n.ResultsTopic(),
-		Codec:         codec,
-		Linger:        linger,
-		MaxBatchBytes: f.batchBytes,
-		Logger:        slog.Default(),
+		Kafka:           g.kafka(),
+		CommandsTopic:   n.CommandsTopic(),
+		ResultsTopic:    n.ResultsTopic(),
+		Codec:           codec,
+		Linger:          linger,
+		MaxBatchBytes:   f.batchBytes,
+		DeliveryTimeout: f.deliveryTO,
+		Logger:          slog.Default(),
 	})
 }
 
@@ -283,6 +289,12 @@ func produceRun(cmd *cobra.Command, g *globals, f *produceFlags, src producers.S
 		return fmt.Errorf("produce: %w", err)
 	}
 	defer p.Close()
+	checkCtx, cancelCheck := context.WithTimeout(cmd.Context(), 15*time.Second)
+	err = p.Check(checkCtx, f.wait)
+	cancelCheck()
+	if err != nil {
+		return fmt.Errorf("produce: %w", err)
+	}
 	stdout := bufio.NewWriter(cmd.OutOrStdout())
 	enc := json.NewEncoder(stdout)
 	var writeErr atomic.Value
