@@ -467,3 +467,69 @@ func TestSinksRedisDownIsTransient(t *testing.T) {
 		t.Fatalf("CommittedOffsets with Redis down: %v, want ErrTransient", err)
 	}
 }
+
+// benchBatch returns batch number i of size n: PaymentCreated events of new
+// payments spread over 12 partitions, offsets continuing across batches.
+func benchBatch(i, n int) []sinks.Event {
+	out := make([]sinks.Event, n)
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for j := range out {
+		seq := i*n + j
+		id := fmt.Sprintf("bench-%08d", seq)
+		org := fmt.Sprintf("org-%d", seq%50)
+		p := kvPayment(id, org, 1, int64(100+seq%100000), schemas.StatusPending, t0.Add(time.Duration(seq)*time.Second))
+		out[j] = kvEvent(int32(seq%12), int64(seq/12), id, org, 1, p)
+	}
+	return out
+}
+
+// BenchmarkSinksRedis compares the target's Write (Lua script: offsets,
+// versions, document, recent index, invalidation) with a bare pipelined SET
+// (with the same TTL) of the same payment keys and JSON documents. Each
+// iteration times one batch of each, alternately, so both see the same
+// machine load. Metrics: target events/s, bare events/s, and their ratio.
+func BenchmarkSinksRedis(b *testing.B) {
+	const batch = 1000
+	ctx := harness.Context(b, 10*time.Minute)
+	target, bare := newRedisStore(b), newRedisStore(b)
+	tg, err := redissink.NewTarget(target.config())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tg.Close()
+	if err := tg.Setup(ctx); err != nil {
+		b.Fatal(err)
+	}
+	var tTarget, tBare time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		evs := benchBatch(i, batch)
+		keys := make([]string, len(evs))
+		docs := make([][]byte, len(evs))
+		for j, ev := range evs {
+			p := ev.Envelope.State
+			keys[j] = bare.keys.Payment(p.ID)
+			docs[j], _ = json.Marshal(map[string]any{"version": p.Version, "id": p.ID, "organizationId": p.OrganizationID, "userId": p.UserID,
+				"amountMinor": p.AmountMinor, "amount": testDecimal(p.AmountMinor, p.Currency), "currency": p.Currency,
+				"description": p.Description, "status": p.Status, "createdAt": p.CreatedAt, "updatedAt": p.UpdatedAt})
+		}
+		start := time.Now()
+		if _, err := tg.Write(ctx, "bench", evs); err != nil {
+			b.Fatal(err)
+		}
+		tTarget += time.Since(start)
+		start = time.Now()
+		pipe := bare.client.Pipeline()
+		for j := range keys {
+			pipe.Set(ctx, keys[j], docs[j], redissink.DefaultTTL)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			b.Fatal(err)
+		}
+		tBare += time.Since(start)
+	}
+	n := float64(b.N * batch)
+	b.ReportMetric(n/tTarget.Seconds(), "target-events/s")
+	b.ReportMetric(n/tBare.Seconds(), "bare-events/s")
+	b.ReportMetric(tBare.Seconds()/tTarget.Seconds(), "ratio")
+}

@@ -14,6 +14,9 @@ const (
 	DefaultMarkerTTL   = 7 * 24 * time.Hour
 	DefaultRecentSize  = 1000
 	DefaultChunkEvents = 256
+	// MaxChunkEvents bounds ChunkEvents: the script passes a chunk's
+	// recent-index changes to one ZADD, within Lua's argument limit.
+	MaxChunkEvents = 2000
 )
 
 // Config configures the Redis target. Start from DefaultConfig.
@@ -68,8 +71,8 @@ func (c Config) Validate() error {
 	if c.RecentSize < 1 {
 		errs = append(errs, fmt.Errorf("redis: RecentSize %d: want at least 1", c.RecentSize))
 	}
-	if c.ChunkEvents < 1 {
-		errs = append(errs, fmt.Errorf("redis: ChunkEvents %d: want at least 1", c.ChunkEvents))
+	if c.ChunkEvents < 1 || c.ChunkEvents > MaxChunkEvents {
+		errs = append(errs, fmt.Errorf("redis: ChunkEvents %d: want 1 to %d", c.ChunkEvents, MaxChunkEvents))
 	}
 	return errors.Join(errs...)
 }

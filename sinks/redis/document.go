@@ -11,8 +11,11 @@ import (
 
 // Document is the JSON stored at Keys.Payment: the payment's state after its
 // last applied event. Amount is the decimal rendering of AmountMinor in the
-// currency's minor digits ("100.00"), never a float.
+// currency's minor digits ("100.00"), never a float. Version is the first
+// field on purpose: the apply script reads it from the head of the stored
+// JSON ({"version":N,...}) without decoding the document.
 type Document struct {
+	Version        int64     `json:"version"`
 	ID             string    `json:"id"`
 	OrganizationID string    `json:"organizationId"`
 	UserID         string    `json:"userId"`
@@ -23,7 +26,6 @@ type Document struct {
 	Status         string    `json:"status"`
 	CreatedAt      time.Time `json:"createdAt"`
 	UpdatedAt      time.Time `json:"updatedAt"`
-	Version        int64     `json:"version"`
 }
 
 // InvalidationMessage is published on Keys.InvalidateChannel for every
@@ -52,6 +54,7 @@ func newDocument(p *schemas.Payment) (Document, error) {
 		return Document{}, err
 	}
 	return Document{
+		Version:        p.Version,
 		ID:             p.ID,
 		OrganizationID: p.OrganizationID,
 		UserID:         p.UserID,
@@ -62,6 +65,5 @@ func newDocument(p *schemas.Payment) (Document, error) {
 		Status:         string(p.Status),
 		CreatedAt:      p.CreatedAt.UTC(),
 		UpdatedAt:      p.UpdatedAt.UTC(),
-		Version:        p.Version,
 	}, nil
 }

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -70,7 +71,8 @@ func TestBuildChunksLayout(t *testing.T) {
 		noState,
 		{Partition: 1, Offset: 9, Key: "d"}, // tombstone
 	}
-	chunks, rejected := tg.buildChunks("top", batch)
+	var chunks []chunk
+	rejected := tg.buildChunks("top", batch, func(c chunk) { chunks = append(chunks, c) })
 	if len(rejected) != 1 || rejected[0].Event.Offset != 8 || !strings.Contains(rejected[0].Reason, "no state") {
 		t.Fatalf("rejected = %+v, want the event without state", rejected)
 	}
@@ -78,37 +80,44 @@ func TestBuildChunksLayout(t *testing.T) {
 		t.Fatalf("%d chunks, want 2", len(chunks))
 	}
 	c := chunks[0]
-	// Header: ttl, marker ttl, recent size, channel, prefix, partitions.
-	if c.args[0] != int64(86400) || c.args[1] != int64(604800) || c.args[2] != 1000 || c.args[3] != "n:invalidate" || c.args[4] != "n:" || c.args[5] != 2 {
+	// Header: ttl, marker ttl, recent size, channel, prefix, partitions, organizations.
+	if c.args[0] != int64(86400) || c.args[1] != int64(604800) || c.args[2] != 1000 || c.args[3] != "n:invalidate" || c.args[4] != "n:" || c.args[5] != 2 || c.args[6] != 1 {
 		t.Fatalf("chunk 0 header %v", c.args[:argHeader])
 	}
-	if len(c.args) != argHeader+2*argStride || len(c.keys) != 2+2*keyStride {
+	if len(c.args) != argHeader+2*argStride || len(c.keys) != 2+2+2*keyStride {
 		t.Fatalf("chunk 0: %d args, %d keys", len(c.args), len(c.keys))
 	}
-	if c.keys[0] != "n:sink:redis:offset:top:0" || c.keys[1] != "n:sink:redis:offset:top:1" {
-		t.Fatalf("offset keys %v", c.keys[:2])
+	wantKeys := "[n:sink:redis:offset:top:0 n:sink:redis:offset:top:1 n:org:o:recent n:org:o:cachever n:payment:a n:payment:a:v n:payment:b n:payment:b:v]"
+	if fmt.Sprint(c.keys) != wantKeys {
+		t.Fatalf("keys %v\nwant %s", c.keys, wantKeys)
 	}
 	up := c.args[argHeader : argHeader+argStride]
-	var doc map[string]any
-	if err := json.Unmarshal(up[7].([]byte), &doc); err != nil {
+	var doc, msg map[string]any
+	if err := json.Unmarshal(up[6].([]byte), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if up[0] != kindUpsert || up[1] != 1 || up[2] != "6" || up[3] != "1" || up[4] != "a" || up[5] != "o" || up[6] != "1700000000123" || doc["amount"] != "19.99" {
-		t.Fatalf("upsert args %v doc %v", up[:7], doc)
+	if err := json.Unmarshal(up[7].([]byte), &msg); err != nil {
+		t.Fatal(err)
+	}
+	if up[0] != kindUpsert || up[1] != 1 || up[2] != "6" || up[3] != "1" || up[4] != "a" || up[5] != "1700000000123" || up[8] != 1 || doc["amount"] != "19.99" {
+		t.Fatalf("upsert args %v doc %v", up, doc)
+	}
+	if !strings.HasPrefix(string(up[6].([]byte)), `{"version":1,`) {
+		t.Fatalf("document %s does not start with its version (the script reads it there)", up[6])
+	}
+	if fmt.Sprint(msg) != "map[organizationId:o paymentId:a version:1]" {
+		t.Fatalf("invalidation message %v", msg)
 	}
 	del := c.args[argHeader+argStride:]
-	if del[0] != kindDelete || del[1] != 2 || del[2] != "8" || del[3] != "3" || del[4] != "b" {
-		t.Fatalf("delete args %v", del[:5])
+	if del[0] != kindDelete || del[1] != 2 || del[2] != "8" || del[3] != "3" || del[4] != "b" || del[8] != 1 {
+		t.Fatalf("delete args %v", del)
 	}
 	c = chunks[1]
-	if c.args[5] != 1 || c.keys[0] != "n:sink:redis:offset:top:1" {
-		t.Fatalf("chunk 1 partitions %v keys %v", c.args[5], c.keys[0])
+	if c.args[5] != 1 || c.args[6] != 0 || fmt.Sprint(c.keys) != "[n:sink:redis:offset:top:1 n:payment:c n:payment:c:v n:payment:d n:payment:d:v]" {
+		t.Fatalf("chunk 1 header %v keys %v", c.args[:argHeader], c.keys)
 	}
 	skip, tomb := c.args[argHeader:argHeader+argStride], c.args[argHeader+argStride:]
-	if skip[0] != kindSkip || skip[2] != "9" || tomb[0] != kindTombstone || tomb[2] != "10" || tomb[4] != "d" {
+	if skip[0] != kindSkip || skip[2] != "9" || skip[8] != 0 || tomb[0] != kindTombstone || tomb[2] != "10" || tomb[4] != "d" || tomb[8] != 0 {
 		t.Fatalf("chunk 1 args %v", c.args[argHeader:])
-	}
-	if c.keys[1+2] != "" || c.keys[1+keyStride+2] != "" {
-		t.Fatalf("skip/tombstone recent keys %q %q, want empty", c.keys[3], c.keys[7])
 	}
 }

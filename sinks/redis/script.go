@@ -12,30 +12,39 @@ const (
 
 // Argument layout of applyScript.
 const (
-	argHeader      = 6 // ttl, markerTTL, recentSize, channel, prefix, partitions
-	argStride      = 8 // kind, partition index, next offset, version, id, org, score, document
-	keyStride      = 4 // payment, version, recent, cachever
-	scriptApplied  = 0
-	scriptSkipped  = 1
-	scriptReplayed = 2
+	argHeader = 7 // ttl, markerTTL, recentSize, channel, prefix, partitions, organizations
+	argStride = 9 // kind, partition index, next offset, version, id, score, document, message, organization index
+	keyStride = 2 // payment, deletion marker
+)
+
+// Indices of the counters the script returns.
+const (
+	countApplied  = 0
+	countOlder    = 1
+	countReplayed = 2
 )
 
 // applyScript applies a chunk of events atomically.
 //
 // KEYS[1..P]: the offset key of each partition present in the chunk; then
-// per event: payment key, version key, recent key, cachever key (the last
-// two are "" for tombstones, whose organization is read from the stored
-// document).
+// the recent key and cachever key of each of the O organizations of the
+// chunk's events; then per event: payment key, deletion-marker key.
 // ARGV: ttl seconds (0 = none), marker ttl seconds, recent size, invalidate
-// channel, key prefix, P; then per event: kind, partition index (1-based),
-// next offset (offset+1), version, payment id, organization id, score
-// (createdAt Unix ms), document JSON.
+// channel, key prefix, P, O; then per event: kind, partition index
+// (1-based), next offset (offset+1), version, payment id, score (createdAt
+// Unix ms), document JSON (starting with {"version":N,), invalidation
+// message, organization index (1-based; 0 for tombstones, whose
+// organization is read from the stored document).
 //
+// The stored version of a payment is the version at the head of its
+// document, or the deletion marker's after a delete (the larger if both).
 // An event whose next offset is not above the partition's stored next
 // offset was applied before (replay) and is skipped; so is an event whose
 // version is not above the stored version (out of order, or older than a
-// delete). Numbers that are stored (offsets, versions) are copied from the
-// arguments as strings, never formatted by Lua, so no precision is lost.
+// delete). Recent-index changes are gathered per organization and applied
+// once per chunk (one ZADD, one ZREM, one trim, one INCR of cachever).
+// Offsets and versions are copied from the arguments as strings, never
+// formatted by Lua, so no precision is lost.
 // It returns {applied, skipped as older, skipped as already consumed}.
 var applyScript = goredis.NewScript(`
 local ttl = tonumber(ARGV[1])
@@ -44,6 +53,7 @@ local recentSize = tonumber(ARGV[3])
 local channel = ARGV[4]
 local prefix = ARGV[5]
 local np = tonumber(ARGV[6])
+local no = tonumber(ARGV[7])
 
 local nextOff, nextStr = {}, {}
 for i = 1, np do
@@ -51,78 +61,81 @@ for i = 1, np do
   nextOff[i] = v and tonumber(v) or -1
 end
 
-local touched, order = {}, {}
-local function touch(rkey, ckey)
-  if not touched[rkey] then
-    touched[rkey] = ckey
+-- recent[rkey] = {ckey = cachever key, m = {id = score or false}}
+local recent, order = {}, {}
+local function touch(rkey, ckey, id, score)
+  local r = recent[rkey]
+  if not r then
+    r = {ckey = ckey, m = {}}
+    recent[rkey] = r
     order[#order + 1] = rkey
   end
+  r.m[id] = score
 end
-local function message(org, id, version)
-  return '{"organizationId":' .. cjson.encode(org) .. ',"paymentId":' .. cjson.encode(id) .. ',"version":' .. version .. '}'
+
+local function docVersion(doc)
+  if not doc then return 0, nil end
+  local v = string.match(doc, '^{"version":(%d+)')
+  if v then return tonumber(v), v end
+  local ok, d = pcall(cjson.decode, doc)
+  if ok and type(d.version) == 'number' then return d.version, string.format('%d', d.version) end
+  return 0, nil
 end
 
 local applied, older, replayed = 0, 0, 0
-local n = (#ARGV - 6) / 8
+local n = (#ARGV - 7) / 9
+local base = np + 2 * no
 for e = 0, n - 1 do
-  local a = 6 + e * 8
-  local kind, p, nxt = ARGV[a + 1], tonumber(ARGV[a + 2]), ARGV[a + 3]
-  local version, id, org, score, doc = ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8]
-  local k = np + e * 4
-  local pkey, vkey, rkey, ckey = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
+  local a = 7 + e * 9
+  local p, nxt = tonumber(ARGV[a + 2]), ARGV[a + 3]
   local nxtNum = tonumber(nxt)
   if nxtNum <= nextOff[p] then
     replayed = replayed + 1
   else
     nextOff[p] = nxtNum
     nextStr[p] = nxt
-    local storedStr = redis.call('GET', vkey)
-    local stored = storedStr and tonumber(storedStr) or 0
-    if kind == 'u' then
+    local kind = ARGV[a + 1]
+    local k = base + e * 2
+    local pkey, mkey = KEYS[k + 1], KEYS[k + 2]
+    if kind == 'u' or kind == 'd' then
+      local version, id = ARGV[a + 4], ARGV[a + 5]
+      local cur = redis.call('MGET', pkey, mkey)
+      local stored = docVersion(cur[1])
+      local marker = cur[2] and tonumber(cur[2]) or 0
+      if marker > stored then stored = marker end
+      local o = np + 2 * tonumber(ARGV[a + 9])
       if tonumber(version) <= stored then
         older = older + 1
-      else
+      elseif kind == 'u' then
         if ttl > 0 then
-          redis.call('SET', pkey, doc, 'EX', ttl)
-          redis.call('SET', vkey, version, 'EX', ttl)
+          redis.call('SET', pkey, ARGV[a + 7], 'EX', ttl)
         else
-          redis.call('SET', pkey, doc)
-          redis.call('SET', vkey, version)
+          redis.call('SET', pkey, ARGV[a + 7])
         end
-        redis.call('ZADD', rkey, score, id)
-        redis.call('PUBLISH', channel, message(org, id, version))
-        touch(rkey, ckey)
+        redis.call('PUBLISH', channel, ARGV[a + 8])
+        touch(KEYS[o - 1], KEYS[o], id, ARGV[a + 6])
         applied = applied + 1
-      end
-    elseif kind == 'd' then
-      if tonumber(version) <= stored then
-        older = older + 1
       else
         redis.call('DEL', pkey)
-        redis.call('ZREM', rkey, id)
-        redis.call('SET', vkey, version, 'EX', markerTTL)
-        redis.call('PUBLISH', channel, message(org, id, version))
-        touch(rkey, ckey)
+        redis.call('SET', mkey, version, 'EX', markerTTL)
+        redis.call('PUBLISH', channel, ARGV[a + 8])
+        touch(KEYS[o - 1], KEYS[o], id, false)
         applied = applied + 1
       end
     elseif kind == 't' then
+      local id = ARGV[a + 5]
       local cur = redis.call('GET', pkey)
       if cur then
-        local ok, d = pcall(cjson.decode, cur)
+        local _, last = docVersion(cur)
         redis.call('DEL', pkey)
-        local last = storedStr
-        if not last and ok and type(d.version) == 'number' then
-          last = string.format('%d', d.version)
-        end
         if last then
-          redis.call('SET', vkey, last, 'EX', markerTTL)
+          redis.call('SET', mkey, last, 'EX', markerTTL)
         end
+        local ok, d = pcall(cjson.decode, cur)
         if ok and type(d.organizationId) == 'string' then
           local o = d.organizationId
-          local r = prefix .. 'org:' .. o .. ':recent'
-          redis.call('ZREM', r, id)
-          redis.call('PUBLISH', channel, message(o, id, last or '0'))
-          touch(r, prefix .. 'org:' .. o .. ':cachever')
+          redis.call('PUBLISH', channel, '{"organizationId":' .. cjson.encode(o) .. ',"paymentId":' .. cjson.encode(id) .. ',"version":' .. (last or '0') .. '}')
+          touch(prefix .. 'org:' .. o .. ':recent', prefix .. 'org:' .. o .. ':cachever', id, false)
         end
         applied = applied + 1
       else
@@ -133,11 +146,21 @@ for e = 0, n - 1 do
 end
 
 for _, rkey in ipairs(order) do
-  redis.call('ZREMRANGEBYRANK', rkey, 0, -(recentSize + 1))
-  if ttl > 0 then
-    redis.call('EXPIRE', rkey, ttl)
+  local r = recent[rkey]
+  local add, rem = {}, {}
+  for id, score in pairs(r.m) do
+    if score then
+      add[#add + 1] = score
+      add[#add + 1] = id
+    else
+      rem[#rem + 1] = id
+    end
   end
-  redis.call('INCR', touched[rkey])
+  if #add > 0 then redis.call('ZADD', rkey, unpack(add)) end
+  if #rem > 0 then redis.call('ZREM', rkey, unpack(rem)) end
+  redis.call('ZREMRANGEBYRANK', rkey, 0, -(recentSize + 1))
+  if ttl > 0 then redis.call('EXPIRE', rkey, ttl) end
+  redis.call('INCR', r.ckey)
 end
 
 for i = 1, np do

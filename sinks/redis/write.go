@@ -19,155 +19,176 @@ type chunk struct {
 	events int
 }
 
-// Write applies batch with an exactly-once effect (see applyScript): the
-// chunks of at most Config.ChunkEvents events are sent as pipelined EVALSHA
-// calls in one round trip, each chunk atomic and storing its own offsets.
+// Write applies batch with an exactly-once effect (see applyScript), in
+// chunks of at most Config.ChunkEvents events: each chunk is one atomic
+// EVALSHA that also stores its partitions' offsets. Chunks run in batch
+// order on one connection while the next chunk is being built, so the
+// encoding in Go overlaps the script running in Redis.
 //
 // Events that cannot be represented (no state, an unknown currency, no id)
 // are returned as rejected; their offsets still advance, so a restart does
-// not reject them twice. On error some chunks may have been applied: the
-// retried batch skips them by offset. Redis unreachable, timeouts and
-// transient replies are wrapped in sinks.ErrTransient. A script cache
-// emptied by a Redis restart is reloaded once, then the batch is re-sent.
+// not reject them twice. On error the chunks before the failing one are
+// applied: the retried batch skips them by offset. Redis unreachable,
+// timeouts and transient replies are wrapped in sinks.ErrTransient. A
+// script cache emptied by a Redis restart (NOSCRIPT) is reloaded and the
+// chunk re-sent.
 func (t *Target) Write(ctx context.Context, topic string, batch []sinks.Event) ([]sinks.Rejected, error) {
 	if len(batch) == 0 {
 		return nil, nil
 	}
-	chunks, rejected := t.buildChunks(topic, batch)
-	counts, err := t.run(ctx, chunks)
-	if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
-		if lerr := applyScript.Load(ctx, t.client).Err(); lerr != nil {
-			return nil, classify("reload apply script", lerr)
-		}
-		counts, err = t.run(ctx, chunks)
+	queue := make(chan chunk, 1)
+	type outcome struct {
+		counts [3]int64
+		err    error
 	}
-	if err != nil {
-		return nil, classify(fmt.Sprintf("apply batch of %d events from %s", len(batch), topic), err)
+	done := make(chan outcome, 1)
+	go func() {
+		var o outcome
+		for c := range queue {
+			if o.err != nil {
+				continue // drain: the builder never blocks on a failed executor
+			}
+			var res [3]int64
+			res, o.err = t.apply(ctx, c)
+			for i := range res {
+				o.counts[i] += res[i]
+			}
+		}
+		done <- o
+	}()
+	rejected := t.buildChunks(topic, batch, func(c chunk) { queue <- c })
+	close(queue)
+	o := <-done
+	if o.err != nil {
+		return nil, classify(fmt.Sprintf("apply batch of %d events from %s", len(batch), topic), o.err)
 	}
 	t.log.Debug("batch applied", "topic", topic, "events", len(batch),
-		"applied", counts[scriptApplied], "older", counts[scriptSkipped],
-		"replayed", counts[scriptReplayed], "rejected", len(rejected))
+		"applied", o.counts[countApplied], "older", o.counts[countOlder],
+		"replayed", o.counts[countReplayed], "rejected", len(rejected))
 	return rejected, nil
 }
 
-// run sends every chunk in one pipeline and sums the script's counters.
-func (t *Target) run(ctx context.Context, chunks []chunk) ([3]int64, error) {
+// apply runs one chunk, loading the script first when Redis lost it.
+func (t *Target) apply(ctx context.Context, c chunk) ([3]int64, error) {
 	var counts [3]int64
-	pipe := t.client.Pipeline()
-	cmds := make([]*goredis.Cmd, len(chunks))
-	for i, c := range chunks {
-		cmds[i] = applyScript.EvalSha(ctx, pipe, c.keys, c.args...)
+	res, err := applyScript.EvalSha(ctx, t.client, c.keys, c.args...).Int64Slice()
+	if goredis.HasErrorPrefix(err, "NOSCRIPT") {
+		if lerr := applyScript.Load(ctx, t.client).Err(); lerr != nil {
+			return counts, fmt.Errorf("reload apply script: %w", lerr)
+		}
+		res, err = applyScript.EvalSha(ctx, t.client, c.keys, c.args...).Int64Slice()
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err != nil {
 		return counts, err
 	}
-	for _, cmd := range cmds {
-		res, err := cmd.Int64Slice()
-		if err != nil {
-			return counts, fmt.Errorf("read script result: %w", err)
-		}
-		for i := 0; i < len(res) && i < len(counts); i++ {
-			counts[i] += res[i]
-		}
-	}
+	copy(counts[:], res)
 	return counts, nil
 }
 
-// buildChunks turns the batch into script calls and collects the events the
-// target refuses for good.
-func (t *Target) buildChunks(topic string, batch []sinks.Event) ([]chunk, []sinks.Rejected) {
+// buildChunks turns the batch into script calls, handing each to emit as
+// soon as it is complete, and returns the events the target refuses.
+func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)) []sinks.Rejected {
 	var (
-		chunks   []chunk
 		rejected []sinks.Rejected
-		cur      *chunk
-		parts    map[int32]int
-		evArgs   []any
-		evKeys   []string
+		channel  = t.keys.InvalidateChannel()
+		header   = []any{int64(t.cfg.TTL.Seconds()), int64(t.cfg.MarkerTTL.Seconds()),
+			t.cfg.RecentSize, channel, t.cfg.Names.RedisPrefix()}
 	)
-	flush := func() {
-		if cur == nil {
-			return
-		}
-		cur.args = append(cur.args, len(parts))
-		cur.args = append(cur.args, evArgs...)
-		cur.keys = append(cur.keys, evKeys...)
-		chunks = append(chunks, *cur)
-		cur = nil
-	}
-	for _, ev := range batch {
-		if cur == nil || cur.events == t.cfg.ChunkEvents {
-			flush()
-			cur = &chunk{
-				args: []any{int64(t.cfg.TTL.Seconds()), int64(t.cfg.MarkerTTL.Seconds()),
-					t.cfg.RecentSize, t.keys.InvalidateChannel(), t.cfg.Names.RedisPrefix()},
+	for start := 0; start < len(batch); start += t.cfg.ChunkEvents {
+		evs := batch[start:min(start+t.cfg.ChunkEvents, len(batch))]
+		parts, orgs := map[int32]int{}, map[string]int{}
+		var offsetKeys, orgKeys []string
+		evKeys := make([]string, 0, keyStride*len(evs))
+		evArgs := make([]any, 0, argStride*len(evs))
+		for _, ev := range evs {
+			pidx, ok := parts[ev.Partition]
+			if !ok {
+				pidx = len(parts) + 1
+				parts[ev.Partition] = pidx
+				offsetKeys = append(offsetKeys, t.keys.Offset(topic, ev.Partition))
 			}
-			parts = map[int32]int{}
-			evArgs = evArgs[:0:0]
-			evKeys = evKeys[:0:0]
+			op, reason := operation(ev)
+			if reason != "" {
+				rejected = append(rejected, sinks.Rejected{Event: ev, Reason: reason})
+				op = writeOp{kind: kindSkip, id: ev.Key}
+			}
+			oidx := 0
+			if op.org != "" {
+				if oidx, ok = orgs[op.org]; !ok {
+					oidx = len(orgs) + 1
+					orgs[op.org] = oidx
+					orgKeys = append(orgKeys, t.keys.Recent(op.org), t.keys.CacheVersion(op.org))
+				}
+			}
+			evArgs = append(evArgs, op.kind, pidx, strconv.FormatInt(ev.Offset+1, 10),
+				strconv.FormatInt(op.version, 10), op.id, strconv.FormatInt(op.score, 10), op.doc, op.message, oidx)
+			evKeys = append(evKeys, t.keys.Payment(op.id), t.keys.Version(op.id))
 		}
-		pidx, ok := parts[ev.Partition]
-		if !ok {
-			pidx = len(parts) + 1
-			parts[ev.Partition] = pidx
-			cur.keys = append(cur.keys, t.keys.Offset(topic, ev.Partition))
-		}
-		op, reason := t.operation(ev)
-		if reason != "" {
-			rejected = append(rejected, sinks.Rejected{Event: ev, Reason: reason})
-			op = operation{kind: kindSkip, id: ev.Key}
-		}
-		next := strconv.FormatInt(ev.Offset+1, 10)
-		evArgs = append(evArgs, op.kind, pidx, next, strconv.FormatInt(op.version, 10),
-			op.id, op.org, strconv.FormatInt(op.score, 10), op.doc)
-		recent, cachever := "", ""
-		if op.org != "" {
-			recent, cachever = t.keys.Recent(op.org), t.keys.CacheVersion(op.org)
-		}
-		evKeys = append(evKeys, t.keys.Payment(op.id), t.keys.Version(op.id), recent, cachever)
-		cur.events++
+		c := chunk{events: len(evs)}
+		c.keys = make([]string, 0, len(offsetKeys)+len(orgKeys)+len(evKeys))
+		c.keys = append(append(append(c.keys, offsetKeys...), orgKeys...), evKeys...)
+		c.args = make([]any, 0, argHeader+len(evArgs))
+		c.args = append(append(append(c.args, header...), len(parts), len(orgs)), evArgs...)
+		emit(c)
 	}
-	flush()
-	return chunks, rejected
+	return rejected
 }
 
-// operation is what the script does for one event.
-type operation struct {
+// writeOp is what the script does for one event.
+type writeOp struct {
 	kind    string
 	id, org string
 	version int64
 	score   int64 // createdAt, Unix ms
 	doc     []byte
+	message []byte // invalidation message
 }
 
 // operation maps an event to its script operation, or returns why the
 // target rejects it.
-func (t *Target) operation(ev sinks.Event) (operation, string) {
+func operation(ev sinks.Event) (writeOp, string) {
 	env := ev.Envelope
 	switch {
 	case env == nil:
 		if ev.Key == "" {
-			return operation{}, "tombstone without a key"
+			return writeOp{}, "tombstone without a key"
 		}
-		return operation{kind: kindTombstone, id: ev.Key}, ""
+		return writeOp{kind: kindTombstone, id: ev.Key}, ""
 	case env.Type == schemas.TypePaymentDeleted:
 		if env.AggregateID == "" || env.OrganizationID == "" {
-			return operation{}, "PaymentDeleted without aggregate or organization id"
+			return writeOp{}, "PaymentDeleted without aggregate or organization id"
 		}
-		return operation{kind: kindDelete, id: env.AggregateID, org: env.OrganizationID, version: env.Version}, ""
+		msg, err := invalidation(env.OrganizationID, env.AggregateID, env.Version)
+		if err != nil {
+			return writeOp{}, err.Error()
+		}
+		return writeOp{kind: kindDelete, id: env.AggregateID, org: env.OrganizationID, version: env.Version, message: msg}, ""
 	case env.State == nil:
-		return operation{}, fmt.Sprintf("%s event %s carries no state", env.Type, env.EventID)
+		return writeOp{}, fmt.Sprintf("%s event %s carries no state", env.Type, env.EventID)
 	}
 	doc, err := newDocument(env.State)
 	if err != nil {
-		return operation{}, fmt.Sprintf("%s event %s: %v", env.Type, env.EventID, err)
+		return writeOp{}, fmt.Sprintf("%s event %s: %v", env.Type, env.EventID, err)
 	}
 	if env.AggregateID != "" && env.AggregateID != doc.ID {
-		return operation{}, fmt.Sprintf("%s event %s: state id %q differs from aggregate id %q", env.Type, env.EventID, doc.ID, env.AggregateID)
+		return writeOp{}, fmt.Sprintf("%s event %s: state id %q differs from aggregate id %q", env.Type, env.EventID, doc.ID, env.AggregateID)
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {
-		return operation{}, fmt.Sprintf("%s event %s: encode JSON: %v", env.Type, env.EventID, err)
+		return writeOp{}, fmt.Sprintf("%s event %s: encode JSON: %v", env.Type, env.EventID, err)
 	}
-	return operation{kind: kindUpsert, id: doc.ID, org: doc.OrganizationID, version: doc.Version,
-		score: doc.CreatedAt.UnixMilli(), doc: b}, ""
+	msg, err := invalidation(doc.OrganizationID, doc.ID, doc.Version)
+	if err != nil {
+		return writeOp{}, err.Error()
+	}
+	return writeOp{kind: kindUpsert, id: doc.ID, org: doc.OrganizationID, version: doc.Version,
+		score: doc.CreatedAt.UnixMilli(), doc: b, message: msg}, ""
+}
+
+func invalidation(org, id string, version int64) ([]byte, error) {
+	b, err := json.Marshal(InvalidationMessage{OrganizationID: org, PaymentID: id, Version: version})
+	if err != nil {
+		return nil, fmt.Errorf("encode invalidation message: %w", err)
+	}
+	return b, nil
 }
