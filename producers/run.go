@@ -44,7 +44,8 @@ type RunStats struct {
 // Run produces every command of src in order, batched, at cfg.Rate, then
 // flushes, and with cfg.Wait waits for their results. It stops reading src
 // at the first failed delivery or when ctx is done, and returns an error
-// saying so; the stats count what happened up to there. A command whose
+// saying so; the stats count what happened up to there. When ctx ends, the
+// commands already read are still written (flushed) before Run returns. A command whose
 // delivery failed may still have been written (an acknowledgement lost):
 // sending it again with the same id is safe.
 func (p *CommandProducer) Run(ctx context.Context, src Source, cfg RunConfig) (RunStats, error) {
@@ -73,6 +74,10 @@ func (p *CommandProducer) Run(ctx context.Context, src Source, cfg RunConfig) (R
 		stop.Store(true)
 		setErr(err)
 	}
+	// Commands handed to the producer are written even when ctx ends (a
+	// SIGTERM stops the reading, not the batch in flight); Flush below is
+	// bounded by the delivery timeout.
+	produceCtx := context.WithoutCancel(ctx)
 	start := time.Now()
 	for i := 0; !stop.Load(); i++ {
 		if err := ctx.Err(); err != nil {
@@ -127,7 +132,7 @@ func (p *CommandProducer) Run(ctx context.Context, src Source, cfg RunConfig) (R
 				break
 			}
 		}
-		err = p.Produce(ctx, cmd, func(d Delivery) {
+		err = p.Produce(produceCtx, cmd, func(d Delivery) {
 			if d.Err != nil {
 				fail(d.Err)
 				if claimed != nil && claimed.CompareAndSwap(false, true) {

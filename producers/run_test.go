@@ -2,6 +2,7 @@ package producers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -144,5 +145,30 @@ func TestRunStopsWhenTopicIsMissing(t *testing.T) {
 	stats, err := p.Run(context.Background(), sliceSource(cmds), RunConfig{})
 	if err == nil || stats.Produced != 0 || stats.Failed == 0 {
 		t.Fatalf("stats %+v err %v: want failures and an error", stats, err)
+	}
+}
+
+func TestRunInterruptedStillWritesWhatItRead(t *testing.T) {
+	f := newFakeKafka(t)
+	p := f.producer(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n := 0
+	src := func() (*schemas.CommandEnvelope, bool, error) {
+		n++
+		if n == 50 {
+			cancel() // SIGTERM after the 50th command was read
+		}
+		return sampleCommand(fmt.Sprintf("c-%d", n), fmt.Sprintf("p-%d", n%5)), true, nil
+	}
+	stats, err := p.Run(ctx, src, RunConfig{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+	if stats.Produced != 50 || stats.Failed != 0 {
+		t.Fatalf("stats %+v, want the 50 commands read written and none failed", stats)
+	}
+	if got := len(f.consume(t, context.Background(), testCommands, 50)); got != 50 {
+		t.Fatalf("%d records on the topic, want 50", got)
 	}
 }
