@@ -19,8 +19,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/prism-cqrs/prism/sinks"
+	"github.com/prism-cqrs/prism/sinks/elasticsearch"
 	"github.com/prism-cqrs/prism/sinks/postgres"
 	"github.com/prism-cqrs/prism/sinks/readmodels"
+	"github.com/prism-cqrs/prism/sinks/redis"
 )
 
 func init() { subcommands = append(subcommands, newSinkCmd) }
@@ -29,8 +31,10 @@ func init() { subcommands = append(subcommands, newSinkCmd) }
 // sink is one line here (or `func init() { sinkTargets["x"] = newXTarget }`
 // in the sink's own file).
 var sinkTargets = map[string]func(g *globals, f *sinkFlags) (sinks.Target, error){
-	postgres.Name:   newPostgresTarget,
-	readmodels.Name: newReadmodelsTarget,
+	postgres.Name:      newPostgresTarget,
+	readmodels.Name:    newReadmodelsTarget,
+	redis.Name:         newRedisTarget,         // sink_redis_elasticsearch.go
+	elasticsearch.Name: newElasticsearchTarget, // sink_redis_elasticsearch.go
 }
 
 func newPostgresTarget(g *globals, f *sinkFlags) (sinks.Target, error) {
@@ -54,6 +58,7 @@ type sinkFlags struct {
 	shutdownTimeout time.Duration
 	sessionTimeout  time.Duration
 	pgMaxConns      int
+	cache           cacheSinkFlags // redis and elasticsearch, sink_redis_elasticsearch.go
 	envErrs         []error
 }
 
@@ -119,6 +124,7 @@ Sinks: ` + strings.Join(sinkNames(), ", "),
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", f.envDuration("PRISM_SINK_SHUTDOWN_TIMEOUT", 30*time.Second), "how long SIGTERM waits for the open batch (PRISM_SINK_SHUTDOWN_TIMEOUT)")
 	fl.DurationVar(&f.sessionTimeout, "session-timeout", f.envDuration("PRISM_SINK_SESSION_TIMEOUT", 45*time.Second), "group session timeout: how long a crashed instance keeps its partitions (PRISM_SINK_SESSION_TIMEOUT)")
 	fl.IntVar(&f.pgMaxConns, "postgres-max-conns", f.envInt("PRISM_SINK_POSTGRES_MAX_CONNS", 4), "Postgres pool size of the postgres and readmodels sinks (PRISM_SINK_POSTGRES_MAX_CONNS)")
+	addCacheSinkFlags(fl, f)
 	return cmd
 }
 

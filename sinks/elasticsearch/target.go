@@ -57,8 +57,11 @@ func NewTarget(cfg Config) (*Target, error) {
 	}, nil
 }
 
-// Name returns "elasticsearch".
-func (t *Target) Name() string { return "elasticsearch" }
+// Name is the sink's name: its consumer group is Names.SinkGroup(Name).
+const Name = "elasticsearch"
+
+// Name returns Name.
+func (t *Target) Name() string { return Name }
 
 // Index is the concrete index the target writes.
 func (t *Target) Index() string { return t.index }

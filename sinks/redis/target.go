@@ -41,8 +41,11 @@ func NewTarget(cfg Config) (*Target, error) {
 	}, nil
 }
 
-// Name returns "redis".
-func (t *Target) Name() string { return "redis" }
+// Name is the sink's name: its consumer group is Names.SinkGroup(Name).
+const Name = "redis"
+
+// Name returns Name.
+func (t *Target) Name() string { return Name }
 
 // Keys returns the key names the target writes.
 func (t *Target) Keys() Keys { return t.keys }
