@@ -773,3 +773,29 @@ func TestProduceWithoutTopicsFailsFast(t *testing.T) {
 		t.Fatalf("exit %d, want 1 naming the missing topic:\n%s", run.code, run.stderr)
 	}
 }
+
+func TestProduceBadFlagsExit2(t *testing.T) {
+	t.Parallel()
+	e := &prodEnv{brokers: []string{"127.0.0.1:1"}, names: topology.NewNames("unused")} // never contacted
+	ctx := harness.Context(t, time.Minute)
+	file := writeFile(t, "ok.jsonl", prodValidFile)
+	for _, tc := range []struct {
+		args []string
+		says string
+	}{
+		{nil, "exactly one of --file and --generate"},
+		{[]string{"--file", file, "--generate", "5"}, "exactly one of --file and --generate"},
+		{[]string{"--file", file, "--seed", "3"}, "--seed only applies to --generate"},
+		{[]string{"--generate", "5", "--skip-invalid"}, "--skip-invalid only applies to --file"},
+		{[]string{"--generate", "5", "--produce"}, "--produce only applies with --out"},
+		{[]string{"--generate", "5", "--out", "-", "--produce", "--wait"}, "--out cannot be - too"},
+		{[]string{"--generate", "5", "--invalid-ratio", "1.5"}, "invalid ratio 1.5"},
+		{[]string{"--generate", "5", "--start", "yesterday"}, `--start "yesterday"`},
+		{[]string{"--file", file, "--rate", "-1"}, "--rate -1 is negative"},
+	} {
+		run := e.prism(t, ctx, nil, tc.args...)
+		if run.code != 2 || !strings.Contains(run.stderr, tc.says) {
+			t.Errorf("prism produce %v: exit %d, want 2 saying %q:\n%s", tc.args, run.code, tc.says, run.stderr)
+		}
+	}
+}

@@ -224,15 +224,16 @@ func runProduceGenerate(cmd *cobra.Command, g *globals, f *produceFlags) error {
 		return exitCodeError{code: produceExitUsage, msg: "produce: " + err.Error()}
 	}
 	var out *bufio.Writer
+	var outFile *os.File
 	if f.out != "" {
 		var w io.Writer = cmd.OutOrStdout()
 		if f.out != "-" {
-			fh, err := os.Create(f.out)
+			outFile, err = os.Create(f.out)
 			if err != nil {
 				return fmt.Errorf("produce: %w", err)
 			}
-			defer fh.Close()
-			w = fh
+			defer outFile.Close() // on early returns; the normal path closes it below
+			w = outFile
 		}
 		out = bufio.NewWriterSize(w, 256<<10)
 	}
@@ -252,6 +253,11 @@ func runProduceGenerate(cmd *cobra.Command, g *globals, f *produceFlags) error {
 	if out != nil {
 		if err := out.Flush(); err != nil && runErr == nil {
 			runErr = fmt.Errorf("produce: write %s: %w", f.out, err)
+		}
+	}
+	if outFile != nil {
+		if err := outFile.Close(); err != nil && runErr == nil {
+			runErr = fmt.Errorf("produce: close %s: %w", f.out, err)
 		}
 	}
 	return runErr
