@@ -13,6 +13,8 @@ import (
 // invalid (and the rest of it skipped) rather than read into memory.
 const MaxLineBytes = 1 << 20
 
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
 // Parsed is a valid command line and its 1-based line number.
 type Parsed struct {
 	Line    int
@@ -29,7 +31,8 @@ func (e LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.
 func (e LineError) Unwrap() error { return e.Err }
 
 // ReadJSONL parses every line of r. Blank lines are skipped but counted, so
-// line numbers match what an editor shows. Every invalid line is reported;
+// line numbers match what an editor shows; a UTF-8 byte order mark at the
+// start is ignored; lines may end in \n or \r\n. Every invalid line is reported;
 // parsing does not stop at the first. The error is only for failing to read
 // r (what was parsed before the failure is returned with it).
 func ReadJSONL(r io.Reader) ([]Parsed, []LineError, error) {
@@ -66,6 +69,9 @@ func ReadJSONL(r io.Reader) ([]Parsed, []LineError, error) {
 			}
 		}
 		n++
+		if n == 1 {
+			line = bytes.TrimPrefix(line, utf8BOM) // files saved by some Windows editors
+		}
 		if tooLong {
 			bad = append(bad, LineError{Line: n, Err: fmt.Errorf("%w: line longer than %d bytes", ErrInvalidJSON, MaxLineBytes)})
 			continue

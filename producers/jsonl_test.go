@@ -220,3 +220,11 @@ func TestReadJSONLRejectsOverlongLine(t *testing.T) {
 		t.Fatalf("ok = %+v, want c2 on line 2", ok)
 	}
 }
+
+func TestReadJSONLIgnoresByteOrderMark(t *testing.T) {
+	input := "\xEF\xBB\xBF" + `{"type":"DeletePayment","commandId":"c1","paymentId":"p","organizationId":"o","userId":"u"}` + "\n"
+	ok, bad, err := ReadJSONL(strings.NewReader(input))
+	if err != nil || len(bad) != 0 || len(ok) != 1 || ok[0].Command.CommandID != "c1" {
+		t.Fatalf("ok=%v bad=%v err=%v, want c1 parsed", ok, bad, err)
+	}
+}
