@@ -39,7 +39,10 @@ type Outcome struct {
 	Label string
 }
 
-// Aggregate is one aggregate type as the engine sees it.
+// Aggregate is one aggregate type as the engine sees it. The engine calls it
+// from several goroutines at once (EngineConfig.HandleWorkers), never for
+// the same key at the same time: an implementation must be safe for
+// concurrent use.
 type Aggregate interface {
 	// DecodeCommand decodes a record of the commands topic. An error sends
 	// the record, untouched, to the commands DLQ; ErrorClass names the class.

@@ -22,10 +22,12 @@ const firstPollWait = time.Second
 // transaction (see commitBatch). It returns an error only when the engine
 // cannot go on (see Run).
 func (e *Engine) runBatch(ctx context.Context, sess *kgo.GroupTransactSession, adm *kadm.Client) error {
+	t0 := time.Now()
 	recs, lags := e.collect(ctx, sess)
 	if len(recs) == 0 {
 		return nil
 	}
+	t1 := time.Now()
 	cur := e.syncAssignments()
 	if err := e.ensureRestored(ctx, adm, recs, cur); err != nil {
 		// The polled records count as consumed until the session is
@@ -44,8 +46,13 @@ func (e *Engine) runBatch(ctx context.Context, sess *kgo.GroupTransactSession, a
 	if err := sess.Begin(); err != nil {
 		return fmt.Errorf("processor: begin transaction: %w", err)
 	}
+	t2 := time.Now()
 	ov, t, perr := e.handle(ctx, sess, recs)
-	return e.commitBatch(ctx, sess, len(recs), ov, t, perr, lags)
+	t3 := time.Now()
+	err := e.commitBatch(ctx, sess, len(recs), ov, t, perr, lags)
+	e.cfg.Logger.Debug("batch", "commands", len(recs), "collect", t1.Sub(t0), "restore", t2.Sub(t1),
+		"handle", t3.Sub(t2), "end", time.Since(t3))
+	return err
 }
 
 // collect polls commands for one batch. The first poll waits up to
@@ -181,6 +188,13 @@ type tally struct {
 	dlq      int
 }
 
+func (t *tally) add(o tally) {
+	for k, v := range o.outcomes {
+		t.outcomes[k] += v
+	}
+	t.dlq += o.dlq
+}
+
 // produceErr keeps the first produce error of a transaction.
 type produceErr struct {
 	mu  sync.Mutex
@@ -202,9 +216,13 @@ func (p *produceErr) get() error {
 }
 
 // handle decodes and handles every command of the batch in the open
-// transaction, producing events, results and DLQ records. State changes go
-// to an overlay, never to the partition stores: the caller merges it only
-// if the transaction commits.
+// transaction, producing events, results and DLQ records. Partitions are
+// independent (a key's state lives in one partition), so up to
+// HandleWorkers goroutines share the batch, each taking whole partitions
+// and handling their commands in offset order; the events of a command
+// are produced in order, after those of the commands before it in its
+// partition. State changes go to the overlay, never to the partition
+// stores: the caller merges it only if the transaction commits.
 func (e *Engine) handle(ctx context.Context, sess *kgo.GroupTransactSession, recs []*kgo.Record) (overlay, tally, *produceErr) {
 	pe := &produceErr{}
 	promise := func(r *kgo.Record, err error) {
@@ -215,35 +233,86 @@ func (e *Engine) handle(ctx context.Context, sess *kgo.GroupTransactSession, rec
 	// Produces only block when the buffer is full; a shutdown must not
 	// fail them half way, so they ignore ctx's cancellation.
 	pctx := context.WithoutCancel(ctx)
-	ov := make(overlay)
+
+	byPart := make(map[int32][]*kgo.Record)
+	var order []int32
+	for _, r := range recs {
+		if _, ok := byPart[r.Partition]; !ok {
+			order = append(order, r.Partition)
+		}
+		byPart[r.Partition] = append(byPart[r.Partition], r)
+	}
+	ov := make(overlay, len(order))
 	t := tally{outcomes: make(map[string]int)}
+	var mu sync.Mutex
+	run := func(p int32) {
+		states, pt := e.handlePartition(pctx, sess, p, byPart[p], promise)
+		mu.Lock()
+		ov[p] = states
+		t.add(pt)
+		mu.Unlock()
+	}
+	workers := min(e.cfg.HandleWorkers, len(order))
+	if workers <= 1 {
+		for _, p := range order {
+			run(p)
+		}
+		return ov, t, pe
+	}
+	next := make(chan int32)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for p := range next {
+				run(p)
+			}
+		})
+	}
+	for _, p := range order {
+		next <- p
+	}
+	close(next)
+	wg.Wait()
+	return ov, t, pe
+}
+
+// handlePartition handles the commands of one partition, in order, and
+// returns the states they changed (nil: the aggregate is gone).
+func (e *Engine) handlePartition(ctx context.Context, sess *kgo.GroupTransactSession, p int32, recs []*kgo.Record, promise func(*kgo.Record, error)) (map[string]State, tally) {
 	agg := e.cfg.Aggregate
+	st := e.stores[p]
+	changed := make(map[string]State)
+	t := tally{outcomes: make(map[string]int)}
 	for _, r := range recs {
 		cmd, err := agg.DecodeCommand(r)
 		if err != nil {
-			e.toDLQ(pctx, sess, r, "decode", agg.ErrorClass(err), err, promise)
+			e.toDLQ(ctx, sess, r, "decode", agg.ErrorClass(err), err, promise)
 			t.dlq++
 			continue
 		}
-		key := overlayKey{r.Partition, string(r.Key)}
-		out, err := e.safeHandle(lookup(ov, e.stores[r.Partition], r.Partition, key.key), cmd)
+		key := string(r.Key)
+		state, ok := changed[key]
+		if !ok {
+			state = st.states[key]
+		}
+		out, err := e.safeHandle(state, cmd)
 		if err != nil {
-			e.toDLQ(pctx, sess, r, "handle", "panic", err, promise)
+			e.toDLQ(ctx, sess, r, "handle", "panic", err, promise)
 			t.dlq++
 			continue
 		}
 		for _, ev := range out.Events {
-			sess.Produce(pctx, outputRecord(e.cfg.EventsTopic, r.Partition, ev), promise)
+			sess.Produce(ctx, outputRecord(e.cfg.EventsTopic, p, ev), promise)
 		}
-		sess.Produce(pctx, outputRecord(e.cfg.ResultsTopic, 0, out.Result), promise)
-		ov[key] = out.NewState
+		sess.Produce(ctx, outputRecord(e.cfg.ResultsTopic, 0, out.Result), promise)
+		changed[key] = out.NewState
 		label := out.Label
 		if label == "" {
 			label = "unlabeled"
 		}
 		t.outcomes[label]++
 	}
-	return ov, t, pe
+	return changed, t
 }
 
 // safeHandle calls Aggregate.Handle, turning a panic into an error so that

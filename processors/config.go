@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -69,6 +70,11 @@ type EngineConfig struct {
 	// ProducerLinger is the producer linger (bigger batches, higher
 	// latency).
 	ProducerLinger time.Duration
+	// HandleWorkers is how many goroutines decode and handle the commands
+	// of a batch, each taking whole partitions (default GOMAXPROCS; 1
+	// handles everything on the processing goroutine). The Aggregate must
+	// then be safe for concurrent use on different keys.
+	HandleWorkers int
 
 	Aggregate Aggregate
 	Logger    *slog.Logger          // nil: slog.Default()
@@ -105,6 +111,9 @@ func (c EngineConfig) Validate() error {
 	}
 	if c.Aggregate == nil {
 		errs = append(errs, errors.New("processor: no aggregate"))
+	}
+	if c.HandleWorkers < 0 {
+		errs = append(errs, fmt.Errorf("processor: handle workers %d < 0", c.HandleWorkers))
 	}
 	if c.BatchMaxRecords < 0 {
 		errs = append(errs, fmt.Errorf("processor: batch max records %d < 0", c.BatchMaxRecords))
@@ -153,6 +162,9 @@ func (c *EngineConfig) setDefaults() {
 	}
 	if c.ProducerLinger == 0 {
 		c.ProducerLinger = DefaultProducerLinger
+	}
+	if c.HandleWorkers == 0 {
+		c.HandleWorkers = runtime.GOMAXPROCS(0)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

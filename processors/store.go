@@ -9,38 +9,26 @@ type partitionStore struct {
 	states map[string]State
 }
 
-// overlayKey names one aggregate of one partition.
-type overlayKey struct {
-	partition int32
-	key       string
-}
+// overlay holds the state changes of the open transaction, per partition
+// and key (a nil State: the aggregate is gone). It is merged into the
+// partition stores when the transaction commits and thrown away when it
+// aborts.
+type overlay map[int32]map[string]State
 
-// overlay holds the state changes of the open transaction. It is merged
-// into the partition stores when the transaction commits and thrown away
-// when it aborts.
-type overlay map[overlayKey]State
-
-// lookup returns the state of key in partition p as of the last command
-// handled in this batch: the overlay wins over the committed store.
-func lookup(ov overlay, st *partitionStore, p int32, key string) State {
-	if s, ok := ov[overlayKey{p, key}]; ok {
-		return s
-	}
-	return st.states[key]
-}
-
-// mergeInto applies the overlay to the partition stores. A nil state removes
-// the aggregate. Partitions with no store (dropped since) are skipped.
+// mergeInto applies the overlay to the partition stores. Partitions with no
+// store (dropped since) are skipped.
 func (ov overlay) mergeInto(stores map[int32]*partitionStore) {
-	for k, s := range ov {
-		st, ok := stores[k.partition]
+	for p, changed := range ov {
+		st, ok := stores[p]
 		if !ok {
 			continue
 		}
-		if s == nil {
-			delete(st.states, k.key)
-		} else {
-			st.states[k.key] = s
+		for k, s := range changed {
+			if s == nil {
+				delete(st.states, k)
+			} else {
+				st.states[k] = s
+			}
 		}
 	}
 }
