@@ -2,7 +2,12 @@ package integration
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,12 +32,37 @@ func TestProcessorMatchesReferenceModel(t *testing.T) {
 	}
 	t.Logf("produced %d commands in %s", len(cmds), time.Since(start))
 
-	p := env.startProcessor("a")
+	addr := procFreeAddr(t)
+	p := env.startProcessor("a", "--http", addr)
 	start = time.Now()
 	results := env.readTopic(env.names.ResultsTopic(), x.nResults, 5*time.Minute)
 	t.Logf("processed %d commands in %s (results read back)", len(cmds), time.Since(start))
 	events := env.readTopic(env.names.EventsTopic(), 0, time.Minute)
 	env.checkOutput(x, results, events)
+
+	// What an operator sees: healthy, and the counts of the run.
+	health := procHTTPGet(t, "http://"+addr+"/healthz")
+	if !strings.Contains(health, `"running":true`) || !strings.Contains(health, `"assignedPartitions":12`) {
+		t.Errorf("/healthz = %s, want running with 12 partitions", health)
+	}
+	metrics := procHTTPGet(t, "http://"+addr+"/metrics")
+	accepted := 0
+	for _, rs := range x.results {
+		for _, r := range rs {
+			if r.Accepted && !r.Duplicate {
+				accepted++
+			}
+		}
+	}
+	for _, want := range []string{
+		fmt.Sprintf(`prism_processor_commands_total{outcome="accepted"} %d`, accepted),
+		"prism_processor_txn_commit_seconds_count", "prism_processor_restore_seconds_count",
+		`prism_processor_lag_records{partition="0"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 	p.stop(t)
 }
 
@@ -212,6 +242,31 @@ func TestProcessorSendsUndecodableCommandsToDLQ(t *testing.T) {
 		}
 	}
 	p.stop(t)
+}
+
+// procFreeAddr returns a free 127.0.0.1 address for a process's HTTP server.
+func procFreeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func procHTTPGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return string(b)
 }
 
 func procHeader(r *kgo.Record, key string) (string, bool) {

@@ -16,9 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/processors"
+	"github.com/prism-cqrs/prism/topology"
 )
 
 func init() { subcommands = append(subcommands, newProcessCmd) }
@@ -98,6 +100,10 @@ func runProcess(ctx context.Context, g *globals, f *processFlags) error {
 	if err != nil {
 		return err
 	}
+	names := g.names()
+	if err := checkTopology(ctx, kopts, names); err != nil {
+		return err
+	}
 	agg, err := payment.NewAggregate(payment.AggregateConfig{
 		Limits: payment.Limits{MaxAmountMinor: f.maxAmountMinor, DedupWindow: f.dedupWindow},
 		Logger: slog.Default(),
@@ -111,7 +117,6 @@ func runProcess(ctx context.Context, g *globals, f *processFlags) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	names := g.names()
 	eng, err := processors.NewEngine(processors.EngineConfig{
 		Kafka:           kopts,
 		CommandsTopic:   names.CommandsTopic(),
@@ -151,6 +156,19 @@ func runProcess(ctx context.Context, g *globals, f *processFlags) error {
 		}()
 	}
 	return eng.Run(ctx)
+}
+
+// checkTopology refuses to start on a namespace whose topics are missing or
+// not co-partitioned.
+func checkTopology(ctx context.Context, kopts []kgo.Opt, names topology.Names) error {
+	cl, err := kgo.NewClient(kopts...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer cl.Close()
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return topology.CheckReady(cctx, cl, names)
 }
 
 // defaultInstanceID is the host name plus a random suffix: unique, but new
