@@ -35,24 +35,22 @@ func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event) (
 	if len(batch) == 0 {
 		return nil, nil
 	}
-	tx, err := t.pool.Begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
-	next, err := pgstore.LockOffsets(ctx, tx, t.cfg.Schema, Name, topic, pgstore.Partitions(batch))
+	next := map[int32]int64{}
+	var rejected []sinks.Rejected
+	err := pgstore.TwoTrips(ctx, t.pool,
+		func(b *pgx.Batch) {
+			pgstore.QueueLockOffsets(b, t.cfg.Schema, Name, topic, pgstore.Partitions(batch), next)
+		},
+		func() (*pgx.Batch, error) {
+			ops, moved, rej := reduce(batch, next)
+			rejected = rej
+			b := &pgx.Batch{}
+			queueOps(b, t.cfg.Schema, ops)
+			pgstore.QueueSaveOffsets(b, t.cfg.Schema, Name, topic, moved)
+			return b, nil
+		})
 	if err != nil {
 		return nil, err
-	}
-	ops, moved, rejected := reduce(batch, next)
-	b := &pgx.Batch{}
-	queueOps(b, t.cfg.Schema, ops)
-	pgstore.QueueSaveOffsets(b, t.cfg.Schema, Name, topic, moved)
-	if err := pgstore.ExecBatch(ctx, tx, b); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
 	}
 	return rejected, nil
 }

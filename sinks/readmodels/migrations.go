@@ -49,4 +49,7 @@ CREATE TABLE {{schema}}.payment_daily (
 	PRIMARY KEY (organization_id, day, currency)
 );
 ` + pgstore.OffsetsTableSQL},
+	// Room on each page so rewriting a state (same id, no other index) is
+	// a HOT update: no new index entry.
+	{Version: 2, Name: "readmodel_state fillfactor", SQL: `ALTER TABLE {{schema}}.readmodel_state SET (fillfactor = 70);`},
 }

@@ -27,78 +27,78 @@ func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event) (
 		return nil, nil
 	}
 	schema := t.cfg.Schema
-	tx, err := t.pool.Begin(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+	reasons := make([]string, len(batch))
+	var valid []sinks.Event
+	for i, ev := range batch {
+		if reasons[i] = pgstore.CheckEvent(ev); reasons[i] == "" {
+			valid = append(valid, ev)
+		}
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
-	next, err := pgstore.LockOffsets(ctx, tx, schema, Name, topic, pgstore.Partitions(batch))
-	if err != nil {
-		return nil, err
-	}
-
-	// Events at or after the stored offsets, minus those never storable.
-	var fresh []sinks.Event
+	next := map[int32]int64{}
+	inserted := map[string]bool{}
+	prev := map[string]paymentState{}
 	var rejected []sinks.Rejected
-	moved := map[int32]int64{}
-	for _, ev := range batch {
-		if ev.Offset < next[ev.Partition] {
-			continue
-		}
-		if ev.Offset+1 > moved[ev.Partition] {
-			moved[ev.Partition] = ev.Offset + 1
-		}
-		if reason := pgstore.CheckEvent(ev); reason != "" {
-			rejected = append(rejected, sinks.Rejected{Event: ev, Reason: reason})
-			continue
-		}
-		fresh = append(fresh, ev)
-	}
-
-	inserted, prev, err := t.insertTimelineAndLoadStates(ctx, tx, topic, fresh)
+	err := pgstore.TwoTrips(ctx, t.pool,
+		// Trip 1: lock the offsets, insert the timeline rows (a replayed
+		// event finds its row and inserts nothing), lock and read the
+		// previous states.
+		func(b *pgx.Batch) {
+			pgstore.QueueLockOffsets(b, schema, Name, topic, pgstore.Partitions(batch), next)
+			queueTimeline(b, schema, topic, valid, inserted)
+			queueLoadStates(b, schema, valid, prev)
+		},
+		// Trip 2: fold the events at or after the stored offsets, write the
+		// states, deltas and offsets.
+		func() (*pgx.Batch, error) {
+			var fresh []sinks.Event
+			moved := map[int32]int64{}
+			for i, ev := range batch {
+				if ev.Offset < next[ev.Partition] {
+					continue
+				}
+				if ev.Offset+1 > moved[ev.Partition] {
+					moved[ev.Partition] = ev.Offset + 1
+				}
+				if reasons[i] != "" {
+					rejected = append(rejected, sinks.Rejected{Event: ev, Reason: reasons[i]})
+					continue
+				}
+				fresh = append(fresh, ev)
+			}
+			f := fold(fresh, prev, func(id string) bool {
+				if inserted[id] {
+					delete(inserted, id) // a second copy in this batch is a replay
+					return true
+				}
+				return false
+			})
+			b := &pgx.Batch{}
+			queueStates(b, schema, f.states)
+			queueSummary(b, schema, f.summary)
+			queueDaily(b, schema, f.daily)
+			pgstore.QueueSaveOffsets(b, schema, Name, topic, moved)
+			return b, nil
+		})
 	if err != nil {
 		return nil, err
-	}
-	f := fold(fresh, prev, func(id string) bool {
-		if inserted[id] {
-			delete(inserted, id) // a second copy in this batch is a replay
-			return true
-		}
-		return false
-	})
-
-	b := &pgx.Batch{}
-	queueStates(b, schema, f.states)
-	queueSummary(b, schema, f.summary)
-	queueDaily(b, schema, f.daily)
-	pgstore.QueueSaveOffsets(b, schema, Name, topic, moved)
-	if err := pgstore.ExecBatch(ctx, tx, b); err != nil {
-		return nil, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, fmt.Errorf("commit: %w", err)
 	}
 	return rejected, nil
 }
 
-// insertTimelineAndLoadStates inserts the timeline rows (existing event
-// ids are left alone) and locks and reads the previous states of the
-// batch's payments, in one round trip. It returns the event ids inserted.
-func (t *Target) insertTimelineAndLoadStates(ctx context.Context, tx pgx.Tx, topic string, fresh []sinks.Event) (map[string]bool, map[string]paymentState, error) {
+// queueTimeline inserts one timeline row per event (tombstones have none);
+// existing event ids are left alone. The ids inserted land in inserted.
+func queueTimeline(b *pgx.Batch, schema, topic string, events []sinks.Event, inserted map[string]bool) {
 	var (
 		ids, aggs, orgs, types, corrs []string
 		at                            []time.Time
 		versions                      []int64
 		data, meta                    []string
 	)
-	payIDs := map[string]bool{}
-	for _, ev := range fresh {
-		if ev.Envelope == nil {
-			payIDs[ev.Key] = true
+	for _, ev := range events {
+		env := ev.Envelope
+		if env == nil {
 			continue
 		}
-		env := ev.Envelope
-		payIDs[env.AggregateID] = true
 		ids = append(ids, env.EventID)
 		aggs = append(aggs, env.AggregateID)
 		orgs = append(orgs, env.OrganizationID)
@@ -109,34 +109,46 @@ func (t *Target) insertTimelineAndLoadStates(ctx context.Context, tx pgx.Tx, top
 		data = append(data, string(timelineData(env)))
 		meta = append(meta, string(timelineMetadata(topic, ev)))
 	}
-	inserted := map[string]bool{}
-	prev := map[string]paymentState{}
-	if len(payIDs) == 0 {
-		return inserted, prev, nil
+	if len(ids) == 0 {
+		return
 	}
-	keys := make([]string, 0, len(payIDs))
-	for id := range payIDs {
-		keys = append(keys, id)
+	b.Queue(`INSERT INTO `+pgstore.Table(schema, "payment_timeline")+`
+		(event_id, aggregate_id, organization_id, type, occurred_at, correlation_id, version, data, metadata)
+		SELECT e, a, o, ty, at, c, v, d::jsonb, m::jsonb
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::bigint[], $8::text[], $9::text[])
+			AS x(e, a, o, ty, at, c, v, d, m)
+		ON CONFLICT (event_id) DO NOTHING
+		RETURNING event_id`, ids, aggs, orgs, types, at, corrs, versions, data, meta).
+		Query(func(rows pgx.Rows) error {
+			var id string
+			_, err := pgx.ForEachRow(rows, []any{&id}, func() error { inserted[id] = true; return nil })
+			return err
+		})
+}
+
+// queueLoadStates reads the readmodel_state rows of the events' payments
+// into prev. No row lock is needed: the offsets rows locked before
+// serialize the writers of a partition, and a payment lives in one
+// partition (its key's).
+func queueLoadStates(b *pgx.Batch, schema string, events []sinks.Event, prev map[string]paymentState) {
+	seen := map[string]bool{}
+	var keys []string
+	for _, ev := range events {
+		id := ev.Key
+		if ev.Envelope != nil {
+			id = ev.Envelope.AggregateID
+		}
+		if !seen[id] {
+			seen[id] = true
+			keys = append(keys, id)
+		}
+	}
+	if len(keys) == 0 {
+		return
 	}
 	slices.Sort(keys)
-
-	b := &pgx.Batch{}
-	if len(ids) > 0 {
-		b.Queue(`INSERT INTO `+pgstore.Table(t.cfg.Schema, "payment_timeline")+`
-			(event_id, aggregate_id, organization_id, type, occurred_at, correlation_id, version, data, metadata)
-			SELECT e, a, o, ty, at, c, v, d::jsonb, m::jsonb
-			FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::bigint[], $8::text[], $9::text[])
-				AS x(e, a, o, ty, at, c, v, d, m)
-			ON CONFLICT (event_id) DO NOTHING
-			RETURNING event_id`, ids, aggs, orgs, types, at, corrs, versions, data, meta).
-			Query(func(rows pgx.Rows) error {
-				var id string
-				_, err := pgx.ForEachRow(rows, []any{&id}, func() error { inserted[id] = true; return nil })
-				return err
-			})
-	}
 	b.Queue(`SELECT id, organization_id, status, currency, amount_minor, version, deleted
-		FROM `+pgstore.Table(t.cfg.Schema, "readmodel_state")+` WHERE id = ANY($1) ORDER BY id FOR UPDATE`, keys).
+		FROM `+pgstore.Table(schema, "readmodel_state")+` WHERE id = ANY($1)`, keys).
 		Query(func(rows pgx.Rows) error {
 			var id string
 			var s paymentState
@@ -144,10 +156,6 @@ func (t *Target) insertTimelineAndLoadStates(ctx context.Context, tx pgx.Tx, top
 				func() error { prev[id] = s; return nil })
 			return err
 		})
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		return nil, nil, fmt.Errorf("insert timeline, read states: %w", err)
-	}
-	return inserted, prev, nil
 }
 
 func queueStates(b *pgx.Batch, schema string, states map[string]paymentState) {

@@ -68,6 +68,24 @@ func LockOffsets(ctx context.Context, tx pgx.Tx, schema, sink, topic string, par
 	return out, nil
 }
 
+// QueueLockOffsets is LockOffsets queued on b (inside a transaction): the
+// next offsets land in out when the batch's results are read.
+func QueueLockOffsets(b *pgx.Batch, schema, sink, topic string, parts []int32, out map[int32]int64) {
+	parts = slices.Clone(parts)
+	slices.Sort(parts)
+	t := Table(schema, "sink_offsets")
+	b.Queue(`INSERT INTO `+t+` (sink, topic, partition, next_offset)
+		SELECT $1, $2, p, 0 FROM unnest($3::int[]) AS p ON CONFLICT DO NOTHING`, sink, topic, parts)
+	b.Queue(`SELECT partition, next_offset FROM `+t+`
+		WHERE sink = $1 AND topic = $2 AND partition = ANY($3) ORDER BY partition FOR UPDATE`, sink, topic, parts).
+		Query(func(rows pgx.Rows) error {
+			var p int32
+			var o int64
+			_, err := pgx.ForEachRow(rows, []any{&p, &o}, func() error { out[p] = o; return nil })
+			return err
+		})
+}
+
 // QueueSaveOffsets adds to b the update of the offsets that moved.
 func QueueSaveOffsets(b *pgx.Batch, schema, sink, topic string, next map[int32]int64) {
 	if len(next) == 0 {

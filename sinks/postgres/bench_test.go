@@ -1,0 +1,68 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/sinks/internal/pgbench"
+	"github.com/prism-cqrs/prism/sinks/internal/pgstore"
+	"github.com/prism-cqrs/prism/sinks/postgres"
+	"github.com/prism-cqrs/prism/topology"
+)
+
+// BenchmarkPostgresSinkVsCopyFrom writes 50,000 generated events through
+// the postgres sink in batches of 1,000 (the runner's default) and, in the
+// same run, CopyFroms one row per event (its state, unique id) into a table
+// with the same columns and indexes. Reported: sink_events/s, copy_rows/s,
+// ratio_% (target >= 60).
+func BenchmarkPostgresSinkVsCopyFrom(b *testing.B) {
+	ctx := context.Background()
+	url := harness.PostgresURL(b)
+	schema := topology.NewNames(harness.Namespace(b)).PostgresSchema()
+	batches, total := pgbench.Events(50_000, 1000)
+	target, err := postgres.New(postgres.Config{URL: url, Schema: schema})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer target.Close()
+	if err := target.Setup(ctx); err != nil {
+		b.Fatal(err)
+	}
+	pool := target.Pool()
+	b.Cleanup(func() {
+		_, _ = pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgstore.Ident(schema)+` CASCADE`)
+	})
+	if _, err := pool.Exec(ctx, `CREATE TABLE `+pgstore.Table(schema, "copy_baseline")+` (LIKE `+pgstore.Table(schema, "payments")+` INCLUDING ALL)`); err != nil {
+		b.Fatal(err)
+	}
+	cols := []string{"id", "organization_id", "user_id", "amount_minor", "currency", "description", "status", "created_at", "updated_at", "version"}
+	var rows [][][]any
+	for _, batch := range batches {
+		var rs [][]any
+		for _, ev := range batch {
+			if ev.Envelope == nil || ev.Envelope.State == nil {
+				continue
+			}
+			s := ev.Envelope.State
+			rs = append(rs, []any{ev.Envelope.EventID, s.OrganizationID, s.UserID, s.AmountMinor, s.Currency, s.Description,
+				string(s.Status), s.CreatedAt, s.UpdatedAt, s.Version})
+		}
+		rows = append(rows, rs)
+	}
+	pgbench.Compare(b, 3,
+		func() {
+			for _, tbl := range []string{"payments", "sink_offsets", "copy_baseline"} {
+				if _, err := pool.Exec(ctx, `TRUNCATE `+pgstore.Table(schema, tbl)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		},
+		func() float64 {
+			return pgbench.CopyRate(ctx, b, pool, pgx.Identifier{schema, "copy_baseline"}, cols, rows)
+		},
+		func() float64 { return pgbench.WriteRate(ctx, b, target, "bench.events", batches) })
+	b.ReportMetric(float64(total), "events/op")
+}
