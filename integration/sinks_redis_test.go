@@ -415,6 +415,48 @@ func TestSinksRedisTarget(t *testing.T) {
 	})
 }
 
+// TestSinksRedisLostOffsetsAskForARewind empties the namespace's keys (as a
+// Redis restarted without persistence would be): the next Write writes
+// nothing and asks the runtime to rewind; the offsets then read as absent.
+func TestSinksRedisLostOffsetsAskForARewind(t *testing.T) {
+	ctx := harness.Context(t, time.Minute)
+	s := newRedisStore(t)
+	tg, err := redissink.NewTarget(s.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	if err := tg.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	mustWrite(t, ctx, tg, "t", kvEvent(0, 0, "a", "o", 1, kvPayment("a", "o", 1, 1, schemas.StatusPending, t0)))
+	keys, err := s.client.Keys(ctx, s.names.RedisPrefix()+"*").Result()
+	if err != nil || len(keys) == 0 {
+		t.Fatalf("keys of the namespace: %v %v", keys, err)
+	}
+	if err := s.client.Del(ctx, keys...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = tg.Write(ctx, "t", []sinks.Event{kvEvent(0, 1, "a", "o", 2, kvPayment("a", "o", 2, 1, schemas.StatusAuthorized, t0))})
+	if !errors.Is(err, sinks.ErrRewind) {
+		t.Fatalf("Write after the data was lost: %v, want ErrRewind", err)
+	}
+	if n := s.client.Exists(ctx, s.keys.Payment("a")).Val(); n != 0 {
+		t.Fatal("Write stored the payment although the offsets were lost")
+	}
+	off, err := tg.CommittedOffsets(ctx, "t", []int32{0})
+	if err != nil || len(off) != 0 {
+		t.Fatalf("CommittedOffsets after the loss = %v, %v; want none", off, err)
+	}
+	// The runtime replays from the log start: both events.
+	mustWrite(t, ctx, tg, "t", kvEvent(0, 0, "a", "o", 1, kvPayment("a", "o", 1, 1, schemas.StatusPending, t0)),
+		kvEvent(0, 1, "a", "o", 2, kvPayment("a", "o", 2, 1, schemas.StatusAuthorized, t0)))
+	if v := s.client.Get(ctx, s.keys.Payment("a")).Val(); !strings.HasPrefix(v, `{"version":2,`) {
+		t.Fatalf("payment a after the replay: %s", v)
+	}
+}
+
 func TestSinksRedisNoTTL(t *testing.T) {
 	ctx := harness.Context(t, time.Minute)
 	s := newRedisStore(t)

@@ -37,6 +37,11 @@ func (r *Runner) flush(ctx context.Context) {
 			r.health.set(true, nil)
 			return
 		}
+		if errors.Is(err, ErrRewind) { // rewind.go
+			if err = r.rewind(ctx); err == nil {
+				return
+			}
+		}
 		r.m.batches.WithLabelValues("error").Inc()
 		r.health.set(false, err)
 		if ctx.Err() != nil {

@@ -80,8 +80,8 @@ func TestBuildChunksLayout(t *testing.T) {
 		t.Fatalf("%d chunks, want 2", len(chunks))
 	}
 	c := chunks[0]
-	// Header: ttl, marker ttl, recent size, channel, prefix, partitions, organizations.
-	if c.args[0] != int64(86400) || c.args[1] != int64(604800) || c.args[2] != 1000 || c.args[3] != "n:invalidate" || c.args[4] != "n:" || c.args[5] != 2 || c.args[6] != 1 {
+	// Header: ttl, marker ttl, recent size, channel, prefix, partitions, organizations, expected offsets.
+	if c.args[0] != int64(86400) || c.args[1] != int64(604800) || c.args[2] != 1000 || c.args[3] != "n:invalidate" || c.args[4] != "n:" || c.args[5] != 2 || c.args[6] != 1 || c.args[7] != "00" {
 		t.Fatalf("chunk 0 header %v", c.args[:argHeader])
 	}
 	if len(c.args) != argHeader+2*argStride || len(c.keys) != 2+2+2*keyStride {

@@ -12,7 +12,7 @@ const (
 
 // Argument layout of applyScript.
 const (
-	argHeader = 7 // ttl, markerTTL, recentSize, channel, prefix, partitions, organizations
+	argHeader = 8 // ttl, markerTTL, recentSize, channel, prefix, partitions, organizations, expected offsets
 	argStride = 9 // kind, partition index, next offset, version, id, score, document, message, organization index
 	keyStride = 2 // payment, deletion marker
 )
@@ -30,7 +30,9 @@ const (
 // the recent key and cachever key of each of the O organizations of the
 // chunk's events; then per event: payment key, deletion-marker key.
 // ARGV: ttl seconds (0 = none), marker ttl seconds, recent size, invalidate
-// channel, key prefix, P, O; then per event: kind, partition index
+// channel, key prefix, P, O, expected (a string of P '0'/'1': '1' when the
+// partition's offset key must exist because this target stored or read it
+// before); then per event: kind, partition index
 // (1-based), next offset (offset+1), version, payment id, score (createdAt
 // Unix ms), document JSON (starting with {"version":N,), invalidation
 // message, organization index (1-based; 0 for tombstones, whose
@@ -45,6 +47,9 @@ const (
 // once per chunk (one ZADD, one ZREM, one trim, one INCR of cachever).
 // Offsets and versions are copied from the arguments as strings, never
 // formatted by Lua, so no precision is lost.
+// An expected offset key that is missing means Redis lost its data (a
+// restart without persistence, FLUSHALL, eviction): the script writes
+// nothing and fails with "PRISM_OFFSETS_LOST", so the runtime rewinds.
 // It returns {applied, skipped as older, skipped as already consumed}.
 var applyScript = goredis.NewScript(`
 local ttl = tonumber(ARGV[1])
@@ -54,10 +59,14 @@ local channel = ARGV[4]
 local prefix = ARGV[5]
 local np = tonumber(ARGV[6])
 local no = tonumber(ARGV[7])
+local expected = ARGV[8]
 
 local nextOff, nextStr = {}, {}
 for i = 1, np do
   local v = redis.call('GET', KEYS[i])
+  if not v and string.sub(expected, i, i) == '1' then
+    return redis.error_reply('PRISM_OFFSETS_LOST ' .. KEYS[i] .. ' is gone')
+  end
   nextOff[i] = v and tonumber(v) or -1
 end
 
@@ -83,10 +92,10 @@ local function docVersion(doc)
 end
 
 local applied, older, replayed = 0, 0, 0
-local n = (#ARGV - 7) / 9
+local n = (#ARGV - 8) / 9
 local base = np + 2 * no
 for e = 0, n - 1 do
-  local a = 7 + e * 9
+  local a = 8 + e * 9
   local p, nxt = tonumber(ARGV[a + 2]), ARGV[a + 3]
   local nxtNum = tonumber(nxt)
   if nxtNum <= nextOff[p] then

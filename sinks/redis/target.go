@@ -19,6 +19,8 @@ type Target struct {
 	keys   Keys
 	client *goredis.Client
 	log    *slog.Logger
+	// stored remembers the partitions whose offset key must exist.
+	stored storedOffsets
 }
 
 var _ sinks.Target = (*Target)(nil)
@@ -69,7 +71,8 @@ func (t *Target) Ping(ctx context.Context) error {
 }
 
 // CommittedOffsets reads the next offset of each partition stored by the
-// apply script; partitions never written are absent from the map. Errors
+// apply script; partitions never written are absent from the map. From
+// then on Write expects the offsets it saw to stay (see ErrRewind). Errors
 // reaching Redis wrap sinks.ErrTransient.
 func (t *Target) CommittedOffsets(ctx context.Context, topic string, partitions []int32) (map[int32]int64, error) {
 	if len(partitions) == 0 {
@@ -87,6 +90,7 @@ func (t *Target) CommittedOffsets(ctx context.Context, topic string, partitions 
 	for i, v := range vals {
 		s, ok := v.(string)
 		if !ok {
+			t.stored.remove(topic, partitions[i])
 			continue
 		}
 		off, err := strconv.ParseInt(s, 10, 64)
@@ -94,6 +98,7 @@ func (t *Target) CommittedOffsets(ctx context.Context, topic string, partitions 
 			return nil, fmt.Errorf("redis: offset key %s holds %q, not an offset: %w", keys[i], s, err)
 		}
 		out[partitions[i]] = off
+		t.stored.add(topic, partitions[i:i+1])
 	}
 	return out, nil
 }

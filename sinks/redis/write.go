@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -14,9 +16,10 @@ import (
 
 // chunk is one call of applyScript.
 type chunk struct {
-	keys   []string
-	args   []any
-	events int
+	partitions []int32
+	keys       []string
+	args       []any
+	events     int
 }
 
 // Write applies batch with an exactly-once effect (see applyScript), in
@@ -24,6 +27,11 @@ type chunk struct {
 // EVALSHA that also stores its partitions' offsets. Chunks run in batch
 // order on one connection while the next chunk is being built, so the
 // encoding in Go overlaps the script running in Redis.
+//
+// When an offset this target stored or read before is missing, Redis lost
+// its data: nothing is written and the error wraps sinks.ErrRewind, so the
+// runtime seeks back to CommittedOffsets (now absent: the log start) and the
+// cache is rebuilt from the compacted topic.
 //
 // Events that cannot be represented (no state, an unknown currency, no id)
 // are returned as rejected; their offsets still advance, so a restart does
@@ -50,6 +58,9 @@ func (t *Target) Write(ctx context.Context, topic string, batch []sinks.Event) (
 			}
 			var res [3]int64
 			res, o.err = t.apply(ctx, c)
+			if o.err == nil {
+				t.stored.add(topic, c.partitions)
+			}
 			for i := range res {
 				o.counts[i] += res[i]
 			}
@@ -59,6 +70,11 @@ func (t *Target) Write(ctx context.Context, topic string, batch []sinks.Event) (
 	rejected := t.buildChunks(topic, batch, func(c chunk) { queue <- c })
 	close(queue)
 	o := <-done
+	if goredis.HasErrorPrefix(o.err, "PRISM_OFFSETS_LOST") {
+		t.stored.reset(topic)
+		t.log.Error("Redis lost the sink's offsets (restarted without persistence, flushed or evicted): asking the runtime to rewind", "topic", topic, "err", o.err)
+		return nil, fmt.Errorf("redis: %w: %w", sinks.ErrRewind, o.err)
+	}
 	if o.err != nil {
 		return nil, classify(fmt.Sprintf("apply batch of %d events from %s", len(batch), topic), o.err)
 	}
@@ -98,6 +114,7 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 		evs := batch[start:min(start+t.cfg.ChunkEvents, len(batch))]
 		parts, orgs := map[int32]int{}, map[string]int{}
 		var offsetKeys, orgKeys []string
+		var expected []byte
 		evKeys := make([]string, 0, keyStride*len(evs))
 		evArgs := make([]any, 0, argStride*len(evs))
 		for _, ev := range evs {
@@ -106,6 +123,7 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 				pidx = len(parts) + 1
 				parts[ev.Partition] = pidx
 				offsetKeys = append(offsetKeys, t.keys.Offset(topic, ev.Partition))
+				expected = append(expected, map[bool]byte{true: '1', false: '0'}[t.stored.has(topic, ev.Partition)])
 			}
 			op, reason := operation(ev)
 			if reason != "" {
@@ -128,7 +146,8 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 		c.keys = make([]string, 0, len(offsetKeys)+len(orgKeys)+len(evKeys))
 		c.keys = append(append(append(c.keys, offsetKeys...), orgKeys...), evKeys...)
 		c.args = make([]any, 0, argHeader+len(evArgs))
-		c.args = append(append(append(c.args, header...), len(parts), len(orgs)), evArgs...)
+		c.args = append(append(append(c.args, header...), len(parts), len(orgs), string(expected)), evArgs...)
+		c.partitions = slices.Collect(maps.Keys(parts))
 		emit(c)
 	}
 	return rejected
