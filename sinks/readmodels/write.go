@@ -14,15 +14,33 @@ import (
 )
 
 // Write applies the batch in one transaction (see the package doc).
+//
+// Fast path: the timeline rows of the events at or after the stored
+// offsets are COPYed (every such event is new in a well-formed stream).
+// When an event id is already present (a re-sent event at a new offset),
+// the COPY fails with a unique violation, the transaction is rolled back
+// and the batch is written again on the careful path, which inserts the
+// timeline rows ON CONFLICT DO NOTHING and only moves the figures for the
+// rows it inserted.
 func (t *Target) Write(ctx context.Context, topic string, batch []sinks.Event) ([]sinks.Rejected, error) {
-	rej, err := t.write(ctx, topic, batch)
+	rej, err := t.write(ctx, topic, batch, true)
+	if pgstore.IsUniqueViolation(err) {
+		rej, err = t.write(ctx, topic, batch, false)
+	}
 	if err != nil {
 		return nil, pgstore.Classify(fmt.Errorf("readmodels sink: batch of %d events: %w", len(batch), err))
 	}
 	return rej, nil
 }
 
-func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event) ([]sinks.Rejected, error) {
+// written is what one attempt computes between its round trips.
+type written struct {
+	fresh    []sinks.Event // valid events at or after the stored offsets
+	moved    map[int32]int64
+	rejected []sinks.Rejected
+}
+
+func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event, copyTimeline bool) ([]sinks.Rejected, error) {
 	if len(batch) == 0 {
 		return nil, nil
 	}
@@ -37,35 +55,36 @@ func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event) (
 	next := map[int32]int64{}
 	inserted := map[string]bool{}
 	prev := map[string]paymentState{}
-	var rejected []sinks.Rejected
-	err := pgstore.TwoTrips(ctx, t.pool,
-		// Trip 1: lock the offsets, insert the timeline rows (a replayed
-		// event finds its row and inserts nothing), lock and read the
-		// previous states.
+	var w *written
+	pick := func() {
+		if w == nil {
+			w = selectFresh(batch, reasons, next)
+		}
+	}
+	var middle func(ctx context.Context, conn *pgx.Conn) error
+	if copyTimeline {
+		middle = func(ctx context.Context, conn *pgx.Conn) error {
+			pick()
+			return copyTimelineRows(ctx, conn, schema, topic, w.fresh, inserted)
+		}
+	}
+	err := pgstore.Trips(ctx, t.pool,
+		// Trip 1: lock the offsets, read the previous states; on the
+		// careful path also insert the timeline rows (a replayed event finds
+		// its row and inserts nothing).
 		func(b *pgx.Batch) {
 			pgstore.QueueLockOffsets(b, schema, Name, topic, pgstore.Partitions(batch), next)
-			queueTimeline(b, schema, topic, valid, inserted)
+			if !copyTimeline {
+				queueTimeline(b, schema, topic, valid, inserted)
+			}
 			queueLoadStates(b, schema, valid, prev)
 		},
+		middle,
 		// Trip 2: fold the events at or after the stored offsets, write the
 		// states, deltas and offsets.
 		func() (*pgx.Batch, error) {
-			var fresh []sinks.Event
-			moved := map[int32]int64{}
-			for i, ev := range batch {
-				if ev.Offset < next[ev.Partition] {
-					continue
-				}
-				if ev.Offset+1 > moved[ev.Partition] {
-					moved[ev.Partition] = ev.Offset + 1
-				}
-				if reasons[i] != "" {
-					rejected = append(rejected, sinks.Rejected{Event: ev, Reason: reasons[i]})
-					continue
-				}
-				fresh = append(fresh, ev)
-			}
-			f := fold(fresh, prev, func(id string) bool {
+			pick()
+			f := fold(w.fresh, prev, func(id string) bool {
 				if inserted[id] {
 					delete(inserted, id) // a second copy in this batch is a replay
 					return true
@@ -76,13 +95,57 @@ func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event) (
 			queueStates(b, schema, f.states)
 			queueSummary(b, schema, f.summary)
 			queueDaily(b, schema, f.daily)
-			pgstore.QueueSaveOffsets(b, schema, Name, topic, moved)
+			pgstore.QueueSaveOffsets(b, schema, Name, topic, w.moved)
 			return b, nil
 		})
 	if err != nil {
 		return nil, err
 	}
-	return rejected, nil
+	return w.rejected, nil
+}
+
+// selectFresh keeps the events at or after the stored offsets, splitting
+// off those never storable, and computes the new offsets.
+func selectFresh(batch []sinks.Event, reasons []string, next map[int32]int64) *written {
+	w := &written{moved: map[int32]int64{}}
+	for i, ev := range batch {
+		if ev.Offset < next[ev.Partition] {
+			continue
+		}
+		if ev.Offset+1 > w.moved[ev.Partition] {
+			w.moved[ev.Partition] = ev.Offset + 1
+		}
+		if reasons[i] != "" {
+			w.rejected = append(w.rejected, sinks.Rejected{Event: ev, Reason: reasons[i]})
+			continue
+		}
+		w.fresh = append(w.fresh, ev)
+	}
+	return w
+}
+
+var timelineColumns = []string{"event_id", "aggregate_id", "organization_id", "type", "occurred_at", "correlation_id", "version", "data", "metadata"}
+
+// copyTimelineRows COPYs one timeline row per fresh event and marks each
+// as inserted. A duplicate event id fails the COPY (unique violation).
+func copyTimelineRows(ctx context.Context, conn *pgx.Conn, schema, topic string, fresh []sinks.Event, inserted map[string]bool) error {
+	rows := make([][]any, 0, len(fresh))
+	for _, ev := range fresh {
+		env := ev.Envelope
+		if env == nil {
+			continue
+		}
+		rows = append(rows, []any{env.EventID, env.AggregateID, env.OrganizationID, env.Type, env.OccurredAt.UTC(),
+			env.CorrelationID, env.Version, string(timelineData(env)), string(timelineMetadata(topic, ev))})
+		inserted[env.EventID] = true
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{schema, "payment_timeline"}, timelineColumns, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("copy %d timeline rows: %w", len(rows), err)
+	}
+	return nil
 }
 
 // queueTimeline inserts one timeline row per event (tombstones have none);

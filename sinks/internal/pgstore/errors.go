@@ -30,3 +30,10 @@ func Classify(err error) error {
 	}
 	return err
 }
+
+// IsUniqueViolation reports whether err is Postgres' unique_violation
+// (23505).
+func IsUniqueViolation(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "23505"
+}

@@ -17,6 +17,13 @@ import (
 // On any error the transaction is rolled back (best effort; a connection
 // left in a transaction is discarded by the pool) and nothing is applied.
 func TwoTrips(ctx context.Context, pool *pgxpool.Pool, first func(b *pgx.Batch), second func() (*pgx.Batch, error)) error {
+	return Trips(ctx, pool, first, nil, second)
+}
+
+// Trips is TwoTrips with a step between the two round trips that runs on
+// the transaction's connection (a COPY, for example); nil skips it.
+func Trips(ctx context.Context, pool *pgxpool.Pool, first func(b *pgx.Batch), middle func(ctx context.Context, conn *pgx.Conn) error,
+	second func() (*pgx.Batch, error)) error {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("acquire connection: %w", err)
@@ -31,6 +38,12 @@ func TwoTrips(ctx context.Context, pool *pgxpool.Pool, first func(b *pgx.Batch),
 	if err := conn.SendBatch(ctx, b1).Close(); err != nil {
 		rollback()
 		return fmt.Errorf("first round trip: %w", err)
+	}
+	if middle != nil {
+		if err := middle(ctx, conn.Conn()); err != nil {
+			rollback()
+			return err
+		}
 	}
 	b2, err := second()
 	if err != nil {
