@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/integration/harness"
 	"github.com/prism-cqrs/prism/schemas"
@@ -574,4 +576,185 @@ func BenchmarkSinksRedis(b *testing.B) {
 	b.ReportMetric(n/tTarget.Seconds(), "target-events/s")
 	b.ReportMetric(n/tBare.Seconds(), "bare-events/s")
 	b.ReportMetric(tBare.Seconds()/tTarget.Seconds(), "ratio")
+}
+
+// ---------------------------------------------------------------- pipeline
+
+// kvStream is a generated event stream for the pipeline tests: per
+// partition in offset order (sinktest.GenerateStream), merged round-robin
+// so partitions interleave as they would on the topic.
+func kvStream(topic string, partitions, payments int, seed uint64) []sinks.Event {
+	parts := sinktest.GenerateStream(sinktest.StreamConfig{Topic: topic, Partitions: partitions, Payments: payments, Seed: seed})
+	var out []sinks.Event
+	for i := 0; ; i++ {
+		more := false
+		for _, p := range parts {
+			if i < len(p) {
+				out = append(out, p[i])
+				more = true
+			}
+		}
+		if !more {
+			return out
+		}
+	}
+}
+
+// kvExpected is the test's reference: per key the state of its last event
+// in stream order; PaymentDeleted and tombstones remove it.
+func kvExpected(evs []sinks.Event) map[string]schemas.Payment {
+	out := map[string]schemas.Payment{}
+	for _, ev := range evs {
+		if ev.Envelope == nil || ev.Envelope.State == nil {
+			delete(out, ev.Key)
+			continue
+		}
+		out[ev.Key] = *ev.Envelope.State
+	}
+	return out
+}
+
+// kvProduce writes events to their partitions of the events topic, in
+// order, encoded with the codec (tombstones as nil values).
+func kvProduce(t *testing.T, ctx context.Context, e *sinkEnv, evs []sinks.Event) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(100_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	recs := make([]*kgo.Record, 0, len(evs))
+	for _, ev := range evs {
+		rec := &kgo.Record{Topic: e.names.EventsTopic(), Partition: ev.Partition, Key: []byte(ev.Key)}
+		if ev.Envelope != nil {
+			if rec.Value, err = e.codec.EncodeEvent(ev.Envelope); err != nil {
+				t.Fatalf("encode event %s: %v", ev.Envelope.EventID, err)
+			}
+			rec.Headers = []kgo.RecordHeader{{Key: schemas.HeaderType, Value: []byte(ev.Envelope.Type)},
+				{Key: schemas.HeaderEventID, Value: []byte(ev.Envelope.EventID)}}
+		}
+		recs = append(recs, rec)
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("produce %d events: %v", len(recs), err)
+	}
+}
+
+// kvWaitEqual polls diff until it is empty twice, 2 s apart, or fails
+// after timeout with the last differences.
+func kvWaitEqual(t *testing.T, what string, timeout time.Duration, diff func() []string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last []string
+	for time.Now().Before(deadline) {
+		if last = diff(); len(last) == 0 {
+			time.Sleep(2 * time.Second)
+			if last = diff(); len(last) == 0 {
+				return
+			}
+		}
+		time.Sleep(time.Second)
+	}
+	t.Fatalf("%s never matched the expectation within %s:\n  %s", what, timeout, strings.Join(last, "\n  "))
+}
+
+// kvWaitUnhealthy polls /healthz for d and reports whether it answered 503.
+func kvWaitUnhealthy(p *sinkProc, d time.Duration) bool {
+	seen := false
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+		if p.health() == http.StatusServiceUnavailable {
+			seen = true
+		}
+	}
+	return seen
+}
+
+// TestSinksRedisPipeline runs `prism sink redis` processes on a real events
+// topic and compares Redis with the state computed from the produced
+// events, through faults: a sink SIGKILLed mid-run and replaced, and Redis
+// stopped for 15 s (restarted empty: it keeps no data) while events flow,
+// during which /healthz must say 503; the sink must then rebuild what Redis
+// lost from the topic.
+func TestSinksRedisPipeline(t *testing.T) {
+	e := newSinkEnv(t, 6)
+	ctx := harness.Context(t, 5*time.Minute)
+	redisURL := harness.RedisURL(t)
+	s := newRedisStore(t)
+	s.names, s.keys = e.names, redissink.NewKeys(e.names)
+	t.Cleanup(func() { // the store's own cleanup covers its random namespace; this is the env's
+		c := context.Background()
+		if keys, err := s.client.Keys(c, e.names.RedisPrefix()+"*").Result(); err == nil && len(keys) > 0 {
+			s.client.Unlink(c, keys...)
+		}
+	})
+	evs := kvStream(e.names.EventsTopic(), 6, 6000, 42)
+	want := kvExpected(evs)
+	t.Logf("%d events, %d live payments expected", len(evs), len(want))
+	third := len(evs) / 3
+	args := []string{"--redis-url", redisURL, "--redis-recent-size", "100000", "--batch-max-records", "500"}
+
+	kvProduce(t, ctx, e, evs[:third])
+	a := e.startSink("sink-redis-a", "redis", args...)
+	deadline := time.Now().Add(60 * time.Second)
+	for s.client.Exists(ctx, s.keys.Offset(e.names.EventsTopic(), 0)).Val() == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Log("fault 1: SIGKILL the sink mid-run, start another")
+	a.kill(t)
+	b := e.startSink("sink-redis-b", "redis", args...)
+	kvProduce(t, ctx, e, evs[third:2*third])
+	kvWaitEqual(t, "redis after the SIGKILL", 2*time.Minute, func() []string {
+		got, err := s.Payments(ctx)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		return sinktest.DiffPayments(kvExpected(evs[:2*third]), got, 10)
+	})
+
+	t.Log("fault 2: Redis down for 15 s while events flow")
+	t.Cleanup(func() { sinkServicesQuiet("up", "redis") })
+	sinkServices(t, "down", "redis")
+	kvProduce(t, ctx, e, evs[2*third:])
+	if !kvWaitUnhealthy(b, 15*time.Second) {
+		t.Errorf("the sink never reported unhealthy on /healthz while Redis was down")
+	}
+	sinkServices(t, "up", "redis")
+
+	kvWaitEqual(t, "redis after the outage", 3*time.Minute, func() []string {
+		got, err := s.Payments(ctx)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		d := sinktest.DiffPayments(want, got, 10)
+		// The recent index of each organization holds exactly its live
+		// payments (no trimming at this size), scored by createdAt.
+		byOrg := map[string]map[string]int64{}
+		for id, p := range want {
+			if byOrg[p.OrganizationID] == nil {
+				byOrg[p.OrganizationID] = map[string]int64{}
+			}
+			byOrg[p.OrganizationID][id] = p.CreatedAt.UnixMilli()
+		}
+		for org, ids := range byOrg {
+			zs, err := s.client.ZRangeWithScores(ctx, s.keys.Recent(org), 0, -1).Result()
+			if err != nil {
+				return append(d, err.Error())
+			}
+			if len(zs) != len(ids) {
+				d = append(d, fmt.Sprintf("recent index of %s: %d ids, want %d", org, len(zs), len(ids)))
+			}
+			for _, z := range zs {
+				if score, ok := ids[z.Member.(string)]; !ok || int64(z.Score) != score {
+					d = append(d, fmt.Sprintf("recent index of %s: %v scored %v, want live with score %d", org, z.Member, z.Score, score))
+					break
+				}
+			}
+		}
+		return d
+	})
+	if code := b.health(); code != http.StatusOK {
+		t.Errorf("/healthz after catching up: %d, want 200", code)
+	}
+	b.stop(t)
 }
