@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/prism-cqrs/prism/integration/harness"
 	"github.com/prism-cqrs/prism/schemas"
 	"github.com/prism-cqrs/prism/sinks"
@@ -356,5 +358,121 @@ func TestSinksElasticsearchDownIsTransient(t *testing.T) {
 	_, err = tg.Write(ctx, "t", []sinks.Event{kvEvent(0, 0, "a", "o", 1, kvPayment("a", "o", 1, 1, schemas.StatusPending, time.Now()))})
 	if !errors.Is(err, sinks.ErrTransient) {
 		t.Fatalf("Write with Elasticsearch down: %v, want ErrTransient", err)
+	}
+}
+
+// TestSinksElasticsearchPipeline runs `prism sink elasticsearch` processes
+// on a real events topic and compares the index (read through the alias)
+// with the state computed from the produced events, through faults: a sink
+// SIGKILLed mid-run and replaced; an event Elasticsearch must refuse (a
+// 40 kB organization id, over the keyword term limit) injected on the
+// topic, which must reach the events DLQ with the reason while the sink
+// goes on; Elasticsearch stopped for 15 s while events flow, during which
+// /healthz must say 503.
+func TestSinksElasticsearchPipeline(t *testing.T) {
+	e := newSinkEnv(t, 6)
+	ctx := harness.Context(t, 6*time.Minute)
+	s := newESStore(t)
+	s.names = e.names
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		s.call(c, http.MethodDelete, "/"+e.names.ElasticsearchAlias()+"-v*", nil, nil)
+	})
+	evs := kvStream(e.names.EventsTopic(), 6, 6000, 43)
+	want := kvExpected(evs)
+	t.Logf("%d events, %d live payments expected", len(evs), len(want))
+	third := len(evs) / 3
+	args := []string{"--elasticsearch-url", s.url, "--batch-max-records", "500"}
+	diff := func(want map[string]schemas.Payment) func() []string {
+		return func() []string {
+			got, err := s.Payments(ctx)
+			if err != nil {
+				return []string{err.Error()}
+			}
+			return sinktest.DiffPayments(want, got, 10)
+		}
+	}
+
+	kvProduce(t, ctx, e, evs[:third])
+	a := e.startSink("sink-es-a", "elasticsearch", args...)
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		var c struct{ Count int }
+		if st, _ := s.call(ctx, http.MethodGet, "/"+e.names.ElasticsearchAlias()+"/_count", nil, &c); st == http.StatusOK && c.Count > 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Log("fault 1: SIGKILL the sink mid-run, start another")
+	a.kill(t)
+	b := e.startSink("sink-es-b", "elasticsearch", args...)
+
+	t.Log("fault 2: an event Elasticsearch refuses, injected on the topic")
+	poison := kvPayment("poison-1", strings.Repeat("o", 40_000), 1, 100, schemas.StatusPending, time.Now())
+	poisonEv := kvEvent(0, 0, "poison-1", poison.OrganizationID, 1, poison)
+	kvProduce(t, ctx, e, []sinks.Event{poisonEv})
+	kvProduce(t, ctx, e, evs[third:2*third])
+	kvWaitEqual(t, "index after the SIGKILL and the poison event", 3*time.Minute, diff(kvExpected(evs[:2*third])))
+	kvCheckDLQ(t, ctx, e, "poison-1", "immense term")
+
+	t.Log("fault 3: Elasticsearch down for 15 s while events flow")
+	t.Cleanup(func() { sinkServicesQuiet("up", "elasticsearch") })
+	sinkServices(t, "down", "elasticsearch")
+	kvProduce(t, ctx, e, evs[2*third:])
+	if !kvWaitUnhealthy(b, 15*time.Second) {
+		t.Errorf("the sink never reported unhealthy on /healthz while Elasticsearch was down")
+	}
+	started := time.Now()
+	sinkServices(t, "up", "elasticsearch")
+	t.Logf("Elasticsearch back after %s", time.Since(started).Round(time.Second))
+
+	kvWaitEqual(t, "index after the outage", 3*time.Minute, diff(want))
+	if code := b.health(); code != http.StatusOK {
+		t.Errorf("/healthz after catching up: %d, want 200", code)
+	}
+	b.stop(t)
+}
+
+// kvCheckDLQ reads the events DLQ from its start and requires the record of
+// key, with its original value, sent by the elasticsearch sink with a
+// message containing reason.
+func kvCheckDLQ(t *testing.T, ctx context.Context, e *sinkEnv, key, reason string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(e.names.EventsDLQTopic()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		fs := cl.PollFetches(pctx)
+		if pctx.Err() != nil {
+			t.Fatalf("no DLQ record for %s within 30s", key)
+		}
+		var found *kgo.Record
+		fs.EachRecord(func(r *kgo.Record) {
+			if string(r.Key) == key {
+				found = r
+			}
+		})
+		if found == nil {
+			continue
+		}
+		h := map[string]string{}
+		for _, x := range found.Headers {
+			h[x.Key] = string(x.Value)
+		}
+		env, err := e.codec.DecodeEvent(found.Value)
+		if err != nil || env.AggregateID != key {
+			t.Fatalf("DLQ record value is not the original event of %s: %v", key, err)
+		}
+		if h[schemas.HeaderDLQSink] != "elasticsearch" || !strings.Contains(h[schemas.HeaderDLQMessage], reason) ||
+			h[schemas.HeaderDLQTopic] != e.names.EventsTopic() || h[schemas.HeaderDLQOffset] == "" || h[schemas.HeaderType] != schemas.TypePaymentCreated {
+			t.Fatalf("DLQ record headers %v: want sink elasticsearch, a message with %q, the source topic and offset, the original headers", h, reason)
+		}
+		return
 	}
 }

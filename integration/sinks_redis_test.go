@@ -184,9 +184,17 @@ func kvEvent(p int32, off int64, id, org string, v int64, state *schemas.Payment
 	case v == 1:
 		typ = schemas.TypePaymentCreated
 	}
-	return sinks.Event{Partition: p, Offset: off, Key: id, Envelope: &schemas.EventEnvelope{
-		EventID: fmt.Sprintf("%s-e%d", id, v), Type: typ, AggregateID: id, Version: v,
-		OrganizationID: org, OccurredAt: time.Now(), State: state}}
+	env := &schemas.EventEnvelope{EventID: fmt.Sprintf("%s-e%d", id, v), Type: typ, AggregateID: id, Version: v,
+		OrganizationID: org, OccurredAt: time.Now(), State: state}
+	switch typ {
+	case schemas.TypePaymentDeleted:
+		env.Payload.Deleted = &schemas.PaymentDeleted{Reason: "test"}
+	case schemas.TypePaymentCreated:
+		env.Payload.Created = &schemas.PaymentCreated{AmountMinor: state.AmountMinor, Currency: state.Currency, Description: state.Description, UserID: state.UserID}
+	default:
+		env.Payload.Updated = &schemas.PaymentUpdated{AmountMinor: state.AmountMinor, Currency: state.Currency, Description: state.Description}
+	}
+	return sinks.Event{Partition: p, Offset: off, Key: id, Envelope: env}
 }
 
 func kvTombstone(p int32, off int64, id string) sinks.Event {
