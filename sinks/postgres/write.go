@@ -16,36 +16,84 @@ import (
 
 // op is the net effect of a batch on one payment: delete the row if its
 // version is below deleteBelow (0: no delete), then upsert state (nil: none).
+// created says the batch holds the payment's PaymentCreated: in a
+// well-formed stream its row does not exist yet, so it can be COPYed.
 type op struct {
 	deleteBelow int64
 	state       *schemas.Payment
+	created     bool
 }
+
+// copyable reports whether the op can be written by COPY on the fast path.
+func (o *op) copyable() bool { return o.created && o.deleteBelow == 0 && o.state != nil }
 
 // Write applies the batch in one transaction (see the package doc). It
 // returns the events it can never store; they still advance the offsets.
+//
+// Fast path: the rows of payments created in this batch are COPYed (in a
+// well-formed stream they do not exist yet), the others upserted. If such
+// a row exists after all (a creation re-sent at a new offset), the COPY
+// fails with a unique violation, the transaction is rolled back and the
+// batch is written again upserting every row.
 func (t *Target) Write(ctx context.Context, topic string, batch []sinks.Event) ([]sinks.Rejected, error) {
-	rej, err := t.write(ctx, topic, batch)
+	rej, err := t.write(ctx, topic, batch, true)
+	if pgstore.IsUniqueViolation(err) {
+		rej, err = t.write(ctx, topic, batch, false)
+	}
 	if err != nil {
 		return nil, pgstore.Classify(fmt.Errorf("postgres sink: batch of %d events: %w", len(batch), err))
 	}
 	return rej, nil
 }
 
-func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event) ([]sinks.Rejected, error) {
+var paymentColumns = []string{"id", "organization_id", "user_id", "amount_minor", "currency", "description", "status", "created_at", "updated_at", "version"}
+
+func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event, copyNew bool) ([]sinks.Rejected, error) {
 	if len(batch) == 0 {
 		return nil, nil
 	}
 	next := map[int32]int64{}
-	var rejected []sinks.Rejected
-	err := pgstore.TwoTrips(ctx, t.pool,
+	var (
+		ops      map[string]*op
+		moved    map[int32]int64
+		rejected []sinks.Rejected
+	)
+	fold := func() {
+		if ops == nil {
+			ops, moved, rejected = reduce(batch, next)
+		}
+	}
+	var middle func(ctx context.Context, conn *pgx.Conn) error
+	if copyNew {
+		middle = func(ctx context.Context, conn *pgx.Conn) error {
+			fold()
+			var rows [][]any
+			for id, o := range ops {
+				if !o.copyable() {
+					continue
+				}
+				s := o.state
+				rows = append(rows, []any{id, s.OrganizationID, s.UserID, s.AmountMinor, s.Currency, s.Description,
+					string(s.Status), s.CreatedAt.UTC(), s.UpdatedAt.UTC(), s.Version})
+			}
+			if len(rows) == 0 {
+				return nil
+			}
+			if _, err := conn.CopyFrom(ctx, pgx.Identifier{t.cfg.Schema, "payments"}, paymentColumns, pgx.CopyFromRows(rows)); err != nil {
+				return fmt.Errorf("copy %d new payments: %w", len(rows), err)
+			}
+			return nil
+		}
+	}
+	err := pgstore.Trips(ctx, t.pool,
 		func(b *pgx.Batch) {
 			pgstore.QueueLockOffsets(b, t.cfg.Schema, Name, topic, pgstore.Partitions(batch), next)
 		},
+		middle,
 		func() (*pgx.Batch, error) {
-			ops, moved, rej := reduce(batch, next)
-			rejected = rej
+			fold()
 			b := &pgx.Batch{}
-			queueOps(b, t.cfg.Schema, ops)
+			queueOps(b, t.cfg.Schema, ops, copyNew)
 			pgstore.QueueSaveOffsets(b, t.cfg.Schema, Name, topic, moved)
 			return b, nil
 		})
@@ -97,12 +145,17 @@ func reduce(batch []sinks.Event, next map[int32]int64) (map[string]*op, map[int3
 				continue // older version
 			}
 			o.state = env.State
+			if env.Type == schemas.TypePaymentCreated {
+				o.created = true
+			}
 		}
 	}
 	return ops, moved, rejected
 }
 
-func queueOps(b *pgx.Batch, schema string, ops map[string]*op) {
+// queueOps queues the deletes and upserts; with copied set, the copyable
+// ops were written by COPY already and are left out.
+func queueOps(b *pgx.Batch, schema string, ops map[string]*op, copied bool) {
 	ids := make([]string, 0, len(ops))
 	for id := range ops {
 		ids = append(ids, id)
@@ -122,7 +175,7 @@ func queueOps(b *pgx.Batch, schema string, ops map[string]*op) {
 			delIDs = append(delIDs, id)
 			delBelow = append(delBelow, o.deleteBelow)
 		}
-		if s := o.state; s != nil {
+		if s := o.state; s != nil && !(copied && o.copyable()) {
 			up = append(up, id)
 			org = append(org, s.OrganizationID)
 			user = append(user, s.UserID)
