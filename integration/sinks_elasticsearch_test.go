@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/integration/harness"
@@ -475,4 +476,73 @@ func kvCheckDLQ(t *testing.T, ctx context.Context, e *sinkEnv, key, reason strin
 		}
 		return
 	}
+}
+
+// BenchmarkSinksElasticsearch compares the target's Write (one _bulk with
+// external versions, built from events) with a bare go-elasticsearch bulk
+// load of the same documents (pre-encoded, plain index actions) into an
+// index with the same mapping. Each iteration times one batch of each,
+// alternately, so both see the same machine load. Metrics: target events/s,
+// bare docs/s, and their ratio.
+func BenchmarkSinksElasticsearch(b *testing.B) {
+	const batch = 1000
+	ctx := harness.Context(b, 10*time.Minute)
+	s := newESStore(b)
+	cfg := essink.DefaultConfig(s.url, s.names)
+	tg, err := essink.NewTarget(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tg.Close()
+	cfg.IndexVersion = 2 // same mapping, another index, for the bare load
+	bareTarget, err := essink.NewTarget(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bareTarget.Close()
+	for _, x := range []sinks.Target{tg, bareTarget} {
+		if err := x.Setup(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	client, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{s.url}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bareIndex := s.names.ElasticsearchIndex(2)
+	var tTarget, tBare time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		evs := benchBatch(i, batch)
+		var body bytes.Buffer
+		for _, ev := range evs {
+			p := ev.Envelope.State
+			doc, _ := json.Marshal(map[string]any{"id": p.ID, "organization_id": p.OrganizationID, "user_id": p.UserID,
+				"amount_minor": p.AmountMinor, "amount": json.Number(testDecimal(p.AmountMinor, p.Currency)), "currency": p.Currency,
+				"description": p.Description, "status": p.Status, "created_at": p.CreatedAt.Format(time.RFC3339Nano),
+				"updated_at": p.UpdatedAt.Format(time.RFC3339Nano), "version": p.Version})
+			fmt.Fprintf(&body, `{"index":{"_index":%q,"_id":%q}}`+"\n%s\n", bareIndex, p.ID, doc)
+		}
+		start := time.Now()
+		if rej, err := tg.Write(ctx, "bench", evs); err != nil || len(rej) > 0 {
+			b.Fatalf("Write: %v, %d rejected", err, len(rej))
+		}
+		tTarget += time.Since(start)
+		start = time.Now()
+		res, err := client.Bulk(bytes.NewReader(body.Bytes()), client.Bulk.WithContext(ctx))
+		if err != nil {
+			b.Fatal(err)
+		}
+		var br struct{ Errors bool }
+		err = json.NewDecoder(res.Body).Decode(&br)
+		res.Body.Close()
+		if err != nil || res.StatusCode != http.StatusOK || br.Errors {
+			b.Fatalf("bare bulk: status %d, errors %v, %v", res.StatusCode, br.Errors, err)
+		}
+		tBare += time.Since(start)
+	}
+	n := float64(b.N * batch)
+	b.ReportMetric(n/tTarget.Seconds(), "target-events/s")
+	b.ReportMetric(n/tBare.Seconds(), "bare-docs/s")
+	b.ReportMetric(tBare.Seconds()/tTarget.Seconds(), "ratio")
 }
