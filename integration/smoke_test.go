@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/integration/harness"
@@ -62,13 +63,28 @@ func TestSmokeKafka(t *testing.T) {
 		}
 	})
 
-	configs, err := adm.DescribeTopicConfigs(ctx, topic)
-	if err != nil {
-		t.Fatalf("describe topic configs: %v", err)
+	// CreateTopics answers before the broker's metadata has the topic: retry
+	// while the topic is still unknown.
+	var rc kadm.ResourceConfig
+	for {
+		configs, err := adm.DescribeTopicConfigs(ctx, topic)
+		if err != nil {
+			t.Fatalf("describe topic configs: %v", err)
+		}
+		if rc, err = configs.On(topic, nil); err != nil {
+			t.Fatalf("config of %s: %v", topic, err)
+		}
+		if !errors.Is(rc.Err, kerr.UnknownTopicOrPartition) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("config of %s: topic still unknown: %v", topic, rc.Err)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	rc, err := configs.On(topic, nil)
-	if err != nil || rc.Err != nil {
-		t.Fatalf("config of %s: %v %v", topic, err, rc.Err)
+	if rc.Err != nil {
+		t.Fatalf("config of %s: %v", topic, rc.Err)
 	}
 	policy := ""
 	for _, c := range rc.Configs {
