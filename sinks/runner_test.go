@@ -412,3 +412,46 @@ func containsStr(s, sub string) bool {
 	}
 	return false
 }
+
+// slowTarget makes every Write take a while, so a cancel lands mid-write.
+type slowTarget struct {
+	*recTarget
+	delay   time.Duration
+	started chan struct{}
+	once    sync.Once
+}
+
+func (s *slowTarget) Write(ctx context.Context, topic string, batch []sinks.Event) ([]sinks.Rejected, error) {
+	s.once.Do(func() { close(s.started) })
+	time.Sleep(s.delay)
+	return s.recTarget.Write(ctx, topic, batch)
+}
+
+func TestRunnerFinishesTheBatchInFlightOnCancel(t *testing.T) {
+	f := newFixture(t, 1)
+	stream := sinktest.GenerateStream(sinktest.StreamConfig{Topic: topic, Partitions: 1, Payments: 5, Seed: 8})
+	f.produce(t, stream)
+	tg := &slowTarget{recTarget: newRecTarget(), delay: 300 * time.Millisecond, started: make(chan struct{})}
+	r := f.runner(t, tg)
+	stop := start(t, r)
+	<-tg.started
+	if err := stop(); err != nil { // cancels while the first Write sleeps
+		t.Fatalf("Run after cancel: %v", err)
+	}
+	applied, _ := tg.snapshot()
+	if len(applied) == 0 {
+		t.Fatal("the batch in flight at cancel was not finished")
+	}
+	var next int64
+	for pos := range applied {
+		next = max(next, pos[1]+1)
+	}
+	adm := kadm.NewClient(mustClient(t, f.opts))
+	offs, err := adm.FetchOffsets(context.Background(), group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, ok := offs.Lookup(topic, 0); !ok || o.At != next {
+		t.Fatalf("group offset after shutdown = %v, want %d (after the finished batch)", o.At, next)
+	}
+}
