@@ -50,7 +50,7 @@ func (e *Engine) runBatch(ctx context.Context, sess *kgo.GroupTransactSession, a
 	ov, t, perr := e.handle(ctx, sess, recs)
 	t3 := time.Now()
 	err := e.commitBatch(ctx, sess, len(recs), ov, t, perr, lags)
-	e.cfg.Logger.Debug("batch", "commands", len(recs), "collect", t1.Sub(t0), "restore", t2.Sub(t1),
+	e.cfg.Logger.Debug("batch", "commands", len(recs), "partitions", len(lags), "collect", t1.Sub(t0), "restore", t2.Sub(t1),
 		"handle", t3.Sub(t2), "end", time.Since(t3))
 	return err
 }

@@ -21,6 +21,8 @@ const (
 	DefaultRestoreQuiet    = 10 * time.Second
 	DefaultEndTimeout      = 30 * time.Second
 	DefaultProducerLinger  = 5 * time.Millisecond
+
+	DefaultFetchMaxPartitionBytes = 1 << 20
 )
 
 // EngineConfig configures an Engine. Zero durations and counts take the
@@ -70,6 +72,12 @@ type EngineConfig struct {
 	// ProducerLinger is the producer linger (bigger batches, higher
 	// latency).
 	ProducerLinger time.Duration
+	// FetchMaxPartitionBytes bounds what one fetch returns per partition
+	// (default 1 MiB; Kafka always returns at least one whole producer
+	// batch). A batch takes the commands fetched first, so a backlog
+	// written in big producer batches gives transactions of one or two
+	// partitions, and HandleWorkers little to share.
+	FetchMaxPartitionBytes int32
 	// HandleWorkers is how many goroutines decode and handle the commands
 	// of a batch, each taking whole partitions (default GOMAXPROCS; 1
 	// handles everything on the processing goroutine). The Aggregate must
@@ -111,6 +119,9 @@ func (c EngineConfig) Validate() error {
 	}
 	if c.Aggregate == nil {
 		errs = append(errs, errors.New("processor: no aggregate"))
+	}
+	if c.FetchMaxPartitionBytes < 0 {
+		errs = append(errs, fmt.Errorf("processor: fetch max partition bytes %d < 0", c.FetchMaxPartitionBytes))
 	}
 	if c.HandleWorkers < 0 {
 		errs = append(errs, fmt.Errorf("processor: handle workers %d < 0", c.HandleWorkers))
@@ -162,6 +173,9 @@ func (c *EngineConfig) setDefaults() {
 	}
 	if c.ProducerLinger == 0 {
 		c.ProducerLinger = DefaultProducerLinger
+	}
+	if c.FetchMaxPartitionBytes == 0 {
+		c.FetchMaxPartitionBytes = DefaultFetchMaxPartitionBytes
 	}
 	if c.HandleWorkers == 0 {
 		c.HandleWorkers = runtime.GOMAXPROCS(0)

@@ -150,7 +150,7 @@ func (e *Engine) sessionOpts() []kgo.Opt {
 		kgo.ProducerLinger(e.cfg.ProducerLinger),
 		kgo.MaxBufferedRecords(maxBuffered),
 		kgo.FetchMaxBytes(32<<20),
-		kgo.FetchMaxPartitionBytes(4<<20),
+		kgo.FetchMaxPartitionBytes(e.cfg.FetchMaxPartitionBytes),
 		kgo.WithLogger(newKgoLogger(e.cfg.Logger)),
 	)
 }
