@@ -10,8 +10,9 @@
 //   - <prefix>org:<orgId>:cachever    a counter bumped (INCR) on every change of
 //     one of the organization's payments: a query cache keyed by it is
 //     invalidated even when the pub/sub message below is missed
-//   - <prefix>invalidate              pub/sub channel; one message per applied
-//     change: {"organizationId":..,"paymentId":..,"version":..}
+//   - <prefix>invalidate              pub/sub channel; one message per script
+//     call, a JSON array of the applied changes:
+//     [{"organizationId":..,"paymentId":..,"version":..}, ...]
 //   - <prefix>sink:redis:offset:<topic>:<partition>  the next offset to consume
 //
 // Every batch is applied by one Lua script per chunk of events (EVALSHA,

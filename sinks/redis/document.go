@@ -28,8 +28,9 @@ type Document struct {
 	UpdatedAt      time.Time `json:"updatedAt"`
 }
 
-// InvalidationMessage is published on Keys.InvalidateChannel for every
-// applied change.
+// InvalidationMessage describes one applied change. Each message published
+// on Keys.InvalidateChannel is a JSON array of them (the changes one script
+// call applied).
 type InvalidationMessage struct {
 	OrganizationID string `json:"organizationId"`
 	PaymentID      string `json:"paymentId"`

@@ -44,7 +44,9 @@ const (
 // offset was applied before (replay) and is skipped; so is an event whose
 // version is not above the stored version (out of order, or older than a
 // delete). Recent-index changes are gathered per organization and applied
-// once per chunk (one ZADD, one ZREM, one trim, one INCR of cachever).
+// once per chunk (one ZADD, one ZREM, one trim, one INCR of cachever), and
+// the invalidation messages of the chunk's applied changes are published as
+// one JSON array.
 // Offsets and versions are copied from the arguments as strings, never
 // formatted by Lua, so no precision is lost.
 // An expected offset key that is missing means Redis lost its data (a
@@ -91,6 +93,7 @@ local function docVersion(doc)
   return 0, nil
 end
 
+local msgs = {}
 local applied, older, replayed = 0, 0, 0
 local n = (#ARGV - 8) / 9
 local base = np + 2 * no
@@ -121,13 +124,13 @@ for e = 0, n - 1 do
         else
           redis.call('SET', pkey, ARGV[a + 7])
         end
-        redis.call('PUBLISH', channel, ARGV[a + 8])
+        msgs[#msgs + 1] = ARGV[a + 8]
         touch(KEYS[o - 1], KEYS[o], id, ARGV[a + 6])
         applied = applied + 1
       else
         redis.call('DEL', pkey)
         redis.call('SET', mkey, version, 'EX', markerTTL)
-        redis.call('PUBLISH', channel, ARGV[a + 8])
+        msgs[#msgs + 1] = ARGV[a + 8]
         touch(KEYS[o - 1], KEYS[o], id, false)
         applied = applied + 1
       end
@@ -143,7 +146,8 @@ for e = 0, n - 1 do
         local ok, d = pcall(cjson.decode, cur)
         if ok and type(d.organizationId) == 'string' then
           local o = d.organizationId
-          redis.call('PUBLISH', channel, '{"organizationId":' .. cjson.encode(o) .. ',"paymentId":' .. cjson.encode(id) .. ',"version":' .. (last or '0') .. '}')
+          msgs[#msgs + 1] = '{"organizationId":' .. cjson.encode(o) .. ',"paymentId":' .. cjson.encode(id) .. ',"version":' .. (last or '0') .. '}'
+
           touch(prefix .. 'org:' .. o .. ':recent', prefix .. 'org:' .. o .. ':cachever', id, false)
         end
         applied = applied + 1
@@ -176,6 +180,9 @@ for i = 1, np do
   if nextStr[i] then
     redis.call('SET', KEYS[i], nextStr[i])
   end
+end
+if #msgs > 0 then
+  redis.call('PUBLISH', channel, '[' .. table.concat(msgs, ',') .. ']')
 end
 return {applied, older, replayed}
 `)
