@@ -52,7 +52,7 @@ func BenchmarkPostgresSinkVsCopyFrom(b *testing.B) {
 		}
 		rows = append(rows, rs)
 	}
-	pgbench.Compare(b, 3,
+	pgbench.Compare(b, 5,
 		func() {
 			for _, tbl := range []string{"payments", "sink_offsets", "copy_baseline"} {
 				if _, err := pool.Exec(ctx, `TRUNCATE `+pgstore.Table(schema, tbl)); err != nil {

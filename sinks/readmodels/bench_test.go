@@ -72,7 +72,7 @@ func BenchmarkReadModelsSinkVsCopyFrom(b *testing.B) {
 		}
 		rows = append(rows, rs)
 	}
-	pgbench.Compare(b, 3,
+	pgbench.Compare(b, 5,
 		func() {
 			for _, tbl := range []string{"payment_timeline", "payment_summary", "payment_daily", "readmodel_state", "sink_offsets", "copy_baseline"} {
 				if _, err := pool.Exec(ctx, `TRUNCATE `+pgstore.Table(schema, tbl)); err != nil {

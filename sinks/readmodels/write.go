@@ -56,18 +56,7 @@ func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event, c
 	inserted := map[string]bool{}
 	prev := map[string]paymentState{}
 	var w *written
-	pick := func() {
-		if w == nil {
-			w = selectFresh(batch, reasons, next)
-		}
-	}
-	var middle func(ctx context.Context, conn *pgx.Conn) error
-	if copyTimeline {
-		middle = func(ctx context.Context, conn *pgx.Conn) error {
-			pick()
-			return copyTimelineRows(ctx, conn, schema, topic, w.fresh, inserted)
-		}
-	}
+	var f folded
 	err := pgstore.Trips(ctx, t.pool,
 		// Trip 1: lock the offsets, read the previous states; on the
 		// careful path also insert the timeline rows (a replayed event finds
@@ -79,20 +68,30 @@ func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event, c
 			}
 			queueLoadStates(b, schema, valid, prev)
 		},
-		middle,
-		// Trip 2: fold the events at or after the stored offsets, write the
-		// states, deltas and offsets.
-		func() (*pgx.Batch, error) {
-			pick()
-			f := fold(w.fresh, prev, func(id string) bool {
+		// Between the trips: COPY the timeline rows (fast path), fold the
+		// events at or after the stored offsets, COPY the states of payments
+		// that had none (the offsets lock makes this instance the only
+		// writer of their partition, so none can appear meanwhile).
+		func(ctx context.Context, conn *pgx.Conn) error {
+			w = selectFresh(batch, reasons, next)
+			if copyTimeline {
+				if err := copyTimelineRows(ctx, conn, schema, topic, w.fresh, inserted); err != nil {
+					return err
+				}
+			}
+			f = fold(w.fresh, prev, func(id string) bool {
 				if inserted[id] {
 					delete(inserted, id) // a second copy in this batch is a replay
 					return true
 				}
 				return false
 			})
+			return copyNewStates(ctx, conn, schema, f.states, prev)
+		},
+		// Trip 2: the other states, the deltas and the offsets.
+		func() (*pgx.Batch, error) {
 			b := &pgx.Batch{}
-			queueStates(b, schema, f.states)
+			queueStates(b, schema, f.states, prev)
 			queueSummary(b, schema, f.summary)
 			queueDaily(b, schema, f.daily)
 			pgstore.QueueSaveOffsets(b, schema, Name, topic, w.moved)
@@ -221,13 +220,35 @@ func queueLoadStates(b *pgx.Batch, schema string, events []sinks.Event, prev map
 		})
 }
 
-func queueStates(b *pgx.Batch, schema string, states map[string]paymentState) {
-	if len(states) == 0 {
-		return
+var stateColumns = []string{"id", "organization_id", "status", "currency", "amount_minor", "version", "deleted"}
+
+// copyNewStates COPYs the states of payments that had no row.
+func copyNewStates(ctx context.Context, conn *pgx.Conn, schema string, states, prev map[string]paymentState) error {
+	var rows [][]any
+	for id, s := range states {
+		if _, had := prev[id]; !had {
+			rows = append(rows, []any{id, s.org, s.status, s.currency, s.amount, s.version, s.deleted})
+		}
 	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{schema, "readmodel_state"}, stateColumns, pgx.CopyFromRows(rows)); err != nil {
+		return fmt.Errorf("copy %d new states: %w", len(rows), err)
+	}
+	return nil
+}
+
+// queueStates upserts the states of payments that had a row.
+func queueStates(b *pgx.Batch, schema string, states, prev map[string]paymentState) {
 	ids := make([]string, 0, len(states))
 	for id := range states {
-		ids = append(ids, id)
+		if _, had := prev[id]; had {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return
 	}
 	slices.Sort(ids)
 	orgs, statuses, curs := make([]string, len(ids)), make([]string, len(ids)), make([]string, len(ids))
