@@ -56,10 +56,10 @@ func (e *Engine) runBatch(ctx context.Context, sess *kgo.GroupTransactSession, a
 }
 
 // collect polls commands for one batch. The first poll waits up to
-// firstPollWait; once a command is in, further polls wait until the batch
-// is full or BatchMaxWait has passed, or ctx is cancelled (a shutdown
-// still handles and commits what was collected). It also returns each
-// partition's lag as of this fetch.
+// firstPollWait and takes what was fetched; once a command is in, further
+// polls wait until the batch holds BatchMaxRecords, or BatchMaxWait has
+// passed, or ctx is cancelled (a shutdown still handles and commits what
+// was collected). It also returns each partition's lag as of this fetch.
 func (e *Engine) collect(ctx context.Context, sess *kgo.GroupTransactSession) ([]*kgo.Record, map[int32]int64) {
 	var (
 		recs     []*kgo.Record
@@ -79,7 +79,17 @@ func (e *Engine) collect(ctx context.Context, sess *kgo.GroupTransactSession) ([
 			}
 			pctx, cancel = context.WithDeadline(ctx, deadline)
 		}
-		fs := sess.PollRecords(pctx, e.cfg.BatchMaxRecords-len(recs))
+		// The first poll takes the whole fetch that is buffered (at most
+		// about BatchMaxBytes per broker): a fetch spans partitions,
+		// while PollRecords would take the first partition's records
+		// first and a backlog would give one-partition batches that
+		// HandleWorkers cannot share.
+		var fs kgo.Fetches
+		if deadline.IsZero() {
+			fs = sess.PollFetches(pctx)
+		} else {
+			fs = sess.PollRecords(pctx, e.cfg.BatchMaxRecords-len(recs))
+		}
 		cancel()
 		e.logFetchErrors(fs)
 		fs.EachPartition(func(ft kgo.FetchTopicPartition) {

@@ -22,7 +22,8 @@ const (
 	DefaultEndTimeout      = 30 * time.Second
 	DefaultProducerLinger  = 5 * time.Millisecond
 
-	DefaultFetchMaxPartitionBytes = 1 << 20
+	DefaultBatchMaxBytes          = 2 << 20
+	DefaultFetchMaxPartitionBytes = 256 << 10
 )
 
 // EngineConfig configures an Engine. Zero durations and counts take the
@@ -45,10 +46,14 @@ type EngineConfig struct {
 	// predecessor left open at once, instead of after TxnTimeout.
 	TransactionalID string
 
-	// BatchMaxRecords and BatchMaxWait bound one transaction: it holds at
-	// most BatchMaxRecords commands, collected for at most BatchMaxWait
-	// after the first one arrived.
+	// BatchMaxRecords, BatchMaxBytes and BatchMaxWait bound one
+	// transaction. Its first poll takes the fetch that is buffered: at
+	// most BatchMaxBytes per broker (Kafka exceeds it by at most one
+	// producer batch), which spreads the batch over the partitions that
+	// have commands. More polls add commands while the batch holds fewer
+	// than BatchMaxRecords, for at most BatchMaxWait after the first one.
 	BatchMaxRecords int
+	BatchMaxBytes   int32
 	BatchMaxWait    time.Duration
 
 	// SessionTimeout is the group session timeout: how long a crashed
@@ -73,10 +78,8 @@ type EngineConfig struct {
 	// latency).
 	ProducerLinger time.Duration
 	// FetchMaxPartitionBytes bounds what one fetch returns per partition
-	// (default 1 MiB; Kafka always returns at least one whole producer
-	// batch). A batch takes the commands fetched first, so a backlog
-	// written in big producer batches gives transactions of one or two
-	// partitions, and HandleWorkers little to share.
+	// (Kafka always returns at least one whole producer batch), so that a
+	// fetch of BatchMaxBytes holds commands of several partitions.
 	FetchMaxPartitionBytes int32
 	// HandleWorkers is how many goroutines decode and handle the commands
 	// of a batch, each taking whole partitions (default GOMAXPROCS; 1
@@ -119,6 +122,9 @@ func (c EngineConfig) Validate() error {
 	}
 	if c.Aggregate == nil {
 		errs = append(errs, errors.New("processor: no aggregate"))
+	}
+	if c.BatchMaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("processor: batch max bytes %d < 0", c.BatchMaxBytes))
 	}
 	if c.FetchMaxPartitionBytes < 0 {
 		errs = append(errs, fmt.Errorf("processor: fetch max partition bytes %d < 0", c.FetchMaxPartitionBytes))
@@ -173,6 +179,9 @@ func (c *EngineConfig) setDefaults() {
 	}
 	if c.ProducerLinger == 0 {
 		c.ProducerLinger = DefaultProducerLinger
+	}
+	if c.BatchMaxBytes == 0 {
+		c.BatchMaxBytes = DefaultBatchMaxBytes
 	}
 	if c.FetchMaxPartitionBytes == 0 {
 		c.FetchMaxPartitionBytes = DefaultFetchMaxPartitionBytes

@@ -149,7 +149,7 @@ func (e *Engine) sessionOpts() []kgo.Opt {
 		kgo.RecordPartitioner(newPartitioner(e.cfg.EventsTopic)),
 		kgo.ProducerLinger(e.cfg.ProducerLinger),
 		kgo.MaxBufferedRecords(maxBuffered),
-		kgo.FetchMaxBytes(32<<20),
+		kgo.FetchMaxBytes(e.cfg.BatchMaxBytes),
 		kgo.FetchMaxPartitionBytes(e.cfg.FetchMaxPartitionBytes),
 		kgo.WithLogger(newKgoLogger(e.cfg.Logger)),
 	)
