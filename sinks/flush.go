@@ -102,6 +102,9 @@ func (r *Runner) writeBatch(ctx context.Context, st *flushState) error {
 	events := make([]Event, 0, len(st.batch))
 	byPos := make(map[[2]int64]*kgo.Record, len(st.batch))
 	for _, pr := range st.batch {
+		if pr.control {
+			continue
+		}
 		if pr.decodeErr != nil {
 			st.dlq = append(st.dlq, r.dlqRecord(pr.rec, "decode", decodeClass(pr.decodeErr), pr.decodeErr.Error()))
 			continue
@@ -122,7 +125,7 @@ func (r *Runner) writeBatch(ctx context.Context, st *flushState) error {
 		}
 	}
 	r.m.batchSeconds.Observe(time.Since(start).Seconds())
-	r.m.batchSize.Observe(float64(len(st.batch)))
+	r.m.batchSize.Observe(float64(len(events)))
 	r.m.batches.WithLabelValues("ok").Inc()
 	r.m.written.Add(float64(len(events)))
 	for _, rj := range rejected {

@@ -63,6 +63,7 @@ type pendingRecord struct {
 	rec       *kgo.Record
 	ev        Event
 	decodeErr error
+	control   bool // a transaction marker: only moves the group commit
 }
 
 // NewRunner checks cfg and builds a runner; nothing connects until Run.
@@ -113,6 +114,10 @@ func (r *Runner) Run(ctx context.Context) error {
 		kgo.ConsumerGroup(r.cfg.Group),
 		kgo.ConsumeTopics(r.cfg.EventsTopic),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// Transaction markers come back as control records: never written,
+		// but the group commit moves past them, so a caught-up sink shows
+		// lag 0 instead of 1 per partition.
+		kgo.KeepControlRecords(),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
@@ -213,8 +218,14 @@ func (r *Runner) buffer(fetches kgo.Fetches) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	fetches.EachRecord(func(rec *kgo.Record) {
-		r.m.consumed.Inc()
 		if !r.owned[rec.Partition] {
+			return
+		}
+		if rec.Attrs.IsControl() {
+			if len(r.pending) == 0 {
+				r.firstAt = time.Now()
+			}
+			r.pending = append(r.pending, pendingRecord{rec: rec, control: true})
 			return
 		}
 		pr := pendingRecord{rec: rec, ev: Event{
@@ -231,6 +242,7 @@ func (r *Runner) buffer(fetches kgo.Fetches) {
 				pr.ev.Envelope = env
 			}
 		}
+		r.m.consumed.Inc()
 		if len(r.pending) == 0 {
 			r.firstAt = time.Now()
 		}

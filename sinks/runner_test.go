@@ -455,3 +455,58 @@ func TestRunnerFinishesTheBatchInFlightOnCancel(t *testing.T) {
 		t.Fatalf("group offset after shutdown = %v, want %d (after the finished batch)", o.At, next)
 	}
 }
+
+func TestRunnerCommitsPastTransactionMarkers(t *testing.T) {
+	f := newFixture(t, 1)
+	stream := sinktest.GenerateStream(sinktest.StreamConfig{Topic: topic, Partitions: 1, Payments: 5, Seed: 9})
+	cl, err := kgo.NewClient(append(f.opts, kgo.TransactionalID("t-events"), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range stream[0] {
+		rec := &kgo.Record{Topic: topic, Partition: 0, Key: []byte(ev.Key)}
+		if ev.Envelope != nil {
+			if rec.Value, err = f.codec.EncodeEvent(ev.Envelope); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	tg := newRecTarget()
+	stop := start(t, f.runner(t, tg))
+	waitFor(t, "every event applied", func() bool { a, _ := tg.snapshot(); return len(a) == len(stream[0]) })
+	adm := kadm.NewClient(mustClient(t, f.opts))
+	ends, err := adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	end, _ := ends.Lookup(topic, 0)
+	if end.Offset != int64(len(stream[0]))+1 {
+		t.Fatalf("end offset %d, want events + 1 commit marker = %d", end.Offset, len(stream[0])+1)
+	}
+	waitFor(t, "group offset at the end (past the marker)", func() bool {
+		offs, err := adm.FetchOffsets(ctx, group)
+		if err != nil {
+			return false
+		}
+		o, ok := offs.Lookup(topic, 0)
+		return ok && o.At == end.Offset
+	})
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	applied, _ := tg.snapshot()
+	if _, ok := applied[[2]int64{0, end.Offset - 1}]; ok {
+		t.Fatal("the transaction marker was handed to the target as an event")
+	}
+}
