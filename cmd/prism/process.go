@@ -31,6 +31,7 @@ type processFlags struct {
 	httpAddr        string
 	instanceID      string
 	batchMaxRecords int
+	batchMaxBytes   int
 	batchMaxWait    time.Duration
 	sessionTimeout  time.Duration
 	txnTimeout      time.Duration
@@ -82,7 +83,8 @@ open transaction, leaves the group and exits 0.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.httpAddr, "http", envOr("PRISM_PROCESS_HTTP", ":9464"), "address of /healthz and /metrics; empty disables (PRISM_PROCESS_HTTP)")
 	fl.StringVar(&f.instanceID, "instance-id", envOr("PRISM_INSTANCE_ID", ""), "unique, stable name of this instance; its transactional id is <namespace>.processor.payments.txn-<id>. Keep it across restarts so a restart aborts the crashed instance's open transaction at once. Default: host name plus a random suffix (PRISM_INSTANCE_ID)")
-	fl.IntVar(&f.batchMaxRecords, "batch-max-records", int(f.envInt("PRISM_PROCESS_BATCH_MAX_RECORDS", processors.DefaultBatchMaxRecords)), "most commands in one transaction (PRISM_PROCESS_BATCH_MAX_RECORDS)")
+	fl.IntVar(&f.batchMaxRecords, "batch-max-records", int(f.envInt("PRISM_PROCESS_BATCH_MAX_RECORDS", processors.DefaultBatchMaxRecords)), "a transaction stops polling for more commands once it holds this many (PRISM_PROCESS_BATCH_MAX_RECORDS)")
+	fl.IntVar(&f.batchMaxBytes, "batch-max-bytes", int(f.envInt("PRISM_PROCESS_BATCH_MAX_BYTES", processors.DefaultBatchMaxBytes)), "most bytes (as stored, compressed) of commands one fetch brings into a transaction (PRISM_PROCESS_BATCH_MAX_BYTES)")
 	fl.DurationVar(&f.batchMaxWait, "batch-max-wait", f.envDuration("PRISM_PROCESS_BATCH_MAX_WAIT", processors.DefaultBatchMaxWait), "longest a transaction collects commands after its first (PRISM_PROCESS_BATCH_MAX_WAIT)")
 	fl.DurationVar(&f.sessionTimeout, "session-timeout", f.envDuration("PRISM_PROCESS_SESSION_TIMEOUT", processors.DefaultSessionTimeout), "group session timeout: how long a crashed instance keeps its partitions (PRISM_PROCESS_SESSION_TIMEOUT)")
 	fl.DurationVar(&f.txnTimeout, "txn-timeout", f.envDuration("PRISM_PROCESS_TXN_TIMEOUT", processors.DefaultTxnTimeout), "transaction timeout: how long a crashed instance's open transaction blocks read_committed readers (PRISM_PROCESS_TXN_TIMEOUT)")
@@ -126,6 +128,7 @@ func runProcess(ctx context.Context, g *globals, f *processFlags) error {
 		Group:           names.ProcessorGroup(),
 		TransactionalID: names.ProcessorTransactionalID() + "-" + id,
 		BatchMaxRecords: f.batchMaxRecords,
+		BatchMaxBytes:   int32(min(f.batchMaxBytes, 1<<30)),
 		BatchMaxWait:    f.batchMaxWait,
 		SessionTimeout:  f.sessionTimeout,
 		TxnTimeout:      f.txnTimeout,
