@@ -3,6 +3,8 @@ package integration
 import (
 	"context"
 	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kadm"
 	"sort"
 	"strings"
 	"time"
@@ -163,4 +165,39 @@ func (e *sinkEnv) waitEqual(what string, timeout time.Duration, check func(ctx c
 		time.Sleep(time.Second)
 	}
 	e.t.Fatalf("%s never matched the expectation within %s:\n  %s", what, timeout, strings.Join(last, "\n  "))
+}
+
+// waitZeroLag waits until every partition of the events topic has its
+// group offset at the end offset for each group (what `prism lag` shows as
+// 0): the sinks commit past the processor's transaction markers.
+func (e *sinkEnv) waitZeroLag(groups ...string) {
+	e.t.Helper()
+	adm := kadm.NewClient(e.cl)
+	deadline := time.Now().Add(30 * time.Second)
+	var last string
+	for time.Now().Before(deadline) {
+		lags, err := adm.Lag(context.Background(), groups...)
+		last = ""
+		if err != nil {
+			last = err.Error()
+		}
+		for _, g := range groups {
+			gl, ok := lags[g]
+			if !ok {
+				last += " no lag for " + g
+				continue
+			}
+			if gl.Error() != nil {
+				last += fmt.Sprintf(" %s: %v", g, gl.Error())
+			}
+			if total := gl.Lag.TotalByTopic()[e.names.EventsTopic()]; total.Lag != 0 {
+				last += fmt.Sprintf(" %s: lag %d", g, total.Lag)
+			}
+		}
+		if last == "" {
+			return
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	e.t.Errorf("sink groups never reached lag 0:%s", last)
 }

@@ -64,6 +64,7 @@ func TestSinksPostgresAndReadModelsEndToEnd(t *testing.T) {
 	e.produceCommands(ctx, cmds[3*quarter:])
 	e.waitEqual("payments table", 4*time.Minute, func(ctx context.Context) []string { return e.checkPostgresSink(ctx, x) })
 	e.waitEqual("read models", 2*time.Minute, func(ctx context.Context) []string { return e.checkReadModels(ctx, x, start) })
+	e.waitZeroLag(e.names.SinkGroup("postgres"), e.names.SinkGroup("readmodels"))
 	for _, p := range []*sinkProc{pgA, rm2} {
 		if code := p.health(); code != http.StatusOK {
 			t.Errorf("%s /healthz after catching up: %d, want 200", p.name, code)
