@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -22,7 +23,9 @@ func newLagCmd(g *globals) *cobra.Command {
 		Short: "Show committed offset, end offset and lag per group and partition",
 		Long: "lag shows, for the processor group and every sink group of the namespace (or the\n" +
 			"groups named with --group), the committed offset, the end offset and the lag of\n" +
-			"each partition. A group that has never committed shows as Dead with no rows.",
+			"each partition. A group that has never committed shows as Dead with no rows.\n" +
+			"Lag is 0 exactly when the group has nothing left to read: the commit markers\n" +
+			"that end transactions on the events topic are not counted as unread.",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts, err := g.kafka().Opts()
 			if err != nil {
@@ -42,6 +45,9 @@ func newLagCmd(g *globals) *cobra.Command {
 			}
 			rows, err := lag.Describe(cmd.Context(), kadm.NewClient(cl), groups...)
 			if err != nil {
+				return err
+			}
+			if rows, err = lag.SettleMarkers(cmd.Context(), opts, rows, 2*time.Second); err != nil {
 				return err
 			}
 			if asJSON {
