@@ -188,7 +188,7 @@ func (x sinkExpect) live() map[string]schemas.Payment {
 // ---------------------------------------------------------------- environment
 
 type sinkEnv struct {
-	t       *testing.T
+	t       testing.TB
 	ns      string
 	names   topology.Names
 	brokers []string
@@ -200,7 +200,7 @@ type sinkEnv struct {
 	pool    *pgxpool.Pool
 }
 
-func newSinkEnv(t *testing.T, partitions int32) *sinkEnv {
+func newSinkEnv(t testing.TB, partitions int32) *sinkEnv {
 	t.Helper()
 	brokers := harness.KafkaBrokers(t)
 	pgURL := harness.PostgresURL(t)
@@ -275,7 +275,7 @@ type sinkProc struct {
 	err  error
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -339,7 +339,7 @@ func (p *sinkProc) kill(t *testing.T) {
 }
 
 // stop sends SIGTERM and requires exit 0 within 60 s.
-func (p *sinkProc) stop(t *testing.T) {
+func (p *sinkProc) stop(t testing.TB) {
 	t.Helper()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatalf("SIGTERM %s: %v", p.name, err)
