@@ -3,11 +3,15 @@ package processors
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -262,4 +266,54 @@ func values(recs []*kgo.Record) []string {
 		out = append(out, string(r.Value))
 	}
 	return out
+}
+
+func TestHTTPHandlerServesHealthAndMetrics(t *testing.T) {
+	c := fakeKafka(t, 2)
+	cfg := testConfig(c)
+	reg := prometheus.NewRegistry()
+	cfg.Metrics = reg
+	e, err := NewEngine(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(NewHTTPHandler(e, reg))
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/healthz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/healthz before Run = %d, want 503", code)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	produce(t, c, cmd("k", "add:1"))
+	waitRecords(t, c, tResults, 1)
+	if code, body := get("/healthz"); code != http.StatusOK || !strings.Contains(body, `"running":true`) {
+		t.Errorf("/healthz while running = %d %s", code, body)
+	}
+	// The counters move right after the commit the result came with.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, body := get("/metrics")
+		if strings.Contains(body, `prism_processor_commands_total{outcome="accepted"} 1`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks the accepted command:\n%s", body)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run after cancel = %v", err)
+	}
+	if code, _ := get("/healthz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/healthz after Run = %d, want 503", code)
+	}
 }
