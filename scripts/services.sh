@@ -332,14 +332,24 @@ down_redis() {
 }
 
 # ---------------------------------------------------------------- kafka
+# maven NAME ARGS...: runs mvn on scripts/kafka/pom.xml, output kept in
+# $CACHE_DIR/mvn.log and shown only when it fails.
+maven() {
+  local name="$1"; shift
+  mkdir -p "$CACHE_DIR"
+  mvn -B -Dstyle.color=never -f "$ROOT/scripts/kafka/pom.xml" "$@" >"$CACHE_DIR/mvn.log" 2>&1 || {
+    tail -n 40 "$CACHE_DIR/mvn.log" >&2
+    die "$name: mvn $* failed (full output in $CACHE_DIR/mvn.log)"
+  }
+}
+
 kafka_fetch() {
   if ! ls "$KAFKA_LIBS"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null 2>&1 \
      || ! ls "$KAFKA_LIBS"/log4j-core-*.jar >/dev/null 2>&1; then
     command -v mvn >/dev/null || die "kafka: Maven (mvn) is needed to fetch the Kafka jars (apt-get install maven)"
     say "kafka: fetching Kafka $KAFKA_VERSION jars from Maven Central into $KAFKA_LIBS"
-    mvn -q -B -Dstyle.color=never -f "$ROOT/scripts/kafka/pom.xml" -Dkafka.version="$KAFKA_VERSION" \
-      dependency:copy-dependencies -DoutputDirectory="$KAFKA_LIBS" \
-      || die "kafka: mvn dependency:copy-dependencies failed"
+    maven "kafka" -Dkafka.version="$KAFKA_VERSION" \
+      dependency:copy-dependencies -DoutputDirectory="$KAFKA_LIBS"
   fi
 }
 
@@ -440,10 +450,9 @@ es_fetch() {
   if [ ! -s "$ES_ZIP" ]; then
     command -v mvn >/dev/null || die "elasticsearch: Maven (mvn) is needed to fetch the zip (apt-get install maven)"
     say "elasticsearch: fetching the $ES_VERSION integ-test-zip from Maven Central into $(dirname "$ES_ZIP")"
-    mvn -q -B -Dstyle.color=never -f "$ROOT/scripts/kafka/pom.xml" dependency:copy \
+    maven "elasticsearch" dependency:copy \
       -Dartifact="org.elasticsearch.distribution.integ-test-zip:elasticsearch:$ES_VERSION:zip" \
-      -DoutputDirectory="$(dirname "$ES_ZIP")" \
-      || die "elasticsearch: mvn dependency:copy failed"
+      -DoutputDirectory="$(dirname "$ES_ZIP")"
   fi
 }
 
