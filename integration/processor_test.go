@@ -45,7 +45,6 @@ func TestProcessorMatchesReferenceModel(t *testing.T) {
 	if !strings.Contains(health, `"running":true`) || !strings.Contains(health, `"assignedPartitions":12`) {
 		t.Errorf("/healthz = %s, want running with 12 partitions", health)
 	}
-	metrics := procHTTPGet(t, "http://"+addr+"/metrics")
 	accepted := 0
 	for _, rs := range x.results {
 		for _, r := range rs {
@@ -54,8 +53,15 @@ func TestProcessorMatchesReferenceModel(t *testing.T) {
 			}
 		}
 	}
+	// The counters move right after the commit the last results came with.
+	want := fmt.Sprintf(`prism_processor_commands_total{outcome="accepted"} %d`, accepted)
+	metrics := procHTTPGet(t, "http://"+addr+"/metrics")
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(metrics, want) && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		metrics = procHTTPGet(t, "http://"+addr+"/metrics")
+	}
 	for _, want := range []string{
-		fmt.Sprintf(`prism_processor_commands_total{outcome="accepted"} %d`, accepted),
+		want,
 		"prism_processor_txn_commit_seconds_count", "prism_processor_restore_seconds_count",
 		`prism_processor_lag_records{partition="0"}`,
 	} {
