@@ -32,23 +32,28 @@ const (
 // ARGV: ttl seconds (0 = none), marker ttl seconds, recent size, invalidate
 // channel, key prefix, P, O, expected (a string of P '0'/'1': '1' when the
 // partition's offset key must exist because this target stored or read it
-// before); then per event: kind, partition index
-// (1-based), next offset (offset+1), version, payment id, score (createdAt
-// Unix ms), document JSON (starting with {"version":N,), invalidation
-// message, organization index (1-based; 0 for tombstones, whose
-// organization is read from the stored document).
+// before); then per event: kind, partition index (1-based), next offset
+// (offset+1), version, payment id, score (createdAt Unix ms), document
+// JSON (starting with {"version":N,), invalidation message, organization
+// index (1-based; 0 for tombstones, whose organization is read from the
+// stored document).
 //
 // The stored version of a payment is the version at the head of its
 // document, or the deletion marker's after a delete (the larger if both).
 // An event whose next offset is not above the partition's stored next
 // offset was applied before (replay) and is skipped; so is an event whose
 // version is not above the stored version (out of order, or older than a
-// delete). Recent-index changes are gathered per organization and applied
-// once per chunk (one ZADD, one ZREM, one trim, one INCR of cachever), and
-// the invalidation messages of the chunk's applied changes are published as
-// one JSON array.
-// Offsets and versions are copied from the arguments as strings, never
-// formatted by Lua, so no precision is lost.
+// delete).
+//
+// To keep Redis calls per event near one, the script reads every payment
+// and marker key of the chunk with one MGET, follows the chunk in order in
+// Lua tables, then writes only the final state of each payment (one SET or
+// DEL+marker), the recent-index changes per organization (one ZADD, one
+// ZREM, one trim, one EXPIRE, one INCR of cachever), the offsets, and one
+// PUBLISH of the applied changes as a JSON array. Offsets and versions are
+// copied from the arguments as strings, never formatted by Lua, so no
+// precision is lost.
+//
 // An expected offset key that is missing means Redis lost its data (a
 // restart without persistence, FLUSHALL, eviction): the script writes
 // nothing and fails with "PRISM_OFFSETS_LOST", so the runtime rewinds.
@@ -72,14 +77,21 @@ for i = 1, np do
   nextOff[i] = v and tonumber(v) or -1
 end
 
+local n = (#ARGV - 8) / 9
+local base = np + 2 * no
+local stored = {}
+if n > 0 then
+  stored = redis.call('MGET', unpack(KEYS, base + 1, base + 2 * n))
+end
+
 -- recent[rkey] = {ckey = cachever key, m = {id = score or false}}
-local recent, order = {}, {}
+local recent, rorder = {}, {}
 local function touch(rkey, ckey, id, score)
   local r = recent[rkey]
   if not r then
     r = {ckey = ckey, m = {}}
     recent[rkey] = r
-    order[#order + 1] = rkey
+    rorder[#rorder + 1] = rkey
   end
   r.m[id] = score
 end
@@ -93,10 +105,16 @@ local function docVersion(doc)
   return 0, nil
 end
 
+-- Per payment key: its current version and document as the chunk goes,
+-- and the final write to make.
+local known, doc, final, forder = {}, {}, {}, {}
+local function setFinal(pkey, f)
+  if not final[pkey] then forder[#forder + 1] = pkey end
+  final[pkey] = f
+end
+
 local msgs = {}
 local applied, older, replayed = 0, 0, 0
-local n = (#ARGV - 8) / 9
-local base = np + 2 * no
 for e = 0, n - 1 do
   local a = 8 + e * 9
   local p, nxt = tonumber(ARGV[a + 2]), ARGV[a + 3]
@@ -109,45 +127,46 @@ for e = 0, n - 1 do
     local kind = ARGV[a + 1]
     local k = base + e * 2
     local pkey, mkey = KEYS[k + 1], KEYS[k + 2]
+    local v = known[pkey]
+    if v == nil then
+      local d, m = stored[2 * e + 1], stored[2 * e + 2]
+      v = docVersion(d)
+      local mv = m and tonumber(m) or 0
+      if mv > v then v = mv end
+      known[pkey] = v
+      doc[pkey] = d
+    end
+    local id = ARGV[a + 5]
     if kind == 'u' or kind == 'd' then
-      local version, id = ARGV[a + 4], ARGV[a + 5]
-      local cur = redis.call('MGET', pkey, mkey)
-      local stored = docVersion(cur[1])
-      local marker = cur[2] and tonumber(cur[2]) or 0
-      if marker > stored then stored = marker end
-      local o = np + 2 * tonumber(ARGV[a + 9])
-      if tonumber(version) <= stored then
+      local version = ARGV[a + 4]
+      local vn = tonumber(version)
+      if vn <= v then
         older = older + 1
-      elseif kind == 'u' then
-        if ttl > 0 then
-          redis.call('SET', pkey, ARGV[a + 7], 'EX', ttl)
-        else
-          redis.call('SET', pkey, ARGV[a + 7])
-        end
-        msgs[#msgs + 1] = ARGV[a + 8]
-        touch(KEYS[o - 1], KEYS[o], id, ARGV[a + 6])
-        applied = applied + 1
       else
-        redis.call('DEL', pkey)
-        redis.call('SET', mkey, version, 'EX', markerTTL)
+        known[pkey] = vn
+        local o = np + 2 * tonumber(ARGV[a + 9])
         msgs[#msgs + 1] = ARGV[a + 8]
-        touch(KEYS[o - 1], KEYS[o], id, false)
+        if kind == 'u' then
+          doc[pkey] = ARGV[a + 7]
+          setFinal(pkey, {doc = ARGV[a + 7]})
+          touch(KEYS[o - 1], KEYS[o], id, ARGV[a + 6])
+        else
+          doc[pkey] = false
+          setFinal(pkey, {mkey = mkey, version = version})
+          touch(KEYS[o - 1], KEYS[o], id, false)
+        end
         applied = applied + 1
       end
     elseif kind == 't' then
-      local id = ARGV[a + 5]
-      local cur = redis.call('GET', pkey)
-      if cur then
-        local _, last = docVersion(cur)
-        redis.call('DEL', pkey)
-        if last then
-          redis.call('SET', mkey, last, 'EX', markerTTL)
-        end
-        local ok, d = pcall(cjson.decode, cur)
-        if ok and type(d.organizationId) == 'string' then
-          local o = d.organizationId
+      local d = doc[pkey]
+      if d then
+        local _, last = docVersion(d)
+        doc[pkey] = false
+        setFinal(pkey, {mkey = mkey, version = last})
+        local ok, dd = pcall(cjson.decode, d)
+        if ok and type(dd.organizationId) == 'string' then
+          local o = dd.organizationId
           msgs[#msgs + 1] = '{"organizationId":' .. cjson.encode(o) .. ',"paymentId":' .. cjson.encode(id) .. ',"version":' .. (last or '0') .. '}'
-
           touch(prefix .. 'org:' .. o .. ':recent', prefix .. 'org:' .. o .. ':cachever', id, false)
         end
         applied = applied + 1
@@ -158,7 +177,23 @@ for e = 0, n - 1 do
   end
 end
 
-for _, rkey in ipairs(order) do
+for _, pkey in ipairs(forder) do
+  local f = final[pkey]
+  if f.doc then
+    if ttl > 0 then
+      redis.call('SET', pkey, f.doc, 'EX', ttl)
+    else
+      redis.call('SET', pkey, f.doc)
+    end
+  else
+    redis.call('DEL', pkey)
+    if f.version then
+      redis.call('SET', f.mkey, f.version, 'EX', markerTTL)
+    end
+  end
+end
+
+for _, rkey in ipairs(rorder) do
   local r = recent[rkey]
   local add, rem = {}, {}
   for id, score in pairs(r.m) do
