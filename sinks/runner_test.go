@@ -37,10 +37,11 @@ type recTarget struct {
 	reject    string           // event id to reject
 	noOffsets bool
 	writes    int
+	delivered map[[2]int64]int // (partition, offset) -> times handed to Write, replays included
 }
 
 func newRecTarget() *recTarget {
-	return &recTarget{next: map[int32]int64{}, applied: map[[2]int64]int{}}
+	return &recTarget{next: map[int32]int64{}, applied: map[[2]int64]int{}, delivered: map[[2]int64]int{}}
 }
 
 func (t *recTarget) Name() string                { return "rec" }
@@ -71,6 +72,7 @@ func (t *recTarget) Write(_ context.Context, _ string, batch []sinks.Event) ([]s
 	}
 	var rej []sinks.Rejected
 	for _, ev := range batch {
+		t.delivered[[2]int64{int64(ev.Partition), ev.Offset}]++
 		if ev.Offset < t.next[ev.Partition] {
 			continue
 		}
@@ -508,5 +510,32 @@ func TestRunnerCommitsPastTransactionMarkers(t *testing.T) {
 	applied, _ := tg.snapshot()
 	if _, ok := applied[[2]int64{0, end.Offset - 1}]; ok {
 		t.Fatal("the transaction marker was handed to the target as an event")
+	}
+}
+
+func TestRunnerWithoutTargetOffsetsResumesFromTheGroup(t *testing.T) {
+	f := newFixture(t, 2)
+	first := sinktest.GenerateStream(sinktest.StreamConfig{Topic: topic, Partitions: 2, Payments: 10, Seed: 10})
+	f.produce(t, first)
+	n1 := len(f.produced)
+	tg := newRecTarget()
+	tg.noOffsets = true
+	stop := start(t, f.runner(t, tg))
+	waitFor(t, "the first records", func() bool { a, _ := tg.snapshot(); return len(a) == n1 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	f.produce(t, sinktest.GenerateStream(sinktest.StreamConfig{Topic: topic, Partitions: 2, Payments: 10, Seed: 11}))
+	stop = start(t, f.runner(t, tg))
+	waitFor(t, "the new records", func() bool { a, _ := tg.snapshot(); return len(a) == len(f.produced) })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	for pos, n := range tg.delivered {
+		if n != 1 {
+			t.Errorf("record %v handed to the target %d times; the second runner should resume after the group's commit", pos, n)
+		}
 	}
 }
