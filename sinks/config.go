@@ -36,6 +36,9 @@ type RunnerConfig struct {
 	// ShutdownTimeout bounds finishing the open batch after the context is
 	// cancelled (default 30s).
 	ShutdownTimeout time.Duration
+	// ProbeInterval is how often a Target implementing Pinger is pinged
+	// for /healthz (default 2s).
+	ProbeInterval time.Duration
 	// SessionTimeout is the group session timeout: how long a crashed
 	// instance keeps its partitions (default 0: franz-go's 45s).
 	SessionTimeout time.Duration
@@ -65,6 +68,9 @@ func (c *RunnerConfig) withDefaults() {
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = 30 * time.Second
+	}
+	if c.ProbeInterval == 0 {
+		c.ProbeInterval = 2 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -100,7 +106,7 @@ func (c RunnerConfig) Validate() error {
 	if c.BatchMaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("sink runner: BatchMaxBytes %d < 0", c.BatchMaxBytes))
 	}
-	for name, d := range map[string]time.Duration{"BatchMaxWait": c.BatchMaxWait, "BackoffMin": c.BackoffMin, "BackoffMax": c.BackoffMax, "AttemptTimeout": c.AttemptTimeout, "ShutdownTimeout": c.ShutdownTimeout, "SessionTimeout": c.SessionTimeout} {
+	for name, d := range map[string]time.Duration{"BatchMaxWait": c.BatchMaxWait, "BackoffMin": c.BackoffMin, "BackoffMax": c.BackoffMax, "AttemptTimeout": c.AttemptTimeout, "ShutdownTimeout": c.ShutdownTimeout, "SessionTimeout": c.SessionTimeout, "ProbeInterval": c.ProbeInterval} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("sink runner: %s %s < 0", name, d))
 		}

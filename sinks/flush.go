@@ -24,6 +24,7 @@ func (r *Runner) flush(ctx context.Context) {
 	var st flushState
 	paused := false
 	defer func() {
+		r.retrying.Store(false)
 		if paused {
 			r.client.ResumeFetchTopics(r.cfg.EventsTopic)
 		}
@@ -43,6 +44,7 @@ func (r *Runner) flush(ctx context.Context) {
 			}
 		}
 		r.m.batches.WithLabelValues("error").Inc()
+		r.retrying.Store(true)
 		r.health.set(false, err)
 		if ctx.Err() != nil {
 			r.log.Warn("batch abandoned at shutdown; offsets not advanced, the next owner re-reads it", "records", len(st.batch), "err", err)

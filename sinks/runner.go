@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -55,6 +56,8 @@ type Runner struct {
 	owned        map[int32]bool
 
 	client *kgo.Client
+	// retrying is set while a batch is being retried after a failure.
+	retrying atomic.Bool
 }
 
 // pendingRecord is a consumed record waiting for the next batch: decoded
@@ -138,6 +141,12 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.client = cl
 	r.log.Info("sink started", "batch_max_records", r.cfg.BatchMaxRecords, "batch_max_wait", r.cfg.BatchMaxWait)
 
+	if p, ok := r.cfg.Target.(Pinger); ok {
+		pctx, stopProbe := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); r.probe(pctx, p) }()
+		defer func() { stopProbe(); <-done }()
+	}
 	r.consume(ctx)
 
 	// Shutdown: finish the open batch with a fresh, bounded context.

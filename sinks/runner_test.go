@@ -156,7 +156,7 @@ func (f *fixture) runner(t *testing.T, tg sinks.Target) *sinks.Runner {
 	r, err := sinks.NewRunner(sinks.RunnerConfig{
 		KafkaOpts: f.opts, EventsTopic: topic, EventsDLQTopic: dlqTopic, Group: group, Target: tg,
 		BatchMaxRecords: 50, BatchMaxWait: 20 * time.Millisecond,
-		BackoffMin: 5 * time.Millisecond, BackoffMax: 40 * time.Millisecond,
+		BackoffMin: 5 * time.Millisecond, BackoffMax: 40 * time.Millisecond, ProbeInterval: 20 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -537,5 +537,42 @@ func TestRunnerWithoutTargetOffsetsResumesFromTheGroup(t *testing.T) {
 		if n != 1 {
 			t.Errorf("record %v handed to the target %d times; the second runner should resume after the group's commit", pos, n)
 		}
+	}
+}
+
+// pingTarget is a recTarget that answers pings with pingErr.
+type pingTarget struct {
+	*recTarget
+	pingErr error
+}
+
+func (p *pingTarget) Ping(context.Context) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pingErr
+}
+
+func TestRunnerProbesAnIdleTarget(t *testing.T) {
+	f := newFixture(t, 1)
+	tg := &pingTarget{recTarget: newRecTarget()}
+	r := f.runner(t, tg)
+	stop := start(t, r)
+	time.Sleep(100 * time.Millisecond)
+	if !r.Health().Healthy {
+		t.Fatalf("healthy target reported unhealthy: %+v", r.Health())
+	}
+	tg.mu.Lock()
+	tg.pingErr = errors.New("connection refused")
+	tg.mu.Unlock()
+	waitFor(t, "unhealthy while pings fail and no event arrives", func() bool { return !r.Health().Healthy })
+	if h := r.Health(); h.LastError == "" {
+		t.Fatalf("unhealthy without the error: %+v", h)
+	}
+	tg.mu.Lock()
+	tg.pingErr = nil
+	tg.mu.Unlock()
+	waitFor(t, "healthy again", func() bool { return r.Health().Healthy })
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -89,3 +89,6 @@ func (t *Target) Close() error {
 
 // Pool exposes the pool to tests and benchmarks of this package's users.
 func (t *Target) Pool() *pgxpool.Pool { return t.pool }
+
+// Ping checks that Postgres answers (the runtime's idle health probe).
+func (t *Target) Ping(ctx context.Context) error { return pgstore.Classify(t.pool.Ping(ctx)) }

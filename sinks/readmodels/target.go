@@ -84,3 +84,6 @@ func (t *Target) Close() error {
 	t.pool.Close()
 	return nil
 }
+
+// Ping checks that Postgres answers (the runtime's idle health probe).
+func (t *Target) Ping(ctx context.Context) error { return pgstore.Classify(t.pool.Ping(ctx)) }
