@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -135,6 +136,7 @@ func (e *Engine) syncAssignments() map[int32]uint64 {
 			e.cfg.Logger.Info("dropped the state of a partition no longer owned", "topic", e.cfg.CommandsTopic, "partition", p)
 		}
 	}
+	e.poison.forget(nil, cur)
 	e.m.assigned.Set(float64(len(cur)))
 	e.updateGauges(len(cur))
 	return cur
@@ -194,8 +196,9 @@ func (e *Engine) updateGauges(assigned int) {
 
 // tally counts outcomes of one batch, published only if it commits.
 type tally struct {
-	outcomes map[string]int
-	dlq      int
+	outcomes   map[string]int
+	dlq        int
+	poisonDone []source // poisoned commands dead-lettered in this batch
 }
 
 func (t *tally) add(o tally) {
@@ -203,6 +206,7 @@ func (t *tally) add(o tally) {
 		t.outcomes[k] += v
 	}
 	t.dlq += o.dlq
+	t.poisonDone = append(t.poisonDone, o.poisonDone...)
 }
 
 // produceErr keeps the first produce error of a transaction.
@@ -236,8 +240,12 @@ func (p *produceErr) get() error {
 func (e *Engine) handle(ctx context.Context, sess *kgo.GroupTransactSession, recs []*kgo.Record) (overlay, tally, *produceErr) {
 	pe := &produceErr{}
 	promise := func(r *kgo.Record, err error) {
-		if err != nil {
-			pe.set(fmt.Errorf("produce to %s: %w", r.Topic, err))
+		if err == nil {
+			return
+		}
+		pe.set(fmt.Errorf("produce to %s: %w", r.Topic, err))
+		if src, ok := sourceOf(r); ok && permanentProduceError(err) {
+			e.poison.add(src, err)
 		}
 	}
 	// Produces only block when the buffer is full; a shutdown must not
@@ -294,6 +302,12 @@ func (e *Engine) handlePartition(ctx context.Context, sess *kgo.GroupTransactSes
 	changed := make(map[string]State)
 	t := tally{outcomes: make(map[string]int)}
 	for _, r := range recs {
+		if perr, ok := e.poison.get(source{p, r.Offset}); ok {
+			e.toDLQ(ctx, sess, r, "produce", produceErrorClass(perr), perr, promise)
+			t.dlq++
+			t.poisonDone = append(t.poisonDone, source{p, r.Offset})
+			continue
+		}
 		cmd, err := agg.DecodeCommand(r)
 		if err != nil {
 			e.toDLQ(ctx, sess, r, "decode", agg.ErrorClass(err), err, promise)
@@ -312,9 +326,9 @@ func (e *Engine) handlePartition(ctx context.Context, sess *kgo.GroupTransactSes
 			continue
 		}
 		for _, ev := range out.Events {
-			sess.Produce(ctx, outputRecord(e.cfg.EventsTopic, p, ev), promise)
+			sess.Produce(ctx, withSource(outputRecord(e.cfg.EventsTopic, p, ev), r), promise)
 		}
-		sess.Produce(ctx, outputRecord(e.cfg.ResultsTopic, 0, out.Result), promise)
+		sess.Produce(ctx, withSource(outputRecord(e.cfg.ResultsTopic, 0, out.Result), r), promise)
 		changed[key] = out.NewState
 		label := out.Label
 		if label == "" {
@@ -350,15 +364,23 @@ func (e *Engine) toDLQ(ctx context.Context, sess *kgo.GroupTransactSession, r *k
 // offsets and the same commands are handled again against the unchanged
 // state. An error means the transaction could not be ended (see Run).
 func (e *Engine) commitBatch(ctx context.Context, sess *kgo.GroupTransactSession, n int, ov overlay, t tally, pe *produceErr, lags map[int32]int64) error {
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.EndTimeout)
+	defer cancel()
+	start := time.Now()
+	// Flush first, so that every produce has its outcome before deciding
+	// to commit: franz-go commits a transaction even when a record of it
+	// failed for good (MESSAGE_TOO_LARGE, for example), which would lose
+	// that record. Flush returns only after every promise has run.
 	try := kgo.TryCommit
+	if err := sess.Client().Flush(ectx); err != nil {
+		try = kgo.TryAbort
+		pe.set(fmt.Errorf("flush: %w", err))
+	}
 	if err := pe.get(); err != nil {
 		try = kgo.TryAbort
 		e.m.produceErrors.Inc()
 		e.cfg.Logger.Error("produce failed; aborting the batch", "commands", n, "err", err)
 	}
-	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.EndTimeout)
-	defer cancel()
-	start := time.Now()
 	committed, err := sess.End(ectx, try)
 	if err != nil {
 		e.m.transactions.WithLabelValues("aborted").Inc()
@@ -373,20 +395,27 @@ func (e *Engine) commitBatch(ctx context.Context, sess *kgo.GroupTransactSession
 				e.cfg.Logger.Info("transaction aborted by a rebalance; its commands will be handled again", "commands", n)
 			}
 		}
-		if pe.get() != nil {
-			sleep(ctx, time.Second)
+		if perr := pe.get(); perr != nil {
+			if permanentProduceError(perr) {
+				e.cfg.Logger.Warn("Kafka refused a command's output for good; the command goes to the DLQ when the batch is handled again",
+					"err", perr, "dlq", e.cfg.DLQTopic)
+			} else {
+				sleep(ctx, time.Second)
+			}
 		}
 		return nil
 	}
 	if perr := pe.get(); perr != nil {
-		// franz-go fails the producer id on any failed produce in a
-		// transaction, which turns a commit into an abort; reaching
-		// here would be a bug there.
+		// Every promise ran before End (see the Flush above): reaching
+		// here would be a bug.
 		e.cfg.Logger.Error("transaction committed although a produce failed", "err", perr)
 	}
 	e.m.commitSeconds.Observe(time.Since(start).Seconds())
 	e.m.transactions.WithLabelValues("committed").Inc()
 	ov.mergeInto(e.stores)
+	if len(t.poisonDone) > 0 {
+		e.poison.forget(t.poisonDone, nil)
+	}
 	for label, c := range t.outcomes {
 		e.m.commands.WithLabelValues(label).Add(float64(c))
 	}
@@ -426,4 +455,12 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// produceErrorClass names a permanent produce error for the DLQ header.
+func produceErrorClass(err error) string {
+	if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+		return "record-too-large"
+	}
+	return "invalid-record"
 }

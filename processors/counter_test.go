@@ -17,6 +17,7 @@ import (
 //	"del"    -> events "gone" and a tombstone; result "ok deleted";
 //	            on a missing counter: result "rejected NOT_FOUND", no event
 //	"panic"  -> Handle panics
+//	"big"    -> an event of 2 MiB (more than a producer batch may hold)
 //	anything else fails to decode (class "garbage")
 type counterAggregate struct{}
 
@@ -33,7 +34,7 @@ func (counterAggregate) DecodeCommand(r *kgo.Record) (Command, error) {
 	src := fmt.Sprintf("%d/%d", r.Partition, r.Offset)
 	v := string(r.Value)
 	switch {
-	case v == "del", v == "panic":
+	case v == "del", v == "panic", v == "big":
 		return counterCmd{op: v, src: src, key: r.Key}, nil
 	case strings.HasPrefix(v, "add:"):
 		n, err := strconv.ParseInt(v[4:], 10, 64)
@@ -64,6 +65,13 @@ func (counterAggregate) Handle(state State, c Command, _ time.Time) Outcome {
 	switch cmd.op {
 	case "panic":
 		panic("boom")
+	case "big":
+		return Outcome{
+			Events:   []Output{{Key: key, Value: incompressible(2 << 20)}},
+			Result:   result("ok big"),
+			NewState: state,
+			Label:    "accepted",
+		}
 	case "del":
 		if state == nil {
 			return Outcome{Result: result("rejected NOT_FOUND"), NewState: nil, Label: "NOT_FOUND"}
@@ -94,4 +102,17 @@ func (counterAggregate) ErrorClass(err error) string {
 		return "garbage"
 	}
 	return "unknown"
+}
+
+// incompressible returns n bytes that compression cannot shrink.
+func incompressible(n int) []byte {
+	b := make([]byte, n)
+	x := uint64(88172645463325252)
+	for i := range b {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		b[i] = byte(x)
+	}
+	return b
 }

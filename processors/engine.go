@@ -26,6 +26,8 @@ type Engine struct {
 	// stores is the committed state per owned partition; only the Run
 	// goroutine touches it.
 	stores map[int32]*partitionStore
+	// poison are the commands whose outputs Kafka refused for good.
+	poison poisoned
 
 	started atomic.Bool
 	running atomic.Bool

@@ -317,3 +317,32 @@ func TestHTTPHandlerServesHealthAndMetrics(t *testing.T) {
 		t.Errorf("/healthz after Run = %d, want 503", code)
 	}
 }
+
+func TestEngineSendsCommandsWhoseOutputKafkaRefusesToDLQ(t *testing.T) {
+	c := fakeKafka(t, 2)
+	startEngine(t, testConfig(c))
+	big := cmd("k", "big")
+	produce(t, c, cmd("k", "add:1"), big, cmd("k", "add:2"))
+
+	results := waitRecords(t, c, tResults, 2)
+	if fmt.Sprint(values(results)) != "[ok count=1 ok count=3]" {
+		t.Errorf("results = %v, want [ok count=1 ok count=3]", values(results))
+	}
+	dlq := waitRecords(t, c, tDLQ, 1)
+	if len(dlq) != 1 || string(dlq[0].Value) != "big" {
+		t.Fatalf("DLQ = %v, want the big command", values(dlq))
+	}
+	for k, v := range map[string]string{
+		schemas.HeaderDLQStage:  "produce",
+		schemas.HeaderDLQClass:  "record-too-large",
+		schemas.HeaderDLQOffset: strconv.FormatInt(big.Offset, 10),
+	} {
+		if got, _ := header(dlq[0], k); got != v {
+			t.Errorf("DLQ header %s = %q, want %q", k, got, v)
+		}
+	}
+	got, _ := eventsByKey(readCommitted(t, c, tEvents))
+	if fmt.Sprint(got["k"]) != "[count=1 count=3]" {
+		t.Errorf("events of k = %v, want [count=1 count=3]", got["k"])
+	}
+}
