@@ -20,7 +20,7 @@ import (
 // are applied.
 func TestSinksPostgresSendsBadEventsToDLQAndGoesOn(t *testing.T) {
 	e := newSinkEnv(t, 1)
-	ctx := harness5m(t)
+	ctx := sinkTestContext(t)
 	at := time.Now().UTC().Truncate(time.Millisecond)
 	created := func(id string) []byte {
 		b, err := e.codec.EncodeEvent(&schemas.EventEnvelope{EventID: id + "-e1", Type: schemas.TypePaymentCreated, AggregateID: id,

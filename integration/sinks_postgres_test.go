@@ -21,7 +21,7 @@ func TestSinksPostgresAndReadModelsEndToEnd(t *testing.T) {
 	start := time.Now()
 	cmds, x := generateSinkCommands(n, 11, e.ns)
 	t.Logf("%d commands, %d payments, %d expected events, %d live at the end", len(cmds), len(x.payments), len(x.events), len(x.live()))
-	ctx := harness5m(t)
+	ctx := sinkTestContext(t)
 
 	proc := e.startProcessor("proc-1")
 	pgA := e.startSink("sink-postgres-a", "postgres")
@@ -76,7 +76,7 @@ func TestSinksPostgresAndReadModelsEndToEnd(t *testing.T) {
 	t.Logf("pipeline caught up and matched in %s", time.Since(start).Round(time.Second))
 }
 
-func harness5m(t *testing.T) context.Context {
+func sinkTestContext(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
