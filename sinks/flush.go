@@ -14,7 +14,8 @@ import (
 type flushState struct {
 	batch   []pendingRecord
 	written bool
-	dlq     []*kgo.Record
+	dlq     []*kgo.Record        // target rejections, sent after the Write
+	sent    map[*kgo.Record]bool // sent to the DLQ before the Write
 }
 
 // flush writes the pending batch, retrying with backoff (fetching paused)
@@ -80,6 +81,9 @@ func (r *Runner) attempt(ctx context.Context, st *flushState) error {
 		if len(st.batch) == 0 {
 			return nil
 		}
+		if err := r.sendBadBeforeWrite(ctx, st); err != nil {
+			return err
+		}
 		if err := r.writeBatch(ctx, st); err != nil {
 			return err
 		}
@@ -100,15 +104,54 @@ func (r *Runner) attempt(ctx context.Context, st *flushState) error {
 	return nil
 }
 
+// sendBadBeforeWrite sends to the DLQ, before the target sees the batch,
+// the records that cannot be decoded and the events the target's Checker
+// refuses. Sending first makes their DLQ delivery at least once: a crash
+// after it and before the Write re-reads and re-sends them, while a crash
+// after a Write that stored offsets past them could not.
+func (r *Runner) sendBadBeforeWrite(ctx context.Context, st *flushState) error {
+	checker, _ := r.cfg.Target.(Checker)
+	var recs, done []*kgo.Record
+	for _, pr := range st.batch {
+		if pr.control || st.sent[pr.rec] {
+			continue
+		}
+		switch {
+		case pr.decodeErr != nil:
+			recs = append(recs, r.dlqRecord(pr.rec, "decode", decodeClass(pr.decodeErr), pr.decodeErr.Error()))
+		case checker != nil:
+			reason := checker.Check(pr.ev)
+			if reason == "" {
+				continue
+			}
+			recs = append(recs, r.dlqRecord(pr.rec, "sink-write", "rejected-by-target", reason))
+		default:
+			continue
+		}
+		done = append(done, pr.rec)
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.AttemptTimeout)
+	defer cancel()
+	if err := r.client.ProduceSync(dctx, recs...).FirstErr(); err != nil {
+		return fmt.Errorf("send %d records to DLQ %s: %w", len(recs), r.cfg.EventsDLQTopic, err)
+	}
+	if st.sent == nil {
+		st.sent = map[*kgo.Record]bool{}
+	}
+	for _, rec := range done {
+		st.sent[rec] = true
+	}
+	return nil
+}
+
 func (r *Runner) writeBatch(ctx context.Context, st *flushState) error {
 	events := make([]Event, 0, len(st.batch))
 	byPos := make(map[[2]int64]*kgo.Record, len(st.batch))
 	for _, pr := range st.batch {
-		if pr.control {
-			continue
-		}
-		if pr.decodeErr != nil {
-			st.dlq = append(st.dlq, r.dlqRecord(pr.rec, "decode", decodeClass(pr.decodeErr), pr.decodeErr.Error()))
+		if pr.control || st.sent[pr.rec] {
 			continue
 		}
 		events = append(events, pr.ev)

@@ -576,3 +576,40 @@ func TestRunnerProbesAnIdleTarget(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// checkTarget refuses one event id up front through sinks.Checker.
+type checkTarget struct {
+	*recTarget
+	refuse string
+}
+
+func (c *checkTarget) Check(ev sinks.Event) string {
+	if ev.Envelope != nil && ev.Envelope.EventID == c.refuse {
+		return "refused before writing"
+	}
+	return ""
+}
+
+func TestRunnerSendsCheckerRefusalsToDLQBeforeWriting(t *testing.T) {
+	f := newFixture(t, 1)
+	stream := sinktest.GenerateStream(sinktest.StreamConfig{Topic: topic, Partitions: 1, Payments: 6, Seed: 12})
+	f.produce(t, stream)
+	refused := stream[0][3]
+	tg := &checkTarget{recTarget: newRecTarget(), refuse: refused.Envelope.EventID}
+	stop := start(t, f.runner(t, tg))
+	waitFor(t, "the other events applied", func() bool { a, _ := tg.snapshot(); return len(a) == len(stream[0])-1 })
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	tg.mu.Lock()
+	n := tg.delivered[[2]int64{0, refused.Offset}]
+	tg.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("the refused event was handed to Write %d times", n)
+	}
+	dlq := f.dlqRecords(t, 1)
+	if len(dlq) != 1 || header(dlq[0], schemas.HeaderDLQMessage) != "refused before writing" ||
+		header(dlq[0], schemas.HeaderDLQOffset) != "3" || header(dlq[0], schemas.HeaderDLQClass) != "rejected-by-target" {
+		t.Fatalf("DLQ: %d records, first %+v", len(dlq), dlq)
+	}
+}

@@ -40,6 +40,15 @@ type Rejected struct {
 	Reason string
 }
 
+// Checker is optionally implemented by a Target that can tell, from the
+// event alone, that it will refuse it for good. The runtime sends such
+// events to the DLQ before the Write and leaves them out of it, which makes
+// their DLQ delivery at least once even across a crash (Write may still
+// return Rejected for what only the target can find out).
+type Checker interface {
+	Check(ev Event) (reason string)
+}
+
 // ErrTransient marks a target error worth retrying (target down, timeout).
 // The runtime retries the whole batch with capped exponential backoff and
 // stops fetching meanwhile; anything else not wrapped as transient is also

@@ -92,3 +92,7 @@ func (t *Target) Pool() *pgxpool.Pool { return t.pool }
 
 // Ping checks that Postgres answers (the runtime's idle health probe).
 func (t *Target) Ping(ctx context.Context) error { return pgstore.Classify(t.pool.Ping(ctx)) }
+
+// Check implements sinks.Checker: the events Write would reject, known
+// before writing.
+func (t *Target) Check(ev sinks.Event) string { return pgstore.CheckEvent(ev) }
