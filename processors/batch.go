@@ -25,11 +25,11 @@ const firstPollWait = time.Second
 func (e *Engine) runBatch(ctx context.Context, sess *kgo.GroupTransactSession, adm *kadm.Client) error {
 	t0 := time.Now()
 	recs, lags := e.collect(ctx, sess)
+	cur := e.syncAssignments()
 	if len(recs) == 0 {
 		return nil
 	}
 	t1 := time.Now()
-	cur := e.syncAssignments()
 	if err := e.ensureRestored(ctx, adm, recs, cur); err != nil {
 		// The polled records count as consumed until the session is
 		// rewound to the committed offsets: an abort does that, and

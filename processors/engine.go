@@ -56,7 +56,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	e := &Engine{
 		cfg:    cfg,
 		m:      m,
-		asg:    newAssignments(cfg.CommandsTopic),
+		asg:    newAssignments(cfg.CommandsTopic, cfg.Logger),
 		stores: make(map[int32]*partitionStore),
 	}
 	e.health.Store(&Health{})

@@ -2,6 +2,7 @@ package processors
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -17,14 +18,15 @@ import (
 // revocation is never reused after it.
 type assignments struct {
 	topic string
+	log   *slog.Logger
 
 	mu       sync.Mutex
 	next     uint64
 	assigned map[int32]uint64 // partition -> epoch of its current assignment
 }
 
-func newAssignments(topic string) *assignments {
-	return &assignments{topic: topic, assigned: make(map[int32]uint64)}
+func newAssignments(topic string, log *slog.Logger) *assignments {
+	return &assignments{topic: topic, log: log, assigned: make(map[int32]uint64)}
 }
 
 func (a *assignments) onAssigned(_ context.Context, _ *kgo.Client, m map[string][]int32) {
@@ -33,6 +35,9 @@ func (a *assignments) onAssigned(_ context.Context, _ *kgo.Client, m map[string]
 	for _, p := range m[a.topic] {
 		a.next++
 		a.assigned[p] = a.next
+	}
+	if ps := m[a.topic]; len(ps) > 0 {
+		a.log.Info("partitions assigned; their state is restored on their first command", "topic", a.topic, "partitions", ps, "owned", len(a.assigned))
 	}
 }
 
@@ -43,6 +48,9 @@ func (a *assignments) onRevoked(_ context.Context, _ *kgo.Client, m map[string][
 	defer a.mu.Unlock()
 	for _, p := range m[a.topic] {
 		delete(a.assigned, p)
+	}
+	if ps := m[a.topic]; len(ps) > 0 {
+		a.log.Info("partitions revoked or lost; their state is dropped", "topic", a.topic, "partitions", ps, "owned", len(a.assigned))
 	}
 }
 
