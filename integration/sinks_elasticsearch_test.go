@@ -20,6 +20,7 @@ import (
 	"github.com/prism-cqrs/prism/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	essink "github.com/prism-cqrs/prism/sinks/elasticsearch"
+	redissink "github.com/prism-cqrs/prism/sinks/redis"
 	"github.com/prism-cqrs/prism/sinks/sinktest"
 	"github.com/prism-cqrs/prism/topology"
 )
@@ -545,4 +546,55 @@ func BenchmarkSinksElasticsearch(b *testing.B) {
 	b.ReportMetric(n/tTarget.Seconds(), "target-events/s")
 	b.ReportMetric(n/tBare.Seconds(), "bare-docs/s")
 	b.ReportMetric(tBare.Seconds()/tTarget.Seconds(), "ratio")
+}
+
+// TestSinksRedisAndElasticsearchFromCommands sends generated commands
+// (PRISM_E2E_COMMANDS; 100,000 under CI) through the real processor and
+// runs both sinks: Redis and the Elasticsearch alias must each hold exactly
+// the live payments computed from the commands alone (fields and version;
+// the timestamps come from the processor's clock and are not compared),
+// deleted ones absent.
+func TestSinksRedisAndElasticsearchFromCommands(t *testing.T) {
+	n := sinkE2ECommands(t)
+	e := newSinkEnv(t, 6)
+	ctx := harness.Context(t, 6*time.Minute)
+	es := newESStore(t)
+	es.names = e.names
+	rs := newRedisStore(t)
+	rs.names, rs.keys = e.names, redissink.NewKeys(e.names)
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		es.call(c, http.MethodDelete, "/"+e.names.ElasticsearchAlias()+"-v*", nil, nil)
+		if keys, err := rs.client.Keys(c, e.names.RedisPrefix()+"*").Result(); err == nil && len(keys) > 0 {
+			rs.client.Unlink(c, keys...)
+		}
+	})
+	cmds, x := generateSinkCommands(n, 17, e.ns)
+	want := x.live()
+	t.Logf("%d commands, %d payments, %d expected events, %d live at the end", len(cmds), len(x.payments), len(x.events), len(want))
+	start := time.Now()
+	proc := e.startProcessor("proc-1")
+	red := e.startSink("sink-redis", "redis", "--redis-url", rs.url)
+	ela := e.startSink("sink-elasticsearch", "elasticsearch", "--elasticsearch-url", es.url)
+	e.produceCommands(ctx, cmds)
+	ignore := []sinktest.Field{sinktest.FieldCreatedAt, sinktest.FieldUpdatedAt}
+	kvWaitEqual(t, "redis", 4*time.Minute, func() []string {
+		got, err := rs.Payments(ctx)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		return sinktest.DiffPayments(want, got, 10, ignore...)
+	})
+	kvWaitEqual(t, "elasticsearch", 4*time.Minute, func() []string {
+		got, err := es.Payments(ctx)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		return sinktest.DiffPayments(want, got, 10, ignore...)
+	})
+	t.Logf("both sinks matched %s after the first command", time.Since(start).Round(time.Second))
+	red.stop(t)
+	ela.stop(t)
+	proc.stop(t)
 }
