@@ -1,0 +1,205 @@
+// Package demo runs the whole pipeline once on a generated workload, the way
+// `prism demo` shows it: topics applied, a processor and the four sinks
+// started, commands produced, everything caught up (lag 0), then the read
+// sources compared with each other.
+//
+// The components are handed in already built (cmd/prism wires them exactly as
+// `prism process` and `prism sink` do), so the demo runs the same code a
+// deployment runs, in one process.
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/prism-cqrs/prism/lag"
+	"github.com/prism-cqrs/prism/producers"
+	"github.com/prism-cqrs/prism/topology"
+)
+
+// Component is a long-running part of the pipeline (the processor, a sink).
+// Run returns nil after a clean stop when ctx is cancelled.
+type Component struct {
+	Name  string
+	Group string
+	Run   func(ctx context.Context) error
+}
+
+// Config is one demo run.
+type Config struct {
+	KafkaOpts  []kgo.Opt
+	Names      topology.Names
+	Components []Component
+	// Produce sends the workload and returns the producer's counts.
+	Produce func(ctx context.Context) (producers.RunStats, error)
+	// Inspect reads the read sources after everything caught up.
+	Inspect func(ctx context.Context) (Sources, error)
+	// CatchUpTimeout bounds the wait for every group to reach lag 0.
+	CatchUpTimeout time.Duration
+	Logger         *slog.Logger
+	Out            io.Writer
+}
+
+// Validate reports every missing piece.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.KafkaOpts) == 0 {
+		errs = append(errs, errors.New("demo: no Kafka options"))
+	}
+	if len(c.Components) == 0 {
+		errs = append(errs, errors.New("demo: no components"))
+	}
+	if c.Produce == nil {
+		errs = append(errs, errors.New("demo: no Produce"))
+	}
+	if c.Inspect == nil {
+		errs = append(errs, errors.New("demo: no Inspect"))
+	}
+	if c.Out == nil {
+		errs = append(errs, errors.New("demo: no Out"))
+	}
+	return errors.Join(errs...)
+}
+
+// Run starts the components, produces, waits until every group has lag 0,
+// stops the components (each finishes its open transaction or batch) and
+// prints the report. It fails when any component fails, the catch-up times
+// out or the read sources disagree.
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.CatchUpTimeout <= 0 {
+		cfg.CatchUpTimeout = 5 * time.Minute
+	}
+	start := time.Now()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	var wg sync.WaitGroup
+	errc := make(chan error, len(cfg.Components))
+	for _, c := range cfg.Components {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.Run(runCtx); err != nil && runCtx.Err() == nil {
+				errc <- fmt.Errorf("%s: %w", c.Name, err)
+				stop()
+			}
+		}()
+	}
+	stopAll := func() error {
+		stop()
+		wg.Wait()
+		close(errc)
+		var errs []error
+		for err := range errc {
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	}
+
+	stats, err := cfg.Produce(runCtx)
+	if err != nil {
+		return errors.Join(fmt.Errorf("produce: %w", err), stopAll())
+	}
+	fmt.Fprintf(cfg.Out, "produced %d commands: %d accepted, %d rejected, %d unanswered (%.1fs)\n",
+		stats.Produced, stats.Accepted, stats.Rejected, stats.Unanswered, time.Since(start).Seconds())
+
+	groups := make([]string, 0, len(cfg.Components))
+	for _, c := range cfg.Components {
+		groups = append(groups, c.Group)
+	}
+	if err := waitCaughtUp(runCtx, cfg, groups); err != nil {
+		return errors.Join(err, stopAll())
+	}
+	caughtUp := time.Since(start)
+	if err := stopAll(); err != nil {
+		return err
+	}
+	fmt.Fprintf(cfg.Out, "all groups caught up (lag 0) after %.1fs\n", caughtUp.Seconds())
+
+	src, err := cfg.Inspect(ctx)
+	if err != nil {
+		return fmt.Errorf("inspect read sources: %w", err)
+	}
+	return src.Print(cfg.Out)
+}
+
+// waitCaughtUp polls the groups' lag until every one is 0 on every partition
+// (commit markers not counted) or the timeout passes.
+func waitCaughtUp(ctx context.Context, cfg Config, groups []string) error {
+	cl, err := kgo.NewClient(cfg.KafkaOpts...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	deadline := time.Now().Add(cfg.CatchUpTimeout)
+	var last map[string]int64
+	for {
+		rows, err := lag.Describe(ctx, adm, groups...)
+		if err == nil {
+			rows, err = lag.SettleMarkers(ctx, cfg.KafkaOpts, rows, time.Second)
+		}
+		if err != nil {
+			return fmt.Errorf("wait for lag 0: %w", err)
+		}
+		last = lag.Total(rows)
+		if caughtUp(rows, groups) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("groups not caught up after %s: lag %v", cfg.CatchUpTimeout, last)
+		}
+		cfg.Logger.Info("waiting for lag 0", "lag", fmt.Sprint(sortedLag(last)))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// caughtUp is true when every group has committed on some partition and no
+// partition has lag.
+func caughtUp(rows []lag.Row, groups []string) bool {
+	committed := map[string]bool{}
+	for _, r := range rows {
+		if r.Partition < 0 || r.Err != nil {
+			return false
+		}
+		if r.Lag != 0 {
+			return false
+		}
+		if r.Committed >= 0 {
+			committed[r.Group] = true
+		}
+	}
+	for _, g := range groups {
+		if !committed[g] {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedLag(m map[string]int64) []string {
+	out := make([]string, 0, len(m))
+	for g, l := range m {
+		out = append(out, fmt.Sprintf("%s=%d", g, l))
+	}
+	sort.Strings(out)
+	return out
+}
