@@ -346,3 +346,64 @@ func TestEngineSendsCommandsWhoseOutputKafkaRefusesToDLQ(t *testing.T) {
 		t.Errorf("events of k = %v, want [count=1 count=3]", got["k"])
 	}
 }
+
+func TestEngineRestoreLeavesOutATransactionLeftOpen(t *testing.T) {
+	c := fakeKafka(t, 1)
+	// A crashed previous owner left a transaction open on the events
+	// partition with a state that must never count: it can only abort.
+	zombie, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.TransactionalID("t.zombie"),
+		kgo.TransactionTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zombie.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := zombie.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zombie.ProduceSync(ctx, &kgo.Record{Topic: tEvents, Key: []byte("k"), Value: []byte("count=100")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg := testConfig(c)
+	cfg.RestoreSettle = 500 * time.Millisecond
+	startEngine(t, cfg)
+	produce(t, c, cmd("k", "add:1"))
+	results := waitRecords(t, c, tResults, 1)
+	if got := string(results[0].Value); got != "ok count=1" {
+		t.Errorf("result = %q, want ok count=1 (the open transaction's state must not be restored)", got)
+	}
+}
+
+func TestEngineRestoreWaitsForATransactionBeingCommitted(t *testing.T) {
+	c := fakeKafka(t, 1)
+	// A previous owner's transaction is still open on the events
+	// partition when the restore starts, and commits shortly after (as
+	// when its markers are on their way): its state must count.
+	prev, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.TransactionalID("t.prev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prev.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := prev.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := prev.ProduceSync(ctx, &kgo.Record{Topic: tEvents, Key: []byte("k"), Value: []byte("count=100")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(c)
+	cfg.RestoreSettle = 5 * time.Second
+	startEngine(t, cfg)
+	produce(t, c, cmd("k", "add:1"))
+	time.Sleep(300 * time.Millisecond)
+	if err := prev.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	results := waitRecords(t, c, tResults, 1)
+	if got := string(results[0].Value); got != "ok count=101" {
+		t.Errorf("result = %q, want ok count=101 (the restore must wait for the open transaction to be decided)", got)
+	}
+}
