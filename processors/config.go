@@ -90,7 +90,8 @@ type EngineConfig struct {
 	Aggregate Aggregate
 	Logger    *slog.Logger          // nil: slog.Default()
 	Metrics   prometheus.Registerer // nil: metrics are kept but not registered
-	// Now stamps each command's processing time (nil: time.Now).
+	// Now stamps each command's processing time (nil: time.Now). It is
+	// called from HandleWorkers goroutines at once.
 	Now func() time.Time
 }
 
