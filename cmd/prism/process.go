@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"time"
@@ -16,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/payment"
@@ -80,7 +79,13 @@ open transaction, leaves the group and exits 0.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runProcess(cmd.Context(), g, f) },
 	}
-	fl := cmd.Flags()
+	addProcessFlags(cmd.Flags(), f)
+	return cmd
+}
+
+// addProcessFlags registers the flags of `prism process` (also used by
+// `prism demo`, which runs the same engine in-process).
+func addProcessFlags(fl *pflag.FlagSet, f *processFlags) {
 	fl.StringVar(&f.httpAddr, "http", envOr("PRISM_PROCESS_HTTP", ":9464"), "address of /healthz and /metrics; empty disables (PRISM_PROCESS_HTTP)")
 	fl.StringVar(&f.instanceID, "instance-id", envOr("PRISM_INSTANCE_ID", ""), "unique, stable name of this instance; its transactional id is <namespace>.processor.payments.txn-<id>. Keep it across restarts so a restart aborts the crashed instance's open transaction at once. Default: host name plus a random suffix (PRISM_INSTANCE_ID)")
 	fl.IntVar(&f.batchMaxRecords, "batch-max-records", int(f.envInt("PRISM_PROCESS_BATCH_MAX_RECORDS", processors.DefaultBatchMaxRecords)), "a transaction stops polling for more commands once it holds this many (PRISM_PROCESS_BATCH_MAX_RECORDS)")
@@ -91,34 +96,50 @@ open transaction, leaves the group and exits 0.`,
 	fl.DurationVar(&f.linger, "linger", f.envDuration("PRISM_PROCESS_LINGER", processors.DefaultProducerLinger), "producer linger (PRISM_PROCESS_LINGER)")
 	fl.Int64Var(&f.maxAmountMinor, "max-amount-minor", f.envInt("PRISM_MAX_AMOUNT_MINOR", payment.DefaultMaxAmountMinor), "largest accepted amount in minor units (PRISM_MAX_AMOUNT_MINOR)")
 	fl.IntVar(&f.dedupWindow, "dedup-window", int(f.envInt("PRISM_DEDUP_WINDOW", payment.DefaultDedupWindow)), "accepted command ids each payment remembers (PRISM_DEDUP_WINDOW)")
-	return cmd
 }
 
 func runProcess(ctx context.Context, g *globals, f *processFlags) error {
 	if err := errors.Join(f.envErrs...); err != nil {
 		return err
 	}
-	kopts, err := g.kafka().Opts()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	eng, err := buildEngine(ctx, g, f, reg)
 	if err != nil {
 		return err
 	}
+	if f.httpAddr != "" {
+		stop, err := serveHTTP(f.httpAddr, processors.NewHTTPHandler(eng, reg))
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	return eng.Run(ctx)
+}
+
+// buildEngine wires the payment aggregate into a processor engine for the
+// namespace, after checking its topics exist and are co-partitioned.
+func buildEngine(ctx context.Context, g *globals, f *processFlags, reg prometheus.Registerer) (*processors.Engine, error) {
+	kopts, err := g.kafka().Opts()
+	if err != nil {
+		return nil, err
+	}
 	names := g.names()
 	if err := checkTopology(ctx, kopts, names); err != nil {
-		return err
+		return nil, err
 	}
 	agg, err := payment.NewAggregate(payment.AggregateConfig{
 		Limits: payment.Limits{MaxAmountMinor: f.maxAmountMinor, DedupWindow: f.dedupWindow},
 		Logger: slog.Default(),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	id := f.instanceID
 	if id == "" {
 		id = defaultInstanceID()
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	eng, err := processors.NewEngine(processors.EngineConfig{
 		Kafka:           kopts,
 		CommandsTopic:   names.CommandsTopic(),
@@ -137,28 +158,7 @@ func runProcess(ctx context.Context, g *globals, f *processFlags) error {
 		Logger:          slog.Default().With("instance", id),
 		Metrics:         reg,
 	})
-	if err != nil {
-		return err
-	}
-	if f.httpAddr != "" {
-		ln, err := net.Listen("tcp", f.httpAddr)
-		if err != nil {
-			return fmt.Errorf("--http %s: %w", f.httpAddr, err)
-		}
-		srv := &http.Server{Handler: processors.NewHTTPHandler(eng, reg), ReadHeaderTimeout: 5 * time.Second}
-		slog.Info("serving /healthz and /metrics", "addr", ln.Addr().String())
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				slog.Error("http server stopped", "err", err)
-			}
-		}()
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(sctx)
-		}()
-	}
-	return eng.Run(ctx)
+	return eng, err
 }
 
 // checkTopology refuses to start on a namespace whose topics are missing or

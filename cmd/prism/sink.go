@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/elasticsearch"
@@ -113,7 +113,13 @@ Sinks: ` + strings.Join(sinkNames(), ", "),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runSink(cmd.Context(), g, f, args[0]) },
 	}
-	fl := cmd.Flags()
+	addSinkFlags(cmd.Flags(), f)
+	return cmd
+}
+
+// addSinkFlags registers the flags of `prism sink` (also used by `prism
+// demo`, which runs the same runners in-process).
+func addSinkFlags(fl *pflag.FlagSet, f *sinkFlags) {
 	fl.StringVar(&f.httpAddr, "http", envOr("PRISM_SINK_HTTP", ""), "address of /healthz and /metrics, for example :9465; empty disables (PRISM_SINK_HTTP)")
 	fl.IntVar(&f.batchMaxRecords, "batch-max-records", f.envInt("PRISM_SINK_BATCH_MAX_RECORDS", 1000), "most records in one batch (PRISM_SINK_BATCH_MAX_RECORDS)")
 	fl.IntVar(&f.batchMaxBytes, "batch-max-bytes", f.envInt("PRISM_SINK_BATCH_MAX_BYTES", 4<<20), "most key+value bytes in one batch (PRISM_SINK_BATCH_MAX_BYTES)")
@@ -125,28 +131,47 @@ Sinks: ` + strings.Join(sinkNames(), ", "),
 	fl.DurationVar(&f.sessionTimeout, "session-timeout", f.envDuration("PRISM_SINK_SESSION_TIMEOUT", 45*time.Second), "group session timeout: how long a crashed instance keeps its partitions (PRISM_SINK_SESSION_TIMEOUT)")
 	fl.IntVar(&f.pgMaxConns, "postgres-max-conns", f.envInt("PRISM_SINK_POSTGRES_MAX_CONNS", 4), "Postgres pool size of the postgres and readmodels sinks (PRISM_SINK_POSTGRES_MAX_CONNS)")
 	addCacheSinkFlags(fl, f)
-	return cmd
 }
 
 func runSink(ctx context.Context, g *globals, f *sinkFlags, name string) error {
 	if err := errors.Join(f.envErrs...); err != nil {
 		return err
 	}
-	build, ok := sinkTargets[name]
-	if !ok {
-		return fmt.Errorf("unknown sink %q (known: %s)", name, strings.Join(sinkNames(), ", "))
-	}
-	kopts, err := g.kafka().Opts()
-	if err != nil {
-		return err
-	}
-	target, err := build(g, f)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	runner, target, err := buildSinkRunner(g, f, name, reg)
 	if err != nil {
 		return err
 	}
 	defer target.Close()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if f.httpAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/healthz", runner.HealthHandler())
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		stop, err := serveHTTP(f.httpAddr, mux, "sink", name)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	return runner.Run(ctx)
+}
+
+// buildSinkRunner builds the named sink's target and the runner that feeds
+// it from the events topic. The caller closes the target.
+func buildSinkRunner(g *globals, f *sinkFlags, name string, reg prometheus.Registerer) (*sinks.Runner, sinks.Target, error) {
+	build, ok := sinkTargets[name]
+	if !ok {
+		return nil, nil, fmt.Errorf("unknown sink %q (known: %s)", name, strings.Join(sinkNames(), ", "))
+	}
+	kopts, err := g.kafka().Opts()
+	if err != nil {
+		return nil, nil, err
+	}
+	target, err := build(g, f)
+	if err != nil {
+		return nil, nil, err
+	}
 	names := g.names()
 	runner, err := sinks.NewRunner(sinks.RunnerConfig{
 		KafkaOpts:       kopts,
@@ -166,28 +191,8 @@ func runSink(ctx context.Context, g *globals, f *sinkFlags, name string) error {
 		Registerer:      reg,
 	})
 	if err != nil {
-		return err
+		target.Close()
+		return nil, nil, err
 	}
-	if f.httpAddr != "" {
-		ln, err := net.Listen("tcp", f.httpAddr)
-		if err != nil {
-			return fmt.Errorf("--http %s: %w", f.httpAddr, err)
-		}
-		mux := http.NewServeMux()
-		mux.Handle("/healthz", runner.HealthHandler())
-		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		slog.Info("serving /healthz and /metrics", "addr", ln.Addr().String(), "sink", name)
-		go func() {
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				slog.Error("http server stopped", "err", err)
-			}
-		}()
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = srv.Shutdown(sctx)
-		}()
-	}
-	return runner.Run(ctx)
+	return runner, target, nil
 }

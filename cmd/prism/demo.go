@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/prism-cqrs/prism/demo"
+	"github.com/prism-cqrs/prism/kafkaconn"
+	"github.com/prism-cqrs/prism/producers"
+	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/topology"
+)
+
+func init() { subcommands = append(subcommands, newDemoCmd) }
+
+type demoFlags struct {
+	commands       int
+	organizations  int
+	seed           int64
+	invalidRatio   float64
+	partitions     int32
+	catchUpTimeout time.Duration
+}
+
+func newDemoCmd(g *globals) *cobra.Command {
+	f := &demoFlags{}
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the whole pipeline once on a generated workload and compare the read sources",
+		Long: `demo applies the topology of the namespace, starts the processor and the four
+sinks (postgres, readmodels, redis, elasticsearch) in this process, produces a
+generated workload (with commands that must be rejected), waits until every
+group has lag 0, then prints what each read source holds and checks that
+Postgres, Redis and Elasticsearch agree and the read models add up.
+It exits 1 when they do not. Needs the four services (make services-up).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd, g, f) },
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&f.commands, "commands", 20000, "commands to generate and produce")
+	fl.IntVar(&f.organizations, "organizations", 20, "organizations in the workload")
+	fl.Int64Var(&f.seed, "seed", 0, "workload seed; 0 picks one from the clock (printed), so reruns add new payments")
+	fl.Float64Var(&f.invalidRatio, "invalid-ratio", 0.1, "share of commands built to be rejected")
+	fl.Int32Var(&f.partitions, "partitions", topology.DefaultPartitions, "partitions of the topics, when they are created")
+	fl.DurationVar(&f.catchUpTimeout, "catch-up-timeout", 5*time.Minute, "longest wait for every group to reach lag 0")
+	return cmd
+}
+
+func runDemo(cmd *cobra.Command, g *globals, f *demoFlags) error {
+	ctx := cmd.Context()
+	out := cmd.OutOrStdout()
+	if f.seed == 0 {
+		f.seed = time.Now().UnixNano() % 1_000_000
+	}
+	kopts, err := g.kafka().Opts()
+	if err != nil {
+		return err
+	}
+	names := g.names()
+	spec, err := topology.NewSpec(topology.SpecConfig{Namespace: g.namespace, Partitions: f.partitions})
+	if err != nil {
+		return err
+	}
+	if err := topology.EnsureTopicsWith(ctx, kopts, spec); err != nil {
+		return fmt.Errorf("apply topology: %w", err)
+	}
+	fmt.Fprintf(out, "namespace %s: topics ready; workload of %d commands, %d organizations, seed %d\n",
+		names.Namespace, f.commands, f.organizations, f.seed)
+
+	// The processor and the sinks run with the defaults of `prism process`
+	// and `prism sink` (including their PRISM_* variables).
+	pf := &processFlags{}
+	addProcessFlags(pflag.NewFlagSet("process", pflag.ContinueOnError), pf)
+	sf := &sinkFlags{}
+	addSinkFlags(pflag.NewFlagSet("sink", pflag.ContinueOnError), sf)
+
+	eng, err := buildEngine(ctx, g, pf, prometheus.NewRegistry())
+	if err != nil {
+		return err
+	}
+	components := []demo.Component{{Name: "processor", Group: names.ProcessorGroup(), Run: eng.Run}}
+	for _, name := range topology.SinkNames {
+		runner, target, err := buildSinkRunner(g, sf, name, prometheus.NewRegistry())
+		if err != nil {
+			return err
+		}
+		defer target.Close()
+		components = append(components, demo.Component{Name: "sink " + name, Group: names.SinkGroup(name), Run: runner.Run})
+	}
+
+	return demo.Run(ctx, demo.Config{
+		KafkaOpts:      kopts,
+		Names:          names,
+		Components:     components,
+		Produce:        func(ctx context.Context) (producers.RunStats, error) { return produceDemoWorkload(ctx, g, f) },
+		Inspect:        func(ctx context.Context) (demo.Sources, error) { return inspectDemo(ctx, g) },
+		CatchUpTimeout: f.catchUpTimeout,
+		Logger:         slog.Default(),
+		Out:            out,
+	})
+}
+
+func produceDemoWorkload(ctx context.Context, g *globals, f *demoFlags) (producers.RunStats, error) {
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		return producers.RunStats{}, err
+	}
+	names := g.names()
+	p, err := producers.NewCommandProducer(producers.Config{
+		Kafka: g.kafka(), CommandsTopic: names.CommandsTopic(), ResultsTopic: names.ResultsTopic(), Codec: codec,
+	})
+	if err != nil {
+		return producers.RunStats{}, err
+	}
+	defer p.Close()
+	gen, err := producers.NewGenerator(producers.GeneratorConfig{
+		Count: f.commands, Organizations: f.organizations, Seed: f.seed, InvalidRatio: f.invalidRatio,
+	})
+	if err != nil {
+		return producers.RunStats{}, err
+	}
+	return p.Run(ctx, producers.GeneratorSource(gen, nil, true), producers.RunConfig{Wait: true, WaitTimeout: 2 * time.Minute})
+}
+
+func inspectDemo(ctx context.Context, g *globals) (demo.Sources, error) {
+	return demo.Inspect(ctx, demo.InspectConfig{
+		Names:             g.names(),
+		PostgresURL:       g.postgresURL,
+		RedisURL:          g.redisURL,
+		ElasticsearchURLs: kafkaconn.SplitList(g.elasticsearchURL),
+		ElasticUser:       g.elasticUser,
+		ElasticPassword:   g.elasticPassword,
+	})
+}
