@@ -273,6 +273,9 @@ func TestSinksElasticsearchTarget(t *testing.T) {
 	if err := tg.Setup(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if err := tg.(sinks.Pinger).Ping(ctx); err != nil {
+		t.Fatalf("Ping of a reachable Elasticsearch: %v", err)
+	}
 	if off, err := tg.CommittedOffsets(ctx, "t", []int32{0}); err != nil || off != nil {
 		t.Fatalf("CommittedOffsets = %v, %v; want nil (group offsets)", off, err)
 	}
@@ -361,12 +364,16 @@ func TestSinksElasticsearchDownIsTransient(t *testing.T) {
 	if !errors.Is(err, sinks.ErrTransient) {
 		t.Fatalf("Write with Elasticsearch down: %v, want ErrTransient", err)
 	}
+	if err := tg.Ping(ctx); !errors.Is(err, sinks.ErrTransient) {
+		t.Fatalf("Ping with Elasticsearch down: %v, want ErrTransient", err)
+	}
 }
 
 // TestSinksElasticsearchPipeline runs `prism sink elasticsearch` processes
 // on a real events topic and compares the index (read through the alias)
 // with the state computed from the produced events, through faults: a sink
-// SIGKILLed mid-run and replaced; an event Elasticsearch must refuse (a
+// SIGKILLed mid-run and replaced by two instances, one of which is then
+// stopped (SIGTERM, exit 0); an event Elasticsearch must refuse (a
 // 40 kB organization id, over the keyword term limit) injected on the
 // topic, which must reach the events DLQ with the reason while the sink
 // goes on; Elasticsearch stopped for 15 s while events flow, during which
@@ -406,19 +413,25 @@ func TestSinksElasticsearchPipeline(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Log("fault 1: SIGKILL the sink mid-run, start another")
+	t.Log("fault 1: SIGKILL the sink mid-run, start two others")
 	a.kill(t)
 	b := e.startSink("sink-es-b", "elasticsearch", args...)
+	c := e.startSink("sink-es-c", "elasticsearch", args...)
 
 	t.Log("fault 2: an event Elasticsearch refuses, injected on the topic")
 	poison := kvPayment("poison-1", strings.Repeat("o", 40_000), 1, 100, schemas.StatusPending, time.Now())
 	poisonEv := kvEvent(0, 0, "poison-1", poison.OrganizationID, 1, poison)
 	kvProduce(t, ctx, e, []sinks.Event{poisonEv})
-	kvProduce(t, ctx, e, evs[third:2*third])
+	half := third + third/2
+	kvProduce(t, ctx, e, evs[third:half])
+	time.Sleep(time.Second)
+	t.Log("fault 3: stop one of the two instances mid-run")
+	c.stop(t)
+	kvProduce(t, ctx, e, evs[half:2*third])
 	kvWaitEqual(t, "index after the SIGKILL and the poison event", 3*time.Minute, diff(kvExpected(evs[:2*third])))
 	kvCheckDLQ(t, ctx, e, "poison-1", "immense term")
 
-	t.Log("fault 3: Elasticsearch down for 15 s while events flow")
+	t.Log("fault 4: Elasticsearch down for 15 s while events flow")
 	t.Cleanup(func() { sinkServicesQuiet("up", "elasticsearch") })
 	sinkServices(t, "down", "elasticsearch")
 	kvProduce(t, ctx, e, evs[2*third:])

@@ -231,6 +231,9 @@ func TestSinksRedisTarget(t *testing.T) {
 	if err := tg.Setup(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if err := tg.Ping(ctx); err != nil {
+		t.Fatalf("Ping of a reachable Redis: %v", err)
+	}
 	const topic = "t.events"
 	k := s.keys
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -533,6 +536,9 @@ func TestSinksRedisDownIsTransient(t *testing.T) {
 	if _, err := tg.CommittedOffsets(ctx, "t", []int32{0}); !errors.Is(err, sinks.ErrTransient) {
 		t.Fatalf("CommittedOffsets with Redis down: %v, want ErrTransient", err)
 	}
+	if err := tg.Ping(ctx); !errors.Is(err, sinks.ErrTransient) {
+		t.Fatalf("Ping with Redis down: %v, want ErrTransient", err)
+	}
 }
 
 // benchBatch returns batch number i of size n: PaymentCreated events of new
@@ -734,7 +740,8 @@ func kvWaitUnhealthy(p *sinkProc, d time.Duration) bool {
 
 // TestSinksRedisPipeline runs `prism sink redis` processes on a real events
 // topic and compares Redis with the state computed from the produced
-// events, through faults: a sink SIGKILLed mid-run and replaced, and Redis
+// events, through faults: a sink SIGKILLed mid-run and replaced by two
+// instances, one of which is then stopped (SIGTERM, exit 0), and Redis
 // stopped for 15 s (restarted empty: it keeps no data) while events flow,
 // during which /healthz must say 503; the sink must then rebuild what Redis
 // lost from the topic.
@@ -762,11 +769,17 @@ func TestSinksRedisPipeline(t *testing.T) {
 	for s.client.Exists(ctx, s.keys.Offset(e.names.EventsTopic(), 0)).Val() == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Log("fault 1: SIGKILL the sink mid-run, start another")
+	t.Log("fault 1: SIGKILL the sink mid-run, start two others")
 	a.kill(t)
 	b := e.startSink("sink-redis-b", "redis", args...)
-	kvProduce(t, ctx, e, evs[third:2*third])
-	kvWaitEqual(t, "redis after the SIGKILL", 2*time.Minute, func() []string {
+	c := e.startSink("sink-redis-c", "redis", args...)
+	half := third + third/2
+	kvProduce(t, ctx, e, evs[third:half])
+	time.Sleep(time.Second)
+	t.Log("fault 2: stop one of the two instances mid-run")
+	c.stop(t)
+	kvProduce(t, ctx, e, evs[half:2*third])
+	kvWaitEqual(t, "redis after the SIGKILL and the stopped instance", 2*time.Minute, func() []string {
 		got, err := s.Payments(ctx)
 		if err != nil {
 			return []string{err.Error()}
@@ -774,7 +787,7 @@ func TestSinksRedisPipeline(t *testing.T) {
 		return sinktest.DiffPayments(kvExpected(evs[:2*third]), got, 10)
 	})
 
-	t.Log("fault 2: Redis down for 15 s while events flow")
+	t.Log("fault 3: Redis down for 15 s while events flow")
 	t.Cleanup(func() { sinkServicesQuiet("up", "redis") })
 	sinkServices(t, "down", "redis")
 	kvProduce(t, ctx, e, evs[2*third:])

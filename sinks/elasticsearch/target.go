@@ -2,6 +2,7 @@ package elasticsearch
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,7 +28,10 @@ type Target struct {
 	scaledFloat atomic.Bool
 }
 
-var _ sinks.Target = (*Target)(nil)
+var (
+	_ sinks.Target = (*Target)(nil)
+	_ sinks.Pinger = (*Target)(nil)
+)
 
 // NewTarget validates cfg and builds a client; it makes no request, so an
 // Elasticsearch that is down does not fail this call.
@@ -80,14 +84,26 @@ func (t *Target) CommittedOffsets(context.Context, string, []int32) (map[int32]i
 	return nil, nil
 }
 
-// Ping checks the cluster answers; the error wraps sinks.ErrTransient.
+// Ping asks the cluster health (sinks.Pinger): an error when Elasticsearch
+// does not answer (wrapping sinks.ErrTransient), answers with an error
+// status, or reports the cluster red. (HEAD / is not used: the
+// integration-test distribution answers it with 405.)
 func (t *Target) Ping(ctx context.Context) error {
-	status, body, err := t.do(ctx, esapi.PingRequest{})
+	status, body, err := t.do(ctx, esapi.ClusterHealthRequest{FilterPath: []string{"status"}})
 	if err != nil {
 		return fmt.Errorf("elasticsearch: ping: %w", err)
 	}
 	if status != http.StatusOK {
 		return statusError("ping", status, body)
+	}
+	var h struct {
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(body, &h); err != nil {
+		return fmt.Errorf("elasticsearch: ping: decode cluster health: %w", err)
+	}
+	if h.Status == "red" {
+		return fmt.Errorf("elasticsearch: ping: %w: cluster health is red", sinks.ErrTransient)
 	}
 	return nil
 }

@@ -23,7 +23,10 @@ type Target struct {
 	stored storedOffsets
 }
 
-var _ sinks.Target = (*Target)(nil)
+var (
+	_ sinks.Target = (*Target)(nil)
+	_ sinks.Pinger = (*Target)(nil)
+)
 
 // NewTarget validates cfg and opens a client (connections are made lazily,
 // so a Redis that is down does not fail this call).
@@ -62,7 +65,8 @@ func (t *Target) Setup(ctx context.Context) error {
 	return nil
 }
 
-// Ping checks that Redis answers; the error wraps sinks.ErrTransient.
+// Ping checks that Redis answers (sinks.Pinger); the error wraps
+// sinks.ErrTransient.
 func (t *Target) Ping(ctx context.Context) error {
 	if err := t.client.Ping(ctx).Err(); err != nil {
 		return classify("ping", err)
