@@ -66,7 +66,7 @@ bench: services-up
 	$(GO) test -run '^$$' -bench . -benchmem $(BENCH_FLAGS) $$pkgs
 
 demo: services-up build
-	$(BIN) demo
+	$(BIN) demo --log-level warn $(DEMO_FLAGS)
 
 fmt:
 	$(GO) fmt ./...
