@@ -24,8 +24,8 @@ type chunk struct {
 
 // Write applies batch with an exactly-once effect (see applyScript), in
 // chunks of at most Config.ChunkEvents events: each chunk is one atomic
-// EVALSHA that also stores its partitions' offsets. Chunks run in batch
-// order on one connection while the next chunk is being built, so the
+// EVALSHA that also stores its partitions' offsets. Chunks run one after
+// the other in batch order while the next chunk is being built, so the
 // encoding in Go overlaps the script running in Redis.
 //
 // When an offset this target stored or read before is missing, Redis lost
