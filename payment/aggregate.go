@@ -56,6 +56,10 @@ type Aggregate struct {
 	log      *slog.Logger
 	eventFP  []byte // hex fingerprint of the event writer schema
 	resultFP []byte // hex fingerprint of the result writer schema
+	// Read-only header values shared by every record: the prism-type of
+	// each event type and of a result.
+	typeHeaders map[string][]byte
+	resultType  []byte
 }
 
 var _ processors.Aggregate = (*Aggregate)(nil)
@@ -83,6 +87,13 @@ func NewAggregate(cfg AggregateConfig) (*Aggregate, error) {
 		log:      log,
 		eventFP:  []byte(schemas.FingerprintHex(codec.EventFingerprint())),
 		resultFP: []byte(schemas.FingerprintHex(codec.ResultFingerprint())),
+		typeHeaders: map[string][]byte{
+			schemas.TypePaymentCreated:       []byte(schemas.TypePaymentCreated),
+			schemas.TypePaymentUpdated:       []byte(schemas.TypePaymentUpdated),
+			schemas.TypePaymentStatusChanged: []byte(schemas.TypePaymentStatusChanged),
+			schemas.TypePaymentDeleted:       []byte(schemas.TypePaymentDeleted),
+		},
+		resultType: []byte(TypeCommandResult),
 	}, nil
 }
 
@@ -184,31 +195,49 @@ func (a *Aggregate) Handle(state processors.State, cmd processors.Command, now t
 }
 
 // eventOutputs encodes d's events (and the tombstone) and builds the
-// state after them; next is an untyped nil when the payment is gone.
+// state after them; next is an untyped nil when the payment is gone. The
+// records' keys and header values are slices of one read-only buffer,
+// their headers of one array.
 func (a *Aggregate) eventOutputs(env *schemas.CommandEnvelope, d Decision, prev *memState) ([]processors.Output, processors.State, error) {
-	key := []byte(env.PaymentID)
+	var size int
+	for _, ev := range d.Events {
+		size += len(ev.EventID) + len(ev.CommandID) + len(ev.CorrelationID) + len(ev.CausationID)
+	}
+	buf := byteSlicer{buf: make([]byte, 0, len(env.PaymentID)+size)}
+	key := buf.add(env.PaymentID)
+	nh := 6 * len(d.Events)
+	if d.Tombstone {
+		nh += 3
+	}
+	hs := make([]kgo.RecordHeader, 0, nh)
 	outs := make([]processors.Output, 0, len(d.Events)+1)
+	var cmdID, corrID, causID []byte
 	for _, ev := range d.Events {
 		v, err := a.codec.EncodeEvent(ev)
 		if err != nil {
 			return nil, nil, fmt.Errorf("encode %s v%d of payment %q: %w", ev.Type, ev.Version, ev.AggregateID, err)
 		}
-		outs = append(outs, processors.Output{Key: key, Value: v, Headers: []kgo.RecordHeader{
-			{Key: schemas.HeaderType, Value: []byte(ev.Type)},
-			{Key: schemas.HeaderEventID, Value: []byte(ev.EventID)},
-			{Key: schemas.HeaderCommandID, Value: []byte(ev.CommandID)},
-			{Key: schemas.HeaderCorrelationID, Value: []byte(ev.CorrelationID)},
-			{Key: schemas.HeaderCausationID, Value: []byte(ev.CausationID)},
-			{Key: schemas.HeaderSchema, Value: a.eventFP},
-		}})
+		start := len(hs)
+		cmdID, corrID, causID = buf.add(ev.CommandID), buf.add(ev.CorrelationID), buf.add(ev.CausationID)
+		hs = append(hs,
+			kgo.RecordHeader{Key: schemas.HeaderType, Value: a.typeHeader(ev.Type)},
+			kgo.RecordHeader{Key: schemas.HeaderEventID, Value: buf.add(ev.EventID)},
+			kgo.RecordHeader{Key: schemas.HeaderCommandID, Value: cmdID},
+			kgo.RecordHeader{Key: schemas.HeaderCorrelationID, Value: corrID},
+			kgo.RecordHeader{Key: schemas.HeaderCausationID, Value: causID},
+			kgo.RecordHeader{Key: schemas.HeaderSchema, Value: a.eventFP},
+		)
+		outs = append(outs, processors.Output{Key: key, Value: v, Headers: hs[start:len(hs):len(hs)]})
 	}
 	if d.Tombstone {
-		last := d.Events[len(d.Events)-1]
-		outs = append(outs, processors.Output{Key: key, Headers: []kgo.RecordHeader{
-			{Key: schemas.HeaderCommandID, Value: []byte(last.CommandID)},
-			{Key: schemas.HeaderCorrelationID, Value: []byte(last.CorrelationID)},
-			{Key: schemas.HeaderCausationID, Value: []byte(last.CausationID)},
-		}})
+		// The last event's ids, already in buf.
+		start := len(hs)
+		hs = append(hs,
+			kgo.RecordHeader{Key: schemas.HeaderCommandID, Value: cmdID},
+			kgo.RecordHeader{Key: schemas.HeaderCorrelationID, Value: corrID},
+			kgo.RecordHeader{Key: schemas.HeaderCausationID, Value: causID},
+		)
+		outs = append(outs, processors.Output{Key: key, Headers: hs[start:len(hs):len(hs)]})
 	}
 	if d.State == nil {
 		return outs, nil, nil
@@ -220,6 +249,29 @@ func (a *Aggregate) eventOutputs(env *schemas.CommandEnvelope, d Decision, prev 
 	return outs, next, nil
 }
 
+// byteSlicer hands out copies of strings as slices of one buffer, sized
+// up front; a string that does not fit gets its own slice. The slices are
+// capped at their length, so appending to one cannot overwrite the next.
+type byteSlicer struct{ buf []byte }
+
+func (b *byteSlicer) add(s string) []byte {
+	if len(b.buf)+len(s) > cap(b.buf) {
+		return []byte(s)
+	}
+	start := len(b.buf)
+	b.buf = append(b.buf, s...)
+	return b.buf[start:len(b.buf):len(b.buf)]
+}
+
+// typeHeader is the prism-type header value of an event type: one shared
+// read-only slice per known type.
+func (a *Aggregate) typeHeader(t string) []byte {
+	if v, ok := a.typeHeaders[t]; ok {
+		return v
+	}
+	return []byte(t)
+}
+
 // resultOutput encodes the result record. A result that cannot be encoded
 // (a bug) is logged and sent with a nil value rather than stopping the
 // partition.
@@ -228,11 +280,17 @@ func (a *Aggregate) resultOutput(env *schemas.CommandEnvelope, r schemas.Command
 	if err != nil {
 		a.log.Error("command result not encoded", "command_id", env.CommandID, "err", err)
 	}
-	return processors.Output{Key: []byte(r.CommandID), Value: v, Headers: []kgo.RecordHeader{
-		{Key: schemas.HeaderType, Value: []byte(TypeCommandResult)},
-		{Key: schemas.HeaderCommandID, Value: []byte(r.CommandID)},
-		{Key: schemas.HeaderCorrelationID, Value: []byte(r.CorrelationID)},
-		{Key: schemas.HeaderCausationID, Value: []byte(r.CommandID)},
+	// The key and the ids of the headers share read-only bytes.
+	cmdID := []byte(r.CommandID)
+	corrID := cmdID
+	if r.CorrelationID != r.CommandID {
+		corrID = []byte(r.CorrelationID)
+	}
+	return processors.Output{Key: cmdID, Value: v, Headers: []kgo.RecordHeader{
+		{Key: schemas.HeaderType, Value: a.resultType},
+		{Key: schemas.HeaderCommandID, Value: cmdID},
+		{Key: schemas.HeaderCorrelationID, Value: corrID},
+		{Key: schemas.HeaderCausationID, Value: cmdID},
 		{Key: schemas.HeaderSchema, Value: a.resultFP},
 	}}
 }

@@ -21,6 +21,15 @@ func applyEvent(state *schemas.Payment, ev *schemas.EventEnvelope, window int) *
 	if ev == nil {
 		return state
 	}
+	return applyHashed(state, ev, window, dedupHash(ev.CommandID))
+}
+
+// applyHashed is applyEvent for an event whose command id has the dedup
+// digest h (Decide has it already).
+func applyHashed(state *schemas.Payment, ev *schemas.EventEnvelope, window int, h uint64) *schemas.Payment {
+	if ev == nil {
+		return state
+	}
 	p := ev.Payload
 	var next schemas.Payment
 	switch {
@@ -52,6 +61,6 @@ func applyEvent(state *schemas.Payment, ev *schemas.EventEnvelope, window int) *
 	}
 	next.UpdatedAt = ev.OccurredAt
 	next.Version = ev.Version
-	next.RecentCommands = remember(next.RecentCommands, ev.CommandID, ev.Version, window)
+	next.RecentCommands = rememberHash(next.RecentCommands, h, ev.Version, window)
 	return &next
 }

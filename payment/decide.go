@@ -36,8 +36,9 @@ func Decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time,
 	if fe := checkEnvelope(cmd); fe != nil {
 		return reject(state, cmd, schemas.ReasonInvalidField, fe.field, fe.message)
 	}
+	cmdHash := dedupHash(cmd.CommandID)
 	if state != nil && state.OrganizationID == cmd.OrganizationID {
-		if v, ok := lookupRecent(state.RecentCommands, cmd.CommandID); ok {
+		if v, ok := lookupRecentHash(state.RecentCommands, cmdHash); ok {
 			return Decision{
 				Result: schemas.CommandResult{
 					CommandID:     cmd.CommandID,
@@ -131,7 +132,7 @@ func Decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time,
 		OrganizationID: cmd.OrganizationID,
 		Payload:        payload,
 	}
-	ev.State = limits.Apply(state, ev)
+	ev.State = applyHashed(state, ev, limits.DedupWindow, cmdHash)
 	return Decision{
 		Result: schemas.CommandResult{
 			CommandID:     cmd.CommandID,

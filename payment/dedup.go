@@ -90,10 +90,16 @@ func parseHex16(s string) (uint64, bool) {
 // lookupRecent returns the version recorded for commandID, if it is in the
 // dedup memory.
 func lookupRecent(recent []schemas.RecentCommand, commandID string) (int64, bool) {
-	h := dedupHash(commandID)
-	key := formatDedupKey(h)
+	return lookupRecentHash(recent, dedupHash(commandID))
+}
+
+// lookupRecentHash is lookupRecent for a command id whose digest is h.
+func lookupRecentHash(recent []schemas.RecentCommand, h uint64) (int64, bool) {
+	var key [len(dedupKeyPrefix) + 16]byte // compared in place, never allocated
+	copy(key[:], dedupKeyPrefix)
+	appendHex16(key[len(dedupKeyPrefix):len(dedupKeyPrefix)], h)
 	for i := len(recent) - 1; i >= 0; i-- {
-		if e := recent[i].CommandID; e == key || !isDedupKey(e) && dedupHash(e) == h {
+		if e := recent[i].CommandID; e == string(key[:]) || !isDedupKey(e) && dedupHash(e) == h {
 			return recent[i].Version, true
 		}
 	}
@@ -105,7 +111,11 @@ func lookupRecent(recent []schemas.RecentCommand, commandID string) (int64, bool
 // memory (a command with several events) has its version updated. recent is
 // not modified.
 func remember(recent []schemas.RecentCommand, commandID string, version int64, window int) []schemas.RecentCommand {
-	h := dedupHash(commandID)
+	return rememberHash(recent, dedupHash(commandID), version, window)
+}
+
+// rememberHash is remember for a command id whose digest is h.
+func rememberHash(recent []schemas.RecentCommand, h uint64, version int64, window int) []schemas.RecentCommand {
 	entry := schemas.RecentCommand{CommandID: formatDedupKey(h), Version: version}
 	if n := len(recent); n > 0 && entryHash(recent[n-1].CommandID) == h {
 		out := make([]schemas.RecentCommand, n)

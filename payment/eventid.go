@@ -15,7 +15,8 @@ var eventIDNamespace = uuid.MustParse("6f1c8f0e-3c2a-5b7e-9d41-7a0b5e2c9f13")
 // decimal version. It is deterministic, so a batch processed again after an
 // aborted transaction emits the same event ids.
 func EventID(paymentID, commandID string, version int64) string {
-	buf := make([]byte, 0, len(eventIDNamespace)+len(paymentID)+len(commandID)+22)
+	var stack [160]byte // ids of usual lengths hash without an allocation
+	buf := stack[:0]
 	buf = append(buf, eventIDNamespace[:]...)
 	buf = append(buf, paymentID...)
 	buf = append(buf, 0)

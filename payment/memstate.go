@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/prism-cqrs/prism/schemas"
 )
@@ -117,16 +118,16 @@ func (m *memState) payment() *schemas.Payment {
 		Version:     m.version,
 	}
 	if len(m.recent) > 0 {
-		// One string holds every key; each entry is a slice of it.
+		// One string holds every key; each entry is a slice of it. The
+		// bytes are written once, here, and never again, so the string
+		// may share them (as strings.Builder does).
 		const keyLen = len(dedupKeyPrefix) + 16
-		var b strings.Builder
-		b.Grow(keyLen * len(m.recent))
-		buf := make([]byte, 0, keyLen)
+		buf := make([]byte, 0, keyLen*len(m.recent))
 		for _, e := range m.recent {
-			buf = append(buf[:0], dedupKeyPrefix...)
-			b.Write(appendHex16(buf, e.hash))
+			buf = append(buf, dedupKeyPrefix...)
+			buf = appendHex16(buf, e.hash)
 		}
-		keys := b.String()
+		keys := unsafe.String(unsafe.SliceData(buf), len(buf))
 		p.RecentCommands = make([]schemas.RecentCommand, len(m.recent))
 		for i, e := range m.recent {
 			p.RecentCommands[i] = schemas.RecentCommand{CommandID: keys[i*keyLen : (i+1)*keyLen], Version: e.version}
