@@ -115,7 +115,12 @@ func (e *Engine) handlePartition(ctx context.Context, sess *kgo.GroupTransactSes
 	st := e.stores[p]
 	changed := make(map[string]State)
 	t := tally{outcomes: make(map[string]int)}
-	for _, r := range recs {
+	// The output records and their sources come from per-partition
+	// arrays rather than one allocation each; kgo keeps pointers into
+	// them until the records are produced.
+	srcs := make([]sourceCtx, len(recs))
+	outs := recordArena{free: make([]kgo.Record, 2*len(recs))}
+	for i, r := range recs {
 		if perr, ok := e.poison.get(source{p, r.Offset}); ok {
 			e.toDLQ(ctx, sess, r, "produce", produceErrorClass(perr), perr, promise)
 			t.dlq++
@@ -139,10 +144,12 @@ func (e *Engine) handlePartition(ctx context.Context, sess *kgo.GroupTransactSes
 			t.dlq++
 			continue
 		}
+		src := &srcs[i]
+		*src = newSourceCtx(r)
 		for _, ev := range out.Events {
-			sess.Produce(ctx, withSource(outputRecord(e.cfg.EventsTopic, p, ev), r), promise)
+			sess.Produce(ctx, outs.record(e.cfg.EventsTopic, p, ev, src), promise)
 		}
-		sess.Produce(ctx, withSource(outputRecord(e.cfg.ResultsTopic, 0, out.Result), r), promise)
+		sess.Produce(ctx, outs.record(e.cfg.ResultsTopic, 0, out.Result, src), promise)
 		changed[key] = out.NewState
 		label := out.Label
 		if label == "" {

@@ -21,21 +21,24 @@ type source struct {
 	offset    int64
 }
 
-// sourceCtx rides on every output record (kgo.Record.Context) so that a
-// failed produce can be traced back to its command.
+// sourceCtx rides on every output record (kgo.Record.Context), as a
+// pointer shared by the outputs of one command, so that a failed produce
+// can be traced back to its command.
 type sourceCtx struct {
 	context.Context
 	src source
 }
 
-func withSource(r *kgo.Record, src *kgo.Record) *kgo.Record {
-	r.Context = sourceCtx{context.Background(), source{src.Partition, src.Offset}}
-	return r
+func newSourceCtx(src *kgo.Record) sourceCtx {
+	return sourceCtx{context.Background(), source{src.Partition, src.Offset}}
 }
 
 func sourceOf(r *kgo.Record) (source, bool) {
-	s, ok := r.Context.(sourceCtx)
-	return s.src, ok
+	s, ok := r.Context.(*sourceCtx)
+	if !ok || s == nil {
+		return source{}, false
+	}
+	return s.src, true
 }
 
 // permanentProduceError reports whether err will fail the same record

@@ -53,7 +53,19 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// outputRecord turns an aggregate Output into a record of topic.
-func outputRecord(topic string, partition int32, o Output) *kgo.Record {
-	return &kgo.Record{Topic: topic, Partition: partition, Key: o.Key, Value: o.Value, Headers: o.Headers}
+// recordArena hands out output records from a preallocated array, a new
+// one when it runs out, so that producing does not cost an allocation per
+// record. A record handed out is never reused.
+type recordArena struct{ free []kgo.Record }
+
+// record turns an aggregate Output into a record of topic whose Context
+// names the command it answers.
+func (a *recordArena) record(topic string, partition int32, o Output, src *sourceCtx) *kgo.Record {
+	if len(a.free) == 0 {
+		a.free = make([]kgo.Record, 256)
+	}
+	r := &a.free[0]
+	a.free = a.free[1:]
+	*r = kgo.Record{Topic: topic, Partition: partition, Key: o.Key, Value: o.Value, Headers: o.Headers, Context: src}
+	return r
 }
