@@ -22,7 +22,8 @@ const dedupKeyPrefix = "h:"
 
 // dedupHash is the 64-bit digest of a command id that the dedup memory keeps.
 func dedupHash(commandID string) uint64 {
-	sum := sha256.Sum256([]byte(commandID))
+	var stack [64]byte // usual ids are hashed without an allocation
+	sum := sha256.Sum256(append(stack[:0], commandID...))
 	return binary.BigEndian.Uint64(sum[:8])
 }
 

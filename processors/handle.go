@@ -113,7 +113,7 @@ func (e *Engine) handle(ctx context.Context, sess *kgo.GroupTransactSession, rec
 func (e *Engine) handlePartition(ctx context.Context, sess *kgo.GroupTransactSession, p int32, recs []*kgo.Record, promise func(*kgo.Record, error)) (map[string]State, tally) {
 	agg := e.cfg.Aggregate
 	st := e.stores[p]
-	changed := make(map[string]State)
+	changed := make(map[string]State, len(recs)/2)
 	t := tally{outcomes: make(map[string]int)}
 	// The output records and their sources come from per-partition
 	// arrays rather than one allocation each; kgo keeps pointers into
