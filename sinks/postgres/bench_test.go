@@ -31,7 +31,7 @@ func BenchmarkPostgresSinkVsCopyFrom(b *testing.B) {
 	if err := target.Setup(ctx); err != nil {
 		b.Fatal(err)
 	}
-	pool := target.Pool()
+	pool := target.Pool
 	b.Cleanup(func() {
 		_, _ = pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgstore.Ident(schema)+` CASCADE`)
 	})

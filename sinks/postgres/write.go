@@ -79,22 +79,22 @@ func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event, c
 			if len(rows) == 0 {
 				return nil
 			}
-			if _, err := conn.CopyFrom(ctx, pgx.Identifier{t.cfg.Schema, "payments"}, paymentColumns, pgx.CopyFromRows(rows)); err != nil {
+			if _, err := conn.CopyFrom(ctx, pgx.Identifier{t.Schema, "payments"}, paymentColumns, pgx.CopyFromRows(rows)); err != nil {
 				return fmt.Errorf("copy %d new payments: %w", len(rows), err)
 			}
 			return nil
 		}
 	}
-	err := pgstore.Trips(ctx, t.pool,
+	err := pgstore.Trips(ctx, t.Pool,
 		func(b *pgx.Batch) {
-			pgstore.QueueLockOffsets(b, t.cfg.Schema, Name, topic, pgstore.Partitions(batch), next)
+			pgstore.QueueLockOffsets(b, t.Schema, Name, topic, pgstore.Partitions(batch), next)
 		},
 		middle,
 		func() (*pgx.Batch, error) {
 			fold()
 			b := &pgx.Batch{}
-			queueOps(b, t.cfg.Schema, ops, copyNew)
-			pgstore.QueueSaveOffsets(b, t.cfg.Schema, Name, topic, moved)
+			queueOps(b, t.Schema, ops, copyNew)
+			pgstore.QueueSaveOffsets(b, t.Schema, Name, topic, moved)
 			return b, nil
 		})
 	if err != nil {

@@ -44,7 +44,7 @@ func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event, c
 	if len(batch) == 0 {
 		return nil, nil
 	}
-	schema := t.cfg.Schema
+	schema := t.Schema
 	reasons := make([]string, len(batch))
 	var valid []sinks.Event
 	for i, ev := range batch {
@@ -57,7 +57,7 @@ func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event, c
 	prev := map[string]paymentState{}
 	var w *written
 	var f folded
-	err := pgstore.Trips(ctx, t.pool,
+	err := pgstore.Trips(ctx, t.Pool,
 		// Trip 1: lock the offsets, read the previous states; on the
 		// careful path also insert the timeline rows (a replayed event finds
 		// its row and inserts nothing).
