@@ -276,21 +276,31 @@ func (a *Aggregate) typeHeader(t string) []byte {
 // (a bug) is logged and sent with a nil value rather than stopping the
 // partition.
 func (a *Aggregate) resultOutput(env *schemas.CommandEnvelope, r schemas.CommandResult) processors.Output {
-	v, err := a.codec.EncodeResult(&r)
+	// The result handed to the codec and the headers share one
+	// allocation; the key and the ids of the headers share read-only
+	// bytes.
+	parts := &resultParts{r: r}
+	v, err := a.codec.EncodeResult(&parts.r)
 	if err != nil {
 		a.log.Error("command result not encoded", "command_id", env.CommandID, "err", err)
 	}
-	// The key and the ids of the headers share read-only bytes.
 	cmdID := []byte(r.CommandID)
 	corrID := cmdID
 	if r.CorrelationID != r.CommandID {
 		corrID = []byte(r.CorrelationID)
 	}
-	return processors.Output{Key: cmdID, Value: v, Headers: []kgo.RecordHeader{
+	parts.headers = [5]kgo.RecordHeader{
 		{Key: schemas.HeaderType, Value: a.resultType},
 		{Key: schemas.HeaderCommandID, Value: cmdID},
 		{Key: schemas.HeaderCorrelationID, Value: corrID},
 		{Key: schemas.HeaderCausationID, Value: cmdID},
 		{Key: schemas.HeaderSchema, Value: a.resultFP},
-	}}
+	}
+	return processors.Output{Key: cmdID, Value: v, Headers: parts.headers[:]}
+}
+
+// resultParts holds what a result record needs besides its bytes.
+type resultParts struct {
+	r       schemas.CommandResult
+	headers [5]kgo.RecordHeader
 }
