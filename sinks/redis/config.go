@@ -10,7 +10,8 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultTTL         = 24 * time.Hour
+	DefaultTTL = 24 * time.Hour
+	// DefaultMarkerTTL is the default of the unused Config.MarkerTTL.
 	DefaultMarkerTTL   = 7 * 24 * time.Hour
 	DefaultRecentSize  = 1000
 	DefaultChunkEvents = 256
@@ -26,11 +27,11 @@ type Config struct {
 	URL string
 	// Names gives the key prefix (Names.RedisPrefix).
 	Names topology.Names
-	// TTL of a payment key and of its version key; 0 keeps them forever.
+	// TTL of a payment key; 0 keeps it forever.
 	TTL time.Duration
-	// MarkerTTL is how long the deletion marker of a deleted payment is kept
-	// (an event older than the delete replayed within this time is ignored).
-	// It must be positive so deleted payments do not leak keys forever.
+	// MarkerTTL is no longer used (accepted and ignored): the target keeps
+	// no deletion marker since a deleted payment id may be created again
+	// (see the package doc). Kept so existing callers still compile.
 	MarkerTTL time.Duration
 	// RecentSize is how many payment ids each organization's recent index
 	// keeps (the newest by createdAt).
@@ -64,9 +65,6 @@ func (c Config) Validate() error {
 	}
 	if c.TTL < 0 || (c.TTL > 0 && c.TTL < time.Second) {
 		errs = append(errs, fmt.Errorf("redis: TTL %s: want 0 (no expiry) or at least 1s", c.TTL))
-	}
-	if c.MarkerTTL < time.Second {
-		errs = append(errs, fmt.Errorf("redis: MarkerTTL %s: want at least 1s", c.MarkerTTL))
 	}
 	if c.RecentSize < 1 {
 		errs = append(errs, fmt.Errorf("redis: RecentSize %d: want at least 1", c.RecentSize))

@@ -2,9 +2,6 @@
 // key prefix (topology.Names.RedisPrefix),
 //
 //   - <prefix>payment:<id>            the payment as JSON (Document), with a TTL
-//   - <prefix>payment:<id>:v          deletion marker: the version of the
-//     delete, kept with its own TTL so an older replayed event cannot
-//     resurrect the payment (a live payment's version is the head of its JSON)
 //   - <prefix>org:<orgId>:recent      sorted set of payment ids scored by
 //     createdAt (Unix ms), trimmed to the newest N
 //   - <prefix>org:<orgId>:cachever    a counter bumped (INCR) on every change of
@@ -18,9 +15,14 @@
 // Every batch is applied by one Lua script call per chunk of events
 // (EVALSHA; chunks one after the other, the next built while the previous
 // runs). The script compares each event's
-// offset with the stored next offset of its partition and its version with
-// the stored version of its payment, applies what is new and stores the new
-// offsets, all in one atomic step: a replayed or out-of-order event is a
-// no-op, so the effect is exactly once even though Kafka delivers at least
-// once.
+// offset with the stored next offset of its partition (offsets are
+// authoritative: every event of a payment is in one partition, so offset
+// order is the payment's order) and its version with the version of the
+// payment's live document (the head of its JSON), applies what is new and
+// stores the new offsets, all in one atomic step: a replayed event, or an
+// older version of a live payment re-sent at a new offset, is a no-op, so
+// the effect is exactly once even though Kafka delivers at least once. A
+// deleted payment leaves no version behind, so a payment id deleted and
+// created again (the processor numbers the new life from version 1) is
+// stored from its new PaymentCreated on.
 package redis

@@ -16,7 +16,9 @@ func NewKeys(names topology.Names) Keys { return Keys{prefix: names.RedisPrefix(
 // Payment is the key of the payment's JSON document.
 func (k Keys) Payment(id string) string { return k.prefix + "payment:" + id }
 
-// Version is the key of the payment's last applied version (and deletion marker).
+// Version is the key of the deletion marker that earlier versions of the
+// sink kept for a deleted payment. The target no longer writes or reads it
+// (markers left behind expire by their TTL); kept for compatibility.
 func (k Keys) Version(id string) string { return k.prefix + "payment:" + id + ":v" }
 
 // Recent is the sorted set of an organization's payment ids by createdAt.

@@ -17,7 +17,7 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 	if err == nil {
 		t.Fatal("empty config accepted")
 	}
-	for _, want := range []string{"URL", "namespace", "TTL", "MarkerTTL", "RecentSize", "ChunkEvents"} {
+	for _, want := range []string{"URL", "namespace", "TTL", "RecentSize", "ChunkEvents"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}
@@ -80,14 +80,14 @@ func TestBuildChunksLayout(t *testing.T) {
 		t.Fatalf("%d chunks, want 2", len(chunks))
 	}
 	c := chunks[0]
-	// Header: ttl, marker ttl, recent size, channel, prefix, partitions, organizations, expected offsets.
-	if c.args[0] != int64(86400) || c.args[1] != int64(604800) || c.args[2] != 1000 || c.args[3] != "n:invalidate" || c.args[4] != "n:" || c.args[5] != 2 || c.args[6] != 1 || c.args[7] != "00" {
+	// Header: ttl, recent size, channel, prefix, partitions, organizations, expected offsets.
+	if c.args[0] != int64(86400) || c.args[1] != 1000 || c.args[2] != "n:invalidate" || c.args[3] != "n:" || c.args[4] != 2 || c.args[5] != 1 || c.args[6] != "00" {
 		t.Fatalf("chunk 0 header %v", c.args[:argHeader])
 	}
 	if len(c.args) != argHeader+2*argStride || len(c.keys) != 2+2+2*keyStride {
 		t.Fatalf("chunk 0: %d args, %d keys", len(c.args), len(c.keys))
 	}
-	wantKeys := "[n:sink:redis:offset:top:0 n:sink:redis:offset:top:1 n:org:o:recent n:org:o:cachever n:payment:a n:payment:a:v n:payment:b n:payment:b:v]"
+	wantKeys := "[n:sink:redis:offset:top:0 n:sink:redis:offset:top:1 n:org:o:recent n:org:o:cachever n:payment:a n:payment:b]"
 	if fmt.Sprint(c.keys) != wantKeys {
 		t.Fatalf("keys %v\nwant %s", c.keys, wantKeys)
 	}
@@ -113,7 +113,7 @@ func TestBuildChunksLayout(t *testing.T) {
 		t.Fatalf("delete args %v", del)
 	}
 	c = chunks[1]
-	if c.args[5] != 1 || c.args[6] != 0 || fmt.Sprint(c.keys) != "[n:sink:redis:offset:top:1 n:payment:c n:payment:c:v n:payment:d n:payment:d:v]" {
+	if c.args[4] != 1 || c.args[5] != 0 || fmt.Sprint(c.keys) != "[n:sink:redis:offset:top:1 n:payment:c n:payment:d]" {
 		t.Fatalf("chunk 1 header %v keys %v", c.args[:argHeader], c.keys)
 	}
 	skip, tomb := c.args[argHeader:argHeader+argStride], c.args[argHeader+argStride:]

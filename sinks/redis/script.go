@@ -12,9 +12,9 @@ const (
 
 // Argument layout of applyScript.
 const (
-	argHeader = 8 // ttl, markerTTL, recentSize, channel, prefix, partitions, organizations, expected offsets
+	argHeader = 7 // ttl, recentSize, channel, prefix, partitions, organizations, expected offsets
 	argStride = 9 // kind, partition index, next offset, version, id, score, document, message, organization index
-	keyStride = 2 // payment, deletion marker
+	keyStride = 1 // payment
 )
 
 // Indices of the counters the script returns.
@@ -28,31 +28,33 @@ const (
 //
 // KEYS[1..P]: the offset key of each partition present in the chunk; then
 // the recent key and cachever key of each of the O organizations of the
-// chunk's events; then per event: payment key, deletion-marker key.
-// ARGV: ttl seconds (0 = none), marker ttl seconds, recent size, invalidate
-// channel, key prefix, P, O, expected (a string of P '0'/'1': '1' when the
-// partition's offset key must exist because this target stored or read it
-// before); then per event: kind, partition index (1-based), next offset
-// (offset+1), version, payment id, score (createdAt Unix ms), document
-// JSON (starting with {"version":N,), invalidation message, organization
-// index (1-based; 0 for tombstones, whose organization is read from the
-// stored document).
+// chunk's events; then per event: payment key.
+// ARGV: ttl seconds (0 = none), recent size, invalidate channel, key
+// prefix, P, O, expected (a string of P '0'/'1': '1' when the partition's
+// offset key must exist because this target stored or read it before);
+// then per event: kind, partition index (1-based), next offset (offset+1),
+// version, payment id, score (createdAt Unix ms), document JSON (starting
+// with {"version":N,), invalidation message, organization index (1-based;
+// 0 for tombstones, whose organization is read from the stored document).
 //
-// The stored version of a payment is the version at the head of its
-// document, or the deletion marker's after a delete (the larger if both).
-// An event whose next offset is not above the partition's stored next
-// offset was applied before (replay) and is skipped; so is an event whose
-// version is not above the stored version (out of order, or older than a
-// delete).
+// Offsets are authoritative: an event whose next offset is not above the
+// partition's stored next offset was applied before (replay) and is
+// skipped. Every event of a payment is in one partition and the processor
+// emits each event once, so the offset order is the true order of a
+// payment's events. Beyond that, an event whose version is not above the
+// version of the LIVE stored document (the head of its JSON) is skipped: an
+// older version of a live payment re-sent at a new offset changes nothing.
+// A deleted (or never stored) payment has no version: whatever comes next
+// at a new offset is applied, which is how a payment id deleted and then
+// created again starts its new life at version 1.
 //
 // To keep Redis calls per event near one, the script reads every payment
-// and marker key of the chunk with one MGET, follows the chunk in order in
-// Lua tables, then writes only the final state of each payment (one SET or
-// DEL+marker), the recent-index changes per organization (one ZADD, one
-// ZREM, one trim, one EXPIRE, one INCR of cachever), the offsets, and one
-// PUBLISH of the applied changes as a JSON array. Offsets and versions are
-// copied from the arguments as strings, never formatted by Lua, so no
-// precision is lost.
+// key of the chunk with one MGET, follows the chunk in order in Lua tables,
+// then writes only the final state of each payment (one SET or DEL), the
+// recent-index changes per organization (one ZADD, one ZREM, one trim, one
+// EXPIRE, one INCR of cachever), the offsets, and one PUBLISH of the
+// applied changes as a JSON array. Offsets and versions are copied from the
+// arguments as strings, never formatted by Lua, so no precision is lost.
 //
 // An expected offset key that is missing means Redis lost its data (a
 // restart without persistence, FLUSHALL, eviction): the script writes
@@ -60,13 +62,12 @@ const (
 // It returns {applied, skipped as older, skipped as already consumed}.
 var applyScript = goredis.NewScript(`
 local ttl = tonumber(ARGV[1])
-local markerTTL = tonumber(ARGV[2])
-local recentSize = tonumber(ARGV[3])
-local channel = ARGV[4]
-local prefix = ARGV[5]
-local np = tonumber(ARGV[6])
-local no = tonumber(ARGV[7])
-local expected = ARGV[8]
+local recentSize = tonumber(ARGV[2])
+local channel = ARGV[3]
+local prefix = ARGV[4]
+local np = tonumber(ARGV[5])
+local no = tonumber(ARGV[6])
+local expected = ARGV[7]
 
 local nextOff, nextStr = {}, {}
 for i = 1, np do
@@ -77,11 +78,11 @@ for i = 1, np do
   nextOff[i] = v and tonumber(v) or -1
 end
 
-local n = (#ARGV - 8) / 9
+local n = (#ARGV - 7) / 9
 local base = np + 2 * no
 local stored = {}
 if n > 0 then
-  stored = redis.call('MGET', unpack(KEYS, base + 1, base + 2 * n))
+  stored = redis.call('MGET', unpack(KEYS, base + 1, base + n))
 end
 
 -- recent[rkey] = {ckey = cachever key, m = {id = score or false}}
@@ -105,18 +106,16 @@ local function docVersion(doc)
   return 0, nil
 end
 
--- Per payment key: its current version and document as the chunk goes,
--- and the final write to make.
-local known, doc, final, forder = {}, {}, {}, {}
-local function setFinal(pkey, f)
-  if not final[pkey] then forder[#forder + 1] = pkey end
-  final[pkey] = f
-end
+-- Per payment key: the version of its live document as the chunk goes (0
+-- when deleted or absent), the document, and the final write to make (the
+-- document, or false for a DEL). Keys are written in the order of the
+-- chunk's events (KEYS order), each once.
+local known, doc, final = {}, {}, {}
 
 local msgs = {}
 local applied, older, replayed = 0, 0, 0
 for e = 0, n - 1 do
-  local a = 8 + e * 9
+  local a = 7 + e * 9
   local p, nxt = tonumber(ARGV[a + 2]), ARGV[a + 3]
   local nxtNum = tonumber(nxt)
   if nxtNum <= nextOff[p] then
@@ -125,14 +124,11 @@ for e = 0, n - 1 do
     nextOff[p] = nxtNum
     nextStr[p] = nxt
     local kind = ARGV[a + 1]
-    local k = base + e * 2
-    local pkey, mkey = KEYS[k + 1], KEYS[k + 2]
+    local pkey = KEYS[base + e + 1]
     local v = known[pkey]
     if v == nil then
-      local d, m = stored[2 * e + 1], stored[2 * e + 2]
+      local d = stored[e + 1]
       v = docVersion(d)
-      local mv = m and tonumber(m) or 0
-      if mv > v then v = mv end
       known[pkey] = v
       doc[pkey] = d
     end
@@ -143,16 +139,17 @@ for e = 0, n - 1 do
       if vn <= v then
         older = older + 1
       else
-        known[pkey] = vn
         local o = np + 2 * tonumber(ARGV[a + 9])
         msgs[#msgs + 1] = ARGV[a + 8]
         if kind == 'u' then
+          known[pkey] = vn
           doc[pkey] = ARGV[a + 7]
-          setFinal(pkey, {doc = ARGV[a + 7]})
+          final[pkey] = ARGV[a + 7]
           touch(KEYS[o - 1], KEYS[o], id, ARGV[a + 6])
         else
+          known[pkey] = 0
           doc[pkey] = false
-          setFinal(pkey, {mkey = mkey, version = version})
+          final[pkey] = false
           touch(KEYS[o - 1], KEYS[o], id, false)
         end
         applied = applied + 1
@@ -161,8 +158,9 @@ for e = 0, n - 1 do
       local d = doc[pkey]
       if d then
         local _, last = docVersion(d)
+        known[pkey] = 0
         doc[pkey] = false
-        setFinal(pkey, {mkey = mkey, version = last})
+        final[pkey] = false
         local ok, dd = pcall(cjson.decode, d)
         if ok and type(dd.organizationId) == 'string' then
           local o = dd.organizationId
@@ -177,18 +175,19 @@ for e = 0, n - 1 do
   end
 end
 
-for _, pkey in ipairs(forder) do
+for e = 1, n do
+  local pkey = KEYS[base + e]
   local f = final[pkey]
-  if f.doc then
-    if ttl > 0 then
-      redis.call('SET', pkey, f.doc, 'EX', ttl)
+  if f ~= nil then
+    final[pkey] = nil
+    if f then
+      if ttl > 0 then
+        redis.call('SET', pkey, f, 'EX', ttl)
+      else
+        redis.call('SET', pkey, f)
+      end
     else
-      redis.call('SET', pkey, f.doc)
-    end
-  else
-    redis.call('DEL', pkey)
-    if f.version then
-      redis.call('SET', f.mkey, f.version, 'EX', markerTTL)
+      redis.call('DEL', pkey)
     end
   end
 end

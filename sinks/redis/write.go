@@ -107,8 +107,7 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 	var (
 		rejected []sinks.Rejected
 		channel  = t.keys.InvalidateChannel()
-		header   = []any{int64(t.cfg.TTL.Seconds()), int64(t.cfg.MarkerTTL.Seconds()),
-			t.cfg.RecentSize, channel, t.cfg.Names.RedisPrefix()}
+		header   = []any{int64(t.cfg.TTL.Seconds()), t.cfg.RecentSize, channel, t.cfg.Names.RedisPrefix()}
 	)
 	for start := 0; start < len(batch); start += t.cfg.ChunkEvents {
 		evs := batch[start:min(start+t.cfg.ChunkEvents, len(batch))]
@@ -140,7 +139,7 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 			}
 			evArgs = append(evArgs, op.kind, pidx, strconv.FormatInt(ev.Offset+1, 10),
 				strconv.FormatInt(op.version, 10), op.id, strconv.FormatInt(op.score, 10), op.doc, op.message, oidx)
-			evKeys = append(evKeys, t.keys.Payment(op.id), t.keys.Version(op.id))
+			evKeys = append(evKeys, t.keys.Payment(op.id))
 		}
 		c := chunk{events: len(evs)}
 		c.keys = make([]string, 0, len(offsetKeys)+len(orgKeys)+len(evKeys))
