@@ -3,6 +3,7 @@ package elasticsearch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -39,34 +40,77 @@ func ev(off int64, id string, v int64, typ string, withState bool) sinks.Event {
 	return sinks.Event{Offset: off, Key: id, Envelope: env}
 }
 
-func TestOperationsKeepTheLastPerID(t *testing.T) {
+func TestOperationsKeepTheLastPerIDWithOffsetVersions(t *testing.T) {
 	batch := []sinks.Event{
 		ev(0, "a", 1, schemas.TypePaymentCreated, true),
 		ev(1, "b", 1, schemas.TypePaymentCreated, true),
 		ev(2, "a", 2, schemas.TypePaymentStatusChanged, true),
 		ev(3, "b", 2, schemas.TypePaymentDeleted, false),
-		{Offset: 4, Key: "b"}, // tombstone after PaymentDeleted: the versioned delete stays
-		{Offset: 5, Key: "c"}, // lone tombstone: unversioned delete
+		{Offset: 4, Key: "b"}, // tombstone after PaymentDeleted
+		{Offset: 5, Key: "c"}, // lone tombstone
 		ev(6, "d", 1, schemas.TypePaymentUpdated, false),
 	}
-	ops, rejected := (&Target{}).operations(batch)
+	evOps, rejected := eventOps(batch)
+	ops := lastPerID(evOps)
 	if len(rejected) != 1 || rejected[0].Event.Offset != 6 {
 		t.Fatalf("rejected %+v, want the event without state", rejected)
 	}
 	if len(ops) != 3 {
 		t.Fatalf("%d operations, want 3: %+v", len(ops), ops)
 	}
-	if ops[0].id != "a" || ops[0].delete || ops[0].version != 2 || ops[0].ev.Offset != 2 {
-		t.Errorf("op a = %+v, want index version 2 from offset 2", ops[0])
+	// External version = offset + 1 for every action; the aggregate
+	// version stays in the document.
+	if ops[0].id != "a" || ops[0].delete || ops[0].version != 3 || ops[0].aggregate != 2 || ops[0].ev.Offset != 2 {
+		t.Errorf("op a = %+v, want index at external version 3 (offset 2), aggregate version 2", ops[0])
 	}
-	if ops[1].id != "b" || !ops[1].delete || ops[1].version != 2 {
-		t.Errorf("op b = %+v, want delete version 2", ops[1])
+	if ops[1].id != "b" || !ops[1].delete || ops[1].version != 5 {
+		t.Errorf("op b = %+v, want delete at external version 5 (the tombstone's offset 4)", ops[1])
 	}
-	if ops[2].id != "c" || !ops[2].delete || ops[2].version != 0 {
-		t.Errorf("op c = %+v, want unversioned delete", ops[2])
+	if ops[2].id != "c" || !ops[2].delete || ops[2].version != 6 {
+		t.Errorf("op c = %+v, want delete at external version 6", ops[2])
 	}
-	if s := string(ops[0].doc); !strings.Contains(s, `"amount":1.005`) || !strings.Contains(s, `"created_at":"2026-01-02T02:04:05.678Z"`) {
-		t.Errorf("document %s: want amount 1.005 and created_at in UTC ms", s)
+	if s := string(ops[0].doc); !strings.Contains(s, `"amount":1.005`) || !strings.Contains(s, `"created_at":"2026-01-02T02:04:05.678Z"`) || !strings.Contains(s, `"version":2`) {
+		t.Errorf("document %s: want amount 1.005, created_at in UTC ms, version 2", s)
+	}
+}
+
+// TestDropStaleKeepsNewLives follows a batch from given live documents:
+// older versions of a live payment's life are dropped, a re-creation after
+// a delete (even with the same created_at) is kept.
+func TestDropStaleKeepsNewLives(t *testing.T) {
+	life2 := func(off int64, id string, v int64, typ string) sinks.Event {
+		e := ev(off, id, v, typ, typ != schemas.TypePaymentDeleted)
+		if e.Envelope.State != nil {
+			e.Envelope.State.CreatedAt = time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC) // another life
+		}
+		return e
+	}
+	created := formatDate(time.Date(2026, 1, 2, 3, 4, 5, 678901234, time.FixedZone("x", 3600))) // as ev builds it
+	live := map[string]liveState{
+		"stale":    {aggregate: 3, createdAt: created},
+		"recreate": {aggregate: 3, createdAt: created},
+		"sameday":  {aggregate: 3, createdAt: created},
+	}
+	batch := []sinks.Event{
+		ev(10, "stale", 1, schemas.TypePaymentCreated, true),       // older version of the live life: dropped
+		ev(11, "stale", 3, schemas.TypePaymentStatusChanged, true), // same version: dropped
+		ev(12, "stale", 4, schemas.TypePaymentStatusChanged, true), // newer: kept
+		ev(13, "stale", 2, schemas.TypePaymentUpdated, true),       // older than 4 now: dropped
+		life2(14, "recreate", 1, schemas.TypePaymentCreated),       // another created_at: a new life, kept
+		ev(15, "sameday", 4, schemas.TypePaymentDeleted, false),
+		ev(16, "sameday", 1, schemas.TypePaymentCreated, true), // same created_at, but after a delete: kept
+		ev(17, "new", 1, schemas.TypePaymentCreated, true),     // no live document: kept
+	}
+	evOps, _ := eventOps(batch)
+	if ids := lookupIDs(evOps); fmt.Sprint(ids) != "[stale recreate new]" {
+		t.Fatalf("lookup ids %v, want [stale recreate new] (sameday starts with a delete)", ids)
+	}
+	var kept []int64
+	for _, op := range dropStale(evOps, live) {
+		kept = append(kept, op.ev.Offset)
+	}
+	if fmt.Sprint(kept) != "[12 14 15 16 17]" {
+		t.Fatalf("kept offsets %v, want [12 14 15 16 17]", kept)
 	}
 }
 
@@ -94,6 +138,10 @@ func fakeBulk(t *testing.T, status int, body string) *Target {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Elastic-Product", "Elasticsearch")
 		w.Header().Set("Content-Type", "application/json")
+		if strings.HasSuffix(r.URL.Path, "/_mget") && status == http.StatusOK {
+			w.Write([]byte(`{"docs":[{"_id":"a","found":false},{"_id":"b","found":false}]}`))
+			return
+		}
 		w.WriteHeader(status)
 		w.Write([]byte(body))
 	}))

@@ -16,30 +16,58 @@ import (
 
 // bulkOp is one action of a _bulk request.
 type bulkOp struct {
-	ev      sinks.Event
-	delete  bool
-	id      string
-	version int64 // external version; 0 = none (tombstone delete)
-	doc     []byte
+	ev     sinks.Event
+	delete bool
+	id     string
+	// version is the external version: the event's offset + 1 (0 = none,
+	// only in hand-built test bodies).
+	version int64
+	// aggregate and createdAt identify the payment state an index action
+	// carries (its aggregate version and created_at), for the stale check.
+	aggregate int64
+	createdAt string
+	doc       []byte
 }
 
 // Write sends the batch as one _bulk request (refresh=false) to the
-// concrete index. Within a batch only the last operation per payment id is
-// sent (every event carries the full state, and versions grow with
-// offsets), except that a tombstone never replaces the versioned delete of
-// the PaymentDeleted before it.
+// concrete index, after one _mget of the live documents it touches.
 //
-// Outcomes per item: created/updated/deleted, a 409 version conflict (the
-// index already holds this or a newer version: a replay) and a 404 on
-// delete (already gone) are successes; a 400 (mapper_parsing_exception,
-// document_parsing_exception, illegal_argument_exception, ...) rejects the
-// event for good; a 429 or 5xx fails the batch with an error wrapping
-// sinks.ErrTransient, as does Elasticsearch being unreachable. A whole
-// request refused with 400 is resent one operation at a time to find the
-// offending events. Retrying a failed batch is safe: what was applied is a
-// version conflict the second time.
+// The external version of every action (index, PaymentDeleted, tombstone)
+// is the event's offset + 1: every event of a payment is in one partition
+// and the processor emits each event once, so offset order is the true
+// order of a payment's events, across a delete and a re-creation of the
+// same id (whose new life restarts at aggregate version 1). Elasticsearch
+// refuses (409, a success here) any action at an offset already applied: a
+// replay, or a zombie instance still writing after a rebalance. The
+// aggregate version stays in the document's version field.
+//
+// Before the bulk, the live documents of the batch's ids are read (_mget,
+// version and created_at only) and an event whose state has the created_at
+// of the live document and a version not above it is dropped: an older
+// version of a live payment re-sent at a new offset changes nothing. A
+// delete earlier in the batch clears the live document, so a re-creation
+// (new created_at, or the same after a delete) is always written.
+//
+// Within a batch only the last operation per payment id is sent (every
+// event carries the full state). Outcomes per item: created/updated/
+// deleted, a 409 version conflict and a 404 on delete (already gone) are
+// successes; a 400 (mapper_parsing_exception, document_parsing_exception,
+// illegal_argument_exception, ...) rejects the event for good; a 429 or 5xx
+// fails the batch with an error wrapping sinks.ErrTransient, as does
+// Elasticsearch being unreachable (for the _mget too). A whole request
+// refused with 400 is resent one operation at a time to find the offending
+// events. Retrying a failed batch is safe: what was applied is a version
+// conflict the second time.
 func (t *Target) Write(ctx context.Context, topic string, batch []sinks.Event) ([]sinks.Rejected, error) {
-	ops, rejected := t.operations(batch)
+	evOps, rejected := eventOps(batch)
+	if len(evOps) == 0 {
+		return rejected, nil
+	}
+	live, err := t.liveDocs(ctx, lookupIDs(evOps))
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch: read live documents of %d events from %s in %s: %w", len(batch), topic, t.index, err)
+	}
+	ops := lastPerID(dropStale(evOps, live))
 	if len(ops) == 0 {
 		return rejected, nil
 	}
@@ -50,11 +78,10 @@ func (t *Target) Write(ctx context.Context, topic string, batch []sinks.Event) (
 	return append(rejected, more...), nil
 }
 
-// operations maps the batch to bulk operations, last one per id.
-func (t *Target) operations(batch []sinks.Event) ([]bulkOp, []sinks.Rejected) {
+// eventOps maps every event of the batch to its operation, in batch order.
+func eventOps(batch []sinks.Event) ([]bulkOp, []sinks.Rejected) {
 	var (
 		ops      = make([]bulkOp, 0, len(batch))
-		byID     = make(map[string]int, len(batch))
 		rejected []sinks.Rejected
 	)
 	for _, ev := range batch {
@@ -63,35 +90,139 @@ func (t *Target) operations(batch []sinks.Event) ([]bulkOp, []sinks.Rejected) {
 			rejected = append(rejected, sinks.Rejected{Event: ev, Reason: reason})
 			continue
 		}
-		i, seen := byID[op.id]
-		switch {
-		case !seen:
-			byID[op.id] = len(ops)
-			ops = append(ops, op)
-		case op.delete && op.version == 0 && ops[i].delete && ops[i].version > 0:
-			// keep the versioned delete of PaymentDeleted
-		default:
-			ops[i] = op
-		}
+		ops = append(ops, op)
 	}
 	return ops, rejected
 }
 
+// lastPerID keeps the last operation of each id (in batch order, which is
+// offset order per partition, and every event of an id is in one
+// partition), at the position of the id's first operation.
+func lastPerID(ops []bulkOp) []bulkOp {
+	out := make([]bulkOp, 0, len(ops))
+	byID := make(map[string]int, len(ops))
+	for _, op := range ops {
+		if i, seen := byID[op.id]; seen {
+			out[i] = op
+			continue
+		}
+		byID[op.id] = len(out)
+		out = append(out, op)
+	}
+	return out
+}
+
+// lookupIDs returns the ids whose live document matters: those whose first
+// operation in the batch carries a state (an id that starts with a delete
+// has no live document for the rest of the batch to compare with).
+func lookupIDs(ops []bulkOp) []string {
+	first := make(map[string]bool, len(ops))
+	var ids []string
+	for _, op := range ops {
+		if _, seen := first[op.id]; seen {
+			continue
+		}
+		first[op.id] = true
+		if !op.delete {
+			ids = append(ids, op.id)
+		}
+	}
+	return ids
+}
+
+// liveState is what the stale check needs of a live document.
+type liveState struct {
+	aggregate int64
+	createdAt string
+}
+
+// dropStale follows the batch in order from the live documents and drops
+// each state older than, or equal to, the live one of the same life (same
+// created_at); a delete ends the life.
+func dropStale(ops []bulkOp, live map[string]liveState) []bulkOp {
+	out := ops[:0:0]
+	for _, op := range ops {
+		if op.delete {
+			delete(live, op.id)
+			out = append(out, op)
+			continue
+		}
+		if cur, ok := live[op.id]; ok && cur.createdAt == op.createdAt && op.aggregate <= cur.aggregate {
+			continue
+		}
+		if live != nil {
+			live[op.id] = liveState{aggregate: op.aggregate, createdAt: op.createdAt}
+		}
+		out = append(out, op)
+	}
+	return out
+}
+
+// liveDocs reads the version and created_at of the live documents of ids
+// from the index written (realtime _mget: no refresh needed). The concrete
+// index, not the alias: during a side-by-side rebuild the alias still
+// points at the old index. A missing index has no live documents.
+func (t *Target) liveDocs(ctx context.Context, ids []string) (map[string]liveState, error) {
+	live := make(map[string]liveState, len(ids))
+	if len(ids) == 0 {
+		return live, nil
+	}
+	body, err := json.Marshal(map[string][]string{"ids": ids})
+	if err != nil {
+		return nil, fmt.Errorf("encode _mget body: %w", err)
+	}
+	status, resp, err := t.do(ctx, esapi.MgetRequest{
+		Index:          t.index,
+		Body:           bytes.NewReader(body),
+		SourceIncludes: []string{"version", "created_at"},
+		FilterPath:     []string{"docs._id", "docs.found", "docs._source"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if status == http.StatusNotFound && errorType(resp) == "index_not_found_exception" {
+		return live, nil
+	}
+	if status != http.StatusOK {
+		return nil, statusError("_mget", status, resp)
+	}
+	var mr struct {
+		Docs []struct {
+			ID     string `json:"_id"`
+			Found  bool   `json:"found"`
+			Source struct {
+				Version   int64  `json:"version"`
+				CreatedAt string `json:"created_at"`
+			} `json:"_source"`
+		} `json:"docs"`
+	}
+	if err := json.Unmarshal(resp, &mr); err != nil {
+		return nil, fmt.Errorf("decode _mget response: %w", err)
+	}
+	for _, d := range mr.Docs {
+		if d.Found {
+			live[d.ID] = liveState{aggregate: d.Source.Version, createdAt: d.Source.CreatedAt}
+		}
+	}
+	return live, nil
+}
+
 // operation maps one event to its bulk operation, or says why the target
-// rejects it.
+// rejects it. The external version is the event's offset + 1.
 func operation(ev sinks.Event) (bulkOp, string) {
 	env := ev.Envelope
+	ext := ev.Offset + 1
 	switch {
 	case env == nil:
 		if ev.Key == "" {
 			return bulkOp{}, "tombstone without a key"
 		}
-		return bulkOp{ev: ev, delete: true, id: ev.Key}, ""
+		return bulkOp{ev: ev, delete: true, id: ev.Key, version: ext}, ""
 	case env.Type == schemas.TypePaymentDeleted:
-		if env.AggregateID == "" || env.Version < 1 {
-			return bulkOp{}, fmt.Sprintf("PaymentDeleted event %s without aggregate id or version", env.EventID)
+		if env.AggregateID == "" {
+			return bulkOp{}, fmt.Sprintf("PaymentDeleted event %s without aggregate id", env.EventID)
 		}
-		return bulkOp{ev: ev, delete: true, id: env.AggregateID, version: env.Version}, ""
+		return bulkOp{ev: ev, delete: true, id: env.AggregateID, version: ext, aggregate: env.Version}, ""
 	case env.State == nil:
 		return bulkOp{}, fmt.Sprintf("%s event %s carries no state", env.Type, env.EventID)
 	}
@@ -109,7 +240,7 @@ func operation(ev sinks.Event) (bulkOp, string) {
 	if err != nil {
 		return bulkOp{}, fmt.Sprintf("%s event %s: encode document: %v", env.Type, env.EventID, err)
 	}
-	return bulkOp{ev: ev, id: doc.ID, version: doc.Version, doc: b}, ""
+	return bulkOp{ev: ev, id: doc.ID, version: ext, aggregate: doc.Version, createdAt: doc.CreatedAt, doc: b}, ""
 }
 
 type actionMeta struct {
