@@ -2,7 +2,7 @@ package payment
 
 import (
 	"fmt"
-	"strings"
+	"math"
 	"time"
 	"unsafe"
 
@@ -11,21 +11,24 @@ import (
 
 // memState is the compact in-memory form of one live payment: the State the
 // engine keeps per key for every aggregate of its partitions. It holds the
-// fields of schemas.Payment with the status as a byte, the currency inline,
+// fields of schemas.Payment with the four texts (id, organization, user,
+// description) in one string, the status as a byte, the currency inline,
 // times as Unix microseconds (the wire keeps milliseconds) and the dedup
 // memory as 64-bit digests, so a live payment with UUID ids, a short
 // description and a full window of 16 costs about 600 bytes (see
-// TestMemoryPerAggregate). A memState is never modified once built: an
+// TestMemoryPerAggregate) in three heap objects: few objects keep the
+// garbage collector's marking of a large state store cheap. A memState is never modified once built: an
 // accepted command builds a new one, so the engine can discard the states of
 // an aborted transaction by dropping them.
 type memState struct {
-	id, org, user, description string
-	amount                     int64
-	createdAt, updatedAt       int64 // Unix microseconds, UTC
-	version                    int64
-	currency                   [3]byte
-	status                     uint8 // statusCode
-	recent                     []dedupEntry
+	text                   string // id, org, user and description, in that order
+	idEnd, orgEnd, userEnd uint32 // where the first three end in text
+	amount                 int64
+	createdAt, updatedAt   int64 // Unix microseconds, UTC
+	version                int64
+	currency               [3]byte
+	status                 uint8 // statusCode
+	recent                 []dedupEntry
 }
 
 // dedupEntry is one remembered command: the digest of its id (dedupHash)
@@ -59,8 +62,9 @@ func statusOf(code uint8) schemas.PaymentStatus {
 }
 
 // newMemState builds the compact form of p, keeping the newest window
-// entries of its dedup memory. Its strings are copies, or prev's strings
-// when equal (prev may be nil): a string fresh from the Avro decoder shares
+// entries of its dedup memory. Its text is a new string, or prev's when
+// the four texts are equal (prev may be nil): a string fresh from the Avro
+// decoder shares
 // a 1 KiB slab with the other strings of its record, which would stay
 // alive with the state. It fails on a state the rules never produce: an
 // unknown status or a currency that is not three bytes.
@@ -77,14 +81,23 @@ func newMemState(p *schemas.Payment, prev *memState, window int) (*memState, err
 		recent = recent[len(recent)-window:]
 	}
 	m := &memState{
-		id:          own(p.ID, prev, func(m *memState) string { return m.id }),
-		org:         own(p.OrganizationID, prev, func(m *memState) string { return m.org }),
-		user:        own(p.UserID, prev, func(m *memState) string { return m.user }),
-		description: own(p.Description, prev, func(m *memState) string { return m.description }),
-		amount:      p.AmountMinor,
-		createdAt:   p.CreatedAt.UnixMicro(), updatedAt: p.UpdatedAt.UnixMicro(),
+		amount:    p.AmountMinor,
+		createdAt: p.CreatedAt.UnixMicro(), updatedAt: p.UpdatedAt.UnixMicro(),
 		version: p.Version,
 		status:  code,
+	}
+	if prev != nil && prev.id() == p.ID && prev.org() == p.OrganizationID && prev.user() == p.UserID &&
+		prev.description() == p.Description {
+		m.text, m.idEnd, m.orgEnd, m.userEnd = prev.text, prev.idEnd, prev.orgEnd, prev.userEnd
+	} else {
+		if n := len(p.ID) + len(p.OrganizationID) + len(p.UserID) + len(p.Description); n > math.MaxUint32 {
+			return nil, fmt.Errorf("state of payment %q: %d bytes of text", p.ID, n)
+		}
+		// A concatenation is a new string, sharing nothing with p's.
+		m.text = p.ID + p.OrganizationID + p.UserID + p.Description
+		m.idEnd = uint32(len(p.ID))
+		m.orgEnd = m.idEnd + uint32(len(p.OrganizationID))
+		m.userEnd = m.orgEnd + uint32(len(p.UserID))
 	}
 	copy(m.currency[:], p.Currency)
 	if len(recent) > 0 {
@@ -96,20 +109,15 @@ func newMemState(p *schemas.Payment, prev *memState, window int) (*memState, err
 	return m, nil
 }
 
-// own returns prev's field when it equals s, else a private copy of s.
-func own(s string, prev *memState, field func(*memState) string) string {
-	if prev != nil {
-		if old := field(prev); old == s {
-			return old
-		}
-	}
-	return strings.Clone(s)
-}
+func (m *memState) id() string          { return m.text[:m.idEnd] }
+func (m *memState) org() string         { return m.text[m.idEnd:m.orgEnd] }
+func (m *memState) user() string        { return m.text[m.orgEnd:m.userEnd] }
+func (m *memState) description() string { return m.text[m.userEnd:] }
 
 // payment returns m as the wire type, its dedup memory as dedup keys.
 func (m *memState) payment() *schemas.Payment {
 	p := &schemas.Payment{
-		ID: m.id, OrganizationID: m.org, UserID: m.user, Description: m.description,
+		ID: m.id(), OrganizationID: m.org(), UserID: m.user(), Description: m.description(),
 		AmountMinor: m.amount,
 		Currency:    string(m.currency[:]),
 		Status:      statusOf(m.status),

@@ -39,6 +39,12 @@ import (
 //	                12-partition commands topic, with the command
 //	                producer's settings (see commandProducerOpts)
 //	ratio-%         commands/s as a share of raw-records/s (target ≥ 40)
+//	engine-cpu-µs/cmd  CPU time of the test process (the engine alone
+//	                runs then) per command in the steady-state window:
+//	                unlike the rates, it hardly depends on how much CPU
+//	                other processes leave the engine
+//	raw-cpu-µs/rec  the same for the baseline's client, per record (the
+//	                broker's CPU is in neither)
 //	restore-rec/s   events-topic records read per second while restoring
 //
 // Both sides compress with snappy (franz-go's default, the setting of the
@@ -97,7 +103,7 @@ func runThroughput(b *testing.B, brokers []string, codec *schemas.Codec, n int) 
 	rawProduceRate(b, ctx, brokers, warm)
 
 	rounds := envInt("PRISM_BENCH_ROUNDS", 3)
-	var rates, raws []float64
+	var rates, raws, cpus, rawCPUs []float64
 	var restored, restoreSecs float64
 	for r := 0; r < rounds; r++ {
 		// The baseline is the produce of this round's backlog: the
@@ -105,7 +111,9 @@ func runThroughput(b *testing.B, brokers []string, codec *schemas.Codec, n int) 
 		// while no engine runs. The engine restores what the earlier
 		// rounds left on the events topic first.
 		recs := benchCommands(b, codec, names.CommandsTopic(), n)
+		rcpu0 := processCPU()
 		raw := rawProduceRate(b, ctx, brokers, recs)
+		rawCPU := float64((processCPU() - rcpu0).Microseconds()) / float64(len(recs))
 		reg := prometheus.NewRegistry()
 		eng, err := processors.NewEngine(benchEngineConfig(brokers, names, agg, fmt.Sprint("bench-", r), reg))
 		if err != nil {
@@ -125,18 +133,23 @@ func runThroughput(b *testing.B, brokers []string, codec *schemas.Codec, n int) 
 		wall := time.Since(t0)
 		handling := wall.Seconds() - (restoring() - r0)
 		rate := (float64(n) - c0) / handling
-		b.Logf("round %d: the engine's process used %.0f%% of one core over %s", r+1, 100*(processCPU()-cpu0).Seconds()/wall.Seconds(), wall.Round(time.Millisecond))
+		cpu := float64((processCPU() - cpu0).Microseconds()) / (float64(n) - c0)
+		b.Logf("round %d: the engine's process used %.0f%% of one core over %s: %.1f µs of CPU per command (the baseline's client: %.1f µs per record)",
+			r+1, 100*(processCPU()-cpu0).Seconds()/wall.Seconds(), wall.Round(time.Millisecond), cpu, rawCPU)
 		restored = counterSum(b, reg, "prism_processor_restore_records_total")
 		restoreSecs = histogramSum(b, reg, "prism_processor_restore_seconds")
 		stop()
 		b.Logf("round %d: engine %.0f commands/s; raw produce of the same records %.0f records/s (%s); restore of %.0f records in %.2fs",
 			r+1, rate, raw, benchCompression(), restored, restoreSecs)
 		rates, raws = append(rates, rate), append(raws, raw)
+		cpus, rawCPUs = append(cpus, cpu), append(rawCPUs, rawCPU)
 	}
 	rate, raw := median(rates), median(raws)
 	b.ReportMetric(rate, "commands/s")
 	b.ReportMetric(raw, "raw-records/s")
 	b.ReportMetric(100*rate/raw, "ratio-%")
+	b.ReportMetric(median(cpus), "engine-cpu-µs/cmd")
+	b.ReportMetric(median(rawCPUs), "raw-cpu-µs/rec")
 	if restoreSecs > 0 {
 		b.ReportMetric(restored/restoreSecs, "restore-rec/s")
 	}
