@@ -182,22 +182,23 @@ func (c *Codec) DecodeCommand(b []byte) (*CommandEnvelope, error) {
 // (wrapping ErrBadUnion) unless exactly one payload branch is set and
 // ev.Type names it.
 func (c *Codec) EncodeEvent(ev *EventEnvelope) ([]byte, error) {
-	branch, name, err := ev.Payload.Branch()
+	_, name, err := ev.Payload.Branch()
 	if err != nil {
 		return nil, fmt.Errorf("schemas: encode event %q: %w", ev.EventID, err)
 	}
 	if ev.Type != name {
 		return nil, fmt.Errorf("schemas: encode event %q: %w: type %q but payload branch %s", ev.EventID, ErrBadUnion, ev.Type, name)
 	}
-	w := c.eventWires.Get().(*eventWire)
-	w.fromEnvelope(ev, branch)
-	b, err := c.encode(KindEvent, w)
-	*w = eventWire{}
-	c.eventWires.Put(w)
+	// The body is written by appendEventBody, not by hamba/avro (the same
+	// bytes, without reflection): the event is on the processor's hot path.
+	ks := &c.kinds[KindEvent]
+	out := make([]byte, 0, len(ks.header)+eventBodySize(ev))
+	out = append(out, ks.header[:]...)
+	out, err = appendEventBody(out, ev)
 	if err != nil {
 		return nil, fmt.Errorf("schemas: encode event %q: %w", ev.EventID, err)
 	}
-	return b, nil
+	return out, nil
 }
 
 // DecodeEvent decodes an EventEnvelope written with any shipped
@@ -229,12 +230,17 @@ func (c *Codec) DecodeEvent(b []byte) (*EventEnvelope, error) {
 }
 
 // EncodeResult encodes r with the current CommandResult schema.
+//
+// The body is written by appendResultBody, not by hamba/avro: the record is
+// flat and on the hot path of the processor. It fails only for a nil r.
 func (c *Codec) EncodeResult(r *CommandResult) ([]byte, error) {
-	b, err := c.encode(KindResult, r)
-	if err != nil {
-		return nil, fmt.Errorf("schemas: encode result %q: %w", r.CommandID, err)
+	if r == nil {
+		return nil, fmt.Errorf("schemas: encode result: nil result")
 	}
-	return b, nil
+	ks := &c.kinds[KindResult]
+	out := make([]byte, 0, len(ks.header)+resultBodySize(r))
+	out = append(out, ks.header[:]...)
+	return appendResultBody(out, r), nil
 }
 
 // DecodeResult decodes a CommandResult written with any shipped
