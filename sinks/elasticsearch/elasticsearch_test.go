@@ -102,7 +102,7 @@ func TestDropStaleKeepsNewLives(t *testing.T) {
 		ev(17, "new", 1, schemas.TypePaymentCreated, true),     // no live document: kept
 	}
 	evOps, _ := eventOps(batch)
-	if ids := lookupIDs(evOps); fmt.Sprint(ids) != "[stale recreate new]" {
+	if ids := lookupIDs(batch); fmt.Sprint(ids) != "[stale recreate new]" {
 		t.Fatalf("lookup ids %v, want [stale recreate new] (sameday starts with a delete)", ids)
 	}
 	var kept []int64

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
@@ -59,14 +60,22 @@ type bulkOp struct {
 // events. Retrying a failed batch is safe: what was applied is a version
 // conflict the second time.
 func (t *Target) Write(ctx context.Context, topic string, batch []sinks.Event) ([]sinks.Rejected, error) {
+	// The _mget runs while the documents are encoded.
+	type lookup struct {
+		live map[string]liveState
+		err  error
+	}
+	looked := make(chan lookup, 1)
+	go func() {
+		live, err := t.liveDocs(ctx, lookupIDs(batch))
+		looked <- lookup{live, err}
+	}()
 	evOps, rejected := eventOps(batch)
-	if len(evOps) == 0 {
-		return rejected, nil
+	l := <-looked
+	if l.err != nil {
+		return nil, fmt.Errorf("elasticsearch: read live documents of %d events from %s in %s: %w", len(batch), topic, t.index, l.err)
 	}
-	live, err := t.liveDocs(ctx, lookupIDs(evOps))
-	if err != nil {
-		return nil, fmt.Errorf("elasticsearch: read live documents of %d events from %s in %s: %w", len(batch), topic, t.index, err)
-	}
+	live := l.live
 	ops := lastPerID(dropStale(evOps, live))
 	if len(ops) == 0 {
 		return rejected, nil
@@ -113,18 +122,26 @@ func lastPerID(ops []bulkOp) []bulkOp {
 }
 
 // lookupIDs returns the ids whose live document matters: those whose first
-// operation in the batch carries a state (an id that starts with a delete
-// has no live document for the rest of the batch to compare with).
-func lookupIDs(ops []bulkOp) []string {
-	first := make(map[string]bool, len(ops))
+// event in the batch carries a state (an id that starts with a delete has
+// no live document for the rest of the batch to compare with). It reads
+// the events directly, so the lookup can start before they are encoded.
+func lookupIDs(batch []sinks.Event) []string {
+	first := make(map[string]bool, len(batch))
 	var ids []string
-	for _, op := range ops {
-		if _, seen := first[op.id]; seen {
+	for _, ev := range batch {
+		id, state := ev.Key, false
+		if env := ev.Envelope; env != nil {
+			id = env.AggregateID
+			if env.State != nil && env.Type != schemas.TypePaymentDeleted {
+				id, state = env.State.ID, true
+			}
+		}
+		if id == "" || first[id] {
 			continue
 		}
-		first[op.id] = true
-		if !op.delete {
-			ids = append(ids, op.id)
+		first[id] = true
+		if state {
+			ids = append(ids, id)
 		}
 	}
 	return ids
@@ -243,32 +260,38 @@ func operation(ev sinks.Event) (bulkOp, string) {
 	return bulkOp{ev: ev, id: doc.ID, version: ext, aggregate: doc.Version, createdAt: doc.CreatedAt, doc: b}, ""
 }
 
-type actionMeta struct {
-	Index       string `json:"_index"`
-	ID          string `json:"_id"`
-	Version     int64  `json:"version,omitempty"`
-	VersionType string `json:"version_type,omitempty"`
-}
-
 // body renders ops as the NDJSON of a _bulk request.
 func (t *Target) body(ops []bulkOp) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf) // Encode ends every line with '\n'
+	index, err := json.Marshal(t.index)
+	if err != nil {
+		return nil, err
+	}
+	size := 0
 	for _, op := range ops {
-		meta := actionMeta{Index: t.index, ID: op.id}
-		if op.version > 0 {
-			meta.Version, meta.VersionType = op.version, "external"
+		size += 96 + len(index) + len(op.id) + len(op.doc)
+	}
+	buf := make([]byte, 0, size)
+	for _, op := range ops {
+		if op.delete {
+			buf = append(buf, `{"delete":{"_index":`...)
+		} else {
+			buf = append(buf, `{"index":{"_index":`...)
 		}
-		action := map[bool]string{true: "delete", false: "index"}[op.delete]
-		if err := enc.Encode(map[string]actionMeta{action: meta}); err != nil {
+		buf = append(buf, index...)
+		id, err := json.Marshal(op.id)
+		if err != nil {
 			return nil, err
 		}
+		buf = append(append(buf, `,"_id":`...), id...)
+		if op.version > 0 {
+			buf = append(strconv.AppendInt(append(buf, `,"version":`...), op.version, 10), `,"version_type":"external"`...)
+		}
+		buf = append(buf, "}}\n"...)
 		if !op.delete {
-			buf.Write(op.doc)
-			buf.WriteByte('\n')
+			buf = append(append(buf, op.doc...), '\n')
 		}
 	}
-	return buf.Bytes(), nil
+	return buf, nil
 }
 
 type bulkItem struct {
