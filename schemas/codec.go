@@ -158,6 +158,19 @@ func (c *Codec) EncodeCommand(cmd *CommandEnvelope) ([]byte, error) {
 // CommandEnvelope schema. Errors wrap one of the sentinels (see ErrorClass);
 // the returned envelope is nil then.
 func (c *Codec) DecodeCommand(b []byte) (*CommandEnvelope, error) {
+	// The current schema's commands are read without reflection; anything
+	// else (older writer schemas, every error) goes through hamba/avro.
+	if fp, body, err := parseHeader(b); err == nil && fp == c.CommandFingerprint() {
+		if cmd, ok := decodeCurrentCommand(body); ok {
+			return cmd, nil
+		}
+	}
+	return c.decodeCommandHamba(b)
+}
+
+// decodeCommandHamba is DecodeCommand through hamba/avro, resolving any
+// shipped writer schema into the current one.
+func (c *Codec) decodeCommandHamba(b []byte) (*CommandEnvelope, error) {
 	w := c.commandWires.Get().(*commandWire)
 	defer func() {
 		*w = commandWire{}
