@@ -93,23 +93,24 @@ func TestBuildChunksLayout(t *testing.T) {
 	}
 	up := c.args[argHeader : argHeader+argStride]
 	var doc, msg map[string]any
-	if err := json.Unmarshal(up[6].([]byte), &doc); err != nil {
+	if err := json.Unmarshal(up[2].([]byte), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(up[7].([]byte), &msg); err != nil {
+	if err := json.Unmarshal(up[3].([]byte), &msg); err != nil {
 		t.Fatal(err)
 	}
-	if up[0] != kindUpsert || up[1] != 1 || up[2] != "6" || up[3] != "1" || up[4] != "a" || up[5] != "1700000000123" || up[8] != 1 || doc["amount"] != "19.99" {
+	// meta: kind, partition index 1, next offset 6, version 1, organization 1, score.
+	if up[0] != "u1,6,1,1,1700000000123" || up[1] != "a" || doc["amount"] != "19.99" {
 		t.Fatalf("upsert args %v doc %v", up, doc)
 	}
-	if !strings.HasPrefix(string(up[6].([]byte)), `{"version":1,`) {
-		t.Fatalf("document %s does not start with its version (the script reads it there)", up[6])
+	if !strings.HasPrefix(string(up[2].([]byte)), `{"version":1,`) {
+		t.Fatalf("document %s does not start with its version (the script reads it there)", up[2])
 	}
 	if fmt.Sprint(msg) != "map[organizationId:o paymentId:a version:1]" {
 		t.Fatalf("invalidation message %v", msg)
 	}
 	del := c.args[argHeader+argStride:]
-	if del[0] != kindDelete || del[1] != 2 || del[2] != "8" || del[3] != "3" || del[4] != "b" || del[8] != 1 {
+	if del[0] != "d2,8,3,1," || del[1] != "b" {
 		t.Fatalf("delete args %v", del)
 	}
 	c = chunks[1]
@@ -117,7 +118,7 @@ func TestBuildChunksLayout(t *testing.T) {
 		t.Fatalf("chunk 1 header %v keys %v", c.args[:argHeader], c.keys)
 	}
 	skip, tomb := c.args[argHeader:argHeader+argStride], c.args[argHeader+argStride:]
-	if skip[0] != kindSkip || skip[2] != "9" || skip[8] != 0 || tomb[0] != kindTombstone || tomb[2] != "10" || tomb[4] != "d" || tomb[8] != 0 {
+	if skip[0] != "s1,9,0,0," || tomb[0] != "t1,10,0,0," || tomb[1] != "d" {
 		t.Fatalf("chunk 1 args %v", c.args[argHeader:])
 	}
 }

@@ -13,7 +13,7 @@ const (
 // Argument layout of applyScript.
 const (
 	argHeader = 7 // ttl, recentSize, channel, prefix, partitions, organizations, expected offsets
-	argStride = 9 // kind, partition index, next offset, version, id, score, document, message, organization index
+	argStride = 4 // meta ("<kind><partition index>,<next offset>,<version>,<organization index>,<score>"), id, document, message
 	keyStride = 1 // payment
 )
 
@@ -32,10 +32,13 @@ const (
 // ARGV: ttl seconds (0 = none), recent size, invalidate channel, key
 // prefix, P, O, expected (a string of P '0'/'1': '1' when the partition's
 // offset key must exist because this target stored or read it before);
-// then per event: kind, partition index (1-based), next offset (offset+1),
-// version, payment id, score (createdAt Unix ms), document JSON (starting
-// with {"version":N,), invalidation message, organization index (1-based;
-// 0 for tombstones, whose organization is read from the stored document).
+// then per event four arguments: meta, payment id, document JSON (starting
+// with {"version":N,), invalidation message. Meta packs the small fields in
+// one string (fewer arguments to parse and to copy into Lua):
+// "<kind><partition index>,<next offset>,<version>,<organization index>,<score>",
+// kind one letter, partition index 1-based, next offset = offset+1,
+// organization index 1-based (0 for tombstones, whose organization is read
+// from the stored document), score = createdAt in Unix ms (empty if none).
 //
 // Offsets are authoritative: an event whose next offset is not above the
 // partition's stored next offset was applied before (replay) and is
@@ -78,7 +81,7 @@ for i = 1, np do
   nextOff[i] = v and tonumber(v) or -1
 end
 
-local n = (#ARGV - 7) / 9
+local n = (#ARGV - 7) / 4
 local base = np + 2 * no
 local stored = {}
 if n > 0 then
@@ -115,15 +118,14 @@ local known, doc, final = {}, {}, {}
 local msgs = {}
 local applied, older, replayed = 0, 0, 0
 for e = 0, n - 1 do
-  local a = 7 + e * 9
-  local p, nxt = tonumber(ARGV[a + 2]), ARGV[a + 3]
-  local nxtNum = tonumber(nxt)
+  local a = 7 + e * 4
+  local kind, ps, nxt, version, oi, score = string.match(ARGV[a + 1], '^(%a)(%d+),(%d+),(%d+),(%d+),(-?%d*)$')
+  local p, nxtNum = tonumber(ps), tonumber(nxt)
   if nxtNum <= nextOff[p] then
     replayed = replayed + 1
   else
     nextOff[p] = nxtNum
     nextStr[p] = nxt
-    local kind = ARGV[a + 1]
     local pkey = KEYS[base + e + 1]
     local v = known[pkey]
     if v == nil then
@@ -132,20 +134,19 @@ for e = 0, n - 1 do
       known[pkey] = v
       doc[pkey] = d
     end
-    local id = ARGV[a + 5]
+    local id = ARGV[a + 2]
     if kind == 'u' or kind == 'd' then
-      local version = ARGV[a + 4]
       local vn = tonumber(version)
       if vn <= v then
         older = older + 1
       else
-        local o = np + 2 * tonumber(ARGV[a + 9])
-        msgs[#msgs + 1] = ARGV[a + 8]
+        local o = np + 2 * tonumber(oi)
+        msgs[#msgs + 1] = ARGV[a + 4]
         if kind == 'u' then
           known[pkey] = vn
-          doc[pkey] = ARGV[a + 7]
-          final[pkey] = ARGV[a + 7]
-          touch(KEYS[o - 1], KEYS[o], id, ARGV[a + 6])
+          doc[pkey] = ARGV[a + 3]
+          final[pkey] = ARGV[a + 3]
+          touch(KEYS[o - 1], KEYS[o], id, score)
         else
           known[pkey] = 0
           doc[pkey] = false

@@ -113,7 +113,7 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 		evs := batch[start:min(start+t.cfg.ChunkEvents, len(batch))]
 		parts, orgs := map[int32]int{}, map[string]int{}
 		var offsetKeys, orgKeys []string
-		var expected []byte
+		var expected, meta []byte
 		evKeys := make([]string, 0, keyStride*len(evs))
 		evArgs := make([]any, 0, argStride*len(evs))
 		for _, ev := range evs {
@@ -137,8 +137,16 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 					orgKeys = append(orgKeys, t.keys.Recent(op.org), t.keys.CacheVersion(op.org))
 				}
 			}
-			evArgs = append(evArgs, op.kind, pidx, strconv.FormatInt(ev.Offset+1, 10),
-				strconv.FormatInt(op.version, 10), op.id, strconv.FormatInt(op.score, 10), op.doc, op.message, oidx)
+			meta = append(meta[:0], op.kind...)
+			meta = strconv.AppendInt(meta, int64(pidx), 10)
+			meta = strconv.AppendInt(append(meta, ','), ev.Offset+1, 10)
+			meta = strconv.AppendInt(append(meta, ','), op.version, 10)
+			meta = strconv.AppendInt(append(meta, ','), int64(oidx), 10)
+			meta = append(meta, ',')
+			if op.kind == kindUpsert {
+				meta = strconv.AppendInt(meta, op.score, 10)
+			}
+			evArgs = append(evArgs, string(meta), op.id, op.doc, op.message)
 			evKeys = append(evKeys, t.keys.Payment(op.id))
 		}
 		c := chunk{events: len(evs)}
