@@ -209,8 +209,16 @@ func (a *Aggregate) eventOutputs(env *schemas.CommandEnvelope, d Decision, prev 
 	if d.Tombstone {
 		nh += 3
 	}
-	hs := make([]kgo.RecordHeader, 0, nh)
-	outs := make([]processors.Output, 0, len(d.Events)+1)
+	var hs []kgo.RecordHeader
+	var outs []processors.Output
+	if len(d.Events) == 1 && !d.Tombstone {
+		// The usual case: the output and its headers in one allocation.
+		one := new(oneEventOutput)
+		hs, outs = one.headers[:0], one.out[:0]
+	} else {
+		hs = make([]kgo.RecordHeader, 0, nh)
+		outs = make([]processors.Output, 0, len(d.Events)+1)
+	}
 	var cmdID, corrID, causID []byte
 	for _, ev := range d.Events {
 		v, err := a.codec.EncodeEvent(ev)
@@ -247,6 +255,13 @@ func (a *Aggregate) eventOutputs(env *schemas.CommandEnvelope, d Decision, prev 
 		return nil, nil, err
 	}
 	return outs, next, nil
+}
+
+// oneEventOutput backs the outputs of a decision with one event and no
+// tombstone.
+type oneEventOutput struct {
+	out     [1]processors.Output
+	headers [6]kgo.RecordHeader
 }
 
 // byteSlicer hands out copies of strings as slices of one buffer, sized

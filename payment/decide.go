@@ -120,7 +120,11 @@ func Decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time,
 	}
 
 	version := current + 1
-	ev := &schemas.EventEnvelope{
+	// The event and the one-element list that holds it share an
+	// allocation.
+	one := new(oneEvent)
+	ev := &one.ev
+	*ev = schemas.EventEnvelope{
 		EventID:        EventID(cmd.PaymentID, cmd.CommandID, version),
 		Type:           eventType,
 		AggregateID:    cmd.PaymentID,
@@ -141,10 +145,21 @@ func Decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time,
 			EventVersion:  version,
 			CorrelationID: ev.CorrelationID,
 		},
-		Events:    []*schemas.EventEnvelope{ev},
+		Events:    one.list(),
 		State:     ev.State,
 		Tombstone: payload.Deleted != nil,
 	}
+}
+
+// oneEvent is an event and a list holding it.
+type oneEvent struct {
+	ev  schemas.EventEnvelope
+	ptr [1]*schemas.EventEnvelope
+}
+
+func (o *oneEvent) list() []*schemas.EventEnvelope {
+	o.ptr[0] = &o.ev
+	return o.ptr[:]
 }
 
 // reject answers cmd with a rejection, leaving state as it is.
