@@ -38,6 +38,14 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # ---------------------------------------------------------------- settings
 CACHE_DIR="${PRISM_CACHE_DIR:-$ROOT/.cache}"
 SD="${PRISM_SERVICES_DIR:-$CACHE_DIR/services}"
+# Postgres and Elasticsearch run as their own users. When the checkout sits
+# below a folder they cannot enter (a home of mode 700, say), their data and
+# the unpacked Elasticsearch live in a folder of this checkout's own under
+# /var/tmp instead (downloads stay in $CACHE_DIR).
+if [ -z "${PRISM_SERVICES_DIR:-}" ] && [ "$(id -u)" -eq 0 ] \
+  && ! runuser -u nobody -- test -x "$ROOT" 2>/dev/null; then
+  SD="/var/tmp/prism-services-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
+fi
 TIMEOUT="${PRISM_SERVICES_TIMEOUT:-180}"
 MODE="${PRISM_SERVICES_MODE:-auto}"
 
