@@ -3,12 +3,17 @@
 // (topology.Names.ElasticsearchIndex) that the query side reads through an
 // alias (topology.Names.ElasticsearchAlias).
 //
-// A batch is one _bulk request. The document id is the payment id and the
-// document version is the aggregate version with version_type=external, so
-// Elasticsearch itself refuses an older or repeated write (409, counted as
-// success): a replayed or out-of-order batch is a no-op and the effect is
-// exactly once although delivery is at least once. PaymentDeleted deletes
-// with its version; the tombstone that follows deletes without a version
-// (404 = already gone). Elasticsearch keeps no Kafka offsets: the runtime
-// commits the group's offsets after a batch is written.
+// A batch is one _mget of the live documents it touches and one _bulk
+// request. The document id is the payment id and the external version
+// (version_type=external) of every index and delete action is the event's
+// Kafka offset + 1: all events of a payment are in one partition, so the
+// offset order is their true order, even across a delete and a re-creation
+// of the same id (whose new life restarts at aggregate version 1, kept in
+// the document's version field). Elasticsearch itself refuses a repeated
+// or older write (409, counted as success): a replayed batch or a zombie
+// writer is a no-op and the effect is exactly once although delivery is at
+// least once. An older version of a live payment re-sent at a new offset is
+// dropped before the bulk by comparing with the live document (same
+// created_at, version not above). Elasticsearch keeps no Kafka offsets:
+// the runtime commits the group's offsets after a batch is written.
 package elasticsearch
