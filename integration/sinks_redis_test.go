@@ -220,7 +220,6 @@ func TestSinksRedisTarget(t *testing.T) {
 	s.cfg = func(c *redissink.Config) {
 		c.RecentSize = 3
 		c.TTL = time.Hour
-		c.MarkerTTL = 2 * time.Hour
 		c.ChunkEvents = 2
 	}
 	tg, err := redissink.NewTarget(s.config())

@@ -13,7 +13,6 @@ import (
 // cacheSinkFlags are the flags of the redis and elasticsearch sinks.
 type cacheSinkFlags struct {
 	redisTTL         time.Duration
-	redisMarkerTTL   time.Duration
 	redisRecentSize  int
 	redisChunkEvents int
 	esIndexVersion   int
@@ -26,7 +25,6 @@ type cacheSinkFlags struct {
 func addCacheSinkFlags(fl *pflag.FlagSet, f *sinkFlags) {
 	c := &f.cache
 	fl.DurationVar(&c.redisTTL, "redis-ttl", f.envDuration("PRISM_SINK_REDIS_TTL", redis.DefaultTTL), "redis sink: TTL of each payment key; 0 keeps keys forever (PRISM_SINK_REDIS_TTL)")
-	fl.DurationVar(&c.redisMarkerTTL, "redis-marker-ttl", f.envDuration("PRISM_SINK_REDIS_MARKER_TTL", redis.DefaultMarkerTTL), "redis sink: how long a deleted payment's version is remembered (PRISM_SINK_REDIS_MARKER_TTL)")
 	fl.IntVar(&c.redisRecentSize, "redis-recent-size", f.envInt("PRISM_SINK_REDIS_RECENT_SIZE", redis.DefaultRecentSize), "redis sink: payment ids kept in each organization's recent index (PRISM_SINK_REDIS_RECENT_SIZE)")
 	fl.IntVar(&c.redisChunkEvents, "redis-chunk-events", f.envInt("PRISM_SINK_REDIS_CHUNK_EVENTS", redis.DefaultChunkEvents), "redis sink: events applied by one Lua script call (PRISM_SINK_REDIS_CHUNK_EVENTS)")
 	fl.IntVar(&c.esIndexVersion, "elasticsearch-index-version", f.envInt("PRISM_SINK_ELASTICSEARCH_INDEX_VERSION", elasticsearch.DefaultIndexVersion), "elasticsearch sink: version of the index written, <alias>-v<N> (PRISM_SINK_ELASTICSEARCH_INDEX_VERSION)")
@@ -39,7 +37,6 @@ func addCacheSinkFlags(fl *pflag.FlagSet, f *sinkFlags) {
 func newRedisTarget(g *globals, f *sinkFlags) (sinks.Target, error) {
 	cfg := redis.DefaultConfig(g.redisURL, g.names())
 	cfg.TTL = f.cache.redisTTL
-	cfg.MarkerTTL = f.cache.redisMarkerTTL
 	cfg.RecentSize = f.cache.redisRecentSize
 	cfg.ChunkEvents = f.cache.redisChunkEvents
 	return redis.NewTarget(cfg)

@@ -10,9 +10,7 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultTTL = 24 * time.Hour
-	// DefaultMarkerTTL is the default of the unused Config.MarkerTTL.
-	DefaultMarkerTTL   = 7 * 24 * time.Hour
+	DefaultTTL         = 24 * time.Hour
 	DefaultRecentSize  = 1000
 	DefaultChunkEvents = 256
 	// MaxChunkEvents bounds ChunkEvents: the script passes a chunk's
@@ -29,10 +27,6 @@ type Config struct {
 	Names topology.Names
 	// TTL of a payment key; 0 keeps it forever.
 	TTL time.Duration
-	// MarkerTTL is no longer used (accepted and ignored): the target keeps
-	// no deletion marker since a deleted payment id may be created again
-	// (see the package doc). Kept so existing callers still compile.
-	MarkerTTL time.Duration
 	// RecentSize is how many payment ids each organization's recent index
 	// keeps (the newest by createdAt).
 	RecentSize int
@@ -48,7 +42,6 @@ func DefaultConfig(url string, names topology.Names) Config {
 		URL:         url,
 		Names:       names,
 		TTL:         DefaultTTL,
-		MarkerTTL:   DefaultMarkerTTL,
 		RecentSize:  DefaultRecentSize,
 		ChunkEvents: DefaultChunkEvents,
 	}
