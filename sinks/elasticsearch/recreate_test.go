@@ -3,7 +3,6 @@ package elasticsearch_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -14,33 +13,9 @@ import (
 	"github.com/prism-cqrs/prism/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	essink "github.com/prism-cqrs/prism/sinks/elasticsearch"
+	"github.com/prism-cqrs/prism/sinks/sinktest"
 	"github.com/prism-cqrs/prism/topology"
 )
-
-// life builds the events of one life of payment id on partition 0 from
-// offset off: PaymentCreated (amount, created at created), one status
-// change, and, when deleted, PaymentDeleted and its tombstone.
-func life(id string, off int64, amount int64, created time.Time, deleted bool) []sinks.Event {
-	st := schemas.Payment{ID: id, OrganizationID: "org-r", UserID: "u", AmountMinor: amount, Currency: "EUR",
-		Description: fmt.Sprintf("life of %d", amount), Status: schemas.StatusPending, CreatedAt: created, UpdatedAt: created, Version: 1}
-	created1 := st
-	ev := func(typ string, v int64, state *schemas.Payment) sinks.Event {
-		env := &schemas.EventEnvelope{EventID: fmt.Sprintf("%s-%d-%d", id, amount, v), Type: typ, AggregateID: id,
-			OrganizationID: "org-r", Version: v, OccurredAt: created, State: state}
-		e := sinks.Event{Partition: 0, Offset: off, Key: id, Envelope: env}
-		off++
-		return e
-	}
-	out := []sinks.Event{ev(schemas.TypePaymentCreated, 1, &created1)}
-	authorized := st
-	authorized.Status, authorized.Version, authorized.UpdatedAt = schemas.StatusAuthorized, 2, created.Add(time.Minute)
-	out = append(out, ev(schemas.TypePaymentStatusChanged, 2, &authorized))
-	if deleted {
-		out = append(out, ev(schemas.TypePaymentDeleted, 3, nil))
-		out = append(out, sinks.Event{Partition: 0, Offset: off, Key: id})
-	}
-	return out
-}
 
 // storedDoc is the document as the test reads it (its own type).
 type storedDoc struct {
@@ -83,10 +58,10 @@ func TestRecreateAfterDelete(t *testing.T) {
 	url := strings.TrimRight(harness.ElasticsearchURL(t), "/")
 	ctx := harness.Context(t, 2*time.Minute)
 	t0 := time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC)
-	first := life("p", 0, 100, t0, true)                  // offsets 0..3: v1, v2, delete v3, tombstone
-	second := life("p", 4, 700, t0.Add(time.Hour), false) // offsets 4..5: v1, v2 of the new life
+	first := sinktest.Life("p", 0, 100, t0, true)                  // offsets 0..3: v1, v2, delete v3, tombstone
+	second := sinktest.Life("p", 4, 700, t0.Add(time.Hour), false) // offsets 4..5: v1, v2 of the new life
 	// The same created_at for both lives: only the delete tells them apart.
-	sameInstant := life("p", 4, 700, t0, false)
+	sameInstant := sinktest.Life("p", 4, 700, t0, false)
 	cases := []struct {
 		name    string
 		batches [][]sinks.Event

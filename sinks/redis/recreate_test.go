@@ -11,36 +11,11 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/prism-cqrs/prism/integration/harness"
-	"github.com/prism-cqrs/prism/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	redissink "github.com/prism-cqrs/prism/sinks/redis"
+	"github.com/prism-cqrs/prism/sinks/sinktest"
 	"github.com/prism-cqrs/prism/topology"
 )
-
-// life builds the events of one life of payment id on partition 0 from
-// offset off: PaymentCreated (amount, created at created), one status
-// change, and, when deleted, PaymentDeleted and its tombstone.
-func life(id string, off int64, amount int64, created time.Time, deleted bool) []sinks.Event {
-	st := schemas.Payment{ID: id, OrganizationID: "org-r", UserID: "u", AmountMinor: amount, Currency: "EUR",
-		Description: fmt.Sprintf("life of %d", amount), Status: schemas.StatusPending, CreatedAt: created, UpdatedAt: created, Version: 1}
-	created1 := st
-	ev := func(typ string, v int64, state *schemas.Payment) sinks.Event {
-		env := &schemas.EventEnvelope{EventID: fmt.Sprintf("%s-%d-%d", id, amount, v), Type: typ, AggregateID: id,
-			OrganizationID: "org-r", Version: v, OccurredAt: created, State: state}
-		e := sinks.Event{Partition: 0, Offset: off, Key: id, Envelope: env}
-		off++
-		return e
-	}
-	out := []sinks.Event{ev(schemas.TypePaymentCreated, 1, &created1)}
-	authorized := st
-	authorized.Status, authorized.Version, authorized.UpdatedAt = schemas.StatusAuthorized, 2, created.Add(time.Minute)
-	out = append(out, ev(schemas.TypePaymentStatusChanged, 2, &authorized))
-	if deleted {
-		out = append(out, ev(schemas.TypePaymentDeleted, 3, nil))
-		out = append(out, sinks.Event{Partition: 0, Offset: off, Key: id})
-	}
-	return out
-}
 
 // stored reads the payment's JSON with the test's own decoder (nil: absent).
 type storedDoc struct {
@@ -81,8 +56,8 @@ func TestRecreateAfterDelete(t *testing.T) {
 	client := goredis.NewClient(opts)
 	defer client.Close()
 	t0 := time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC)
-	first := life("p", 0, 100, t0, true)                  // offsets 0..3: v1, v2, delete v3, tombstone
-	second := life("p", 4, 700, t0.Add(time.Hour), false) // offsets 4..5: v1, v2 of the new life
+	first := sinktest.Life("p", 0, 100, t0, true)                  // offsets 0..3: v1, v2, delete v3, tombstone
+	second := sinktest.Life("p", 4, 700, t0.Add(time.Hour), false) // offsets 4..5: v1, v2 of the new life
 	cases := []struct {
 		name    string
 		chunk   int
