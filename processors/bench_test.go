@@ -38,7 +38,18 @@ import (
 //	                Avro-encoded commands, their keys and headers) to the
 //	                12-partition commands topic, with the command
 //	                producer's settings (see commandProducerOpts)
-//	ratio-%         commands/s as a share of raw-records/s (target ≥ 40)
+//	ratio-%         commands/s as a share of raw-records/s (target ≥ 40):
+//	                the primary figure
+//	perftest-records/s  Kafka's own kafka-producer-perf-test
+//	                (ProducerPerformance, JVM client) producing as many
+//	                records of the commands' mean size (key + value +
+//	                headers) to a 12-partition scratch topic, same acks,
+//	                idempotence, linger, batch size and compression; one
+//	                random payload repeated in every record, no key, no
+//	                headers (the tool's). Left out, with a log line saying
+//	                why, when java or the jars (PRISM_KAFKA_LIBS, default
+//	                <repo>/.cache/kafka-libs) are missing
+//	ratio-perftest-%  commands/s as a share of perftest-records/s
 //	engine-cpu-µs/cmd  CPU time of the test process (the engine alone
 //	                runs then) per command in the steady-state window:
 //	                unlike the rates, it hardly depends on how much CPU
@@ -102,8 +113,13 @@ func runThroughput(b *testing.B, brokers []string, codec *schemas.Codec, n int) 
 	warm := benchCommands(b, codec, names.EventsDLQTopic(), n/4)
 	rawProduceRate(b, ctx, brokers, warm)
 
+	perf, whyNot := newPerfTest()
+	if perf == nil {
+		b.Logf("no Kafka ProducerPerformance baseline: %s", whyNot)
+	}
+
 	rounds := envInt("PRISM_BENCH_ROUNDS", 3)
-	var rates, raws, cpus, rawCPUs []float64
+	var rates, raws, cpus, rawCPUs, perfs []float64
 	var restored, restoreSecs float64
 	for r := 0; r < rounds; r++ {
 		// The baseline is the produce of this round's backlog: the
@@ -114,6 +130,18 @@ func runThroughput(b *testing.B, brokers []string, codec *schemas.Codec, n int) 
 		rcpu0 := processCPU()
 		raw := rawProduceRate(b, ctx, brokers, recs)
 		rawCPU := float64((processCPU() - rcpu0).Microseconds()) / float64(len(recs))
+		if perf != nil {
+			// Kafka's own perf test: as many records of the commands'
+			// mean size, to a 12-partition topic the engine does not
+			// read, also while no engine runs.
+			size := meanRecordSize(recs)
+			pr, err := perf.rate(ctx, brokers, names.EventsDLQTopic(), len(recs), size, perfTestCompression())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Logf("round %d: Kafka ProducerPerformance %.0f records/s (%d records of %d bytes, %s)", r+1, pr, len(recs), size, perfTestCompression())
+			perfs = append(perfs, pr)
+		}
 		reg := prometheus.NewRegistry()
 		eng, err := processors.NewEngine(benchEngineConfig(brokers, names, agg, fmt.Sprint("bench-", r), reg))
 		if err != nil {
@@ -148,6 +176,10 @@ func runThroughput(b *testing.B, brokers []string, codec *schemas.Codec, n int) 
 	b.ReportMetric(rate, "commands/s")
 	b.ReportMetric(raw, "raw-records/s")
 	b.ReportMetric(100*rate/raw, "ratio-%")
+	if len(perfs) > 0 {
+		b.ReportMetric(median(perfs), "perftest-records/s")
+		b.ReportMetric(100*rate/median(perfs), "ratio-perftest-%")
+	}
 	b.ReportMetric(median(cpus), "engine-cpu-µs/cmd")
 	b.ReportMetric(median(rawCPUs), "raw-cpu-µs/rec")
 	if restoreSecs > 0 {
