@@ -80,8 +80,9 @@ func TestBuildChunksLayout(t *testing.T) {
 		t.Fatalf("%d chunks, want 2", len(chunks))
 	}
 	c := chunks[0]
-	// Header: ttl, recent size, channel, prefix, partitions, organizations, expected offsets.
-	if c.args[0] != int64(86400) || c.args[1] != 1000 || c.args[2] != "n:invalidate" || c.args[3] != "n:" || c.args[4] != 2 || c.args[5] != 1 || c.args[6] != "00" {
+	// Header: ttl, recent size, channel, prefix, partitions, organizations,
+	// expected offsets, organizations to trim (none: not the last chunk).
+	if c.args[0] != int64(86400) || c.args[1] != 1000 || c.args[2] != "n:invalidate" || c.args[3] != "n:" || c.args[4] != 2 || c.args[5] != 1 || c.args[6] != "00" || c.args[7] != "0" {
 		t.Fatalf("chunk 0 header %v", c.args[:argHeader])
 	}
 	if len(c.args) != argHeader+2*argStride || len(c.keys) != 2+2+2*keyStride {
@@ -114,7 +115,9 @@ func TestBuildChunksLayout(t *testing.T) {
 		t.Fatalf("delete args %v", del)
 	}
 	c = chunks[1]
-	if c.args[4] != 1 || c.args[5] != 0 || fmt.Sprint(c.keys) != "[n:sink:redis:offset:top:1 n:payment:c n:payment:d]" {
+	// The last chunk trims the recent index of every organization of the
+	// batch: "o" has no event in it, so it is appended to its list.
+	if c.args[4] != 1 || c.args[5] != 1 || c.args[7] != "1" || fmt.Sprint(c.keys) != "[n:sink:redis:offset:top:1 n:org:o:recent n:org:o:cachever n:payment:c n:payment:d]" {
 		t.Fatalf("chunk 1 header %v keys %v", c.args[:argHeader], c.keys)
 	}
 	skip, tomb := c.args[argHeader:argHeader+argStride], c.args[argHeader+argStride:]

@@ -12,7 +12,7 @@ const (
 
 // Argument layout of applyScript.
 const (
-	argHeader = 7 // ttl, recentSize, channel, prefix, partitions, organizations, expected offsets
+	argHeader = 8 // ttl, recentSize, channel, prefix, partitions, organizations, expected offsets, final organizations
 	argStride = 4 // meta ("<kind><partition index>,<next offset>,<version>,<organization index>,<score>"), id, document, message
 	keyStride = 1 // payment
 )
@@ -71,6 +71,7 @@ local prefix = ARGV[4]
 local np = tonumber(ARGV[5])
 local no = tonumber(ARGV[6])
 local expected = ARGV[7]
+local finals = ARGV[8]
 
 local nextOff, nextStr = {}, {}
 for i = 1, np do
@@ -81,19 +82,20 @@ for i = 1, np do
   nextOff[i] = v and tonumber(v) or -1
 end
 
-local n = (#ARGV - 7) / 4
+local n = (#ARGV - 8) / 4
 local base = np + 2 * no
 local stored = {}
 if n > 0 then
   stored = redis.call('MGET', unpack(KEYS, base + 1, base + n))
 end
 
--- recent[rkey] = {ckey = cachever key, m = {id = score or false}}
+-- recent[rkey] = {ckey = cachever key, m = {id = score or false}, fin =
+-- trim and refresh the TTL here (organizations not in the chunk's list)}
 local recent, rorder = {}, {}
-local function touch(rkey, ckey, id, score)
+local function touch(rkey, ckey, id, score, fin)
   local r = recent[rkey]
   if not r then
-    r = {ckey = ckey, m = {}}
+    r = {ckey = ckey, m = {}, fin = fin}
     recent[rkey] = r
     rorder[#rorder + 1] = rkey
   end
@@ -118,7 +120,7 @@ local known, doc, final = {}, {}, {}
 local msgs = {}
 local applied, older, replayed = 0, 0, 0
 for e = 0, n - 1 do
-  local a = 7 + e * 4
+  local a = 8 + e * 4
   local kind, ps, nxt, version, oi, score = string.match(ARGV[a + 1], '^(%a)(%d+),(%d+),(%d+),(%d+),(-?%d*)$')
   local p, nxtNum = tonumber(ps), tonumber(nxt)
   if nxtNum <= nextOff[p] then
@@ -146,12 +148,12 @@ for e = 0, n - 1 do
           known[pkey] = vn
           doc[pkey] = ARGV[a + 3]
           final[pkey] = ARGV[a + 3]
-          touch(KEYS[o - 1], KEYS[o], id, score)
+          touch(KEYS[o - 1], KEYS[o], id, score, false)
         else
           known[pkey] = 0
           doc[pkey] = false
           final[pkey] = false
-          touch(KEYS[o - 1], KEYS[o], id, false)
+          touch(KEYS[o - 1], KEYS[o], id, false, false)
         end
         applied = applied + 1
       end
@@ -166,7 +168,7 @@ for e = 0, n - 1 do
         if ok and type(dd.organizationId) == 'string' then
           local o = dd.organizationId
           msgs[#msgs + 1] = '{"organizationId":' .. cjson.encode(o) .. ',"paymentId":' .. cjson.encode(id) .. ',"version":' .. (last or '0') .. '}'
-          touch(prefix .. 'org:' .. o .. ':recent', prefix .. 'org:' .. o .. ':cachever', id, false)
+          touch(prefix .. 'org:' .. o .. ':recent', prefix .. 'org:' .. o .. ':cachever', id, false, true)
         end
         applied = applied + 1
       else
@@ -206,9 +208,18 @@ for _, rkey in ipairs(rorder) do
   end
   if #add > 0 then redis.call('ZADD', rkey, unpack(add)) end
   if #rem > 0 then redis.call('ZREM', rkey, unpack(rem)) end
-  redis.call('ZREMRANGEBYRANK', rkey, 0, -(recentSize + 1))
-  if ttl > 0 then redis.call('EXPIRE', rkey, ttl) end
+  if r.fin then
+    redis.call('ZREMRANGEBYRANK', rkey, 0, -(recentSize + 1))
+    if ttl > 0 then redis.call('EXPIRE', rkey, ttl) end
+  end
   redis.call('INCR', r.ckey)
+end
+for i = 1, no do
+  if string.byte(finals, i) == 49 then
+    local rkey = KEYS[np + 2 * i - 1]
+    redis.call('ZREMRANGEBYRANK', rkey, 0, -(recentSize + 1))
+    if ttl > 0 then redis.call('EXPIRE', rkey, ttl) end
+  end
 end
 
 for i = 1, np do

@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -108,6 +109,10 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 		rejected []sinks.Rejected
 		channel  = t.keys.InvalidateChannel()
 		header   = []any{int64(t.cfg.TTL.Seconds()), t.cfg.RecentSize, channel, t.cfg.Names.RedisPrefix()}
+		// seen: the organizations of the batch's chunks so far, in order;
+		// the last chunk trims their recent index and refreshes its TTL.
+		seen   []string
+		isSeen = map[string]bool{}
 	)
 	for start := 0; start < len(batch); start += t.cfg.ChunkEvents {
 		evs := batch[start:min(start+t.cfg.ChunkEvents, len(batch))]
@@ -135,6 +140,10 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 					oidx = len(orgs) + 1
 					orgs[op.org] = oidx
 					orgKeys = append(orgKeys, t.keys.Recent(op.org), t.keys.CacheVersion(op.org))
+					if !isSeen[op.org] {
+						isSeen[op.org] = true
+						seen = append(seen, op.org)
+					}
 				}
 			}
 			meta = append(meta[:0], op.kind...)
@@ -149,11 +158,26 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 			evArgs = append(evArgs, string(meta), op.id, op.doc, op.message)
 			evKeys = append(evKeys, t.keys.Payment(op.id))
 		}
+		// Trim and TTL of the recent indexes once per batch: in its last
+		// chunk, for every organization of the batch (those absent from
+		// the chunk added at the end of its list).
+		finals := make([]byte, 0, len(orgs))
+		if start+len(evs) == len(batch) {
+			for _, org := range seen {
+				if _, ok := orgs[org]; !ok {
+					orgs[org] = len(orgs) + 1
+					orgKeys = append(orgKeys, t.keys.Recent(org), t.keys.CacheVersion(org))
+				}
+			}
+			finals = bytes.Repeat([]byte{'1'}, len(orgs))
+		} else {
+			finals = bytes.Repeat([]byte{'0'}, len(orgs))
+		}
 		c := chunk{events: len(evs)}
 		c.keys = make([]string, 0, len(offsetKeys)+len(orgKeys)+len(evKeys))
 		c.keys = append(append(append(c.keys, offsetKeys...), orgKeys...), evKeys...)
 		c.args = make([]any, 0, argHeader+len(evArgs))
-		c.args = append(append(append(c.args, header...), len(parts), len(orgs), string(expected)), evArgs...)
+		c.args = append(append(append(c.args, header...), len(parts), len(orgs), string(expected), string(finals)), evArgs...)
 		c.partitions = slices.Collect(maps.Keys(parts))
 		emit(c)
 	}

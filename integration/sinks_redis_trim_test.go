@@ -1,0 +1,86 @@
+package integration
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/sinks"
+	redissink "github.com/prism-cqrs/prism/sinks/redis"
+)
+
+// TestSinksRedisTrimAcrossChunks checks the recent indexes after a batch cut
+// in several script chunks, where the target trims them and refreshes their
+// TTL once per batch: an organization whose events are all in the first
+// chunk, and one present in every chunk, each keep only their newest
+// RecentSize ids, with the TTL set; then a replayed batch changes neither.
+func TestSinksRedisTrimAcrossChunks(t *testing.T) {
+	ctx := harness.Context(t, time.Minute)
+	s := newRedisStore(t)
+	s.cfg = func(c *redissink.Config) {
+		c.RecentSize = 2
+		c.TTL = time.Hour
+		c.ChunkEvents = 3
+	}
+	tg, err := redissink.NewTarget(s.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	if err := tg.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	// Chunks of 3: "early" has three payments in chunk 1 and none after;
+	// "late" is in every chunk.
+	orgOf := []string{"early", "early", "late", "early", "late", "late", "late"}
+	var batch = kvBatch(orgOf, t0)
+	mustWrite(t, ctx, tg, "t", batch...)
+	// Expected: per organization, its ids sorted by createdAt, newest 2 kept.
+	want := map[string][]string{}
+	for i, org := range orgOf {
+		want[org] = append(want[org], fmt.Sprintf("p%d", i))
+	}
+	check := func(when string) {
+		t.Helper()
+		for org, ids := range want {
+			keep := ids[max(0, len(ids)-2):]
+			got, err := s.client.ZRange(ctx, s.keys.Recent(org), 0, -1).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(keep) {
+				t.Fatalf("%s: recent index of %s = %v, want %v", when, org, got, keep)
+			}
+			if ttl := s.client.TTL(ctx, s.keys.Recent(org)).Val(); ttl < 59*time.Minute || ttl > time.Hour {
+				t.Fatalf("%s: recent index of %s has TTL %s, want about 1h", when, org, ttl)
+			}
+		}
+	}
+	check("after the batch")
+	cv, err := s.client.Get(ctx, s.keys.CacheVersion("early")).Int64()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		t.Fatal(err)
+	}
+	mustWrite(t, ctx, tg, "t", batch...)
+	check("after a replay")
+	if cv2, _ := s.client.Get(ctx, s.keys.CacheVersion("early")).Int64(); cv2 != cv {
+		t.Fatalf("cachever of early moved on a replay: %d -> %d", cv, cv2)
+	}
+}
+
+// kvBatch is one PaymentCreated per entry of orgs, payment "p<i>" created
+// i minutes after t0, all on partition 0 at offset i.
+func kvBatch(orgs []string, t0 time.Time) []sinks.Event {
+	out := make([]sinks.Event, len(orgs))
+	for i, org := range orgs {
+		id := fmt.Sprintf("p%d", i)
+		out[i] = kvEvent(0, int64(i), id, org, 1, kvPayment(id, org, 1, 100, schemas.StatusPending, t0.Add(time.Duration(i)*time.Minute)))
+	}
+	return out
+}
