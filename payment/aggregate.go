@@ -171,16 +171,20 @@ func (a *Aggregate) Handle(state processors.State, cmd processors.Command, now t
 		a.log.Error("payment aggregate handed a command it did not decode", "type", fmt.Sprintf("%T", cmd))
 		env = &schemas.CommandEnvelope{}
 	}
+	// Decided on m's digests: the current state's dedup keys are not
+	// written, nor the next state's parsed back (mem.next).
 	var current *schemas.Payment
+	var mem compactMemory
 	m, _ := state.(*memState)
 	if m != nil {
-		current = m.payment()
+		current = m.paymentNoMemory()
+		mem.recent = m.recent
 	}
-	d := Decide(current, env, now, a.limits)
+	d := decide(current, env, now, a.limits, &mem)
 
 	out := processors.Outcome{NewState: state, Label: d.Label()}
 	if len(d.Events) > 0 {
-		events, next, err := a.eventOutputs(env, d, m)
+		events, next, err := a.eventOutputs(env, d, m, mem.next)
 		if err != nil {
 			a.log.Error("payment events not emitted: command answered INTERNAL",
 				"command_id", env.CommandID, "payment_id", env.PaymentID, "err", err)
@@ -198,7 +202,8 @@ func (a *Aggregate) Handle(state processors.State, cmd processors.Command, now t
 // state after them; next is an untyped nil when the payment is gone. The
 // records' keys and header values are slices of one read-only buffer,
 // their headers of one array.
-func (a *Aggregate) eventOutputs(env *schemas.CommandEnvelope, d Decision, prev *memState) ([]processors.Output, processors.State, error) {
+// digests is the next state's dedup memory (compactMemory.next).
+func (a *Aggregate) eventOutputs(env *schemas.CommandEnvelope, d Decision, prev *memState, digests []dedupEntry) ([]processors.Output, processors.State, error) {
 	var size int
 	for _, ev := range d.Events {
 		size += len(ev.EventID) + len(ev.CommandID) + len(ev.CorrelationID) + len(ev.CausationID)
@@ -250,7 +255,7 @@ func (a *Aggregate) eventOutputs(env *schemas.CommandEnvelope, d Decision, prev 
 	if d.State == nil {
 		return outs, nil, nil
 	}
-	next, err := newMemState(d.State, prev, a.limits.DedupWindow)
+	next, err := newMemStateWith(d.State, prev, a.limits.DedupWindow, digests)
 	if err != nil {
 		return nil, nil, err
 	}

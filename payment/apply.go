@@ -21,12 +21,18 @@ func applyEvent(state *schemas.Payment, ev *schemas.EventEnvelope, window int) *
 	if ev == nil {
 		return state
 	}
-	return applyHashed(state, ev, window, dedupHash(ev.CommandID))
+	var mem wireMemory
+	if state != nil {
+		mem = state.RecentCommands
+	}
+	return applyHashed(state, ev, window, dedupHash(ev.CommandID), mem)
 }
 
 // applyHashed is applyEvent for an event whose command id has the dedup
-// digest h (Decide has it already).
-func applyHashed(state *schemas.Payment, ev *schemas.EventEnvelope, window int, h uint64) *schemas.Payment {
+// digest h (Decide has it already), state's dedup memory given as mem
+// (state's RecentCommands are not read). A PaymentCreated starts a fresh
+// memory.
+func applyHashed(state *schemas.Payment, ev *schemas.EventEnvelope, window int, h uint64, mem dedupMemory) *schemas.Payment {
 	if ev == nil {
 		return state
 	}
@@ -61,6 +67,6 @@ func applyHashed(state *schemas.Payment, ev *schemas.EventEnvelope, window int, 
 	}
 	next.UpdatedAt = ev.OccurredAt
 	next.Version = ev.Version
-	next.RecentCommands = rememberHash(next.RecentCommands, h, ev.Version, window)
+	next.RecentCommands = mem.remember(h, ev.Version, window, p.Created != nil)
 	return &next
 }

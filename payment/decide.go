@@ -29,6 +29,16 @@ import (
 // state's version + 1, and identified by EventID, so the same command on
 // the same state always gives the same events.
 func Decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time, limits Limits) Decision {
+	var mem wireMemory
+	if state != nil {
+		mem = state.RecentCommands
+	}
+	return decide(state, cmd, now, limits, mem)
+}
+
+// decide is Decide with state's dedup memory given as mem (state's
+// RecentCommands are then not read).
+func decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time, limits Limits, mem dedupMemory) Decision {
 	limits = limits.withDefaults()
 	if cmd == nil {
 		return reject(state, &schemas.CommandEnvelope{}, schemas.ReasonInvalidField, "command", "no command")
@@ -38,7 +48,7 @@ func Decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time,
 	}
 	cmdHash := dedupHash(cmd.CommandID)
 	if state != nil && state.OrganizationID == cmd.OrganizationID {
-		if v, ok := lookupRecentHash(state.RecentCommands, cmdHash); ok {
+		if v, ok := mem.lookup(cmdHash); ok {
 			return Decision{
 				Result: schemas.CommandResult{
 					CommandID:     cmd.CommandID,
@@ -136,7 +146,7 @@ func Decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time,
 		OrganizationID: cmd.OrganizationID,
 		Payload:        payload,
 	}
-	ev.State = applyHashed(state, ev, limits.DedupWindow, cmdHash)
+	ev.State = applyHashed(state, ev, limits.DedupWindow, cmdHash, mem)
 	return Decision{
 		Result: schemas.CommandResult{
 			CommandID:     cmd.CommandID,

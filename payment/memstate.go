@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"time"
-	"unsafe"
 
 	"github.com/prism-cqrs/prism/schemas"
 )
@@ -69,6 +68,13 @@ func statusOf(code uint8) schemas.PaymentStatus {
 // alive with the state. It fails on a state the rules never produce: an
 // unknown status or a currency that is not three bytes.
 func newMemState(p *schemas.Payment, prev *memState, window int) (*memState, error) {
+	return newMemStateWith(p, prev, window, nil)
+}
+
+// newMemStateWith is newMemState with p's dedup memory given as digests
+// (p.RecentCommands are then not read): compactMemory.next, whose entries
+// it takes over.
+func newMemStateWith(p *schemas.Payment, prev *memState, window int, digests []dedupEntry) (*memState, error) {
 	code := statusCode(p.Status)
 	if code == 0 {
 		return nil, fmt.Errorf("state of payment %q: unknown status %q", p.ID, p.Status)
@@ -100,7 +106,12 @@ func newMemState(p *schemas.Payment, prev *memState, window int) (*memState, err
 		m.userEnd = m.orgEnd + uint32(len(p.UserID))
 	}
 	copy(m.currency[:], p.Currency)
-	if len(recent) > 0 {
+	if digests != nil {
+		if len(digests) > window {
+			digests = digests[len(digests)-window:]
+		}
+		m.recent = digests
+	} else if len(recent) > 0 {
 		m.recent = make([]dedupEntry, len(recent))
 		for i, rc := range recent {
 			m.recent[i] = dedupEntry{hash: entryHash(rc.CommandID), version: rc.Version}
@@ -116,7 +127,15 @@ func (m *memState) description() string { return m.text[m.userEnd:] }
 
 // payment returns m as the wire type, its dedup memory as dedup keys.
 func (m *memState) payment() *schemas.Payment {
-	p := &schemas.Payment{
+	p := m.paymentNoMemory()
+	p.RecentCommands = wireKeys(m.recent)
+	return p
+}
+
+// paymentNoMemory is payment without RecentCommands, for Handle, which
+// decides with m's digests (compactMemory).
+func (m *memState) paymentNoMemory() *schemas.Payment {
+	return &schemas.Payment{
 		ID: m.id(), OrganizationID: m.org(), UserID: m.user(), Description: m.description(),
 		AmountMinor: m.amount,
 		Currency:    string(m.currency[:]),
@@ -125,21 +144,4 @@ func (m *memState) payment() *schemas.Payment {
 		UpdatedAt:   time.UnixMicro(m.updatedAt).UTC(),
 		Version:     m.version,
 	}
-	if len(m.recent) > 0 {
-		// One string holds every key; each entry is a slice of it. The
-		// bytes are written once, here, and never again, so the string
-		// may share them (as strings.Builder does).
-		const keyLen = len(dedupKeyPrefix) + 16
-		buf := make([]byte, 0, keyLen*len(m.recent))
-		for _, e := range m.recent {
-			buf = append(buf, dedupKeyPrefix...)
-			buf = appendHex16(buf, e.hash)
-		}
-		keys := unsafe.String(unsafe.SliceData(buf), len(buf))
-		p.RecentCommands = make([]schemas.RecentCommand, len(m.recent))
-		for i, e := range m.recent {
-			p.RecentCommands[i] = schemas.RecentCommand{CommandID: keys[i*keyLen : (i+1)*keyLen], Version: e.version}
-		}
-	}
-	return p
 }
