@@ -174,11 +174,11 @@ func (a *Aggregate) Handle(state processors.State, cmd processors.Command, now t
 	// Decided on m's digests: the current state's dedup keys are not
 	// written, nor the next state's parsed back (mem.next).
 	var current *schemas.Payment
-	var mem compactMemory
+	mem := compactMemory(nil)
 	m, _ := state.(*memState)
 	if m != nil {
 		current = m.paymentNoMemory()
-		mem.recent = m.recent
+		mem = compactMemory(m.recent)
 	}
 	d := decide(current, env, now, a.limits, &mem)
 
@@ -202,7 +202,7 @@ func (a *Aggregate) Handle(state processors.State, cmd processors.Command, now t
 // state after them; next is an untyped nil when the payment is gone. The
 // records' keys and header values are slices of one read-only buffer,
 // their headers of one array.
-// digests is the next state's dedup memory (compactMemory.next).
+// digests is the next state's dedup memory (dedupMemory.next).
 func (a *Aggregate) eventOutputs(env *schemas.CommandEnvelope, d Decision, prev *memState, digests []dedupEntry) ([]processors.Output, processors.State, error) {
 	var size int
 	for _, ev := range d.Events {
@@ -304,10 +304,11 @@ func (a *Aggregate) resultOutput(env *schemas.CommandEnvelope, r schemas.Command
 	if err != nil {
 		a.log.Error("command result not encoded", "command_id", env.CommandID, "err", err)
 	}
-	cmdID := []byte(r.CommandID)
+	ids := byteSlicer{buf: make([]byte, 0, len(r.CommandID)+len(r.CorrelationID))}
+	cmdID := ids.add(r.CommandID)
 	corrID := cmdID
 	if r.CorrelationID != r.CommandID {
-		corrID = []byte(r.CorrelationID)
+		corrID = ids.add(r.CorrelationID)
 	}
 	parts.headers = [5]kgo.RecordHeader{
 		{Key: schemas.HeaderType, Value: a.resultType},

@@ -21,18 +21,18 @@ func applyEvent(state *schemas.Payment, ev *schemas.EventEnvelope, window int) *
 	if ev == nil {
 		return state
 	}
-	var mem wireMemory
+	var mem dedupMemory
 	if state != nil {
-		mem = state.RecentCommands
+		mem = wireMemory(state.RecentCommands)
 	}
-	return applyHashed(state, ev, window, dedupHash(ev.CommandID), mem)
+	return applyHashed(state, ev, window, dedupHash(ev.CommandID), &mem)
 }
 
 // applyHashed is applyEvent for an event whose command id has the dedup
 // digest h (Decide has it already), state's dedup memory given as mem
 // (state's RecentCommands are not read). A PaymentCreated starts a fresh
 // memory.
-func applyHashed(state *schemas.Payment, ev *schemas.EventEnvelope, window int, h uint64, mem dedupMemory) *schemas.Payment {
+func applyHashed(state *schemas.Payment, ev *schemas.EventEnvelope, window int, h uint64, mem *dedupMemory) *schemas.Payment {
 	if ev == nil {
 		return state
 	}

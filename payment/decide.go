@@ -29,16 +29,16 @@ import (
 // state's version + 1, and identified by EventID, so the same command on
 // the same state always gives the same events.
 func Decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time, limits Limits) Decision {
-	var mem wireMemory
+	var mem dedupMemory
 	if state != nil {
-		mem = state.RecentCommands
+		mem = wireMemory(state.RecentCommands)
 	}
-	return decide(state, cmd, now, limits, mem)
+	return decide(state, cmd, now, limits, &mem)
 }
 
 // decide is Decide with state's dedup memory given as mem (state's
 // RecentCommands are then not read).
-func decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time, limits Limits, mem dedupMemory) Decision {
+func decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time, limits Limits, mem *dedupMemory) Decision {
 	limits = limits.withDefaults()
 	if cmd == nil {
 		return reject(state, &schemas.CommandEnvelope{}, schemas.ReasonInvalidField, "command", "no command")

@@ -7,50 +7,52 @@ import (
 )
 
 // dedupMemory is the dedup memory Decide consults and extends: the wire
-// form (a state's RecentCommands) for the exported Decide and Apply, or
-// the digests of a compact state for the aggregate's Handle, which then
-// neither writes the current state's dedup keys nor parses the next
-// state's back. Both answer the same for the same memory.
-type dedupMemory interface {
-	// lookup returns the version remembered for the command id whose
-	// digest is h, if any.
-	lookup(h uint64) (int64, bool)
-	// remember returns the next state's RecentCommands: the memory (or
-	// nothing, when fresh) with h recorded at version, the newest window
-	// entries kept (rememberHash's rules).
-	remember(h uint64, version int64, window int, fresh bool) []schemas.RecentCommand
+// form (a state's RecentCommands) for the exported Decide and Apply, or,
+// when compact is set, the digests of a compact state for the aggregate's
+// Handle, which then neither writes the current state's dedup keys nor
+// parses the next state's back. Both answer the same for the same memory.
+// A concrete type, not an interface, so that it stays on the stack.
+type dedupMemory struct {
+	wire    []schemas.RecentCommand
+	recent  []dedupEntry // when compact
+	compact bool
+	// next is the next state's digests, set by remember when compact
+	// (for newMemStateWith).
+	next []dedupEntry
 }
 
-// wireMemory is the dedup memory of a wire state.
-type wireMemory []schemas.RecentCommand
+func wireMemory(recent []schemas.RecentCommand) dedupMemory { return dedupMemory{wire: recent} }
 
-func (w wireMemory) lookup(h uint64) (int64, bool) { return lookupRecentHash(w, h) }
+func compactMemory(recent []dedupEntry) dedupMemory {
+	return dedupMemory{recent: recent, compact: true}
+}
 
-func (w wireMemory) remember(h uint64, version int64, window int, fresh bool) []schemas.RecentCommand {
-	if fresh {
-		w = nil
+// lookup returns the version remembered for the command id whose digest
+// is h, if any.
+func (d *dedupMemory) lookup(h uint64) (int64, bool) {
+	if !d.compact {
+		return lookupRecentHash(d.wire, h)
 	}
-	return rememberHash(w, h, version, window)
-}
-
-// compactMemory is the dedup memory of a memState. remember also keeps
-// the next state's digests in next, for newMemStateWith.
-type compactMemory struct {
-	recent []dedupEntry
-	next   []dedupEntry
-}
-
-func (c *compactMemory) lookup(h uint64) (int64, bool) {
-	for i := len(c.recent) - 1; i >= 0; i-- {
-		if c.recent[i].hash == h {
-			return c.recent[i].version, true
+	for i := len(d.recent) - 1; i >= 0; i-- {
+		if d.recent[i].hash == h {
+			return d.recent[i].version, true
 		}
 	}
 	return 0, false
 }
 
-func (c *compactMemory) remember(h uint64, version int64, window int, fresh bool) []schemas.RecentCommand {
-	recent := c.recent
+// remember returns the next state's RecentCommands: the memory (or
+// nothing, when fresh) with h recorded at version, the newest window
+// entries kept (rememberHash's rules).
+func (d *dedupMemory) remember(h uint64, version int64, window int, fresh bool) []schemas.RecentCommand {
+	if !d.compact {
+		w := d.wire
+		if fresh {
+			w = nil
+		}
+		return rememberHash(w, h, version, window)
+	}
+	recent := d.recent
 	if fresh {
 		recent = nil
 	}
@@ -67,7 +69,7 @@ func (c *compactMemory) remember(h uint64, version int64, window int, fresh bool
 		next = append(next, recent...)
 		next = append(next, dedupEntry{hash: h, version: version})
 	}
-	c.next = next
+	d.next = next
 	return wireKeys(next)
 }
 

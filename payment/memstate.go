@@ -72,7 +72,7 @@ func newMemState(p *schemas.Payment, prev *memState, window int) (*memState, err
 }
 
 // newMemStateWith is newMemState with p's dedup memory given as digests
-// (p.RecentCommands are then not read): compactMemory.next, whose entries
+// (p.RecentCommands are then not read): dedupMemory.next, whose entries
 // it takes over.
 func newMemStateWith(p *schemas.Payment, prev *memState, window int, digests []dedupEntry) (*memState, error) {
 	code := statusCode(p.Status)
