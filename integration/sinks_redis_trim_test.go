@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -83,4 +84,59 @@ func kvBatch(orgs []string, t0 time.Time) []sinks.Event {
 		out[i] = kvEvent(0, int64(i), id, org, 1, kvPayment(id, org, 1, 100, schemas.StatusPending, t0.Add(time.Duration(i)*time.Minute)))
 	}
 	return out
+}
+
+// TestSinksRedisMessagesOfAPartlyAppliedChunk checks the one invalidation
+// message of a script chunk in which some events apply and others are
+// skipped (a replay below the stored offset, an older version at a new
+// offset): it lists exactly the applied changes, in order, including a
+// tombstone's (organization and version read from the stored document).
+func TestSinksRedisMessagesOfAPartlyAppliedChunk(t *testing.T) {
+	ctx := harness.Context(t, time.Minute)
+	s := newRedisStore(t)
+	tg, err := redissink.NewTarget(s.config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	if err := tg.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	pay := func(id string, v int64) *schemas.Payment {
+		return kvPayment(id, "org-m", v, 100, schemas.StatusPending, t0)
+	}
+	mustWrite(t, ctx, tg, "t", kvEvent(0, 0, "a", "org-m", 1, pay("a", 1)), kvEvent(0, 1, "b", "org-m", 1, pay("b", 1)))
+
+	sub := s.client.Subscribe(ctx, s.keys.InvalidateChannel())
+	defer sub.Close()
+	if _, err := sub.Receive(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, ctx, tg, "t",
+		kvEvent(1, 0, "d", "org-m", 1, pay("d", 1)),
+		kvEvent(0, 0, "a", "org-m", 1, pay("a", 1)), // replay: offset below the stored one
+		kvEvent(0, 2, "c", "org-m", 1, pay("c", 1)),
+		kvEvent(0, 3, "a", "org-m", 1, pay("a", 1)), // older: a is live at version 1
+		kvTombstone(0, 4, "b"),
+		kvEvent(0, 5, "c", "org-m", 2, nil), // PaymentDeleted
+	)
+	want := `[{"organizationId":"org-m","paymentId":"d","version":1},{"organizationId":"org-m","paymentId":"c","version":1},` +
+		`{"organizationId":"org-m","paymentId":"b","version":1},{"organizationId":"org-m","paymentId":"c","version":2}]`
+	var wantChanges []map[string]any
+	if err := json.Unmarshal([]byte(want), &wantChanges); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-sub.Channel():
+		var got []map[string]any
+		if err := json.Unmarshal([]byte(m.Payload), &got); err != nil {
+			t.Fatalf("invalidation message %q: %v", m.Payload, err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(wantChanges) {
+			t.Fatalf("invalidation changes %v\nwant %v", got, wantChanges)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no invalidation message")
+	}
 }

@@ -93,12 +93,21 @@ func TestBuildChunksLayout(t *testing.T) {
 		t.Fatalf("keys %v\nwant %s", c.keys, wantKeys)
 	}
 	up := c.args[argHeader : argHeader+argStride]
-	var doc, msg map[string]any
+	var doc map[string]any
+	var msgs []map[string]any
 	if err := json.Unmarshal(up[2].([]byte), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(up[3].([]byte), &msg); err != nil {
-		t.Fatal(err)
+	// Messages: one JSON array of the upsert's and the delete's, and where
+	// each ends (1-based) for the script to cut them out.
+	joined := string(c.args[8].([]byte))
+	if err := json.Unmarshal([]byte(joined), &msgs); err != nil {
+		t.Fatalf("messages %q: %v", joined, err)
+	}
+	first := `{"organizationId":"o","paymentId":"a","version":1}`
+	second := `{"organizationId":"o","paymentId":"b","version":3}`
+	if joined != "["+first+","+second+"]" || c.args[9] != fmt.Sprintf("%d,%d", 1+len(first), 2+len(first)+len(second)) {
+		t.Fatalf("messages %s ends %v", joined, c.args[9])
 	}
 	// meta: kind, partition index 1, next offset 6, version 1, organization 1, score.
 	if up[0] != "u1,6,1,1,1700000000123" || up[1] != "a" || doc["amount"] != "19.99" {
@@ -107,8 +116,8 @@ func TestBuildChunksLayout(t *testing.T) {
 	if !strings.HasPrefix(string(up[2].([]byte)), `{"version":1,`) {
 		t.Fatalf("document %s does not start with its version (the script reads it there)", up[2])
 	}
-	if fmt.Sprint(msg) != "map[organizationId:o paymentId:a version:1]" {
-		t.Fatalf("invalidation message %v", msg)
+	if len(msgs) != 2 || fmt.Sprint(msgs[0]) != "map[organizationId:o paymentId:a version:1]" {
+		t.Fatalf("invalidation messages %v", msgs)
 	}
 	del := c.args[argHeader+argStride:]
 	if del[0] != "d2,8,3,1," || del[1] != "b" {
@@ -117,7 +126,7 @@ func TestBuildChunksLayout(t *testing.T) {
 	c = chunks[1]
 	// The last chunk trims the recent index of every organization of the
 	// batch: "o" has no event in it, so it is appended to its list.
-	if c.args[4] != 1 || c.args[5] != 1 || c.args[7] != "1" || fmt.Sprint(c.keys) != "[n:sink:redis:offset:top:1 n:org:o:recent n:org:o:cachever n:payment:c n:payment:d]" {
+	if c.args[4] != 1 || c.args[5] != 1 || c.args[7] != "1" || string(c.args[8].([]byte)) != "[]" || c.args[9] != "" || fmt.Sprint(c.keys) != "[n:sink:redis:offset:top:1 n:org:o:recent n:org:o:cachever n:payment:c n:payment:d]" {
 		t.Fatalf("chunk 1 header %v keys %v", c.args[:argHeader], c.keys)
 	}
 	skip, tomb := c.args[argHeader:argHeader+argStride], c.args[argHeader+argStride:]

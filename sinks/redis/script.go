@@ -12,9 +12,9 @@ const (
 
 // Argument layout of applyScript.
 const (
-	argHeader = 8 // ttl, recentSize, channel, prefix, partitions, organizations, expected offsets, final organizations
-	argStride = 4 // meta ("<kind><partition index>,<next offset>,<version>,<organization index>,<score>"), id, document, message
-	keyStride = 1 // payment
+	argHeader = 10 // ttl, recentSize, channel, prefix, partitions, organizations, expected offsets, final organizations, messages, message ends
+	argStride = 3  // meta ("<kind><partition index>,<next offset>,<version>,<organization index>,<score>"), id, document
+	keyStride = 1  // payment
 )
 
 // Indices of the counters the script returns.
@@ -28,12 +28,19 @@ const (
 //
 // KEYS[1..P]: the offset key of each partition present in the chunk; then
 // the recent key and cachever key of each of the O organizations of the
-// chunk's events; then per event: payment key.
+// chunk's events (in the batch's last chunk, followed by the batch's other
+// organizations); then per event: payment key.
 // ARGV: ttl seconds (0 = none), recent size, invalidate channel, key
 // prefix, P, O, expected (a string of P '0'/'1': '1' when the partition's
-// offset key must exist because this target stored or read it before);
-// then per event four arguments: meta, payment id, document JSON (starting
-// with {"version":N,), invalidation message. Meta packs the small fields in
+// offset key must exist because this target stored or read it before),
+// finals (a string of O '0'/'1': '1' to trim the organization's recent
+// index and refresh its TTL, set for every organization of the batch in
+// its last chunk), messages (the JSON array of the invalidation messages
+// of the chunk's upserts and deletes, in order: published as sent when all
+// of them apply and no tombstone does), message ends (comma-separated
+// 1-based end of each message in that array, used to cut out the applied
+// ones otherwise); then per event three arguments: meta, payment id,
+// document JSON (starting with {"version":N,). Meta packs the small fields in
 // one string (fewer arguments to parse and to copy into Lua):
 // "<kind><partition index>,<next offset>,<version>,<organization index>,<score>",
 // kind one letter, partition index 1-based, next offset = offset+1,
@@ -54,9 +61,9 @@ const (
 // To keep Redis calls per event near one, the script reads every payment
 // key of the chunk with one MGET, follows the chunk in order in Lua tables,
 // then writes only the final state of each payment (one SET or DEL), the
-// recent-index changes per organization (one ZADD, one ZREM, one trim, one
-// EXPIRE, one INCR of cachever), the offsets, and one PUBLISH of the
-// applied changes as a JSON array. Offsets and versions are copied from the
+// recent-index changes per organization (one ZADD, one ZREM, one INCR of
+// cachever; one trim and one EXPIRE per organization per batch), the
+// offsets, and one PUBLISH of the applied changes as a JSON array. Offsets and versions are copied from the
 // arguments as strings, never formatted by Lua, so no precision is lost.
 //
 // An expected offset key that is missing means Redis lost its data (a
@@ -72,6 +79,7 @@ local np = tonumber(ARGV[5])
 local no = tonumber(ARGV[6])
 local expected = ARGV[7]
 local finals = ARGV[8]
+local joined = ARGV[9]
 
 local nextOff, nextStr = {}, {}
 for i = 1, np do
@@ -82,7 +90,7 @@ for i = 1, np do
   nextOff[i] = v and tonumber(v) or -1
 end
 
-local n = (#ARGV - 8) / 4
+local n = (#ARGV - 10) / 3
 local base = np + 2 * no
 local stored = {}
 if n > 0 then
@@ -117,13 +125,26 @@ end
 -- chunk's events (KEYS order), each once.
 local known, doc, final = {}, {}, {}
 
-local msgs = {}
+-- Invalidation messages. While every upsert and delete so far applied and
+-- no tombstone did (clean), the message to publish is ARGV[9] as sent;
+-- otherwise msgs lists the applied changes: the ordinal of an upsert or
+-- delete (its message is cut from ARGV[9]) or a tombstone's message.
+local msgs, clean, ud = {}, true, 0
+local function unclean()
+  if clean then
+    clean = false
+    for j = 1, ud - 1 do msgs[j] = j end
+  end
+end
 local applied, older, replayed = 0, 0, 0
 for e = 0, n - 1 do
-  local a = 8 + e * 4
+  local a = 10 + e * 3
   local kind, ps, nxt, version, oi, score = string.match(ARGV[a + 1], '^(%a)(%d+),(%d+),(%d+),(%d+),(-?%d*)$')
   local p, nxtNum = tonumber(ps), tonumber(nxt)
+  local isud = kind == 'u' or kind == 'd'
+  if isud then ud = ud + 1 end
   if nxtNum <= nextOff[p] then
+    if isud then unclean() end
     replayed = replayed + 1
   else
     nextOff[p] = nxtNum
@@ -137,13 +158,14 @@ for e = 0, n - 1 do
       doc[pkey] = d
     end
     local id = ARGV[a + 2]
-    if kind == 'u' or kind == 'd' then
+    if isud then
       local vn = tonumber(version)
       if vn <= v then
+        unclean()
         older = older + 1
       else
         local o = np + 2 * tonumber(oi)
-        msgs[#msgs + 1] = ARGV[a + 4]
+        if not clean then msgs[#msgs + 1] = ud end
         if kind == 'u' then
           known[pkey] = vn
           doc[pkey] = ARGV[a + 3]
@@ -167,6 +189,7 @@ for e = 0, n - 1 do
         local ok, dd = pcall(cjson.decode, d)
         if ok and type(dd.organizationId) == 'string' then
           local o = dd.organizationId
+          unclean()
           msgs[#msgs + 1] = '{"organizationId":' .. cjson.encode(o) .. ',"paymentId":' .. cjson.encode(id) .. ',"version":' .. (last or '0') .. '}'
           touch(prefix .. 'org:' .. o .. ':recent', prefix .. 'org:' .. o .. ':cachever', id, false, true)
         end
@@ -227,7 +250,16 @@ for i = 1, np do
     redis.call('SET', KEYS[i], nextStr[i])
   end
 end
-if #msgs > 0 then
+if clean then
+  if ud > 0 then redis.call('PUBLISH', channel, joined) end
+elseif #msgs > 0 then
+  local ends = {}
+  for x in string.gmatch(ARGV[10], '%d+') do ends[#ends + 1] = tonumber(x) end
+  for i, m in ipairs(msgs) do
+    if type(m) == 'number' then
+      msgs[i] = string.sub(joined, m == 1 and 2 or ends[m - 1] + 2, ends[m])
+    end
+  end
   redis.call('PUBLISH', channel, '[' .. table.concat(msgs, ',') .. ']')
 end
 return {applied, older, replayed}

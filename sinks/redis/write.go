@@ -119,6 +119,10 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 		parts, orgs := map[int32]int{}, map[string]int{}
 		var offsetKeys, orgKeys []string
 		var expected, meta []byte
+		// joined: the JSON array of the upserts' and deletes' invalidation
+		// messages, in order; ends: where each ends in it (1-based), for
+		// the script to cut out the applied ones when some are skipped.
+		joined, ends := []byte{'['}, []byte{}
 		evKeys := make([]string, 0, keyStride*len(evs))
 		evArgs := make([]any, 0, argStride*len(evs))
 		for _, ev := range evs {
@@ -155,7 +159,15 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 			if op.kind == kindUpsert {
 				meta = strconv.AppendInt(meta, op.score, 10)
 			}
-			evArgs = append(evArgs, string(meta), op.id, op.doc, op.message)
+			if op.kind == kindUpsert || op.kind == kindDelete {
+				if len(joined) > 1 {
+					joined = append(joined, ',')
+					ends = append(ends, ',')
+				}
+				joined = append(joined, op.message...)
+				ends = strconv.AppendInt(ends, int64(len(joined)), 10)
+			}
+			evArgs = append(evArgs, string(meta), op.id, op.doc)
 			evKeys = append(evKeys, t.keys.Payment(op.id))
 		}
 		// Trim and TTL of the recent indexes once per batch: in its last
@@ -177,7 +189,7 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 		c.keys = make([]string, 0, len(offsetKeys)+len(orgKeys)+len(evKeys))
 		c.keys = append(append(append(c.keys, offsetKeys...), orgKeys...), evKeys...)
 		c.args = make([]any, 0, argHeader+len(evArgs))
-		c.args = append(append(append(c.args, header...), len(parts), len(orgs), string(expected), string(finals)), evArgs...)
+		c.args = append(append(append(c.args, header...), len(parts), len(orgs), string(expected), string(finals), append(joined, ']'), string(ends)), evArgs...)
 		c.partitions = slices.Collect(maps.Keys(parts))
 		emit(c)
 	}
