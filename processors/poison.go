@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -54,6 +55,9 @@ func permanentProduceError(err error) bool {
 type poisoned struct {
 	mu sync.Mutex
 	m  map[source]error
+	// n is len(m), written under mu: get skips the lock while the set
+	// is empty, the usual case, which every command checks.
+	n atomic.Int64
 }
 
 func (p *poisoned) add(s source, err error) {
@@ -65,9 +69,13 @@ func (p *poisoned) add(s source, err error) {
 	if _, ok := p.m[s]; !ok {
 		p.m[s] = err
 	}
+	p.n.Store(int64(len(p.m)))
 }
 
 func (p *poisoned) get(s source) (error, bool) {
+	if p.n.Load() == 0 {
+		return nil, false
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	err, ok := p.m[s]
@@ -85,6 +93,7 @@ func (p *poisoned) len() int {
 func (p *poisoned) forget(done []source, keep map[int32]uint64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	defer func() { p.n.Store(int64(len(p.m))) }()
 	for _, s := range done {
 		delete(p.m, s)
 	}
