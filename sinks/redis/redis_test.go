@@ -1,6 +1,8 @@
 package redis
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -95,7 +97,7 @@ func TestBuildChunksLayout(t *testing.T) {
 	up := c.args[argHeader : argHeader+argStride]
 	var doc map[string]any
 	var msgs []map[string]any
-	if err := json.Unmarshal(up[2].([]byte), &doc); err != nil {
+	if err := json.Unmarshal(up[1].([]byte), &doc); err != nil {
 		t.Fatal(err)
 	}
 	// Messages: one JSON array of the upsert's and the delete's, and where
@@ -109,18 +111,22 @@ func TestBuildChunksLayout(t *testing.T) {
 	if joined != "["+first+","+second+"]" || c.args[9] != fmt.Sprintf("%d,%d", 1+len(first), 2+len(first)+len(second)) {
 		t.Fatalf("messages %s ends %v", joined, c.args[9])
 	}
-	// meta: kind, partition index 1, next offset 6, version 1, organization 1, score.
-	if up[0] != "u1,6,1,1,1700000000123" || up[1] != "a" || doc["amount"] != "19.99" {
+	// metas: kind, partition index, next offset, version, organization
+	// index, score; the highest next offset of each partition.
+	if got := decodeMetas(t, c.args[10]); got != "[{117 1 6 1 1 1.700000000123e+12} {100 2 8 3 1 0}]" || c.args[11] != "6,8" {
+		t.Fatalf("metas %s, last next offsets %v", got, c.args[11])
+	}
+	if up[0] != "a" || doc["amount"] != "19.99" {
 		t.Fatalf("upsert args %v doc %v", up, doc)
 	}
-	if !strings.HasPrefix(string(up[2].([]byte)), `{"version":1,`) {
-		t.Fatalf("document %s does not start with its version (the script reads it there)", up[2])
+	if !strings.HasPrefix(string(up[1].([]byte)), `{"version":1,`) {
+		t.Fatalf("document %s does not start with its version (the script reads it there)", up[1])
 	}
 	if len(msgs) != 2 || fmt.Sprint(msgs[0]) != "map[organizationId:o paymentId:a version:1]" {
 		t.Fatalf("invalidation messages %v", msgs)
 	}
 	del := c.args[argHeader+argStride:]
-	if del[0] != "d2,8,3,1," || del[1] != "b" {
+	if del[0] != "b" {
 		t.Fatalf("delete args %v", del)
 	}
 	c = chunks[1]
@@ -130,7 +136,34 @@ func TestBuildChunksLayout(t *testing.T) {
 		t.Fatalf("chunk 1 header %v keys %v", c.args[:argHeader], c.keys)
 	}
 	skip, tomb := c.args[argHeader:argHeader+argStride], c.args[argHeader+argStride:]
-	if skip[0] != "s1,9,0,0," || tomb[0] != "t1,10,0,0," || tomb[1] != "d" {
-		t.Fatalf("chunk 1 args %v", c.args[argHeader:])
+	if got := decodeMetas(t, c.args[10]); got != "[{115 1 9 0 0 0} {116 1 10 0 0 0}]" || c.args[11] != "10" || skip[0] != "c" || tomb[0] != "d" {
+		t.Fatalf("chunk 1 args %v metas %s", c.args[argHeader:], got)
 	}
+}
+
+// decodeMetas reads the script's metas argument as packed little-endian
+// records (what struct.unpack('<BHddHd') reads) and prints them.
+func decodeMetas(t *testing.T, arg any) string {
+	t.Helper()
+	type rec struct {
+		Kind          uint8
+		Partition     uint16
+		Next, Version float64
+		Org           uint16
+		Score         float64
+	}
+	b, ok := arg.([]byte)
+	if !ok {
+		t.Fatalf("metas argument is %T, want []byte", arg)
+	}
+	var out []rec
+	r := bytes.NewReader(b)
+	for r.Len() > 0 {
+		var m rec
+		if err := binary.Read(r, binary.LittleEndian, &m); err != nil {
+			t.Fatalf("metas %x: %v", b, err)
+		}
+		out = append(out, m)
+	}
+	return fmt.Sprint(out)
 }

@@ -12,8 +12,8 @@ const (
 
 // Argument layout of applyScript.
 const (
-	argHeader = 10 // ttl, recentSize, channel, prefix, partitions, organizations, expected offsets, final organizations, messages, message ends
-	argStride = 3  // meta ("<kind><partition index>,<next offset>,<version>,<organization index>,<score>"), id, document
+	argHeader = 12 // ttl, recentSize, channel, prefix, partitions, organizations, expected offsets, final organizations, messages, message ends, metas, partitions' last next offsets
+	argStride = 2  // id, document
 	keyStride = 1  // payment
 )
 
@@ -39,13 +39,15 @@ const (
 // of the chunk's upserts and deletes, in order: published as sent when all
 // of them apply and no tombstone does), message ends (comma-separated
 // 1-based end of each message in that array, used to cut out the applied
-// ones otherwise); then per event three arguments: meta, payment id,
-// document JSON (starting with {"version":N,). Meta packs the small fields in
-// one string (fewer arguments to parse and to copy into Lua):
-// "<kind><partition index>,<next offset>,<version>,<organization index>,<score>",
-// kind one letter, partition index 1-based, next offset = offset+1,
-// organization index 1-based (0 for tombstones, whose organization is read
-// from the stored document), score = createdAt in Unix ms (empty if none).
+// ones otherwise), metas (per event a packed little-endian record read
+// with struct.unpack('<BHddHd'): kind byte, partition index, next offset =
+// offset+1, version, organization index (1-based; 0 for tombstones, whose
+// organization is read from the stored document), score = createdAt in
+// Unix ms; see appendMeta), the highest next offset of each partition in
+// the chunk (comma-separated decimals: what the script stores when the
+// partition moved); then per event two arguments: payment id, document
+// JSON (starting with {"version":N,). Binary records spare Lua a pattern
+// match, six new strings and four tonumber calls per event.
 //
 // Offsets are authoritative: an event whose next offset is not above the
 // partition's stored next offset was applied before (replay) and is
@@ -63,8 +65,9 @@ const (
 // then writes only the final state of each payment (one SET or DEL), the
 // recent-index changes per organization (one ZADD, one ZREM, one INCR of
 // cachever; one trim and one EXPIRE per organization per batch), the
-// offsets, and one PUBLISH of the applied changes as a JSON array. Offsets and versions are copied from the
-// arguments as strings, never formatted by Lua, so no precision is lost.
+// offsets, and one PUBLISH of the applied changes as a JSON array. Stored
+// offsets are copied from the arguments as strings, never formatted by Lua;
+// the float64 offsets, versions and scores it compares are exact below 2^53.
 //
 // An expected offset key that is missing means Redis lost its data (a
 // restart without persistence, FLUSHALL, eviction): the script writes
@@ -81,7 +84,10 @@ local expected = ARGV[7]
 local finals = ARGV[8]
 local joined = ARGV[9]
 
-local nextOff, nextStr = {}, {}
+local nextOff, moved, lastStr = {}, {}, {}
+for x in string.gmatch(ARGV[12], '%d+') do lastStr[#lastStr + 1] = x end
+local metas = ARGV[11]
+local pos = 1
 for i = 1, np do
   local v = redis.call('GET', KEYS[i])
   if not v and string.sub(expected, i, i) == '1' then
@@ -90,7 +96,7 @@ for i = 1, np do
   nextOff[i] = v and tonumber(v) or -1
 end
 
-local n = (#ARGV - 10) / 3
+local n = (#ARGV - 12) / 2
 local base = np + 2 * no
 local stored = {}
 if n > 0 then
@@ -138,17 +144,17 @@ local function unclean()
 end
 local applied, older, replayed = 0, 0, 0
 for e = 0, n - 1 do
-  local a = 10 + e * 3
-  local kind, ps, nxt, version, oi, score = string.match(ARGV[a + 1], '^(%a)(%d+),(%d+),(%d+),(%d+),(-?%d*)$')
-  local p, nxtNum = tonumber(ps), tonumber(nxt)
-  local isud = kind == 'u' or kind == 'd'
+  local a = 12 + e * 2
+  local kind, p, nxtNum, vn, oi, score
+  kind, p, nxtNum, vn, oi, score, pos = struct.unpack('<BHddHd', metas, pos)
+  local isud = kind == 117 or kind == 100 -- 'u', 'd'
   if isud then ud = ud + 1 end
   if nxtNum <= nextOff[p] then
     if isud then unclean() end
     replayed = replayed + 1
   else
     nextOff[p] = nxtNum
-    nextStr[p] = nxt
+    moved[p] = true
     local pkey = KEYS[base + e + 1]
     local v = known[pkey]
     if v == nil then
@@ -157,19 +163,18 @@ for e = 0, n - 1 do
       known[pkey] = v
       doc[pkey] = d
     end
-    local id = ARGV[a + 2]
+    local id = ARGV[a + 1]
     if isud then
-      local vn = tonumber(version)
       if vn <= v then
         unclean()
         older = older + 1
       else
-        local o = np + 2 * tonumber(oi)
+        local o = np + 2 * oi
         if not clean then msgs[#msgs + 1] = ud end
-        if kind == 'u' then
+        if kind == 117 then
           known[pkey] = vn
-          doc[pkey] = ARGV[a + 3]
-          final[pkey] = ARGV[a + 3]
+          doc[pkey] = ARGV[a + 2]
+          final[pkey] = ARGV[a + 2]
           touch(KEYS[o - 1], KEYS[o], id, score, false)
         else
           known[pkey] = 0
@@ -179,7 +184,7 @@ for e = 0, n - 1 do
         end
         applied = applied + 1
       end
-    elseif kind == 't' then
+    elseif kind == 116 then -- 't'
       local d = doc[pkey]
       if d then
         local _, last = docVersion(d)
@@ -246,8 +251,8 @@ for i = 1, no do
 end
 
 for i = 1, np do
-  if nextStr[i] then
-    redis.call('SET', KEYS[i], nextStr[i])
+  if moved[i] then
+    redis.call('SET', KEYS[i], lastStr[i])
   end
 end
 if clean then

@@ -3,9 +3,11 @@ package redis
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 
@@ -118,7 +120,9 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 		evs := batch[start:min(start+t.cfg.ChunkEvents, len(batch))]
 		parts, orgs := map[int32]int{}, map[string]int{}
 		var offsetKeys, orgKeys []string
-		var expected, meta []byte
+		var expected []byte
+		metas := make([]byte, 0, metaSize*len(evs))
+		var lastNext []int64 // per partition index: the highest next offset of the chunk
 		// joined: the JSON array of the upserts' and deletes' invalidation
 		// messages, in order; ends: where each ends in it (1-based), for
 		// the script to cut out the applied ones when some are skipped.
@@ -131,6 +135,7 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 				pidx = len(parts) + 1
 				parts[ev.Partition] = pidx
 				offsetKeys = append(offsetKeys, t.keys.Offset(topic, ev.Partition))
+				lastNext = append(lastNext, 0)
 				expected = append(expected, map[bool]byte{true: '1', false: '0'}[t.stored.has(topic, ev.Partition)])
 			}
 			op, reason := operation(ev)
@@ -150,15 +155,8 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 					}
 				}
 			}
-			meta = append(meta[:0], op.kind...)
-			meta = strconv.AppendInt(meta, int64(pidx), 10)
-			meta = strconv.AppendInt(append(meta, ','), ev.Offset+1, 10)
-			meta = strconv.AppendInt(append(meta, ','), op.version, 10)
-			meta = strconv.AppendInt(append(meta, ','), int64(oidx), 10)
-			meta = append(meta, ',')
-			if op.kind == kindUpsert {
-				meta = strconv.AppendInt(meta, op.score, 10)
-			}
+			lastNext[pidx-1] = max(lastNext[pidx-1], ev.Offset+1)
+			metas = appendMeta(metas, op, pidx, ev.Offset+1, oidx)
 			if op.kind == kindUpsert || op.kind == kindDelete {
 				if len(joined) > 1 {
 					joined = append(joined, ',')
@@ -167,7 +165,7 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 				joined = append(joined, op.message...)
 				ends = strconv.AppendInt(ends, int64(len(joined)), 10)
 			}
-			evArgs = append(evArgs, string(meta), op.id, op.doc)
+			evArgs = append(evArgs, op.id, op.doc)
 			evKeys = append(evKeys, t.keys.Payment(op.id))
 		}
 		// Trim and TTL of the recent indexes once per batch: in its last
@@ -189,7 +187,7 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 		c.keys = make([]string, 0, len(offsetKeys)+len(orgKeys)+len(evKeys))
 		c.keys = append(append(append(c.keys, offsetKeys...), orgKeys...), evKeys...)
 		c.args = make([]any, 0, argHeader+len(evArgs))
-		c.args = append(append(append(c.args, header...), len(parts), len(orgs), string(expected), string(finals), append(joined, ']'), string(ends)), evArgs...)
+		c.args = append(append(append(c.args, header...), len(parts), len(orgs), string(expected), string(finals), append(joined, ']'), string(ends), metas, joinInts(lastNext)), evArgs...)
 		c.partitions = slices.Collect(maps.Keys(parts))
 		emit(c)
 	}
@@ -253,4 +251,40 @@ func invalidation(org, id string, version int64) ([]byte, error) {
 		return nil, fmt.Errorf("encode invalidation message: %w", err)
 	}
 	return b, nil
+}
+
+// metaSize is the size of one event's entry in the script's metas argument.
+const metaSize = 1 + 2 + 8 + 8 + 2 + 8
+
+// appendMeta appends one event's small fields in the layout the script
+// reads with struct.unpack('<BHddHd'): kind (one byte), partition index
+// (uint16, 1-based), next offset = offset+1 (float64), version (float64),
+// organization index (uint16, 1-based; 0 for tombstones and skips) and,
+// for upserts, the score: createdAt in Unix ms (float64, 0 otherwise), all
+// little-endian. Offsets, versions and scores are exact as float64 below
+// 2^53; the offsets the script stores come from the decimal strings of
+// joinInts instead.
+func appendMeta(b []byte, op writeOp, pidx int, next int64, oidx int) []byte {
+	b = append(b, op.kind[0])
+	b = binary.LittleEndian.AppendUint16(b, uint16(pidx))
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(float64(next)))
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(float64(op.version)))
+	b = binary.LittleEndian.AppendUint16(b, uint16(oidx))
+	var score float64
+	if op.kind == kindUpsert {
+		score = float64(op.score)
+	}
+	return binary.LittleEndian.AppendUint64(b, math.Float64bits(score))
+}
+
+// joinInts renders vs as comma-separated decimals.
+func joinInts(vs []int64) string {
+	var b []byte
+	for i, v := range vs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, v, 10)
+	}
+	return string(b)
 }
