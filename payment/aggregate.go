@@ -183,8 +183,14 @@ func (a *Aggregate) Handle(state processors.State, cmd processors.Command, now t
 	d := decide(current, env, now, a.limits, &mem)
 
 	out := processors.Outcome{NewState: state, Label: d.Label()}
+	var parts *recordParts
+	if len(d.Events) == 1 && !d.Tombstone {
+		// The usual accepted command: its event output, headers and
+		// result in one allocation.
+		parts = new(recordParts)
+	}
 	if len(d.Events) > 0 {
-		events, next, err := a.eventOutputs(env, d, m, mem.next)
+		events, next, err := a.eventOutputs(env, d, m, mem.next, parts)
 		if err != nil {
 			a.log.Error("payment events not emitted: command answered INTERNAL",
 				"command_id", env.CommandID, "payment_id", env.PaymentID, "err", err)
@@ -194,8 +200,15 @@ func (a *Aggregate) Handle(state processors.State, cmd processors.Command, now t
 			out.Events, out.NewState = events, next
 		}
 	}
-	out.Result = a.resultOutput(env, d.Result)
+	out.Result = a.resultOutput(env, d.Result, parts)
 	return out
+}
+
+// recordParts backs the records of an accepted command with one event
+// and no tombstone.
+type recordParts struct {
+	event  oneEventOutput
+	result resultParts
 }
 
 // eventOutputs encodes d's events (and the tombstone) and builds the
@@ -203,7 +216,7 @@ func (a *Aggregate) Handle(state processors.State, cmd processors.Command, now t
 // records' keys and header values are slices of one read-only buffer,
 // their headers of one array.
 // digests is the next state's dedup memory (dedupMemory.next).
-func (a *Aggregate) eventOutputs(env *schemas.CommandEnvelope, d Decision, prev *memState, digests []dedupEntry) ([]processors.Output, processors.State, error) {
+func (a *Aggregate) eventOutputs(env *schemas.CommandEnvelope, d Decision, prev *memState, digests []dedupEntry, parts *recordParts) ([]processors.Output, processors.State, error) {
 	var size int
 	for _, ev := range d.Events {
 		size += len(ev.EventID) + len(ev.CommandID) + len(ev.CorrelationID) + len(ev.CausationID)
@@ -216,10 +229,9 @@ func (a *Aggregate) eventOutputs(env *schemas.CommandEnvelope, d Decision, prev 
 	}
 	var hs []kgo.RecordHeader
 	var outs []processors.Output
-	if len(d.Events) == 1 && !d.Tombstone {
-		// The usual case: the output and its headers in one allocation.
-		one := new(oneEventOutput)
-		hs, outs = one.headers[:0], one.out[:0]
+	if parts != nil && len(d.Events) == 1 && !d.Tombstone {
+		// The usual case: the output and its headers in parts.
+		hs, outs = parts.event.headers[:0], parts.event.out[:0]
 	} else {
 		hs = make([]kgo.RecordHeader, 0, nh)
 		outs = make([]processors.Output, 0, len(d.Events)+1)
@@ -295,20 +307,37 @@ func (a *Aggregate) typeHeader(t string) []byte {
 // resultOutput encodes the result record. A result that cannot be encoded
 // (a bug) is logged and sent with a nil value rather than stopping the
 // partition.
-func (a *Aggregate) resultOutput(env *schemas.CommandEnvelope, r schemas.CommandResult) processors.Output {
+//
+// parts, when not nil, is where the result and its headers go (else a new
+// resultParts); when it holds an event output whose headers carry the
+// result's command and correlation ids, their read-only bytes are shared.
+func (a *Aggregate) resultOutput(env *schemas.CommandEnvelope, r schemas.CommandResult, all *recordParts) processors.Output {
 	// The result handed to the codec and the headers share one
 	// allocation; the key and the ids of the headers share read-only
 	// bytes.
-	parts := &resultParts{r: r}
+	var parts *resultParts
+	var cmdID, corrID []byte
+	if all != nil {
+		parts = &all.result
+		if h := all.event.headers; string(h[2].Value) == r.CommandID && string(h[3].Value) == r.CorrelationID &&
+			h[2].Key == schemas.HeaderCommandID && h[3].Key == schemas.HeaderCorrelationID {
+			cmdID, corrID = h[2].Value, h[3].Value
+		}
+	} else {
+		parts = new(resultParts)
+	}
+	parts.r = r
 	v, err := a.codec.EncodeResult(&parts.r)
 	if err != nil {
 		a.log.Error("command result not encoded", "command_id", env.CommandID, "err", err)
 	}
-	ids := byteSlicer{buf: make([]byte, 0, len(r.CommandID)+len(r.CorrelationID))}
-	cmdID := ids.add(r.CommandID)
-	corrID := cmdID
-	if r.CorrelationID != r.CommandID {
-		corrID = ids.add(r.CorrelationID)
+	if cmdID == nil {
+		ids := byteSlicer{buf: make([]byte, 0, len(r.CommandID)+len(r.CorrelationID))}
+		cmdID = ids.add(r.CommandID)
+		corrID = cmdID
+		if r.CorrelationID != r.CommandID {
+			corrID = ids.add(r.CorrelationID)
+		}
 	}
 	parts.headers = [5]kgo.RecordHeader{
 		{Key: schemas.HeaderType, Value: a.resultType},
