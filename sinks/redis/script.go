@@ -74,7 +74,9 @@ const (
 // nothing and fails with "PRISM_OFFSETS_LOST", so the runtime rewinds.
 // It returns {applied, skipped as older, skipped as already consumed}.
 var applyScript = goredis.NewScript(`
-local ttl = tonumber(ARGV[1])
+local ttls = ARGV[1] -- as sent: no number formatting per SET
+local ttl = tonumber(ttls)
+local call, sunpack = redis.call, struct.unpack
 local recentSize = tonumber(ARGV[2])
 local channel = ARGV[3]
 local prefix = ARGV[4]
@@ -146,7 +148,7 @@ local applied, older, replayed = 0, 0, 0
 for e = 0, n - 1 do
   local a = 12 + e * 2
   local kind, p, nxtNum, vn, oi, score
-  kind, p, nxtNum, vn, oi, score, pos = struct.unpack('<BHddHd', metas, pos)
+  kind, p, nxtNum, vn, oi, score, pos = sunpack('<BHddHd', metas, pos)
   local isud = kind == 117 or kind == 100 -- 'u', 'd'
   if isud then ud = ud + 1 end
   if nxtNum <= nextOff[p] then
@@ -159,7 +161,7 @@ for e = 0, n - 1 do
     local v = known[pkey]
     if v == nil then
       local d = stored[e + 1]
-      v = docVersion(d)
+      if d then v = docVersion(d) else v = 0 end
       known[pkey] = v
       doc[pkey] = d
     end
@@ -213,9 +215,9 @@ for e = 1, n do
     final[pkey] = nil
     if f then
       if ttl > 0 then
-        redis.call('SET', pkey, f, 'EX', ttl)
+        call('SET', pkey, f, 'EX', ttls)
       else
-        redis.call('SET', pkey, f)
+        call('SET', pkey, f)
       end
     else
       redis.call('DEL', pkey)
@@ -238,7 +240,7 @@ for _, rkey in ipairs(rorder) do
   if #rem > 0 then redis.call('ZREM', rkey, unpack(rem)) end
   if r.fin then
     redis.call('ZREMRANGEBYRANK', rkey, 0, -(recentSize + 1))
-    if ttl > 0 then redis.call('EXPIRE', rkey, ttl) end
+    if ttl > 0 then call('EXPIRE', rkey, ttls) end
   end
   redis.call('INCR', r.ckey)
 end
@@ -246,7 +248,7 @@ for i = 1, no do
   if string.byte(finals, i) == 49 then
     local rkey = KEYS[np + 2 * i - 1]
     redis.call('ZREMRANGEBYRANK', rkey, 0, -(recentSize + 1))
-    if ttl > 0 then redis.call('EXPIRE', rkey, ttl) end
+    if ttl > 0 then call('EXPIRE', rkey, ttls) end
   end
 end
 
