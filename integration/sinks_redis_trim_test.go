@@ -90,7 +90,8 @@ func kvBatch(orgs []string, t0 time.Time) []sinks.Event {
 // message of a script chunk in which some events apply and others are
 // skipped (a replay below the stored offset, an older version at a new
 // offset): it lists exactly the applied changes, in order, including a
-// tombstone's (organization and version read from the stored document).
+// tombstone's (organization and version read from the stored document);
+// the recent index loses the ids removed in the chunk.
 func TestSinksRedisMessagesOfAPartlyAppliedChunk(t *testing.T) {
 	ctx := harness.Context(t, time.Minute)
 	s := newRedisStore(t)
@@ -138,5 +139,9 @@ func TestSinksRedisMessagesOfAPartlyAppliedChunk(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("no invalidation message")
+	}
+	// b was removed by its tombstone, c created and deleted in the chunk.
+	if ids, err := s.client.ZRange(ctx, s.keys.Recent("org-m"), 0, -1).Result(); err != nil || fmt.Sprint(ids) != "[a d]" {
+		t.Fatalf("recent index %v (%v), want [a d]", ids, err)
 	}
 }

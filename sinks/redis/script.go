@@ -90,8 +90,9 @@ local nextOff, moved, lastStr = {}, {}, {}
 for x in string.gmatch(ARGV[12], '%d+') do lastStr[#lastStr + 1] = x end
 local metas = ARGV[11]
 local pos = 1
+local offs = call('MGET', unpack(KEYS, 1, np))
 for i = 1, np do
-  local v = redis.call('GET', KEYS[i])
+  local v = offs[i]
   if not v and string.sub(expected, i, i) == '1' then
     return redis.error_reply('PRISM_OFFSETS_LOST ' .. KEYS[i] .. ' is gone')
   end
@@ -105,17 +106,21 @@ if n > 0 then
   stored = redis.call('MGET', unpack(KEYS, base + 1, base + n))
 end
 
--- recent[rkey] = {ckey = cachever key, m = {id = score or false}, fin =
--- trim and refresh the TTL here (organizations not in the chunk's list)}
+-- recent[rkey] = {ckey = cachever key, ops = {score or false, id, ...}
+-- in chunk order (false: removed), del = some op removes, fin = trim and
+-- refresh the TTL here (organizations not in the chunk's list)}
 local recent, rorder = {}, {}
 local function touch(rkey, ckey, id, score, fin)
   local r = recent[rkey]
   if not r then
-    r = {ckey = ckey, m = {}, fin = fin}
+    r = {ckey = ckey, ops = {}, del = false, fin = fin}
     recent[rkey] = r
     rorder[#rorder + 1] = rkey
   end
-  r.m[id] = score
+  local ops = r.ops
+  ops[#ops + 1] = score
+  ops[#ops + 1] = id
+  if not score then r.del = true end
 end
 
 local function docVersion(doc)
@@ -227,13 +232,24 @@ end
 
 for _, rkey in ipairs(rorder) do
   local r = recent[rkey]
-  local add, rem = {}, {}
-  for id, score in pairs(r.m) do
-    if score then
-      add[#add + 1] = score
-      add[#add + 1] = id
-    else
-      rem[#rem + 1] = id
+  -- Without removals the ops are the ZADD arguments (a repeated member
+  -- takes its last score); otherwise each id's last op decides.
+  local add, rem = r.ops, {}
+  if r.del then
+    local last, order = {}, {}
+    for k = 1, #r.ops, 2 do
+      local id = r.ops[k + 1]
+      if last[id] == nil then order[#order + 1] = id end
+      last[id] = r.ops[k]
+    end
+    add = {}
+    for _, id in ipairs(order) do
+      if last[id] then
+        add[#add + 1] = last[id]
+        add[#add + 1] = id
+      else
+        rem[#rem + 1] = id
+      end
     end
   end
   if #add > 0 then redis.call('ZADD', rkey, unpack(add)) end
@@ -252,11 +268,14 @@ for i = 1, no do
   end
 end
 
+local mset = {}
 for i = 1, np do
   if moved[i] then
-    redis.call('SET', KEYS[i], lastStr[i])
+    mset[#mset + 1] = KEYS[i]
+    mset[#mset + 1] = lastStr[i]
   end
 end
+if #mset > 0 then call('MSET', unpack(mset)) end
 if clean then
   if ud > 0 then redis.call('PUBLISH', channel, joined) end
 elseif #msgs > 0 then
