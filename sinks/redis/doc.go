@@ -3,7 +3,8 @@
 //
 //   - <prefix>payment:<id>            the payment as JSON (Document), with a TTL
 //   - <prefix>org:<orgId>:recent      sorted set of payment ids scored by
-//     createdAt (Unix ms), trimmed to the newest N
+//     createdAt (Unix ms), trimmed to the newest N (and its TTL refreshed)
+//     once per batch, in the batch's last script call
 //   - <prefix>org:<orgId>:cachever    a counter bumped (INCR) on every change of
 //     one of the organization's payments: a query cache keyed by it is
 //     invalidated even when the pub/sub message below is missed
