@@ -396,7 +396,7 @@ func TestSendAndWaitIgnoresResultsWrittenBeforeAndTimesOut(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("got result %+v, err %v; want the deadline (the stale result must be ignored)", res, err)
 	}
-	// The result written now, by a test goroutine, is delivered to Watch.
+	// The result written now is delivered to Watch.
 	got := make(chan *schemas.CommandResult, 1)
 	stop, err := p.Watch(ctx, "c-1", func(r *schemas.CommandResult, err error) {
 		if err != nil {
@@ -409,11 +409,12 @@ func TestSendAndWaitIgnoresResultsWrittenBeforeAndTimesOut(t *testing.T) {
 	}
 	defer stop()
 	fresh, _ := f.codec.EncodeResult(&schemas.CommandResult{CommandID: "c-1", Accepted: true, EventVersion: 4})
-	go func() {
-		if err := f.client(t).ProduceSync(ctx, &kgo.Record{Topic: testResults, Key: []byte("c-1"), Value: fresh}).FirstErr(); err != nil {
-			t.Error(err)
-		}
-	}()
+	// Produced synchronously: got is buffered, and a producer goroutine
+	// could still be waiting for its ack when the test's cleanup closes
+	// the client.
+	if err := f.client(t).ProduceSync(ctx, &kgo.Record{Topic: testResults, Key: []byte("c-1"), Value: fresh}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case r := <-got:
 		if !r.Accepted || r.EventVersion != 4 {
