@@ -50,10 +50,12 @@ test:
 	$(SERVICES) up
 	$(GO) vet ./...
 	$(GO) test -race -timeout $(UNIT_TIMEOUT) $(UNIT_FLAGS) $(UNIT_PKGS)
+	$(GO) test -count=1 $(UNIT_FLAGS) -run 'TestMemory' ./payment/
 	$(GO) test -count=1 -timeout $(INTEGRATION_TIMEOUT) $(INTEGRATION_FLAGS) ./integration/...
 
 test-unit:
 	$(GO) test -race -timeout $(UNIT_TIMEOUT) $(UNIT_FLAGS) $(UNIT_PKGS)
+	$(GO) test -count=1 $(UNIT_FLAGS) -run 'TestMemory' ./payment/
 
 test-integration: services-up
 	$(GO) test -count=1 -timeout $(INTEGRATION_TIMEOUT) $(INTEGRATION_FLAGS) ./integration/...

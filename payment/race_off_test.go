@@ -1,5 +1,0 @@
-//go:build !race
-
-package payment
-
-const raceEnabled = false
