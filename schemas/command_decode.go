@@ -17,22 +17,15 @@ import (
 func decodeCurrentCommand(body []byte) (*CommandEnvelope, bool) {
 	d := bodyReader{s: string(body)}
 	cmd := &CommandEnvelope{
-		CommandID:      d.str(),
-		Type:           d.str(),
-		PaymentID:      d.str(),
-		OrganizationID: d.str(),
-		UserID:         d.str(),
-		CorrelationID:  d.str(),
-		CausationID:    d.str(),
-		IssuedAt:       d.millis(),
-	}
-	switch d.long() {
-	case 0:
-	case 1:
-		v := d.long()
-		cmd.ExpectedVersion = &v
-	default:
-		return nil, false
+		CommandID:       d.str(),
+		Type:            d.str(),
+		PaymentID:       d.str(),
+		OrganizationID:  d.str(),
+		UserID:          d.str(),
+		CorrelationID:   d.str(),
+		CausationID:     d.str(),
+		IssuedAt:        d.millis(),
+		ExpectedVersion: d.optLong(),
 	}
 	var name string
 	switch d.long() {
@@ -41,32 +34,7 @@ func decodeCurrentCommand(body []byte) (*CommandEnvelope, bool) {
 		cmd.Payload.Create = &CreatePayment{AmountMinor: d.long(), Currency: d.str(), Description: d.str()}
 	case 1:
 		name = TypeUpdatePayment
-		up := &UpdatePayment{}
-		switch d.long() {
-		case 0:
-		case 1:
-			v := d.long()
-			up.AmountMinor = &v
-		default:
-			return nil, false
-		}
-		switch d.long() {
-		case 0:
-		case 1:
-			v := d.str()
-			up.Currency = &v
-		default:
-			return nil, false
-		}
-		switch d.long() {
-		case 0:
-		case 1:
-			v := d.str()
-			up.Description = &v
-		default:
-			return nil, false
-		}
-		cmd.Payload.Update = up
+		cmd.Payload.Update = &UpdatePayment{AmountMinor: d.optLong(), Currency: d.optStr(), Description: d.optStr()}
 	case 2:
 		name = TypeChangePaymentStatus
 		st, ok := statusSymbol(d.long())
@@ -121,6 +89,38 @@ func (d *bodyReader) str() string {
 	s := d.s[d.pos : d.pos+int(n)]
 	d.pos += int(n)
 	return s
+}
+
+// optLong reads a ["null","long"] union: nil for null; any other union
+// index sets bad.
+func (d *bodyReader) optLong() *int64 {
+	if !d.optional() {
+		return nil
+	}
+	v := d.long()
+	return &v
+}
+
+// optStr reads a ["null","string"] union like optLong.
+func (d *bodyReader) optStr() *string {
+	if !d.optional() {
+		return nil
+	}
+	v := d.str()
+	return &v
+}
+
+// optional reads the index of a ["null", T] union and reports whether the
+// value branch follows; an index other than 0 or 1 sets bad.
+func (d *bodyReader) optional() bool {
+	switch d.long() {
+	case 0:
+		return false
+	case 1:
+		return true
+	}
+	d.bad = true
+	return false
 }
 
 // millis reads a timestamp-millis as hamba/avro does: the instant in UTC.
