@@ -6,11 +6,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/prism-cqrs/prism/integration/harness"
 	"github.com/prism-cqrs/prism/sinks/internal/pgbench"
 	"github.com/prism-cqrs/prism/sinks/internal/pgstore"
+	"github.com/prism-cqrs/prism/sinks/internal/pgtest"
 	"github.com/prism-cqrs/prism/sinks/postgres"
-	"github.com/prism-cqrs/prism/topology"
 )
 
 // BenchmarkPostgresSinkVsCopyFrom writes 50,000 generated events through
@@ -20,8 +19,7 @@ import (
 // ratio_% (target >= 60).
 func BenchmarkPostgresSinkVsCopyFrom(b *testing.B) {
 	ctx := context.Background()
-	url := harness.PostgresURL(b)
-	schema := topology.NewNames(harness.Namespace(b)).PostgresSchema()
+	url, schema, pool := pgtest.Schema(b)
 	batches, total := pgbench.Events(50_000, 1000)
 	target, err := postgres.New(postgres.Config{URL: url, Schema: schema})
 	if err != nil {
@@ -31,10 +29,6 @@ func BenchmarkPostgresSinkVsCopyFrom(b *testing.B) {
 	if err := target.Setup(ctx); err != nil {
 		b.Fatal(err)
 	}
-	pool := target.Pool
-	b.Cleanup(func() {
-		_, _ = pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgstore.Ident(schema)+` CASCADE`)
-	})
 	if _, err := pool.Exec(ctx, `CREATE TABLE `+pgstore.Table(schema, "copy_baseline")+` (LIKE `+pgstore.Table(schema, "payments")+` INCLUDING ALL)`); err != nil {
 		b.Fatal(err)
 	}

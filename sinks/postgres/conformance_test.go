@@ -6,13 +6,11 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/prism-cqrs/prism/integration/harness"
 	"github.com/prism-cqrs/prism/schemas"
 	"github.com/prism-cqrs/prism/sinks"
-	"github.com/prism-cqrs/prism/sinks/internal/pgstore"
+	"github.com/prism-cqrs/prism/sinks/internal/pgtest"
 	"github.com/prism-cqrs/prism/sinks/postgres"
 	"github.com/prism-cqrs/prism/sinks/sinktest"
-	"github.com/prism-cqrs/prism/topology"
 )
 
 type store struct {
@@ -22,16 +20,7 @@ type store struct {
 
 func newStore(t *testing.T) *store {
 	t.Helper()
-	url := harness.PostgresURL(t)
-	schema := topology.NewNames(harness.Namespace(t)).PostgresSchema()
-	pool, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_, _ = pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgstore.Ident(schema)+` CASCADE`)
-		pool.Close()
-	})
+	url, schema, pool := pgtest.Schema(t)
 	return &store{url: url, schema: schema, pool: pool}
 }
 

@@ -6,13 +6,11 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/prism-cqrs/prism/integration/harness"
 	"github.com/prism-cqrs/prism/sinks/internal/pgbench"
 	"github.com/prism-cqrs/prism/sinks/internal/pgstore"
+	"github.com/prism-cqrs/prism/sinks/internal/pgtest"
 	"github.com/prism-cqrs/prism/sinks/readmodels"
-	"github.com/prism-cqrs/prism/topology"
 )
 
 // BenchmarkReadModelsSinkVsCopyFrom writes 50,000 generated events through
@@ -22,8 +20,7 @@ import (
 // (target >= 40).
 func BenchmarkReadModelsSinkVsCopyFrom(b *testing.B) {
 	ctx := context.Background()
-	url := harness.PostgresURL(b)
-	schema := topology.NewNames(harness.Namespace(b)).PostgresSchema()
+	url, schema, pool := pgtest.Schema(b)
 	batches, total := pgbench.Events(50_000, 1000)
 	target, err := readmodels.New(readmodels.Config{URL: url, Schema: schema})
 	if err != nil {
@@ -33,14 +30,6 @@ func BenchmarkReadModelsSinkVsCopyFrom(b *testing.B) {
 	if err := target.Setup(ctx); err != nil {
 		b.Fatal(err)
 	}
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pool.Close()
-	b.Cleanup(func() {
-		_, _ = pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgstore.Ident(schema)+` CASCADE`)
-	})
 	if _, err := pool.Exec(ctx, `CREATE TABLE `+pgstore.Table(schema, "copy_baseline")+` (LIKE `+pgstore.Table(schema, "payment_timeline")+` INCLUDING ALL)`); err != nil {
 		b.Fatal(err)
 	}
