@@ -75,6 +75,21 @@ func (s *redisStore) NewTarget(context.Context) (sinks.Target, error) {
 	return redissink.NewTarget(s.config())
 }
 
+// openTarget builds a target from s.config(), set up (closed at cleanup,
+// before the namespace's keys are deleted); any error fails the test.
+func (s *redisStore) openTarget(ctx context.Context) *redissink.Target {
+	s.t.Helper()
+	tg, err := redissink.NewTarget(s.config())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(func() { _ = tg.Close() })
+	if err := tg.Setup(ctx); err != nil {
+		s.t.Fatal(err)
+	}
+	return tg
+}
+
 // Payments reads every payment document of the namespace back, as a query
 // reader would: SCAN the payment keys, GET each JSON document.
 func (s *redisStore) Payments(ctx context.Context) (map[string]schemas.Payment, error) {
@@ -222,14 +237,7 @@ func TestSinksRedisTarget(t *testing.T) {
 		c.TTL = time.Hour
 		c.ChunkEvents = 2
 	}
-	tg, err := redissink.NewTarget(s.config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tg.Close()
-	if err := tg.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
+	tg := s.openTarget(ctx)
 	if err := tg.Ping(ctx); err != nil {
 		t.Fatalf("Ping of a reachable Redis: %v", err)
 	}
@@ -457,14 +465,7 @@ func TestSinksRedisTarget(t *testing.T) {
 func TestSinksRedisLostOffsetsAskForARewind(t *testing.T) {
 	ctx := harness.Context(t, time.Minute)
 	s := newRedisStore(t)
-	tg, err := redissink.NewTarget(s.config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tg.Close()
-	if err := tg.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
+	tg := s.openTarget(ctx)
 	t0 := time.Now()
 	mustWrite(t, ctx, tg, "t", kvEvent(0, 0, "a", "o", 1, kvPayment("a", "o", 1, 1, schemas.StatusPending, t0)))
 	keys, err := s.client.Keys(ctx, s.names.RedisPrefix()+"*").Result()
@@ -581,14 +582,7 @@ func BenchmarkSinksRedis(b *testing.B) {
 	const batch = 1000
 	ctx := harness.Context(b, 10*time.Minute)
 	target, bare := newRedisStore(b), newRedisStore(b)
-	tg, err := redissink.NewTarget(target.config())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer tg.Close()
-	if err := tg.Setup(ctx); err != nil {
-		b.Fatal(err)
-	}
+	tg := target.openTarget(ctx)
 	var tTarget, tSet, tSame time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

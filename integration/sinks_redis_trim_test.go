@@ -28,14 +28,7 @@ func TestSinksRedisTrimAcrossChunks(t *testing.T) {
 		c.TTL = time.Hour
 		c.ChunkEvents = 3
 	}
-	tg, err := redissink.NewTarget(s.config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tg.Close()
-	if err := tg.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
+	tg := s.openTarget(ctx)
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	// Chunks of 3: "early" has three payments in chunk 1 and none after;
 	// "late" is in every chunk.
@@ -95,14 +88,7 @@ func kvBatch(orgs []string, t0 time.Time) []sinks.Event {
 func TestSinksRedisMessagesOfAPartlyAppliedChunk(t *testing.T) {
 	ctx := harness.Context(t, time.Minute)
 	s := newRedisStore(t)
-	tg, err := redissink.NewTarget(s.config())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tg.Close()
-	if err := tg.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
+	tg := s.openTarget(ctx)
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	pay := func(id string, v int64) *schemas.Payment {
 		return kvPayment(id, "org-m", v, 100, schemas.StatusPending, t0)
