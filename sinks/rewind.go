@@ -60,7 +60,6 @@ func (r *Runner) rewind(ctx context.Context) error {
 	r.client.SetOffsets(map[string]map[int32]kgo.EpochOffset{topic: set})
 	r.mu.Lock()
 	dropped := r.filterPending(func(pendingRecord) bool { return false })
-	r.pendingBytes = 0
 	r.mu.Unlock()
 	r.log.Warn("target lost its offsets; partitions rewound to the target's offsets (absent: log start)",
 		"partitions", parts, "offsets", set, "dropped_buffered", dropped)
