@@ -82,12 +82,6 @@ func (p *poisoned) get(s source) (error, bool) {
 	return err, ok
 }
 
-func (p *poisoned) len() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.m)
-}
-
 // forget drops the entries of the given sources, and those of partitions
 // not in keep (nil keep: keep every partition).
 func (p *poisoned) forget(done []source, keep map[int32]uint64) {

@@ -54,15 +54,6 @@ func (a *assignments) onRevoked(_ context.Context, _ *kgo.Client, m map[string][
 	}
 }
 
-// epoch returns the epoch of p's current assignment, false if p is not
-// assigned to this instance.
-func (a *assignments) epoch(p int32) (uint64, bool) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	e, ok := a.assigned[p]
-	return e, ok
-}
-
 // snapshot returns a copy of the current assignment.
 func (a *assignments) snapshot() map[int32]uint64 {
 	a.mu.Lock()
