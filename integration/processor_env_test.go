@@ -1,16 +1,12 @@
 package integration
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -152,11 +148,8 @@ func (e *procEnv) produceOver(ctx context.Context, recs []*kgo.Record, n int, d 
 
 // procInstance is one `prism process` process.
 type procInstance struct {
-	id   string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-	err  error // after done
+	*prismProc
+	id string
 }
 
 // startProcessor starts `prism process` with instance id id (its
@@ -164,83 +157,11 @@ type procInstance struct {
 // instance's partitions move quickly.
 func (e *procEnv) startProcessor(id string, extra ...string) *procInstance {
 	e.t.Helper()
-	logPath := filepath.Join(e.t.TempDir(), "process-"+id+".log")
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	args := append([]string{
 		"--namespace", e.ns, "--brokers", strings.Join(e.brokers, ","), "--log-level", "info",
 		"process", "--http", "", "--instance-id", id, "--session-timeout", "6s", "--txn-timeout", "20s",
 	}, extra...)
-	cmd := exec.Command(e.bin, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		e.t.Fatalf("start prism process: %v", err)
-	}
-	p := &procInstance{id: id, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
-	e.t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-		if e.t.Failed() {
-			e.t.Logf("--- last lines of %s ---\n%s", filepath.Base(p.log), tailFile(p.log, 40))
-		}
-	})
-	return p
-}
-
-// kill sends SIGKILL: no transaction end, no group leave.
-func (p *procInstance) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatalf("kill %s: %v", p.id, err)
-	}
-	<-p.done
-}
-
-// stop sends SIGTERM and requires a clean exit (status 0) within 60 s.
-func (p *procInstance) stop(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM %s: %v", p.id, err)
-	}
-	select {
-	case <-p.done:
-		if p.err != nil {
-			t.Errorf("prism process %s after SIGTERM: %v, want exit 0\n%s", p.id, p.err, tailFile(p.log, 20))
-		}
-	case <-time.After(60 * time.Second):
-		_ = p.cmd.Process.Kill()
-		t.Errorf("prism process %s did not exit within 60s of SIGTERM", p.id)
-	}
-}
-
-func tailFile(path string, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return err.Error()
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > n {
-			lines = lines[1:]
-		}
-	}
-	return strings.Join(lines, "\n")
+	return &procInstance{prismProc: startPrismProc(e.t, e.bin, "process-"+id, args...), id: id}
 }
 
 // readTopic reads topic from its start with read_committed until it holds

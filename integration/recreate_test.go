@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -59,27 +58,7 @@ func TestRecreateAfterDelete(t *testing.T) {
 		}
 	})
 
-	var procs []*exec.Cmd
-	start := func(name string, args ...string) {
-		logf, err := os.Create(filepath.Join(dir, name+".log"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(bin, append(args, common...)...)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start %s: %v", name, err)
-		}
-		procs = append(procs, cmd)
-	}
-	t.Cleanup(func() {
-		for _, p := range procs {
-			_ = p.Process.Signal(syscall.SIGTERM)
-		}
-		for _, p := range procs {
-			_ = p.Wait()
-		}
-	})
+	start := func(name string, args ...string) { startPrismProc(t, bin, name, append(args, common...)...) }
 	start("process", "process", "--http", "")
 	sinks := []string{"postgres", "readmodels", "redis", "elasticsearch"}
 	for _, s := range sinks {

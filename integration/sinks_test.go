@@ -18,7 +18,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -267,12 +266,8 @@ func (e *sinkEnv) produceCommands(ctx context.Context, cmds []*schemas.CommandEn
 
 // sinkProc is one `prism` process started by a test.
 type sinkProc struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
+	*prismProc
 	http string // host:port of /healthz, "" when none
-	done chan struct{}
-	err  error
 }
 
 func freeAddr(t testing.TB) string {
@@ -289,35 +284,13 @@ func freeAddr(t testing.TB) string {
 // shown when the test fails. The process is killed at cleanup if still up.
 func (e *sinkEnv) start(name string, withHTTP bool, args ...string) *sinkProc {
 	e.t.Helper()
-	logPath := filepath.Join(e.t.TempDir(), name+".log")
-	f, err := os.Create(logPath)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	p := &sinkProc{name: name, log: logPath, done: make(chan struct{})}
+	p := &sinkProc{}
 	if withHTTP {
 		p.http = freeAddr(e.t)
 		args = append(args, "--http", p.http)
 	}
 	full := append([]string{"--namespace", e.ns, "--brokers", strings.Join(e.brokers, ","), "--postgres-url", e.pgURL, "--log-level", "info"}, args...)
-	p.cmd = exec.Command(e.bin, full...)
-	p.cmd.Stdout, p.cmd.Stderr = f, f
-	if err := p.cmd.Start(); err != nil {
-		f.Close()
-		e.t.Fatalf("start %s: %v", name, err)
-	}
-	go func() { p.err = p.cmd.Wait(); f.Close(); close(p.done) }()
-	e.t.Cleanup(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-		if e.t.Failed() {
-			e.t.Logf("--- last lines of %s ---\n%s", name, sinkTail(p.log, 30))
-		}
-	})
+	p.prismProc = startPrismProc(e.t, e.bin, name, full...)
 	return p
 }
 
@@ -330,31 +303,6 @@ func (e *sinkEnv) startProcessor(name string) *sinkProc {
 	return e.start(name, false, "process", "--http", "", "--instance-id", name, "--session-timeout", "6s")
 }
 
-func (p *sinkProc) kill(t *testing.T) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatalf("SIGKILL %s: %v", p.name, err)
-	}
-	<-p.done
-}
-
-// stop sends SIGTERM and requires exit 0 within 60 s.
-func (p *sinkProc) stop(t testing.TB) {
-	t.Helper()
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM %s: %v", p.name, err)
-	}
-	select {
-	case <-p.done:
-		if p.err != nil {
-			t.Errorf("%s after SIGTERM: %v, want exit 0\n%s", p.name, p.err, sinkTail(p.log, 20))
-		}
-	case <-time.After(60 * time.Second):
-		_ = p.cmd.Process.Kill()
-		t.Errorf("%s did not exit within 60s of SIGTERM", p.name)
-	}
-}
-
 // health returns the /healthz status code (0 when it does not answer).
 func (p *sinkProc) health() int {
 	c := http.Client{Timeout: 2 * time.Second}
@@ -364,18 +312,6 @@ func (p *sinkProc) health() int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
-}
-
-func sinkTail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // services runs scripts/services.sh with args (for example down postgres).
