@@ -42,34 +42,12 @@ func ReadOffsets(ctx context.Context, q Querier, schema, sink, topic string, par
 	return out, nil
 }
 
-// LockOffsets creates the missing offset rows of parts (at 0) and locks
-// them FOR UPDATE in partition order for the rest of tx, returning the
-// next offsets. Two instances writing the same partition (a rebalance in
-// flight) serialize here, and the second sees what the first committed.
-func LockOffsets(ctx context.Context, tx pgx.Tx, schema, sink, topic string, parts []int32) (map[int32]int64, error) {
-	parts = slices.Clone(parts)
-	slices.Sort(parts)
-	t := Table(schema, "sink_offsets")
-	if _, err := tx.Exec(ctx, `INSERT INTO `+t+` (sink, topic, partition, next_offset)
-		SELECT $1, $2, p, 0 FROM unnest($3::int[]) AS p ON CONFLICT DO NOTHING`, sink, topic, parts); err != nil {
-		return nil, fmt.Errorf("create offset rows of %s: %w", sink, err)
-	}
-	rows, err := tx.Query(ctx, `SELECT partition, next_offset FROM `+t+`
-		WHERE sink = $1 AND topic = $2 AND partition = ANY($3) ORDER BY partition FOR UPDATE`, sink, topic, parts)
-	if err != nil {
-		return nil, fmt.Errorf("lock offsets of %s: %w", sink, err)
-	}
-	out := make(map[int32]int64, len(parts))
-	var p int32
-	var o int64
-	if _, err := pgx.ForEachRow(rows, []any{&p, &o}, func() error { out[p] = o; return nil }); err != nil {
-		return nil, fmt.Errorf("lock offsets of %s: %w", sink, err)
-	}
-	return out, nil
-}
-
-// QueueLockOffsets is LockOffsets queued on b (inside a transaction): the
-// next offsets land in out when the batch's results are read.
+// QueueLockOffsets queues on b (inside a transaction) the creation of the
+// missing offset rows of parts (at 0) and their lock FOR UPDATE in
+// partition order for the rest of the transaction; the next offsets land
+// in out when the batch's results are read. Two instances writing the
+// same partition (a rebalance in flight) serialize here, and the second
+// sees what the first committed.
 func QueueLockOffsets(b *pgx.Batch, schema, sink, topic string, parts []int32, out map[int32]int64) {
 	parts = slices.Clone(parts)
 	slices.Sort(parts)

@@ -8,20 +8,16 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// TwoTrips runs one transaction in two round trips on a pooled
-// connection: BEGIN plus what first queues (reads and locks, results taken
-// by the queued statements' callbacks), then what second returns (built
-// from those results) plus COMMIT. Under load every round trip costs a
-// scheduling of the server process, so a batch pays two instead of five.
+// Trips runs one transaction in two round trips on a pooled connection:
+// BEGIN plus what first queues (reads and locks, results taken by the
+// queued statements' callbacks), then middle on the transaction's
+// connection (a COPY, for example; nil skips it), then what second returns
+// (built from those results) plus COMMIT. Under load every round trip
+// costs a scheduling of the server process, so a batch pays two instead
+// of five.
 //
 // On any error the transaction is rolled back (best effort; a connection
 // left in a transaction is discarded by the pool) and nothing is applied.
-func TwoTrips(ctx context.Context, pool *pgxpool.Pool, first func(b *pgx.Batch), second func() (*pgx.Batch, error)) error {
-	return Trips(ctx, pool, first, nil, second)
-}
-
-// Trips is TwoTrips with a step between the two round trips that runs on
-// the transaction's connection (a COPY, for example); nil skips it.
 func Trips(ctx context.Context, pool *pgxpool.Pool, first func(b *pgx.Batch), middle func(ctx context.Context, conn *pgx.Conn) error,
 	second func() (*pgx.Batch, error)) error {
 	conn, err := pool.Acquire(ctx)
