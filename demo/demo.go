@@ -157,7 +157,7 @@ func waitCaughtUp(ctx context.Context, cfg Config, groups []string) error {
 			return fmt.Errorf("wait for lag 0: %w", err)
 		}
 		last = lag.Total(rows)
-		if caughtUp(rows, groups) {
+		if lag.CaughtUp(rows, groups) {
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -170,29 +170,6 @@ func waitCaughtUp(ctx context.Context, cfg Config, groups []string) error {
 		case <-time.After(time.Second):
 		}
 	}
-}
-
-// caughtUp is true when every group has committed on some partition and no
-// partition has lag.
-func caughtUp(rows []lag.Row, groups []string) bool {
-	committed := map[string]bool{}
-	for _, r := range rows {
-		if r.Partition < 0 || r.Err != nil {
-			return false
-		}
-		if r.Lag != 0 {
-			return false
-		}
-		if r.Committed >= 0 {
-			committed[r.Group] = true
-		}
-	}
-	for _, g := range groups {
-		if !committed[g] {
-			return false
-		}
-	}
-	return true
 }
 
 func sortedLag(m map[string]int64) []string {

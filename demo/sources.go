@@ -30,13 +30,12 @@ type SummaryRow struct {
 // and the summary counts add up to it.
 func (s Sources) Agree() error {
 	var want int64 = -1
-	for src, n := range s.LivePayments {
+	for _, n := range s.LivePayments {
 		if want < 0 {
 			want = n
 		} else if n != want {
 			return fmt.Errorf("read sources disagree on live payments: %v", s.LivePayments)
 		}
-		_ = src
 	}
 	var sum int64
 	for _, r := range s.Summary {

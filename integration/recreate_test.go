@@ -96,7 +96,7 @@ func TestRecreateAfterDelete(t *testing.T) {
 		if err == nil {
 			rows, err = lag.SettleMarkers(ctx, []kgo.Opt{kgo.SeedBrokers(brokers...)}, rows, time.Second)
 		}
-		if err == nil && caughtUpAll(rows, groups) {
+		if err == nil && lag.CaughtUp(rows, groups) {
 			break
 		}
 		if ctx.Err() != nil {
@@ -174,22 +174,4 @@ func TestRecreateAfterDelete(t *testing.T) {
 	if err != nil || count != 1 || total != 700 {
 		t.Errorf("payment_summary for org-1: count %d total %d (err %v), want 1 and 700", count, total, err)
 	}
-}
-
-func caughtUpAll(rows []lag.Row, groups []string) bool {
-	seen := map[string]bool{}
-	for _, r := range rows {
-		if r.Partition < 0 || r.Err != nil || r.Lag != 0 {
-			return false
-		}
-		if r.Committed >= 0 {
-			seen[r.Group] = true
-		}
-	}
-	for _, g := range groups {
-		if !seen[g] {
-			return false
-		}
-	}
-	return true
 }

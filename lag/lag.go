@@ -105,3 +105,24 @@ func Print(w io.Writer, rows []Row) error {
 	}
 	return tw.Flush()
 }
+
+// CaughtUp reports whether every group in groups has committed on at least
+// one partition and no row shows lag or an error: each group has read
+// everything there is (use rows from SettleMarkers on transactional topics).
+func CaughtUp(rows []Row, groups []string) bool {
+	committed := map[string]bool{}
+	for _, r := range rows {
+		if r.Partition < 0 || r.Err != nil || r.Lag != 0 {
+			return false
+		}
+		if r.Committed >= 0 {
+			committed[r.Group] = true
+		}
+	}
+	for _, g := range groups {
+		if !committed[g] {
+			return false
+		}
+	}
+	return true
+}
