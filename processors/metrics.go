@@ -24,74 +24,73 @@ type metrics struct {
 	restoreRate    prometheus.Gauge       // records/s of the last restore
 }
 
+// newMetrics builds the series and, unless reg is nil, registers them all
+// (an error names every series that could not be registered).
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	const ns, sub = "prism", "processor"
+	var all []prometheus.Collector
+	add := func(c prometheus.Collector) { all = append(all, c) }
+	counter := func(name, help string) prometheus.Counter {
+		c := prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help})
+		add(c)
+		return c
+	}
+	counterVec := func(name, help, label string) *prometheus.CounterVec {
+		c := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help}, []string{label})
+		add(c)
+		return c
+	}
+	gauge := func(name, help string) prometheus.Gauge {
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help})
+		add(g)
+		return g
+	}
+	gaugeVec := func(name, help, label string) *prometheus.GaugeVec {
+		g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help}, []string{label})
+		add(g)
+		return g
+	}
+	histogram := func(name, help string, buckets []float64) prometheus.Histogram {
+		h := prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help, Buckets: buckets})
+		add(h)
+		return h
+	}
 	m := &metrics{
-		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "commands_total",
-			Help: "Commands handled in committed transactions, by outcome (accepted, duplicate, a rejection reason, or dlq).",
-		}, []string{"outcome"}),
-		transactions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "transactions_total",
-			Help: "Transactions ended, by result (committed or aborted).",
-		}, []string{"result"}),
-		commitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: ns, Subsystem: sub, Name: "txn_commit_seconds",
-			Help:    "Time to flush and commit one transaction (produce flush, offset commit, end).",
-			Buckets: prometheus.ExponentialBuckets(0.002, 2, 12),
-		}),
-		batchRecords: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: ns, Subsystem: sub, Name: "batch_records",
-			Help:    "Commands per transaction.",
-			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
-		}),
-		restoreSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Namespace: ns, Subsystem: sub, Name: "restore_seconds",
-			Help:    "Time to restore the state of newly assigned partitions from the events topic.",
-			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
-		}),
-		restoreRecords: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "restore_records_total",
-			Help: "Events topic records read while restoring state.",
-		}),
-		restoreErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "restore_decode_errors_total",
-			Help: "Events topic records whose state could not be decoded while restoring (the key is left without state).",
-		}),
-		dlq: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "dlq_records_total",
-			Help: "Command records sent to the commands DLQ in committed transactions.",
-		}),
-		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: ns, Subsystem: sub, Name: "lag_records",
-			Help: "Commands not yet processed per owned partition (last stable offset minus next offset), as of the last fetch.",
-		}, []string{"partition"}),
-		assigned: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: ns, Subsystem: sub, Name: "assigned_partitions",
-			Help: "Commands partitions owned by this instance.",
-		}),
-		aggregates: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: ns, Subsystem: sub, Name: "aggregates",
-			Help: "Live aggregates held in the state store of this instance.",
-		}),
-		produceErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Namespace: ns, Subsystem: sub, Name: "produce_errors_total",
-			Help: "Records that failed to produce; their transaction was aborted and retried.",
-		}),
-		restoreRate: prometheus.NewGauge(prometheus.GaugeOpts{
-			Namespace: ns, Subsystem: sub, Name: "last_restore_records_per_second",
-			Help: "Records per second of the last restore.",
-		}),
+		commands: counterVec("commands_total",
+			"Commands handled in committed transactions, by outcome (accepted, duplicate, a rejection reason, or dlq).", "outcome"),
+		transactions: counterVec("transactions_total",
+			"Transactions ended, by result (committed or aborted).", "result"),
+		commitSeconds: histogram("txn_commit_seconds",
+			"Time to flush and commit one transaction (produce flush, offset commit, end).",
+			prometheus.ExponentialBuckets(0.002, 2, 12)),
+		batchRecords: histogram("batch_records",
+			"Commands per transaction.",
+			prometheus.ExponentialBuckets(1, 4, 9)),
+		restoreSeconds: histogram("restore_seconds",
+			"Time to restore the state of newly assigned partitions from the events topic.",
+			prometheus.ExponentialBuckets(0.01, 2, 14)),
+		restoreRecords: counter("restore_records_total",
+			"Events topic records read while restoring state."),
+		restoreErrors: counter("restore_decode_errors_total",
+			"Events topic records whose state could not be decoded while restoring (the key is left without state)."),
+		dlq: counter("dlq_records_total",
+			"Command records sent to the commands DLQ in committed transactions."),
+		lag: gaugeVec("lag_records",
+			"Commands not yet processed per owned partition (last stable offset minus next offset), as of the last fetch.", "partition"),
+		assigned: gauge("assigned_partitions",
+			"Commands partitions owned by this instance."),
+		aggregates: gauge("aggregates",
+			"Live aggregates held in the state store of this instance."),
+		produceErrors: counter("produce_errors_total",
+			"Records that failed to produce; their transaction was aborted and retried."),
+		restoreRate: gauge("last_restore_records_per_second",
+			"Records per second of the last restore."),
 	}
 	if reg == nil {
 		return m, nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{
-		m.commands, m.transactions, m.commitSeconds, m.batchRecords,
-		m.restoreSeconds, m.restoreRecords, m.restoreErrors, m.dlq, m.lag,
-		m.assigned, m.aggregates, m.produceErrors, m.restoreRate,
-	} {
+	for _, c := range all {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}
