@@ -2,12 +2,10 @@ package elasticsearch
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"time"
 
-	"github.com/prism-cqrs/prism/money"
 	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/sinks/internal/docstate"
 )
 
 // DateFormat is how dates are written: UTC, millisecond precision (the
@@ -34,18 +32,8 @@ type Document struct {
 // NewDocument renders p; it fails for a state no reader could use (no id,
 // no organization, an unknown currency), which the target rejects.
 func NewDocument(p *schemas.Payment) (Document, error) {
-	var errs []error
-	if p.ID == "" {
-		errs = append(errs, errors.New("state has no payment id"))
-	}
-	if p.OrganizationID == "" {
-		errs = append(errs, errors.New("state has no organization id"))
-	}
-	amount, err := money.Format(p.AmountMinor, p.Currency)
+	amount, err := docstate.Amount(p)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("amount: %w", err))
-	}
-	if err := errors.Join(errs...); err != nil {
 		return Document{}, err
 	}
 	return Document{

@@ -1,12 +1,10 @@
 package redis
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
-	"github.com/prism-cqrs/prism/money"
 	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/sinks/internal/docstate"
 )
 
 // Document is the JSON stored at Keys.Payment: the payment's state after its
@@ -40,18 +38,8 @@ type InvalidationMessage struct {
 // newDocument renders p; it fails for a state a reader could not use
 // (no id, no organization, unknown currency), which the target rejects.
 func newDocument(p *schemas.Payment) (Document, error) {
-	var errs []error
-	if p.ID == "" {
-		errs = append(errs, errors.New("state has no payment id"))
-	}
-	if p.OrganizationID == "" {
-		errs = append(errs, errors.New("state has no organization id"))
-	}
-	amount, err := money.Format(p.AmountMinor, p.Currency)
+	amount, err := docstate.Amount(p)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("amount: %w", err))
-	}
-	if err := errors.Join(errs...); err != nil {
 		return Document{}, err
 	}
 	return Document{
