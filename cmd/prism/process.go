@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,33 +35,7 @@ type processFlags struct {
 	linger          time.Duration
 	maxAmountMinor  int64
 	dedupWindow     int
-	envErrs         []error
-}
-
-func (f *processFlags) envInt(name string, def int64) int64 {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		f.envErrs = append(f.envErrs, fmt.Errorf("%s=%q: want an integer", name, v))
-		return def
-	}
-	return n
-}
-
-func (f *processFlags) envDuration(name string, def time.Duration) time.Duration {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		f.envErrs = append(f.envErrs, fmt.Errorf("%s=%q: want a duration such as 50ms", name, v))
-		return def
-	}
-	return d
+	envDefaults
 }
 
 func newProcessCmd(g *globals) *cobra.Command {
@@ -88,18 +60,18 @@ open transaction, leaves the group and exits 0.`,
 func addProcessFlags(fl *pflag.FlagSet, f *processFlags) {
 	fl.StringVar(&f.httpAddr, "http", envOr("PRISM_PROCESS_HTTP", ":9464"), "address of /healthz and /metrics; empty disables (PRISM_PROCESS_HTTP)")
 	fl.StringVar(&f.instanceID, "instance-id", envOr("PRISM_INSTANCE_ID", ""), "unique, stable name of this instance; its transactional id is <namespace>.processor.payments.txn-<id>. Keep it across restarts so a restart aborts the crashed instance's open transaction at once. Default: host name plus a random suffix (PRISM_INSTANCE_ID)")
-	fl.IntVar(&f.batchMaxRecords, "batch-max-records", int(f.envInt("PRISM_PROCESS_BATCH_MAX_RECORDS", processors.DefaultBatchMaxRecords)), "a transaction stops polling for more commands once it holds this many (PRISM_PROCESS_BATCH_MAX_RECORDS)")
-	fl.IntVar(&f.batchMaxBytes, "batch-max-bytes", int(f.envInt("PRISM_PROCESS_BATCH_MAX_BYTES", processors.DefaultBatchMaxBytes)), "most bytes (as stored, compressed) of commands one fetch brings into a transaction (PRISM_PROCESS_BATCH_MAX_BYTES)")
+	fl.IntVar(&f.batchMaxRecords, "batch-max-records", int(f.envInt64("PRISM_PROCESS_BATCH_MAX_RECORDS", processors.DefaultBatchMaxRecords)), "a transaction stops polling for more commands once it holds this many (PRISM_PROCESS_BATCH_MAX_RECORDS)")
+	fl.IntVar(&f.batchMaxBytes, "batch-max-bytes", int(f.envInt64("PRISM_PROCESS_BATCH_MAX_BYTES", processors.DefaultBatchMaxBytes)), "most bytes (as stored, compressed) of commands one fetch brings into a transaction (PRISM_PROCESS_BATCH_MAX_BYTES)")
 	fl.DurationVar(&f.batchMaxWait, "batch-max-wait", f.envDuration("PRISM_PROCESS_BATCH_MAX_WAIT", processors.DefaultBatchMaxWait), "longest a transaction collects commands after its first (PRISM_PROCESS_BATCH_MAX_WAIT)")
 	fl.DurationVar(&f.sessionTimeout, "session-timeout", f.envDuration("PRISM_PROCESS_SESSION_TIMEOUT", processors.DefaultSessionTimeout), "group session timeout: how long a crashed instance keeps its partitions (PRISM_PROCESS_SESSION_TIMEOUT)")
 	fl.DurationVar(&f.txnTimeout, "txn-timeout", f.envDuration("PRISM_PROCESS_TXN_TIMEOUT", processors.DefaultTxnTimeout), "transaction timeout: how long a crashed instance's open transaction blocks read_committed readers (PRISM_PROCESS_TXN_TIMEOUT)")
 	fl.DurationVar(&f.linger, "linger", f.envDuration("PRISM_PROCESS_LINGER", processors.DefaultProducerLinger), "producer linger (PRISM_PROCESS_LINGER)")
-	fl.Int64Var(&f.maxAmountMinor, "max-amount-minor", f.envInt("PRISM_MAX_AMOUNT_MINOR", payment.DefaultMaxAmountMinor), "largest accepted amount in minor units (PRISM_MAX_AMOUNT_MINOR)")
-	fl.IntVar(&f.dedupWindow, "dedup-window", int(f.envInt("PRISM_DEDUP_WINDOW", payment.DefaultDedupWindow)), "accepted command ids each payment remembers (PRISM_DEDUP_WINDOW)")
+	fl.Int64Var(&f.maxAmountMinor, "max-amount-minor", f.envInt64("PRISM_MAX_AMOUNT_MINOR", payment.DefaultMaxAmountMinor), "largest accepted amount in minor units (PRISM_MAX_AMOUNT_MINOR)")
+	fl.IntVar(&f.dedupWindow, "dedup-window", int(f.envInt64("PRISM_DEDUP_WINDOW", payment.DefaultDedupWindow)), "accepted command ids each payment remembers (PRISM_DEDUP_WINDOW)")
 }
 
 func runProcess(ctx context.Context, g *globals, f *processFlags) error {
-	if err := errors.Join(f.envErrs...); err != nil {
+	if err := f.envErr(); err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()

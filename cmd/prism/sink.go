@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -59,33 +56,7 @@ type sinkFlags struct {
 	sessionTimeout  time.Duration
 	pgMaxConns      int
 	cache           cacheSinkFlags // redis and elasticsearch, sink_redis_elasticsearch.go
-	envErrs         []error
-}
-
-func (f *sinkFlags) envInt(name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		f.envErrs = append(f.envErrs, fmt.Errorf("%s=%q: want an integer", name, v))
-		return def
-	}
-	return n
-}
-
-func (f *sinkFlags) envDuration(name string, def time.Duration) time.Duration {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		f.envErrs = append(f.envErrs, fmt.Errorf("%s=%q: want a duration such as 200ms", name, v))
-		return def
-	}
-	return d
+	envDefaults
 }
 
 func sinkNames() []string {
@@ -134,7 +105,7 @@ func addSinkFlags(fl *pflag.FlagSet, f *sinkFlags) {
 }
 
 func runSink(ctx context.Context, g *globals, f *sinkFlags, name string) error {
-	if err := errors.Join(f.envErrs...); err != nil {
+	if err := f.envErr(); err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()

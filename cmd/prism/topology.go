@@ -1,10 +1,7 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,37 +19,11 @@ type topologyFlags struct {
 	replicationFactor int16
 	minCompactionLag  time.Duration
 	maxMessageBytes   int32
-	envErrs           []error
-}
-
-func (f *topologyFlags) envInt(name string, def int64, bits int) int64 {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.ParseInt(v, 10, bits)
-	if err != nil {
-		f.envErrs = append(f.envErrs, fmt.Errorf("%s=%q: want an integer", name, v))
-		return def
-	}
-	return n
-}
-
-func (f *topologyFlags) envDuration(name string, def time.Duration) time.Duration {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		f.envErrs = append(f.envErrs, fmt.Errorf("%s=%q: want a duration such as 168h", name, v))
-		return def
-	}
-	return d
+	envDefaults
 }
 
 func (f *topologyFlags) spec(g *globals) (topology.Spec, error) {
-	if err := errors.Join(f.envErrs...); err != nil {
+	if err := f.envErr(); err != nil {
 		return topology.Spec{}, err
 	}
 	return topology.NewSpec(topology.SpecConfig{
@@ -95,13 +66,13 @@ func newTopologyCmd(g *globals) *cobra.Command {
 			"  describe  print the spec as a table or a Mermaid graph",
 	}
 	pf := cmd.PersistentFlags()
-	pf.Int32Var(&f.partitions, "partitions", int32(f.envInt("PRISM_PARTITIONS", int64(topology.DefaultPartitions), 32)),
+	pf.Int32Var(&f.partitions, "partitions", int32(f.envBits("PRISM_PARTITIONS", int64(topology.DefaultPartitions), 32)),
 		"partitions of every topic; commands and events always get the same count (PRISM_PARTITIONS)")
-	pf.Int16Var(&f.replicationFactor, "replication-factor", int16(f.envInt("PRISM_REPLICATION_FACTOR", int64(topology.DefaultReplicationFactor), 16)),
+	pf.Int16Var(&f.replicationFactor, "replication-factor", int16(f.envBits("PRISM_REPLICATION_FACTOR", int64(topology.DefaultReplicationFactor), 16)),
 		"replication factor of every topic (PRISM_REPLICATION_FACTOR)")
 	pf.DurationVar(&f.minCompactionLag, "min-compaction-lag", f.envDuration("PRISM_MIN_COMPACTION_LAG", topology.DefaultMinCompactionLag),
 		"min.compaction.lag.ms of the events topic, also how long tombstones are kept (PRISM_MIN_COMPACTION_LAG)")
-	pf.Int32Var(&f.maxMessageBytes, "max-message-bytes", int32(f.envInt("PRISM_MAX_MESSAGE_BYTES", int64(topology.DefaultMaxMessageBytes), 32)),
+	pf.Int32Var(&f.maxMessageBytes, "max-message-bytes", int32(f.envBits("PRISM_MAX_MESSAGE_BYTES", int64(topology.DefaultMaxMessageBytes), 32)),
 		"max.message.bytes of the pipeline topics; the DLQs get 64 KiB more for their headers (PRISM_MAX_MESSAGE_BYTES)")
 	cmd.AddCommand(newTopologyApplyCmd(g, f), newTopologyDiffCmd(g, f), newTopologyDescribeCmd(g, f))
 	return cmd
