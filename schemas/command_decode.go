@@ -130,20 +130,10 @@ func (d *bodyReader) millis() time.Time {
 	return time.Unix(sec, (i-sec*1e3)*1e6).UTC()
 }
 
+// statusSymbol is the PaymentStatus of enum index i (see statusSymbols).
 func statusSymbol(i int64) (PaymentStatus, bool) {
-	switch i {
-	case 0:
-		return StatusPending, true
-	case 1:
-		return StatusAuthorized, true
-	case 2:
-		return StatusCaptured, true
-	case 3:
-		return StatusFailed, true
-	case 4:
-		return StatusCancelled, true
-	case 5:
-		return StatusRefunded, true
+	if i < 0 || i >= int64(len(statusSymbols)) {
+		return "", false
 	}
-	return "", false
+	return statusSymbols[i], true
 }

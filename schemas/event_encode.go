@@ -141,24 +141,16 @@ func appendAvroMillis(dst []byte, t time.Time) []byte {
 	return binary.AppendVarint(dst, t.Unix()*1e3+int64(t.Nanosecond()/1e6))
 }
 
+// statusSymbols are the symbols of the PaymentStatus Avro enum, in the
+// schema's order: a status is written as its index here. Read only.
+var statusSymbols = [...]PaymentStatus{StatusPending, StatusAuthorized, StatusCaptured, StatusFailed, StatusCancelled, StatusRefunded}
+
 // appendAvroStatus writes s as its index among the PaymentStatus symbols.
 func appendAvroStatus(dst []byte, s PaymentStatus) ([]byte, error) {
-	var i int64
-	switch s {
-	case StatusPending:
-		i = 0
-	case StatusAuthorized:
-		i = 1
-	case StatusCaptured:
-		i = 2
-	case StatusFailed:
-		i = 3
-	case StatusCancelled:
-		i = 4
-	case StatusRefunded:
-		i = 5
-	default:
-		return nil, fmt.Errorf("unknown PaymentStatus symbol %q", string(s))
+	for i, sym := range statusSymbols {
+		if s == sym {
+			return binary.AppendVarint(dst, int64(i)), nil
+		}
 	}
-	return binary.AppendVarint(dst, i), nil
+	return nil, fmt.Errorf("unknown PaymentStatus symbol %q", string(s))
 }
