@@ -28,6 +28,21 @@ func (s *store) NewTarget(context.Context) (sinks.Target, error) {
 	return postgres.New(postgres.Config{URL: s.url, Schema: s.schema})
 }
 
+// openTarget returns a target on s's schema, set up, closed at cleanup
+// (before the schema is dropped); any error fails the test.
+func (s *store) openTarget(t *testing.T, ctx context.Context) *postgres.Target {
+	t.Helper()
+	tg, err := postgres.New(postgres.Config{URL: s.url, Schema: s.schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tg.Close() })
+	if err := tg.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return tg
+}
+
 func (s *store) Payments(ctx context.Context) (map[string]schemas.Payment, error) {
 	return postgres.ReadPayments(ctx, s.pool, s.schema)
 }

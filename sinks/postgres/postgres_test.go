@@ -59,14 +59,7 @@ func event(off int64, typ string, id string, v int64, state *schemas.Payment) si
 func TestBadEventsAreRejectedAndTheRestApplied(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
-	tg, err := postgres.New(postgres.Config{URL: s.url, Schema: s.schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tg.Close()
-	if err := tg.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
+	tg := s.openTarget(t, ctx)
 	nul := payment("p-nul", 1, schemas.StatusPending)
 	nul.Description = "bad\x00text"
 	batch := []sinks.Event{
@@ -117,14 +110,7 @@ func TestBadEventsAreRejectedAndTheRestApplied(t *testing.T) {
 func TestDeleteThenRecreateInOneBatch(t *testing.T) {
 	s := newStore(t)
 	ctx := context.Background()
-	tg, err := postgres.New(postgres.Config{URL: s.url, Schema: s.schema})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tg.Close()
-	if err := tg.Setup(ctx); err != nil {
-		t.Fatal(err)
-	}
+	tg := s.openTarget(t, ctx)
 	if _, err := tg.Write(ctx, "topic", []sinks.Event{
 		event(0, schemas.TypePaymentCreated, "p", 1, payment("p", 1, schemas.StatusPending)),
 		event(1, schemas.TypePaymentStatusChanged, "p", 2, payment("p", 2, schemas.StatusAuthorized)),
