@@ -36,21 +36,27 @@ func (f *topologyFlags) spec(g *globals) (topology.Spec, error) {
 }
 
 // topologyAdmin connects to Kafka; the caller closes the client.
-func topologyAdmin(g *globals) (*topology.Admin, *kgo.Client, error) {
+// specAndAdmin builds the spec from the flags and an admin on a new client;
+// the caller closes the client.
+func (f *topologyFlags) specAndAdmin(g *globals) (topology.Spec, *topology.Admin, *kgo.Client, error) {
+	spec, err := f.spec(g)
+	if err != nil {
+		return topology.Spec{}, nil, nil, err
+	}
 	opts, err := g.kafka().Opts()
 	if err != nil {
-		return nil, nil, err
+		return topology.Spec{}, nil, nil, err
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("kafka client: %w", err)
+		return topology.Spec{}, nil, nil, fmt.Errorf("kafka client: %w", err)
 	}
 	adm, err := topology.NewAdmin(topology.AdminConfig{Client: cl})
 	if err != nil {
 		cl.Close()
-		return nil, nil, err
+		return topology.Spec{}, nil, nil, err
 	}
-	return adm, cl, nil
+	return spec, adm, cl, nil
 }
 
 func newTopologyCmd(g *globals) *cobra.Command {
@@ -91,11 +97,7 @@ func newTopologyApplyCmd(g *globals, f *topologyFlags) *cobra.Command {
 			"partitions; commands and events are raised together).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			spec, err := f.spec(g)
-			if err != nil {
-				return err
-			}
-			adm, cl, err := topologyAdmin(g)
+			spec, adm, cl, err := f.specAndAdmin(g)
 			if err != nil {
 				return err
 			}
@@ -144,11 +146,7 @@ func newTopologyDiffCmd(g *globals, f *topologyFlags) *cobra.Command {
 		Short: "Print the drift between the cluster and the spec; exit 1 when there is some",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			spec, err := f.spec(g)
-			if err != nil {
-				return err
-			}
-			adm, cl, err := topologyAdmin(g)
+			spec, adm, cl, err := f.specAndAdmin(g)
 			if err != nil {
 				return err
 			}
