@@ -35,7 +35,6 @@ func (f *topologyFlags) spec(g *globals) (topology.Spec, error) {
 	})
 }
 
-// topologyAdmin connects to Kafka; the caller closes the client.
 // specAndAdmin builds the spec from the flags and an admin on a new client;
 // the caller closes the client.
 func (f *topologyFlags) specAndAdmin(g *globals) (topology.Spec, *topology.Admin, *kgo.Client, error) {
