@@ -24,11 +24,4 @@ func CanTransition(from, to schemas.PaymentStatus) bool {
 }
 
 // ValidStatus reports whether s is one of the six payment statuses.
-func ValidStatus(s schemas.PaymentStatus) bool {
-	switch s {
-	case schemas.StatusPending, schemas.StatusAuthorized, schemas.StatusCaptured,
-		schemas.StatusFailed, schemas.StatusCancelled, schemas.StatusRefunded:
-		return true
-	}
-	return false
-}
+func ValidStatus(s schemas.PaymentStatus) bool { return statusCode(s) != 0 }
