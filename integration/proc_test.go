@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/prism-cqrs/prism/topology"
 )
 
 // prismProc is one `prism` process started by a test: its output goes to a
@@ -94,4 +99,33 @@ func tailFile(path string, n int) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// testTopics declares the topology of namespace ns with the given partition
+// count on the real broker and returns it with a producing client; both the
+// topics and the client go away when the test ends.
+func testTopics(t testing.TB, brokers []string, ns string, partitions int32, linger time.Duration) (topology.Spec, *kgo.Client) {
+	t.Helper()
+	spec, err := topology.NewSpec(topology.SpecConfig{Namespace: ns, Partitions: partitions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(linger), kgo.MaxBufferedRecords(200_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		if err := topology.DeleteTopics(ctx, cl, spec); err != nil {
+			t.Logf("delete the test's topics: %v", err)
+		}
+		cl.Close()
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := topology.EnsureTopics(ctx, cl, spec); err != nil {
+		t.Fatal(err)
+	}
+	return spec, cl
 }

@@ -51,32 +51,11 @@ func newProcEnv(t *testing.T, partitions int32) *procEnv {
 	brokers := harness.KafkaBrokers(t)
 	bin := harness.PrismBinary(t)
 	ns := harness.Namespace(t)
-	spec, err := topology.NewSpec(topology.SpecConfig{Namespace: ns, Partitions: partitions})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(2*time.Millisecond),
-		kgo.MaxBufferedRecords(200_000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := topology.EnsureTopics(ctx, cl, spec); err != nil {
-		t.Fatal(err)
-	}
+	spec, cl := testTopics(t, brokers, ns, partitions, 2*time.Millisecond)
 	codec, err := schemas.NewCodec()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		if err := topology.DeleteTopics(ctx, cl, spec); err != nil {
-			t.Logf("delete the test's topics: %v", err)
-		}
-		cl.Close()
-	})
 	return &procEnv{t: t, ns: ns, names: spec.Names, brokers: brokers, cl: cl, codec: codec, bin: bin, partOf: map[string]int32{}}
 }
 

@@ -205,19 +205,7 @@ func newSinkEnv(t testing.TB, partitions int32) *sinkEnv {
 	pgURL := harness.PostgresURL(t)
 	bin := harness.PrismBinary(t)
 	ns := harness.Namespace(t)
-	spec, err := topology.NewSpec(topology.SpecConfig{Namespace: ns, Partitions: partitions})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(200_000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := topology.EnsureTopics(ctx, cl, spec); err != nil {
-		t.Fatal(err)
-	}
+	spec, cl := testTopics(t, brokers, ns, partitions, 5*time.Millisecond)
 	codec, err := schemas.NewCodec()
 	if err != nil {
 		t.Fatal(err)
@@ -231,14 +219,10 @@ func newSinkEnv(t testing.TB, partitions int32) *sinkEnv {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		if err := topology.DeleteTopics(ctx, cl, spec); err != nil {
-			t.Logf("delete the test's topics: %v", err)
-		}
 		if _, err := pool.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{e.schema}.Sanitize()+` CASCADE`); err != nil {
 			t.Logf("drop schema %s: %v", e.schema, err)
 		}
 		pool.Close()
-		cl.Close()
 	})
 	return e
 }
