@@ -1,6 +1,7 @@
 package processors
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -157,42 +158,18 @@ func (c EngineConfig) Validate() error {
 }
 
 func (c *EngineConfig) setDefaults() {
-	if c.BatchMaxRecords == 0 {
-		c.BatchMaxRecords = DefaultBatchMaxRecords
-	}
-	if c.BatchMaxWait == 0 {
-		c.BatchMaxWait = DefaultBatchMaxWait
-	}
-	if c.SessionTimeout == 0 {
-		c.SessionTimeout = DefaultSessionTimeout
-	}
-	if c.TxnTimeout == 0 {
-		c.TxnTimeout = DefaultTxnTimeout
-	}
-	if c.RestoreSettle == 0 {
-		c.RestoreSettle = DefaultRestoreSettle
-	}
-	if c.RestoreQuiet == 0 {
-		c.RestoreQuiet = DefaultRestoreQuiet
-	}
-	if c.EndTimeout == 0 {
-		c.EndTimeout = DefaultEndTimeout
-	}
-	if c.ProducerLinger == 0 {
-		c.ProducerLinger = DefaultProducerLinger
-	}
-	if c.BatchMaxBytes == 0 {
-		c.BatchMaxBytes = DefaultBatchMaxBytes
-	}
-	if c.FetchMaxPartitionBytes == 0 {
-		c.FetchMaxPartitionBytes = DefaultFetchMaxPartitionBytes
-	}
-	if c.HandleWorkers == 0 {
-		c.HandleWorkers = runtime.GOMAXPROCS(0)
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
+	c.BatchMaxRecords = cmp.Or(c.BatchMaxRecords, DefaultBatchMaxRecords)
+	c.BatchMaxWait = cmp.Or(c.BatchMaxWait, DefaultBatchMaxWait)
+	c.SessionTimeout = cmp.Or(c.SessionTimeout, DefaultSessionTimeout)
+	c.TxnTimeout = cmp.Or(c.TxnTimeout, DefaultTxnTimeout)
+	c.RestoreSettle = cmp.Or(c.RestoreSettle, DefaultRestoreSettle)
+	c.RestoreQuiet = cmp.Or(c.RestoreQuiet, DefaultRestoreQuiet)
+	c.EndTimeout = cmp.Or(c.EndTimeout, DefaultEndTimeout)
+	c.ProducerLinger = cmp.Or(c.ProducerLinger, DefaultProducerLinger)
+	c.BatchMaxBytes = cmp.Or(c.BatchMaxBytes, DefaultBatchMaxBytes)
+	c.FetchMaxPartitionBytes = cmp.Or(c.FetchMaxPartitionBytes, DefaultFetchMaxPartitionBytes)
+	c.HandleWorkers = cmp.Or(c.HandleWorkers, runtime.GOMAXPROCS(0))
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 	if c.Now == nil {
 		c.Now = time.Now
 	}
