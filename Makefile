@@ -30,6 +30,7 @@ else
 INTEGRATION_FLAGS ?=
 endif
 BENCH_FLAGS ?=
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 UNIT_TIMEOUT ?= 20m
 INTEGRATION_TIMEOUT ?= 60m
 
@@ -37,7 +38,7 @@ INTEGRATION_TIMEOUT ?= 60m
 UNIT_PKGS  = $$($(GO) list ./... | grep -v '/integration')
 BENCH_PKGS = $$(grep -rl --include='*_test.go' --exclude-dir='.?*' --exclude-dir='_*' --exclude-dir=testdata '^func Benchmark' . | xargs -r -n1 dirname | sort -u)
 
-.PHONY: all build test test-unit test-integration bench demo fmt vet \
+.PHONY: all build test test-unit test-integration bench demo fmt vet lint \
         services-up services-down services-status services-logs clean
 
 all: build
@@ -49,6 +50,7 @@ build:
 test:
 	$(SERVICES) up
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 	$(GO) test -race -timeout $(UNIT_TIMEOUT) $(UNIT_FLAGS) $(UNIT_PKGS)
 	$(GO) test -count=1 $(UNIT_FLAGS) -run 'TestMemory' ./payment/
 	$(GO) test -count=1 -timeout $(INTEGRATION_TIMEOUT) $(INTEGRATION_FLAGS) ./integration/...
@@ -75,6 +77,10 @@ fmt:
 
 vet:
 	$(GO) vet ./...
+
+## lint: go vet and staticcheck (both part of make test).
+lint: vet
+	$(STATICCHECK) ./...
 
 services-up:
 	$(SERVICES) up

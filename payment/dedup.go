@@ -88,13 +88,8 @@ func parseHex16(s string) (uint64, bool) {
 	return h, true
 }
 
-// lookupRecent returns the version recorded for commandID, if it is in the
-// dedup memory.
-func lookupRecent(recent []schemas.RecentCommand, commandID string) (int64, bool) {
-	return lookupRecentHash(recent, dedupHash(commandID))
-}
-
-// lookupRecentHash is lookupRecent for a command id whose digest is h.
+// lookupRecentHash returns the version recorded in the dedup memory for the
+// command id whose digest is h, if it is there.
 func lookupRecentHash(recent []schemas.RecentCommand, h uint64) (int64, bool) {
 	var key [len(dedupKeyPrefix) + 16]byte // compared in place, never allocated
 	copy(key[:], dedupKeyPrefix)
@@ -107,15 +102,10 @@ func lookupRecentHash(recent []schemas.RecentCommand, h uint64) (int64, bool) {
 	return 0, false
 }
 
-// remember returns a new dedup memory: recent with commandID recorded at
-// version, keeping the newest window entries. A command already last in the
-// memory (a command with several events) has its version updated. recent is
-// not modified.
-func remember(recent []schemas.RecentCommand, commandID string, version int64, window int) []schemas.RecentCommand {
-	return rememberHash(recent, dedupHash(commandID), version, window)
-}
-
-// rememberHash is remember for a command id whose digest is h.
+// rememberHash returns a new dedup memory: recent with the command id whose
+// digest is h recorded at version, keeping the newest window entries. A
+// command already last in the memory (a command with several events) has its
+// version updated. recent is not modified.
 func rememberHash(recent []schemas.RecentCommand, h uint64, version int64, window int) []schemas.RecentCommand {
 	entry := schemas.RecentCommand{CommandID: formatDedupKey(h), Version: version}
 	if n := len(recent); n > 0 && entryHash(recent[n-1].CommandID) == h {

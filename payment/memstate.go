@@ -54,10 +54,11 @@ func statusCode(s schemas.PaymentStatus) uint8 {
 }
 
 func statusOf(code uint8) schemas.PaymentStatus {
-	if code == 0 || int(code) > len(statuses()) {
+	all := statuses()
+	if code == 0 || int(code) > len(all) {
 		return ""
 	}
-	return statuses()[code-1]
+	return all[code-1]
 }
 
 // newMemState builds the compact form of p, keeping the newest window

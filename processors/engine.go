@@ -138,10 +138,6 @@ func (e *Engine) sessionOpts() []kgo.Opt {
 		kgo.ConsumeTopics(e.cfg.CommandsTopic),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		// A no-op in current franz-go (always on), kept to say that
-		// the offset fetch after an assignment waits for a previous
-		// owner's pending transaction: restoreState relies on it.
-		kgo.RequireStableFetchOffsets(),
 		kgo.SessionTimeout(e.cfg.SessionTimeout),
 		kgo.OnPartitionsAssigned(e.asg.onAssigned),
 		kgo.OnPartitionsRevoked(e.asg.onRevoked),

@@ -171,7 +171,7 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 		// Trim and TTL of the recent indexes once per batch: in its last
 		// chunk, for every organization of the batch (those absent from
 		// the chunk added at the end of its list).
-		finals := make([]byte, 0, len(orgs))
+		var finals []byte
 		if start+len(evs) == len(batch) {
 			for _, org := range seen {
 				if _, ok := orgs[org]; !ok {

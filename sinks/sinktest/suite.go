@@ -234,7 +234,7 @@ func partitions(n int) []int32 {
 func take(stream [][]sinks.Event, num, den int) []sinks.Event {
 	parts := make([][]sinks.Event, len(stream))
 	for p, evs := range stream {
-		n := len(evs)
+		var n int
 		if num > 0 {
 			n = len(evs) * num / den
 		} else {
