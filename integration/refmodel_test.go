@@ -6,8 +6,8 @@ import (
 	"github.com/prism-cqrs/prism/schemas"
 )
 
-// refModel is an independent model of the payment rules (issue 4, DESIGN
-// §2–§3), written from the specification for the processor tests: it
+// refModel is an independent model of the payment rules (issue 4,
+// docs/payment-rules.md), written from the specification for the processor tests: it
 // computes, from the input commands alone, the results and events the
 // processor must emit. It does not call the payment package.
 //

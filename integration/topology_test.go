@@ -107,7 +107,7 @@ func readTopics(t *testing.T, brokers []string, names ...string) map[string]brok
 	return out
 }
 
-// wantTopics is DESIGN §1 for namespace ns, written out by hand.
+// wantTopics is docs/topology.md for namespace ns, written out by hand.
 func wantTopics(ns string) map[string]map[string]string {
 	return map[string]map[string]string{
 		ns + ".payments.commands": {"cleanup.policy": "delete", "retention.ms": "604800000",

@@ -67,7 +67,7 @@ func (c GeneratorConfig) Validate() error {
 }
 
 // Expectation is what the processor must answer to a generated command,
-// following the rules of DESIGN §2-3 (the generator's own model).
+// following the rules of docs/payment-rules.md (the generator's own model).
 type Expectation struct {
 	Accepted bool
 	Reason   string // a schemas.Reason* code when rejected

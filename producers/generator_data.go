@@ -22,7 +22,7 @@ var (
 	genDeleteReasons = []string{"cleanup", "GDPR erasure request", "test payment"}
 )
 
-// genNext is the status machine of DESIGN §2 with the generator's weights.
+// genNext is the status machine of docs/payment-rules.md with the generator's weights.
 var genNext = map[schemas.PaymentStatus][]struct {
 	to     schemas.PaymentStatus
 	weight int

@@ -28,7 +28,7 @@ type refPayment struct {
 	version int64
 }
 
-// refModel is an independent reference of the processor's rules (DESIGN §2-3).
+// refModel is an independent reference of the processor's rules (docs/payment-rules.md).
 type refModel struct{ payments map[string]*refPayment }
 
 var refTransitions = map[string][]string{

@@ -65,7 +65,7 @@ func newRecordCodec(c Codec) *recordCodec {
 }
 
 // record encodes cmd (already normalized) as a record of topic: key =
-// payment id, value = Avro single-object encoding, headers of DESIGN §2.
+// payment id, value = Avro single-object encoding, headers of docs/schemas.md.
 // Header values that are the same for many records (type, schema) share
 // one read-only byte slice.
 func (rc *recordCodec) record(topic string, cmd *schemas.CommandEnvelope) (*kgo.Record, error) {

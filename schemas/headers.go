@@ -1,6 +1,6 @@
 package schemas
 
-// Record header names carried by every command and event record (DESIGN §2).
+// Record header names carried by every command and event record (docs/schemas.md).
 const (
 	HeaderType          = "prism-type"
 	HeaderCommandID     = "prism-command-id"

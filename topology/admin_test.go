@@ -84,7 +84,7 @@ func readBack(t *testing.T, addrs []string, topics ...string) map[string]seen {
 	return out
 }
 
-// wantOverrides is DESIGN §1 written out for namespace "k", 4 partitions.
+// wantOverrides is docs/topology.md written out for namespace "k", 4 partitions.
 var wantOverrides = map[string]map[string]string{
 	"k.payments.commands": {"cleanup.policy": "delete", "retention.ms": "604800000", "max.message.bytes": "1048576", "min.insync.replicas": "1"},
 	"k.payments.events": {"cleanup.policy": "compact", "min.compaction.lag.ms": "604800000", "delete.retention.ms": "604800000",

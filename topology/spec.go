@@ -114,7 +114,7 @@ const day = 24 * time.Hour
 
 func ms(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
 
-// NewSpec declares the topology of DESIGN §1 for cfg.Namespace: five topics,
+// NewSpec declares the topology of docs/topology.md for cfg.Namespace: five topics,
 // all with cfg.Partitions partitions (commands and events co-partitioned),
 // and the stages that use them. It fails if cfg or the resulting Spec is not
 // valid.

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// TestNewSpecDefaults checks the spec against DESIGN §1, written out here by
+// TestNewSpecDefaults checks the spec against docs/topology.md, written out here by
 // hand: names, cleanup, retention, partitions and replication factor.
 func TestNewSpecDefaults(t *testing.T) {
 	s, err := NewSpec(SpecConfig{})

@@ -340,7 +340,7 @@ func produceRun(cmd *cobra.Command, g *globals, f *produceFlags, src producers.S
 	fmt.Fprintln(cmd.ErrOrStderr(), summary)
 	switch {
 	case interrupted:
-		return nil // SIGINT/SIGTERM: what was produced is flushed; exit 0 (DESIGN §7)
+		return nil // SIGINT/SIGTERM: what was produced is flushed; exit 0 (README, Operations)
 	case runErr != nil:
 		return fmt.Errorf("produce: %w", runErr)
 	case writeErr.Load() != nil:
