@@ -54,7 +54,9 @@ import org.apache.kafka.common.utils.Utils;
  *     last stable offset of every partition (and at least N records), decoding
  *     each value with Avro's single-object decoder (BinaryMessageDecoder) whose
  *     reader schema is DIR's record NAME and which knows every .avsc version of
- *     NAME under DIR; exits 1 when any value does not decode
+ *     NAME under DIR; exits 1 when any value does not decode. Each record's
+ *     line also gives the partition the Java default partitioner picks for
+ *     its key (murmur2)
  * produce --brokers B --topic T --schemas DIR --payments N --prefix P
  *     for each of N payments sends a CreatePayment then a ChangePaymentStatus
  *     (AUTHORIZED) command, encoded with Avro's single-object encoder
@@ -198,7 +200,8 @@ public final class Interop {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(200))) {
                     records++;
                     String head = "{\"partition\":" + r.partition() + ",\"offset\":" + r.offset()
-                            + ",\"key\":" + quote(r.key() == null ? "" : new String(r.key(), StandardCharsets.UTF_8));
+                            + ",\"key\":" + quote(r.key() == null ? "" : new String(r.key(), StandardCharsets.UTF_8))
+                            + (r.key() == null ? "" : ",\"murmur2Partition\":" + Utils.toPositive(Utils.murmur2(r.key())) % parts.size());
                     if (r.value() == null) {
                         tombstones++;
                         out.println(head + ",\"value\":null}");
