@@ -33,6 +33,11 @@ func BenchmarkDecodeCommand(b *testing.B) {
 		}
 		benchDecode(b, data, func(d []byte) error { _, err := c.DecodeCommand(d); return err })
 	})
+	// A command written by an earlier build (legacy fingerprint) takes the
+	// same hand-written path.
+	b.Run("avro-legacy-fingerprint", func(b *testing.B) {
+		benchDecode(b, mustRead(b, "testdata/legacy/command.bin"), func(d []byte) error { _, err := c.DecodeCommand(d); return err })
+	})
 	b.Run("json", func(b *testing.B) {
 		data, err := json.Marshal(cmd)
 		if err != nil {

@@ -4,10 +4,12 @@
 //
 // The codec writes Avro single-object encoding: C3 01, the 8-byte
 // little-endian CRC-64-AVRO fingerprint of the writer schema's Parsing
-// Canonical Form, then the Avro binary body. A reader therefore knows the
-// writer schema without a registry; bytes written with an older shipped
-// schema are resolved into the current one (fields added since take their
-// defaults).
+// Canonical Form (the specification's, as Apache Avro computes it), then the
+// Avro binary body. A reader therefore knows the writer schema without a
+// registry; bytes written with an older shipped schema are resolved into the
+// current one (fields added since take their defaults). Records written by
+// earlier Prism builds, whose fingerprint was taken over a canonical form
+// that kept "logicalType" (SchemaInfo.LegacyFingerprint), are read too.
 package schemas
 
 import (
@@ -111,8 +113,8 @@ func (c *Codec) Schemas() []SchemaInfo {
 		out = append(out, c.kinds[k].current.info)
 	}
 	var older []SchemaInfo
-	for _, ws := range c.byFingerprint {
-		if !ws.info.Current {
+	for fp, ws := range c.byFingerprint {
+		if !ws.info.Current && fp == ws.info.Fingerprint {
 			older = append(older, ws.info)
 		}
 	}
@@ -160,7 +162,8 @@ func (c *Codec) EncodeCommand(cmd *CommandEnvelope) ([]byte, error) {
 func (c *Codec) DecodeCommand(b []byte) (*CommandEnvelope, error) {
 	// The current schema's commands are read without reflection; anything
 	// else (older writer schemas, every error) goes through hamba/avro.
-	if fp, body, err := parseHeader(b); err == nil && fp == c.CommandFingerprint() {
+	cur := &c.kinds[KindCommand].current.info
+	if fp, body, err := parseHeader(b); err == nil && (fp == cur.Fingerprint || fp == cur.LegacyFingerprint) {
 		if cmd, ok := decodeCurrentCommand(body); ok {
 			return cmd, nil
 		}
@@ -332,7 +335,11 @@ func (c *Codec) knownFingerprints(k Kind) string {
 	var parts []string
 	for _, info := range c.Schemas() {
 		if info.Kind == k {
-			parts = append(parts, FingerprintHex(info.Fingerprint)+" ("+info.File+")")
+			s := FingerprintHex(info.Fingerprint) + " (" + info.File
+			if info.LegacyFingerprint != info.Fingerprint {
+				s += ", or its legacy " + FingerprintHex(info.LegacyFingerprint)
+			}
+			parts = append(parts, s+")")
 		}
 	}
 	return strings.Join(parts, ", ")

@@ -37,8 +37,8 @@ func ExampleCodec() {
 	_, err = codec.DecodeCommand([]byte(`{"type":"CreatePayment"}`))
 	fmt.Println(errors.Is(err, schemas.ErrBadMagic), schemas.ErrorClass(err))
 	// Output:
-	// c3 01 c7 91 f4 08 61 4d 24 b0 ...
-	// prism-schema: b0244d6108f491c7
+	// c3 01 95 9c a8 88 e2 be b3 26 ...
+	// prism-schema: 26b3bee288a89c95
 	// CreatePayment 10000 EUR
 	// true bad-magic
 }

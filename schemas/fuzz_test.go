@@ -122,6 +122,7 @@ func fuzzSeeds(t *testing.T, c *Codec) map[string][]byte {
 	seeds["truncated-header"] = cmd[:5]
 	seeds["truncated-body"] = cmd[:len(cmd)-2]
 	seeds["unknown-fingerprint"] = append(refHeader(1), cmd[10:]...)
+	seeds["legacy-fingerprint"] = append(refHeader(legacyCommandFingerprint), cmd[10:]...)
 	w := commandHead(TypeDeletePayment)
 	w.long(9)
 	seeds["bad-union"] = append(refHeader(c.CommandFingerprint()), w.b...)

@@ -93,7 +93,8 @@ func v1Command() *CommandEnvelope {
 }
 
 // writeV1Fixture encodes v1Command with hamba/avro's generic API and the v1
-// schema file alone (not through the codec), as a v1 producer did.
+// schema file alone (not through the codec), as a v1 producer did: with
+// hamba/avro's fingerprint, the legacy one (see SchemaInfo.LegacyFingerprint).
 func writeV1Fixture(t *testing.T) {
 	src, err := os.ReadFile("avro/v1/command_envelope.avsc")
 	if err != nil {
@@ -139,8 +140,8 @@ func TestV1CommandFixtureIsReadByCurrentCodec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fp == c.CommandFingerprint() {
-		t.Fatal("fixture carries the current fingerprint; it must be a v1 record")
+	if fp != legacyV1CommandFingerprint {
+		t.Fatalf("fixture carries fingerprint %016x, want v1's legacy %016x", fp, legacyV1CommandFingerprint)
 	}
 	want := v1Command()
 	// The fixture is exactly the v1 layout: no causationId string.
@@ -153,6 +154,11 @@ func TestV1CommandFixtureIsReadByCurrentCodec(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("v1 record decodes to\n %+v\nwant %+v", got, want)
+	}
+	// The same body under v1's fingerprint as Apache Avro computes it.
+	spec := append(refHeader(apacheAvroFingerprints(t)["v1/command_envelope.avsc"].fp), b[headerLen:]...)
+	if got, err := c.DecodeCommand(spec); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("v1 record with the spec fingerprint decodes to %+v, %v; want %+v", got, err, want)
 	}
 	// Re-encoding writes the current schema.
 	again, err := c.EncodeCommand(got)

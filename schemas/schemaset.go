@@ -10,6 +10,7 @@ import (
 	"sort"
 
 	"github.com/hamba/avro/v2"
+	"github.com/hamba/avro/v2/pkg/crc64"
 )
 
 // avscFiles holds every schema version Prism ships. The files directly under
@@ -59,9 +60,15 @@ func kindOfRecord(fullName string) (Kind, bool) {
 type SchemaInfo struct {
 	Kind        Kind
 	File        string // path inside schemas/, e.g. "avro/v1/command_envelope.avsc"
-	Fingerprint uint64 // CRC-64-AVRO of the Parsing Canonical Form
-	Current     bool   // the schema the codec writes with and reads into
-	Canonical   string // Parsing Canonical Form
+	Fingerprint uint64 // CRC-64-AVRO of the Parsing Canonical Form: written, and read
+	// LegacyFingerprint is the CRC-64-AVRO of hamba/avro's canonical form,
+	// which keeps "logicalType" (see parsingCanonicalForm): the fingerprint
+	// Prism wrote before it followed the specification. Records carrying it
+	// are still read, never written. Equal to Fingerprint for a schema
+	// without logical types.
+	LegacyFingerprint uint64
+	Current           bool   // the schema the codec writes with and reads into
+	Canonical         string // Parsing Canonical Form, as Apache Avro's SchemaNormalization.toParsingForm
 }
 
 // writerSchema is one shipped schema and how the codec reads bytes written
@@ -108,10 +115,12 @@ func loadSchemaSet() (kinds [numKinds]kindSchemas, byFingerprint map[uint64]*wri
 		if err != nil {
 			return kinds, nil, err
 		}
-		if prev, dup := byFingerprint[ws.info.Fingerprint]; dup {
-			return kinds, nil, fmt.Errorf("schemas %s and %s have the same fingerprint %016x", prev.info.File, p, ws.info.Fingerprint)
+		for _, fp := range []uint64{ws.info.Fingerprint, ws.info.LegacyFingerprint} {
+			if prev, dup := byFingerprint[fp]; dup && prev != ws {
+				return kinds, nil, fmt.Errorf("schemas %s and %s have the same fingerprint %016x", prev.info.File, p, fp)
+			}
+			byFingerprint[fp] = ws
 		}
-		byFingerprint[ws.info.Fingerprint] = ws
 		if !ws.info.Current {
 			older = append(older, ws)
 			continue
@@ -165,17 +174,21 @@ func parseSchemaFile(p string) (*writerSchema, error) {
 	if !ok {
 		return nil, fmt.Errorf("schema %s: record %s is none of the %s envelope records", p, rec.FullName(), Namespace)
 	}
-	fp, err := s.FingerprintUsing(avro.CRC64AvroLE)
+	legacy, err := s.FingerprintUsing(avro.CRC64AvroLE)
 	if err != nil {
 		return nil, fmt.Errorf("fingerprint schema %s: %w", p, err)
 	}
+	canonical := parsingCanonicalForm(s)
+	h := crc64.New()
+	_, _ = h.Write([]byte(canonical)) // a hash.Hash never fails
 	return &writerSchema{
 		info: SchemaInfo{
-			Kind:        kind,
-			File:        p,
-			Fingerprint: binary.LittleEndian.Uint64(fp),
-			Current:     path.Dir(p) == "avro",
-			Canonical:   s.String(),
+			Kind:              kind,
+			File:              p,
+			Fingerprint:       h.Sum64(),
+			LegacyFingerprint: binary.LittleEndian.Uint64(legacy),
+			Current:           path.Dir(p) == "avro",
+			Canonical:         canonical,
 		},
 		schema: s,
 	}, nil
