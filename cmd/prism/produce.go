@@ -332,7 +332,7 @@ func produceRun(cmd *cobra.Command, g *globals, f *produceFlags, src producers.S
 	interrupted := ctx.Err() != nil
 	summary := fmt.Sprintf("summary: produced=%d skipped=%d failed=%d", stats.Produced, skipped, stats.Failed)
 	if f.wait {
-		summary += fmt.Sprintf(" accepted=%d rejected=%d unanswered=%d", stats.Accepted, stats.Rejected, stats.Unanswered)
+		summary += fmt.Sprintf(" accepted=%d rejected=%d unanswered=%d duplicates=%d", stats.Accepted, stats.Rejected, stats.Unanswered, stats.Duplicates)
 	}
 	if interrupted {
 		summary += " interrupted=true"
