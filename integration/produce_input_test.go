@@ -91,6 +91,7 @@ func TestProduceFileChecksRecordSizeFirst(t *testing.T) {
 	if run.code != 3 {
 		t.Fatalf("exit %d, want 3\n%s", run.code, run.stderr)
 	}
+	t.Logf("prism produce stderr:\n%s", run.stderr)
 	if !strings.Contains(run.stderr, "line 2: its record is ") || !strings.Contains(run.stderr, "more than the 1024 bytes") ||
 		strings.Contains(run.stderr, "line 1:") || strings.Contains(run.stderr, "line 3:") {
 		t.Errorf("stderr does not report exactly line 2 as too large:\n%s", run.stderr)
