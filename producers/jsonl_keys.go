@@ -16,13 +16,14 @@ import (
 // not say; the line is rejected instead.
 var ErrInvalidUTF8 = errors.New("not valid UTF-8")
 
-// lineKeys are the documented keys of a command line, spelled exactly.
-var lineKeys = func() map[string]bool {
-	keys := map[string]bool{}
+// lineKeys maps the documented keys of a command line, spelled exactly, to
+// their bit in checkKeys' set of keys seen.
+var lineKeys = func() map[string]uint32 {
+	keys := map[string]uint32{}
 	t := reflect.TypeFor[CommandLine]()
 	for i := range t.NumField() {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		keys[name] = true
+		keys[name] = 1 << i
 	}
 	return keys
 }()
@@ -30,37 +31,93 @@ var lineKeys = func() map[string]bool {
 // checkKeys rejects what encoding/json lets through silently in a line it
 // decoded: a key that matches a documented one only case-insensitively
 // (`PaymentId` would fill paymentId) and a key given twice (the last one
-// would win). line is one JSON object, already decoded without error.
+// would win). line must be one JSON object that encoding/json decoded
+// without error: the scan below relies on it being well-formed.
 func checkKeys(line []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(line))
-	if _, err := dec.Token(); err != nil { // '{'
-		return fmt.Errorf("%w: %s", ErrInvalidJSON, err)
-	}
-	seen := make(map[string]bool, 16)
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("%w: %s", ErrInvalidJSON, err)
+	var seen uint32
+	i := bytes.IndexByte(line, '{') + 1
+	for {
+		i = skipSpace(line, i)
+		if i >= len(line) || line[i] != '"' {
+			return nil // '}': the end of the object
 		}
-		key, _ := tok.(string)
-		if !lineKeys[key] {
-			for k := range lineKeys {
-				if strings.EqualFold(k, key) {
-					return &FieldError{Field: key, Reason: fmt.Sprintf("unknown field (keys are case-sensitive: %q)", k)}
-				}
+		end := endOfString(line, i)
+		raw := line[i+1 : end-1]
+		bit, ok := lineKeys[string(raw)]
+		if !ok || bytes.IndexByte(raw, '\\') >= 0 {
+			var key string
+			if err := json.Unmarshal(line[i:end], &key); err != nil {
+				return fmt.Errorf("%w: %s", ErrInvalidJSON, err)
 			}
-			return &FieldError{Field: key, Reason: "unknown field"}
+			if bit, ok = lineKeys[key]; !ok {
+				return unknownKey(key)
+			}
 		}
-		if seen[key] {
-			return &FieldError{Field: key, Reason: "given twice"}
+		if seen&bit != 0 {
+			return &FieldError{Field: string(raw), Reason: "given twice"}
 		}
-		seen[key] = true
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return fmt.Errorf("%w: %s", ErrInvalidJSON, err)
+		seen |= bit
+		i = skipValue(line, skipSpace(line, end)+1) // past the ':' and the value
+	}
+}
+
+// unknownKey is the error for a key that is not documented: encoding/json
+// matched it to a field case-insensitively.
+func unknownKey(key string) error {
+	for k := range lineKeys {
+		if strings.EqualFold(k, key) {
+			return &FieldError{Field: key, Reason: fmt.Sprintf("unknown field (keys are case-sensitive: %q)", k)}
 		}
 	}
-	return nil
+	return &FieldError{Field: key, Reason: "unknown field"}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// endOfString returns the index just past the string starting at b[i] ('"').
+func endOfString(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index just past the value starting at or after
+// b[i] and the ',' that follows it (or at the object's closing '}').
+func skipValue(b []byte, i int) int {
+	depth := 0
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			i = endOfString(b, i)
+			continue
+		case '{', '[':
+			depth++
+		case ']':
+			depth--
+		case '}':
+			if depth == 0 {
+				return i
+			}
+			depth--
+		case ',':
+			if depth == 0 {
+				return i + 1
+			}
+		}
+		i++
+	}
+	return i
 }
 
 // checkEncoding rejects a line that is not valid UTF-8, or whose string

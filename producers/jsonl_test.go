@@ -147,6 +147,8 @@ func TestParseCommandLineErrors(t *testing.T) {
 		{"upper-case type key", `{"TYPE":"DeletePayment",` + common + `}`, "TYPE", "unknown field"},
 		{"duplicate key", `{"type":"DeletePayment",` + common + `,"paymentId":"p2"}`, "paymentId", "given twice"},
 		{"duplicate key, same value", `{"type":"DeletePayment",` + common + `,"reason":"a","reason":"a"}`, "reason", "given twice"},
+		{"duplicate key, one escaped", `{"type":"DeletePayment",` + common + `,"payment\u0049d":"p2"}`, "payment\\u0049d", "given twice"},
+		{"case-differing key after a nested value", `{"type":"DeletePayment",` + common + `,"reason":"a,\"b\"}{","Reason":"x"}`, "Reason", "keys are case-sensitive"},
 		{"amount zero", `{"type":"CreatePayment",` + common + `,"amount":"0","currency":"EUR"}`, "amount", `"0" must be greater than 0`},
 		{"amount zero with decimals", `{"type":"CreatePayment",` + common + `,"amount":"0.00","currency":"EUR"}`, "amount", "must be greater than 0"},
 		{"amount negative", `{"type":"CreatePayment",` + common + `,"amount":"-1","currency":"EUR"}`, "amount", `"-1" must be greater than 0`},
