@@ -2,8 +2,8 @@ package integration
 
 // Hostile text through the whole pipeline (issue 8): every text value is
 // either rejected by the processor with INVALID_FIELD naming the field, or
-// held unchanged by Postgres, Redis and Elasticsearch alike; no event goes
-// to the events DLQ. The expectation comes from the test's own reference
+// held unchanged by Postgres, Redis and Elasticsearch alike (and by the
+// read models' state); no event goes to the events DLQ. The expectation comes from the test's own reference
 // of the rule (validID, validText in refmodel_test.go).
 
 import (
@@ -24,6 +24,7 @@ import (
 	"github.com/prism-cqrs/prism/producers"
 	"github.com/prism-cqrs/prism/schemas"
 	"github.com/prism-cqrs/prism/sinks/postgres"
+	"github.com/prism-cqrs/prism/sinks/readmodels"
 	redissink "github.com/prism-cqrs/prism/sinks/redis"
 	"github.com/prism-cqrs/prism/sinks/sinktest"
 )
@@ -138,6 +139,7 @@ func TestHostileTextEveryReadSourceAgrees(t *testing.T) {
 
 	proc := e.startProcessor("proc-1")
 	pg := e.startSink("sink-postgres", "postgres")
+	rm := e.startSink("sink-readmodels", "readmodels")
 	red := e.startSink("sink-redis", "redis", "--redis-url", rs.url)
 	ela := e.startSink("sink-elasticsearch", "elasticsearch", "--elasticsearch-url", es.url)
 
@@ -205,6 +207,14 @@ func TestHostileTextEveryReadSourceAgrees(t *testing.T) {
 		}
 		return sinktest.DiffPayments(want, got, 10, ignore...)
 	})
+	kvWaitEqual(t, "readmodels state", 2*time.Minute, func() []string {
+		got, err := readmodels.ReadStates(ctx, e.pool, e.schema)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		// readmodel_state holds neither the user nor the description.
+		return sinktest.DiffPayments(want, got, 10, append(ignore, sinktest.FieldUserID, sinktest.FieldDescription)...)
+	})
 	kvWaitEqual(t, "redis", 2*time.Minute, func() []string {
 		got, err := rs.Payments(ctx)
 		if err != nil {
@@ -229,6 +239,7 @@ func TestHostileTextEveryReadSourceAgrees(t *testing.T) {
 		}
 	})
 	pg.stop(t)
+	rm.stop(t)
 	red.stop(t)
 	ela.stop(t)
 	proc.stop(t)
