@@ -117,6 +117,12 @@ func TestHostileTextEveryReadSourceAgrees(t *testing.T) {
 		if validID(v, true) {
 			want[pay] = pending(pay, "org-1", v, "base", 1)
 		}
+		// paymentId (the record key, Postgres key, Redis key, Elasticsearch _id)
+		pay = fmt.Sprintf("%s-p%02d-", e.ns, i) + v
+		cases = append(cases, hostileCase{create(pay, "org-1", "user-1", "base"), rejectUnless(validID(pay, true), "paymentId")})
+		if validID(pay, true) {
+			want[pay] = pending(pay, "org-1", "user-1", "base", 1)
+		}
 		// description of an UpdatePayment, then the reason of a status change
 		pay = fmt.Sprintf("%s-x%02d", e.ns, i)
 		cases = append(cases, hostileCase{create(pay, "org-1", "user-1", "base"), ""})
@@ -189,7 +195,7 @@ func TestHostileTextEveryReadSourceAgrees(t *testing.T) {
 	mu.Lock()
 	for i, c := range cases {
 		r := results[c.cmd.CommandID]
-		what := fmt.Sprintf("%s (%s, %q)", c.cmd.Type, hostileTexts[i/6].name, c.field)
+		what := fmt.Sprintf("%s (%s, %q)", c.cmd.Type, hostileTexts[i/7].name, c.field)
 		switch {
 		case c.field == "" && !r.Accepted:
 			t.Errorf("%s: rejected %s field %q: %s; want accepted", what, r.Reason, r.Field, r.Message)
