@@ -220,11 +220,11 @@ func runProduceFile(cmd *cobra.Command, g *globals, f *produceFlags) error {
 		if err != nil || len(big) == 0 {
 			return 0, err
 		}
-		if !f.skipInvalid {
-			for _, le := range mergeLineErrors(invalid, big) {
+		if !f.skipInvalid { // then no other line was invalid
+			for _, le := range big {
 				fmt.Fprintln(stderr, le.Error())
 			}
-			fmt.Fprintf(stderr, "summary: produced=0 skipped=%d invalid=%d valid=%d (nothing produced: fix the lines or use --skip-invalid)\n", len(valid)+len(invalid), len(invalid)+len(big), len(valid)-len(big))
+			fmt.Fprintf(stderr, "summary: produced=0 skipped=%d invalid=%d valid=%d (nothing produced: fix the lines or use --skip-invalid)\n", len(valid), len(big), len(valid)-len(big))
 			return 0, exitCodeError{code: produceExitInvalid}
 		}
 		tooBig := map[int]bool{}
@@ -236,13 +236,6 @@ func runProduceFile(cmd *cobra.Command, g *globals, f *produceFlags) error {
 		return len(big), nil
 	}
 	return produceRun(cmd, g, f, src, int64(len(valid)), len(invalid), sizeCheck)
-}
-
-// mergeLineErrors lists a and b (each in line order) in line order.
-func mergeLineErrors(a, b []producers.LineError) []producers.LineError {
-	all := append(slices.Clone(a), b...)
-	slices.SortStableFunc(all, func(x, y producers.LineError) int { return x.Line - y.Line })
-	return all
 }
 
 func runProduceGenerate(cmd *cobra.Command, g *globals, f *produceFlags) error {
