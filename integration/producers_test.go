@@ -48,9 +48,15 @@ type prodEnv struct {
 
 func newProdEnv(t testing.TB) *prodEnv {
 	t.Helper()
+	return newProdEnvSpec(t, topology.SpecConfig{Namespace: harness.Namespace(t), Partitions: 6})
+}
+
+// newProdEnvSpec is newProdEnv with the topics of cfg.
+func newProdEnvSpec(t testing.TB, cfg topology.SpecConfig) *prodEnv {
+	t.Helper()
 	brokers := harness.KafkaBrokers(t)
 	ctx := harness.Context(t, 2*time.Minute)
-	spec, err := topology.NewSpec(topology.SpecConfig{Namespace: harness.Namespace(t), Partitions: 6})
+	spec, err := topology.NewSpec(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -66,10 +66,23 @@ func newRefModel() *refModel {
 }
 
 func validID(v string, required bool) bool {
-	return !(required && v == "") && len(v) <= 128 && utf8.ValidString(v)
+	return !(required && v == "") && len(v) <= 128 && utf8.ValidString(v) && !refHasControl(v)
 }
 
-func validText(v string) bool { return utf8.ValidString(v) && utf8.RuneCountInString(v) <= 1000 }
+func validText(v string) bool {
+	return utf8.ValidString(v) && utf8.RuneCountInString(v) <= 1000 && !refHasControl(v)
+}
+
+// refHasControl says whether v holds a character of the C0 range, DEL or
+// the C1 range (docs/payment-rules.md: refused in every text field).
+func refHasControl(v string) bool {
+	for _, r := range v {
+		if r <= 0x1f || (r >= 0x7f && r <= 0x9f) {
+			return true
+		}
+	}
+	return false
+}
 
 var refNext = map[schemas.PaymentStatus][]schemas.PaymentStatus{
 	schemas.StatusPending:    {schemas.StatusAuthorized, schemas.StatusFailed, schemas.StatusCancelled},

@@ -118,38 +118,26 @@ func checkPayload(cmd *schemas.CommandEnvelope, limits Limits) *fieldError {
 	return nil
 }
 
-// checkID checks an identifier: valid UTF-8, at most MaxIDBytes bytes and,
-// when required, not empty.
+// checkID applies CheckID (docs/payment-rules.md, "Field checks").
 func checkID(field, v string, required bool) *fieldError {
-	switch {
-	case required && v == "":
-		return &fieldError{field, field + " is empty"}
-	case len(v) > MaxIDBytes:
-		return &fieldError{field, fmt.Sprintf("%s is %d bytes long, at most %d allowed", field, len(v), MaxIDBytes)}
-	case !utf8.ValidString(v):
-		return &fieldError{field, field + " is not valid UTF-8"}
+	if err := CheckID(v, required); err != nil {
+		return &fieldError{field, field + " " + err.Error()}
 	}
 	return nil
 }
 
-// checkText checks a free text: valid UTF-8 and at most MaxTextRunes
-// characters.
+// checkText applies CheckText with MaxTextRunes.
 func checkText(field, v string) *fieldError {
-	if !utf8.ValidString(v) {
-		return &fieldError{field, field + " is not valid UTF-8"}
-	}
-	if n := utf8.RuneCountInString(v); n > MaxTextRunes {
-		return &fieldError{field, fmt.Sprintf("%s is %d characters long, at most %d allowed", field, n, MaxTextRunes)}
+	if err := CheckText(v, MaxTextRunes); err != nil {
+		return &fieldError{field, field + " " + err.Error()}
 	}
 	return nil
 }
 
+// checkAmount applies CheckAmount with the configured maximum.
 func checkAmount(v int64, limits Limits) *fieldError {
-	if v <= 0 {
-		return &fieldError{"amountMinor", fmt.Sprintf("amountMinor %d must be greater than 0", v)}
-	}
-	if v > limits.MaxAmountMinor {
-		return &fieldError{"amountMinor", fmt.Sprintf("amountMinor %d is above the maximum %d", v, limits.MaxAmountMinor)}
+	if err := CheckAmount(v, limits.MaxAmountMinor); err != nil {
+		return &fieldError{"amountMinor", fmt.Sprintf("amountMinor %d %s", v, err)}
 	}
 	return nil
 }

@@ -1,6 +1,9 @@
 package producers
 
-import "github.com/prism-cqrs/prism/schemas"
+import (
+	"github.com/prism-cqrs/prism/payment"
+	"github.com/prism-cqrs/prism/schemas"
+)
 
 // Fault kinds: each builds a command with exactly one defect, so the
 // processor's reason is unambiguous, and leaves the model unchanged.
@@ -12,7 +15,7 @@ const (
 	FaultUpdateNotPend   = "update-not-pending" // INVALID_STATE: UpdatePayment outside PENDING
 	FaultVersionConflict = "version-conflict"   // VERSION_CONFLICT: wrong expectedVersion
 	FaultWrongOrg        = "wrong-organization" // FORBIDDEN: another organization's payment
-	FaultInvalidField    = "invalid-field"      // INVALID_FIELD: negative amount
+	FaultInvalidField    = "invalid-field"      // INVALID_FIELD: amount above the processor's default maximum
 )
 
 // fault returns a command that must be rejected, of a kind chosen
@@ -127,7 +130,10 @@ func (g *Generator) buildFault(kind string) Generated {
 			Type:           schemas.TypeCreatePayment,
 			PaymentID:      g.id("pay", g.payments),
 			OrganizationID: g.orgs[org], UserID: g.users[org][g.r.intn(g.cfg.UsersPerOrg)],
-			Amount:        ptr(formatAmount(-g.amount(cur), cur)),
+			// Above payment.DefaultMaxAmountMinor: a line the processor (at its
+			// default --max-amount-minor) rejects but `prism produce --file`
+			// cannot, so a generated file replays with the same outcomes.
+			Amount:        ptr(formatAmount(payment.DefaultMaxAmountMinor+g.amount(cur), cur)),
 			Currency:      ptr(cur),
 			Description:   ptr(g.description()),
 			CorrelationID: g.id("wf", g.payments),

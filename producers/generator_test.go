@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,14 @@ var refTransitions = map[string][]string{
 	"CAPTURED":   {"REFUNDED"},
 }
 
+// refAboveMax says whether amount, as the generator writes it (every
+// decimal of its currency), is above the processor's default maximum of
+// 10^12 minor units: its digits without the point are the minor units.
+func refAboveMax(amount string) bool {
+	minor, err := strconv.ParseInt(strings.Replace(amount, ".", "", 1), 10, 64)
+	return err == nil && minor > 1_000_000_000_000
+}
+
 // apply returns "" when the command is accepted, else the reason code.
 func (m *refModel) apply(l refLine) string {
 	p := m.payments[l.PaymentID]
@@ -44,7 +53,7 @@ func (m *refModel) apply(l refLine) string {
 		if p != nil {
 			return "ALREADY_EXISTS"
 		}
-		if strings.HasPrefix(l.Amount, "-") || strings.Trim(l.Amount, "0.") == "" {
+		if strings.HasPrefix(l.Amount, "-") || strings.Trim(l.Amount, "0.") == "" || refAboveMax(l.Amount) {
 			return "INVALID_FIELD"
 		}
 		m.payments[l.PaymentID] = &refPayment{org: l.OrganizationID, status: "PENDING", version: 1}
@@ -64,7 +73,7 @@ func (m *refModel) apply(l refLine) string {
 		if p.status != "PENDING" {
 			return "INVALID_STATE"
 		}
-		if strings.HasPrefix(l.Amount, "-") {
+		if strings.HasPrefix(l.Amount, "-") || refAboveMax(l.Amount) {
 			return "INVALID_FIELD"
 		}
 	case "ChangePaymentStatus":

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/prism-cqrs/prism/money"
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/schemas"
 )
 
@@ -48,13 +50,19 @@ func (e *FieldError) Error() string { return "field " + e.Field + ": " + e.Reaso
 var ErrInvalidJSON = errors.New("invalid JSON")
 
 // ParseCommandLine decodes one JSON Lines command into an envelope. Unknown
-// fields, fields that do not belong to the command type, a missing required
-// field, a bad amount (too many decimals for the currency, not a decimal
-// string) and an unknown currency are all rejected with a *FieldError naming
-// the field; a line that is not a single JSON object wraps ErrInvalidJSON.
+// fields (keys are case-sensitive), a key given twice, fields that do not
+// belong to the command type, a missing required field, a bad amount (too
+// many decimals for the currency, not a decimal string, not above 0), an
+// unknown currency and a text the payment rules refuse (payment.CheckID,
+// payment.CheckText) are all rejected with a *FieldError naming the field;
+// a line that is not valid UTF-8 wraps ErrInvalidUTF8; a line that is not a
+// single JSON object wraps ErrInvalidJSON.
 // A missing commandId or correlationId is generated (random UUID); a
 // missing issuedAt is left zero and stamped by the producer when sent.
 func ParseCommandLine(line []byte) (*schemas.CommandEnvelope, error) {
+	if err := checkEncoding(line); err != nil {
+		return nil, err
+	}
 	var cl CommandLine
 	dec := json.NewDecoder(bytes.NewReader(line))
 	dec.DisallowUnknownFields()
@@ -63,6 +71,9 @@ func ParseCommandLine(line []byte) (*schemas.CommandEnvelope, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%w: more than one JSON value on the line", ErrInvalidJSON)
+	}
+	if err := checkKeys(line); err != nil {
+		return nil, err
 	}
 	return cl.Envelope()
 }
@@ -133,6 +144,9 @@ func (cl *CommandLine) Envelope() (*schemas.CommandEnvelope, error) {
 		if strings.TrimSpace(req.v) == "" {
 			return nil, &FieldError{Field: req.name, Reason: "required"}
 		}
+	}
+	if err := cl.checkText(); err != nil {
+		return nil, err
 	}
 	env := &schemas.CommandEnvelope{
 		CommandID:      cl.CommandID,
@@ -236,6 +250,36 @@ func (cl *CommandLine) changeStatus() (*schemas.ChangePaymentStatus, error) {
 	return nil, &FieldError{Field: "status", Reason: fmt.Sprintf("unknown status %q (want PENDING, AUTHORIZED, CAPTURED, FAILED, CANCELLED or REFUNDED)", *cl.Status)}
 }
 
+// checkText applies the processor's rules for ids and free texts
+// (payment.CheckID, payment.CheckText), so a line the processor would
+// reject for its text is rejected before anything is produced.
+func (cl *CommandLine) checkText() error {
+	for _, id := range [...]struct {
+		name, v  string
+		required bool
+	}{
+		{"commandId", cl.CommandID, false}, {"paymentId", cl.PaymentID, true},
+		{"organizationId", cl.OrganizationID, true}, {"userId", cl.UserID, true},
+		{"correlationId", cl.CorrelationID, false}, {"causationId", cl.CausationID, false},
+	} {
+		if err := payment.CheckID(id.v, id.required); err != nil {
+			return &FieldError{Field: id.name, Reason: err.Error()}
+		}
+	}
+	for _, text := range [...]struct {
+		name string
+		v    *string
+	}{{"description", cl.Description}, {"reason", cl.Reason}} {
+		if text.v == nil {
+			continue
+		}
+		if err := payment.CheckText(*text.v, payment.MaxTextRunes); err != nil {
+			return &FieldError{Field: text.name, Reason: err.Error()}
+		}
+	}
+	return nil
+}
+
 // parseAmount checks the currency first, so an unknown currency is reported
 // on the currency field rather than as a bad amount.
 func parseAmount(amount, currency string) (int64, error) {
@@ -245,6 +289,11 @@ func parseAmount(amount, currency string) (int64, error) {
 	minor, err := money.Parse(amount, currency)
 	if err != nil {
 		return 0, &FieldError{Field: "amount", Reason: strings.TrimPrefix(err.Error(), "amount ")}
+	}
+	// The maximum is the processor's configuration (--max-amount-minor),
+	// unknown here; only the sign is checked at the line.
+	if err := payment.CheckAmount(minor, math.MaxInt64); err != nil {
+		return 0, &FieldError{Field: "amount", Reason: fmt.Sprintf("%q %s", amount, err)}
 	}
 	return minor, nil
 }

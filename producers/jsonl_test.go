@@ -143,6 +143,23 @@ func TestParseCommandLineErrors(t *testing.T) {
 		{"negative expected version", `{"type":"DeletePayment",` + common + `,"expectedVersion":-1}`, "expectedVersion", "must be >= 0"},
 		{"fractional expected version", `{"type":"DeletePayment",` + common + `,"expectedVersion":1.5}`, "expectedVersion", "must be an integer"},
 		{"expected version as a string", `{"type":"DeletePayment",` + common + `,"expectedVersion":"2"}`, "expectedVersion", "must be an integer"},
+		{"key differing only by case", `{"type":"DeletePayment","commandId":"c","PaymentId":"p","organizationId":"o","userId":"u"}`, "PaymentId", `keys are case-sensitive: "paymentId"`},
+		{"upper-case type key", `{"TYPE":"DeletePayment",` + common + `}`, "TYPE", "unknown field"},
+		{"duplicate key", `{"type":"DeletePayment",` + common + `,"paymentId":"p2"}`, "paymentId", "given twice"},
+		{"duplicate key, same value", `{"type":"DeletePayment",` + common + `,"reason":"a","reason":"a"}`, "reason", "given twice"},
+		{"duplicate key, one escaped", `{"type":"DeletePayment",` + common + `,"payment\u0049d":"p2"}`, "payment\\u0049d", "given twice"},
+		{"case-differing key after a nested value", `{"type":"DeletePayment",` + common + `,"reason":"a,\"b\"}{","Reason":"x"}`, "Reason", "keys are case-sensitive"},
+		{"amount zero", `{"type":"CreatePayment",` + common + `,"amount":"0","currency":"EUR"}`, "amount", `"0" must be greater than 0`},
+		{"amount zero with decimals", `{"type":"CreatePayment",` + common + `,"amount":"0.00","currency":"EUR"}`, "amount", "must be greater than 0"},
+		{"amount negative", `{"type":"CreatePayment",` + common + `,"amount":"-1","currency":"EUR"}`, "amount", `"-1" must be greater than 0`},
+		{"update amount negative", `{"type":"UpdatePayment",` + common + `,"amount":"-0.01","currency":"EUR"}`, "amount", "must be greater than 0"},
+		{"description over the limit", `{"type":"CreatePayment",` + common + `,"amount":"1","currency":"EUR","description":"` + strings.Repeat("é", 1001) + `"}`, "description", "is 1001 characters long, at most 1000 allowed"},
+		{"description with an escaped NUL", `{"type":"CreatePayment",` + common + `,"amount":"1","currency":"EUR","description":"gpu\u0000"}`, "description", "control character U+0000 at character 4"},
+		{"description with a newline", `{"type":"UpdatePayment",` + common + `,"description":"a\nb"}`, "description", "control character U+000A"},
+		{"reason with a C1 control", `{"type":"DeletePayment",` + common + `,"reason":"a\u0085"}`, "reason", "control character U+0085"},
+		{"paymentId with an escaped NUL", `{"type":"DeletePayment","commandId":"c","paymentId":"p\u0000","organizationId":"o","userId":"u"}`, "paymentId", "control character U+0000"},
+		{"organizationId too long", `{"type":"DeletePayment","commandId":"c","paymentId":"p","organizationId":"` + strings.Repeat("o", 129) + `","userId":"u"}`, "organizationId", "129 bytes long"},
+		{"causationId with DEL", `{"type":"DeletePayment",` + common + `,"causationId":"\u007f"}`, "causationId", "control character U+007F"},
 		{"issuedAt not RFC 3339", `{"type":"DeletePayment",` + common + `,"issuedAt":"2026-03-01 10:00"}`, "issuedAt", "not an RFC 3339 time"},
 	}
 	for _, tc := range tests {
@@ -226,5 +243,45 @@ func TestReadJSONLIgnoresByteOrderMark(t *testing.T) {
 	ok, bad, err := ReadJSONL(strings.NewReader(input))
 	if err != nil || len(bad) != 0 || len(ok) != 1 || ok[0].Command.CommandID != "c1" {
 		t.Fatalf("ok=%v bad=%v err=%v, want c1 parsed", ok, bad, err)
+	}
+}
+
+func TestParseCommandLineRejectsInvalidUTF8(t *testing.T) {
+	const head = `{"type":"CreatePayment","commandId":"c","paymentId":"p","organizationId":"o","userId":"u","amount":"1","currency":"EUR","description":"`
+	for _, tc := range []struct{ name, desc string }{
+		{"invalid byte", "caf\xe9"},
+		{"truncated sequence", "\xe2\x82"},
+		{"encoded surrogate", "\xed\xa0\x80"},
+		{"unpaired high surrogate escape", `\ud800`},
+		{"unpaired low surrogate escape", `x\udc00y`},
+		{"high surrogate escape followed by a non-surrogate", `\ud83d\u0041`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, err := ParseCommandLine([]byte(head + tc.desc + `"}`))
+			if !errors.Is(err, ErrInvalidUTF8) {
+				t.Fatalf("got %+v, %v; want ErrInvalidUTF8", env, err)
+			}
+		})
+	}
+	for _, desc := range []string{`\ud83d\ude80`, "🚀", `\\ud800`, strings.Repeat("😀", 1000)} {
+		env, err := ParseCommandLine([]byte(head + desc + `"}`))
+		if err != nil {
+			t.Fatalf("description %.40q: %v", desc, err)
+		}
+		if d := env.Payload.Create.Description; strings.ContainsRune(d, '\uFFFD') {
+			t.Fatalf("description %.40q decoded to %.40q", desc, d)
+		}
+	}
+}
+
+func TestReadJSONLReportsInvalidUTF8ByLine(t *testing.T) {
+	input := `{"type":"DeletePayment","commandId":"c1","paymentId":"p","organizationId":"o","userId":"u"}` + "\n" +
+		`{"type":"DeletePayment","commandId":"c2","paymentId":"p","organizationId":"o","userId":"u","reason":"caf` + "\xe9" + `"}` + "\n"
+	ok, bad, err := ReadJSONL(strings.NewReader(input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ok) != 1 || len(bad) != 1 || bad[0].Error() != "line 2: not valid UTF-8" {
+		t.Fatalf("ok=%v bad=%v, want line 2: not valid UTF-8", ok, bad)
 	}
 }

@@ -283,6 +283,7 @@ func fakeProcessor(t *testing.T, f *fakeKafka, ctx context.Context) {
 	t.Cleanup(wg.Wait)
 	go func() {
 		defer wg.Done()
+		applied := map[string]bool{}
 		for ctx.Err() == nil {
 			fs := cl.PollFetches(ctx)
 			var results []*kgo.Record
@@ -293,8 +294,13 @@ func fakeProcessor(t *testing.T, f *fakeKafka, ctx context.Context) {
 					return
 				}
 				res := &schemas.CommandResult{CommandID: cmd.CommandID, PaymentID: cmd.PaymentID, Accepted: true, EventVersion: 1, CorrelationID: cmd.CorrelationID}
-				if len(cmd.PaymentID) > 4 && cmd.PaymentID[len(cmd.PaymentID)-4:] == "-bad" {
+				switch {
+				case len(cmd.PaymentID) > 4 && cmd.PaymentID[len(cmd.PaymentID)-4:] == "-bad":
 					res.Accepted, res.Reason, res.EventVersion = false, schemas.ReasonNotFound, 0
+				case applied[cmd.CommandID]:
+					res.Duplicate = true // as the processor answers a command id it has applied
+				default:
+					applied[cmd.CommandID] = true
 				}
 				b, err := f.codec.EncodeResult(res)
 				if err != nil {

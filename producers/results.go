@@ -16,8 +16,12 @@ import (
 // resultWatcher is the one results-topic consumer of a producer. It reads
 // every partition of the results topic with read_committed, from the last
 // stable offsets listed when it started, and hands each result to the
-// callbacks registered for its key (the command id). Results nobody waits
-// for are skipped without being decoded.
+// callbacks registered for its key (the command id). A command id sent
+// twice is waited for twice, and its results come in the order of the
+// sends (one partition, one processor): each result goes to the oldest
+// waiter of its key, so the second send gets the second result (the
+// processor's `duplicate: true`), not a copy of the first. Results nobody
+// waits for are skipped without being decoded.
 type resultWatcher struct {
 	client *kgo.Client
 	codec  Codec
@@ -93,19 +97,23 @@ func (w *resultWatcher) dispatch(r *kgo.Record) {
 	id := string(r.Key)
 	w.mu.Lock()
 	ws := w.waiters[id]
-	delete(w.waiters, id)
-	w.mu.Unlock()
 	if len(ws) == 0 {
+		w.mu.Unlock()
 		return
 	}
+	wt := ws[0]
+	if len(ws) == 1 {
+		delete(w.waiters, id)
+	} else {
+		w.waiters[id] = ws[1:]
+	}
+	w.mu.Unlock()
 	res, err := w.codec.DecodeResult(r.Value)
 	if err != nil {
 		err = fmt.Errorf("decode result of command %s (%s/%d@%d): %w", id, r.Topic, r.Partition, r.Offset, err)
 		w.log.Warn("results consumer: undecodable result", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
 	}
-	for _, wt := range ws {
-		wt.fn(res, err)
-	}
+	wt.fn(res, err)
 }
 
 // add registers fn for commandID; the returned func removes it (a no-op

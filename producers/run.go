@@ -36,7 +36,8 @@ type RunConfig struct {
 type RunStats struct {
 	Produced   int // acknowledged by the broker
 	Failed     int // not written (encoding or delivery error)
-	Accepted   int // with Wait: results accepted
+	Accepted   int // with Wait: results accepted, not duplicates
+	Duplicates int // with Wait: results accepted as duplicates (the command id was already applied)
 	Rejected   int // with Wait: results rejected
 	Unanswered int // with Wait: no result within WaitTimeout
 }
@@ -55,8 +56,9 @@ func (p *CommandProducer) Run(ctx context.Context, src Source, cfg RunConfig) (R
 	var (
 		produced, failed   atomic.Int64
 		stop               atomic.Bool // a delivery failed
-		mu                 sync.Mutex  // guards the three below; serializes OnResult
+		mu                 sync.Mutex  // guards the four below; serializes OnResult
 		accepted, rejected int
+		duplicates         int
 		finished           bool // results after the wait are ignored
 		errMu              sync.Mutex
 		firstErr           error
@@ -117,9 +119,12 @@ func (p *CommandProducer) Run(ctx context.Context, src Source, cfg RunConfig) (R
 				if finished {
 					return
 				}
-				if r.Accepted {
+				switch {
+				case r.Accepted && r.Duplicate:
+					duplicates++
+				case r.Accepted:
 					accepted++
-				} else {
+				default:
 					rejected++
 				}
 				if cfg.OnResult != nil {
@@ -174,11 +179,11 @@ func (p *CommandProducer) Run(ctx context.Context, src Source, cfg RunConfig) (R
 	}
 	mu.Lock()
 	finished = true
-	stats.Accepted, stats.Rejected = accepted, rejected
+	stats.Accepted, stats.Duplicates, stats.Rejected = accepted, duplicates, rejected
 	mu.Unlock()
 	stats.Produced, stats.Failed = int(produced.Load()), int(failed.Load())
 	if cfg.Wait {
-		stats.Unanswered = stats.Produced - stats.Accepted - stats.Rejected
+		stats.Unanswered = stats.Produced - stats.Accepted - stats.Duplicates - stats.Rejected
 	}
 	errMu.Lock()
 	defer errMu.Unlock()

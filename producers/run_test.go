@@ -74,6 +74,37 @@ func TestRunWaitCountsOutcomes(t *testing.T) {
 	}
 }
 
+// A command id sent twice in one run gets two results, in order: the
+// first accepted, the second a duplicate; neither is lost or copied.
+func TestRunWaitGivesEachSendOfARepeatedCommandIDItsOwnResult(t *testing.T) {
+	f := newFakeKafka(t)
+	p := f.producer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	fakeProcessor(t, f, ctx)
+	cmds := []*schemas.CommandEnvelope{
+		sampleCommand("c-1", "pay-1"), sampleCommand("c-2", "pay-2"), sampleCommand("c-1", "pay-1"),
+	}
+	var got []string
+	stats, err := p.Run(ctx, sliceSource(cmds), RunConfig{
+		Wait: true, WaitTimeout: 30 * time.Second,
+		OnResult: func(r *schemas.CommandResult) {
+			if r.CommandID == "c-1" {
+				got = append(got, fmt.Sprintf("accepted=%v duplicate=%v", r.Accepted, r.Duplicate))
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "accepted=true duplicate=false|accepted=true duplicate=true"; strings.Join(got, "|") != want {
+		t.Fatalf("results of c-1: %q, want %q", got, want)
+	}
+	if want := (RunStats{Produced: 3, Accepted: 2, Duplicates: 1}); stats != want {
+		t.Fatalf("stats %+v, want %+v", stats, want)
+	}
+}
+
 func TestRunWaitWithoutAnswersReportsUnanswered(t *testing.T) {
 	f := newFakeKafka(t)
 	p := f.producer(t)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -208,7 +209,33 @@ func runProduceFile(cmd *cobra.Command, g *globals, f *produceFlags) error {
 		i++
 		return valid[i-1].Command, true, nil
 	}
-	return produceRun(cmd, g, f, src, int64(len(valid)), len(invalid))
+	// Records too large for the commands topic are invalid lines too, found
+	// before anything is produced (README, `prism produce`).
+	sizeCheck := func(ctx context.Context, p *producers.CommandProducer) (int, error) {
+		limit, _, err := p.RecordLimit(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("produce: %w", err)
+		}
+		big, err := p.OversizedLines(valid, limit)
+		if err != nil || len(big) == 0 {
+			return 0, err
+		}
+		if !f.skipInvalid { // then no other line was invalid
+			for _, le := range big {
+				fmt.Fprintln(stderr, le.Error())
+			}
+			fmt.Fprintf(stderr, "summary: produced=0 skipped=%d invalid=%d valid=%d (nothing produced: fix the lines or use --skip-invalid)\n", len(valid), len(big), len(valid)-len(big))
+			return 0, exitCodeError{code: produceExitInvalid}
+		}
+		tooBig := map[int]bool{}
+		for _, le := range big {
+			fmt.Fprintln(stderr, "skipped "+le.Error())
+			tooBig[le.Line] = true
+		}
+		valid = slices.DeleteFunc(valid, func(l producers.Parsed) bool { return tooBig[l.Line] })
+		return len(big), nil
+	}
+	return produceRun(cmd, g, f, src, int64(len(valid)), len(invalid), sizeCheck)
 }
 
 func runProduceGenerate(cmd *cobra.Command, g *globals, f *produceFlags) error {
@@ -246,7 +273,7 @@ func runProduceGenerate(cmd *cobra.Command, g *globals, f *produceFlags) error {
 	}
 	var runErr error
 	if produce {
-		runErr = produceRun(cmd, g, f, src, int64(f.generate), 0)
+		runErr = produceRun(cmd, g, f, src, int64(f.generate), 0, nil)
 	} else {
 		runErr = produceWriteOnly(cmd, f, src, int64(f.generate))
 	}
@@ -288,8 +315,11 @@ func produceWriteOnly(cmd *cobra.Command, f *produceFlags, src producers.Source,
 }
 
 // produceRun produces src through a command producer and prints the
-// results (--wait) and the summary.
-func produceRun(cmd *cobra.Command, g *globals, f *produceFlags, src producers.Source, total int64, skipped int) error {
+// results (--wait) and the summary. precheck (may be nil) runs once the
+// topics are known to exist, before anything is produced: an error stops
+// the run, a count adds to the skipped lines.
+func produceRun(cmd *cobra.Command, g *globals, f *produceFlags, src producers.Source, total int64, skipped int,
+	precheck func(context.Context, *producers.CommandProducer) (int, error)) error {
 	p, err := f.newProducer(g)
 	if err != nil {
 		return fmt.Errorf("produce: %w", err)
@@ -300,6 +330,16 @@ func produceRun(cmd *cobra.Command, g *globals, f *produceFlags, src producers.S
 	cancelCheck()
 	if err != nil {
 		return fmt.Errorf("produce: %w", err)
+	}
+	if precheck != nil {
+		checkCtx, cancelCheck := context.WithTimeout(cmd.Context(), 15*time.Second)
+		n, err := precheck(checkCtx, p)
+		cancelCheck()
+		if err != nil {
+			return err
+		}
+		skipped += n
+		total -= int64(n)
 	}
 	stdout := bufio.NewWriter(cmd.OutOrStdout())
 	enc := json.NewEncoder(stdout)
@@ -332,7 +372,7 @@ func produceRun(cmd *cobra.Command, g *globals, f *produceFlags, src producers.S
 	interrupted := ctx.Err() != nil
 	summary := fmt.Sprintf("summary: produced=%d skipped=%d failed=%d", stats.Produced, skipped, stats.Failed)
 	if f.wait {
-		summary += fmt.Sprintf(" accepted=%d rejected=%d unanswered=%d", stats.Accepted, stats.Rejected, stats.Unanswered)
+		summary += fmt.Sprintf(" accepted=%d rejected=%d unanswered=%d duplicates=%d", stats.Accepted, stats.Rejected, stats.Unanswered, stats.Duplicates)
 	}
 	if interrupted {
 		summary += " interrupted=true"
