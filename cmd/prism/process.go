@@ -17,6 +17,7 @@ import (
 
 	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/processors"
+	"github.com/prism-cqrs/prism/redact"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -81,7 +82,7 @@ func runProcess(ctx context.Context, g *globals, f *processFlags) error {
 		return err
 	}
 	if f.httpAddr != "" {
-		stop, err := serveHTTP(f.httpAddr, processors.NewHTTPHandler(eng, reg))
+		stop, err := serveHTTP(f.httpAddr, redact.HTTPHandler(processors.NewHTTPHandler(eng, reg), g.redactor()))
 		if err != nil {
 			return err
 		}

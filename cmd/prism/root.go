@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/prism-cqrs/prism/kafkaconn"
+	"github.com/prism-cqrs/prism/redact"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -71,9 +72,11 @@ func newRootCmd() *cobra.Command {
 	f.StringVar(&g.logLevel, "log-level", envOr("PRISM_LOG_LEVEL", "info"), "debug, info, warn or error (PRISM_LOG_LEVEL)")
 	f.StringVar(&g.logFormat, "log-format", envOr("PRISM_LOG_FORMAT", "text"), "text or json (PRISM_LOG_FORMAT)")
 
+	maskSecretDefaults(f)
 	for _, sub := range subcommands {
 		root.AddCommand(sub(g))
 	}
+	redactErrors(root, g)
 	return root
 }
 
@@ -96,7 +99,7 @@ func (g *globals) setupLogging() error {
 	default:
 		return fmt.Errorf("--log-format %q: want text or json", g.logFormat)
 	}
-	slog.SetDefault(slog.New(h))
+	slog.SetDefault(slog.New(redact.Handler(h, g.redactor())))
 	return nil
 }
 
