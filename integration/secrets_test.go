@@ -297,4 +297,3 @@ func sinkUnderFailure(t *testing.T, env []string, name string, args ...string) (
 	}
 	return health, body, ""
 }
-
