@@ -94,7 +94,7 @@ func runProcess(ctx context.Context, g *globals, f *processFlags) error {
 // buildEngine wires the payment aggregate into a processor engine for the
 // namespace, after checking its topics exist and are co-partitioned.
 func buildEngine(ctx context.Context, g *globals, f *processFlags, reg prometheus.Registerer) (*processors.Engine, error) {
-	kopts, err := g.kafka().Opts()
+	kopts, err := g.kafkaReady(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -290,6 +290,9 @@ func produceWriteOnly(cmd *cobra.Command, f *produceFlags, src producers.Source,
 // produceRun produces src through a command producer and prints the
 // results (--wait) and the summary.
 func produceRun(cmd *cobra.Command, g *globals, f *produceFlags, src producers.Source, total int64, skipped int) error {
+	if err := g.kafka().Probe(cmd.Context()); err != nil {
+		return fmt.Errorf("produce: %w", err)
+	}
 	p, err := f.newProducer(g)
 	if err != nil {
 		return fmt.Errorf("produce: %w", err)

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/kafkaconn"
 	"github.com/prism-cqrs/prism/redact"
@@ -114,4 +116,14 @@ func (g *globals) kafka() kafkaconn.Config {
 		SASLUser:      g.saslUser,
 		SASLPassword:  g.saslPassword,
 	}
+}
+
+// kafkaReady returns the Kafka client options after checking, within
+// kafkaconn.DefaultProbeTimeout, that a broker answers: a wrong --brokers
+// fails every command at start with the same message.
+func (g *globals) kafkaReady(ctx context.Context) ([]kgo.Opt, error) {
+	if err := g.kafka().Probe(ctx); err != nil {
+		return nil, err
+	}
+	return g.kafka().Opts()
 }

@@ -126,6 +126,9 @@ func runSink(ctx context.Context, g *globals, f *sinkFlags, name string) error {
 		}
 		defer stop()
 	}
+	if err := g.kafka().Probe(ctx); err != nil {
+		return err
+	}
 	return runner.Run(ctx)
 }
 
