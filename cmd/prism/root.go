@@ -79,6 +79,10 @@ func newRootCmd() *cobra.Command {
 		root.AddCommand(sub(g))
 	}
 	redactErrors(root, g)
+	attachExamples(root)
+	registerCompletions(root)
+	root.Version = versionText()
+	root.SetVersionTemplate("{{.Version}}")
 	return root
 }
 
