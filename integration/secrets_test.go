@@ -169,6 +169,8 @@ func TestSecretsNeverPrinted(t *testing.T) {
 			want string // in the output: the user learns what is wrong
 		}{
 			{"bad elasticsearch URL", []string{"sink", "elasticsearch", "--elasticsearch-url", "ftp://elastic:" + secretElastic + "@127.0.0.1:9200"}, "xxxxx"},
+			{"bad redis URL", []string{"sink", "redis", "--redis-url", "redis://:" + secretRedis + "@127.0.0.1:notaport/0"}, "invalid port"},
+			{"bad postgres DSN", []string{"sink", "postgres", "--postgres-url", "host=127.0.0.1 password=" + secretPostgres + " port=x"}, "invalid port"},
 			{"bad postgres URL", []string{"sink", "postgres", "--postgres-url", "postgres://prism:" + secretPostgres + "@127.0.0.1:notaport/prism"}, "parse"},
 			{"sasl on a plaintext broker", []string{"lag", "--kafka-sasl-mechanism", "PLAIN", "--kafka-sasl-user", "prism"}, "SASL"},
 		} {
