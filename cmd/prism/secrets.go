@@ -4,6 +4,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/prism-cqrs/prism/kafkaconn"
 	"github.com/prism-cqrs/prism/redact"
 )
 
@@ -14,8 +15,11 @@ var secretURLFlags = []string{"postgres-url", "redis-url", "elasticsearch-url"}
 // passwords and the passwords inside the connection URLs (README,
 // Configuration).
 func (g *globals) redactor() *redact.Redactor {
-	return redact.New(g.saslPassword, g.elasticPassword,
-		redact.Password(g.postgresURL), redact.Password(g.redisURL), redact.Password(g.elasticsearchURL))
+	secrets := []string{g.saslPassword, g.elasticPassword, redact.Password(g.postgresURL), redact.Password(g.redisURL)}
+	for _, u := range kafkaconn.SplitList(g.elasticsearchURL) {
+		secrets = append(secrets, redact.Password(u))
+	}
+	return redact.New(secrets...)
 }
 
 // maskSecretDefaults shows the URL flags' defaults (read from PRISM_*
