@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -25,6 +26,8 @@ type Config struct {
 	SASLMechanism string
 	SASLUser      string
 	SASLPassword  string // never logged or printed
+	// ProbeTimeout bounds Probe; 0 means DefaultProbeTimeout.
+	ProbeTimeout time.Duration
 }
 
 // Validate reports every problem at once.

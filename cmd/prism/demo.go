@@ -58,7 +58,7 @@ func runDemo(cmd *cobra.Command, g *globals, f *demoFlags) error {
 	if f.seed == 0 {
 		f.seed = time.Now().UnixNano() % 1_000_000
 	}
-	kopts, err := g.kafka().Opts()
+	kopts, err := g.kafkaReady(ctx)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func newLagCmd(g *globals) *cobra.Command {
 			"Lag is 0 exactly when the group has nothing left to read: the commit markers\n" +
 			"that end transactions on the events topic are not counted as unread.",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			opts, err := g.kafka().Opts()
+			opts, err := g.kafkaReady(cmd.Context())
 			if err != nil {
 				return err
 			}

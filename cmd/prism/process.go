@@ -17,6 +17,7 @@ import (
 
 	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/processors"
+	"github.com/prism-cqrs/prism/redact"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -81,7 +82,7 @@ func runProcess(ctx context.Context, g *globals, f *processFlags) error {
 		return err
 	}
 	if f.httpAddr != "" {
-		stop, err := serveHTTP(f.httpAddr, processors.NewHTTPHandler(eng, reg))
+		stop, err := serveHTTP(f.httpAddr, redact.HTTPHandler(processors.NewHTTPHandler(eng, reg), g.redactor()))
 		if err != nil {
 			return err
 		}
@@ -93,7 +94,7 @@ func runProcess(ctx context.Context, g *globals, f *processFlags) error {
 // buildEngine wires the payment aggregate into a processor engine for the
 // namespace, after checking its topics exist and are co-partitioned.
 func buildEngine(ctx context.Context, g *globals, f *processFlags, reg prometheus.Registerer) (*processors.Engine, error) {
-	kopts, err := g.kafka().Opts()
+	kopts, err := g.kafkaReady(ctx)
 	if err != nil {
 		return nil, err
 	}

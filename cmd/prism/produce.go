@@ -320,6 +320,9 @@ func produceWriteOnly(cmd *cobra.Command, f *produceFlags, src producers.Source,
 // the run, a count adds to the skipped lines.
 func produceRun(cmd *cobra.Command, g *globals, f *produceFlags, src producers.Source, total int64, skipped int,
 	precheck func(context.Context, *producers.CommandProducer) (int, error)) error {
+	if err := g.kafka().Probe(cmd.Context()); err != nil {
+		return fmt.Errorf("produce: %w", err)
+	}
 	p, err := f.newProducer(g)
 	if err != nil {
 		return fmt.Errorf("produce: %w", err)

@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/kafkaconn"
+	"github.com/prism-cqrs/prism/redact"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -71,9 +74,15 @@ func newRootCmd() *cobra.Command {
 	f.StringVar(&g.logLevel, "log-level", envOr("PRISM_LOG_LEVEL", "info"), "debug, info, warn or error (PRISM_LOG_LEVEL)")
 	f.StringVar(&g.logFormat, "log-format", envOr("PRISM_LOG_FORMAT", "text"), "text or json (PRISM_LOG_FORMAT)")
 
+	maskSecretDefaults(f)
 	for _, sub := range subcommands {
 		root.AddCommand(sub(g))
 	}
+	redactErrors(root, g)
+	attachExamples(root)
+	registerCompletions(root)
+	root.Version = versionText()
+	root.SetVersionTemplate("{{.Version}}")
 	return root
 }
 
@@ -96,7 +105,7 @@ func (g *globals) setupLogging() error {
 	default:
 		return fmt.Errorf("--log-format %q: want text or json", g.logFormat)
 	}
-	slog.SetDefault(slog.New(h))
+	slog.SetDefault(slog.New(redact.Handler(h, g.redactor())))
 	return nil
 }
 
@@ -111,4 +120,14 @@ func (g *globals) kafka() kafkaconn.Config {
 		SASLUser:      g.saslUser,
 		SASLPassword:  g.saslPassword,
 	}
+}
+
+// kafkaReady returns the Kafka client options after checking, within
+// kafkaconn.DefaultProbeTimeout, that a broker answers: a wrong --brokers
+// fails every command at start with the same message.
+func (g *globals) kafkaReady(ctx context.Context) ([]kgo.Opt, error) {
+	if err := g.kafka().Probe(ctx); err != nil {
+		return nil, err
+	}
+	return g.kafka().Opts()
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/prism-cqrs/prism/redact"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/elasticsearch"
 	"github.com/prism-cqrs/prism/sinks/postgres"
@@ -119,11 +120,14 @@ func runSink(ctx context.Context, g *globals, f *sinkFlags, name string) error {
 		mux := http.NewServeMux()
 		mux.Handle("/healthz", runner.HealthHandler())
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		stop, err := serveHTTP(f.httpAddr, mux, "sink", name)
+		stop, err := serveHTTP(f.httpAddr, redact.HTTPHandler(mux, g.redactor()), "sink", name)
 		if err != nil {
 			return err
 		}
 		defer stop()
+	}
+	if err := g.kafka().Probe(ctx); err != nil {
+		return err
 	}
 	return runner.Run(ctx)
 }

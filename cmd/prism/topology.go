@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -37,12 +38,12 @@ func (f *topologyFlags) spec(g *globals) (topology.Spec, error) {
 
 // specAndAdmin builds the spec from the flags and an admin on a new client;
 // the caller closes the client.
-func (f *topologyFlags) specAndAdmin(g *globals) (topology.Spec, *topology.Admin, *kgo.Client, error) {
+func (f *topologyFlags) specAndAdmin(ctx context.Context, g *globals) (topology.Spec, *topology.Admin, *kgo.Client, error) {
 	spec, err := f.spec(g)
 	if err != nil {
 		return topology.Spec{}, nil, nil, err
 	}
-	opts, err := g.kafka().Opts()
+	opts, err := g.kafkaReady(ctx)
 	if err != nil {
 		return topology.Spec{}, nil, nil, err
 	}
@@ -96,7 +97,7 @@ func newTopologyApplyCmd(g *globals, f *topologyFlags) *cobra.Command {
 			"partitions; commands and events are raised together).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			spec, adm, cl, err := f.specAndAdmin(g)
+			spec, adm, cl, err := f.specAndAdmin(cmd.Context(), g)
 			if err != nil {
 				return err
 			}
@@ -145,7 +146,7 @@ func newTopologyDiffCmd(g *globals, f *topologyFlags) *cobra.Command {
 		Short: "Print the drift between the cluster and the spec; exit 1 when there is some",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			spec, adm, cl, err := f.specAndAdmin(g)
+			spec, adm, cl, err := f.specAndAdmin(cmd.Context(), g)
 			if err != nil {
 				return err
 			}

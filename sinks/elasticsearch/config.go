@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prism-cqrs/prism/redact"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -70,7 +71,7 @@ func (c Config) Validate() error {
 	for _, raw := range c.URLs {
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("elasticsearch: URL %q: want http(s)://host:port", raw))
+			errs = append(errs, fmt.Errorf("elasticsearch: URL %q: want http(s)://host:port", redact.URL(raw)))
 		}
 	}
 	if c.Names.Namespace == "" {

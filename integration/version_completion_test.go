@@ -1,0 +1,106 @@
+package integration
+
+import (
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hamba/avro/v2"
+
+	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/topology"
+)
+
+// TestVersionFlag checks that `prism --version` names the Go version it was
+// built with and the fingerprint of every shipped schema, computed here
+// from the .avsc files with the Avro library's CRC-64-AVRO.
+func TestVersionFlag(t *testing.T) {
+	ctx := harness.Context(t, time.Minute)
+	out, code := runPrism(ctx, t, os.Environ(), "--version")
+	if code != 0 {
+		t.Fatalf("prism --version: exit %d\n%s", code, out)
+	}
+	// The test and the binary are built by the same toolchain.
+	if !strings.Contains(out, runtime.Version()) {
+		t.Errorf("--version lacks the Go version %s:\n%s", runtime.Version(), out)
+	}
+	files, err := filepath.Glob(filepath.Join("..", "schemas", "avro", "*.avsc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	older, _ := filepath.Glob(filepath.Join("..", "schemas", "avro", "v*", "*.avsc"))
+	files = append(files, older...)
+	if len(files) < 3 {
+		t.Fatalf("found %d schema files, want at least 3", len(files))
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := avro.ParseBytesWithCache(b, "", &avro.SchemaCache{})
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		fp, err := s.FingerprintUsing(avro.CRC64Avro)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(filepath.Join("..", "schemas"), f)
+		want := rel + "  " // the file, then its fingerprint on the same line
+		line := ""
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, want) {
+				line = l
+			}
+		}
+		if !strings.Contains(line, hex.EncodeToString(fp)) {
+			t.Errorf("--version: %s should show fingerprint %x, line %q in:\n%s", rel, fp, line, out)
+		}
+	}
+}
+
+// TestShellCompletion checks what `prism completion` makes the shell offer:
+// the sink names after `prism sink` and the values of enumerated flags.
+func TestShellCompletion(t *testing.T) {
+	ctx := harness.Context(t, time.Minute)
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"sink", ""}, topology.SinkNames},
+		{[]string{"--log-level", ""}, []string{"debug", "info", "warn", "error"}},
+		{[]string{"--log-format", ""}, []string{"text", "json"}},
+		{[]string{"topology", "describe", "--format", ""}, []string{"text", "mermaid"}},
+		{[]string{"--kafka-sasl-mechanism", ""}, []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}},
+	} {
+		out, code := runPrism(ctx, t, os.Environ(), append([]string{"__complete"}, tc.args...)...)
+		if code != 0 {
+			t.Errorf("prism __complete %q: exit %d\n%s", tc.args, code, out)
+			continue
+		}
+		var got []string
+		for _, l := range strings.Split(out, "\n") {
+			if l != "" && !strings.HasPrefix(l, ":") && !strings.HasPrefix(l, "Completion ended") {
+				got = append(got, l)
+			}
+		}
+		want := slices.Clone(tc.want)
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("prism __complete %q offers %q, want %q", tc.args, got, want)
+		}
+	}
+	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
+		out, code := runPrism(ctx, t, os.Environ(), "completion", shell)
+		if code != 0 || !strings.Contains(out, "prism") {
+			t.Errorf("prism completion %s: exit %d, %d bytes", shell, code, len(out))
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package kafkaconn
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// DefaultProbeTimeout bounds Probe when Config.ProbeTimeout is 0: how long a
+// command waits at start for a broker to answer before it gives up with a
+// message that says why.
+const DefaultProbeTimeout = 10 * time.Second
+
+// ErrNoBroker is returned (wrapped) by Probe when no seed broker answers as
+// a Kafka broker.
+var ErrNoBroker = errors.New("no broker answered")
+
+// Probe checks, within Config.ProbeTimeout, that at least one seed broker answers a
+// Kafka ApiVersions request over the configured TLS and SASL. Every command
+// that talks to Kafka calls it first, so a wrong --brokers fails fast and
+// the same way everywhere instead of in a client's own timeout. When none
+// answers, the error names each address and its problem: nothing listening
+// (connection refused), a peer that is not a Kafka broker (it closed the
+// connection, sent garbage or stayed silent), a failed TLS handshake or a
+// refused SASL login. It wraps ErrNoBroker.
+func (c Config) Probe(ctx context.Context) error {
+	opts, err := c.Opts()
+	if err != nil {
+		return err
+	}
+	timeout := c.ProbeTimeout
+	if timeout <= 0 {
+		timeout = DefaultProbeTimeout
+	}
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	errs := make([]error, len(c.Brokers))
+	var wg sync.WaitGroup
+	for i, addr := range c.Brokers {
+		wg.Go(func() { errs[i] = probeBroker(pctx, opts, addr, timeout) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err == nil {
+			return nil
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("kafka: probe brokers: %w", err) // interrupted by the caller
+	}
+	return fmt.Errorf("kafka: %w (--brokers %s): %w", ErrNoBroker, strings.Join(c.Brokers, ","), errors.Join(errs...))
+}
+
+// probeBroker sends one ApiVersions request to addr alone (no retries).
+func probeBroker(ctx context.Context, opts []kgo.Opt, addr string, timeout time.Duration) error {
+	cl, err := kgo.NewClient(append(opts[:len(opts):len(opts)], kgo.SeedBrokers(addr), kgo.DialTimeout(timeout))...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", addr, err)
+	}
+	defer cl.Close()
+	seeds := cl.SeedBrokers()
+	if len(seeds) == 0 {
+		return fmt.Errorf("%s: not a host:port", addr)
+	}
+	_, err = seeds[0].Request(ctx, kmsg.NewPtrApiVersionsRequest())
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s: the peer did not answer as a Kafka broker within %s (is this a Kafka listener?)", addr, timeout)
+	}
+	return describeProbeError(addr, err)
+}
+
+// describeProbeError says in words what a failed first request means.
+func describeProbeError(addr string, err error) error {
+	var dnsErr *net.DNSError
+	var recErr tls.RecordHeaderError
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var kafkaErr *kerr.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("%s: nothing is listening there (connection refused)", addr)
+	case errors.As(err, &dnsErr):
+		return fmt.Errorf("%s: cannot resolve the host: %w", addr, err)
+	case errors.As(err, &recErr), errors.As(err, &certErr), errors.As(err, &unknownAuth):
+		return fmt.Errorf("%s: TLS handshake failed (is --kafka-tls or --kafka-ca-file right?): %w", addr, err)
+	case errors.As(err, &kafkaErr) && isSASLError(kafkaErr):
+		return fmt.Errorf("%s: SASL login failed (does this listener take SASL? check --kafka-sasl-mechanism, --kafka-sasl-user and PRISM_KAFKA_SASL_PASSWORD): %w", addr, err)
+	case errors.As(err, &kafkaErr):
+		return fmt.Errorf("%s: the broker refused the connection: %w", addr, err)
+	default:
+		return fmt.Errorf("%s: the peer did not answer as a Kafka broker (is this a Kafka listener?): %w", addr, err)
+	}
+}
+
+func isSASLError(e *kerr.Error) bool {
+	switch e {
+	case kerr.SaslAuthenticationFailed, kerr.IllegalSaslState, kerr.UnsupportedSaslMechanism:
+		return true
+	}
+	return false
+}
