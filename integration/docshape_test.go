@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/schemas"
 	redissink "github.com/prism-cqrs/prism/sinks/redis"
 	"github.com/prism-cqrs/prism/sinks/sinktest"
 )
@@ -195,20 +196,8 @@ func TestJSONDocumentsHaveTheDocumentedShape(t *testing.T) {
 	ela := e.startSink("sink-elasticsearch", "elasticsearch", "--elasticsearch-url", es.url)
 	e.produceCommands(ctx, cmds)
 	ignore := []sinktest.Field{sinktest.FieldCreatedAt, sinktest.FieldUpdatedAt}
-	kvWaitEqual(t, "redis", 3*time.Minute, func() []string {
-		got, err := rs.Payments(ctx)
-		if err != nil {
-			return []string{err.Error()}
-		}
-		return sinktest.DiffPayments(want, got, 10, ignore...)
-	})
-	kvWaitEqual(t, "elasticsearch", 3*time.Minute, func() []string {
-		got, err := es.Payments(ctx)
-		if err != nil {
-			return []string{err.Error()}
-		}
-		return sinktest.DiffPayments(want, got, 10, ignore...)
-	})
+	waitPayments(t, "redis", 3*time.Minute, want, func() (map[string]schemas.Payment, error) { return rs.Payments(ctx) }, ignore...)
+	waitPayments(t, "elasticsearch", 3*time.Minute, want, func() (map[string]schemas.Payment, error) { return es.Payments(ctx) }, ignore...)
 
 	// Redis: every payment document, as stored.
 	var problems []string

@@ -206,13 +206,7 @@ func TestHostileTextEveryReadSourceAgrees(t *testing.T) {
 	mu.Unlock()
 
 	ignore := []sinktest.Field{sinktest.FieldCreatedAt, sinktest.FieldUpdatedAt}
-	kvWaitEqual(t, "postgres", 3*time.Minute, func() []string {
-		got, err := postgres.ReadPayments(ctx, e.pool, e.schema)
-		if err != nil {
-			return []string{err.Error()}
-		}
-		return sinktest.DiffPayments(want, got, 10, ignore...)
-	})
+	waitPayments(t, "postgres", 3*time.Minute, want, func() (map[string]schemas.Payment, error) { return postgres.ReadPayments(ctx, e.pool, e.schema) }, ignore...)
 	kvWaitEqual(t, "readmodels state", 2*time.Minute, func() []string {
 		got, err := readmodels.ReadStates(ctx, e.pool, e.schema)
 		if err != nil {
@@ -221,20 +215,8 @@ func TestHostileTextEveryReadSourceAgrees(t *testing.T) {
 		// readmodel_state holds neither the user nor the description.
 		return sinktest.DiffPayments(want, got, 10, append(ignore, sinktest.FieldUserID, sinktest.FieldDescription)...)
 	})
-	kvWaitEqual(t, "redis", 2*time.Minute, func() []string {
-		got, err := rs.Payments(ctx)
-		if err != nil {
-			return []string{err.Error()}
-		}
-		return sinktest.DiffPayments(want, got, 10, ignore...)
-	})
-	kvWaitEqual(t, "elasticsearch", 2*time.Minute, func() []string {
-		got, err := es.Payments(ctx)
-		if err != nil {
-			return []string{err.Error()}
-		}
-		return sinktest.DiffPayments(want, got, 10, ignore...)
-	})
+	waitPayments(t, "redis", 2*time.Minute, want, func() (map[string]schemas.Payment, error) { return rs.Payments(ctx) }, ignore...)
+	waitPayments(t, "elasticsearch", 2*time.Minute, want, func() (map[string]schemas.Payment, error) { return es.Payments(ctx) }, ignore...)
 	ends, err := kadm.NewClient(e.cl).ListEndOffsets(ctx, e.names.EventsDLQTopic())
 	if err != nil {
 		t.Fatal(err)

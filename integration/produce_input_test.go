@@ -7,15 +7,11 @@ package integration
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -174,23 +170,7 @@ func TestProduceWaitRepeatedCommandIDGetsEachResult(t *testing.T) {
 	t.Parallel()
 	e := newProdEnv(t)
 	ctx := harness.Context(t, 4*time.Minute)
-	pctx, stop := context.WithCancel(ctx)
-	proc := exec.CommandContext(pctx, harness.PrismBinary(t), "process", "--namespace", e.names.Namespace,
-		"--brokers", strings.Join(e.brokers, ","), "--http", "", "--instance-id", "dup-test")
-	var procLog bytes.Buffer
-	proc.Stdout, proc.Stderr = &procLog, &procLog
-	proc.Cancel = func() error { return proc.Process.Signal(os.Interrupt) }
-	proc.WaitDelay = 30 * time.Second
-	if err := proc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		stop()
-		_ = proc.Wait()
-		if t.Failed() {
-			t.Logf("prism process log:\n%s", procLog.String())
-		}
-	}()
+	e.startProcessor(t, ctx, "dup-test")
 	create := `{"type":"CreatePayment","commandId":"c-1","paymentId":"p-1","organizationId":"o","userId":"u","amount":"1.00","currency":"EUR"}`
 	other := `{"type":"CreatePayment","commandId":"c-2","paymentId":"p-2","organizationId":"o","userId":"u","amount":"2.00","currency":"EUR"}`
 	run := e.prism(t, ctx, nil, "--file", writeFile(t, "dup.jsonl", create+"\n"+other+"\n"+create+"\n"), "--wait", "--wait-timeout", "120s")

@@ -706,6 +706,30 @@ func BenchmarkProduceGenerate(b *testing.B) {
 	})
 }
 
+// startProcessor runs the real `prism process` on e's namespace until the
+// test ends (SIGINT, then its exit awaited); its log is printed when the test
+// failed.
+func (e *prodEnv) startProcessor(t *testing.T, ctx context.Context, instanceID string) {
+	t.Helper()
+	pctx, stop := context.WithCancel(ctx)
+	proc := exec.CommandContext(pctx, harness.PrismBinary(t), "process", "--namespace", e.names.Namespace,
+		"--brokers", strings.Join(e.brokers, ","), "--http", "", "--instance-id", instanceID)
+	var procLog bytes.Buffer
+	proc.Stdout, proc.Stderr = &procLog, &procLog
+	proc.Cancel = func() error { return proc.Process.Signal(os.Interrupt) }
+	proc.WaitDelay = 30 * time.Second
+	if err := proc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stop()
+		_ = proc.Wait()
+		if t.Failed() {
+			t.Logf("prism process log:\n%s", procLog.String())
+		}
+	})
+}
+
 // TestProduceGenerateWaitWithRealProcessor runs the real `prism process`
 // and `prism produce --generate --wait`: every generated command gets a
 // result, exactly round(N×R) are rejected, and each outcome (accepted, or
@@ -714,23 +738,7 @@ func TestProduceGenerateWaitWithRealProcessor(t *testing.T) {
 	t.Parallel()
 	e := newProdEnv(t)
 	ctx := harness.Context(t, 5*time.Minute)
-	pctx, stop := context.WithCancel(ctx)
-	proc := exec.CommandContext(pctx, harness.PrismBinary(t), "process", "--namespace", e.names.Namespace,
-		"--brokers", strings.Join(e.brokers, ","), "--http", "", "--instance-id", "producers-test")
-	var procLog bytes.Buffer
-	proc.Stdout, proc.Stderr = &procLog, &procLog
-	proc.Cancel = func() error { return proc.Process.Signal(os.Interrupt) }
-	proc.WaitDelay = 30 * time.Second
-	if err := proc.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		stop()
-		_ = proc.Wait()
-		if t.Failed() {
-			t.Logf("prism process log:\n%s", procLog.String())
-		}
-	}()
+	e.startProcessor(t, ctx, "producers-test")
 
 	const n, ratio = 2000, 0.2
 	args := []string{"--generate", strconv.Itoa(n), "--organizations", "4", "--seed", "31", "--invalid-ratio", "0.2", "--id-prefix", e.names.Namespace}

@@ -595,20 +595,8 @@ func TestSinksRedisAndElasticsearchFromCommands(t *testing.T) {
 	ela := e.startSink("sink-elasticsearch", "elasticsearch", "--elasticsearch-url", es.url)
 	e.produceCommands(ctx, cmds)
 	ignore := []sinktest.Field{sinktest.FieldCreatedAt, sinktest.FieldUpdatedAt}
-	kvWaitEqual(t, "redis", 4*time.Minute, func() []string {
-		got, err := rs.Payments(ctx)
-		if err != nil {
-			return []string{err.Error()}
-		}
-		return sinktest.DiffPayments(want, got, 10, ignore...)
-	})
-	kvWaitEqual(t, "elasticsearch", 4*time.Minute, func() []string {
-		got, err := es.Payments(ctx)
-		if err != nil {
-			return []string{err.Error()}
-		}
-		return sinktest.DiffPayments(want, got, 10, ignore...)
-	})
+	waitPayments(t, "redis", 4*time.Minute, want, func() (map[string]schemas.Payment, error) { return rs.Payments(ctx) }, ignore...)
+	waitPayments(t, "elasticsearch", 4*time.Minute, want, func() (map[string]schemas.Payment, error) { return es.Payments(ctx) }, ignore...)
 	t.Logf("both sinks matched %s after the first command", time.Since(start).Round(time.Second))
 	red.stop(t)
 	ela.stop(t)

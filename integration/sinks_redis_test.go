@@ -729,6 +729,20 @@ func kvWaitEqual(t *testing.T, what string, timeout time.Duration, diff func() [
 	t.Fatalf("%s never matched the expectation within %s:\n  %s", what, timeout, strings.Join(last, "\n  "))
 }
 
+// waitPayments waits (kvWaitEqual) until read returns want, with the fields
+// in ignore left out of the comparison.
+func waitPayments(t *testing.T, what string, timeout time.Duration, want map[string]schemas.Payment,
+	read func() (map[string]schemas.Payment, error), ignore ...sinktest.Field) {
+	t.Helper()
+	kvWaitEqual(t, what, timeout, func() []string {
+		got, err := read()
+		if err != nil {
+			return []string{err.Error()}
+		}
+		return sinktest.DiffPayments(want, got, 10, ignore...)
+	})
+}
+
 // kvWaitUnhealthy polls /healthz for d and reports whether it answered 503.
 func kvWaitUnhealthy(p *sinkProc, d time.Duration) bool {
 	seen := false
