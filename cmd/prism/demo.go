@@ -49,6 +49,8 @@ It exits 1 when they do not. Needs the four services (make services-up).`,
 	fl.Float64Var(&f.invalidRatio, "invalid-ratio", 0.1, "share of commands built to be rejected")
 	fl.Int32Var(&f.partitions, "partitions", topology.DefaultPartitions, "partitions of the topics, when they are created")
 	fl.DurationVar(&f.catchUpTimeout, "catch-up-timeout", 5*time.Minute, "longest wait for every group to reach lag 0")
+	atLeast(fl, "1", "commands", "organizations", "partitions")
+	atLeast(fl, "1ns", "catch-up-timeout")
 	return cmd
 }
 

@@ -19,10 +19,15 @@ func main() {
 	defer stop()
 	root := newRootCmd()
 	if err := root.ExecuteContext(ctx); err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(os.Stderr, "error: %v\nRun '%s --help' for usage.\n", err, ue.cmd)
+			os.Exit(exitUsage)
+		}
 		var ec exitCodeError
 		if errors.As(err, &ec) {
 			if ec.msg != "" {
-				fmt.Fprintln(os.Stderr, ec.msg)
+				fmt.Fprintln(os.Stderr, "error:", ec.msg)
 			}
 			os.Exit(ec.code)
 		}

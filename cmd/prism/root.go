@@ -51,6 +51,9 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := g.checkCommandLine(cmd); err != nil {
+				return err
+			}
 			return g.setupLogging()
 		},
 	}
@@ -74,6 +77,7 @@ func newRootCmd() *cobra.Command {
 	for _, sub := range subcommands {
 		root.AddCommand(sub(g))
 	}
+	enforceUsage(root)
 	return root
 }
 
