@@ -35,11 +35,13 @@ var sinkTargets = map[string]func(g *globals, f *sinkFlags) (sinks.Target, error
 }
 
 func newPostgresTarget(g *globals, f *sinkFlags) (sinks.Target, error) {
-	return postgres.New(postgres.Config{URL: g.postgresURL, Schema: g.names().PostgresSchema(), MaxConns: int32(f.pgMaxConns)})
+	n := g.names()
+	return postgres.New(postgres.Config{URL: g.postgresURL, Schema: n.PostgresSchema(), Namespace: n.Namespace, MaxConns: int32(f.pgMaxConns)})
 }
 
 func newReadmodelsTarget(g *globals, f *sinkFlags) (sinks.Target, error) {
-	return readmodels.New(readmodels.Config{URL: g.postgresURL, Schema: g.names().PostgresSchema(), MaxConns: int32(f.pgMaxConns)})
+	n := g.names()
+	return readmodels.New(readmodels.Config{URL: g.postgresURL, Schema: n.PostgresSchema(), Namespace: n.Namespace, MaxConns: int32(f.pgMaxConns)})
 }
 
 // sinkFlags are the flags of `prism sink`; each has a PRISM_SINK_*
