@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -25,6 +26,8 @@ type Config struct {
 	SASLMechanism string
 	SASLUser      string
 	SASLPassword  string // never logged or printed
+	// Logger, when set, receives franz-go's own log lines (NewLogger).
+	Logger *slog.Logger
 }
 
 // Validate reports every problem at once.
@@ -72,6 +75,9 @@ func (c Config) Opts() ([]kgo.Opt, error) {
 		return nil, err
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...)}
+	if c.Logger != nil {
+		opts = append(opts, kgo.WithLogger(NewLogger(c.Logger)))
+	}
 	if c.TLS {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if c.CAFile != "" {

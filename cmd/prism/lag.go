@@ -61,7 +61,7 @@ func newLagCmd(g *globals) *cobra.Command {
 			if rows, err = lag.SettleMarkers(cmd.Context(), opts, rows, 2*time.Second); err != nil {
 				return err
 			}
-			if asJSON {
+			if asJSON || g.logFormat == "json" { // every line JSON under --log-format json
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				for _, r := range rows {
 					errText := ""
@@ -81,6 +81,6 @@ func newLagCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringSliceVar(&groups, "group", nil, "group to show (repeatable); default: the processor and all sink groups")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per row")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per row (implied by --log-format json)")
 	return cmd
 }

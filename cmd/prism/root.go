@@ -54,6 +54,9 @@ func newRootCmd() *cobra.Command {
 			if err := g.checkCommandLine(cmd); err != nil {
 				return err
 			}
+			if g.logFormat == "json" {
+				useJSONOutput(cmd.Root()) // logging.go
+			}
 			return g.setupLogging()
 		},
 	}
@@ -90,7 +93,7 @@ func (g *globals) setupLogging() error {
 	if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: %w", g.logLevel, err)
 	}
-	opts := &slog.HandlerOptions{Level: lvl}
+	opts := &slog.HandlerOptions{Level: lvl, ReplaceAttr: readableDurations}
 	var h slog.Handler
 	switch g.logFormat {
 	case "text":
@@ -114,5 +117,6 @@ func (g *globals) kafka() kafkaconn.Config {
 		SASLMechanism: g.saslMechanism,
 		SASLUser:      g.saslUser,
 		SASLPassword:  g.saslPassword,
+		Logger:        slog.Default(),
 	}
 }
