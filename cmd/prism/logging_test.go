@@ -56,7 +56,7 @@ func TestReadableDurations(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{ReplaceAttr: readableDurations})).
 		Info("x", "wait", 1500*time.Millisecond, slog.Group("g", "d", 250*time.Microsecond))
 	var m struct {
-		Wait string `json:"wait"`
+		Wait string             `json:"wait"`
 		G    struct{ D string } `json:"g"`
 	}
 	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
