@@ -51,11 +51,11 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			if err := g.checkCommandLine(cmd); err != nil {
-				return err
-			}
 			if g.logFormat == "json" {
 				useJSONOutput(cmd.Root()) // logging.go
+			}
+			if err := g.checkCommandLine(cmd); err != nil {
+				return err
 			}
 			return g.setupLogging()
 		},
