@@ -5,6 +5,7 @@ package lag
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -120,6 +121,25 @@ func Print(w io.Writer, rows []Row) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Group, r.State, r.Topic, r.Partition, committed, end, lag, r.Member, errText)
 	}
 	return tw.Flush()
+}
+
+// PrintJSON writes rows as JSON lines, one object per row: group, state,
+// topic, partition, committed, end, lag, error; -1 where Print shows "-".
+func PrintJSON(w io.Writer, rows []Row) error {
+	enc := json.NewEncoder(w)
+	for _, r := range rows {
+		errText := ""
+		if r.Err != nil {
+			errText = r.Err.Error()
+		}
+		if err := enc.Encode(map[string]any{
+			"group": r.Group, "state": r.State, "topic": r.Topic, "partition": r.Partition,
+			"committed": r.Committed, "end": r.End, "lag": r.Lag, "error": errText,
+		}); err != nil {
+			return fmt.Errorf("write lag row: %w", err)
+		}
+	}
+	return nil
 }
 
 // CaughtUp reports whether every group in groups has committed on at least

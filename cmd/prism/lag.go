@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -62,20 +61,7 @@ func newLagCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if asJSON || g.logFormat == "json" { // every line JSON under --log-format json
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				for _, r := range rows {
-					errText := ""
-					if r.Err != nil {
-						errText = r.Err.Error()
-					}
-					if err := enc.Encode(map[string]any{
-						"group": r.Group, "state": r.State, "topic": r.Topic, "partition": r.Partition,
-						"committed": r.Committed, "end": r.End, "lag": r.Lag, "error": errText,
-					}); err != nil {
-						return err
-					}
-				}
-				return nil
+				return lag.PrintJSON(cmd.OutOrStdout(), rows)
 			}
 			return lag.Print(cmd.OutOrStdout(), rows)
 		},
