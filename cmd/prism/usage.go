@@ -100,11 +100,23 @@ func atLeast(fs *pflag.FlagSet, min string, names ...string) {
 	}
 }
 
-// checkFlagRanges reports, as one usage error, every flag of cmd whose
-// value is below its declared minimum.
-func checkFlagRanges(cmd *cobra.Command) error {
+// checkFlagRanges reports, as one usage error, every flag of cmd (and of
+// the extra flag sets, such as the process and sink settings `prism demo`
+// reads from PRISM_* variables) whose value is below its declared minimum.
+func checkFlagRanges(cmd *cobra.Command, extra ...*pflag.FlagSet) error {
 	var problems []string
-	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+	for _, fs := range append([]*pflag.FlagSet{cmd.Flags()}, extra...) {
+		problems = append(problems, belowMinFlags(fs)...)
+	}
+	if len(problems) == 0 {
+		return nil
+	}
+	return newUsageError(cmd, "%s", strings.Join(problems, "; "))
+}
+
+func belowMinFlags(fs *pflag.FlagSet) []string {
+	var problems []string
+	fs.VisitAll(func(f *pflag.Flag) {
 		mins, ok := f.Annotations[minAnnotation]
 		if !ok || len(mins) == 0 {
 			return
@@ -116,10 +128,7 @@ func checkFlagRanges(cmd *cobra.Command) error {
 			problems = append(problems, msg)
 		}
 	})
-	if len(problems) == 0 {
-		return nil
-	}
-	return newUsageError(cmd, "%s", strings.Join(problems, "; "))
+	return problems
 }
 
 func belowMin(f *pflag.Flag, min string) string {
