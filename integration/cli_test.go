@@ -54,6 +54,11 @@ func TestCLIExitCodes(t *testing.T) {
 	missing := []string{"--namespace", harness.Namespace(t) + "-none", "--brokers", brokers} // no topics
 	down := []string{"--namespace", e.ns, "--brokers", "127.0.0.1:1"}
 	invalidLine := `{"type":"CreatePayment","paymentId":"p-1"}` + "\n"
+	pg, rd, es := harness.PostgresURL(t), harness.RedisURL(t), harness.ElasticsearchURL(t)
+	demoNS := harness.Namespace(t) + "-demo"
+	cleanupNamespace(t, e.brokers, pg, rd, es, demoNS)
+	demo := []string{"demo", "--namespace", demoNS, "--brokers", brokers, "--postgres-url", pg, "--redis-url", rd,
+		"--elasticsearch-url", es, "--log-level", "warn", "--commands", "10", "--organizations", "2", "--partitions", "1"}
 	type step struct {
 		name  string
 		args  []string
@@ -86,6 +91,8 @@ func TestCLIExitCodes(t *testing.T) {
 		{"lag", with(ns, "lag"), "", 0, ""},
 		{"lag, broker down", with(down, "lag"), "", 1, "127.0.0.1:1"},
 		{"process, topics missing", with(missing, "process", "--http", ""), "", 1, "do not exist"},
+		{"demo, catch-up timeout", with(demo, "--catch-up-timeout", "1ns"), "", 1, "not caught up"},
+		{"demo, zero commands", with(demo, "--commands", "0"), "", 2, "--commands 0"},
 	} {
 		r := runPrism(t, ctx, s.stdin, s.args...)
 		var errLines []string
