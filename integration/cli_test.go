@@ -195,7 +195,18 @@ func TestCLILogFormatJSON(t *testing.T) {
 
 	r = runUntil(t, ctx, 6*time.Second, with("sink", "redis")...)
 	jsonLinesOf(t, "sink stdout", r.stdout)
-	jsonLinesOf(t, "sink stderr", r.stderr)
+	started := false
+	for _, rec := range jsonLinesOf(t, "sink stderr", r.stderr) {
+		if rec["msg"] == "sink started" {
+			started = true
+			if rec["batch_max_wait"] != "200ms" { // a duration, readable, not nanoseconds
+				t.Errorf("sink started: batch_max_wait = %#v, want \"200ms\"", rec["batch_max_wait"])
+			}
+		}
+	}
+	if !started {
+		t.Errorf("no \"sink started\" record:\n%s", r.stderr)
+	}
 
 	r = runPrism(t, ctx, "", with("lag")...)
 	if r.code != 0 {
