@@ -50,7 +50,8 @@ func report(stderr io.Writer, err error) int {
 }
 
 // exitCodeError makes a subcommand exit with a specific code (for example
-// `topology diff` exits 1 when there is drift) without printing an error.
+// `topology diff` exits 1 when there is drift): msg, when set, is printed
+// as "error: <msg>"; without it nothing is printed.
 type exitCodeError struct {
 	code int
 	msg  string
