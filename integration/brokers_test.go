@@ -48,7 +48,7 @@ func TestWrongBrokersFailFast(t *testing.T) {
 					t.Parallel()
 					ctx := harness.Context(t, 2*bound)
 					start := time.Now()
-					out, code := runPrism(ctx, t, env,
+					out, code := runPrismOut(ctx, t, env,
 						append(c, "--namespace", ns, "--brokers", p.addr)...)
 					took := time.Since(start)
 					if code != 1 {

@@ -2,7 +2,10 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
+	"os/exec"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +14,7 @@ import (
 
 	"github.com/prism-cqrs/prism/integration/harness"
 	"github.com/prism-cqrs/prism/lag"
+	"github.com/prism-cqrs/prism/topology"
 )
 
 // TestLagAgainstBroker commits a known offset for a group on a real broker
@@ -133,5 +137,74 @@ func TestLagSettlesCommitMarkers(t *testing.T) {
 	}
 	if got[behind] <= 0 {
 		t.Errorf("lag of the group with an unread record = %d, want > 0", got[behind])
+	}
+}
+
+// TestLagNeverCommittedGroupFromLogStart: commands wait on a namespace
+// whose processor never ran. `prism lag` must show the processor group's
+// lag counted from the log start offset of each partition (here raised by a
+// DeleteRecords), not a Dead group with no lag; the sink groups, whose
+// events topic is empty, show lag 0.
+func TestLagNeverCommittedGroupFromLogStart(t *testing.T) {
+	e := newTopologyEnv(t)
+	ctx := harness.Context(t, 2*time.Minute)
+	if _, err := e.admin.Apply(ctx, e.spec(t, 2), topology.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	names := topology.NewNames(e.ns)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.DefaultProduceTopic(names.CommandsTopic()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for p, n := range map[int32]int{0: 5, 1: 2} {
+		for i := range n {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Partition: p, Value: []byte{byte(i)}}).FirstErr(); err != nil {
+				t.Fatalf("produce: %v", err)
+			}
+		}
+	}
+	del := kadm.Offsets{}
+	del.Add(kadm.Offset{Topic: names.CommandsTopic(), Partition: 0, At: 2, LeaderEpoch: -1})
+	if _, err := kadm.NewClient(cl).DeleteRecords(ctx, del); err != nil {
+		t.Fatalf("delete records: %v", err)
+	}
+
+	out, err := exec.CommandContext(ctx, harness.PrismBinary(t), "lag", "--json", "--namespace", e.ns,
+		"--brokers", strings.Join(e.brokers, ",")).Output()
+	if err != nil {
+		t.Fatalf("prism lag: %v", err)
+	}
+	type row struct {
+		Group, State, Topic, Error string
+		Partition                  int32
+		Committed, End, Lag        int64
+	}
+	got := map[string]map[int32]row{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var r row
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		if got[r.Group] == nil {
+			got[r.Group] = map[int32]row{}
+		}
+		got[r.Group][r.Partition] = r
+	}
+	// Processor: end - log start = 5 - 2 and 2 - 0.
+	for p, w := range map[int32][2]int64{0: {5, 3}, 1: {2, 2}} {
+		r, ok := got[names.ProcessorGroup()][p]
+		if !ok || r.Topic != names.CommandsTopic() || r.Committed != -1 || r.End != w[0] || r.Lag != w[1] || r.Error != "" {
+			t.Errorf("processor partition %d: %+v, want topic %s committed -1 end %d lag %d\n%s", p, r, names.CommandsTopic(), w[0], w[1], out)
+		}
+	}
+	for _, s := range topology.SinkNames {
+		for p := range int32(2) {
+			r, ok := got[names.SinkGroup(s)][p]
+			if !ok || r.Topic != names.EventsTopic() || r.Lag != 0 || r.End != 0 {
+				t.Errorf("%s partition %d: %+v, want events topic with lag 0\n%s", s, p, r, out)
+			}
+		}
 	}
 }

@@ -3,7 +3,6 @@ package integration
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -71,25 +70,12 @@ func requireNoSecret(t *testing.T, what, text string) {
 	}
 }
 
-// runPrism runs the binary to its end (or until ctx ends) and returns its
-// combined output and exit code (-1 when it was killed).
-func runPrism(ctx context.Context, t *testing.T, env []string, args ...string) (string, int) {
+// runPrismOut runs the binary with env to its end (or until ctx ends) and
+// returns its stdout and stderr together, and its exit code.
+func runPrismOut(ctx context.Context, t *testing.T, env []string, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, harness.PrismBinary(t), args...)
-	cmd.Env = env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return out.String(), 0
-	case errors.As(err, &ee):
-		return out.String(), ee.ExitCode()
-	default:
-		t.Fatalf("prism %s: %v", strings.Join(args, " "), err)
-		return "", 0
-	}
+	r := runPrismEnv(t, ctx, env, "", args...)
+	return r.stdout + r.stderr, r.code
 }
 
 // startPasswordRedis starts a private redis-server that requires a password
@@ -141,7 +127,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		for len(queue) > 0 {
 			path := queue[0]
 			queue = queue[1:]
-			out, code := runPrism(ctx, t, env, append(path, "--help")...)
+			out, code := runPrismOut(ctx, t, env, append(path, "--help")...)
 			if code != 0 {
 				t.Errorf("prism %s --help: exit %d\n%s", strings.Join(path, " "), code, out)
 			}
@@ -175,7 +161,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 			{"sasl on a plaintext broker", []string{"lag", "--kafka-sasl-mechanism", "PLAIN", "--kafka-sasl-user", "prism"}, "SASL"},
 		} {
 			ctx := harness.Context(t, 60*time.Second)
-			out, code := runPrism(ctx, t, env, append(tc.args, "--namespace", ns)...)
+			out, code := runPrismOut(ctx, t, env, append(tc.args, "--namespace", ns)...)
 			if code == 0 {
 				t.Errorf("%s: exit 0, want a failure\n%s", tc.name, out)
 			}
@@ -214,7 +200,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		// The demo cannot succeed; only what it prints matters here, so it
 		// is bounded by a short catch-up timeout and a context.
 		ctx := harness.Context(t, 90*time.Second)
-		out, code := runPrism(ctx, t, env, "demo", "--namespace", ns, "--partitions", "2", "--commands", "20",
+		out, code := runPrismOut(ctx, t, env, "demo", "--namespace", ns, "--partitions", "2", "--commands", "20",
 			"--catch-up-timeout", "5s")
 		if code == 0 {
 			t.Errorf("demo with a wrong Postgres password: exit 0\n%s", out)

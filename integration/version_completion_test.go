@@ -21,7 +21,7 @@ import (
 // from the .avsc files with the Avro library's CRC-64-AVRO.
 func TestVersionFlag(t *testing.T) {
 	ctx := harness.Context(t, time.Minute)
-	out, code := runPrism(ctx, t, os.Environ(), "--version")
+	out, code := runPrismOut(ctx, t, os.Environ(), "--version")
 	if code != 0 {
 		t.Fatalf("prism --version: exit %d\n%s", code, out)
 	}
@@ -79,7 +79,7 @@ func TestShellCompletion(t *testing.T) {
 		{[]string{"topology", "describe", "--format", ""}, []string{"text", "mermaid"}},
 		{[]string{"--kafka-sasl-mechanism", ""}, []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}},
 	} {
-		out, code := runPrism(ctx, t, os.Environ(), append([]string{"__complete"}, tc.args...)...)
+		out, code := runPrismOut(ctx, t, os.Environ(), append([]string{"__complete"}, tc.args...)...)
 		if code != 0 {
 			t.Errorf("prism __complete %q: exit %d\n%s", tc.args, code, out)
 			continue
@@ -98,7 +98,7 @@ func TestShellCompletion(t *testing.T) {
 		}
 	}
 	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
-		out, code := runPrism(ctx, t, os.Environ(), "completion", shell)
+		out, code := runPrismOut(ctx, t, os.Environ(), "completion", shell)
 		if code != 0 || !strings.Contains(out, "prism") {
 			t.Errorf("prism completion %s: exit %d, %d bytes", shell, code, len(out))
 		}

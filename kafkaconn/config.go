@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -28,6 +29,8 @@ type Config struct {
 	SASLPassword  string // never logged or printed
 	// ProbeTimeout bounds Probe; 0 means DefaultProbeTimeout.
 	ProbeTimeout time.Duration
+	// Logger, when set, receives franz-go's own log lines (NewLogger).
+	Logger *slog.Logger
 }
 
 // Validate reports every problem at once.
@@ -75,6 +78,9 @@ func (c Config) Opts() ([]kgo.Opt, error) {
 		return nil, err
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...)}
+	if c.Logger != nil {
+		opts = append(opts, kgo.WithLogger(NewLogger(c.Logger)))
+	}
 	if c.TLS {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}
 		if c.CAFile != "" {

@@ -5,9 +5,11 @@ package lag
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -19,7 +21,7 @@ type Row struct {
 	State     string // group state: Stable, Empty, PreparingRebalance, Dead...
 	Topic     string
 	Partition int32
-	Committed int64 // -1: nothing committed yet
+	Committed int64 // -1: nothing committed yet (see FromLogStart)
 	End       int64
 	Lag       int64 // -1 when it cannot be computed (see Err)
 	Member    string
@@ -55,6 +57,12 @@ func Describe(ctx context.Context, adm *kadm.Client, groups ...string) ([]Row, e
 			rows = append(rows, r)
 		}
 	}
+	sortRows(rows)
+	return rows, nil
+}
+
+// sortRows orders rows by group, topic and partition.
+func sortRows(rows []Row) {
 	sort.SliceStable(rows, func(i, j int) bool {
 		if rows[i].Group != rows[j].Group {
 			return rows[i].Group < rows[j].Group
@@ -64,7 +72,6 @@ func Describe(ctx context.Context, adm *kadm.Client, groups ...string) ([]Row, e
 		}
 		return rows[i].Partition < rows[j].Partition
 	})
-	return rows, nil
 }
 
 // Total sums the lag of rows per group; a row whose lag is unknown makes the
@@ -101,9 +108,38 @@ func Print(w io.Writer, rows []Row) error {
 			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t-\t%s\n", r.Group, r.State, errText)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", r.Group, r.State, r.Topic, r.Partition, r.Committed, r.End, r.Lag, r.Member, errText)
+		committed, end, lag := "-", "-", "-"
+		if r.Committed >= 0 {
+			committed = strconv.FormatInt(r.Committed, 10)
+		}
+		if r.End >= 0 {
+			end = strconv.FormatInt(r.End, 10)
+		}
+		if r.Lag >= 0 {
+			lag = strconv.FormatInt(r.Lag, 10)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Group, r.State, r.Topic, r.Partition, committed, end, lag, r.Member, errText)
 	}
 	return tw.Flush()
+}
+
+// PrintJSON writes rows as JSON lines, one object per row: group, state,
+// topic, partition, committed, end, lag, error; -1 where Print shows "-".
+func PrintJSON(w io.Writer, rows []Row) error {
+	enc := json.NewEncoder(w)
+	for _, r := range rows {
+		errText := ""
+		if r.Err != nil {
+			errText = r.Err.Error()
+		}
+		if err := enc.Encode(map[string]any{
+			"group": r.Group, "state": r.State, "topic": r.Topic, "partition": r.Partition,
+			"committed": r.Committed, "end": r.End, "lag": r.Lag, "error": errText,
+		}); err != nil {
+			return fmt.Errorf("write lag row: %w", err)
+		}
+	}
+	return nil
 }
 
 // CaughtUp reports whether every group in groups has committed on at least

@@ -9,6 +9,7 @@ import (
 )
 
 // SettleMarkers corrects the lag of groups reading transactional topics.
+// A row with Committed -1 (FromLogStart) is read from the log start.
 //
 // A transaction ends with a commit marker: a control record that takes an
 // offset but is never handed to a consumer. A read_committed group that has
@@ -28,19 +29,35 @@ func SettleMarkers(ctx context.Context, opts []kgo.Opt, rows []Row, wait time.Du
 		topic string
 		p     int32
 	}
-	pending := map[tp]int{} // → index in rows
+	// Several groups may read one partition (the four sinks): one fetch
+	// from the lowest of their offsets serves them all.
+	pending := map[tp][]int{} // → indices in rows
+	from := func(r Row) int64 { return max(r.Committed, 0) }
 	offsets := map[string]map[int32]kgo.Offset{}
+	total := 0
 	for i, r := range rows {
-		if r.Partition < 0 || r.Err != nil || r.Committed < 0 || r.Lag <= 0 {
+		if r.Partition < 0 || r.Err != nil || r.Lag <= 0 {
 			continue
 		}
-		pending[tp{r.Topic, r.Partition}] = i
+		k := tp{r.Topic, r.Partition}
+		pending[k] = append(pending[k], i)
+		total++
 		if offsets[r.Topic] == nil {
 			offsets[r.Topic] = map[int32]kgo.Offset{}
 		}
-		offsets[r.Topic][r.Partition] = kgo.NewOffset().At(r.Committed)
+		lowest := r
+		for _, j := range pending[k] {
+			if from(rows[j]) < from(lowest) {
+				lowest = rows[j]
+			}
+		}
+		at := kgo.NewOffset().At(lowest.Committed)
+		if lowest.Committed < 0 { // never committed: lag counted from the log start (FromLogStart)
+			at = kgo.NewOffset().AtStart()
+		}
+		offsets[r.Topic][r.Partition] = at
 	}
-	if len(pending) == 0 {
+	if total == 0 {
 		return rows, nil
 	}
 	all := append(append([]kgo.Opt(nil), opts...),
@@ -55,10 +72,10 @@ func SettleMarkers(ctx context.Context, opts []kgo.Opt, rows []Row, wait time.Du
 	defer cl.Close()
 
 	out := append([]Row(nil), rows...)
-	hasData := map[tp]bool{}
+	hasData := map[int]bool{} // row index → a data record lies between its offset and its end
 	pctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	for len(hasData) < len(pending) {
+	for len(hasData) < total {
 		fs := cl.PollFetches(pctx)
 		if pctx.Err() != nil {
 			break
@@ -70,18 +87,21 @@ func SettleMarkers(ctx context.Context, opts []kgo.Opt, rows []Row, wait time.Du
 			return nil, fmt.Errorf("settle lag markers: fetch %s/%d: %w", fe.Topic, fe.Partition, fe.Err)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			k := tp{r.Topic, r.Partition}
-			if i, ok := pending[k]; ok && r.Offset < out[i].End {
-				hasData[k] = true
+			for _, i := range pending[tp{r.Topic, r.Partition}] {
+				if r.Offset >= from(out[i]) && r.Offset < out[i].End {
+					hasData[i] = true
+				}
 			}
 		})
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("settle lag markers: %w", err)
 	}
-	for k, i := range pending {
-		if !hasData[k] {
-			out[i].Lag = 0
+	for _, idx := range pending {
+		for _, i := range idx {
+			if !hasData[i] {
+				out[i].Lag = 0
+			}
 		}
 	}
 	return out, nil

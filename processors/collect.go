@@ -132,6 +132,6 @@ func (e *Engine) ensureRestored(ctx context.Context, adm *kadm.Client, recs []*k
 	e.m.restoreRate.Set(rate)
 	e.updateGauges(len(cur))
 	e.cfg.Logger.Info("restored partition state", "topic", e.cfg.EventsTopic, "partitions", need,
-		"records", res.records, "aggregates", aggs, "seconds", took.Seconds(), "records_per_second", int64(rate))
+		"records", res.records, "aggregates", aggs, "took", took, "records_per_second", int64(rate))
 	return nil
 }

@@ -107,10 +107,11 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 // Run sets the target up (retrying while it is unreachable), joins the
 // group and writes batches until ctx is cancelled; then it finishes the
 // open batch, commits, leaves the group and returns nil. It returns an
-// error only when the Kafka client cannot be created.
+// error only when the Kafka client cannot be created or Setup finds the
+// store owned by another namespace (ErrStoreOwned).
 func (r *Runner) Run(ctx context.Context) error {
-	if !r.setupTarget(ctx) {
-		return nil
+	if ok, err := r.setupTarget(ctx); !ok {
+		return err
 	}
 	opts := append([]kgo.Opt{}, r.cfg.KafkaOpts...)
 	opts = append(opts,
@@ -159,24 +160,29 @@ func (r *Runner) Run(ctx context.Context) error {
 	return nil
 }
 
-// setupTarget runs Target.Setup until it succeeds; false when ctx ended.
-func (r *Runner) setupTarget(ctx context.Context) bool {
+// setupTarget runs Target.Setup until it succeeds; false when ctx ended
+// (nil error) or the store belongs to another namespace (the error).
+func (r *Runner) setupTarget(ctx context.Context) (bool, error) {
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, r.cfg.AttemptTimeout)
 		err := r.cfg.Target.Setup(actx)
 		cancel()
 		if err == nil {
 			r.health.set(true, nil)
-			return true
+			return true, nil
+		}
+		if errors.Is(err, ErrStoreOwned) {
+			r.health.set(false, fmt.Errorf("setup: %w", err))
+			return false, fmt.Errorf("setup of sink %s: %w", r.cfg.Target.Name(), err)
 		}
 		if ctx.Err() != nil {
-			return false
+			return false, nil
 		}
 		r.health.set(false, fmt.Errorf("setup: %w", err))
 		wait := backoff(attempt, r.cfg.BackoffMin, r.cfg.BackoffMax)
 		r.log.Warn("target setup failed, retrying", "attempt", attempt, "wait", wait, "err", err)
 		if !sleep(ctx, wait) {
-			return false
+			return false, nil
 		}
 	}
 }

@@ -55,6 +55,12 @@ type Checker interface {
 // retried, but logged as an error.
 var ErrTransient = errors.New("transient target error")
 
+// ErrStoreOwned marks a store (Postgres schema, Elasticsearch index) that
+// records another namespace as its owner: two namespaces must never write
+// into one store. Setup returns it wrapped with both names; the runner stops
+// instead of retrying.
+var ErrStoreOwned = errors.New("store belongs to another namespace")
+
 // Target is one read source.
 type Target interface {
 	// Name is the sink's name: postgres, readmodels, redis, elasticsearch.

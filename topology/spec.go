@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strconv"
@@ -95,6 +96,9 @@ func (c SpecConfig) withDefaults() SpecConfig {
 func (c SpecConfig) Validate() error {
 	c = c.withDefaults()
 	var errs []error
+	if err := ValidateNamespace(cmp.Or(c.Namespace, DefaultNamespace)); err != nil {
+		errs = append(errs, err)
+	}
 	if c.Partitions < 1 {
 		errs = append(errs, fmt.Errorf("partitions %d: want at least 1", c.Partitions))
 	}

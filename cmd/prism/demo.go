@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -49,12 +50,26 @@ It exits 1 when they do not. Needs the four services (make services-up).`,
 	fl.Float64Var(&f.invalidRatio, "invalid-ratio", 0.1, "share of commands built to be rejected")
 	fl.Int32Var(&f.partitions, "partitions", topology.DefaultPartitions, "partitions of the topics, when they are created")
 	fl.DurationVar(&f.catchUpTimeout, "catch-up-timeout", 5*time.Minute, "longest wait for every group to reach lag 0")
+	atLeast(fl, "1", "commands", "organizations", "partitions")
+	atLeast(fl, "1ns", "catch-up-timeout")
 	return cmd
 }
 
 func runDemo(cmd *cobra.Command, g *globals, f *demoFlags) error {
 	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
+	// The processor and the sinks run with the defaults of `prism process`
+	// and `prism sink` (including their PRISM_* variables), checked first.
+	pf, pfs := &processFlags{}, pflag.NewFlagSet("process", pflag.ContinueOnError)
+	addProcessFlags(pfs, pf)
+	sf, sfs := &sinkFlags{}, pflag.NewFlagSet("sink", pflag.ContinueOnError)
+	addSinkFlags(sfs, sf)
+	if err := errors.Join(pf.envErr(), sf.envErr()); err != nil {
+		return err
+	}
+	if err := checkFlagRanges(cmd, pfs, sfs); err != nil {
+		return err
+	}
 	if f.seed == 0 {
 		f.seed = time.Now().UnixNano() % 1_000_000
 	}
@@ -72,13 +87,6 @@ func runDemo(cmd *cobra.Command, g *globals, f *demoFlags) error {
 	}
 	fmt.Fprintf(out, "namespace %s: topics ready; workload of %d commands, %d organizations, seed %d\n",
 		names.Namespace, f.commands, f.organizations, f.seed)
-
-	// The processor and the sinks run with the defaults of `prism process`
-	// and `prism sink` (including their PRISM_* variables).
-	pf := &processFlags{}
-	addProcessFlags(pflag.NewFlagSet("process", pflag.ContinueOnError), pf)
-	sf := &sinkFlags{}
-	addSinkFlags(pflag.NewFlagSet("sink", pflag.ContinueOnError), sf)
 
 	eng, err := buildEngine(ctx, g, pf, prometheus.NewRegistry())
 	if err != nil {

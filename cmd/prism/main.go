@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -18,21 +19,39 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	root := newRootCmd()
-	if err := root.ExecuteContext(ctx); err != nil {
-		var ec exitCodeError
-		if errors.As(err, &ec) {
-			if ec.msg != "" {
-				fmt.Fprintln(os.Stderr, ec.msg)
-			}
-			os.Exit(ec.code)
-		}
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
+	err := root.ExecuteContext(ctx)
+	code := report(root.ErrOrStderr(), err) // after Execute: --log-format json swaps the writer
+	flushOutput(root)                       // logging.go
+	stop()
+	os.Exit(code)
+}
+
+// report prints err on stderr ("error: ...", a JSON line under
+// --log-format json) and returns the exit code of the README's table: 0,
+// 2 for a usage error, the code of an exitCodeError, else 1.
+func report(stderr io.Writer, err error) int {
+	if err == nil {
+		return 0
 	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "error: %v\nRun '%s --help' for usage.\n", err, ue.cmd)
+		return exitUsage
+	}
+	var ec exitCodeError
+	if errors.As(err, &ec) {
+		if ec.msg != "" {
+			fmt.Fprintln(stderr, "error:", ec.msg)
+		}
+		return ec.code
+	}
+	fmt.Fprintln(stderr, "error:", err)
+	return 1
 }
 
 // exitCodeError makes a subcommand exit with a specific code (for example
-// `topology diff` exits 1 when there is drift) without printing an error.
+// `topology diff` exits 1 when there is drift): msg, when set, is printed
+// as "error: <msg>"; without it nothing is printed.
 type exitCodeError struct {
 	code int
 	msg  string

@@ -69,6 +69,9 @@ func addProcessFlags(fl *pflag.FlagSet, f *processFlags) {
 	fl.DurationVar(&f.linger, "linger", f.envDuration("PRISM_PROCESS_LINGER", processors.DefaultProducerLinger), "producer linger (PRISM_PROCESS_LINGER)")
 	fl.Int64Var(&f.maxAmountMinor, "max-amount-minor", f.envInt64("PRISM_MAX_AMOUNT_MINOR", payment.DefaultMaxAmountMinor), "largest accepted amount in minor units (PRISM_MAX_AMOUNT_MINOR)")
 	fl.IntVar(&f.dedupWindow, "dedup-window", int(f.envInt64("PRISM_DEDUP_WINDOW", payment.DefaultDedupWindow)), "accepted command ids each payment remembers (PRISM_DEDUP_WINDOW)")
+	// The engine and the limits read 0 as "the default": an explicit 0 is refused instead.
+	atLeast(fl, "1", "batch-max-records", "batch-max-bytes", "max-amount-minor", "dedup-window")
+	atLeast(fl, "1ns", "batch-max-wait", "session-timeout", "txn-timeout", "linger")
 }
 
 func runProcess(ctx context.Context, g *globals, f *processFlags) error {

@@ -24,7 +24,7 @@ func init() { subcommands = append(subcommands, newProduceCmd) }
 
 // Exit codes of `prism produce` (docs/producers.md).
 const (
-	produceExitUsage      = 2 // bad flags
+	produceExitUsage      = 2 // bad flags (a usageError, usage.go)
 	produceExitInvalid    = 3 // invalid lines, nothing produced
 	produceExitUnanswered = 4 // --wait: some results did not arrive in time
 )
@@ -74,7 +74,7 @@ after flushing), 1 error, 2 bad flags, 3 invalid lines (nothing produced),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.validate(cmd); err != nil {
-				return exitCodeError{code: produceExitUsage, msg: "produce: " + err.Error()}
+				return usageError{cmd: cmd.CommandPath(), err: fmt.Errorf("produce: %w", err)}
 			}
 			if f.generate > 0 {
 				return runProduceGenerate(cmd, g, &f)
@@ -101,6 +101,8 @@ after flushing), 1 error, 2 bad flags, 3 invalid lines (nothing produced),
 	fl.Int32Var(&f.batchBytes, "batch-max-bytes", 1<<20, "maximum bytes of one record batch")
 	fl.DurationVar(&f.deliveryTO, "delivery-timeout", time.Minute, "how long a command may wait for the broker's acknowledgement before the run fails")
 	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto (bar on a terminal, log lines otherwise), bar, log or none")
+	atLeast(fl, "1", "organizations", "batch-max-bytes")
+	atLeast(fl, "1ns", "interval", "wait-timeout")
 	return cmd
 }
 
@@ -248,7 +250,7 @@ func runProduceGenerate(cmd *cobra.Command, g *globals, f *produceFlags) error {
 	}
 	gen, err := producers.NewGenerator(gcfg)
 	if err != nil {
-		return exitCodeError{code: produceExitUsage, msg: "produce: " + err.Error()}
+		return usageError{cmd: cmd.CommandPath(), err: fmt.Errorf("produce: %w", err)}
 	}
 	var out *bufio.Writer
 	var outFile *os.File

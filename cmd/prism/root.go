@@ -54,6 +54,12 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if g.logFormat == "json" {
+				useJSONOutput(cmd.Root()) // logging.go
+			}
+			if err := g.checkCommandLine(cmd); err != nil {
+				return err
+			}
 			return g.setupLogging()
 		},
 	}
@@ -78,7 +84,8 @@ func newRootCmd() *cobra.Command {
 	for _, sub := range subcommands {
 		root.AddCommand(sub(g))
 	}
-	redactErrors(root, g)
+	enforceUsage(root)
+	redactErrors(root, g) // after enforceUsage: its group RunE are wrapped too
 	attachExamples(root)
 	registerCompletions(root)
 	root.Version = versionText()
@@ -95,7 +102,7 @@ func (g *globals) setupLogging() error {
 	if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
 		return fmt.Errorf("--log-level %q: %w", g.logLevel, err)
 	}
-	opts := &slog.HandlerOptions{Level: lvl}
+	opts := &slog.HandlerOptions{Level: lvl, ReplaceAttr: readableDurations}
 	var h slog.Handler
 	switch g.logFormat {
 	case "text":
@@ -119,6 +126,7 @@ func (g *globals) kafka() kafkaconn.Config {
 		SASLMechanism: g.saslMechanism,
 		SASLUser:      g.saslUser,
 		SASLPassword:  g.saslPassword,
+		Logger:        slog.Default(),
 	}
 }
 

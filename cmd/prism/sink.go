@@ -36,11 +36,13 @@ var sinkTargets = map[string]func(g *globals, f *sinkFlags) (sinks.Target, error
 }
 
 func newPostgresTarget(g *globals, f *sinkFlags) (sinks.Target, error) {
-	return postgres.New(postgres.Config{URL: g.postgresURL, Schema: g.names().PostgresSchema(), MaxConns: int32(f.pgMaxConns)})
+	n := g.names()
+	return postgres.New(postgres.Config{URL: g.postgresURL, Schema: n.PostgresSchema(), Namespace: n.Namespace, MaxConns: int32(f.pgMaxConns)})
 }
 
 func newReadmodelsTarget(g *globals, f *sinkFlags) (sinks.Target, error) {
-	return readmodels.New(readmodels.Config{URL: g.postgresURL, Schema: g.names().PostgresSchema(), MaxConns: int32(f.pgMaxConns)})
+	n := g.names()
+	return readmodels.New(readmodels.Config{URL: g.postgresURL, Schema: n.PostgresSchema(), Namespace: n.Namespace, MaxConns: int32(f.pgMaxConns)})
 }
 
 // sinkFlags are the flags of `prism sink`; each has a PRISM_SINK_*
@@ -82,7 +84,12 @@ up when it returns; records it refuses for good go to the events DLQ.
 SIGTERM/SIGINT finishes the open batch, commits, leaves the group and exits 0.
 
 Sinks: ` + strings.Join(sinkNames(), ", "),
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MatchAll(cobra.ExactArgs(1), func(_ *cobra.Command, args []string) error {
+			if _, ok := sinkTargets[args[0]]; !ok {
+				return fmt.Errorf("unknown sink %q (known: %s)", args[0], strings.Join(sinkNames(), ", "))
+			}
+			return nil
+		}),
 		RunE: func(cmd *cobra.Command, args []string) error { return runSink(cmd.Context(), g, f, args[0]) },
 	}
 	addSinkFlags(cmd.Flags(), f)
@@ -103,6 +110,9 @@ func addSinkFlags(fl *pflag.FlagSet, f *sinkFlags) {
 	fl.DurationVar(&f.sessionTimeout, "session-timeout", f.envDuration("PRISM_SINK_SESSION_TIMEOUT", 45*time.Second), "group session timeout: how long a crashed instance keeps its partitions (PRISM_SINK_SESSION_TIMEOUT)")
 	fl.IntVar(&f.pgMaxConns, "postgres-max-conns", f.envInt("PRISM_SINK_POSTGRES_MAX_CONNS", 4), "Postgres pool size of the postgres and readmodels sinks (PRISM_SINK_POSTGRES_MAX_CONNS)")
 	addCacheSinkFlags(fl, f)
+	// The runner reads 0 as "the default": an explicit 0 is refused instead.
+	atLeast(fl, "1", "batch-max-records", "batch-max-bytes", "postgres-max-conns")
+	atLeast(fl, "1ns", "batch-max-wait", "backoff-min", "backoff-max", "attempt-timeout", "shutdown-timeout", "session-timeout")
 }
 
 func runSink(ctx context.Context, g *globals, f *sinkFlags, name string) error {

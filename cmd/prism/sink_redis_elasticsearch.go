@@ -32,6 +32,11 @@ func addCacheSinkFlags(fl *pflag.FlagSet, f *sinkFlags) {
 	fl.IntVar(&c.esReplicas, "elasticsearch-replicas", f.envInt("PRISM_SINK_ELASTICSEARCH_REPLICAS", elasticsearch.DefaultReplicas), "elasticsearch sink: replicas of a new index (PRISM_SINK_ELASTICSEARCH_REPLICAS)")
 	fl.DurationVar(&c.esGCDeletes, "elasticsearch-gc-deletes", f.envDuration("PRISM_SINK_ELASTICSEARCH_GC_DELETES", elasticsearch.DefaultGCDeletes), "elasticsearch sink: index.gc_deletes of a new index, how long a deleted document's version is remembered (PRISM_SINK_ELASTICSEARCH_GC_DELETES)")
 	fl.DurationVar(&c.esRequestTimeout, "elasticsearch-timeout", f.envDuration("PRISM_SINK_ELASTICSEARCH_TIMEOUT", elasticsearch.DefaultTimeout), "elasticsearch sink: bound of one request (PRISM_SINK_ELASTICSEARCH_TIMEOUT)")
+	atLeast(fl, "1", "redis-recent-size", "redis-chunk-events", "elasticsearch-index-version", "elasticsearch-shards")
+	atLeast(fl, "0", "elasticsearch-replicas")
+	atLeast(fl, "0s", "redis-ttl")
+	atLeast(fl, "1s", "elasticsearch-gc-deletes")
+	atLeast(fl, "1ns", "elasticsearch-timeout")
 }
 
 func newRedisTarget(g *globals, f *sinkFlags) (sinks.Target, error) {

@@ -68,7 +68,7 @@ func newTopologyCmd(g *globals) *cobra.Command {
 			"the commands, events, command-results and DLQ topics with their partitions,\n" +
 			"replication factor and configs, and the groups that read them.\n" +
 			"  apply     create what is missing and alter configs to match\n" +
-			"  diff      print the drift between the cluster and the spec (exit 1 if any)\n" +
+			"  diff      print the drift between the cluster and the spec (exit 1 if any, 3 on an error)\n" +
 			"  describe  print the spec as a table or a Mermaid graph",
 	}
 	pf := cmd.PersistentFlags()
@@ -80,6 +80,10 @@ func newTopologyCmd(g *globals) *cobra.Command {
 		"min.compaction.lag.ms of the events topic, also how long tombstones are kept (PRISM_MIN_COMPACTION_LAG)")
 	pf.Int32Var(&f.maxMessageBytes, "max-message-bytes", int32(f.envBits("PRISM_MAX_MESSAGE_BYTES", int64(topology.DefaultMaxMessageBytes), 32)),
 		"max.message.bytes of the pipeline topics; the DLQs get 64 KiB more for their headers (PRISM_MAX_MESSAGE_BYTES)")
+	// The spec reads 0 as "the default": an explicit 0 is refused instead.
+	atLeast(pf, "1", "partitions", "replication-factor")
+	atLeast(pf, "1024", "max-message-bytes")
+	atLeast(pf, "1ms", "min-compaction-lag")
 	cmd.AddCommand(newTopologyApplyCmd(g, f), newTopologyDiffCmd(g, f), newTopologyDescribeCmd(g, f))
 	return cmd
 }
@@ -140,24 +144,31 @@ func newTopologyApplyCmd(g *globals, f *topologyFlags) *cobra.Command {
 	return cmd
 }
 
+// Exit codes of `prism topology diff` (README): a script tells drift from a
+// failure to look (2 is a usage error, as for every command).
+const (
+	diffExitDrift = 1
+	diffExitError = 3
+)
+
 func newTopologyDiffCmd(g *globals, f *topologyFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "diff",
-		Short: "Print the drift between the cluster and the spec; exit 1 when there is some",
+		Short: "Print the drift between the cluster and the spec; exit 1 when there is some, 3 on an error",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			spec, adm, cl, err := f.specAndAdmin(cmd.Context(), g)
 			if err != nil {
-				return err
+				return exitCodeError{code: diffExitError, msg: err.Error()}
 			}
 			defer cl.Close()
 			plan, err := adm.Plan(cmd.Context(), spec)
 			if err != nil {
-				return err
+				return exitCodeError{code: diffExitError, msg: err.Error()}
 			}
 			fmt.Fprint(cmd.OutOrStdout(), plan)
 			if !plan.Empty() {
-				return exitCodeError{code: 1}
+				return exitCodeError{code: diffExitDrift}
 			}
 			return nil
 		},

@@ -28,6 +28,9 @@ func indexBody(cfg Config, scaledFloat bool) ([]byte, error) {
 			"index.gc_deletes":   fmt.Sprintf("%ds", int64(cfg.GCDeletes.Seconds())),
 		},
 		"mappings": map[string]any{
+			// The owning namespace: Setup refuses an index recorded for
+			// another one (two namespaces mapping to one index).
+			"_meta":   map[string]any{"namespace": cfg.Names.Namespace},
 			"dynamic": "strict",
 			"properties": map[string]any{
 				"id":              keyword,

@@ -8,6 +8,8 @@ import (
 	"net/http"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/prism-cqrs/prism/sinks"
 )
 
 // Setup creates the index (Names.ElasticsearchIndex(IndexVersion)) with its
@@ -18,6 +20,12 @@ import (
 // during a side-by-side rebuild; the rebuild moves it). Elasticsearch
 // unreachable or answering 429/5xx gives an error wrapping
 // sinks.ErrTransient.
+//
+// The index records its owning namespace (mapping _meta.namespace). An
+// existing index without one (created before the record existed) is
+// claimed; one recorded for another namespace that maps to the same index
+// name fails Setup with sinks.ErrStoreOwned naming the owner, changing
+// nothing: two pipelines never share one index.
 func (t *Target) Setup(ctx context.Context) error {
 	scaled, err := t.hasModule(ctx, "mapper-extras")
 	if err != nil {
@@ -78,8 +86,12 @@ func (t *Target) createIndex(ctx context.Context, scaled bool) error {
 		t.log.Info("index created", "index", t.index, "amount_type", amountType(scaled))
 	case status == http.StatusBadRequest && errorType(resp) == "resource_already_exists_exception":
 		t.log.Debug("index exists", "index", t.index)
-		scaled, err = t.amountIsScaled(ctx)
+		var owner string
+		scaled, owner, err = t.readMapping(ctx)
 		if err != nil {
+			return err
+		}
+		if err := t.checkOwner(ctx, owner); err != nil {
 			return err
 		}
 	default:
@@ -89,26 +101,57 @@ func (t *Target) createIndex(ctx context.Context, scaled bool) error {
 	return nil
 }
 
-// amountIsScaled reads the type of amount in an existing index.
-func (t *Target) amountIsScaled(ctx context.Context) (bool, error) {
+// readMapping reads, from an existing index, whether amount is a
+// scaled_float and the owning namespace ("" when none is recorded).
+func (t *Target) readMapping(ctx context.Context) (scaled bool, owner string, err error) {
 	status, body, err := t.do(ctx, esapi.IndicesGetMappingRequest{Index: []string{t.index}})
 	if err != nil {
-		return false, fmt.Errorf("elasticsearch: get mapping of %s: %w", t.index, err)
+		return false, "", fmt.Errorf("elasticsearch: get mapping of %s: %w", t.index, err)
 	}
 	if status != http.StatusOK {
-		return false, statusError("get mapping of "+t.index, status, body)
+		return false, "", statusError("get mapping of "+t.index, status, body)
 	}
 	var m map[string]struct {
 		Mappings struct {
+			Meta struct {
+				Namespace string `json:"namespace"`
+			} `json:"_meta"`
 			Properties map[string]struct {
 				Type string `json:"type"`
 			} `json:"properties"`
 		} `json:"mappings"`
 	}
 	if err := json.Unmarshal(body, &m); err != nil {
-		return false, fmt.Errorf("elasticsearch: decode mapping of %s: %w", t.index, err)
+		return false, "", fmt.Errorf("elasticsearch: decode mapping of %s: %w", t.index, err)
 	}
-	return m[t.index].Mappings.Properties["amount"].Type == "scaled_float", nil
+	mp := m[t.index].Mappings
+	return mp.Properties["amount"].Type == "scaled_float", mp.Meta.Namespace, nil
+}
+
+// checkOwner accepts an index owned by this namespace, claims one with no
+// owner recorded, and refuses one owned by another namespace.
+func (t *Target) checkOwner(ctx context.Context, owner string) error {
+	ns := t.cfg.Names.Namespace
+	switch owner {
+	case ns:
+		return nil
+	case "":
+		meta, err := json.Marshal(map[string]any{"_meta": map[string]any{"namespace": ns}})
+		if err != nil {
+			return fmt.Errorf("elasticsearch: encode _meta: %w", err)
+		}
+		status, body, err := t.do(ctx, esapi.IndicesPutMappingRequest{Index: []string{t.index}, Body: bytes.NewReader(meta)})
+		if err != nil {
+			return fmt.Errorf("elasticsearch: record namespace %s on %s: %w", ns, t.index, err)
+		}
+		if status != http.StatusOK {
+			return statusError("record namespace on "+t.index, status, body)
+		}
+		t.log.Info("index claimed for the namespace", "index", t.index, "namespace", ns)
+		return nil
+	}
+	return fmt.Errorf("elasticsearch index %s belongs to namespace %q, not %q: %w (pick another namespace)",
+		t.index, owner, ns, sinks.ErrStoreOwned)
 }
 
 func (t *Target) ensureAlias(ctx context.Context) error {

@@ -21,7 +21,8 @@ func TestSetupIsSafeWithInstancesStartingAtOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tg, err := postgres.New(postgres.Config{URL: s.url, Schema: s.schema})
+			// They all claim the schema for one namespace at once.
+			tg, err := postgres.New(postgres.Config{URL: s.url, Schema: s.schema, Namespace: "owner"})
 			if err != nil {
 				errs[i] = err
 				return
@@ -42,6 +43,13 @@ func TestSetupIsSafeWithInstancesStartingAtOnce(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("schema_migrations lists %d postgres migrations, want 1", n)
+	}
+	var owner string
+	if err := s.pool.QueryRow(ctx, `SELECT string_agg(namespace, ',') FROM `+pgstore.Table(s.schema, "prism_namespace")).Scan(&owner); err != nil {
+		t.Fatal(err)
+	}
+	if owner != "owner" {
+		t.Fatalf("prism_namespace holds %q, want the one owner", owner)
 	}
 }
 

@@ -15,6 +15,9 @@ type Config struct {
 	URL      string // postgres://user:pass@host:port/db
 	Schema   string // topology Names.PostgresSchema()
 	MaxConns int32  // pool size; default 4
+	// Namespace owns Schema: recorded at Setup, and Setup refuses a schema
+	// recorded for another namespace (sinks.ErrStoreOwned). "" skips both.
+	Namespace string
 }
 
 // Validate reports every problem at once, naming the sink.
@@ -36,9 +39,10 @@ func (c Config) Validate(sink string) error {
 // Setup, the offsets stored in the sink's own rows, health and the
 // up-front check of events. A sink embeds it and adds Write.
 type Base struct {
-	Sink   string
-	Schema string
-	Pool   *pgxpool.Pool
+	Sink      string
+	Schema    string
+	Namespace string
+	Pool      *pgxpool.Pool
 
 	component  string
 	migrations []Migration
@@ -62,7 +66,7 @@ func NewBase(sink string, cfg Config, component string, migrations []Migration) 
 	if err != nil {
 		return nil, fmt.Errorf("%s sink: pool: %w", sink, err)
 	}
-	return &Base{Sink: sink, Schema: cfg.Schema, Pool: pool, component: component, migrations: migrations}, nil
+	return &Base{Sink: sink, Schema: cfg.Schema, Namespace: cfg.Namespace, Pool: pool, component: component, migrations: migrations}, nil
 }
 
 // Name implements sinks.Target.
@@ -71,7 +75,7 @@ func (b *Base) Name() string { return b.Sink }
 // Setup runs the sink's migrations (see Migrate: safe with several
 // instances starting at once).
 func (b *Base) Setup(ctx context.Context) error {
-	return Classify(Migrate(ctx, b.Pool, b.Schema, b.component, b.migrations))
+	return Classify(Migrate(ctx, b.Pool, b.Schema, b.Namespace, b.component, b.migrations))
 }
 
 // CommittedOffsets returns the next offsets stored with the sink's rows.

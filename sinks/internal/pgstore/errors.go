@@ -16,7 +16,7 @@ import (
 // (operator intervention: shutdown, cannot connect now), 58 (system error)
 // and 55P03 (lock not available). Other Postgres errors are returned as is.
 func Classify(err error) error {
-	if err == nil || errors.Is(err, sinks.ErrTransient) {
+	if err == nil || errors.Is(err, sinks.ErrTransient) || errors.Is(err, sinks.ErrStoreOwned) {
 		return err
 	}
 	var pg *pgconn.PgError

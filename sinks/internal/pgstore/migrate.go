@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/prism-cqrs/prism/sinks"
 )
 
 // Migration is one versioned schema change of a component. SQL may hold
@@ -23,7 +25,13 @@ type Migration struct {
 // once queue up and the later ones find everything applied. It creates the
 // schema and the schema_migrations table when missing. On error nothing of
 // the run is applied.
-func Migrate(ctx context.Context, pool *pgxpool.Pool, schema, component string, migs []Migration) error {
+//
+// namespace, unless empty, is the owner of the schema: the first Migrate
+// records it in <schema>.prism_namespace (also in a schema created before
+// that table existed), and a later Migrate for another namespace that maps
+// to the same schema fails with sinks.ErrStoreOwned naming the owner,
+// changing nothing: two pipelines never share one schema.
+func Migrate(ctx context.Context, pool *pgxpool.Pool, schema, namespace, component string, migs []Migration) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate %s.%s: begin: %w", schema, component, err)
@@ -35,6 +43,9 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema, component string, 
 	q := Ident(schema)
 	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+q); err != nil {
 		return fmt.Errorf("migrate %s: create schema: %w", schema, err)
+	}
+	if err := claimSchema(ctx, tx, schema, namespace); err != nil {
+		return err
 	}
 	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+q+`.schema_migrations (
 		component  text NOT NULL,
@@ -75,6 +86,38 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema, component string, 
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("migrate %s.%s: commit: %w", schema, component, err)
+	}
+	return nil
+}
+
+// claimSchema records namespace as the owner of schema, or checks that it
+// already is (see Migrate). The caller holds the schema's advisory lock.
+func claimSchema(ctx context.Context, tx pgx.Tx, schema, namespace string) error {
+	if namespace == "" {
+		return nil
+	}
+	q := Ident(schema)
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+q+`.prism_namespace (
+		namespace  text PRIMARY KEY,
+		claimed_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("migrate %s: create prism_namespace: %w", schema, err)
+	}
+	rows, err := tx.Query(ctx, `SELECT namespace FROM `+q+`.prism_namespace`)
+	if err != nil {
+		return fmt.Errorf("migrate %s: read the owning namespace: %w", schema, err)
+	}
+	owners, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("migrate %s: read the owning namespace: %w", schema, err)
+	}
+	switch {
+	case len(owners) == 0:
+		if _, err := tx.Exec(ctx, `INSERT INTO `+q+`.prism_namespace (namespace) VALUES ($1)`, namespace); err != nil {
+			return fmt.Errorf("migrate %s: record the owning namespace: %w", schema, err)
+		}
+	case len(owners) > 1 || owners[0] != namespace:
+		return fmt.Errorf("postgres schema %s belongs to namespace %q, not %q: %w (pick another namespace)",
+			schema, strings.Join(owners, ", "), namespace, sinks.ErrStoreOwned)
 	}
 	return nil
 }

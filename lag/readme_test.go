@@ -1,0 +1,57 @@
+package lag
+
+import (
+	"bytes"
+	"encoding/json"
+	"maps"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestREADMELagFormat holds the README's lag paragraph to the code: the
+// table header Print writes, and the keys of each --json row.
+func TestREADMELagFormat(t *testing.T) {
+	raw, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("`prism lag` prints `([A-Z ]+)`\\s*\\(`--json`: one object per row: ([^)]*)\\)").FindSubmatch(raw)
+	if m == nil {
+		t.Fatal("README has no \"`prism lag` prints `HEADER` (`--json`: one object per row: ...)\" sentence")
+	}
+	rows := []Row{
+		{Group: "g", State: "Stable", Topic: "t", Partition: 0, Committed: 3, End: 5, Lag: 2},
+		{Group: "g", State: "Dead", Topic: "t", Partition: 1, Committed: -1, End: 4, Lag: 4},
+	}
+	var table bytes.Buffer
+	if err := Print(&table, rows); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(table.String(), "\n")
+	if got := strings.Join(strings.Fields(lines[0]), " "); got != string(m[1]) {
+		t.Errorf("header %q, README says %q", got, m[1])
+	}
+	if f := strings.Fields(lines[2]); len(f) < 7 || f[4] != "-" || f[6] != "4" {
+		t.Errorf("never-committed row %q: want COMMITTED - and LAG 4 (from the log start)", lines[2])
+	}
+
+	var documented []string
+	for _, k := range regexp.MustCompile("`([a-z]+)`").FindAllStringSubmatch(string(m[2]), -1) {
+		documented = append(documented, k[1])
+	}
+	slices.Sort(documented)
+	var js bytes.Buffer
+	if err := PrintJSON(&js, rows[:1]); err != nil {
+		t.Fatal(err)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(js.Bytes(), &obj); err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Sorted(maps.Keys(obj)); !slices.Equal(got, documented) {
+		t.Errorf("--json keys %v, README lists %v", got, documented)
+	}
+}

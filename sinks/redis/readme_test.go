@@ -1,0 +1,80 @@
+package redis
+
+import (
+	"encoding/json"
+	"maps"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/prism-cqrs/prism/topology"
+)
+
+// TestREADMERedisFormat holds the README's "Redis" section to the code:
+// every key of the table is what Keys builds, and the example document
+// decodes into Document with no unknown and no missing field.
+func TestREADMERedisFormat(t *testing.T) {
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(raw)
+	i := strings.Index(s, "\n### Redis (prefix")
+	if i < 0 {
+		t.Fatal("README has no Redis section")
+	}
+	sec := s[i+1:]
+	if j := strings.Index(sec[4:], "\n###"); j >= 0 {
+		sec = sec[:4+j]
+	}
+
+	k := NewKeys(topology.Names{Namespace: "<ns>"}) // the README's placeholders, as written
+	built := map[string]bool{
+		k.Payment("<id>"):         true,
+		k.Recent("<orgId>"):       true,
+		k.CacheVersion("<orgId>"): true,
+		k.InvalidateChannel():     true,
+		k.Offset("<topic>", 7):    true, // <partition> below
+	}
+	var documented []string
+	for _, m := range regexp.MustCompile("(?m)^\\| `([^`]+)`").FindAllStringSubmatch(sec, -1) {
+		documented = append(documented, strings.ReplaceAll(m[1], "<partition>", "7"))
+	}
+	if len(documented) != len(built) {
+		t.Errorf("README lists keys %v, the sink builds %v", documented, slices.Sorted(maps.Keys(built)))
+	}
+	for _, d := range documented {
+		if !built[d] {
+			t.Errorf("README key %q is not one the sink builds (%v)", d, slices.Sorted(maps.Keys(built)))
+		}
+	}
+
+	start := strings.Index(sec, "```json\n")
+	end := strings.Index(sec[start+8:], "```")
+	if start < 0 || end < 0 {
+		t.Fatal("no JSON example in the README's Redis section")
+	}
+	example := sec[start+8 : start+8+end]
+	dec := json.NewDecoder(strings.NewReader(example))
+	dec.DisallowUnknownFields()
+	var doc Document
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("README example document: %v", err)
+	}
+	var exampleKeys, docKeys map[string]any
+	round, _ := json.Marshal(doc)
+	if err := json.Unmarshal([]byte(example), &exampleKeys); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(round, &docKeys); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := slices.Sorted(maps.Keys(exampleKeys)), slices.Sorted(maps.Keys(docKeys)); !slices.Equal(a, b) {
+		t.Errorf("README example fields %v, Document has %v", a, b)
+	}
+	if !strings.HasPrefix(strings.TrimSpace(example), `{"version":`) {
+		t.Errorf("README example does not start with version, which the apply script reads first")
+	}
+}
