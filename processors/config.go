@@ -22,6 +22,9 @@ const (
 	DefaultRestoreQuiet    = 10 * time.Second
 	DefaultEndTimeout      = 30 * time.Second
 	DefaultProducerLinger  = 5 * time.Millisecond
+	// DefaultBrokerUnreachableTimeout is the default of the
+	// --broker-unreachable-timeout flag (EngineConfig's zero means never).
+	DefaultBrokerUnreachableTimeout = 10 * time.Minute
 
 	DefaultBatchMaxBytes          = 2 << 20
 	DefaultFetchMaxPartitionBytes = 256 << 10
@@ -46,6 +49,17 @@ type EngineConfig struct {
 	// of one instance lets a restart abort the transaction its crashed
 	// predecessor left open at once, instead of after TxnTimeout.
 	TransactionalID string
+	// InstanceID makes the instance a static group member
+	// (group.instance.id; empty: dynamic). A static member restarted with
+	// the same id after a crash gets its partitions back at once, without
+	// a rebalance and without waiting for SessionTimeout; on a clean
+	// shutdown Run leaves the group explicitly so its partitions move at
+	// once. Two running instances with the same id fence each other.
+	InstanceID string
+	// BrokerUnreachableTimeout is how long Run rides out a cluster from
+	// which no broker answers before it returns an error; 0 means never
+	// (unlike the other durations, zero is not replaced by a default).
+	BrokerUnreachableTimeout time.Duration
 
 	// BatchMaxRecords, BatchMaxBytes and BatchMaxWait bound one
 	// transaction. Its first poll takes the fetch that is buffered: at
@@ -148,6 +162,7 @@ func (c EngineConfig) Validate() error {
 		{"restore quiet", c.RestoreQuiet},
 		{"end timeout", c.EndTimeout},
 		{"producer linger", c.ProducerLinger},
+		{"broker unreachable timeout", c.BrokerUnreachableTimeout},
 	}
 	for _, d := range durs {
 		if d.d < 0 {
