@@ -140,13 +140,16 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		"instance_id", e.cfg.InstanceID, "commands", e.cfg.CommandsTopic, "events", e.cfg.EventsTopic,
 		"transactional_id", e.cfg.TransactionalID, "session_timeout", e.cfg.SessionTimeout,
 		"batch_max_records", e.cfg.BatchMaxRecords, "batch_max_wait", e.cfg.BatchMaxWait)
-	if err := e.fencePredecessor(ctx, sess); err != nil {
-		return err
-	}
 	wait := e.newJoinWait(time.Now())
 	backoff := minBackoff
+	fenced := false
 	for ctx.Err() == nil {
-		err := e.runBatch(ctx, sess, adm)
+		var err error
+		if fenced {
+			err = e.runBatch(ctx, sess, adm)
+		} else {
+			fenced, err = e.fencePredecessor(ctx, sess)
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -154,6 +157,9 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 			return err
 		}
 		if err == nil {
+			if fenced {
+				backoff = minBackoff
+			}
 			wait.check(time.Now(), len(e.asg.snapshot()))
 			continue
 		}
@@ -171,9 +177,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		if sess, adm, err = e.newSession(watch); err != nil {
 			return err
 		}
-		if err := e.fencePredecessor(ctx, sess); err != nil {
-			return err
-		}
+		fenced = false
 		wait = e.newJoinWait(time.Now())
 	}
 	return nil
@@ -207,25 +211,31 @@ func (e *Engine) newSession(watch *brokerWatch) (*kgo.GroupTransactSession, *kad
 	return sess, kadm.NewClient(sess.Client()), nil
 }
 
-// fencePredecessor loads the session's producer id now rather than at the
-// first produce: Kafka then aborts the transaction that a previous
+// fencePredecessor loads the session's producer id before the session
+// processes anything: Kafka then aborts the transaction that a previous
 // incarnation of this transactional id (a crashed process, or the session
-// just dropped) left open, which would otherwise hold back the committed
-// offsets and the events partitions' last stable offset (so the restore)
-// until TxnTimeout. A broker that does not answer is left to the first
-// batch; only a fatal refusal is returned.
-func (e *Engine) fencePredecessor(ctx context.Context, sess *kgo.GroupTransactSession) error {
+// just dropped) left open. Until then that transaction holds back the
+// committed offsets (the session could not start) and the events
+// partitions' last stable offset (the restore) until TxnTimeout. It
+// reports false, with no error, while no broker answers (the caller tries
+// again), and an error when Kafka refuses the id for good.
+func (e *Engine) fencePredecessor(ctx context.Context, sess *kgo.GroupTransactSession) (bool, error) {
 	pctx, cancel := context.WithTimeout(ctx, fenceWait)
 	defer cancel()
 	_, _, err := sess.Client().ProducerID(pctx)
-	if err != nil && fatalKafkaError(err) {
-		return fmt.Errorf("processor: init transactional id %s: %w", e.cfg.TransactionalID, err)
+	switch {
+	case err == nil:
+		return true, nil
+	case fatalKafkaError(err):
+		return false, fmt.Errorf("processor: init transactional id %s: %w", e.cfg.TransactionalID, err)
+	default:
+		sleep(pctx, fenceWait)
+		return false, nil
 	}
-	return nil
 }
 
-// fenceWait bounds fencePredecessor.
-const fenceWait = 5 * time.Second
+// fenceWait bounds one try of fencePredecessor.
+const fenceWait = time.Second
 
 // checkReachable fails once no broker answered for longer than
 // BrokerUnreachableTimeout and keeps Health's reason up to date.

@@ -82,6 +82,9 @@ func runProcess(ctx context.Context, g *globals, f *processFlags) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	eng, err := buildEngine(ctx, g, f, reg)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // SIGTERM while checking the topology
+		}
 		return err
 	}
 	if f.httpAddr != "" {
