@@ -42,6 +42,12 @@ type RunnerConfig struct {
 	// SessionTimeout is the group session timeout: how long a crashed
 	// instance keeps its partitions (default 0: franz-go's 45s).
 	SessionTimeout time.Duration
+	// InstanceID makes the runner a static group member (group.instance.id;
+	// empty: dynamic). Restarted with the same id after a crash, it gets its
+	// partitions back at once instead of after SessionTimeout; on a clean
+	// shutdown Run leaves the group explicitly so its partitions move at
+	// once. Two running sinks of one group with the same id fence each other.
+	InstanceID string
 
 	Logger     *slog.Logger          // default slog.Default()
 	Registerer prometheus.Registerer // nil: metrics are not registered
