@@ -39,9 +39,14 @@ type offsetSample struct {
 
 func (e *procEnv) sampleOffsets() *offsetSampler {
 	e.t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...))
+	return sampleGroupOffsets(e.t, e.brokers, e.names.ProcessorGroup())
+}
+
+func sampleGroupOffsets(t *testing.T, brokers []string, group string) *offsetSampler {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	adm := kadm.NewClient(cl)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -51,7 +56,7 @@ func (e *procEnv) sampleOffsets() *offsetSampler {
 		defer close(done)
 		for ctx.Err() == nil {
 			rctx, rcancel := context.WithTimeout(ctx, time.Second)
-			os, err := adm.FetchOffsets(rctx, e.names.ProcessorGroup())
+			os, err := adm.FetchOffsets(rctx, group)
 			rcancel()
 			now := time.Now()
 			if err == nil {
@@ -71,7 +76,7 @@ func (e *procEnv) sampleOffsets() *offsetSampler {
 		}
 	}()
 	s.stop = func() { cancel(); <-done; cl.Close() }
-	e.t.Cleanup(s.stop)
+	t.Cleanup(s.stop)
 	return s
 }
 
@@ -421,4 +426,62 @@ func readFile(path string) string {
 		return err.Error()
 	}
 	return string(b)
+}
+
+func TestSinkKilledUnderLoadGetsItsPartitionsBackOnRestart(t *testing.T) {
+	e := newSinkEnv(t, 6)
+	cmds, x := generateSinkCommands(6000, 21, e.ns)
+	ctx := sinkTestContext(t)
+	proc := e.startProcessor("proc-1")
+	args := []string{"--session-timeout", "45s"}
+	a := e.startSink("sink-postgres-a", "postgres", append(args, "--instance-id", "a")...)
+	b := e.startSink("sink-postgres-b", "postgres", append(args, "--instance-id", "b")...)
+	samples := sampleGroupOffsets(t, e.brokers, e.names.SinkGroup("postgres"))
+
+	third := len(cmds) / 3
+	e.produceCommands(ctx, cmds[:third])
+	waitRows(t, e, "payments", "payments", 1, 60*time.Second)
+	time.Sleep(2 * time.Second)
+	b.kill(t)
+	killed := time.Now()
+	t.Log("SIGKILLed sink b")
+	// Commands keep coming while b is dead (over about 4 s).
+	for i, step := third, third/10; i < 2*third; i += step {
+		e.produceCommands(ctx, cmds[i:min(i+step, 2*third)])
+		time.Sleep(400 * time.Millisecond)
+	}
+	b2 := e.startSink("sink-postgres-b", "postgres", append(args, "--instance-id", "b")...)
+	restarted := time.Now()
+	t.Log("restarted sink b with the same instance id")
+	e.produceCommands(ctx, cmds[2*third:])
+
+	e.waitEqual("payments table", 3*time.Minute, func(ctx context.Context) []string { return e.checkPostgresSink(ctx, x) })
+	e.waitZeroLag(e.names.SinkGroup("postgres"))
+	a.running(t)
+	during := samples.advanced(killed.Add(time.Second), restarted)
+	var stalled []int32
+	for p := int32(0); p < 6; p++ {
+		if !slices.Contains(during, p) {
+			stalled = append(stalled, p)
+		}
+	}
+	var worst time.Duration
+	for _, p := range stalled {
+		at := samples.firstAdvance(p, restarted)
+		if at.IsZero() {
+			t.Errorf("partition %d was not written after b's restart", p)
+			continue
+		}
+		worst = max(worst, at.Sub(restarted))
+	}
+	t.Logf("written while b was dead: partitions %v; b's partitions %v written again %.2f s after its restart", during, stalled, worst.Seconds())
+	if len(during) == 0 {
+		t.Errorf("no partition was written between the kill and the restart: the surviving sink stalled")
+	}
+	if worst > 10*time.Second {
+		t.Errorf("b's partitions were written again %.1f s after its restart, want at most 10 s", worst.Seconds())
+	}
+	a.stopWithin(t, 5*time.Second)
+	b2.stopWithin(t, 5*time.Second)
+	proc.stop(t)
 }
