@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -484,4 +485,59 @@ func TestSinkKilledUnderLoadGetsItsPartitionsBackOnRestart(t *testing.T) {
 	a.stopWithin(t, 5*time.Second)
 	b2.stopWithin(t, 5*time.Second)
 	proc.stop(t)
+}
+
+func TestSinkAndProcessorRideOutBrokerRestart(t *testing.T) {
+	e := newSinkEnv(t, 6)
+	pe := &procEnv{t: t, brokers: e.brokers, names: e.names}
+	t.Cleanup(func() { sinkServicesQuiet("up", "kafka") })
+	cmds, x := generateSinkCommands(12_000, 22, e.ns)
+	ctx := sinkTestContext(t)
+	proc := e.startProcessor("proc-1")
+	sink := e.startSink("sink-postgres", "postgres", "--instance-id", "a")
+
+	// About 800 commands/s for 15 s; the client's sends wait while the
+	// broker is down.
+	produced := make(chan struct{})
+	go func() {
+		defer close(produced)
+		for i, step := 0, 400; i < len(cmds); i += step {
+			e.produceCommands(ctx, cmds[i:min(i+step, len(cmds))])
+			time.Sleep(500 * time.Millisecond)
+		}
+	}()
+	time.Sleep(4 * time.Second)
+	pe.kafkaServices("down")
+	t.Log("broker stopped")
+	time.Sleep(3 * time.Second)
+	pe.kafkaServices("up")
+	t.Log("broker back")
+	<-produced
+
+	e.waitEqual("payments table", 3*time.Minute, func(ctx context.Context) []string { return e.checkPostgresSink(ctx, x) })
+	e.waitZeroLag(e.names.SinkGroup("postgres"))
+	var events int
+	seen := map[string]bool{}
+	for _, r := range pe.readTopic(e.names.EventsTopic(), len(x.events), time.Minute) {
+		if r.Value == nil {
+			continue // the tombstone after a deletion
+		}
+		ev, err := e.codec.DecodeEvent(r.Value)
+		if err != nil {
+			t.Fatalf("event at %d/%d: %v", r.Partition, r.Offset, err)
+		}
+		k := fmt.Sprintf("%s/%d", ev.AggregateID, ev.Version)
+		if seen[k] {
+			t.Errorf("event %s twice on the events topic", k)
+		}
+		seen[k] = true
+		events++
+	}
+	if events != len(x.events) {
+		t.Errorf("%d events on the events topic, want %d (one per accepted command)", events, len(x.events))
+	}
+	proc.running(t)
+	sink.running(t)
+	sink.stopWithin(t, 5*time.Second)
+	proc.stopWithin(t, 5*time.Second)
 }
