@@ -362,6 +362,11 @@ func TestProcessorExitsWhenTheBrokerStaysUnreachable(t *testing.T) {
 	// SIGTERM while the broker is gone ends an instance as fast as ever.
 	time.Sleep(3 * time.Second)
 	patient.stopWithin(t, 5*time.Second)
+	// So does SIGTERM of an instance started while the broker is gone
+	// (waiting for the broker to join the group).
+	late := env.startProcessor("late")
+	time.Sleep(2 * time.Second)
+	late.stopWithin(t, 5*time.Second)
 
 	select {
 	case <-short.done:
