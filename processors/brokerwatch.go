@@ -71,14 +71,14 @@ func (w *brokerWatch) unreachable() (time.Duration, string) {
 	return w.now().Sub(w.lastOK), w.lastFail
 }
 
-// fatalKafkaError reports whether err is one that waiting cannot heal: a
+// IsFatalKafkaError reports whether err is one that waiting cannot heal: a
 // newer instance took over this instance's transactional id or group
 // instance id, or Kafka refuses this client the transactional id, the
 // group, a topic or the cluster. Everything else that breaks a
 // transaction (broker down, coordinator or leader moved, a rebalance, a
 // timeout) is transient: the engine aborts and starts over from the
 // committed offsets.
-func fatalKafkaError(err error) bool {
+func IsFatalKafkaError(err error) bool {
 	for _, f := range []error{
 		kerr.ProducerFenced,
 		kerr.InvalidProducerEpoch,

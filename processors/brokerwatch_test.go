@@ -56,8 +56,8 @@ func TestFatalKafkaErrorOnlyForWhatWaitingCannotHeal(t *testing.T) {
 		{kerr.RebalanceInProgress, false},
 		{kerr.ConcurrentTransactions, false},
 	} {
-		if got := fatalKafkaError(c.err); got != c.fatal {
-			t.Errorf("fatalKafkaError(%v) = %v, want %v", c.err, got, c.fatal)
+		if got := IsFatalKafkaError(c.err); got != c.fatal {
+			t.Errorf("IsFatalKafkaError(%v) = %v, want %v", c.err, got, c.fatal)
 		}
 	}
 }

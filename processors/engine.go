@@ -163,7 +163,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 			wait.check(time.Now(), len(e.asg.snapshot()))
 			continue
 		}
-		if fatalKafkaError(err) {
+		if IsFatalKafkaError(err) {
 			return err
 		}
 		log.Warn("Kafka session broken; dropping it and the partitions' state, then resuming from the committed offsets",
@@ -226,7 +226,7 @@ func (e *Engine) fencePredecessor(ctx context.Context, sess *kgo.GroupTransactSe
 	switch {
 	case err == nil:
 		return true, nil
-	case fatalKafkaError(err):
+	case IsFatalKafkaError(err):
 		return false, fmt.Errorf("processor: init transactional id %s: %w", e.cfg.TransactionalID, err)
 	default:
 		sleep(pctx, fenceWait)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -105,7 +106,7 @@ func buildEngine(ctx context.Context, g *globals, f *processFlags, reg prometheu
 		return nil, err
 	}
 	names := g.names()
-	if err := checkTopology(ctx, kopts, names); err != nil {
+	if err := waitTopology(ctx, kopts, names, f.unreachable); err != nil {
 		return nil, err
 	}
 	agg, err := payment.NewAggregate(payment.AggregateConfig{
@@ -140,6 +141,31 @@ func buildEngine(ctx context.Context, g *globals, f *processFlags, reg prometheu
 		Metrics:                  reg,
 	})
 	return eng, err
+}
+
+// waitTopology checks the topology, retrying every second while the
+// cluster does not answer, for at most unreachable (0: until ctx ends): a
+// processor started while the broker is down waits for it, like one whose
+// broker goes away later. Missing or mis-partitioned topics fail at once.
+func waitTopology(ctx context.Context, kopts []kgo.Opt, names topology.Names, unreachable time.Duration) error {
+	start := time.Now()
+	for {
+		err := checkTopology(ctx, kopts, names)
+		if err == nil || ctx.Err() != nil || errors.Is(err, topology.ErrNotReady) || errors.Is(err, topology.ErrNotCoPartitioned) ||
+			processors.IsFatalKafkaError(err) {
+			return err
+		}
+		waited := time.Since(start)
+		if unreachable > 0 && waited > unreachable {
+			return fmt.Errorf("no Kafka broker answered for %s (broker unreachable timeout %s): %w", waited.Round(time.Second), unreachable, err)
+		}
+		slog.Warn("waiting for Kafka to check the topology", "waited_seconds", int(waited.Seconds()), "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // checkTopology refuses to start on a namespace whose topics are missing or
