@@ -24,6 +24,7 @@ type brokerWatch struct {
 	lastOK   time.Time
 	failing  bool // a failure came after lastOK
 	lastFail string
+	failures uint64 // every failure ever seen
 }
 
 var (
@@ -57,7 +58,27 @@ func (w *brokerWatch) fail(err error) {
 	}
 	w.mu.Lock()
 	w.failing, w.lastFail = true, err.Error()
+	w.failures++
 	w.mu.Unlock()
+}
+
+// failureCount returns how many failures the watch has seen; nil counts
+// none.
+func (w *brokerWatch) failureCount() uint64 {
+	if w == nil {
+		return 0
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.failures
+}
+
+// hooks returns the watch as franz-go options (none for a nil watch).
+func (w *brokerWatch) hooks() []kgo.Opt {
+	if w == nil {
+		return nil
+	}
+	return []kgo.Opt{kgo.WithHooks(w)}
 }
 
 // unreachable returns how long no broker has answered while requests

@@ -29,6 +29,9 @@ type Engine struct {
 	// poison are the commands whose outputs Kafka refused for good.
 	poison poisoned
 
+	// watch sees every request of the engine's clients (set by Run).
+	watch *brokerWatch
+
 	started atomic.Bool
 	running atomic.Bool
 	health  atomic.Pointer[Health]
@@ -109,6 +112,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	}
 	log := e.cfg.Logger
 	watch := newBrokerWatch(time.Now)
+	e.watch = watch
 	sess, adm, err := e.newSession(watch)
 	if err != nil {
 		return err
