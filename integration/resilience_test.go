@@ -546,3 +546,36 @@ func TestSinkAndProcessorRideOutBrokerRestart(t *testing.T) {
 	sink.stopWithin(t, 5*time.Second)
 	proc.stopWithin(t, 5*time.Second)
 }
+
+func TestProduceWaitRidesOutBrokerRestart(t *testing.T) {
+	env := newProcEnv(t, 6)
+	t.Cleanup(func() { sinkServicesQuiet("up", "kafka") })
+	proc := env.startProcessor("a")
+	const n = 8000
+	prod := startPrismProc(t, env.bin, "produce", "--namespace", env.ns, "--brokers", strings.Join(env.brokers, ","),
+		"produce", "--generate", fmt.Sprint(n), "--seed", "23", "--id-prefix", env.ns, "--rate", "800",
+		"--wait", "--wait-timeout", "2m", "--progress", "none")
+	time.Sleep(3 * time.Second)
+	env.kafkaServices("down")
+	t.Log("broker stopped")
+	time.Sleep(3 * time.Second)
+	env.kafkaServices("up")
+	t.Log("broker back")
+	select {
+	case <-prod.done:
+	case <-time.After(3 * time.Minute):
+		t.Fatal("prism produce --wait still runs 3 min after the broker came back")
+	}
+	out := readFile(prod.log)
+	if prod.err != nil {
+		t.Fatalf("prism produce --wait: %v\n%s", prod.err, tailFile(prod.log, 5))
+	}
+	if got := strings.Count(out, `"commandId"`); got != n {
+		t.Errorf("%d results printed, want %d", got, n)
+	}
+	if !strings.Contains(out, fmt.Sprintf("summary: produced=%d skipped=0 failed=0", n)) || !strings.Contains(out, "unanswered=0") {
+		t.Errorf("summary: %s", tailFile(prod.log, 1))
+	}
+	proc.running(t)
+	proc.stopWithin(t, 5*time.Second)
+}
