@@ -86,8 +86,10 @@ type EngineConfig struct {
 	// though it has not seen the end offset (only possible when aborted
 	// records end the range).
 	RestoreQuiet time.Duration
-	// EndTimeout bounds the end (commit or abort) of a transaction,
-	// including the one finished during shutdown.
+	// EndTimeout bounds the end (commit or abort) of a transaction; once
+	// Run's context is cancelled, the end gets at most 2 s more. An end
+	// that fails or times out makes Run start a new Kafka session (see
+	// Run).
 	EndTimeout time.Duration
 	// ProducerLinger is the producer linger (bigger batches, higher
 	// latency).

@@ -148,11 +148,11 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	backoff := minBackoff
 	fenced := false
 	for ctx.Err() == nil {
-		var err error
+		var stepErr error
 		if fenced {
-			err = e.runBatch(ctx, sess, adm)
+			stepErr = e.runBatch(ctx, sess, adm)
 		} else {
-			fenced, err = e.fencePredecessor(ctx, sess)
+			fenced, stepErr = e.fencePredecessor(ctx, sess)
 		}
 		if ctx.Err() != nil {
 			return nil
@@ -160,19 +160,19 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		if err := e.checkReachable(watch); err != nil {
 			return err
 		}
-		if err == nil {
+		if stepErr == nil {
 			if fenced {
 				backoff = minBackoff
 			}
 			wait.check(time.Now(), len(e.asg.snapshot()))
 			continue
 		}
-		if IsFatalKafkaError(err) {
-			return err
+		if IsFatalKafkaError(stepErr) {
+			return stepErr
 		}
 		log.Warn("Kafka session broken; dropping it and the partitions' state, then resuming from the committed offsets",
-			"err", err, "backoff", backoff)
-		e.setHealth(func(h *Health) { h.Reason = "Kafka session broken: " + err.Error(); h.LastError = err.Error() })
+			"err", stepErr, "backoff", backoff)
+		e.setHealth(func(h *Health) { h.Reason = "Kafka session broken: " + stepErr.Error(); h.LastError = stepErr.Error() })
 		e.m.sessionRestarts.Inc()
 		e.closeSession(sess)
 		e.dropAllState()
