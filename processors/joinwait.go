@@ -1,6 +1,7 @@
 package processors
 
 import (
+	"cmp"
 	"time"
 )
 
@@ -39,5 +40,5 @@ func (w *joinWait) check(now time.Time, assigned int) {
 	w.next = now.Add(joinWaitLogEvery)
 	log.Info("still waiting for the group to assign partitions (a rebalance waits for every member to rejoin, or for a crashed member's session to expire; all partitions may also be owned by other instances)",
 		"group", w.e.cfg.Group, "instance_id", w.e.cfg.InstanceID, "waited_seconds", int(now.Sub(w.since).Seconds()),
-		"session_timeout", w.e.cfg.SessionTimeout)
+		"session_timeout", w.e.cfg.SessionTimeout, "health", cmp.Or(w.e.Health().Reason, "ok"))
 }
