@@ -9,6 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestBrokerWatchMeasuresUnreachablePeriods(t *testing.T) {
@@ -76,5 +77,49 @@ func TestEndContextGivesAShutdownAGraceNotTheWholeTimeout(t *testing.T) {
 	<-ectx.Done()
 	if took := time.Since(start); took < shutdownGrace-100*time.Millisecond || took > shutdownGrace+time.Second {
 		t.Fatalf("end context ended %s after the shutdown, want about %s", took, shutdownGrace)
+	}
+}
+
+func TestEngineRidesOutATransactionEndThatFails(t *testing.T) {
+	c := fakeKafka(t, 2)
+	var until time.Time
+	var failedEnds int
+	// Every EndTxn fails (the connection drops, as when the broker goes
+	// away) for 2 s from the first commit: longer than the end timeout, so
+	// the engine's End fails and it must start over without exiting.
+	c.ControlKey(kmsg.EndTxn.Int16(), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		if until.IsZero() && kreq.(*kmsg.EndTxnRequest).Commit {
+			until = time.Now().Add(2 * time.Second)
+		}
+		if time.Now().Before(until) {
+			failedEnds++
+			return nil, errors.New("broker gone"), true
+		}
+		return nil, nil, false
+	})
+	cfg := testConfig(c)
+	cfg.EndTimeout = 500 * time.Millisecond
+	r := startEngine(t, cfg)
+	produce(t, c, cmd("k", "add:5"))
+	results := waitRecords(t, c, tResults, 1)
+	if failedEnds == 0 {
+		t.Fatal("the injected EndTxn failure never happened")
+	}
+	select {
+	case err := <-r.done:
+		t.Fatalf("Run returned %v after a failed transaction end, want it to go on", err)
+	default:
+	}
+	produce(t, c, cmd("k", "add:1"))
+	results = waitRecords(t, c, tResults, 2)
+	if got := values(results); fmt.Sprint(got) != "[ok count=5 ok count=6]" {
+		t.Fatalf("results = %v, want [ok count=5 ok count=6] (each command once, state as committed)", got)
+	}
+	if v := metricValue(t, r.e.m.sessionRestarts); v < 1 {
+		t.Errorf("session_restarts_total = %v, want >= 1", v)
+	}
+	if h := r.e.Health(); h.Reason != "" || !h.Running {
+		t.Errorf("health after recovery = %+v, want running without a reason", h)
 	}
 }
