@@ -291,6 +291,19 @@ func TestProcessorRidesOutBrokerRestarts(t *testing.T) {
 	produced := make(chan error, 1)
 	go func() { produced <- env.produceOver(ctx, env.encode(cmds), 100, 20*time.Second, nil) }()
 
+	// /healthz is watched throughout: while the broker is away it must say
+	// why the processor does not process.
+	var reasons sync.Map
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go func() {
+		for watchCtx.Err() == nil {
+			if _, reason, ok := procHealth(addr); ok && reason != "" {
+				reasons.Store(reason, true)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
 	for i := range 2 {
 		time.Sleep(4 * time.Second)
 		if i == 1 {
@@ -329,6 +342,18 @@ func TestProcessorRidesOutBrokerRestarts(t *testing.T) {
 	}
 	if err := <-produced; err != nil {
 		t.Fatal(err)
+	}
+	stopWatch()
+	var seen []string
+	reasons.Range(func(k, _ any) bool { seen = append(seen, k.(string)); return true })
+	if len(seen) == 0 {
+		t.Errorf("/healthz never gave a reason while the broker was away")
+	}
+	for i, r := range seen[:min(3, len(seen))] {
+		t.Logf("/healthz reason %d: %.160s", i+1, r)
+	}
+	if _, reason, ok := procHealth(addr); !ok || reason != "" {
+		t.Errorf("/healthz after the broker came back: reason %q (answered %v), want none", reason, ok)
 	}
 	results := env.readTopic(env.names.ResultsTopic(), x.nResults, 4*time.Minute)
 	events := env.readTopic(env.names.EventsTopic(), 0, time.Minute)
