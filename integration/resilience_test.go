@@ -604,3 +604,31 @@ func TestProduceWaitRidesOutBrokerRestart(t *testing.T) {
 	proc.running(t)
 	proc.stopWithin(t, 5*time.Second)
 }
+
+// A new member's join waits for every member the group knows, a dead one
+// included, until its session expires: SIGTERM in that wait must still end
+// the instance within 5 s, for the processor and for a sink.
+func TestStopWithin5sWhileWaitingToJoin(t *testing.T) {
+	e := newSinkEnv(t, 3)
+	pe := &procEnv{t: t, ns: e.ns, names: e.names, brokers: e.brokers, bin: e.bin}
+	long := []string{"--session-timeout", "45s"}
+	a := pe.startProcessor("a", long...)
+	b := pe.startProcessor("b", long...)
+	sa := e.startSink("sink-a", "postgres", append(long, "--instance-id", "a")...)
+	sb := e.startSink("sink-b", "postgres", append(long, "--instance-id", "b")...)
+	time.Sleep(8 * time.Second) // both groups settled
+	b.kill(t)
+	sb.kill(t)
+	c := pe.startProcessor("c", long...)
+	sc := e.startSink("sink-c", "postgres", long...)
+	time.Sleep(6 * time.Second)
+	if !strings.Contains(readFile(c.log), "still waiting for the group to assign partitions") {
+		t.Errorf("the joining processor does not say what it waits for:\n%s", tailFile(c.log, 5))
+	}
+	c.stopWithin(t, 5*time.Second)
+	sc.stopWithin(t, 5*time.Second)
+	a.running(t)
+	sa.running(t)
+	a.stopWithin(t, 5*time.Second)
+	sa.stopWithin(t, 5*time.Second)
+}

@@ -135,3 +135,23 @@ func (r *Runner) leaveGroup() {
 	}
 	r.log.Info("left the group", "instance_id", r.cfg.InstanceID)
 }
+
+// closeClient closes the Kafka client, waiting at most two seconds: a
+// client in the middle of a group join (a rebalance waiting for a dead
+// member's session) or whose broker is gone can take far longer, and a
+// stopping sink has nothing left to commit. A close that outlives the wait
+// finishes in the background while the process exits.
+func (r *Runner) closeClient(cl *kgo.Client) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cl.Close()
+	}()
+	t := time.NewTimer(2 * time.Second)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		r.log.Warn("closing the Kafka client takes longer than 2 s; going on without waiting")
+	}
+}

@@ -157,7 +157,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer cancel()
 	r.flush(sctx)
 	cl.AllowRebalance()
-	cl.Close() // leaves the group (unless static); onRevoked runs with nothing pending
+	r.closeClient(cl) // leaves the group (unless static); onRevoked runs with nothing pending
 	r.leaveGroup()
 	r.log.Info("sink stopped")
 	return nil
