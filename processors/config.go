@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/prism-cqrs/prism/kafkaconn"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -137,6 +139,9 @@ func (c EngineConfig) Validate() error {
 				errs = append(errs, fmt.Errorf("processor: topic %q is both the commands topic and an output", t))
 			}
 		}
+	}
+	if c.InstanceID != "" && !kafkaconn.ValidInstanceID(c.InstanceID) {
+		errs = append(errs, fmt.Errorf("processor: instance id %q: want 1 to 249 of the characters a-z A-Z 0-9 . _ - (Kafka's rule for group.instance.id)", c.InstanceID))
 	}
 	if c.Aggregate == nil {
 		errs = append(errs, errors.New("processor: no aggregate"))

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/prism-cqrs/prism/kafkaconn"
 	"github.com/prism-cqrs/prism/schemas"
 )
 
@@ -105,6 +106,9 @@ func (c RunnerConfig) Validate() error {
 	}
 	if c.Target == nil {
 		errs = append(errs, errors.New("sink runner: Target is nil"))
+	}
+	if c.InstanceID != "" && !kafkaconn.ValidInstanceID(c.InstanceID) {
+		errs = append(errs, fmt.Errorf("sink runner: instance id %q: want 1 to 249 of the characters a-z A-Z 0-9 . _ - (Kafka's rule for group.instance.id)", c.InstanceID))
 	}
 	if c.BatchMaxRecords < 0 {
 		errs = append(errs, fmt.Errorf("sink runner: BatchMaxRecords %d < 0", c.BatchMaxRecords))
