@@ -117,3 +117,20 @@ func SplitList(s string) []string {
 	}
 	return out
 }
+
+// ValidInstanceID applies Kafka's rule for a group.instance.id (the same as
+// for topic names): 1 to 249 of a-z A-Z 0-9 . _ -. A broker refuses any
+// other id at every join.
+func ValidInstanceID(id string) bool {
+	if len(id) == 0 || len(id) > 249 {
+		return false
+	}
+	for _, r := range id {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}

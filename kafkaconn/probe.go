@@ -26,6 +26,12 @@ const DefaultProbeTimeout = 10 * time.Second
 // a Kafka broker.
 var ErrNoBroker = errors.New("no broker answered")
 
+// ErrNotListening is wrapped by Probe's error for an address where nothing
+// accepts connections: a broker that is down or restarting, which a
+// long-running component may wait for (prism process does), unlike a peer
+// that answers but is not Kafka.
+var ErrNotListening = errors.New("nothing is listening there (connection refused)")
+
 // Probe checks, within Config.ProbeTimeout, that at least one seed broker answers a
 // Kafka ApiVersions request over the configured TLS and SASL. Every command
 // that talks to Kafka calls it first, so a wrong --brokers fails fast and
@@ -92,7 +98,7 @@ func describeProbeError(addr string, err error) error {
 	var kafkaErr *kerr.Error
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("%s: nothing is listening there (connection refused)", addr)
+		return fmt.Errorf("%s: %w", addr, ErrNotListening)
 	case errors.As(err, &dnsErr):
 		return fmt.Errorf("%s: cannot resolve the host: %w", addr, err)
 	case errors.As(err, &recErr), errors.As(err, &certErr), errors.As(err, &unknownAuth):

@@ -135,3 +135,14 @@ func (e *Engine) ensureRestored(ctx context.Context, adm *kadm.Client, recs []*k
 		"records", res.records, "aggregates", aggs, "took", took, "records_per_second", int64(rate))
 	return nil
 }
+
+// dropAllState forgets every partition's state, after the Kafka session
+// broke: the next session restores what is committed.
+func (e *Engine) dropAllState() {
+	for p := range e.stores {
+		delete(e.stores, p)
+		e.m.lag.DeleteLabelValues(strconv.Itoa(int(p)))
+	}
+	e.poison.forget(nil, map[int32]uint64{})
+	e.updateGauges(0)
+}

@@ -19,7 +19,7 @@ import (
 // offsets and the same commands are handled again against the unchanged
 // state. An error means the transaction could not be ended (see Run).
 func (e *Engine) commitBatch(ctx context.Context, sess *kgo.GroupTransactSession, n int, ov overlay, t tally, pe *produceErr, lags map[int32]int64) error {
-	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.EndTimeout)
+	ectx, cancel := endContext(ctx, e.cfg.EndTimeout)
 	defer cancel()
 	start := time.Now()
 	// Flush first, so that every produce has its outcome before deciding
@@ -85,7 +85,7 @@ func (e *Engine) commitBatch(ctx context.Context, sess *kgo.GroupTransactSession
 		}
 	}
 	e.updateGauges(len(e.asg.snapshot()))
-	e.setHealth(func(h *Health) { h.LastCommit = time.Now() })
+	e.setHealth(func(h *Health) { h.LastCommit, h.Reason = time.Now(), "" })
 	return nil
 }
 
@@ -95,7 +95,7 @@ func (e *Engine) rewind(ctx context.Context, sess *kgo.GroupTransactSession) err
 	if err := sess.Begin(); err != nil {
 		return fmt.Errorf("processor: begin transaction to rewind: %w", err)
 	}
-	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.EndTimeout)
+	ectx, cancel := endContext(ctx, e.cfg.EndTimeout)
 	defer cancel()
 	if _, err := sess.End(ectx, kgo.TryAbort); err != nil {
 		return fmt.Errorf("processor: abort to rewind: %w", err)
@@ -109,4 +109,17 @@ func produceErrorClass(err error) string {
 		return "record-too-large"
 	}
 	return "invalid-record"
+}
+
+// endContext bounds the end of a transaction by timeout, and by
+// shutdownGrace once ctx is cancelled: a shutdown still commits what was
+// handled (which takes milliseconds with a broker), but does not wait
+// EndTimeout for a broker that is gone.
+func endContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	stop := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(shutdownGrace, cancel)
+		context.AfterFunc(ectx, func() { t.Stop() })
+	})
+	return ectx, func() { stop(); cancel() }
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/prism-cqrs/prism/kafkaconn"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -22,6 +24,9 @@ const (
 	DefaultRestoreQuiet    = 10 * time.Second
 	DefaultEndTimeout      = 30 * time.Second
 	DefaultProducerLinger  = 5 * time.Millisecond
+	// DefaultBrokerUnreachableTimeout is the default of the
+	// --broker-unreachable-timeout flag (EngineConfig's zero means never).
+	DefaultBrokerUnreachableTimeout = 10 * time.Minute
 
 	DefaultBatchMaxBytes          = 2 << 20
 	DefaultFetchMaxPartitionBytes = 256 << 10
@@ -46,6 +51,17 @@ type EngineConfig struct {
 	// of one instance lets a restart abort the transaction its crashed
 	// predecessor left open at once, instead of after TxnTimeout.
 	TransactionalID string
+	// InstanceID makes the instance a static group member
+	// (group.instance.id; empty: dynamic). A static member restarted with
+	// the same id after a crash gets its partitions back at once, without
+	// a rebalance and without waiting for SessionTimeout; on a clean
+	// shutdown Run leaves the group explicitly so its partitions move at
+	// once. Two running instances with the same id fence each other.
+	InstanceID string
+	// BrokerUnreachableTimeout is how long Run rides out a cluster from
+	// which no broker answers before it returns an error; 0 means never
+	// (unlike the other durations, zero is not replaced by a default).
+	BrokerUnreachableTimeout time.Duration
 
 	// BatchMaxRecords, BatchMaxBytes and BatchMaxWait bound one
 	// transaction. Its first poll takes the fetch that is buffered: at
@@ -72,8 +88,10 @@ type EngineConfig struct {
 	// though it has not seen the end offset (only possible when aborted
 	// records end the range).
 	RestoreQuiet time.Duration
-	// EndTimeout bounds the end (commit or abort) of a transaction,
-	// including the one finished during shutdown.
+	// EndTimeout bounds the end (commit or abort) of a transaction; once
+	// Run's context is cancelled, the end gets at most 2 s more. An end
+	// that fails or times out makes Run start a new Kafka session (see
+	// Run).
 	EndTimeout time.Duration
 	// ProducerLinger is the producer linger (bigger batches, higher
 	// latency).
@@ -122,6 +140,9 @@ func (c EngineConfig) Validate() error {
 			}
 		}
 	}
+	if c.InstanceID != "" && !kafkaconn.ValidInstanceID(c.InstanceID) {
+		errs = append(errs, fmt.Errorf("processor: instance id %q: want 1 to 249 of the characters a-z A-Z 0-9 . _ - (Kafka's rule for group.instance.id)", c.InstanceID))
+	}
 	if c.Aggregate == nil {
 		errs = append(errs, errors.New("processor: no aggregate"))
 	}
@@ -148,6 +169,7 @@ func (c EngineConfig) Validate() error {
 		{"restore quiet", c.RestoreQuiet},
 		{"end timeout", c.EndTimeout},
 		{"producer linger", c.ProducerLinger},
+		{"broker unreachable timeout", c.BrokerUnreachableTimeout},
 	}
 	for _, d := range durs {
 		if d.d < 0 {

@@ -29,6 +29,9 @@ type Engine struct {
 	// poison are the commands whose outputs Kafka refused for good.
 	poison poisoned
 
+	// watch sees every request of the engine's clients (set by Run).
+	watch *brokerWatch
+
 	started atomic.Bool
 	running atomic.Bool
 	health  atomic.Pointer[Health]
@@ -41,6 +44,10 @@ type Health struct {
 	Aggregates         int       `json:"aggregates"`
 	LastCommit         time.Time `json:"lastCommit,omitzero"`
 	LastError          string    `json:"lastError,omitempty"`
+	// Reason says why the engine is not processing although it runs (no
+	// broker answers, the Kafka session is being rebuilt); /healthz then
+	// answers 503.
+	Reason string `json:"reason,omitempty"`
 }
 
 // NewEngine validates cfg, fills its defaults and registers the metrics.
@@ -72,32 +79,44 @@ func (e *Engine) setHealth(f func(h *Health)) {
 	e.health.Store(&h)
 }
 
-// Run joins the group and processes commands until ctx is cancelled or a
-// transaction cannot be ended.
+// Run joins the group and processes commands until ctx is cancelled or the
+// engine meets a fault that waiting cannot heal.
 //
 // On ctx cancellation it stops collecting commands, commits the open
 // transaction (aborting it if the commit is impossible, in which case the
 // next owner of the partitions processes those commands again), leaves the
-// group and returns nil.
+// group and returns nil. Each of these steps is bounded (shutdownGrace,
+// closeWait), so Run returns within a few seconds even when the broker is
+// gone.
+//
+// A transaction that cannot be ended because the broker went away, the
+// coordinator or a leader moved, or the group rebalanced is a transient
+// fault: Run drops its Kafka session and every partition's state, reports
+// the reason on Health, backs off, and starts a new session with the same
+// transactional id and group instance id. The new session fences and
+// aborts whatever the old one left open, takes the same partitions back
+// without a rebalance (static membership), reads the committed offsets and
+// restores the state from the events topic: what was committed is exactly
+// what is kept, whether or not the failed end reached the broker.
 //
 // It returns an error when the topics are missing or not co-partitioned,
-// or when ending a transaction fails in a way Kafka does not let a client
-// retry (fenced by another instance with the same transactional id, a
-// transaction that outlived TxnTimeout, the broker unreachable for longer
-// than EndTimeout). The batch is then uncommitted: the next owner of its
-// partitions (this instance restarted, or another) processes it again from
-// the committed offsets and the committed state, so nothing is lost or
-// duplicated; the caller should exit and be restarted.
+// when Kafka fences this instance (another instance with the same
+// transactional or instance id) or refuses it (authorization), or when no
+// broker answered for longer than BrokerUnreachableTimeout. The open batch
+// is then uncommitted: the next owner of its partitions processes it again
+// from the committed offsets and the committed state, so nothing is lost
+// or duplicated; the caller should exit.
 func (e *Engine) Run(ctx context.Context) (err error) {
 	if !e.started.CompareAndSwap(false, true) {
 		return errors.New("processor: Run called twice")
 	}
 	log := e.cfg.Logger
-	sess, err := kgo.NewGroupTransactSession(e.sessionOpts()...)
+	watch := newBrokerWatch(time.Now)
+	e.watch = watch
+	sess, adm, err := e.newSession(watch)
 	if err != nil {
-		return fmt.Errorf("processor: new transact session: %w", err)
+		return err
 	}
-	adm := kadm.NewClient(sess.Client())
 	defer func() {
 		e.running.Store(false)
 		e.setHealth(func(h *Health) {
@@ -106,10 +125,11 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 				h.LastError = err.Error()
 			}
 		})
-		// Leave the group so the partitions move at once instead of
-		// after the session timeout. The open transaction, if any, was
-		// ended by runBatch.
-		sess.Close()
+		// The open transaction, if any, was ended by runBatch.
+		e.closeSession(sess)
+		if ctx.Err() != nil && err == nil {
+			e.leaveGroup()
+		}
 		log.Info("processor stopped", "group", e.cfg.Group)
 	}()
 	if err := e.checkTopics(ctx, adm); err != nil {
@@ -120,20 +140,180 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	}
 	e.running.Store(true)
 	e.setHealth(func(h *Health) { h.Running = true })
-	log.Info("processor started", "group", e.cfg.Group, "commands", e.cfg.CommandsTopic,
-		"events", e.cfg.EventsTopic, "transactional_id", e.cfg.TransactionalID,
+	log.Info("processor started; joining the group and waiting for partitions", "group", e.cfg.Group,
+		"instance_id", e.cfg.InstanceID, "commands", e.cfg.CommandsTopic, "events", e.cfg.EventsTopic,
+		"transactional_id", e.cfg.TransactionalID, "session_timeout", e.cfg.SessionTimeout,
 		"batch_max_records", e.cfg.BatchMaxRecords, "batch_max_wait", e.cfg.BatchMaxWait)
+	wait := e.newJoinWait(time.Now())
+	backoff := minBackoff
+	fenced := false
 	for ctx.Err() == nil {
-		if err := e.runBatch(ctx, sess, adm); err != nil {
+		var stepErr error
+		if fenced {
+			stepErr = e.runBatch(ctx, sess, adm)
+		} else {
+			fenced, stepErr = e.fencePredecessor(ctx, sess)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err := e.checkReachable(watch); err != nil {
 			return err
 		}
+		if stepErr == nil {
+			if fenced {
+				backoff = minBackoff
+			}
+			wait.check(time.Now(), len(e.asg.snapshot()))
+			continue
+		}
+		if IsFatalKafkaError(stepErr) {
+			return stepErr
+		}
+		log.Warn("Kafka session broken; dropping it and the partitions' state, then resuming from the committed offsets",
+			"err", stepErr, "backoff", backoff)
+		e.setHealth(func(h *Health) { h.Reason = "Kafka session broken: " + stepErr.Error(); h.LastError = stepErr.Error() })
+		e.m.sessionRestarts.Inc()
+		e.closeSession(sess)
+		e.dropAllState()
+		sleep(ctx, backoff)
+		backoff = min(2*backoff, maxBackoff)
+		if sess, adm, err = e.newSession(watch); err != nil {
+			return err
+		}
+		fenced = false
+		wait = e.newJoinWait(time.Now())
 	}
 	return nil
 }
 
+// Bounds of the pause between two Kafka sessions after a transient fault.
+const (
+	minBackoff = 250 * time.Millisecond
+	maxBackoff = 2 * time.Second
+)
+
+// Bounds of a shutdown: the open transaction gets shutdownGrace to end
+// after ctx is cancelled, closing the Kafka client closeWait, leaving the
+// group leaveWait.
+const (
+	shutdownGrace = 2 * time.Second
+	closeWait     = 1500 * time.Millisecond
+	leaveWait     = time.Second
+)
+
+// newSession creates the transact session and fences the previous
+// incarnation of this transactional id (aborting its open transaction) as
+// soon as the broker answers; the watch sees every request.
+func (e *Engine) newSession(watch *brokerWatch) (*kgo.GroupTransactSession, *kadm.Client, error) {
+	e.asg = e.asg.renew()
+	opts := append(e.sessionOpts(), kgo.WithHooks(watch))
+	sess, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("processor: new transact session: %w", err)
+	}
+	return sess, kadm.NewClient(sess.Client()), nil
+}
+
+// fencePredecessor loads the session's producer id before the session
+// processes anything: Kafka then aborts the transaction that a previous
+// incarnation of this transactional id (a crashed process, or the session
+// just dropped) left open. Until then that transaction holds back the
+// committed offsets (the session could not start) and the events
+// partitions' last stable offset (the restore) until TxnTimeout. It
+// reports false, with no error, while no broker answers (the caller tries
+// again), and an error when Kafka refuses the id for good.
+func (e *Engine) fencePredecessor(ctx context.Context, sess *kgo.GroupTransactSession) (bool, error) {
+	pctx, cancel := context.WithTimeout(ctx, fenceWait)
+	defer cancel()
+	_, _, err := sess.Client().ProducerID(pctx)
+	switch {
+	case err == nil:
+		return true, nil
+	case IsFatalKafkaError(err):
+		return false, fmt.Errorf("processor: init transactional id %s: %w", e.cfg.TransactionalID, err)
+	default:
+		sleep(pctx, fenceWait)
+		return false, nil
+	}
+}
+
+// fenceWait bounds one try of fencePredecessor.
+const fenceWait = time.Second
+
+// checkReachable fails once no broker answered for longer than
+// BrokerUnreachableTimeout and keeps Health's reason up to date.
+func (e *Engine) checkReachable(watch *brokerWatch) error {
+	d, last := watch.unreachable()
+	if t := e.cfg.BrokerUnreachableTimeout; t > 0 && d > t {
+		return fmt.Errorf("processor: no Kafka broker answered for %s (broker unreachable timeout %s); last error: %s",
+			d.Round(time.Second), t, last)
+	}
+	switch {
+	case d > unreachableHealth:
+		e.setHealth(func(h *Health) {
+			h.Reason = fmt.Sprintf("no Kafka broker answered for %s: %s", d.Round(time.Second), last)
+		})
+	case d == 0 && e.Health().Reason != "" && len(e.asg.snapshot()) > 0:
+		e.setHealth(func(h *Health) { h.Reason = "" })
+	}
+	return nil
+}
+
+// unreachableHealth is how long no broker may answer before /healthz
+// reports it (a heartbeat is every 3 s).
+const unreachableHealth = 5 * time.Second
+
+// closeSession closes the session's client, waiting at most closeWait: a
+// client whose broker is gone may take longer, and the engine must go on
+// (or exit) regardless. A close that outlives the wait finishes in the
+// background; nothing of the engine depends on it.
+func (e *Engine) closeSession(sess *kgo.GroupTransactSession) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sess.Close()
+	}()
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		e.cfg.Logger.Warn("closing the Kafka client takes longer than expected; going on without waiting", "wait", closeWait)
+	}
+}
+
+// leaveGroup removes this static member from the group on a clean
+// shutdown, so its partitions move to the other instances at once instead
+// of after SessionTimeout (a static member's client does not leave on
+// close, so that a crashed instance restarted with the same id gets its
+// partitions back without a rebalance). Best effort, at most leaveWait.
+func (e *Engine) leaveGroup() {
+	if e.cfg.InstanceID == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), leaveWait)
+	defer cancel()
+	cl, err := kgo.NewClient(slices.Clone(e.cfg.Kafka)...)
+	if err != nil {
+		return
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).LeaveGroup(ctx, kadm.LeaveGroup(e.cfg.Group).InstanceIDs(e.cfg.InstanceID).Reason("shutdown"))
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		e.cfg.Logger.Warn("could not leave the group; the other instances take this instance's partitions after the session timeout",
+			"group", e.cfg.Group, "session_timeout", e.cfg.SessionTimeout, "err", err)
+		return
+	}
+	e.cfg.Logger.Info("left the group", "group", e.cfg.Group, "instance_id", e.cfg.InstanceID)
+}
+
 func (e *Engine) sessionOpts() []kgo.Opt {
 	maxBuffered := max(50000, 8*e.cfg.BatchMaxRecords)
-	return append(slices.Clone(e.cfg.Kafka),
+	opts := append(slices.Clone(e.cfg.Kafka),
 		kgo.ConsumerGroup(e.cfg.Group),
 		kgo.ConsumeTopics(e.cfg.CommandsTopic),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
@@ -151,6 +331,10 @@ func (e *Engine) sessionOpts() []kgo.Opt {
 		kgo.FetchMaxPartitionBytes(e.cfg.FetchMaxPartitionBytes),
 		kgo.WithLogger(newKgoLogger(e.cfg.Logger)),
 	)
+	if e.cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(e.cfg.InstanceID))
+	}
+	return opts
 }
 
 // checkTopics refuses to start when a topic is missing or when the commands

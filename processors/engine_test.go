@@ -239,12 +239,13 @@ func TestEngineRefusesTopicsNotCoPartitioned(t *testing.T) {
 }
 
 func TestEngineConfigValidateReportsEveryProblem(t *testing.T) {
-	err := EngineConfig{BatchMaxRecords: -1, BatchMaxWait: -time.Second}.Validate()
+	err := EngineConfig{BatchMaxRecords: -1, BatchMaxWait: -time.Second, InstanceID: "host 1", BrokerUnreachableTimeout: -time.Second}.Validate()
 	if err == nil {
 		t.Fatal("empty config validated")
 	}
 	for _, want := range []string{"Kafka", "commands topic", "events topic", "results topic", "DLQ topic",
-		"group", "transactional id", "aggregate", "batch max records", "batch max wait"} {
+		"group", "transactional id", "aggregate", "batch max records", "batch max wait",
+		`instance id "host 1"`, "broker unreachable timeout"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %q, missing %q", err, want)
 		}

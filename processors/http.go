@@ -9,14 +9,16 @@ import (
 )
 
 // NewHTTPHandler serves /healthz (200 with the engine's Health as JSON
-// while Run is processing, 503 otherwise) and /metrics (the gatherer in
+// while Run is processing; 503 when it is not running, or when it runs but
+// cannot process, with the reason: no broker answers, the Kafka session is
+// being rebuilt) and /metrics (the gatherer in
 // Prometheus text format).
 func NewHTTPHandler(e *Engine, g prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		h := e.Health()
 		w.Header().Set("Content-Type", "application/json")
-		if !h.Running {
+		if !h.Running || h.Reason != "" {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
 		_ = json.NewEncoder(w).Encode(h)

@@ -9,19 +9,20 @@ import (
 
 // metrics are the engine's Prometheus series (names in docs/processor.md).
 type metrics struct {
-	commands       *prometheus.CounterVec // outcome
-	transactions   *prometheus.CounterVec // result: committed, aborted
-	commitSeconds  prometheus.Histogram   // time to end a transaction with a commit
-	batchRecords   prometheus.Histogram   // commands per transaction
-	restoreSeconds prometheus.Histogram   // per restore (all partitions restored together)
-	restoreRecords prometheus.Counter     // events read while restoring
-	restoreErrors  prometheus.Counter     // events whose state could not be decoded
-	dlq            prometheus.Counter     // records sent to the commands DLQ
-	lag            *prometheus.GaugeVec   // partition
-	assigned       prometheus.Gauge       // partitions owned
-	aggregates     prometheus.Gauge       // live aggregates in the state store
-	produceErrors  prometheus.Counter     // produce failures (the transaction aborts)
-	restoreRate    prometheus.Gauge       // records/s of the last restore
+	commands        *prometheus.CounterVec // outcome
+	transactions    *prometheus.CounterVec // result: committed, aborted
+	commitSeconds   prometheus.Histogram   // time to end a transaction with a commit
+	batchRecords    prometheus.Histogram   // commands per transaction
+	restoreSeconds  prometheus.Histogram   // per restore (all partitions restored together)
+	restoreRecords  prometheus.Counter     // events read while restoring
+	restoreErrors   prometheus.Counter     // events whose state could not be decoded
+	dlq             prometheus.Counter     // records sent to the commands DLQ
+	lag             *prometheus.GaugeVec   // partition
+	assigned        prometheus.Gauge       // partitions owned
+	aggregates      prometheus.Gauge       // live aggregates in the state store
+	produceErrors   prometheus.Counter     // produce failures (the transaction aborts)
+	restoreRate     prometheus.Gauge       // records/s of the last restore
+	sessionRestarts prometheus.Counter     // Kafka sessions dropped after a transient fault
 }
 
 // newMetrics builds the series and, unless reg is nil, registers them all
@@ -85,6 +86,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			"Records that failed to produce; their transaction was aborted and retried."),
 		restoreRate: gauge("last_restore_records_per_second",
 			"Records per second of the last restore."),
+		sessionRestarts: counter("session_restarts_total",
+			"Kafka sessions dropped after a transient fault (broker gone, coordinator moved, transaction end failed); the engine resumed from the committed offsets."),
 	}
 	if reg == nil {
 		return m, nil

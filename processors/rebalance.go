@@ -64,3 +64,13 @@ func (a *assignments) snapshot() map[int32]uint64 {
 	}
 	return out
 }
+
+// renew returns an empty tracker for a new session whose epochs continue
+// this one's, so that no state or poison entry of the old session matches
+// an assignment of the new one. Late callbacks of the old session's client
+// go to the old tracker.
+func (a *assignments) renew() *assignments {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return &assignments{topic: a.topic, log: a.log, next: a.next, assigned: make(map[int32]uint64)}
+}

@@ -38,7 +38,9 @@ type restoreResult struct {
 // and can only abort, so its records are rightly left out.
 //
 // On failure (broker unreachable, ctx cancelled) it returns an error and
-// nothing of the partitions is kept; the caller aborts the batch.
+// nothing of the partitions is kept; the caller aborts the batch. A quiet
+// period during which a request of the engine failed is such a failure,
+// never taken for the end of the partition.
 func (e *Engine) restoreState(ctx context.Context, adm *kadm.Client, ps []int32) (restoreResult, error) {
 	slices.Sort(ps)
 	res := restoreResult{states: make(map[int32]map[string]State, len(ps))}
@@ -68,6 +70,8 @@ func (e *Engine) restoreState(ctx context.Context, adm *kadm.Client, ps []int32)
 		kgo.FetchMaxPartitionBytes(16<<20),
 		kgo.FetchMaxWait(500*time.Millisecond),
 	)
+	opts = append(opts, e.watch.hooks()...)
+	failures := e.watch.failureCount()
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return res, fmt.Errorf("restore: new consumer: %w", err)
@@ -115,6 +119,11 @@ func (e *Engine) restoreState(ctx context.Context, adm *kadm.Client, ps []int32)
 				m[string(r.Key)] = bytes.Clone(r.Value)
 			}
 		})
+		if quiet && pending > 0 && e.watch.failureCount() != failures {
+			// Nothing came because a broker was unreachable, not
+			// because only aborted records are left.
+			return res, fmt.Errorf("restore partitions %v of %s: no record for %s while a broker was unreachable", ps, e.cfg.EventsTopic, e.cfg.RestoreQuiet)
+		}
 		if quiet && pending > 0 {
 			// Only aborted records (filtered by read_committed) lie
 			// between what was read and the end: nothing more to see.

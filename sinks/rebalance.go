@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -105,4 +107,51 @@ func (r *Runner) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 	}
 	r.log.Info("resuming from the target's offsets", "offsets", stored)
 	return offsets, nil
+}
+
+// leaveGroup removes this static member from the group after a clean
+// shutdown, so its partitions move to the other instances at once: a
+// static member's client does not leave on close, so that a crashed sink
+// restarted with the same id gets its partitions back without a rebalance.
+// Best effort, bounded by a second.
+func (r *Runner) leaveGroup() {
+	if r.cfg.InstanceID == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(slices.Clone(r.cfg.KafkaOpts)...)
+	if err != nil {
+		return
+	}
+	defer cl.Close()
+	resp, err := kadm.NewClient(cl).LeaveGroup(ctx, kadm.LeaveGroup(r.cfg.Group).InstanceIDs(r.cfg.InstanceID).Reason("shutdown"))
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		r.log.Warn("could not leave the group; other instances take this sink's partitions after the session timeout", "err", err)
+		return
+	}
+	r.log.Info("left the group", "instance_id", r.cfg.InstanceID)
+}
+
+// closeClient closes the Kafka client, waiting at most two seconds: a
+// client in the middle of a group join (a rebalance waiting for a dead
+// member's session) or whose broker is gone can take far longer, and a
+// stopping sink has nothing left to commit. A close that outlives the wait
+// finishes in the background while the process exits.
+func (r *Runner) closeClient(cl *kgo.Client) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cl.Close()
+	}()
+	t := time.NewTimer(2 * time.Second)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		r.log.Warn("closing the Kafka client takes longer than 2 s; going on without waiting")
+	}
 }

@@ -135,6 +135,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	if r.cfg.SessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(r.cfg.SessionTimeout))
 	}
+	if r.cfg.InstanceID != "" {
+		opts = append(opts, kgo.InstanceID(r.cfg.InstanceID))
+	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return fmt.Errorf("sink %s: kafka client: %w", r.cfg.Target.Name(), err)
@@ -155,7 +158,8 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer cancel()
 	r.flush(sctx)
 	cl.AllowRebalance()
-	cl.Close() // leaves the group; onRevoked runs with nothing pending
+	r.closeClient(cl) // leaves the group (unless static); onRevoked runs with nothing pending
+	r.leaveGroup()
 	r.log.Info("sink stopped")
 	return nil
 }

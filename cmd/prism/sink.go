@@ -57,6 +57,7 @@ type sinkFlags struct {
 	attemptTimeout  time.Duration
 	shutdownTimeout time.Duration
 	sessionTimeout  time.Duration
+	instanceID      string
 	pgMaxConns      int
 	cache           cacheSinkFlags // redis and elasticsearch, sink_redis_elasticsearch.go
 	envDefaults
@@ -108,6 +109,7 @@ func addSinkFlags(fl *pflag.FlagSet, f *sinkFlags) {
 	fl.DurationVar(&f.attemptTimeout, "attempt-timeout", f.envDuration("PRISM_SINK_ATTEMPT_TIMEOUT", 30*time.Second), "bound of one write attempt (PRISM_SINK_ATTEMPT_TIMEOUT)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", f.envDuration("PRISM_SINK_SHUTDOWN_TIMEOUT", 30*time.Second), "how long SIGTERM waits for the open batch (PRISM_SINK_SHUTDOWN_TIMEOUT)")
 	fl.DurationVar(&f.sessionTimeout, "session-timeout", f.envDuration("PRISM_SINK_SESSION_TIMEOUT", 45*time.Second), "group session timeout: how long a crashed instance keeps its partitions (PRISM_SINK_SESSION_TIMEOUT)")
+	fl.StringVar(&f.instanceID, "instance-id", envOr("PRISM_SINK_INSTANCE_ID", ""), "stable name of this sink instance, unique among the instances of one sink: makes it a static group member, so a crashed instance restarted with the same id gets its partitions back at once instead of after the session timeout. Empty: dynamic membership (PRISM_SINK_INSTANCE_ID)")
 	fl.IntVar(&f.pgMaxConns, "postgres-max-conns", f.envInt("PRISM_SINK_POSTGRES_MAX_CONNS", 4), "Postgres pool size of the postgres and readmodels sinks (PRISM_SINK_POSTGRES_MAX_CONNS)")
 	addCacheSinkFlags(fl, f)
 	// The runner reads 0 as "the default": an explicit 0 is refused instead.
@@ -172,6 +174,7 @@ func buildSinkRunner(g *globals, f *sinkFlags, name string, reg prometheus.Regis
 		AttemptTimeout:  f.attemptTimeout,
 		ShutdownTimeout: f.shutdownTimeout,
 		SessionTimeout:  f.sessionTimeout,
+		InstanceID:      f.instanceID,
 		Logger:          slog.Default(),
 		Registerer:      reg,
 	})
