@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"log/slog"
 	"os"
 	"time"
@@ -13,11 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/processors"
-	"github.com/prism-cqrs/prism/topology"
 )
 
 func init() { subcommands = append(subcommands, newProcessCmd) }
@@ -76,7 +73,7 @@ func runProcess(ctx context.Context, g *globals, f *processFlags) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	eng, err := buildEngine(ctx, g, f, reg)
+	eng, err := buildEngine(g, f, reg)
 	if err != nil {
 		return err
 	}
@@ -91,16 +88,14 @@ func runProcess(ctx context.Context, g *globals, f *processFlags) error {
 }
 
 // buildEngine wires the payment aggregate into a processor engine for the
-// namespace, after checking its topics exist and are co-partitioned.
-func buildEngine(ctx context.Context, g *globals, f *processFlags, reg prometheus.Registerer) (*processors.Engine, error) {
+// namespace; its Run checks first that the topics exist and are
+// co-partitioned.
+func buildEngine(g *globals, f *processFlags, reg prometheus.Registerer) (*processors.Engine, error) {
 	kopts, err := g.kafka().Opts()
 	if err != nil {
 		return nil, err
 	}
 	names := g.names()
-	if err := checkTopology(ctx, kopts, names); err != nil {
-		return nil, err
-	}
 	agg, err := payment.NewAggregate(payment.AggregateConfig{
 		Limits: payment.Limits{MaxAmountMinor: f.maxAmountMinor, DedupWindow: f.dedupWindow},
 		Logger: slog.Default(),
@@ -133,18 +128,6 @@ func buildEngine(ctx context.Context, g *globals, f *processFlags, reg prometheu
 	return eng, err
 }
 
-// checkTopology refuses to start on a namespace whose topics are missing or
-// not co-partitioned.
-func checkTopology(ctx context.Context, kopts []kgo.Opt, names topology.Names) error {
-	cl, err := kgo.NewClient(kopts...)
-	if err != nil {
-		return fmt.Errorf("kafka client: %w", err)
-	}
-	defer cl.Close()
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	return topology.CheckReady(cctx, cl, names)
-}
 
 // defaultInstanceID is the host name plus a random suffix: unique, but new
 // on every start (see --instance-id).
