@@ -128,7 +128,6 @@ func buildEngine(g *globals, f *processFlags, reg prometheus.Registerer) (*proce
 	return eng, err
 }
 
-
 // defaultInstanceID is the host name plus a random suffix: unique, but new
 // on every start (see --instance-id).
 func defaultInstanceID() string {
