@@ -72,8 +72,9 @@ func (h *health) targetFailing() bool {
 }
 
 // Health returns whether the sink can do its work and, when not, why. A
-// runner starts healthy; it turns unhealthy while no Kafka broker answers
-// (probed every ProbeInterval) and while its target fails (a failed Setup,
+// runner is unhealthy until Run has checked its topics and set the target
+// up; then it turns unhealthy while no Kafka broker answers (probed every
+// ProbeInterval) and while its target fails (a failed Setup,
 // CommittedOffsets, Write or Ping), and healthy again once both answer.
 func (r *Runner) Health() HealthStatus { return r.health.get() }
 

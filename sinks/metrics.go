@@ -41,7 +41,7 @@ func newMetrics(sink string, reg prometheus.Registerer) (*metrics, error) {
 		partitions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "prism_sink_assigned_partitions",
 			Help: "Partitions of the events topic this instance owns.", ConstLabels: l}),
 	}
-	m.healthy.Set(1)
+	m.healthy.Set(0) // until the runner is started
 	if reg == nil {
 		return m, nil
 	}

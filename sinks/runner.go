@@ -69,6 +69,10 @@ type Runner struct {
 	retrying atomic.Bool
 }
 
+// errStarting is the health's reason until Run has checked the topics and
+// set the target up.
+var errStarting = errors.New("starting: checking the topics and setting up the target")
+
 // pendingRecord is a consumed record waiting for the next batch: decoded
 // (ev set) or not decodable (decodeErr set).
 type pendingRecord struct {
@@ -102,7 +106,9 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 		m:     m,
 		owned: map[int32]bool{},
 	}
-	r.health.s = HealthStatus{Sink: cfg.Target.Name(), Healthy: true, Since: time.Now().UTC()}
+	// Unhealthy until the topics are checked and the target is set up.
+	r.health.targetErr = errStarting
+	r.health.s = HealthStatus{Sink: cfg.Target.Name(), LastError: errStarting.Error(), Since: time.Now().UTC()}
 	r.health.onChange = func(ok bool) {
 		if ok {
 			m.healthy.Set(1)
