@@ -240,6 +240,9 @@ func TestRunnerReportsKafkaUnreachableAndRecovers(t *testing.T) {
 	if n := strings.Count(logs.String(), `msg="Kafka unreachable"`); n != 1 {
 		t.Errorf("%d \"Kafka unreachable\" lines for one outage, want 1:\n%s", n, logs.String())
 	}
+	if n := strings.Count(logs.String(), `level=WARN msg="fetch error"`); n > 1 {
+		t.Errorf("%d fetch error warnings for one outage, want at most 1:\n%s", n, logs.String())
+	}
 	if !strings.Contains(logs.String(), "brokers="+addr) {
 		t.Errorf("the warning does not name the broker:\n%s", logs.String())
 	}

@@ -234,8 +234,12 @@ func (r *Runner) setupTarget(ctx context.Context) (bool, error) {
 	}
 }
 
-// consume polls until ctx is cancelled or the client is closed.
+// consume polls until ctx is cancelled or the client is closed. Fetch
+// errors repeat while Kafka is down (franz-go reports every failed group
+// join): each is logged at debug, the first of a run of them as a warning,
+// then a reminder every minute.
 func (r *Runner) consume(ctx context.Context) {
+	fetchLog := &stateLog{log: r.log, down: "fetch error", up: "fetching again", every: reminderEvery}
 	for ctx.Err() == nil {
 		pctx, cancel := r.pollContext(ctx)
 		fetches := r.client.PollRecords(pctx, r.room())
@@ -243,12 +247,19 @@ func (r *Runner) consume(ctx context.Context) {
 		if fetches.IsClientClosed() {
 			return
 		}
+		var fetchErr error
 		fetches.EachError(func(topic string, p int32, err error) {
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				return
 			}
-			r.log.Warn("fetch error", "partition", p, "err", err)
+			r.log.Debug("fetch error", "partition", p, "err", err)
+			if fetchErr == nil {
+				fetchErr = fmt.Errorf("partition %d: %w", p, err)
+			}
 		})
+		if fetchErr != nil || !fetches.Empty() {
+			fetchLog.observe(fetchErr)
+		}
 		r.buffer(fetches)
 		r.client.AllowRebalance()
 		if r.due() {
