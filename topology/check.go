@@ -62,6 +62,9 @@ func checkTopicsOnce(ctx context.Context, cl *kgo.Client, topics []string) (map[
 		req.Topics = append(req.Topics, rt)
 	}
 	resp, err := req.RequestWith(ctx, cl)
+	if err != nil && errors.Is(err, context.DeadlineExceeded) {
+		return nil, fmt.Errorf("reach Kafka at %s: no answer in time (a Kafka broker at that address?): %w", SeedBrokers(cl), err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reach Kafka at %s: %w", SeedBrokers(cl), err)
 	}

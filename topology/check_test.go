@@ -69,3 +69,32 @@ func TestCheckTopicsNamesUnreachableBrokers(t *testing.T) {
 		t.Errorf("refused connection took %s to report", d)
 	}
 }
+
+func TestCheckTopicsNamesASilentBroker(t *testing.T) {
+	// Accepts connections and never answers.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(ln.Addr().String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_, err = CheckTopics(ctx, cl, "k.payments.events")
+	if err == nil || !strings.Contains(err.Error(), "reach Kafka at "+ln.Addr().String()+": no answer in time") {
+		t.Fatalf("silent broker: %v", err)
+	}
+}
