@@ -80,7 +80,7 @@ func runDemo(cmd *cobra.Command, g *globals, f *demoFlags) error {
 	sf := &sinkFlags{}
 	addSinkFlags(pflag.NewFlagSet("sink", pflag.ContinueOnError), sf)
 
-	eng, err := buildEngine(g, pf, prometheus.NewRegistry())
+	eng, err := buildEngine(ctx, g, pf, prometheus.NewRegistry())
 	if err != nil {
 		return err
 	}

@@ -73,7 +73,7 @@ func runProcess(ctx context.Context, g *globals, f *processFlags) error {
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	eng, err := buildEngine(g, f, reg)
+	eng, err := buildEngine(ctx, g, f, reg)
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func runProcess(ctx context.Context, g *globals, f *processFlags) error {
 // buildEngine wires the payment aggregate into a processor engine for the
 // namespace; its Run checks first that the topics exist and are
 // co-partitioned.
-func buildEngine(g *globals, f *processFlags, reg prometheus.Registerer) (*processors.Engine, error) {
+func buildEngine(ctx context.Context, g *globals, f *processFlags, reg prometheus.Registerer) (*processors.Engine, error) {
 	kopts, err := g.kafka().Opts()
 	if err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"log/slog"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -36,7 +35,6 @@ func addCacheSinkFlags(fl *pflag.FlagSet, f *sinkFlags) {
 }
 
 func newRedisTarget(g *globals, f *sinkFlags) (sinks.Target, error) {
-	redis.RouteClientLogs(slog.Default())
 	cfg := redis.DefaultConfig(g.redisURL, g.names())
 	cfg.TTL = f.cache.redisTTL
 	cfg.RecentSize = f.cache.redisRecentSize
