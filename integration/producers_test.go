@@ -769,7 +769,7 @@ func TestProduceWithoutTopicsFailsFast(t *testing.T) {
 	ctx := harness.Context(t, 2*time.Minute)
 	e := &prodEnv{brokers: brokers, names: topology.NewNames(harness.Namespace(t))} // no topics created
 	run := e.prism(t, ctx, nil, "--file", writeFile(t, "ok.jsonl", prodValidFile))
-	if run.code != 1 || !strings.Contains(run.stderr, "topic "+e.names.CommandsTopic()+" does not exist") {
+	if run.code != 1 || !strings.Contains(run.stderr, e.names.CommandsTopic()+": topic does not exist") {
 		t.Fatalf("exit %d, want 1 naming the missing topic:\n%s", run.code, run.stderr)
 	}
 }

@@ -104,9 +104,9 @@ type missingTopicsError []string
 
 func (e missingTopicsError) Error() string {
 	if len(e) == 1 {
-		return "topic " + e[0] + " does not exist (create it with `prism topology apply`)"
+		return e[0] + ": topic does not exist (create it with `prism topology apply`)"
 	}
-	return "topics " + strings.Join(e, ", ") + " do not exist (create them with `prism topology apply`)"
+	return strings.Join(e, ", ") + ": topics do not exist (create them with `prism topology apply`)"
 }
 
 func (e missingTopicsError) Is(target error) bool { return target == ErrTopicMissing }

@@ -22,7 +22,7 @@ func TestCheckTopics(t *testing.T) {
 	if !errors.Is(err, ErrTopicMissing) {
 		t.Fatalf("empty cluster: %v, want ErrTopicMissing", err)
 	}
-	want := "topics k.payments.events, k.payments.events.dlq do not exist (create them with `prism topology apply`)"
+	want := "k.payments.events, k.payments.events.dlq: topics do not exist (create them with `prism topology apply`)"
 	if err.Error() != want {
 		t.Errorf("empty cluster:\n got %q\nwant %q", err, want)
 	}
@@ -39,7 +39,7 @@ func TestCheckTopics(t *testing.T) {
 	}
 
 	_, err = CheckTopics(ctx, a.cl, n.EventsTopic(), "k.other")
-	want = "topic k.other does not exist (create it with `prism topology apply`)"
+	want = "k.other: topic does not exist (create it with `prism topology apply`)"
 	if !errors.Is(err, ErrTopicMissing) || err.Error() != want {
 		t.Errorf("one missing: got %v, want %q", err, want)
 	}
