@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -241,11 +242,17 @@ func TestBadConfiguration(t *testing.T) {
 		{"process", "--http", ""}, {"sink", "postgres"}, {"sink", "readmodels"}, {"sink", "redis"},
 		{"sink", "elasticsearch"}, {"lag"}, demo,
 	} {
-		code := 1
-		if c[0] == "topology" && c[1] == "diff" {
+		code, env := 1, noKafka
+		switch {
+		case c[0] == "topology" && c[1] == "diff":
 			code = 3 // README: diff exits 1 for drift, 3 on an error
+		case c[0] == "process":
+			// The processor waits for a broker where nothing listens, up
+			// to --broker-unreachable-timeout (README): bound it here.
+			env = maps.Clone(noKafka)
+			env["PRISM_PROCESS_BROKER_UNREACHABLE_TIMEOUT"] = "3s"
 		}
-		cases = append(cases, badCase{name: "unreachable broker/" + strings.Join(c[:min(len(c), 2)], " "), args: c, env: noKafka, code: code, want: []string{b.closed}})
+		cases = append(cases, badCase{name: "unreachable broker/" + strings.Join(c[:min(len(c), 2)], " "), args: c, env: env, code: code, want: []string{b.closed}})
 	}
 	cases = append(cases,
 		badCase{name: "missing topics/topology diff", args: []string{"topology", "diff"}, ns: b.fresh, code: 1,

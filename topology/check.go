@@ -118,3 +118,26 @@ func SeedBrokers(cl *kgo.Client) string {
 	seeds, _ := cl.OptValue(kgo.SeedBrokers).([]string)
 	return strings.Join(seeds, ",")
 }
+
+// ErrNotReady is wrapped, with ErrTopicMissing, by CheckReady's error when
+// topics of the namespace are missing.
+var ErrNotReady = errors.New("topology not applied")
+
+// CheckReady is CheckTopics for every topic of namespace n, plus the rule
+// that commands and events are co-partitioned, whatever their partition
+// count (the processor's start-up check). It fails naming the missing
+// topics (wrapping ErrNotReady and ErrTopicMissing) or the partition counts
+// that differ (ErrNotCoPartitioned).
+func CheckReady(ctx context.Context, cl *kgo.Client, n Names) error {
+	parts, err := CheckTopics(ctx, cl, n.CommandsTopic(), n.EventsTopic(), n.ResultsTopic(), n.CommandsDLQTopic(), n.EventsDLQTopic())
+	if errors.Is(err, ErrTopicMissing) {
+		return fmt.Errorf("namespace %s: %w (%w)", n.Namespace, err, ErrNotReady)
+	}
+	if err != nil {
+		return fmt.Errorf("check topology of namespace %s: %w", n.Namespace, err)
+	}
+	if c, e := parts[n.CommandsTopic()], parts[n.EventsTopic()]; c != e {
+		return fmt.Errorf("namespace %s: commands has %d partitions, events %d: %w", n.Namespace, c, e, ErrNotCoPartitioned)
+	}
+	return nil
+}

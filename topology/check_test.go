@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -96,5 +97,33 @@ func TestCheckTopicsNamesASilentBroker(t *testing.T) {
 	_, err = CheckTopics(ctx, cl, "k.payments.events")
 	if err == nil || !strings.Contains(err.Error(), "reach Kafka at "+ln.Addr().String()+": no answer in time") {
 		t.Fatalf("silent broker: %v", err)
+	}
+}
+
+func TestCheckReady(t *testing.T) {
+	a, addrs := fakeCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	spec := mustSpec(t, 3)
+	err := CheckReady(ctx, a.cl, spec.Names)
+	if !errors.Is(err, ErrNotReady) || !errors.Is(err, ErrTopicMissing) || !strings.Contains(err.Error(), "k.payments.commands") {
+		t.Fatalf("empty cluster: %v, want ErrNotReady naming the topics", err)
+	}
+	if _, err := a.Apply(ctx, spec, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckReady(ctx, a.cl, spec.Names); err != nil {
+		t.Fatalf("applied topology: %v", err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if _, err := kadm.NewClient(cl).UpdatePartitions(ctx, 5, "k.payments.events"); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckReady(ctx, a.cl, spec.Names); !errors.Is(err, ErrNotCoPartitioned) {
+		t.Fatalf("events raised by hand: %v, want ErrNotCoPartitioned", err)
 	}
 }
