@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,6 +162,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		kgo.OnPartitionsLost(r.onLost),
 		kgo.AdjustFetchOffsetsFn(r.adjustOffsets),
 		kgo.ProducerLinger(0),
+		kgo.WithLogger(kgoLogger{r.log}), // kgolog.go
 	)
 	if r.cfg.SessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(r.cfg.SessionTimeout))
@@ -192,7 +194,7 @@ func (r *Runner) Run(ctx context.Context) error {
 // events topic and the events DLQ exist, on a client of its own (the group
 // client is created only once the target is set up).
 func (r *Runner) checkTopics(ctx context.Context) error {
-	cl, err := kgo.NewClient(r.cfg.KafkaOpts...)
+	cl, err := kgo.NewClient(append(slices.Clone(r.cfg.KafkaOpts), kgo.WithLogger(kgoLogger{r.log}))...)
 	if err != nil {
 		return fmt.Errorf("sink %s: kafka client: %w", r.cfg.Target.Name(), err)
 	}
