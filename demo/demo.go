@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -94,7 +95,10 @@ func Run(ctx context.Context, cfg Config) error {
 		go func() {
 			defer wg.Done()
 			if err := c.Run(runCtx); err != nil && runCtx.Err() == nil {
-				errc <- fmt.Errorf("%s: %w", c.Name, err)
+				if !strings.HasPrefix(err.Error(), c.Name+":") {
+					err = fmt.Errorf("%s: %w", c.Name, err)
+				}
+				errc <- err
 				stop()
 			}
 		}()
@@ -112,7 +116,7 @@ func Run(ctx context.Context, cfg Config) error {
 
 	stats, err := cfg.Produce(runCtx)
 	if err != nil {
-		return errors.Join(fmt.Errorf("produce: %w", err), stopAll())
+		return firstCause(ctx, fmt.Errorf("produce: %w", err), stopAll())
 	}
 	fmt.Fprintf(cfg.Out, "produced %d commands: %d accepted, %d rejected, %d unanswered (%.1fs)\n",
 		stats.Produced, stats.Accepted, stats.Rejected, stats.Unanswered, time.Since(start).Seconds())
@@ -122,7 +126,7 @@ func Run(ctx context.Context, cfg Config) error {
 		groups = append(groups, c.Group)
 	}
 	if err := waitCaughtUp(runCtx, cfg, groups); err != nil {
-		return errors.Join(err, stopAll())
+		return firstCause(ctx, err, stopAll())
 	}
 	caughtUp := time.Since(start)
 	if err := stopAll(); err != nil {
@@ -135,6 +139,16 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("inspect read sources: %w", err)
 	}
 	return src.Print(cfg.Out)
+}
+
+// firstCause returns the components' failure alone when it is what
+// interrupted a step (a sink that refuses its configuration cancels the
+// produce), so the message starts with the cause; otherwise both.
+func firstCause(ctx context.Context, stepErr, componentsErr error) error {
+	if componentsErr != nil && ctx.Err() == nil && errors.Is(stepErr, context.Canceled) {
+		return componentsErr
+	}
+	return errors.Join(stepErr, componentsErr)
 }
 
 // waitCaughtUp polls the groups' lag until every one is 0 on every partition

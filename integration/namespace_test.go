@@ -80,6 +80,7 @@ func TestNamespacePostgresSchemaOwner(t *testing.T) {
 	// set up by hand or by another tool would): `prism sink` exits 1 at
 	// setup, naming the owner, without retrying forever.
 	cli := topology.NewNames(base + "b")
+	testTopics(t, harness.KafkaBrokers(t), cli.Namespace, 1, 0) // the sink checks its topics first
 	cliSchema := cli.PostgresSchema()
 	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS "`+cliSchema+`" CASCADE`) })
 	if _, err := pool.Exec(ctx, `CREATE SCHEMA "`+cliSchema+`"; CREATE TABLE "`+cliSchema+`".prism_namespace (namespace text PRIMARY KEY, claimed_at timestamptz NOT NULL DEFAULT now()); INSERT INTO "`+cliSchema+`".prism_namespace (namespace) VALUES ('someone-else')`); err != nil {

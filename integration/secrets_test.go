@@ -172,15 +172,38 @@ func TestSecretsNeverPrinted(t *testing.T) {
 		}
 	})
 
-	t.Run("sink health while the target refuses", func(t *testing.T) {
+	t.Run("sink exit while the target refuses the credentials", func(t *testing.T) {
+		// A target refusing the credentials at start ends the sink (exit 1,
+		// docs/sinks.md "Failing at start"), naming the refusal, not the secret.
+		for _, tc := range []struct{ sink, want string }{
+			{"postgres", "password authentication failed"},
+			{"readmodels", "password authentication failed"},
+			{"redis", "WRONGPASS"},
+		} {
+			ctx := harness.Context(t, 60*time.Second)
+			out, code := runPrismOut(ctx, t, env, "sink", tc.sink, "--namespace", ns)
+			if code != 1 || !strings.Contains(out, tc.want) {
+				t.Errorf("sink %s with wrong credentials: exit %d, want 1 naming %q\n%s", tc.sink, code, tc.want, out)
+			}
+			requireNoSecret(t, "sink "+tc.sink+" output", out)
+		}
+	})
+
+	t.Run("sink health while the target does not answer", func(t *testing.T) {
+		pgDown, err := url.Parse(harness.PostgresURL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pgDown.User = url.UserPassword("prism", secretPostgres)
+		pgDown.Host = freeAddr(t)
 		for _, tc := range []struct {
 			sink  string
 			extra []string
 			want  string // in /healthz lastError
 		}{
-			{"postgres", nil, "password authentication failed"},
-			{"readmodels", nil, "password authentication failed"},
-			{"redis", nil, "WRONGPASS"},
+			{"postgres", []string{"--postgres-url", pgDown.String()}, "connect"},
+			{"readmodels", []string{"--postgres-url", pgDown.String()}, "connect"},
+			{"redis", []string{"--redis-url", "redis://:" + secretRedis + "@" + freeAddr(t) + "/0"}, "connect"},
 			{"elasticsearch", []string{"--elasticsearch-url", "http://elastic:" + secretElastic + "@" + freeAddr(t)}, "connect"},
 		} {
 			health, metrics, out := sinkUnderFailure(t, env, tc.sink, append([]string{"--namespace", ns}, tc.extra...)...)
@@ -263,7 +286,8 @@ func sinkUnderFailure(t *testing.T, env []string, name string, args ...string) (
 	deadline := time.Now().Add(45 * time.Second)
 	for {
 		code, body, err := get("/healthz")
-		if err == nil && code == http.StatusServiceUnavailable && strings.Contains(body, `"lastError"`) {
+		// "starting: ..." is the 503 before the first setup attempt failed.
+		if err == nil && code == http.StatusServiceUnavailable && strings.Contains(body, `"lastError"`) && !strings.Contains(body, `"starting: `) {
 			health = body
 			break
 		}

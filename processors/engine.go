@@ -10,6 +10,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/prism-cqrs/prism/topology"
 )
 
 // Engine runs one aggregate's commands through decide/apply with
@@ -132,7 +134,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		}
 		log.Info("processor stopped", "group", e.cfg.Group)
 	}()
-	if err := e.checkTopics(ctx, adm); err != nil {
+	if err := e.checkTopics(ctx, sess.Client()); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -339,25 +341,16 @@ func (e *Engine) sessionOpts() []kgo.Opt {
 
 // checkTopics refuses to start when a topic is missing or when the commands
 // and events topics are not co-partitioned (the state of a key lives in the
-// events partition of the same number as its commands partition).
-func (e *Engine) checkTopics(ctx context.Context, adm *kadm.Client) error {
-	topics := []string{e.cfg.CommandsTopic, e.cfg.EventsTopic, e.cfg.ResultsTopic, e.cfg.DLQTopic}
-	td, err := adm.ListTopics(ctx, topics...)
+// events partition of the same number as its commands partition). It gives
+// the cluster topology.CheckTimeout to answer.
+func (e *Engine) checkTopics(ctx context.Context, cl *kgo.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, topology.CheckTimeout)
+	defer cancel()
+	parts, err := topology.CheckTopics(ctx, cl, e.cfg.CommandsTopic, e.cfg.EventsTopic, e.cfg.ResultsTopic, e.cfg.DLQTopic)
 	if err != nil {
-		return fmt.Errorf("processor: describe topics: %w", err)
+		return fmt.Errorf("processor: %w", err)
 	}
-	var errs []error
-	for _, t := range topics {
-		d, ok := td[t]
-		if !ok || d.Err != nil {
-			errs = append(errs, fmt.Errorf("processor: topic %s is missing (create it with `prism topology apply`)", t))
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	nc, ne := len(td[e.cfg.CommandsTopic].Partitions), len(td[e.cfg.EventsTopic].Partitions)
-	if nc != ne {
+	if nc, ne := parts[e.cfg.CommandsTopic], parts[e.cfg.EventsTopic]; nc != ne {
 		return fmt.Errorf("processor: %s has %d partitions but %s has %d: commands and events must be co-partitioned",
 			e.cfg.CommandsTopic, nc, e.cfg.EventsTopic, ne)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prism-cqrs/prism/kafkaconn"
 	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/topology"
 )
 
 const (
@@ -498,7 +499,7 @@ func TestCheckReportsMissingTopics(t *testing.T) {
 	}
 	defer p.Close()
 	err = p.Check(ctx, false)
-	if !errors.Is(err, ErrTopicMissing) || !strings.Contains(err.Error(), "missing.commands") || strings.Contains(err.Error(), "missing.results") {
+	if !errors.Is(err, topology.ErrTopicMissing) || !strings.Contains(err.Error(), "missing.commands") || strings.Contains(err.Error(), "missing.results") {
 		t.Fatalf("Check without results: %v", err)
 	}
 	err = p.Check(ctx, true)

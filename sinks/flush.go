@@ -36,7 +36,7 @@ func (r *Runner) flush(ctx context.Context) {
 			if attempt > 1 {
 				r.log.Info("target recovered, batch written", "attempts", attempt)
 			}
-			r.health.set(true, nil)
+			r.health.setTarget(nil)
 			return
 		}
 		if errors.Is(err, ErrRewind) { // rewind.go
@@ -46,7 +46,7 @@ func (r *Runner) flush(ctx context.Context) {
 		}
 		r.m.batches.WithLabelValues("error").Inc()
 		r.retrying.Store(true)
-		r.health.set(false, err)
+		r.health.setTarget(err)
 		if ctx.Err() != nil {
 			r.log.Warn("batch abandoned at shutdown; offsets not advanced, the next owner re-reads it", "records", len(st.batch), "err", err)
 			return
@@ -57,9 +57,15 @@ func (r *Runner) flush(ctx context.Context) {
 		}
 		r.m.retries.Inc()
 		wait := backoff(attempt, r.cfg.BackoffMin, r.cfg.BackoffMax)
-		if errors.Is(err, ErrTransient) {
+		switch {
+		case errors.Is(err, ErrPermanent):
+			// Only a change on the target's side (or of the sink's
+			// settings, with a restart) can fix it: retry slowly.
+			wait = r.cfg.BackoffMax
+			r.log.Error("target refuses the configuration; retrying until it is fixed", "attempt", attempt, "wait", wait, "err", err)
+		case errors.Is(err, ErrTransient):
 			r.log.Warn("batch write failed, retrying", "attempt", attempt, "wait", wait, "err", err)
-		} else {
+		default:
 			r.log.Error("batch write failed (not marked transient), retrying", "attempt", attempt, "wait", wait, "err", err)
 		}
 		if !sleep(ctx, wait) {

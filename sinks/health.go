@@ -7,29 +7,49 @@ import (
 	"time"
 )
 
-// HealthStatus is the runner's view of its target.
+// HealthStatus is the runner's view of Kafka and of its target.
 type HealthStatus struct {
-	Sink      string    `json:"sink"`
-	Healthy   bool      `json:"healthy"`
+	Sink    string `json:"sink"`
+	Healthy bool   `json:"healthy"`
+	// LastError says why the sink is unhealthy: "kafka ...: <error>" while
+	// no broker answers, then the target's error, one per line when both
+	// fail. Empty while healthy.
 	LastError string    `json:"lastError,omitempty"`
 	Since     time.Time `json:"since"` // when Healthy last changed
 }
 
+// health combines two independent states: whether a Kafka broker answers
+// and whether the target accepts writes. The sink is healthy when both do.
 type health struct {
-	mu sync.Mutex
-	s  HealthStatus
+	mu        sync.Mutex
+	s         HealthStatus
+	kafkaErr  error
+	targetErr error
 	// onChange is called (under mu) when Healthy flips.
 	onChange func(healthy bool)
 }
 
-func (h *health) set(healthy bool, err error) {
+// setTarget records the target's state: nil once it accepts writes again.
+func (h *health) setTarget(err error) { h.update(func() { h.targetErr = err }) }
+
+// setKafka records whether a broker answers: nil once one does again.
+func (h *health) setKafka(err error) { h.update(func() { h.kafkaErr = err }) }
+
+func (h *health) update(change func()) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if err != nil {
-		h.s.LastError = err.Error()
-	} else if healthy {
-		h.s.LastError = ""
+	change()
+	h.s.LastError = ""
+	for _, err := range []error{h.kafkaErr, h.targetErr} {
+		if err == nil {
+			continue
+		}
+		if h.s.LastError != "" {
+			h.s.LastError += "\n"
+		}
+		h.s.LastError += err.Error()
 	}
+	healthy := h.kafkaErr == nil && h.targetErr == nil
 	if h.s.Healthy != healthy || h.s.Since.IsZero() {
 		h.s.Healthy = healthy
 		h.s.Since = time.Now().UTC()
@@ -45,14 +65,21 @@ func (h *health) get() HealthStatus {
 	return h.s
 }
 
-// Health returns whether the target is currently accepting writes and the
-// last error seen. A runner starts healthy; it turns unhealthy on the first
-// failed Setup, CommittedOffsets or Write, and healthy again on the next
-// success.
+func (h *health) targetFailing() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.targetErr != nil
+}
+
+// Health returns whether the sink can do its work and, when not, why. A
+// runner is unhealthy until Run has checked its topics and set the target
+// up; then it turns unhealthy while no Kafka broker answers (probed every
+// ProbeInterval) and while its target fails (a failed Setup,
+// CommittedOffsets, Write or Ping), and healthy again once both answer.
 func (r *Runner) Health() HealthStatus { return r.health.get() }
 
-// HealthHandler serves the health as JSON: 200 when healthy, 503 when the
-// target is failing (the body names the last error).
+// HealthHandler serves the health as JSON: 200 when healthy, 503 while
+// Kafka or the target is failing (lastError says which and why).
 func (r *Runner) HealthHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		s := r.Health()

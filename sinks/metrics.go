@@ -37,11 +37,11 @@ func newMetrics(sink string, reg prometheus.Registerer) (*metrics, error) {
 			Help: "Records per written batch.", ConstLabels: l,
 			Buckets: prometheus.ExponentialBuckets(1, 4, 8)}),
 		healthy: prometheus.NewGauge(prometheus.GaugeOpts{Name: "prism_sink_healthy",
-			Help: "1 while the target accepts writes, 0 while it fails.", ConstLabels: l}),
+			Help: "1 while a Kafka broker answers and the target accepts writes, 0 while either fails.", ConstLabels: l}),
 		partitions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "prism_sink_assigned_partitions",
 			Help: "Partitions of the events topic this instance owns.", ConstLabels: l}),
 	}
-	m.healthy.Set(1)
+	m.healthy.Set(0) // until the runner is started
 	if reg == nil {
 		return m, nil
 	}

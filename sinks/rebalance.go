@@ -84,7 +84,7 @@ func (r *Runner) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 			break
 		}
 		err = fmt.Errorf("read target offsets: %w", err)
-		r.health.set(false, err)
+		r.health.setTarget(err)
 		if ctx.Err() != nil {
 			return nil, err
 		}

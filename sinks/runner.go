@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/topology"
 )
 
 // Runner consumes the events topic as one member of the sink's consumer
@@ -27,9 +29,17 @@ import (
 //     callbacks wait for a Write attempt in flight, then drop the buffered
 //     records of revoked or lost partitions (the new owner reads them again
 //     from the target's offsets).
+//   - At start it checks that its topics exist and fails when they do not,
+//     when no broker answers, or when the target refuses the configuration
+//     (ErrPermanent); see Run.
 //   - A failing Write is retried with capped exponential backoff and jitter
 //     while fetching is paused (nothing buffers without bound); the runner
-//     reports unhealthy meanwhile and healthy again on the next success.
+//     reports unhealthy meanwhile and healthy again on the next success. An
+//     ErrPermanent failure is retried every BackoffMax and logged as an
+//     error each time.
+//   - While no Kafka broker answers the runner reports unhealthy, logs it
+//     when it starts, every minute while it lasts and when it ends, and
+//     resumes by itself.
 //   - Values that cannot be decoded and events the target rejects go to the
 //     events DLQ (original key, value and headers plus prism-dlq-* headers);
 //     the sink goes on. DLQ delivery is at least once.
@@ -59,6 +69,10 @@ type Runner struct {
 	// retrying is set while a batch is being retried after a failure.
 	retrying atomic.Bool
 }
+
+// errStarting is the health's reason until Run has checked the topics and
+// set the target up.
+var errStarting = errors.New("starting: checking the topics and setting up the target")
 
 // pendingRecord is a consumed record waiting for the next batch: decoded
 // (ev set) or not decodable (decodeErr set).
@@ -93,7 +107,9 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 		m:     m,
 		owned: map[int32]bool{},
 	}
-	r.health.s = HealthStatus{Sink: cfg.Target.Name(), Healthy: true, Since: time.Now().UTC()}
+	// Unhealthy until the topics are checked and the target is set up.
+	r.health.targetErr = errStarting
+	r.health.s = HealthStatus{Sink: cfg.Target.Name(), LastError: errStarting.Error(), Since: time.Now().UTC()}
 	r.health.onChange = func(ok bool) {
 		if ok {
 			m.healthy.Set(1)
@@ -104,13 +120,29 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	return r, nil
 }
 
-// Run sets the target up (retrying while it is unreachable), joins the
-// group and writes batches until ctx is cancelled; then it finishes the
-// open batch, commits, leaves the group and returns nil. It returns an
-// error only when the Kafka client cannot be created or Setup finds the
-// store owned by another namespace (ErrStoreOwned).
+// Run checks that the events topic and the events DLQ exist, sets the
+// target up, joins the group and writes batches until ctx is cancelled;
+// then it finishes the open batch, commits, leaves the group and returns
+// nil.
+//
+// It fails at start, returning an error that names the problem, when the
+// topics are missing (topology.ErrTopicMissing: run `prism topology
+// apply`), when no broker answers within topology.CheckTimeout, or when the
+// target refuses the configuration (Setup returns ErrPermanent: wrong
+// credentials, no such database, ...) or finds the store owned by another
+// namespace (ErrStoreOwned). A target that is only unreachable
+// at start is retried with backoff, /healthz 503 meanwhile. Once running, a
+// Kafka or target outage never ends Run: it reports unhealthy and logs
+// (see probe and flush) until the outage ends.
 func (r *Runner) Run(ctx context.Context) error {
-	if ok, err := r.setupTarget(ctx); !ok {
+	if err := r.checkTopics(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	ok, err := r.setupTarget(ctx)
+	if !ok {
 		return err
 	}
 	opts := append([]kgo.Opt{}, r.cfg.KafkaOpts...)
@@ -131,6 +163,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		kgo.OnPartitionsLost(r.onLost),
 		kgo.AdjustFetchOffsetsFn(r.adjustOffsets),
 		kgo.ProducerLinger(0),
+		kgo.WithLogger(kgoLogger{r.log}), // kgolog.go
 	)
 	if r.cfg.SessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(r.cfg.SessionTimeout))
@@ -145,12 +178,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.client = cl
 	r.log.Info("sink started", "batch_max_records", r.cfg.BatchMaxRecords, "batch_max_wait", r.cfg.BatchMaxWait)
 
-	if p, ok := r.cfg.Target.(Pinger); ok {
-		pctx, stopProbe := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { defer close(done); r.probe(pctx, p) }()
-		defer func() { stopProbe(); <-done }()
-	}
+	pctx, stopProbe := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); r.probe(pctx) }()
+	defer func() { stopProbe(); <-done }()
 	r.consume(ctx)
 
 	// Shutdown: finish the open batch with a fresh, bounded context.
@@ -164,25 +195,46 @@ func (r *Runner) Run(ctx context.Context) error {
 	return nil
 }
 
-// setupTarget runs Target.Setup until it succeeds; false when ctx ended
-// (nil error) or the store belongs to another namespace (the error).
+// checkTopics asks the cluster, within topology.CheckTimeout, whether the
+// events topic and the events DLQ exist, on a client of its own (the group
+// client is created only once the target is set up).
+func (r *Runner) checkTopics(ctx context.Context) error {
+	cl, err := kgo.NewClient(append(slices.Clone(r.cfg.KafkaOpts), kgo.WithLogger(kgoLogger{r.log}))...)
+	if err != nil {
+		return fmt.Errorf("sink %s: kafka client: %w", r.cfg.Target.Name(), err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, topology.CheckTimeout)
+	defer cancel()
+	if _, err := topology.CheckTopics(ctx, cl, r.cfg.EventsTopic, r.cfg.EventsDLQTopic); err != nil {
+		return fmt.Errorf("sink %s: %w", r.cfg.Target.Name(), err)
+	}
+	return nil
+}
+
+// setupTarget runs Target.Setup until it succeeds (true), ctx ends (false,
+// nil) or Setup returns an ErrPermanent or ErrStoreOwned error (false and
+// that error).
 func (r *Runner) setupTarget(ctx context.Context) (bool, error) {
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, r.cfg.AttemptTimeout)
 		err := r.cfg.Target.Setup(actx)
 		cancel()
 		if err == nil {
-			r.health.set(true, nil)
+			if attempt > 1 {
+				r.log.Info("target set up", "attempts", attempt)
+			}
+			r.health.setTarget(nil)
 			return true, nil
-		}
-		if errors.Is(err, ErrStoreOwned) {
-			r.health.set(false, fmt.Errorf("setup: %w", err))
-			return false, fmt.Errorf("setup of sink %s: %w", r.cfg.Target.Name(), err)
 		}
 		if ctx.Err() != nil {
 			return false, nil
 		}
-		r.health.set(false, fmt.Errorf("setup: %w", err))
+		if errors.Is(err, ErrPermanent) || errors.Is(err, ErrStoreOwned) {
+			r.health.setTarget(fmt.Errorf("setup: %w", err))
+			return false, fmt.Errorf("sink %s: set up the target: %w", r.cfg.Target.Name(), err)
+		}
+		r.health.setTarget(fmt.Errorf("setup: %w", err))
 		wait := backoff(attempt, r.cfg.BackoffMin, r.cfg.BackoffMax)
 		r.log.Warn("target setup failed, retrying", "attempt", attempt, "wait", wait, "err", err)
 		if !sleep(ctx, wait) {
@@ -191,8 +243,12 @@ func (r *Runner) setupTarget(ctx context.Context) (bool, error) {
 	}
 }
 
-// consume polls until ctx is cancelled or the client is closed.
+// consume polls until ctx is cancelled or the client is closed. Fetch
+// errors repeat while Kafka is down (franz-go reports every failed group
+// join): each is logged at debug, the first of a run of them as a warning,
+// then a reminder every minute.
 func (r *Runner) consume(ctx context.Context) {
+	fetchLog := &stateLog{log: r.log, down: "fetch error", up: "fetching again", every: reminderEvery}
 	for ctx.Err() == nil {
 		pctx, cancel := r.pollContext(ctx)
 		fetches := r.client.PollRecords(pctx, r.room())
@@ -200,12 +256,19 @@ func (r *Runner) consume(ctx context.Context) {
 		if fetches.IsClientClosed() {
 			return
 		}
+		var fetchErr error
 		fetches.EachError(func(topic string, p int32, err error) {
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				return
 			}
-			r.log.Warn("fetch error", "partition", p, "err", err)
+			r.log.Debug("fetch error", "partition", p, "err", err)
+			if fetchErr == nil {
+				fetchErr = fmt.Errorf("partition %d: %w", p, err)
+			}
 		})
+		if fetchErr != nil || !fetches.Empty() {
+			fetchLog.observe(fetchErr)
+		}
 		r.buffer(fetches)
 		r.client.AllowRebalance()
 		if r.due() {

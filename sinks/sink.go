@@ -61,6 +61,17 @@ var ErrTransient = errors.New("transient target error")
 // instead of retrying.
 var ErrStoreOwned = errors.New("store belongs to another namespace")
 
+// ErrPermanent marks a target error that retrying with the same settings
+// cannot fix: the target refuses the credentials, the database does not
+// exist, a privilege is missing, the URL does not lead to the target's API.
+// When Setup returns it, Run gives up at once and returns it (a deployment
+// mistake: nothing was consumed yet, and retrying would only hide it). Seen
+// later, while running (a password changed under the sink), it is retried
+// every BackoffMax with an error log line per attempt and the sink reports
+// unhealthy: it may be fixed on the target's side without a restart, and
+// the sink then goes on where it stopped (docs/sinks.md).
+var ErrPermanent = errors.New("target refuses the configuration")
+
 // Target is one read source.
 type Target interface {
 	// Name is the sink's name: postgres, readmodels, redis, elasticsearch.

@@ -316,29 +316,3 @@ func TestEnsureTopicsConcurrently(t *testing.T) {
 	}
 	assertLayout(t, addrs, 3)
 }
-
-func TestCheckReady(t *testing.T) {
-	a, addrs := fakeCluster(t)
-	ctx := context.Background()
-	spec := mustSpec(t, 3)
-	if err := CheckReady(ctx, a.cl, spec.Names); !errors.Is(err, ErrNotReady) {
-		t.Fatalf("empty cluster: %v, want ErrNotReady", err)
-	}
-	if _, err := a.Apply(ctx, spec, ApplyOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := CheckReady(ctx, a.cl, spec.Names); err != nil {
-		t.Fatalf("applied topology: %v", err)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if _, err := kadm.NewClient(cl).UpdatePartitions(ctx, 5, "k.payments.events"); err != nil {
-		t.Fatal(err)
-	}
-	if err := CheckReady(ctx, a.cl, spec.Names); !errors.Is(err, ErrNotCoPartitioned) {
-		t.Fatalf("events raised by hand: %v, want ErrNotCoPartitioned", err)
-	}
-}

@@ -2,7 +2,6 @@ package topology
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -47,38 +46,3 @@ func DeleteTopics(ctx context.Context, cl *kgo.Client, spec Spec) error {
 	}
 	return a.Delete(ctx, spec)
 }
-
-// CheckReady verifies, without changing anything, that every topic of
-// namespace n exists and that commands and events are co-partitioned,
-// whatever their partition count. Programs that run the pipeline (processor,
-// sinks) call it at start, so they work with a topology applied with any
-// --partitions; it fails naming the missing topics (run `prism topology
-// apply`) or the partition counts that differ.
-func CheckReady(ctx context.Context, cl *kgo.Client, n Names) error {
-	a, err := NewAdmin(AdminConfig{Client: cl})
-	if err != nil {
-		return err
-	}
-	names := []string{n.CommandsTopic(), n.EventsTopic(), n.ResultsTopic(), n.CommandsDLQTopic(), n.EventsDLQTopic()}
-	state, err := a.observe(ctx, names)
-	if err != nil {
-		return fmt.Errorf("check topology of namespace %s: %w", n.Namespace, err)
-	}
-	var missing []string
-	for _, t := range names {
-		if _, ok := state[t]; !ok {
-			missing = append(missing, t)
-		}
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("namespace %s: topics %v do not exist (run `prism topology apply --namespace %s`): %w", n.Namespace, missing, n.Namespace, ErrNotReady)
-	}
-	cmd, ev := state[n.CommandsTopic()], state[n.EventsTopic()]
-	if cmd.Partitions != ev.Partitions {
-		return fmt.Errorf("namespace %s: commands has %d partitions, events %d: %w", n.Namespace, cmd.Partitions, ev.Partitions, ErrNotCoPartitioned)
-	}
-	return nil
-}
-
-// ErrNotReady is wrapped by CheckReady's error when topics are missing.
-var ErrNotReady = errors.New("topology not applied")

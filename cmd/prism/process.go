@@ -104,7 +104,8 @@ func runProcess(ctx context.Context, g *globals, f *processFlags) error {
 }
 
 // buildEngine wires the payment aggregate into a processor engine for the
-// namespace, after checking its topics exist and are co-partitioned.
+// namespace; its Run checks first that the topics exist and are
+// co-partitioned.
 func buildEngine(ctx context.Context, g *globals, f *processFlags, reg prometheus.Registerer) (*processors.Engine, error) {
 	kopts, err := g.kafka().Opts()
 	if err != nil {

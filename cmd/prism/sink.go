@@ -81,7 +81,9 @@ func newSinkCmd(g *globals) *cobra.Command {
 and writes batches to its target with an exactly-once effect. Run any number of
 instances of a sink. The target's tables/index are created at start. A target
 that is down is retried with backoff (fetching paused, /healthz 503) and caught
-up when it returns; records it refuses for good go to the events DLQ.
+up when it returns; records it refuses for good go to the events DLQ. It exits
+1 at start when its topics are missing, no broker answers, or the target
+refuses the configuration (wrong credentials, no such database).
 SIGTERM/SIGINT finishes the open batch, commits, leaves the group and exits 0.
 
 Sinks: ` + strings.Join(sinkNames(), ", "),

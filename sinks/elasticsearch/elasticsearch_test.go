@@ -164,22 +164,26 @@ func TestBulkOutcomeClassification(t *testing.T) {
 		wantTransient bool
 		wantErr       bool
 		wantRejected  []int64
+		wantPermanent bool
 	}{
-		{"ok", 200, `{"errors":false}`, false, false, nil},
-		{"conflict is a success", 200, `{"errors":true,"items":[{"index":{"status":409,"error":{"type":"version_conflict_engine_exception"}}},{"index":{"status":201}}]}`, false, false, nil},
-		{"mapping error rejects", 200, `{"errors":true,"items":[{"index":{"status":201}},{"index":{"status":400,"error":{"type":"document_parsing_exception","reason":"bad"}}}]}`, false, false, []int64{1}},
-		{"item 429 is transient", 200, `{"errors":true,"items":[{"index":{"status":429,"error":{"type":"es_rejected_execution_exception"}}},{"index":{"status":400,"error":{"type":"x"}}}]}`, true, true, nil},
-		{"item 503 is transient", 200, `{"errors":true,"items":[{"index":{"status":503,"error":{"type":"unavailable_shards_exception"}}},{"index":{"status":201}}]}`, true, true, nil},
-		{"item 403 is an error, not transient", 200, `{"errors":true,"items":[{"index":{"status":403,"error":{"type":"security_exception"}}},{"index":{"status":201}}]}`, false, true, nil},
-		{"request 429 is transient", 429, `{"error":{"type":"circuit_breaking_exception","reason":"data too large"}}`, true, true, nil},
-		{"request 401 is an error", 401, `{"error":{"type":"security_exception","reason":"no"}}`, false, true, nil},
+		{"ok", 200, `{"errors":false}`, false, false, nil, false},
+		{"conflict is a success", 200, `{"errors":true,"items":[{"index":{"status":409,"error":{"type":"version_conflict_engine_exception"}}},{"index":{"status":201}}]}`, false, false, nil, false},
+		{"mapping error rejects", 200, `{"errors":true,"items":[{"index":{"status":201}},{"index":{"status":400,"error":{"type":"document_parsing_exception","reason":"bad"}}}]}`, false, false, []int64{1}, false},
+		{"item 429 is transient", 200, `{"errors":true,"items":[{"index":{"status":429,"error":{"type":"es_rejected_execution_exception"}}},{"index":{"status":400,"error":{"type":"x"}}}]}`, true, true, nil, false},
+		{"item 503 is transient", 200, `{"errors":true,"items":[{"index":{"status":503,"error":{"type":"unavailable_shards_exception"}}},{"index":{"status":201}}]}`, true, true, nil, false},
+		{"item 403 is permanent", 200, `{"errors":true,"items":[{"index":{"status":403,"error":{"type":"security_exception"}}},{"index":{"status":201}}]}`, false, true, nil, true},
+		{"item 404 is an error, neither transient nor permanent", 200, `{"errors":true,"items":[{"index":{"status":404,"error":{"type":"index_not_found_exception"}}},{"index":{"status":201}}]}`, false, true, nil, false},
+		{"request 429 is transient", 429, `{"error":{"type":"circuit_breaking_exception","reason":"data too large"}}`, true, true, nil, false},
+		{"request 401 is permanent", 401, `{"error":{"type":"security_exception","reason":"no"}}`, false, true, nil, true},
+		{"request 403 is permanent", 403, `{"error":{"type":"security_exception","reason":"action [indices:data/write/bulk] is unauthorized"}}`, false, true, nil, true},
+		{"no handler (wrong URL path) is permanent, never a rejection", 400, `{"error":"no handler found for uri [/wrong/_bulk] and method [POST]"}`, false, true, nil, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			tg := fakeBulk(t, c.status, c.body)
 			rej, err := tg.Write(context.Background(), "t", batch)
-			if (err != nil) != c.wantErr || errors.Is(err, sinks.ErrTransient) != c.wantTransient {
-				t.Fatalf("err = %v, want error %v transient %v", err, c.wantErr, c.wantTransient)
+			if (err != nil) != c.wantErr || errors.Is(err, sinks.ErrTransient) != c.wantTransient || errors.Is(err, sinks.ErrPermanent) != c.wantPermanent {
+				t.Fatalf("err = %v, want error %v transient %v permanent %v", err, c.wantErr, c.wantTransient, c.wantPermanent)
 			}
 			var offs []int64
 			for _, r := range rej {
@@ -187,6 +191,53 @@ func TestBulkOutcomeClassification(t *testing.T) {
 			}
 			if len(offs) != len(c.wantRejected) || (len(offs) > 0 && offs[0] != c.wantRejected[0]) {
 				t.Fatalf("rejected offsets %v, want %v", offs, c.wantRejected)
+			}
+		})
+	}
+}
+
+func TestSetupClassifiesARefusedConfigurationAsPermanent(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		product string // X-Elastic-Product header
+		status  int
+		body    string
+		want    string
+	}{
+		{"credentials refused", "Elasticsearch", 401, `{"error":{"type":"security_exception","reason":"unable to authenticate user [u]"}}`, "status 401: security_exception: unable to authenticate user [u]"},
+		{"privilege missing", "Elasticsearch", 403, `{"error":{"type":"security_exception","reason":"action [cluster:monitor/nodes/info] is unauthorized"}}`, "status 403"},
+		{"URL path not the API", "Elasticsearch", 400, `{"error":"no handler found for uri [/wrong/_nodes/plugins] and method [GET]"}`, "no handler found for uri [/wrong/_nodes/plugins]"},
+		{"not Elasticsearch", "", 200, `{}`, "server is not Elasticsearch"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if c.product != "" {
+					w.Header().Set("X-Elastic-Product", c.product)
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(c.status)
+				w.Write([]byte(c.body))
+			}))
+			defer srv.Close()
+			withCreds := strings.Replace(srv.URL, "http://", "http://u:s3cret-in-url@", 1)
+			cfg := DefaultConfig(withCreds, topology.NewNames("x"))
+			cfg.Username, cfg.Password = "u", "s3cret-password"
+			tg, err := NewTarget(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tg.Close()
+			err = tg.Setup(context.Background())
+			if !errors.Is(err, sinks.ErrPermanent) || errors.Is(err, sinks.ErrTransient) {
+				t.Fatalf("Setup = %v, want a permanent error", err)
+			}
+			for _, want := range []string{c.want, srv.URL} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+			if strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error shows a secret: %v", err)
 			}
 		})
 	}

@@ -19,7 +19,9 @@ import (
 // alias that already exists is left alone (it may point at another version
 // during a side-by-side rebuild; the rebuild moves it). Elasticsearch
 // unreachable or answering 429/5xx gives an error wrapping
-// sinks.ErrTransient.
+// sinks.ErrTransient; credentials refused (401/403), a URL path that is not
+// Elasticsearch's API or a server that is not Elasticsearch one wrapping
+// sinks.ErrPermanent. The error names the URLs (without credentials).
 //
 // The index records its owning namespace (mapping _meta.namespace). An
 // existing index without one (created before the record existed) is
@@ -28,13 +30,16 @@ import (
 // nothing: two pipelines never share one index.
 func (t *Target) Setup(ctx context.Context) error {
 	scaled, err := t.hasModule(ctx, "mapper-extras")
+	if err == nil {
+		err = t.createIndex(ctx, scaled)
+	}
+	if err == nil {
+		err = t.ensureAlias(ctx)
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (elasticsearch at %s)", err, t.where)
 	}
-	if err := t.createIndex(ctx, scaled); err != nil {
-		return err
-	}
-	return t.ensureAlias(ctx)
+	return nil
 }
 
 // hasModule reports whether every node has the module or plugin name. The

@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync/atomic"
 
 	es "github.com/elastic/go-elasticsearch/v8"
@@ -18,9 +20,11 @@ import (
 // Target is the Elasticsearch sink target (sinks.Target). Several instances
 // may write the same index at once.
 type Target struct {
-	cfg    Config
-	index  string
-	alias  string
+	cfg   Config
+	index string
+	alias string
+	// where names the nodes for messages: the URLs without credentials.
+	where  string
 	client *es.Client
 	log    *slog.Logger
 	// scaledFloat records whether Setup found mapper-extras (amount is a
@@ -54,6 +58,7 @@ func NewTarget(cfg Config) (*Target, error) {
 	}
 	return &Target{
 		cfg:    cfg,
+		where:  redactedURLs(cfg.URLs),
 		index:  cfg.Names.ElasticsearchIndex(cfg.IndexVersion),
 		alias:  cfg.Names.ElasticsearchAlias(),
 		client: client,
@@ -132,4 +137,19 @@ func (t *Target) do(ctx context.Context, req esapi.Request) (int, []byte, error)
 		return 0, nil, transportError(ctx, err)
 	}
 	return res.StatusCode, body, nil
+}
+
+// redactedURLs joins urls with any user information removed.
+func redactedURLs(urls []string) string {
+	out := make([]string, len(urls))
+	for i, raw := range urls {
+		u, err := url.Parse(raw)
+		if err != nil {
+			out[i] = "(unparsable URL)"
+			continue
+		}
+		u.User = nil
+		out[i] = u.String()
+	}
+	return strings.Join(out, ",")
 }

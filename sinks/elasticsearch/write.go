@@ -318,6 +318,10 @@ func (t *Target) bulk(ctx context.Context, ops []bulkOp) ([]sinks.Rejected, erro
 	if err != nil {
 		return nil, err
 	}
+	if status == http.StatusBadRequest && permanentStatus(status, reasonOf(resp)) {
+		// Not about the documents: the URL does not lead to the bulk API.
+		return nil, statusError("bulk", status, resp)
+	}
 	if status == http.StatusBadRequest && len(ops) > 1 {
 		return t.bulkOneByOne(ctx, ops)
 	}
@@ -341,6 +345,7 @@ func (t *Target) bulk(ctx context.Context, ops []bulkOp) ([]sinks.Rejected, erro
 		rejected  []sinks.Rejected
 		transient []error
 		failed    []error
+		refused   bool // an item failed for want of credentials or privileges
 	)
 	for i, item := range br.Items {
 		for action, it := range item {
@@ -353,9 +358,13 @@ func (t *Target) bulk(ctx context.Context, ops []bulkOp) ([]sinks.Rejected, erro
 			case it.Status == http.StatusBadRequest:
 				rejected = append(rejected, sinks.Rejected{Event: ops[i].ev, Reason: "elasticsearch refused the document: " + it.Error.String()})
 			default:
+				refused = refused || permanentStatus(it.Status, "")
 				failed = append(failed, fmt.Errorf("%s %s: status %d: %s", action, ops[i].id, it.Status, it.Error))
 			}
 		}
+	}
+	if len(failed) > 0 && refused {
+		return nil, fmt.Errorf("%w: %d bulk items failed: %w", sinks.ErrPermanent, len(failed)+len(transient), errors.Join(append(failed, transient...)...))
 	}
 	if len(failed) > 0 {
 		return nil, fmt.Errorf("%d bulk items failed: %w", len(failed)+len(transient), errors.Join(append(failed, transient...)...))

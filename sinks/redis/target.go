@@ -15,8 +15,11 @@ import (
 // Target is the Redis sink target (sinks.Target). It is safe for use by one
 // runtime at a time; several instances of the sink may share one Redis.
 type Target struct {
-	cfg    Config
-	keys   Keys
+	cfg  Config
+	keys Keys
+	// where names the server for messages: address, database and user,
+	// never the password.
+	where  string
 	client *goredis.Client
 	log    *slog.Logger
 	// stored remembers the partitions whose offset key must exist.
@@ -38,9 +41,14 @@ func NewTarget(cfg Config) (*Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis: parse URL: %w", err)
 	}
+	where := fmt.Sprintf("%s db %d", opts.Addr, opts.DB)
+	if opts.Username != "" {
+		where += " as user " + opts.Username
+	}
 	return &Target{
 		cfg:    cfg,
 		keys:   NewKeys(cfg.Names),
+		where:  where,
 		client: goredis.NewClient(opts),
 		log:    slog.Default().With("sink", "redis"),
 	}, nil
@@ -56,20 +64,22 @@ func (t *Target) Name() string { return Name }
 func (t *Target) Keys() Keys { return t.keys }
 
 // Setup loads the apply script into Redis' script cache. It is idempotent;
-// when Redis is down it returns an error wrapping sinks.ErrTransient. (A
-// Redis restarted later loses its script cache; Write reloads it then.)
+// when Redis is down it returns an error wrapping sinks.ErrTransient, when
+// Redis refuses the URL's credentials or database an error wrapping
+// sinks.ErrPermanent. (A Redis restarted later loses its script cache;
+// Write reloads it then.)
 func (t *Target) Setup(ctx context.Context) error {
 	if err := applyScript.Load(ctx, t.client).Err(); err != nil {
-		return classify("load apply script", err)
+		return classify("load apply script into "+t.where, err)
 	}
 	return nil
 }
 
 // Ping checks that Redis answers (sinks.Pinger); the error wraps
-// sinks.ErrTransient.
+// sinks.ErrTransient or sinks.ErrPermanent (see classify).
 func (t *Target) Ping(ctx context.Context) error {
 	if err := t.client.Ping(ctx).Err(); err != nil {
-		return classify("ping", err)
+		return classify("ping "+t.where, err)
 	}
 	return nil
 }

@@ -1,23 +1,36 @@
 package pgstore
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/prism-cqrs/prism/sinks"
 )
 
-// Classify wraps err with sinks.ErrTransient when retrying may succeed:
-// every error that is not a Postgres error (connection refused, reset,
-// timeout, pool closed) and Postgres errors of the classes 08 (connection),
-// 40 (serialization failure, deadlock), 53 (insufficient resources), 57
-// (operator intervention: shutdown, cannot connect now), 58 (system error)
-// and 55P03 (lock not available). Other Postgres errors are returned as is.
+// Classify wraps err with sinks.ErrPermanent when retrying with the same
+// settings cannot succeed, with sinks.ErrTransient when retrying may
+// succeed, and returns other errors as is.
+//
+// Permanent: Postgres errors of the class 28 (invalid authorization: wrong
+// password, no such role, pg_hba refuses), 3D000 (the database does not
+// exist) and 42501 (insufficient privilege), and a TLS setup the server
+// refuses or a certificate that does not verify.
+//
+// Transient: every other error that is not a Postgres error (connection
+// refused, reset, timeout, pool closed) and Postgres errors of the classes
+// 08 (connection), 40 (serialization failure, deadlock), 53 (insufficient
+// resources), 57 (operator intervention: shutdown, cannot connect now), 58
+// (system error) and 55P03 (lock not available).
 func Classify(err error) error {
-	if err == nil || errors.Is(err, sinks.ErrTransient) || errors.Is(err, sinks.ErrStoreOwned) {
+	if err == nil || errors.Is(err, sinks.ErrTransient) || errors.Is(err, sinks.ErrPermanent) || errors.Is(err, sinks.ErrStoreOwned) {
 		return err
+	}
+	if permanent(err) {
+		return fmt.Errorf("%w: %w", sinks.ErrPermanent, err)
 	}
 	var pg *pgconn.PgError
 	if !errors.As(err, &pg) {
@@ -29,6 +42,19 @@ func Classify(err error) error {
 		return fmt.Errorf("%w: %w", sinks.ErrTransient, err)
 	}
 	return err
+}
+
+// permanent reports whether err is one of Classify's permanent errors.
+func permanent(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return strings.HasPrefix(pg.Code, "28") || pg.Code == "3D000" || pg.Code == "42501"
+	}
+	var unknownCA x509.UnknownAuthorityError
+	var badHost x509.HostnameError
+	var badCert x509.CertificateInvalidError
+	return errors.As(err, &unknownCA) || errors.As(err, &badHost) || errors.As(err, &badCert) ||
+		strings.Contains(err.Error(), "server refused TLS connection")
 }
 
 // IsUniqueViolation reports whether err is Postgres' unique_violation
