@@ -11,8 +11,12 @@ import (
 // command's --log-level and --log-format like every other line.
 type slogLogger struct{ l *slog.Logger }
 
-// NewLogger adapts l for kgo.WithLogger. franz-go's info lines (connections,
-// group joins) are logged at debug; its warnings and errors as such.
+// NewLogger adapts l for kgo.WithLogger. franz-go's info and warning lines
+// (connections, group joins, every failed dial and retried request) are
+// logged at debug: during a broker outage franz-go warns several times a
+// second, while Prism's components report the outage themselves (/healthz
+// and one line per state change, docs/processor.md, docs/sinks.md). Its
+// errors are logged as errors.
 func NewLogger(l *slog.Logger) kgo.Logger { return slogLogger{l.With("component", "kafka")} }
 
 func (s slogLogger) Level() kgo.LogLevel {
@@ -20,8 +24,6 @@ func (s slogLogger) Level() kgo.LogLevel {
 	switch {
 	case s.l.Enabled(ctx, slog.LevelDebug):
 		return kgo.LogLevelInfo
-	case s.l.Enabled(ctx, slog.LevelWarn):
-		return kgo.LogLevelWarn
 	default:
 		return kgo.LogLevelError
 	}
@@ -32,8 +34,6 @@ func (s slogLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 	switch level {
 	case kgo.LogLevelError:
 		lvl = slog.LevelError
-	case kgo.LogLevelWarn:
-		lvl = slog.LevelWarn
 	}
 	s.l.Log(context.Background(), lvl, msg, keyvals...)
 }

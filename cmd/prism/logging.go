@@ -27,12 +27,14 @@ func readableDurations(_ []string, a slog.Attr) slog.Attr {
 }
 
 // redisLogger routes go-redis's own log lines (pool and reconnect
-// messages, printed to stderr by default) through slog. go-redis keeps its
-// logger in a package variable, so main sets it once.
+// messages, printed to stderr by default) through slog, at debug: while
+// Redis is down go-redis logs every failed dial, and the redis sink
+// reports the outage itself (/healthz, its own warnings). go-redis keeps
+// its logger in a package variable, so main sets it once.
 type redisLogger struct{}
 
 func (redisLogger) Printf(ctx context.Context, format string, v ...any) {
-	slog.Default().Log(ctx, slog.LevelWarn, strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "), "component", "redis")
+	slog.Default().Log(ctx, slog.LevelDebug, strings.TrimPrefix(fmt.Sprintf(format, v...), "redis: "), "component", "redis")
 }
 
 func init() { redis.SetLogger(redisLogger{}) }
