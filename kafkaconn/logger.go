@@ -11,29 +11,21 @@ import (
 // command's --log-level and --log-format like every other line.
 type slogLogger struct{ l *slog.Logger }
 
-// NewLogger adapts l for kgo.WithLogger. franz-go's info and warning lines
-// (connections, group joins, every failed dial and retried request) are
-// logged at debug: during a broker outage franz-go warns several times a
-// second, while Prism's components report the outage themselves (/healthz
-// and one line per state change, docs/processor.md, docs/sinks.md). Its
-// errors are logged as errors.
+// NewLogger adapts l for kgo.WithLogger: every franz-go line is logged at
+// debug, with its own level as kafka_level. While a broker is down
+// franz-go warns and errs on every failed dial, request and group join
+// (several lines a second); Prism's components report such outages
+// themselves (/healthz and one line per state change: docs/processor.md,
+// docs/sinks.md), so franz-go's lines are details for --log-level debug.
 func NewLogger(l *slog.Logger) kgo.Logger { return slogLogger{l.With("component", "kafka")} }
 
 func (s slogLogger) Level() kgo.LogLevel {
-	ctx := context.Background()
-	switch {
-	case s.l.Enabled(ctx, slog.LevelDebug):
+	if s.l.Enabled(context.Background(), slog.LevelDebug) {
 		return kgo.LogLevelInfo
-	default:
-		return kgo.LogLevelError
 	}
+	return kgo.LogLevelNone
 }
 
 func (s slogLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
-	lvl := slog.LevelDebug
-	switch level {
-	case kgo.LogLevelError:
-		lvl = slog.LevelError
-	}
-	s.l.Log(context.Background(), lvl, msg, keyvals...)
+	s.l.Debug(msg, append(keyvals, "kafka_level", level.String())...)
 }

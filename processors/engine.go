@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/prism-cqrs/prism/kafkaconn"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -331,7 +332,7 @@ func (e *Engine) sessionOpts() []kgo.Opt {
 		kgo.MaxBufferedRecords(maxBuffered),
 		kgo.FetchMaxBytes(e.cfg.BatchMaxBytes),
 		kgo.FetchMaxPartitionBytes(e.cfg.FetchMaxPartitionBytes),
-		kgo.WithLogger(newKgoLogger(e.cfg.Logger)),
+		kgo.WithLogger(kafkaconn.NewLogger(e.cfg.Logger)),
 	)
 	if e.cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(e.cfg.InstanceID))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/prism-cqrs/prism/kafkaconn"
 	"github.com/prism-cqrs/prism/schemas"
 	"github.com/prism-cqrs/prism/topology"
 )
@@ -163,7 +164,7 @@ func (r *Runner) Run(ctx context.Context) error {
 		kgo.OnPartitionsLost(r.onLost),
 		kgo.AdjustFetchOffsetsFn(r.adjustOffsets),
 		kgo.ProducerLinger(0),
-		kgo.WithLogger(kgoLogger{r.log}), // kgolog.go
+		kgo.WithLogger(kafkaconn.NewLogger(r.log)),
 	)
 	if r.cfg.SessionTimeout > 0 {
 		opts = append(opts, kgo.SessionTimeout(r.cfg.SessionTimeout))
@@ -199,7 +200,7 @@ func (r *Runner) Run(ctx context.Context) error {
 // events topic and the events DLQ exist, on a client of its own (the group
 // client is created only once the target is set up).
 func (r *Runner) checkTopics(ctx context.Context) error {
-	cl, err := kgo.NewClient(append(slices.Clone(r.cfg.KafkaOpts), kgo.WithLogger(kgoLogger{r.log}))...)
+	cl, err := kgo.NewClient(append(slices.Clone(r.cfg.KafkaOpts), kgo.WithLogger(kafkaconn.NewLogger(r.log)))...)
 	if err != nil {
 		return fmt.Errorf("sink %s: kafka client: %w", r.cfg.Target.Name(), err)
 	}

@@ -38,19 +38,7 @@ const CheckTimeout = 15 * time.Second
 // A retriable error on a topic (a leader being elected right after a
 // create) is retried with backoff, up to 8 times within ctx.
 func CheckTopics(ctx context.Context, cl *kgo.Client, topics ...string) (map[string]int32, error) {
-	wait := 50 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		parts, err := checkTopicsOnce(ctx, cl, topics)
-		if err == nil || !kerr.IsRetriable(err) || attempt == 8 {
-			return parts, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%w (gave up: %w)", err, ctx.Err())
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, time.Second)
-	}
+	return retryRetriable(ctx, func() (map[string]int32, error) { return checkTopicsOnce(ctx, cl, topics) })
 }
 
 func checkTopicsOnce(ctx context.Context, cl *kgo.Client, topics []string) (map[string]int32, error) {

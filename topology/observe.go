@@ -19,15 +19,23 @@ import (
 // A retriable error on a topic (a leader being elected right after a create)
 // is retried with backoff, up to 8 times within ctx, before it is returned.
 func (a *Admin) observe(ctx context.Context, topics []string) (map[string]TopicState, error) {
+	return retryRetriable(ctx, func() (map[string]TopicState, error) { return a.observeOnce(ctx, topics) })
+}
+
+// retryRetriable calls once until it returns nil or an error Kafka does not
+// call retriable, at most 8 times within ctx, with a backoff from 50 ms
+// doubling up to 1 s (a leader being elected right after a create).
+func retryRetriable[T any](ctx context.Context, once func() (T, error)) (T, error) {
 	wait := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		state, err := a.observeOnce(ctx, topics)
+		v, err := once()
 		if err == nil || !kerr.IsRetriable(err) || attempt == 8 {
-			return state, err
+			return v, err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w (gave up: %w)", err, ctx.Err())
+			var zero T
+			return zero, fmt.Errorf("%w (gave up: %w)", err, ctx.Err())
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, time.Second)
