@@ -33,7 +33,7 @@ type Engine struct {
 	poison poisoned
 
 	// watch sees every request of the engine's clients (set by Run).
-	watch *brokerWatch
+	watch *kafkaconn.BrokerWatch
 
 	started atomic.Bool
 	running atomic.Bool
@@ -114,7 +114,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		return errors.New("processor: Run called twice")
 	}
 	log := e.cfg.Logger
-	watch := newBrokerWatch(time.Now)
+	watch := kafkaconn.NewBrokerWatch(time.Now)
 	e.watch = watch
 	sess, adm, err := e.newSession(watch)
 	if err != nil {
@@ -208,7 +208,7 @@ const (
 // newSession creates the transact session and fences the previous
 // incarnation of this transactional id (aborting its open transaction) as
 // soon as the broker answers; the watch sees every request.
-func (e *Engine) newSession(watch *brokerWatch) (*kgo.GroupTransactSession, *kadm.Client, error) {
+func (e *Engine) newSession(watch *kafkaconn.BrokerWatch) (*kgo.GroupTransactSession, *kadm.Client, error) {
 	e.asg = e.asg.renew()
 	opts := append(e.sessionOpts(), kgo.WithHooks(watch))
 	sess, err := kgo.NewGroupTransactSession(opts...)
@@ -246,8 +246,8 @@ const fenceWait = time.Second
 
 // checkReachable fails once no broker answered for longer than
 // BrokerUnreachableTimeout and keeps Health's reason up to date.
-func (e *Engine) checkReachable(watch *brokerWatch) error {
-	d, last := watch.unreachable()
+func (e *Engine) checkReachable(watch *kafkaconn.BrokerWatch) error {
+	d, last := watch.Unreachable()
 	if t := e.cfg.BrokerUnreachableTimeout; t > 0 && d > t {
 		return fmt.Errorf("processor: no Kafka broker answered for %s (broker unreachable timeout %s); last error: %s",
 			d.Round(time.Second), t, last)

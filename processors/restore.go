@@ -70,8 +70,8 @@ func (e *Engine) restoreState(ctx context.Context, adm *kadm.Client, ps []int32)
 		kgo.FetchMaxPartitionBytes(16<<20),
 		kgo.FetchMaxWait(500*time.Millisecond),
 	)
-	opts = append(opts, e.watch.hooks()...)
-	failures := e.watch.failureCount()
+	opts = append(opts, e.watch.Hooks()...)
+	failures := e.watch.FailureCount()
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return res, fmt.Errorf("restore: new consumer: %w", err)
@@ -119,7 +119,7 @@ func (e *Engine) restoreState(ctx context.Context, adm *kadm.Client, ps []int32)
 				m[string(r.Key)] = bytes.Clone(r.Value)
 			}
 		})
-		if quiet && pending > 0 && e.watch.failureCount() != failures {
+		if quiet && pending > 0 && e.watch.FailureCount() != failures {
 			// Nothing came because a broker was unreachable, not
 			// because only aborted records are left.
 			return res, fmt.Errorf("restore partitions %v of %s: no record for %s while a broker was unreachable", ps, e.cfg.EventsTopic, e.cfg.RestoreQuiet)
