@@ -13,6 +13,11 @@ import (
 	"github.com/prism-cqrs/prism/schemas"
 )
 
+// DefaultBrokerUnreachableTimeout is the default of `prism sink
+// --broker-unreachable-timeout` (RunnerConfig's zero means never), the
+// same as the processor's.
+const DefaultBrokerUnreachableTimeout = 10 * time.Minute
+
 // RunnerConfig configures a Runner. Zero durations and sizes take the
 // defaults named on each field.
 type RunnerConfig struct {
@@ -49,6 +54,11 @@ type RunnerConfig struct {
 	// shutdown Run leaves the group explicitly so its partitions move at
 	// once. Two running sinks of one group with the same id fence each other.
 	InstanceID string
+	// BrokerUnreachableTimeout is how long Run rides out a Kafka cluster
+	// from which no broker answers (any broker response resets the clock)
+	// before it returns an error; 0 waits forever. The command's default
+	// is DefaultBrokerUnreachableTimeout.
+	BrokerUnreachableTimeout time.Duration
 
 	Logger     *slog.Logger          // default slog.Default()
 	Registerer prometheus.Registerer // nil: metrics are not registered
@@ -116,7 +126,7 @@ func (c RunnerConfig) Validate() error {
 	if c.BatchMaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("sink runner: BatchMaxBytes %d < 0", c.BatchMaxBytes))
 	}
-	for name, d := range map[string]time.Duration{"BatchMaxWait": c.BatchMaxWait, "BackoffMin": c.BackoffMin, "BackoffMax": c.BackoffMax, "AttemptTimeout": c.AttemptTimeout, "ShutdownTimeout": c.ShutdownTimeout, "SessionTimeout": c.SessionTimeout, "ProbeInterval": c.ProbeInterval} {
+	for name, d := range map[string]time.Duration{"BatchMaxWait": c.BatchMaxWait, "BackoffMin": c.BackoffMin, "BackoffMax": c.BackoffMax, "AttemptTimeout": c.AttemptTimeout, "ShutdownTimeout": c.ShutdownTimeout, "SessionTimeout": c.SessionTimeout, "ProbeInterval": c.ProbeInterval, "BrokerUnreachableTimeout": c.BrokerUnreachableTimeout} {
 		if d < 0 {
 			errs = append(errs, fmt.Errorf("sink runner: %s %s < 0", name, d))
 		}

@@ -27,8 +27,11 @@ const reminderEvery = time.Minute
 // that the target does. Each failure is logged when it starts, as a
 // reminder every minute while it lasts and once when it ends, never once
 // per probe. A failed write keeps the target unhealthy until a write
-// succeeds; the probe never overrides it.
-func (r *Runner) probe(ctx context.Context) {
+// succeeds; the probe never overrides it. Once no broker has answered for
+// longer than BrokerUnreachableTimeout (measured by the watch on the group
+// client: any response resets the clock) it records the error for Run and
+// calls stop.
+func (r *Runner) probe(ctx context.Context, stop func()) {
 	brokers := topology.SeedBrokers(r.client)
 	kafka := &stateLog{log: r.log.With("brokers", brokers), down: "Kafka unreachable", up: "Kafka reachable again", every: reminderEvery}
 	target := &stateLog{log: r.log, down: "target failing", up: "target answers again", every: reminderEvery}
@@ -52,6 +55,11 @@ func (r *Runner) probe(ctx context.Context) {
 		}
 		r.health.setKafka(err)
 		kafka.observe(err)
+		if err := r.checkUnreachable(); err != nil {
+			r.unreachableErr.Store(&err)
+			stop()
+			return
+		}
 
 		if pinger == nil || r.retrying.Load() {
 			continue
@@ -72,6 +80,21 @@ func (r *Runner) probe(ctx context.Context) {
 			r.health.setTarget(nil)
 		}
 	}
+}
+
+// checkUnreachable returns an error once no broker has answered for longer
+// than BrokerUnreachableTimeout (never when it is 0).
+func (r *Runner) checkUnreachable() error {
+	t := r.cfg.BrokerUnreachableTimeout
+	if t <= 0 {
+		return nil
+	}
+	d, last := r.watch.Unreachable()
+	if d <= t {
+		return nil
+	}
+	return fmt.Errorf("sink %s: no Kafka broker answered for %s (broker unreachable timeout %s; brokers %s); last error: %s",
+		r.cfg.Target.Name(), d.Round(time.Second), t, topology.SeedBrokers(r.client), last)
 }
 
 // stateLog logs the state of something probed repeatedly: one line when

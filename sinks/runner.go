@@ -40,7 +40,9 @@ import (
 //     error each time.
 //   - While no Kafka broker answers the runner reports unhealthy, logs it
 //     when it starts, every minute while it lasts and when it ends, and
-//     resumes by itself.
+//     resumes by itself; after BrokerUnreachableTimeout without any broker
+//     answer Run finishes the open batch (or abandons it uncommitted) and
+//     returns an error (see Run).
 //   - Values that cannot be decoded and events the target rejects go to the
 //     events DLQ (original key, value and headers plus prism-dlq-* headers);
 //     the sink goes on. DLQ delivery is at least once.
@@ -67,6 +69,11 @@ type Runner struct {
 	owned        map[int32]bool
 
 	client *kgo.Client
+	// watch measures how long no broker has answered the group client.
+	watch *kafkaconn.BrokerWatch
+	// unreachableErr is set by probe when no broker answered for longer
+	// than BrokerUnreachableTimeout; Run returns it.
+	unreachableErr atomic.Pointer[error]
 	// retrying is set while a batch is being retried after a failure.
 	retrying atomic.Bool
 }
@@ -133,8 +140,14 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 // credentials, no such database, ...) or finds the store owned by another
 // namespace (ErrStoreOwned). A target that is only unreachable
 // at start is retried with backoff, /healthz 503 meanwhile. Once running, a
-// Kafka or target outage never ends Run: it reports unhealthy and logs
-// (see probe and flush) until the outage ends.
+// target outage never ends Run: it reports unhealthy and logs (see probe
+// and flush) until the outage ends. A Kafka outage does the same until no
+// broker has answered for longer than BrokerUnreachableTimeout (0: never);
+// then Run stops fetching, finishes the open batch within ShutdownTimeout
+// (the target write; the group commit may fail, the target keeps its own
+// offsets) or abandons it uncommitted, and returns an error saying how
+// long no broker answered. Nothing is lost: offsets only move for written
+// batches, and the next run resumes from them.
 func (r *Runner) Run(ctx context.Context) error {
 	if err := r.checkTopics(ctx); err != nil {
 		if ctx.Err() != nil {
@@ -146,7 +159,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	if !ok {
 		return err
 	}
+	r.watch = kafkaconn.NewBrokerWatch(time.Now)
 	opts := append([]kgo.Opt{}, r.cfg.KafkaOpts...)
+	opts = append(opts, r.watch.Hooks()...)
 	opts = append(opts,
 		kgo.ConsumerGroup(r.cfg.Group),
 		kgo.ConsumeTopics(r.cfg.EventsTopic),
@@ -179,11 +194,13 @@ func (r *Runner) Run(ctx context.Context) error {
 	r.client = cl
 	r.log.Info("sink started", "batch_max_records", r.cfg.BatchMaxRecords, "batch_max_wait", r.cfg.BatchMaxWait)
 
-	pctx, stopProbe := context.WithCancel(ctx)
+	cctx, stopConsume := context.WithCancel(ctx) // probe cancels it after BrokerUnreachableTimeout
+	defer stopConsume()
+	pctx, stopProbe := context.WithCancel(cctx)
 	done := make(chan struct{})
-	go func() { defer close(done); r.probe(pctx) }()
+	go func() { defer close(done); r.probe(pctx, stopConsume) }()
 	defer func() { stopProbe(); <-done }()
-	r.consume(ctx)
+	r.consume(cctx)
 
 	// Shutdown: finish the open batch with a fresh, bounded context.
 	sctx, cancel := context.WithTimeout(context.Background(), r.cfg.ShutdownTimeout)
@@ -192,6 +209,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	cl.AllowRebalance()
 	r.closeClient(cl) // leaves the group (unless static); onRevoked runs with nothing pending
 	r.leaveGroup()
+	if errp := r.unreachableErr.Load(); errp != nil {
+		r.log.Error("sink stopped: Kafka unreachable for too long", "err", *errp)
+		return *errp
+	}
 	r.log.Info("sink stopped")
 	return nil
 }

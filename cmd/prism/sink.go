@@ -57,6 +57,7 @@ type sinkFlags struct {
 	attemptTimeout  time.Duration
 	shutdownTimeout time.Duration
 	sessionTimeout  time.Duration
+	unreachable     time.Duration
 	instanceID      string
 	pgMaxConns      int
 	cache           cacheSinkFlags // redis and elasticsearch, sink_redis_elasticsearch.go
@@ -81,9 +82,12 @@ func newSinkCmd(g *globals) *cobra.Command {
 and writes batches to its target with an exactly-once effect. Run any number of
 instances of a sink. The target's tables/index are created at start. A target
 that is down is retried with backoff (fetching paused, /healthz 503) and caught
-up when it returns; records it refuses for good go to the events DLQ. It exits
-1 at start when its topics are missing, no broker answers, or the target
-refuses the configuration (wrong credentials, no such database).
+up when it returns; records it refuses for good go to the events DLQ. A Kafka
+cluster that goes away (or is not up yet at start) is waited for, up to
+--broker-unreachable-timeout; then it exits 1. It exits 1 at start when its
+topics are missing, the peer at --brokers is not a Kafka broker (or TLS/SASL
+fails), or the target refuses the configuration (wrong credentials, no such
+database).
 SIGTERM/SIGINT finishes the open batch, commits, leaves the group and exits 0.
 
 Sinks: ` + strings.Join(sinkNames(), ", "),
@@ -111,6 +115,7 @@ func addSinkFlags(fl *pflag.FlagSet, f *sinkFlags) {
 	fl.DurationVar(&f.attemptTimeout, "attempt-timeout", f.envDuration("PRISM_SINK_ATTEMPT_TIMEOUT", 30*time.Second), "bound of one write attempt (PRISM_SINK_ATTEMPT_TIMEOUT)")
 	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", f.envDuration("PRISM_SINK_SHUTDOWN_TIMEOUT", 30*time.Second), "how long SIGTERM waits for the open batch (PRISM_SINK_SHUTDOWN_TIMEOUT)")
 	fl.DurationVar(&f.sessionTimeout, "session-timeout", f.envDuration("PRISM_SINK_SESSION_TIMEOUT", 45*time.Second), "group session timeout: how long a crashed instance keeps its partitions (PRISM_SINK_SESSION_TIMEOUT)")
+	fl.DurationVar(&f.unreachable, "broker-unreachable-timeout", f.envDuration("PRISM_SINK_BROKER_UNREACHABLE_TIMEOUT", sinks.DefaultBrokerUnreachableTimeout), "how long the sink waits for an unreachable Kafka cluster, at start and while running (it resumes when it is back), before it exits 1; 0 waits forever (PRISM_SINK_BROKER_UNREACHABLE_TIMEOUT)")
 	fl.StringVar(&f.instanceID, "instance-id", envOr("PRISM_SINK_INSTANCE_ID", ""), "stable name of this sink instance, unique among the instances of one sink: makes it a static group member, so a crashed instance restarted with the same id gets its partitions back at once instead of after the session timeout. Empty: dynamic membership (PRISM_SINK_INSTANCE_ID)")
 	fl.IntVar(&f.pgMaxConns, "postgres-max-conns", f.envInt("PRISM_SINK_POSTGRES_MAX_CONNS", 4), "Postgres pool size of the postgres and readmodels sinks (PRISM_SINK_POSTGRES_MAX_CONNS)")
 	addCacheSinkFlags(fl, f)
@@ -140,7 +145,10 @@ func runSink(ctx context.Context, g *globals, f *sinkFlags, name string) error {
 		}
 		defer stop()
 	}
-	if err := g.kafka().Probe(ctx); err != nil {
+	if err := waitBrokers(ctx, g.kafka(), f.unreachable, slog.Default().With("sink", name)); err != nil {
+		if ctx.Err() != nil {
+			return nil // SIGTERM while waiting
+		}
 		return err
 	}
 	return runner.Run(ctx)
@@ -163,22 +171,23 @@ func buildSinkRunner(g *globals, f *sinkFlags, name string, reg prometheus.Regis
 	}
 	names := g.names()
 	runner, err := sinks.NewRunner(sinks.RunnerConfig{
-		KafkaOpts:       kopts,
-		EventsTopic:     names.EventsTopic(),
-		EventsDLQTopic:  names.EventsDLQTopic(),
-		Group:           names.SinkGroup(name),
-		Target:          target,
-		BatchMaxRecords: f.batchMaxRecords,
-		BatchMaxBytes:   f.batchMaxBytes,
-		BatchMaxWait:    f.batchMaxWait,
-		BackoffMin:      f.backoffMin,
-		BackoffMax:      f.backoffMax,
-		AttemptTimeout:  f.attemptTimeout,
-		ShutdownTimeout: f.shutdownTimeout,
-		SessionTimeout:  f.sessionTimeout,
-		InstanceID:      f.instanceID,
-		Logger:          slog.Default(),
-		Registerer:      reg,
+		KafkaOpts:                kopts,
+		EventsTopic:              names.EventsTopic(),
+		EventsDLQTopic:           names.EventsDLQTopic(),
+		Group:                    names.SinkGroup(name),
+		Target:                   target,
+		BatchMaxRecords:          f.batchMaxRecords,
+		BatchMaxBytes:            f.batchMaxBytes,
+		BatchMaxWait:             f.batchMaxWait,
+		BackoffMin:               f.backoffMin,
+		BackoffMax:               f.backoffMax,
+		AttemptTimeout:           f.attemptTimeout,
+		ShutdownTimeout:          f.shutdownTimeout,
+		SessionTimeout:           f.sessionTimeout,
+		InstanceID:               f.instanceID,
+		BrokerUnreachableTimeout: f.unreachable,
+		Logger:                   slog.Default(),
+		Registerer:               reg,
 	})
 	if err != nil {
 		target.Close()
