@@ -251,6 +251,10 @@ func TestBadConfiguration(t *testing.T) {
 			// to --broker-unreachable-timeout (README): bound it here.
 			env = maps.Clone(noKafka)
 			env["PRISM_PROCESS_BROKER_UNREACHABLE_TIMEOUT"] = "3s"
+		case c[0] == "sink":
+			// So does every sink (README).
+			env = maps.Clone(noKafka)
+			env["PRISM_SINK_BROKER_UNREACHABLE_TIMEOUT"] = "3s"
 		}
 		cases = append(cases, badCase{name: "unreachable broker/" + strings.Join(c[:min(len(c), 2)], " "), args: c, env: env, code: code, want: []string{b.closed}})
 	}

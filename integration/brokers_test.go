@@ -29,7 +29,8 @@ func TestWrongBrokersFailFast(t *testing.T) {
 		// process waits for a broker that is down (nothing listening) up to
 		// --broker-unreachable-timeout, then exits 1 naming the address.
 		{"process", "--http", "", "--broker-unreachable-timeout", "3s"},
-		{"sink", "postgres"},
+		// So does every sink.
+		{"sink", "postgres", "--broker-unreachable-timeout", "3s"},
 		{"lag"},
 		{"demo", "--commands", "3"},
 	}
