@@ -44,6 +44,24 @@ func newESStore(t testing.TB) *esStore {
 	return s
 }
 
+// esAndRedisStores returns the Elasticsearch and Redis stores of e's
+// namespace; the test's end deletes the namespace's indices and Redis keys.
+func esAndRedisStores(t testing.TB, e *sinkEnv) (*esStore, *redisStore) {
+	es := newESStore(t)
+	es.names = e.names
+	rs := newRedisStore(t)
+	rs.names, rs.keys = e.names, redissink.NewKeys(e.names)
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		es.call(c, http.MethodDelete, "/"+e.names.ElasticsearchAlias()+"-v*", nil, nil)
+		if keys, err := rs.client.Keys(c, e.names.RedisPrefix()+"*").Result(); err == nil && len(keys) > 0 {
+			rs.client.Unlink(c, keys...)
+		}
+	})
+	return es, rs
+}
+
 func (s *esStore) NewTarget(context.Context) (sinks.Target, error) {
 	return essink.NewTarget(essink.DefaultConfig(s.url, s.names))
 }
@@ -574,18 +592,7 @@ func TestSinksRedisAndElasticsearchFromCommands(t *testing.T) {
 	n := sinkE2ECommands(t)
 	e := newSinkEnv(t, 6)
 	ctx := harness.Context(t, 6*time.Minute)
-	es := newESStore(t)
-	es.names = e.names
-	rs := newRedisStore(t)
-	rs.names, rs.keys = e.names, redissink.NewKeys(e.names)
-	t.Cleanup(func() {
-		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		es.call(c, http.MethodDelete, "/"+e.names.ElasticsearchAlias()+"-v*", nil, nil)
-		if keys, err := rs.client.Keys(c, e.names.RedisPrefix()+"*").Result(); err == nil && len(keys) > 0 {
-			rs.client.Unlink(c, keys...)
-		}
-	})
+	es, rs := esAndRedisStores(t, e)
 	cmds, x := generateSinkCommands(n, 17, e.ns)
 	want := x.live()
 	t.Logf("%d commands, %d payments, %d expected events, %d live at the end", len(cmds), len(x.payments), len(x.events), len(want))
