@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/prism-cqrs/prism/integration/harness"
-	"github.com/prism-cqrs/prism/schemas"
-	"github.com/prism-cqrs/prism/sinks/sinktest"
 )
 
 // The JSON documents Prism writes for other readers (the Redis payment
@@ -178,13 +176,7 @@ func TestJSONDocumentsHaveTheDocumentedShape(t *testing.T) {
 
 	cmds, x := generateSinkCommands(600, 23, e.ns)
 	want := x.live()
-	proc := e.startProcessor("proc-1")
-	red := e.startSink("sink-redis", "redis", "--redis-url", rs.url)
-	ela := e.startSink("sink-elasticsearch", "elasticsearch", "--elasticsearch-url", es.url)
-	e.produceCommands(ctx, cmds)
-	ignore := []sinktest.Field{sinktest.FieldCreatedAt, sinktest.FieldUpdatedAt}
-	waitPayments(t, "redis", 3*time.Minute, want, func() (map[string]schemas.Payment, error) { return rs.Payments(ctx) }, ignore...)
-	waitPayments(t, "elasticsearch", 3*time.Minute, want, func() (map[string]schemas.Payment, error) { return es.Payments(ctx) }, ignore...)
+	proc, red, ela := runRedisAndES(t, ctx, e, es, rs, cmds, want, 3*time.Minute)
 
 	// Redis: every payment document, as stored.
 	var problems []string

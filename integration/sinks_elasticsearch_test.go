@@ -62,6 +62,23 @@ func esAndRedisStores(t testing.TB, e *sinkEnv) (*esStore, *redisStore) {
 	return es, rs
 }
 
+// runRedisAndES starts the processor and the redis and elasticsearch sinks
+// (their targets es and rs), produces cmds and waits, up to within each,
+// until both hold want (timestamps not compared). The caller stops the
+// three processes.
+func runRedisAndES(t *testing.T, ctx context.Context, e *sinkEnv, es *esStore, rs *redisStore,
+	cmds []*schemas.CommandEnvelope, want map[string]schemas.Payment, within time.Duration) (proc, red, ela *sinkProc) {
+	t.Helper()
+	proc = e.startProcessor("proc-1")
+	red = e.startSink("sink-redis", "redis", "--redis-url", rs.url)
+	ela = e.startSink("sink-elasticsearch", "elasticsearch", "--elasticsearch-url", es.url)
+	e.produceCommands(ctx, cmds)
+	ignore := []sinktest.Field{sinktest.FieldCreatedAt, sinktest.FieldUpdatedAt}
+	waitPayments(t, "redis", within, want, func() (map[string]schemas.Payment, error) { return rs.Payments(ctx) }, ignore...)
+	waitPayments(t, "elasticsearch", within, want, func() (map[string]schemas.Payment, error) { return es.Payments(ctx) }, ignore...)
+	return proc, red, ela
+}
+
 func (s *esStore) NewTarget(context.Context) (sinks.Target, error) {
 	return essink.NewTarget(essink.DefaultConfig(s.url, s.names))
 }
@@ -597,13 +614,7 @@ func TestSinksRedisAndElasticsearchFromCommands(t *testing.T) {
 	want := x.live()
 	t.Logf("%d commands, %d payments, %d expected events, %d live at the end", len(cmds), len(x.payments), len(x.events), len(want))
 	start := time.Now()
-	proc := e.startProcessor("proc-1")
-	red := e.startSink("sink-redis", "redis", "--redis-url", rs.url)
-	ela := e.startSink("sink-elasticsearch", "elasticsearch", "--elasticsearch-url", es.url)
-	e.produceCommands(ctx, cmds)
-	ignore := []sinktest.Field{sinktest.FieldCreatedAt, sinktest.FieldUpdatedAt}
-	waitPayments(t, "redis", 4*time.Minute, want, func() (map[string]schemas.Payment, error) { return rs.Payments(ctx) }, ignore...)
-	waitPayments(t, "elasticsearch", 4*time.Minute, want, func() (map[string]schemas.Payment, error) { return es.Payments(ctx) }, ignore...)
+	proc, red, ela := runRedisAndES(t, ctx, e, es, rs, cmds, want, 4*time.Minute)
 	t.Logf("both sinks matched %s after the first command", time.Since(start).Round(time.Second))
 	red.stop(t)
 	ela.stop(t)
