@@ -3,6 +3,7 @@
 package readmetest
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -66,4 +67,15 @@ func JSONExample(t testing.TB, sec string) string {
 		t.Fatal("no end to the JSON example in the README section")
 	}
 	return sec[start+8 : start+8+end]
+}
+
+// DecodeStrict decodes the JSON example into out, failing the test on a
+// field out does not have.
+func DecodeStrict(t testing.TB, example string, out any) {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(example))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(out); err != nil {
+		t.Fatalf("README example document: %v", err)
+	}
 }

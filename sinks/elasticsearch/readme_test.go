@@ -53,12 +53,8 @@ func TestREADMEElasticsearchFormat(t *testing.T) {
 	}
 
 	example := readmetest.JSONExample(t, sec)
-	dec := json.NewDecoder(strings.NewReader(example))
-	dec.DisallowUnknownFields()
 	var doc Document
-	if err := dec.Decode(&doc); err != nil {
-		t.Fatalf("README example document: %v", err)
-	}
+	readmetest.DecodeStrict(t, example, &doc)
 	var keys map[string]any
 	if err := json.Unmarshal([]byte(example), &keys); err != nil {
 		t.Fatal(err)

@@ -40,12 +40,8 @@ func TestREADMERedisFormat(t *testing.T) {
 	}
 
 	example := readmetest.JSONExample(t, sec)
-	dec := json.NewDecoder(strings.NewReader(example))
-	dec.DisallowUnknownFields()
 	var doc Document
-	if err := dec.Decode(&doc); err != nil {
-		t.Fatalf("README example document: %v", err)
-	}
+	readmetest.DecodeStrict(t, example, &doc)
 	var exampleKeys, docKeys map[string]any
 	round, _ := json.Marshal(doc)
 	if err := json.Unmarshal([]byte(example), &exampleKeys); err != nil {
