@@ -12,8 +12,8 @@ import (
 // Elasticsearch), checked before anything runs.
 type Target struct {
 	Name string
-	// Address names the service in messages; it must hold no secret
-	// (redact.Address).
+	// Address names the service in messages (may be empty); it must hold
+	// no secret (redact.Address).
 	Address string
 	// Ping returns nil when the service answers (a sink's sinks.Pinger).
 	Ping func(ctx context.Context) error
@@ -34,15 +34,19 @@ func CheckTargets(ctx context.Context, targets []Target, timeout time.Duration) 
 			pctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			err := tg.Ping(pctx)
+			where := tg.Name
+			if tg.Address != "" {
+				where += " at " + tg.Address
+			}
 			switch {
 			case err == nil:
 				return
 			case ctx.Err() != nil:
 				errs[i] = ctx.Err()
 			case pctx.Err() != nil:
-				errs[i] = fmt.Errorf("%s at %s: no answer within %s: %w", tg.Name, tg.Address, timeout, err)
+				errs[i] = fmt.Errorf("%s: no answer within %s: %w", where, timeout, err)
 			default:
-				errs[i] = fmt.Errorf("%s at %s: %w", tg.Name, tg.Address, err)
+				errs[i] = fmt.Errorf("%s: %w", where, err)
 			}
 		}()
 	}

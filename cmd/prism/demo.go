@@ -19,6 +19,8 @@ import (
 	"github.com/prism-cqrs/prism/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/elasticsearch"
+	"github.com/prism-cqrs/prism/sinks/postgres"
+	"github.com/prism-cqrs/prism/sinks/readmodels"
 	"github.com/prism-cqrs/prism/sinks/redis"
 	"github.com/prism-cqrs/prism/topology"
 )
@@ -44,7 +46,9 @@ sinks (postgres, readmodels, redis, elasticsearch) in this process, produces a
 generated workload (with commands that must be rejected), waits until every
 group has lag 0, then prints what each read source holds and checks that
 Postgres, Redis and Elasticsearch agree and the read models add up.
-It exits 1 when they do not. Needs the four services (make services-up).`,
+It exits 1 when they do not. Needs the four services (make services-up):
+before creating or producing anything it checks, within 10s, that Postgres,
+Redis and Elasticsearch answer, and exits 1 naming any that does not.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd, g, f) },
 	}
@@ -148,12 +152,17 @@ func addDemoTarget(targets []demo.Target, g *globals, sink string, t sinks.Targe
 	if !ok {
 		return targets
 	}
-	service, urls := "postgres", []string{g.postgresURL}
+	var service string
+	var urls []string
 	switch sink {
+	case postgres.Name, readmodels.Name:
+		service, urls = "postgres", []string{g.postgresURL}
 	case redis.Name:
 		service, urls = "redis", []string{g.redisURL}
 	case elasticsearch.Name:
 		service, urls = "elasticsearch", kafkaconn.SplitList(g.elasticsearchURL)
+	default:
+		service = "the target of sink " + sink
 	}
 	for _, have := range targets {
 		if have.Name == service {
