@@ -307,6 +307,21 @@ func TestBadConfiguration(t *testing.T) {
 	for _, c := range [][]string{{"topology", "apply"}, {"topology", "diff"}, {"produce"}, {"process"}, {"sink"}, {"lag"}, {"demo"}} {
 		cases = append(cases, badCase{name: "help/" + strings.Join(c, " "), args: append(c, "--help"), env: allSecrets, code: 0, want: []string{"Usage:"}})
 	}
+	// A demo runs once: a target that only does not answer fails it at
+	// start (README, `prism demo`), not after --catch-up-timeout (left at
+	// its 5m default here), naming the address without the URL's password.
+	demoDefault := []string{"demo", "--commands", "20", "--organizations", "2", "--partitions", "2"}
+	cases = append(cases,
+		badCase{name: "closed port/demo postgres", args: demoDefault, code: 1,
+			env:  map[string]string{"PRISM_POSTGRES_URL": withPassword(t, "postgres://"+b.closed+"/prism?sslmode=disable", user, b.secret)},
+			want: []string{"postgres at postgres://" + b.closed + "/prism", "connection refused"}},
+		badCase{name: "closed port/demo redis", args: demoDefault, code: 1,
+			env:  map[string]string{"PRISM_REDIS_URL": withPassword(t, "redis://"+b.closed+"/0", "prism_badcfg", b.secret)},
+			want: []string{"redis at redis://" + b.closed + "/0", "connection refused"}},
+		badCase{name: "closed port/demo elasticsearch", args: demoDefault, code: 1,
+			env:  map[string]string{"PRISM_ELASTICSEARCH_URL": withPassword(t, "http://"+b.closed, "prism_badcfg", b.secret), "PRISM_ELASTICSEARCH_USER": "prism_badcfg", "PRISM_ELASTICSEARCH_PASSWORD": b.secret},
+			want: []string{"elasticsearch at http://" + b.closed, "connection refused"}},
+	)
 
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

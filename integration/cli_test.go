@@ -93,7 +93,7 @@ func TestCLIExitCodes(t *testing.T) {
 		{"apply refused", with(ns, "topology", "apply", "--partitions", "1"), "", 1, "partitions"},
 		{"produce", with(ns, "produce", "--generate", "3", "--progress", "none"), "", 0, ""},
 		{"produce, topics missing", with(missing, "produce", "--generate", "3", "--progress", "none"), "", 1, "topic does not exist"},
-		{"produce, invalid line", with(ns, "produce", "--file", "-", "--progress", "none"), invalidLine, 3, ""},
+		{"produce, invalid line", with(ns, "produce", "--file", "-", "--progress", "none"), invalidLine, 3, "1 invalid line, nothing produced"},
 		{"produce, results missing", with(ns, "produce", "--generate", "2", "--wait", "--wait-timeout", "1s", "--progress", "none"), "", 4, "results did not arrive"},
 		{"lag", with(ns, "lag"), "", 0, ""},
 		{"lag, broker down", with(down, "lag"), "", 1, "127.0.0.1:1"},

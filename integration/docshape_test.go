@@ -2,7 +2,6 @@ package integration
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,9 +12,6 @@ import (
 	"time"
 
 	"github.com/prism-cqrs/prism/integration/harness"
-	"github.com/prism-cqrs/prism/schemas"
-	redissink "github.com/prism-cqrs/prism/sinks/redis"
-	"github.com/prism-cqrs/prism/sinks/sinktest"
 )
 
 // The JSON documents Prism writes for other readers (the Redis payment
@@ -170,18 +166,7 @@ func TestJSONDocumentsHaveTheDocumentedShape(t *testing.T) {
 
 	e := newSinkEnv(t, 3)
 	ctx := harness.Context(t, 5*time.Minute)
-	es := newESStore(t)
-	es.names = e.names
-	rs := newRedisStore(t)
-	rs.names, rs.keys = e.names, redissink.NewKeys(e.names)
-	t.Cleanup(func() {
-		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		es.call(c, http.MethodDelete, "/"+e.names.ElasticsearchAlias()+"-v*", nil, nil)
-		if keys, err := rs.client.Keys(c, e.names.RedisPrefix()+"*").Result(); err == nil && len(keys) > 0 {
-			rs.client.Unlink(c, keys...)
-		}
-	})
+	es, rs := esAndRedisStores(t, e)
 	sub := rs.client.Subscribe(ctx, rs.keys.InvalidateChannel())
 	defer sub.Close()
 	if _, err := sub.Receive(ctx); err != nil { // the subscription is confirmed
@@ -191,13 +176,7 @@ func TestJSONDocumentsHaveTheDocumentedShape(t *testing.T) {
 
 	cmds, x := generateSinkCommands(600, 23, e.ns)
 	want := x.live()
-	proc := e.startProcessor("proc-1")
-	red := e.startSink("sink-redis", "redis", "--redis-url", rs.url)
-	ela := e.startSink("sink-elasticsearch", "elasticsearch", "--elasticsearch-url", es.url)
-	e.produceCommands(ctx, cmds)
-	ignore := []sinktest.Field{sinktest.FieldCreatedAt, sinktest.FieldUpdatedAt}
-	waitPayments(t, "redis", 3*time.Minute, want, func() (map[string]schemas.Payment, error) { return rs.Payments(ctx) }, ignore...)
-	waitPayments(t, "elasticsearch", 3*time.Minute, want, func() (map[string]schemas.Payment, error) { return es.Payments(ctx) }, ignore...)
+	proc, red, ela := runRedisAndES(t, ctx, e, es, rs, cmds, want, 3*time.Minute)
 
 	// Redis: every payment document, as stored.
 	var problems []string

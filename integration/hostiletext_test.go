@@ -7,11 +7,9 @@ package integration
 // of the rule (validID, validText in refmodel_test.go).
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -25,7 +23,6 @@ import (
 	"github.com/prism-cqrs/prism/schemas"
 	"github.com/prism-cqrs/prism/sinks/postgres"
 	"github.com/prism-cqrs/prism/sinks/readmodels"
-	redissink "github.com/prism-cqrs/prism/sinks/redis"
 	"github.com/prism-cqrs/prism/sinks/sinktest"
 )
 
@@ -65,15 +62,7 @@ type hostileCase struct {
 func TestHostileTextEveryReadSourceAgrees(t *testing.T) {
 	e := newSinkEnv(t, 3)
 	ctx := harness.Context(t, 6*time.Minute)
-	es := newESStore(t)
-	es.names = e.names
-	rs := newRedisStore(t)
-	rs.names, rs.keys = e.names, redissink.NewKeys(e.names)
-	t.Cleanup(func() {
-		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		es.call(c, http.MethodDelete, "/"+e.names.ElasticsearchAlias()+"-v*", nil, nil)
-	})
+	es, rs := esAndRedisStores(t, e)
 
 	var cases []hostileCase
 	want := map[string]schemas.Payment{}

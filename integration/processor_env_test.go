@@ -211,6 +211,15 @@ func expectFor(cmds []*schemas.CommandEnvelope) procExpect {
 	return x
 }
 
+// checkTopics reads the results topic (waiting up to resultsWithin for
+// all of x's results) and the events topic, and checks both against x
+// (checkOutput).
+func (e *procEnv) checkTopics(x procExpect, resultsWithin time.Duration) {
+	results := e.readTopic(e.names.ResultsTopic(), x.nResults, resultsWithin)
+	events := e.readTopic(e.names.EventsTopic(), 0, time.Minute)
+	e.checkOutput(x, results, events)
+}
+
 // checkOutput compares what the processor wrote with the expectation:
 // the same results per command id and the same events per payment, in
 // order; every event in the commands partition of its key.

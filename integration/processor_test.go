@@ -98,9 +98,7 @@ func TestProcessorKilledInstanceRestartsWithoutLossOrDuplicates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	results := env.readTopic(env.names.ResultsTopic(), x.nResults, 4*time.Minute)
-	events := env.readTopic(env.names.EventsTopic(), 0, time.Minute)
-	env.checkOutput(x, results, events)
+	env.checkTopics(x, 4*time.Minute)
 	a.stop(t)
 	restarted.stop(t)
 }
@@ -128,9 +126,7 @@ func TestProcessorScalesOutAndInUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	results := env.readTopic(env.names.ResultsTopic(), x.nResults, 4*time.Minute)
-	events := env.readTopic(env.names.EventsTopic(), 0, time.Minute)
-	env.checkOutput(x, results, events)
+	env.checkTopics(x, 4*time.Minute)
 	first.stop(t)
 }
 
@@ -203,9 +199,7 @@ func TestProcessorSendsUndecodableCommandsToDLQ(t *testing.T) {
 	}
 	p := env.startProcessor("a")
 
-	results := env.readTopic(env.names.ResultsTopic(), x.nResults, 2*time.Minute)
-	events := env.readTopic(env.names.EventsTopic(), 0, time.Minute)
-	env.checkOutput(x, results, events)
+	env.checkTopics(x, 2*time.Minute)
 
 	dlq := env.readTopic(env.names.CommandsDLQTopic(), len(bad), time.Minute)
 	if len(dlq) != len(bad) {

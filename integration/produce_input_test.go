@@ -92,6 +92,9 @@ func TestProduceFileChecksRecordSizeFirst(t *testing.T) {
 		strings.Contains(run.stderr, "line 1:") || strings.Contains(run.stderr, "line 3:") {
 		t.Errorf("stderr does not report exactly line 2 as too large:\n%s", run.stderr)
 	}
+	if want := "error: produce: 1 invalid line, nothing produced (fix them, or use --skip-invalid to produce the valid lines)"; lastLines(run.stderr, 1) != want {
+		t.Errorf("last stderr line %q, want %q", lastLines(run.stderr, 1), want)
+	}
 	if n := e.recordCount(t, ctx, e.names.CommandsTopic()); n != 0 {
 		t.Fatalf("%d records produced, want 0", n)
 	}

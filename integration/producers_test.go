@@ -390,6 +390,21 @@ func TestProduceInvalidFileProducesNothing(t *testing.T) {
 			t.Errorf("stderr does not report %q ... %q:\n%s", want, prodInvalidLines[i].says, run.stderr)
 		}
 	}
+	// Like every failing command, it ends with one "error: ..." line.
+	wantErr := fmt.Sprintf("error: produce: %d invalid lines, nothing produced (fix them, or use --skip-invalid to produce the valid lines)", len(bad))
+	if last := lastLines(run.stderr, 1); last != wantErr {
+		t.Errorf("last stderr line %q, want %q", last, wantErr)
+	}
+	// Under --log-format json every line is a JSON object, the error one
+	// at level ERROR.
+	run = e.prism(t, ctx, nil, "--file", writeFile(t, "bad.jsonl", content), "--log-format", "json")
+	if run.code != 3 {
+		t.Fatalf("--log-format json: exit %d, want 3\n%s", run.code, run.stderr)
+	}
+	recs := jsonLinesOf(t, "produce stderr", run.stderr)
+	if len(recs) == 0 || recs[len(recs)-1]["level"] != "ERROR" || recs[len(recs)-1]["msg"] != strings.TrimPrefix(wantErr, "error: ") {
+		t.Errorf("--log-format json: last stderr record is not the error at level ERROR:\n%s", run.stderr)
+	}
 	// The command is flushed before it exits: nothing may be on the topic.
 	if n := e.recordCount(t, ctx, e.names.CommandsTopic()); n != 0 {
 		t.Fatalf("%d records produced from an invalid file, want 0", n)

@@ -112,6 +112,30 @@ func (s *offsetSampler) firstAdvance(p int32, t time.Time) time.Time {
 	return time.Time{}
 }
 
+// resumedAfter splits partitions 0 to n-1 into those whose committed offset
+// moved within (from, restart] and the others (stalled: the dead
+// instance's), and returns how long after restart the slowest stalled one
+// first moved. A stalled partition that never moved again fails the test
+// ("partition P was not <verb> after b's restart").
+func (s *offsetSampler) resumedAfter(t *testing.T, n int32, from, restart time.Time, verb string) (during, stalled []int32, worst time.Duration) {
+	t.Helper()
+	during = s.advanced(from, restart)
+	for p := int32(0); p < n; p++ {
+		if !slices.Contains(during, p) {
+			stalled = append(stalled, p)
+		}
+	}
+	for _, p := range stalled {
+		at := s.firstAdvance(p, restart)
+		if at.IsZero() {
+			t.Errorf("partition %d was not %s after b's restart", p, verb)
+			continue
+		}
+		worst = max(worst, at.Sub(restart))
+	}
+	return during, stalled, worst
+}
+
 // stopWithin sends SIGTERM and requires exit 0 within d.
 func (p *prismProc) stopWithin(t *testing.T, d time.Duration) time.Duration {
 	t.Helper()
@@ -208,33 +232,16 @@ func TestProcessorKilledUnderLoadRejoinsWithoutStallingTheSurvivor(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
-	results := env.readTopic(env.names.ResultsTopic(), x.nResults, 4*time.Minute)
-	events := env.readTopic(env.names.EventsTopic(), 0, time.Minute)
-	env.checkOutput(x, results, events)
+	env.checkTopics(x, 4*time.Minute)
 	env.waitLagZero(time.Minute)
 
 	a.running(t)
 	// The survivor processed its partitions while b was dead; b's
 	// partitions (the ones nobody processed then) were processed again
 	// soon after b's restart.
-	during := samples.advanced(killed.Add(time.Second), restartedAt)
-	var stalled []int32
-	for p := int32(0); p < 12; p++ {
-		if !slices.Contains(during, p) {
-			stalled = append(stalled, p)
-		}
-	}
+	during, stalled, worst := samples.resumedAfter(t, 12, killed.Add(time.Second), restartedAt, "processed")
 	if len(during) == 0 {
 		t.Errorf("no partition was processed between the kill and the restart: the survivor stalled")
-	}
-	var worst time.Duration
-	for _, p := range stalled {
-		at := samples.firstAdvance(p, restartedAt)
-		if at.IsZero() {
-			t.Errorf("partition %d was not processed after b's restart", p)
-			continue
-		}
-		worst = max(worst, at.Sub(restartedAt))
 	}
 	t.Logf("processed while b was dead: partitions %v; b's partitions %v processed again %.2f s after its restart", during, stalled, worst.Seconds())
 	if worst > 10*time.Second {
@@ -355,9 +362,7 @@ func TestProcessorRidesOutBrokerRestarts(t *testing.T) {
 	if _, reason, ok := procHealth(addr); !ok || reason != "" {
 		t.Errorf("/healthz after the broker came back: reason %q (answered %v), want none", reason, ok)
 	}
-	results := env.readTopic(env.names.ResultsTopic(), x.nResults, 4*time.Minute)
-	events := env.readTopic(env.names.EventsTopic(), 0, time.Minute)
-	env.checkOutput(x, results, events)
+	env.checkTopics(x, 4*time.Minute)
 	env.waitLagZero(time.Minute)
 	p.running(t)
 	for _, l := range strings.Split(readFile(p.log), "\n") {
@@ -489,22 +494,7 @@ func TestSinkKilledUnderLoadGetsItsPartitionsBackOnRestart(t *testing.T) {
 	e.waitEqual("payments table", 3*time.Minute, func(ctx context.Context) []string { return e.checkPostgresSink(ctx, x) })
 	e.waitZeroLag(e.names.SinkGroup("postgres"))
 	a.running(t)
-	during := samples.advanced(killed.Add(time.Second), restarted)
-	var stalled []int32
-	for p := int32(0); p < 6; p++ {
-		if !slices.Contains(during, p) {
-			stalled = append(stalled, p)
-		}
-	}
-	var worst time.Duration
-	for _, p := range stalled {
-		at := samples.firstAdvance(p, restarted)
-		if at.IsZero() {
-			t.Errorf("partition %d was not written after b's restart", p)
-			continue
-		}
-		worst = max(worst, at.Sub(restarted))
-	}
+	during, stalled, worst := samples.resumedAfter(t, 6, killed.Add(time.Second), restarted, "written")
 	t.Logf("written while b was dead: partitions %v; b's partitions %v written again %.2f s after its restart", during, stalled, worst.Seconds())
 	if len(during) == 0 {
 		t.Errorf("no partition was written between the kill and the restart: the surviving sink stalled")

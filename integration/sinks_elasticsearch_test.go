@@ -44,6 +44,41 @@ func newESStore(t testing.TB) *esStore {
 	return s
 }
 
+// esAndRedisStores returns the Elasticsearch and Redis stores of e's
+// namespace; the test's end deletes the namespace's indices and Redis keys.
+func esAndRedisStores(t testing.TB, e *sinkEnv) (*esStore, *redisStore) {
+	es := newESStore(t)
+	es.names = e.names
+	rs := newRedisStore(t)
+	rs.names, rs.keys = e.names, redissink.NewKeys(e.names)
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		es.call(c, http.MethodDelete, "/"+e.names.ElasticsearchAlias()+"-v*", nil, nil)
+		if keys, err := rs.client.Keys(c, e.names.RedisPrefix()+"*").Result(); err == nil && len(keys) > 0 {
+			rs.client.Unlink(c, keys...)
+		}
+	})
+	return es, rs
+}
+
+// runRedisAndES starts the processor and the redis and elasticsearch sinks
+// (their targets es and rs), produces cmds and waits, up to within each,
+// until both hold want (timestamps not compared). The caller stops the
+// three processes.
+func runRedisAndES(t *testing.T, ctx context.Context, e *sinkEnv, es *esStore, rs *redisStore,
+	cmds []*schemas.CommandEnvelope, want map[string]schemas.Payment, within time.Duration) (proc, red, ela *sinkProc) {
+	t.Helper()
+	proc = e.startProcessor("proc-1")
+	red = e.startSink("sink-redis", "redis", "--redis-url", rs.url)
+	ela = e.startSink("sink-elasticsearch", "elasticsearch", "--elasticsearch-url", es.url)
+	e.produceCommands(ctx, cmds)
+	ignore := []sinktest.Field{sinktest.FieldCreatedAt, sinktest.FieldUpdatedAt}
+	waitPayments(t, "redis", within, want, func() (map[string]schemas.Payment, error) { return rs.Payments(ctx) }, ignore...)
+	waitPayments(t, "elasticsearch", within, want, func() (map[string]schemas.Payment, error) { return es.Payments(ctx) }, ignore...)
+	return proc, red, ela
+}
+
 func (s *esStore) NewTarget(context.Context) (sinks.Target, error) {
 	return essink.NewTarget(essink.DefaultConfig(s.url, s.names))
 }
@@ -574,29 +609,12 @@ func TestSinksRedisAndElasticsearchFromCommands(t *testing.T) {
 	n := sinkE2ECommands(t)
 	e := newSinkEnv(t, 6)
 	ctx := harness.Context(t, 6*time.Minute)
-	es := newESStore(t)
-	es.names = e.names
-	rs := newRedisStore(t)
-	rs.names, rs.keys = e.names, redissink.NewKeys(e.names)
-	t.Cleanup(func() {
-		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		es.call(c, http.MethodDelete, "/"+e.names.ElasticsearchAlias()+"-v*", nil, nil)
-		if keys, err := rs.client.Keys(c, e.names.RedisPrefix()+"*").Result(); err == nil && len(keys) > 0 {
-			rs.client.Unlink(c, keys...)
-		}
-	})
+	es, rs := esAndRedisStores(t, e)
 	cmds, x := generateSinkCommands(n, 17, e.ns)
 	want := x.live()
 	t.Logf("%d commands, %d payments, %d expected events, %d live at the end", len(cmds), len(x.payments), len(x.events), len(want))
 	start := time.Now()
-	proc := e.startProcessor("proc-1")
-	red := e.startSink("sink-redis", "redis", "--redis-url", rs.url)
-	ela := e.startSink("sink-elasticsearch", "elasticsearch", "--elasticsearch-url", es.url)
-	e.produceCommands(ctx, cmds)
-	ignore := []sinktest.Field{sinktest.FieldCreatedAt, sinktest.FieldUpdatedAt}
-	waitPayments(t, "redis", 4*time.Minute, want, func() (map[string]schemas.Payment, error) { return rs.Payments(ctx) }, ignore...)
-	waitPayments(t, "elasticsearch", 4*time.Minute, want, func() (map[string]schemas.Payment, error) { return es.Payments(ctx) }, ignore...)
+	proc, red, ela := runRedisAndES(t, ctx, e, es, rs, cmds, want, 4*time.Minute)
 	t.Logf("both sinks matched %s after the first command", time.Since(start).Round(time.Second))
 	red.stop(t)
 	ela.stop(t)

@@ -4,21 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"maps"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/prism-cqrs/prism/internal/readmetest"
 )
 
 // TestREADMELagFormat holds the README's lag paragraph to the code: the
 // table header Print writes, and the keys of each --json row.
 func TestREADMELagFormat(t *testing.T) {
-	raw, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile("`prism lag` prints `([A-Z ]+)`\\s*\\(`--json`: one object per row: ([^)]*)\\)").FindSubmatch(raw)
+	m := regexp.MustCompile("`prism lag` prints `([A-Z ]+)`\\s*\\(`--json`: one object per row: ([^)]*)\\)").FindStringSubmatch(readmetest.Read(t))
 	if m == nil {
 		t.Fatal("README has no \"`prism lag` prints `HEADER` (`--json`: one object per row: ...)\" sentence")
 	}
@@ -31,7 +28,7 @@ func TestREADMELagFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(table.String(), "\n")
-	if got := strings.Join(strings.Fields(lines[0]), " "); got != string(m[1]) {
+	if got := strings.Join(strings.Fields(lines[0]), " "); got != m[1] {
 		t.Errorf("header %q, README says %q", got, m[1])
 	}
 	if f := strings.Fields(lines[2]); len(f) < 7 || f[4] != "-" || f[6] != "4" {
@@ -39,7 +36,7 @@ func TestREADMELagFormat(t *testing.T) {
 	}
 
 	var documented []string
-	for _, k := range regexp.MustCompile("`([a-z]+)`").FindAllStringSubmatch(string(m[2]), -1) {
+	for _, k := range regexp.MustCompile("`([a-z]+)`").FindAllStringSubmatch(m[2], -1) {
 		documented = append(documented, k[1])
 	}
 	slices.Sort(documented)

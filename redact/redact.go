@@ -30,6 +30,18 @@ func URL(s string) string {
 	return dsnPassword.ReplaceAllString(urlPassword.ReplaceAllString(s, "${1}"+Mask+"@"), "${1}"+Mask)
 }
 
+// Address returns the connection string s without its user information:
+// a URL without user and password (postgres://h:5432/db), a password=...
+// pair (key/value DSN, URL query) masked as URL masks it. It names a server
+// in a message.
+func Address(s string) string {
+	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.Host != "" {
+		u.User = nil
+		s = u.String()
+	}
+	return URL(s)
+}
+
 // Password returns the password held in the connection string s (URL
 // userinfo or a password=... pair), or "" when it holds none.
 func Password(s string) string {

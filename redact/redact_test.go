@@ -35,6 +35,21 @@ func TestURL(t *testing.T) {
 	}
 }
 
+func TestAddress(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"postgres://prism:S3cr3t@127.0.0.1:5432/prism?sslmode=disable", "postgres://127.0.0.1:5432/prism?sslmode=disable"},
+		{"redis://:S3cr3t@127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"},
+		{"http://elastic:pw@10.0.0.1:9200/prefix", "http://10.0.0.1:9200/prefix"},
+		{"postgres://prism@db/prism?password=S3cr3t&sslmode=disable", "postgres://db/prism?password=xxxxx&sslmode=disable"},
+		{"host=db user=prism password=S3cr3t dbname=prism", "host=db user=prism password=xxxxx dbname=prism"},
+		{"http://127.0.0.1:9200", "http://127.0.0.1:9200"},
+	} {
+		if got := redact.Address(tc.in); got != tc.want {
+			t.Errorf("Address(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestPassword(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"postgres://prism:S3cr3t@127.0.0.1:5432/prism", "S3cr3t"},

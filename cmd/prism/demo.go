@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,7 +15,13 @@ import (
 	"github.com/prism-cqrs/prism/demo"
 	"github.com/prism-cqrs/prism/kafkaconn"
 	"github.com/prism-cqrs/prism/producers"
+	"github.com/prism-cqrs/prism/redact"
 	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/sinks"
+	"github.com/prism-cqrs/prism/sinks/elasticsearch"
+	"github.com/prism-cqrs/prism/sinks/postgres"
+	"github.com/prism-cqrs/prism/sinks/readmodels"
+	"github.com/prism-cqrs/prism/sinks/redis"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -39,7 +46,9 @@ sinks (postgres, readmodels, redis, elasticsearch) in this process, produces a
 generated workload (with commands that must be rejected), waits until every
 group has lag 0, then prints what each read source holds and checks that
 Postgres, Redis and Elasticsearch agree and the read models add up.
-It exits 1 when they do not. Needs the four services (make services-up).`,
+It exits 1 when they do not. Needs the four services (make services-up):
+before creating or producing anything it checks, within 10s, that Postgres,
+Redis and Elasticsearch answer, and exits 1 naming any that does not.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runDemo(cmd, g, f) },
 	}
@@ -78,6 +87,24 @@ func runDemo(cmd *cobra.Command, g *globals, f *demoFlags) error {
 		return err
 	}
 	names := g.names()
+	var components []demo.Component
+	var targets []demo.Target
+	for _, name := range topology.SinkNames {
+		runner, target, err := buildSinkRunner(g, sf, name, prometheus.NewRegistry())
+		if err != nil {
+			return err
+		}
+		defer target.Close()
+		components = append(components, demo.Component{Name: "sink " + name, Group: names.SinkGroup(name), Run: runner.Run})
+		targets = addDemoTarget(targets, g, name, target)
+	}
+	if err := demo.CheckTargets(ctx, targets, demoTargetTimeout); err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(out, "demo interrupted")
+			return nil
+		}
+		return err
+	}
 	spec, err := topology.NewSpec(topology.SpecConfig{Namespace: g.namespace, Partitions: f.partitions})
 	if err != nil {
 		return err
@@ -92,15 +119,7 @@ func runDemo(cmd *cobra.Command, g *globals, f *demoFlags) error {
 	if err != nil {
 		return err
 	}
-	components := []demo.Component{{Name: "processor", Group: names.ProcessorGroup(), Run: eng.Run}}
-	for _, name := range topology.SinkNames {
-		runner, target, err := buildSinkRunner(g, sf, name, prometheus.NewRegistry())
-		if err != nil {
-			return err
-		}
-		defer target.Close()
-		components = append(components, demo.Component{Name: "sink " + name, Group: names.SinkGroup(name), Run: runner.Run})
-	}
+	components = append([]demo.Component{{Name: "processor", Group: names.ProcessorGroup(), Run: eng.Run}}, components...)
 
 	err = demo.Run(ctx, demo.Config{
 		KafkaOpts:      kopts,
@@ -119,6 +138,41 @@ func runDemo(cmd *cobra.Command, g *globals, f *demoFlags) error {
 		return nil
 	}
 	return err
+}
+
+// demoTargetTimeout bounds the demo's check, at start, that every target
+// answers (README, `prism demo`).
+const demoTargetTimeout = 10 * time.Second
+
+// addDemoTarget adds the service the sink writes to, checked through the
+// sink's own Ping, unless another sink already brought it (postgres and
+// readmodels share Postgres).
+func addDemoTarget(targets []demo.Target, g *globals, sink string, t sinks.Target) []demo.Target {
+	pinger, ok := t.(sinks.Pinger)
+	if !ok {
+		return targets
+	}
+	var service string
+	var urls []string
+	switch sink {
+	case postgres.Name, readmodels.Name:
+		service, urls = "postgres", []string{g.postgresURL}
+	case redis.Name:
+		service, urls = "redis", []string{g.redisURL}
+	case elasticsearch.Name:
+		service, urls = "elasticsearch", kafkaconn.SplitList(g.elasticsearchURL)
+	default:
+		service = "the target of sink " + sink
+	}
+	for _, have := range targets {
+		if have.Name == service {
+			return targets
+		}
+	}
+	for i, u := range urls {
+		urls[i] = redact.Address(u)
+	}
+	return append(targets, demo.Target{Name: service, Address: strings.Join(urls, ","), Ping: pinger.Ping})
 }
 
 func produceDemoWorkload(ctx context.Context, g *globals, f *demoFlags) (producers.RunStats, error) {

@@ -198,7 +198,7 @@ func runProduceFile(cmd *cobra.Command, g *globals, f *produceFlags) error {
 			fmt.Fprintln(stderr, le.Error())
 		}
 		fmt.Fprintf(stderr, "summary: produced=0 skipped=%d invalid=%d valid=%d (nothing produced: fix the lines or use --skip-invalid)\n", len(valid)+len(invalid), len(invalid), len(valid))
-		return exitCodeError{code: produceExitInvalid}
+		return invalidLinesError(len(invalid))
 	}
 	for _, le := range invalid {
 		fmt.Fprintln(stderr, "skipped "+le.Error())
@@ -227,7 +227,7 @@ func runProduceFile(cmd *cobra.Command, g *globals, f *produceFlags) error {
 				fmt.Fprintln(stderr, le.Error())
 			}
 			fmt.Fprintf(stderr, "summary: produced=0 skipped=%d invalid=%d valid=%d (nothing produced: fix the lines or use --skip-invalid)\n", len(valid), len(big), len(valid)-len(big))
-			return 0, exitCodeError{code: produceExitInvalid}
+			return 0, invalidLinesError(len(big))
 		}
 		tooBig := map[int]bool{}
 		for _, le := range big {
@@ -238,6 +238,17 @@ func runProduceFile(cmd *cobra.Command, g *globals, f *produceFlags) error {
 		return len(big), nil
 	}
 	return produceRun(cmd, g, f, src, int64(len(valid)), len(invalid), sizeCheck)
+}
+
+// invalidLinesError is the exit 3 of `produce --file`, with the one
+// "error: ..." line every failing command ends with (README, `prism produce`).
+func invalidLinesError(n int) error {
+	lines := "lines"
+	if n == 1 {
+		lines = "line"
+	}
+	return exitCodeError{code: produceExitInvalid,
+		msg: fmt.Sprintf("produce: %d invalid %s, nothing produced (fix them, or use --skip-invalid to produce the valid lines)", n, lines)}
 }
 
 func runProduceGenerate(cmd *cobra.Command, g *globals, f *produceFlags) error {

@@ -4,42 +4,22 @@ import (
 	"bytes"
 	"encoding/json"
 	"maps"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prism-cqrs/prism/internal/readmetest"
 	"github.com/prism-cqrs/prism/topology"
 )
-
-// readmeSection returns the README's section that starts with the line
-// prefix heading, up to the next heading of any level.
-func readmeSection(t *testing.T, heading string) string {
-	t.Helper()
-	raw, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(raw)
-	i := strings.Index(s, "\n"+heading)
-	if i < 0 {
-		t.Fatalf("README has no section %q", heading)
-	}
-	s = s[i+1:]
-	if j := regexp.MustCompile(`\n#{2,3} `).FindStringIndex(s[len(heading):]); j != nil {
-		s = s[:len(heading)+j[0]]
-	}
-	return s
-}
 
 // TestREADMEElasticsearchFormat holds the README's "Elasticsearch" section
 // to the code: the mapping table lists exactly the mapped fields, the
 // example document decodes into Document with no unknown field and has
 // every field, and the mapping records the owning namespace in _meta.
 func TestREADMEElasticsearchFormat(t *testing.T) {
-	sec := readmeSection(t, "### Elasticsearch (alias")
+	sec := readmetest.Section(t, "### Elasticsearch (alias")
 	body, err := indexBody(Config{Names: topology.NewNames("readme"), Shards: 1, GCDeletes: time.Hour}, false)
 	if err != nil {
 		t.Fatal(err)
@@ -72,18 +52,9 @@ func TestREADMEElasticsearchFormat(t *testing.T) {
 		t.Errorf("README mapping table fields %v, mapping has %v", documented, mapped)
 	}
 
-	start := strings.Index(sec, "```json\n")
-	end := strings.Index(sec[start+8:], "```")
-	if start < 0 || end < 0 {
-		t.Fatal("no JSON example in the README's Elasticsearch section")
-	}
-	example := sec[start+8 : start+8+end]
-	dec := json.NewDecoder(strings.NewReader(example))
-	dec.DisallowUnknownFields()
+	example := readmetest.JSONExample(t, sec)
 	var doc Document
-	if err := dec.Decode(&doc); err != nil {
-		t.Fatalf("README example document: %v", err)
-	}
+	readmetest.DecodeStrict(t, example, &doc)
 	var keys map[string]any
 	if err := json.Unmarshal([]byte(example), &keys); err != nil {
 		t.Fatal(err)

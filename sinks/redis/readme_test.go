@@ -3,12 +3,12 @@ package redis
 import (
 	"encoding/json"
 	"maps"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/prism-cqrs/prism/internal/readmetest"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -16,19 +16,7 @@ import (
 // every key of the table is what Keys builds, and the example document
 // decodes into Document with no unknown and no missing field.
 func TestREADMERedisFormat(t *testing.T) {
-	raw, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(raw)
-	i := strings.Index(s, "\n### Redis (prefix")
-	if i < 0 {
-		t.Fatal("README has no Redis section")
-	}
-	sec := s[i+1:]
-	if j := strings.Index(sec[4:], "\n###"); j >= 0 {
-		sec = sec[:4+j]
-	}
+	sec := readmetest.Section(t, "### Redis (prefix")
 
 	k := NewKeys(topology.Names{Namespace: "<ns>"}) // the README's placeholders, as written
 	built := map[string]bool{
@@ -51,18 +39,9 @@ func TestREADMERedisFormat(t *testing.T) {
 		}
 	}
 
-	start := strings.Index(sec, "```json\n")
-	end := strings.Index(sec[start+8:], "```")
-	if start < 0 || end < 0 {
-		t.Fatal("no JSON example in the README's Redis section")
-	}
-	example := sec[start+8 : start+8+end]
-	dec := json.NewDecoder(strings.NewReader(example))
-	dec.DisallowUnknownFields()
+	example := readmetest.JSONExample(t, sec)
 	var doc Document
-	if err := dec.Decode(&doc); err != nil {
-		t.Fatalf("README example document: %v", err)
-	}
+	readmetest.DecodeStrict(t, example, &doc)
 	var exampleKeys, docKeys map[string]any
 	round, _ := json.Marshal(doc)
 	if err := json.Unmarshal([]byte(example), &exampleKeys); err != nil {
