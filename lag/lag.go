@@ -6,14 +6,27 @@ package lag
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
 	"strconv"
 	"text/tabwriter"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
+
+// CoordinatorWait bounds how long Describe waits for the group coordinator
+// of a fresh cluster to come up.
+const CoordinatorWait = 20 * time.Second
+
+// coordinatorStarting reports whether err is the coordinator of a fresh
+// cluster (or one just elected) not answering yet.
+func coordinatorStarting(err error) bool {
+	return errors.Is(err, kerr.CoordinatorNotAvailable) || errors.Is(err, kerr.CoordinatorLoadInProgress) || errors.Is(err, kerr.NotCoordinator)
+}
 
 // Row is the lag of one group on one partition.
 type Row struct {
@@ -31,8 +44,21 @@ type Row struct {
 // Describe computes the lag of each group. A group that does not exist is
 // reported with State "Dead" and no rows' worth of partitions rather than an
 // error, so a dashboard can show it. Only an error reaching the cluster fails.
+//
+// On a cluster where no group ever ran, the group coordinator does not exist
+// yet (Kafka creates __consumer_offsets on the first request for one): the
+// brokers answer COORDINATOR_NOT_AVAILABLE or COORDINATOR_LOAD_IN_PROGRESS
+// for a few seconds. Describe retries those within CoordinatorWait (and ctx).
 func Describe(ctx context.Context, adm *kadm.Client, groups ...string) ([]Row, error) {
 	lags, err := adm.Lag(ctx, groups...)
+	for deadline, wait := time.Now().Add(CoordinatorWait), 100*time.Millisecond; err != nil && coordinatorStarting(err) && time.Now().Before(deadline); wait = min(2*wait, time.Second) {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("describe lag of %v: %w (gave up: %w)", groups, err, ctx.Err())
+		case <-time.After(wait):
+		}
+		lags, err = adm.Lag(ctx, groups...)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("describe lag of %v: %w", groups, err)
 	}
