@@ -536,26 +536,7 @@ func TestSinkAndProcessorRideOutBrokerRestart(t *testing.T) {
 
 	e.waitEqual("payments table", 3*time.Minute, func(ctx context.Context) []string { return e.checkPostgresSink(ctx, x) })
 	e.waitZeroLag(e.names.SinkGroup("postgres"))
-	var events int
-	seen := map[string]bool{}
-	for _, r := range pe.readTopic(e.names.EventsTopic(), len(x.events), time.Minute) {
-		if r.Value == nil {
-			continue // the tombstone after a deletion
-		}
-		ev, err := e.codec.DecodeEvent(r.Value)
-		if err != nil {
-			t.Fatalf("event at %d/%d: %v", r.Partition, r.Offset, err)
-		}
-		k := fmt.Sprintf("%s/%d", ev.AggregateID, ev.Version)
-		if seen[k] {
-			t.Errorf("event %s twice on the events topic", k)
-		}
-		seen[k] = true
-		events++
-	}
-	if events != len(x.events) {
-		t.Errorf("%d events on the events topic, want %d (one per accepted command)", events, len(x.events))
-	}
+	checkEventsOnce(t, e, pe, x)
 	proc.running(t)
 	sink.running(t)
 	sink.stopWithin(t, 5*time.Second)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/prism-cqrs/prism/integration/harness"
 	"github.com/prism-cqrs/prism/schemas"
-	redissink "github.com/prism-cqrs/prism/sinks/redis"
 	"github.com/prism-cqrs/prism/sinks/sinktest"
 )
 
@@ -27,18 +26,7 @@ func TestAllSinksAndProcessorRideOutTwoBrokerRestarts(t *testing.T) {
 	pe.kafkaServices("status") // the guard, before anything runs
 	t.Cleanup(func() { sinkServicesQuiet("up", "kafka") })
 	ctx := harness.Context(t, 8*time.Minute)
-	es := newESStore(t)
-	es.names = e.names
-	rs := newRedisStore(t)
-	rs.names, rs.keys = e.names, redissink.NewKeys(e.names)
-	t.Cleanup(func() {
-		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		es.call(c, http.MethodDelete, "/"+e.names.ElasticsearchAlias()+"-v*", nil, nil)
-		if keys, err := rs.client.Keys(c, e.names.RedisPrefix()+"*").Result(); err == nil && len(keys) > 0 {
-			rs.client.Unlink(c, keys...)
-		}
-	})
+	es, rs := esAndRedisStores(t, e)
 	cmds, x := generateSinkCommands(16_000, 23, e.ns)
 	start := time.Now()
 	proc := e.startProcessor("proc-1")
