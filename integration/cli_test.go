@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -35,10 +36,16 @@ func runPrism(t *testing.T, ctx context.Context, stdin string, args ...string) c
 // runPrismEnv is runPrism with the environment env (nil: this process's).
 func runPrismEnv(t *testing.T, ctx context.Context, env []string, stdin string, args ...string) cliRun {
 	t.Helper()
+	return runPrismIn(t, ctx, env, strings.NewReader(stdin), args...)
+}
+
+// runPrismIn is runPrismEnv reading stdin (nil: no input).
+func runPrismIn(t *testing.T, ctx context.Context, env []string, stdin io.Reader, args ...string) cliRun {
+	t.Helper()
 	cmd := exec.CommandContext(ctx, harness.PrismBinary(t), args...)
 	cmd.Env = env
 	var out, errb bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), &out, &errb
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &out, &errb
 	err := cmd.Run()
 	code := 0
 	var ee *exec.ExitError

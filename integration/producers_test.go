@@ -13,7 +13,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -82,28 +81,14 @@ func newProdEnvSpec(t testing.TB, cfg topology.SpecConfig) *prodEnv {
 	return &prodEnv{brokers: brokers, names: spec.Names, client: cl, codec: codec}
 }
 
-type prismRun struct {
-	stdout, stderr string
-	code           int
-}
+// prismRun is the output and exit code of one run of the binary.
+type prismRun = cliRun
 
 // prism runs the real binary with the namespace's connection flags.
 func (e *prodEnv) prism(t *testing.T, ctx context.Context, stdin io.Reader, args ...string) prismRun {
 	t.Helper()
 	args = append([]string{"produce", "--namespace", e.names.Namespace, "--brokers", strings.Join(e.brokers, ","), "--progress", "none"}, args...)
-	cmd := exec.CommandContext(ctx, harness.PrismBinary(t), args...)
-	var out, errb bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("run prism %v: %v", args, err)
-	}
-	return prismRun{stdout: out.String(), stderr: errb.String(), code: code}
+	return runPrismIn(t, ctx, nil, stdin, args...)
 }
 
 // endOffsets sums the end offsets of topic's partitions.
