@@ -398,28 +398,40 @@ func TestProcessorExitsWhenTheBrokerStaysUnreachable(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	late.stopWithin(t, 5*time.Second)
 
+	short.exitsAfterUnreachable(t, "processor", down, 8*time.Second)
+	env.kafkaServices("up")
+}
+
+// exitsAfterUnreachable waits (at most a minute) for p to exit after the
+// broker went away at down, and checks it exited 1, no sooner than its
+// unreachable timeout, with a message saying how long no broker answered.
+// It returns p's log.
+func (p *prismProc) exitsAfterUnreachable(t *testing.T, what string, down time.Time, timeout time.Duration) string {
+	t.Helper()
 	select {
-	case <-short.done:
-	case <-time.After(60 * time.Second):
-		t.Fatalf("the processor still runs %s after the broker went away, want exit after its 8 s unreachable timeout", time.Since(down))
+	case <-p.done:
+	case <-time.After(time.Minute):
+		t.Fatalf("the %s still runs %s after the broker went away, want exit after its %s unreachable timeout", what, time.Since(down), timeout)
 	}
 	took := time.Since(down)
 	code := -1
-	if short.cmd.ProcessState != nil {
-		code = short.cmd.ProcessState.ExitCode()
+	if p.cmd.ProcessState != nil {
+		code = p.cmd.ProcessState.ExitCode()
 	}
-	out := readFile(short.log)
-	t.Logf("processor exited %d, %.1f s after the broker went away", code, took.Seconds())
+	t.Logf("%s exited %d, %.1f s after the broker went away", what, code, took.Seconds())
 	if code != 1 {
 		t.Errorf("exit code %d, want 1", code)
 	}
-	if took < 8*time.Second {
-		t.Errorf("exited %.1f s after the broker went away, before its 8 s timeout", took.Seconds())
+	if took < timeout {
+		t.Errorf("exited %.1f s after the broker went away, before its %s timeout", took.Seconds(), timeout)
 	}
-	if !strings.Contains(out, "no Kafka broker answered for") || !strings.Contains(out, "broker unreachable timeout 8s") {
-		t.Errorf("the exit message does not say how long the broker was unreachable:\n%s", tailFile(short.log, 5))
+	out := readFile(p.log)
+	for _, want := range []string{"no Kafka broker answered for", "broker unreachable timeout " + timeout.String()} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the exit message lacks %q (how long the broker was unreachable):\n%s", want, tailFile(p.log, 5))
+		}
 	}
-	env.kafkaServices("up")
+	return out
 }
 
 func httpGetBody(u string) ([]byte, error) {

@@ -297,16 +297,7 @@ func (e *Engine) leaveGroup() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), leaveWait)
 	defer cancel()
-	cl, err := kgo.NewClient(slices.Clone(e.cfg.Kafka)...)
-	if err != nil {
-		return
-	}
-	defer cl.Close()
-	resp, err := kadm.NewClient(cl).LeaveGroup(ctx, kadm.LeaveGroup(e.cfg.Group).InstanceIDs(e.cfg.InstanceID).Reason("shutdown"))
-	if err == nil {
-		err = resp.Error()
-	}
-	if err != nil {
+	if err := kafkaconn.LeaveStaticGroup(ctx, e.cfg.Kafka, e.cfg.Group, e.cfg.InstanceID); err != nil {
 		e.cfg.Logger.Warn("could not leave the group; the other instances take this instance's partitions after the session timeout",
 			"group", e.cfg.Group, "session_timeout", e.cfg.SessionTimeout, "err", err)
 		return

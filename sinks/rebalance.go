@@ -6,8 +6,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/prism-cqrs/prism/kafkaconn"
 )
 
 // onAssigned records the new partitions as owned. Fetching starts at the
@@ -120,16 +121,7 @@ func (r *Runner) leaveGroup() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	cl, err := kgo.NewClient(slices.Clone(r.cfg.KafkaOpts)...)
-	if err != nil {
-		return
-	}
-	defer cl.Close()
-	resp, err := kadm.NewClient(cl).LeaveGroup(ctx, kadm.LeaveGroup(r.cfg.Group).InstanceIDs(r.cfg.InstanceID).Reason("shutdown"))
-	if err == nil {
-		err = resp.Error()
-	}
-	if err != nil {
+	if err := kafkaconn.LeaveStaticGroup(ctx, r.cfg.KafkaOpts, r.cfg.Group, r.cfg.InstanceID); err != nil {
 		r.log.Warn("could not leave the group; other instances take this sink's partitions after the session timeout", "err", err)
 		return
 	}
