@@ -149,24 +149,21 @@ func buildEngine(ctx context.Context, g *globals, f *processFlags, reg prometheu
 	return eng, err
 }
 
-// waitTopology probes the brokers and checks the topology, retrying every
-// second while nothing listens at the brokers' addresses or the cluster
-// does not answer, for at most unreachable (0: until ctx ends): a processor
-// started while the broker is down waits for it, like one whose broker goes
-// away later. A peer that is not a Kafka broker, a failed TLS handshake or
-// SASL login, and missing or mis-partitioned topics fail at once.
+// waitTopology waits for the brokers (waitBrokers) and checks the topology,
+// retrying every second while the cluster does not answer, for at most
+// unreachable in all (0: until ctx ends): a processor started while the
+// broker is down waits for it, like one whose broker goes away later. A
+// peer that is not a Kafka broker, a failed TLS handshake or SASL login,
+// and missing or mis-partitioned topics fail at once.
 func waitTopology(ctx context.Context, kc kafkaconn.Config, kopts []kgo.Opt, names topology.Names, unreachable time.Duration) error {
 	start := time.Now()
 	for {
-		err := kc.Probe(ctx)
-		switch {
-		case err == nil:
-			err = checkTopology(ctx, kopts, names)
-			if err == nil || ctx.Err() != nil || errors.Is(err, topology.ErrNotReady) || errors.Is(err, topology.ErrNotCoPartitioned) ||
-				processors.IsFatalKafkaError(err) {
-				return err
-			}
-		case ctx.Err() != nil || !errors.Is(err, kafkaconn.ErrNotListening):
+		if err := waitBrokers(ctx, kc, start, unreachable, slog.Default()); err != nil {
+			return err
+		}
+		err := checkTopology(ctx, kopts, names)
+		if err == nil || ctx.Err() != nil || errors.Is(err, topology.ErrNotReady) || errors.Is(err, topology.ErrNotCoPartitioned) ||
+			processors.IsFatalKafkaError(err) {
 			return err
 		}
 		waited := time.Since(start)

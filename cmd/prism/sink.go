@@ -145,7 +145,7 @@ func runSink(ctx context.Context, g *globals, f *sinkFlags, name string) error {
 		}
 		defer stop()
 	}
-	if err := waitBrokers(ctx, g.kafka(), f.unreachable, slog.Default().With("sink", name)); err != nil {
+	if err := waitBrokers(ctx, g.kafka(), time.Now(), f.unreachable, slog.Default().With("sink", name)); err != nil {
 		if ctx.Err() != nil {
 			return nil // SIGTERM while waiting
 		}
