@@ -19,8 +19,8 @@ import (
 
 	"github.com/prism-cqrs/prism/integration/harness"
 	"github.com/prism-cqrs/prism/kafkaconn"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/producers"
-	"github.com/prism-cqrs/prism/schemas"
 	"github.com/prism-cqrs/prism/sinks/postgres"
 	"github.com/prism-cqrs/prism/sinks/readmodels"
 	"github.com/prism-cqrs/prism/sinks/sinktest"

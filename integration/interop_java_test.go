@@ -18,7 +18,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // The interoperability test: a client written in the ecosystem's home
@@ -146,8 +146,8 @@ func TestJavaInterop(t *testing.T) {
 	}
 
 	// 1. Apache Avro computes the fingerprints Prism writes, and those of
-	// the checked-in copy schemas/testdata/avro_java_fingerprints.jsonl.
-	fps := runJava(t, ctx, script, root, "fingerprints", "schemas/avro")
+	// the checked-in copy payment/schemas/testdata/avro_java_fingerprints.jsonl.
+	fps := runJava(t, ctx, script, root, "fingerprints", "payment/schemas/avro")
 	checkedIn, err := os.ReadFile(filepath.Join(root, "schemas", "testdata", "avro_java_fingerprints.jsonl"))
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +165,7 @@ func TestJavaInterop(t *testing.T) {
 		want.WriteString(mustJSON(t, m) + "\n")
 	}
 	if live.String() != want.String() {
-		t.Errorf("Apache Avro's fingerprints differ from schemas/testdata/avro_java_fingerprints.jsonl (regenerate it, docs/schemas.md):\n%s\nchecked in:\n%s", live.String(), want.String())
+		t.Errorf("Apache Avro's fingerprints differ from payment/schemas/testdata/avro_java_fingerprints.jsonl (regenerate it, docs/schemas.md):\n%s\nchecked in:\n%s", live.String(), want.String())
 	}
 	javaFP := map[string]string{}
 	for _, f := range fps {
@@ -191,7 +191,7 @@ func TestJavaInterop(t *testing.T) {
 	javaPrefix := env.ns + "-java"
 	nPayments := procSize(100, 25)
 	sent := runJava(t, ctx, script, root, "produce", "--brokers", strings.Join(env.brokers, ","),
-		"--topic", env.names.CommandsTopic(), "--schemas", "schemas/avro",
+		"--topic", env.names.CommandsTopic(), "--schemas", "payment/schemas/avro",
 		"--payments", strconv.Itoa(nPayments), "--prefix", javaPrefix)
 	if len(sent) != 2*nPayments {
 		t.Fatalf("java sent %d commands, want %d", len(sent), 2*nPayments)
@@ -249,7 +249,7 @@ func TestJavaInterop(t *testing.T) {
 	p.stop(t)
 
 	// The Java reader fails on a record it cannot decode: an event with the
-	// fingerprint earlier Prism builds wrote (schemas/testdata/legacy), which
+	// fingerprint earlier Prism builds wrote (payment/schemas/testdata/legacy), which
 	// Prism still reads but a spec-following reader does not know.
 	legacy, err := os.ReadFile(filepath.Join(root, "schemas", "testdata", "legacy", "event.bin"))
 	if err != nil {
@@ -263,7 +263,7 @@ func TestJavaInterop(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, stderr, err := execJava(ctx, script, root, "consume", "--brokers", strings.Join(env.brokers, ","),
-		"--topic", dlq, "--schemas", "schemas/avro", "--record", "EventEnvelope", "--min", "1", "--timeout-ms", "60000")
+		"--topic", dlq, "--schemas", "payment/schemas/avro", "--record", "EventEnvelope", "--min", "1", "--timeout-ms", "60000")
 	if err == nil || !strings.Contains(stderr, "cannot decode") {
 		t.Fatalf("java consume of a legacy-fingerprint event: %v, stderr %q; want a failure naming the record", err, stderr)
 	}
@@ -302,7 +302,7 @@ func checkJavaRead(t *testing.T, ctx context.Context, script, root string, env *
 	recs []*kgo.Record, fp uint64, view func([]byte) (any, error)) {
 	t.Helper()
 	got := runJava(t, ctx, script, root, "consume", "--brokers", strings.Join(env.brokers, ","),
-		"--topic", topic, "--schemas", "schemas/avro", "--record", record,
+		"--topic", topic, "--schemas", "payment/schemas/avro", "--record", record,
 		"--min", strconv.Itoa(len(recs)), "--timeout-ms", "120000")
 	byPos := map[string]map[string]any{}
 	for _, g := range got {

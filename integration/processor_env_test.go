@@ -14,7 +14,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/integration/harness"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -70,8 +71,8 @@ func (e *procEnv) encode(cmds []*schemas.CommandEnvelope) []*kgo.Record {
 		}
 		recs[i] = &kgo.Record{Topic: e.names.CommandsTopic(), Key: []byte(c.PaymentID), Value: v,
 			Headers: []kgo.RecordHeader{
-				{Key: schemas.HeaderType, Value: []byte(c.Type)},
-				{Key: schemas.HeaderCommandID, Value: []byte(c.CommandID)},
+				{Key: records.HeaderType, Value: []byte(c.Type)},
+				{Key: records.HeaderCommandID, Value: []byte(c.CommandID)},
 			}}
 	}
 	return recs

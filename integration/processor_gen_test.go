@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // genConfig drives the deterministic command generator of the processor

@@ -13,7 +13,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records"
 )
 
 // The processor tests run the real `prism process` binary against the real
@@ -173,15 +174,15 @@ func TestProcessorSendsUndecodableCommandsToDLQ(t *testing.T) {
 	unknownFP := append([]byte{0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8}, valid[10:]...)
 	mismatch := *good[0]
 	mismatch.Key = []byte("not-" + string(good[0].Key))
-	hdrs := []kgo.RecordHeader{{Key: "origin", Value: []byte("test")}, {Key: schemas.HeaderType, Value: []byte("CreatePayment")}}
+	hdrs := []kgo.RecordHeader{{Key: "origin", Value: []byte("test")}, {Key: records.HeaderType, Value: []byte("CreatePayment")}}
 	topic := env.names.CommandsTopic()
 	bad := []struct {
 		rec   *kgo.Record
 		class string
 	}{
-		{&kgo.Record{Topic: topic, Key: good[1].Key, Value: []byte("\x00\xffgarbage\x01"), Headers: hdrs}, schemas.ClassBadMagic},
-		{&kgo.Record{Topic: topic, Key: good[2].Key, Value: valid[:len(valid)/2], Headers: hdrs}, schemas.ClassTruncated},
-		{&kgo.Record{Topic: topic, Key: good[3].Key, Value: unknownFP, Headers: hdrs}, schemas.ClassUnknownFingerprint},
+		{&kgo.Record{Topic: topic, Key: good[1].Key, Value: []byte("\x00\xffgarbage\x01"), Headers: hdrs}, records.ClassBadMagic},
+		{&kgo.Record{Topic: topic, Key: good[2].Key, Value: valid[:len(valid)/2], Headers: hdrs}, records.ClassTruncated},
+		{&kgo.Record{Topic: topic, Key: good[3].Key, Value: unknownFP, Headers: hdrs}, records.ClassUnknownFingerprint},
 		{&mismatch, "key-mismatch"},
 	}
 	var in []*kgo.Record
@@ -207,7 +208,7 @@ func TestProcessorSendsUndecodableCommandsToDLQ(t *testing.T) {
 	}
 	byClass := map[string]*kgo.Record{}
 	for _, d := range dlq {
-		class, _ := procHeader(d, schemas.HeaderDLQClass)
+		class, _ := procHeader(d, records.HeaderDLQClass)
 		byClass[class] = d
 	}
 	for _, b := range bad {
@@ -225,18 +226,18 @@ func TestProcessorSendsUndecodableCommandsToDLQ(t *testing.T) {
 			}
 		}
 		for k, want := range map[string]string{
-			schemas.HeaderDLQStage: "decode",
-			schemas.HeaderDLQTopic: topic,
+			records.HeaderDLQStage: "decode",
+			records.HeaderDLQTopic: topic,
 		} {
 			if v, _ := procHeader(d, k); v != want {
 				t.Errorf("DLQ %s header %s = %q, want %q", b.class, k, v, want)
 			}
 		}
-		if v, _ := procHeader(d, schemas.HeaderDLQMessage); v == "" {
+		if v, _ := procHeader(d, records.HeaderDLQMessage); v == "" {
 			t.Errorf("DLQ %s has no error message", b.class)
 		}
-		part, _ := procHeader(d, schemas.HeaderDLQPartition)
-		off, _ := procHeader(d, schemas.HeaderDLQOffset)
+		part, _ := procHeader(d, records.HeaderDLQPartition)
+		off, _ := procHeader(d, records.HeaderDLQOffset)
 		if part != strconv.Itoa(int(b.rec.Partition)) || off != strconv.FormatInt(b.rec.Offset, 10) {
 			t.Errorf("DLQ %s source %s/%s, want %d/%d", b.class, part, off, b.rec.Partition, b.rec.Offset)
 		}

@@ -21,8 +21,8 @@ import (
 
 	"github.com/prism-cqrs/prism/integration/harness"
 	"github.com/prism-cqrs/prism/kafkaconn"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/producers"
-	"github.com/prism-cqrs/prism/schemas"
 	"github.com/prism-cqrs/prism/topology"
 )
 

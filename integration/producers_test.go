@@ -32,8 +32,9 @@ import (
 
 	"github.com/prism-cqrs/prism/integration/harness"
 	"github.com/prism-cqrs/prism/kafkaconn"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/producers"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -175,9 +176,9 @@ func (e *prodEnv) checkRecord(t *testing.T, r *kgo.Record, l fileLine) {
 		hs[h.Key] = string(h.Value)
 	}
 	wantHeaders := map[string]string{
-		schemas.HeaderType: l.Type, schemas.HeaderCommandID: l.CommandID,
-		schemas.HeaderCorrelationID: l.CorrelationID, schemas.HeaderCausationID: l.CausationID,
-		schemas.HeaderSchema: fmt.Sprintf("%016x", e.codec.CommandFingerprint()),
+		records.HeaderType: l.Type, records.HeaderCommandID: l.CommandID,
+		records.HeaderCorrelationID: l.CorrelationID, records.HeaderCausationID: l.CausationID,
+		records.HeaderSchema: fmt.Sprintf("%016x", e.codec.CommandFingerprint()),
 	}
 	for k, v := range wantHeaders {
 		if got, ok := hs[k]; !ok || got != v {
@@ -272,7 +273,7 @@ func (e *prodEnv) checkProduced(t *testing.T, ctx context.Context, lines []fileL
 	for _, r := range recs {
 		var id string
 		for _, h := range r.Headers {
-			if h.Key == schemas.HeaderCommandID {
+			if h.Key == records.HeaderCommandID {
 				id = string(h.Value)
 			}
 		}
@@ -652,11 +653,11 @@ func BenchmarkProduceGenerate(b *testing.B) {
 		return &kgo.Record{
 			Key: []byte(c.PaymentID), Value: v,
 			Headers: []kgo.RecordHeader{
-				{Key: schemas.HeaderType, Value: []byte(c.Type)},
-				{Key: schemas.HeaderCommandID, Value: []byte(c.CommandID)},
-				{Key: schemas.HeaderCorrelationID, Value: []byte(c.CorrelationID)},
-				{Key: schemas.HeaderCausationID, Value: []byte(c.CausationID)},
-				{Key: schemas.HeaderSchema, Value: []byte(schemas.FingerprintHex(e.codec.CommandFingerprint()))},
+				{Key: records.HeaderType, Value: []byte(c.Type)},
+				{Key: records.HeaderCommandID, Value: []byte(c.CommandID)},
+				{Key: records.HeaderCorrelationID, Value: []byte(c.CorrelationID)},
+				{Key: records.HeaderCausationID, Value: []byte(c.CausationID)},
+				{Key: records.HeaderSchema, Value: []byte(schemas.FingerprintHex(e.codec.CommandFingerprint()))},
 			},
 		}
 	}

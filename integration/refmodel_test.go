@@ -3,7 +3,7 @@ package integration
 import (
 	"unicode/utf8"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // refModel is an independent model of the payment rules (issue 4,

@@ -4,12 +4,13 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks/postgres"
 	"github.com/prism-cqrs/prism/sinks/readmodels"
 	"github.com/prism-cqrs/prism/sinks/sinktest"

@@ -8,7 +8,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/sinks/postgres"
 )
 
@@ -68,15 +69,15 @@ func TestSinksPostgresSendsBadEventsToDLQAndGoesOn(t *testing.T) {
 	}
 	g := byKey["p-garbage"]
 	if g == nil || !bytes.Equal(g.Value, []byte("definitely not avro")) || sinkHeader(g, "origin") != "test" ||
-		sinkHeader(g, schemas.HeaderDLQClass) != schemas.ClassBadMagic || sinkHeader(g, schemas.HeaderDLQStage) != "decode" ||
-		sinkHeader(g, schemas.HeaderDLQSink) != "postgres" || sinkHeader(g, schemas.HeaderDLQOffset) != "1" ||
-		sinkHeader(g, schemas.HeaderDLQTopic) != topic {
+		sinkHeader(g, records.HeaderDLQClass) != records.ClassBadMagic || sinkHeader(g, records.HeaderDLQStage) != "decode" ||
+		sinkHeader(g, records.HeaderDLQSink) != "postgres" || sinkHeader(g, records.HeaderDLQOffset) != "1" ||
+		sinkHeader(g, records.HeaderDLQTopic) != topic {
 		t.Errorf("undecodable record in the DLQ: %+v", g)
 	}
 	n := byKey["p-nostate"]
-	if n == nil || !bytes.Equal(n.Value, noState) || sinkHeader(n, schemas.HeaderDLQClass) != "rejected-by-target" ||
-		sinkHeader(n, schemas.HeaderDLQSink) != "postgres" || sinkHeader(n, schemas.HeaderDLQOffset) != "2" ||
-		sinkHeader(n, schemas.HeaderDLQMessage) == "" {
+	if n == nil || !bytes.Equal(n.Value, noState) || sinkHeader(n, records.HeaderDLQClass) != "rejected-by-target" ||
+		sinkHeader(n, records.HeaderDLQSink) != "postgres" || sinkHeader(n, records.HeaderDLQOffset) != "2" ||
+		sinkHeader(n, records.HeaderDLQMessage) == "" {
 		t.Errorf("rejected event in the DLQ: %+v", n)
 	}
 	sink.stop(t)

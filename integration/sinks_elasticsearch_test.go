@@ -17,7 +17,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/integration/harness"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/sinks"
 	essink "github.com/prism-cqrs/prism/sinks/elasticsearch"
 	redissink "github.com/prism-cqrs/prism/sinks/redis"
@@ -522,8 +523,8 @@ func kvCheckDLQ(t *testing.T, ctx context.Context, e *sinkEnv, key, reason strin
 		if err != nil || env.AggregateID != key {
 			t.Fatalf("DLQ record value is not the original event of %s: %v", key, err)
 		}
-		if h[schemas.HeaderDLQSink] != "elasticsearch" || !strings.Contains(h[schemas.HeaderDLQMessage], reason) ||
-			h[schemas.HeaderDLQTopic] != e.names.EventsTopic() || h[schemas.HeaderDLQOffset] == "" || h[schemas.HeaderType] != schemas.TypePaymentCreated {
+		if h[records.HeaderDLQSink] != "elasticsearch" || !strings.Contains(h[records.HeaderDLQMessage], reason) ||
+			h[records.HeaderDLQTopic] != e.names.EventsTopic() || h[records.HeaderDLQOffset] == "" || h[records.HeaderType] != schemas.TypePaymentCreated {
 			t.Fatalf("DLQ record headers %v: want sink elasticsearch, a message with %q, the source topic and offset, the original headers", h, reason)
 		}
 		return
@@ -568,7 +569,7 @@ func BenchmarkSinksElasticsearch(b *testing.B) {
 		evs := benchBatch(i, batch)
 		var body bytes.Buffer
 		for _, ev := range evs {
-			p := ev.Envelope.State
+			p := ev.Envelope.State.(*schemas.Payment)
 			doc, _ := json.Marshal(map[string]any{"id": p.ID, "organization_id": p.OrganizationID, "user_id": p.UserID,
 				"amount_minor": p.AmountMinor, "amount": json.Number(testDecimal(p.AmountMinor, p.Currency)), "currency": p.Currency,
 				"description": p.Description, "status": p.Status, "created_at": p.CreatedAt.Format(time.RFC3339Nano),

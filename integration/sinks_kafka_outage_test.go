@@ -15,7 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/integration/harness"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks/sinktest"
 	"github.com/prism-cqrs/prism/topology"
 )
@@ -163,7 +163,7 @@ func TestSinkReportsKafkaOutage(t *testing.T) {
 	for _, ev := range stream[0] {
 		rec := &kgo.Record{Topic: names.EventsTopic(), Partition: 0, Key: []byte(ev.Key)}
 		if ev.Envelope != nil {
-			if rec.Value, err = codec.EncodeEvent(ev.Envelope); err != nil {
+			if rec.Value, err = codec.EncodeEvent(schemas.FromRecord(ev.Envelope)); err != nil {
 				t.Fatal(err)
 			}
 		}

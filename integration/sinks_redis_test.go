@@ -16,7 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/integration/harness"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/sinks"
 	redissink "github.com/prism-cqrs/prism/sinks/redis"
 	"github.com/prism-cqrs/prism/sinks/sinktest"
@@ -213,7 +214,7 @@ func kvEvent(p int32, off int64, id, org string, v int64, state *schemas.Payment
 	default:
 		env.Payload.Updated = &schemas.PaymentUpdated{AmountMinor: state.AmountMinor, Currency: state.Currency, Description: state.Description}
 	}
-	return sinks.Event{Partition: p, Offset: off, Key: id, Envelope: env}
+	return sinks.Event{Partition: p, Offset: off, Key: id, Envelope: env.Record()}
 }
 
 func kvTombstone(p int32, off int64, id string) sinks.Event {
@@ -591,7 +592,7 @@ func BenchmarkSinksRedis(b *testing.B) {
 		docs := make([][]byte, len(evs))
 		msgs := make([][]byte, len(evs))
 		for j, ev := range evs {
-			p := ev.Envelope.State
+			p := ev.Envelope.State.(*schemas.Payment)
 			keys[j] = bare.keys.Payment(p.ID)
 			docs[j], _ = json.Marshal(map[string]any{"version": p.Version, "id": p.ID, "organizationId": p.OrganizationID, "userId": p.UserID,
 				"amountMinor": p.AmountMinor, "amount": testDecimal(p.AmountMinor, p.Currency), "currency": p.Currency,
@@ -620,7 +621,7 @@ func BenchmarkSinksRedis(b *testing.B) {
 		orgs := map[string]bool{}
 		next := map[int32]int64{}
 		for j, ev := range evs {
-			p := ev.Envelope.State
+			p := ev.Envelope.State.(*schemas.Payment)
 			pipe.Set(ctx, keys[j], docs[j], redissink.DefaultTTL)
 			pipe.ZAdd(ctx, bare.keys.Recent(p.OrganizationID), goredis.Z{Score: float64(p.CreatedAt.UnixMilli()), Member: p.ID})
 			orgs[p.OrganizationID] = true
@@ -679,7 +680,7 @@ func kvExpected(evs []sinks.Event) map[string]schemas.Payment {
 			delete(out, ev.Key)
 			continue
 		}
-		out[ev.Key] = *ev.Envelope.State
+		out[ev.Key] = *ev.Envelope.State.(*schemas.Payment)
 	}
 	return out
 }
@@ -698,11 +699,11 @@ func kvProduce(t *testing.T, ctx context.Context, e *sinkEnv, evs []sinks.Event)
 	for _, ev := range evs {
 		rec := &kgo.Record{Topic: e.names.EventsTopic(), Partition: ev.Partition, Key: []byte(ev.Key)}
 		if ev.Envelope != nil {
-			if rec.Value, err = e.codec.EncodeEvent(ev.Envelope); err != nil {
+			if rec.Value, err = e.codec.EncodeEvent(schemas.FromRecord(ev.Envelope)); err != nil {
 				t.Fatalf("encode event %s: %v", ev.Envelope.EventID, err)
 			}
-			rec.Headers = []kgo.RecordHeader{{Key: schemas.HeaderType, Value: []byte(ev.Envelope.Type)},
-				{Key: schemas.HeaderEventID, Value: []byte(ev.Envelope.EventID)}}
+			rec.Headers = []kgo.RecordHeader{{Key: records.HeaderType, Value: []byte(ev.Envelope.Type)},
+				{Key: records.HeaderEventID, Value: []byte(ev.Envelope.EventID)}}
 		}
 		recs = append(recs, rec)
 	}

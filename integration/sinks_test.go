@@ -26,7 +26,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/integration/harness"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -240,7 +241,7 @@ func (e *sinkEnv) produceCommands(ctx context.Context, cmds []*schemas.CommandEn
 				e.t.Fatalf("encode %s: %v", c.CommandID, err)
 			}
 			recs = append(recs, &kgo.Record{Topic: e.names.CommandsTopic(), Key: []byte(c.PaymentID), Value: v,
-				Headers: []kgo.RecordHeader{{Key: schemas.HeaderType, Value: []byte(c.Type)}, {Key: schemas.HeaderCommandID, Value: []byte(c.CommandID)}}})
+				Headers: []kgo.RecordHeader{{Key: records.HeaderType, Value: []byte(c.Type)}, {Key: records.HeaderCommandID, Value: []byte(c.CommandID)}}})
 		}
 		if err := e.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 			e.t.Fatalf("produce commands: %v", err)

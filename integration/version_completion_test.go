@@ -16,7 +16,7 @@ import (
 
 // TestVersionFlag checks that `prism --version` names the Go version it was
 // built with and the fingerprint of every shipped schema, as Apache Avro's
-// Java reference computes it (schemas/testdata/avro_java_fingerprints.jsonl,
+// Java reference computes it (payment/schemas/testdata/avro_java_fingerprints.jsonl,
 // written by interop/java and checked against Java by TestJavaInterop).
 func TestVersionFlag(t *testing.T) {
 	ctx := harness.Context(t, time.Minute)

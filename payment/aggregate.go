@@ -8,8 +8,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/processors"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/records"
 )
 
 // ErrKeyMismatch is returned by DecodeCommand for a command whose record key
@@ -141,12 +142,12 @@ func (a *Aggregate) DecodeState(value []byte) (processors.State, error) {
 }
 
 // ErrorClass names a decode error for the DLQ: ClassKeyMismatch, or the
-// codec's class (schemas.ErrorClass).
+// codec's class (records.ErrorClass).
 func (a *Aggregate) ErrorClass(err error) string {
 	if errors.Is(err, ErrKeyMismatch) {
 		return ClassKeyMismatch
 	}
-	return schemas.ErrorClass(err)
+	return records.ErrorClass(err)
 }
 
 // Payment returns a state handed out by this aggregate as the wire type,
@@ -245,12 +246,12 @@ func (a *Aggregate) eventOutputs(env *schemas.CommandEnvelope, d Decision, prev 
 		start := len(hs)
 		cmdID, corrID, causID = buf.add(ev.CommandID), buf.add(ev.CorrelationID), buf.add(ev.CausationID)
 		hs = append(hs,
-			kgo.RecordHeader{Key: schemas.HeaderType, Value: a.typeHeader(ev.Type)},
-			kgo.RecordHeader{Key: schemas.HeaderEventID, Value: buf.add(ev.EventID)},
-			kgo.RecordHeader{Key: schemas.HeaderCommandID, Value: cmdID},
-			kgo.RecordHeader{Key: schemas.HeaderCorrelationID, Value: corrID},
-			kgo.RecordHeader{Key: schemas.HeaderCausationID, Value: causID},
-			kgo.RecordHeader{Key: schemas.HeaderSchema, Value: a.eventFP},
+			kgo.RecordHeader{Key: records.HeaderType, Value: a.typeHeader(ev.Type)},
+			kgo.RecordHeader{Key: records.HeaderEventID, Value: buf.add(ev.EventID)},
+			kgo.RecordHeader{Key: records.HeaderCommandID, Value: cmdID},
+			kgo.RecordHeader{Key: records.HeaderCorrelationID, Value: corrID},
+			kgo.RecordHeader{Key: records.HeaderCausationID, Value: causID},
+			kgo.RecordHeader{Key: records.HeaderSchema, Value: a.eventFP},
 		)
 		outs = append(outs, processors.Output{Key: key, Value: v, Headers: hs[start:len(hs):len(hs)]})
 	}
@@ -258,9 +259,9 @@ func (a *Aggregate) eventOutputs(env *schemas.CommandEnvelope, d Decision, prev 
 		// The last event's ids, already in buf.
 		start := len(hs)
 		hs = append(hs,
-			kgo.RecordHeader{Key: schemas.HeaderCommandID, Value: cmdID},
-			kgo.RecordHeader{Key: schemas.HeaderCorrelationID, Value: corrID},
-			kgo.RecordHeader{Key: schemas.HeaderCausationID, Value: causID},
+			kgo.RecordHeader{Key: records.HeaderCommandID, Value: cmdID},
+			kgo.RecordHeader{Key: records.HeaderCorrelationID, Value: corrID},
+			kgo.RecordHeader{Key: records.HeaderCausationID, Value: causID},
 		)
 		outs = append(outs, processors.Output{Key: key, Headers: hs[start:len(hs):len(hs)]})
 	}
@@ -320,7 +321,7 @@ func (a *Aggregate) resultOutput(env *schemas.CommandEnvelope, r schemas.Command
 	if all != nil {
 		parts = &all.result
 		if h := all.event.headers; string(h[2].Value) == r.CommandID && string(h[3].Value) == r.CorrelationID &&
-			h[2].Key == schemas.HeaderCommandID && h[3].Key == schemas.HeaderCorrelationID {
+			h[2].Key == records.HeaderCommandID && h[3].Key == records.HeaderCorrelationID {
 			cmdID, corrID = h[2].Value, h[3].Value
 		}
 	} else {
@@ -340,11 +341,11 @@ func (a *Aggregate) resultOutput(env *schemas.CommandEnvelope, r schemas.Command
 		}
 	}
 	parts.headers = [5]kgo.RecordHeader{
-		{Key: schemas.HeaderType, Value: a.resultType},
-		{Key: schemas.HeaderCommandID, Value: cmdID},
-		{Key: schemas.HeaderCorrelationID, Value: corrID},
-		{Key: schemas.HeaderCausationID, Value: cmdID},
-		{Key: schemas.HeaderSchema, Value: a.resultFP},
+		{Key: records.HeaderType, Value: a.resultType},
+		{Key: records.HeaderCommandID, Value: cmdID},
+		{Key: records.HeaderCorrelationID, Value: corrID},
+		{Key: records.HeaderCausationID, Value: cmdID},
+		{Key: records.HeaderSchema, Value: a.resultFP},
 	}
 	return processors.Output{Key: cmdID, Value: v, Headers: parts.headers[:]}
 }

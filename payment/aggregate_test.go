@@ -8,8 +8,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/processors"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/records"
 )
 
 func newTestAggregate(t testing.TB) (*Aggregate, *schemas.Codec) {
@@ -263,9 +264,9 @@ func TestAggregateDecodeErrors(t *testing.T) {
 	}{
 		{"key mismatch", &kgo.Record{Key: []byte("pay-2"), Value: good.Value}, ClassKeyMismatch},
 		{"no key", &kgo.Record{Value: good.Value}, ClassKeyMismatch},
-		{"garbage", &kgo.Record{Key: []byte(payID), Value: []byte("not avro")}, schemas.ClassBadMagic},
-		{"truncated", &kgo.Record{Key: []byte(payID), Value: good.Value[:len(good.Value)-3]}, schemas.ClassTruncated},
-		{"unknown fingerprint", &kgo.Record{Key: []byte(payID), Value: append([]byte{0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8}, good.Value[10:]...)}, schemas.ClassUnknownFingerprint},
+		{"garbage", &kgo.Record{Key: []byte(payID), Value: []byte("not avro")}, records.ClassBadMagic},
+		{"truncated", &kgo.Record{Key: []byte(payID), Value: good.Value[:len(good.Value)-3]}, records.ClassTruncated},
+		{"unknown fingerprint", &kgo.Record{Key: []byte(payID), Value: append([]byte{0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8}, good.Value[10:]...)}, records.ClassUnknownFingerprint},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

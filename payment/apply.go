@@ -1,6 +1,6 @@
 package payment
 
-import "github.com/prism-cqrs/prism/schemas"
+import "github.com/prism-cqrs/prism/payment/schemas"
 
 // Apply returns the payment after ev, recording ev's command in the dedup
 // memory with the default window (Limits.Apply uses a configured one). It

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/prism-cqrs/prism/processors"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // fullState returns a pending payment whose dedup window is full.

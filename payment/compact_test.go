@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/prism-cqrs/prism/processors"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // TestHandleOnCompactStateMatchesDecide drives Handle (which decides on a

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // Decide validates cmd against state (nil: no such payment) and returns the

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // Hand-computed ids (python: uuid.uuid5(ns, "pay-1\x00c-10\x00<v>"),

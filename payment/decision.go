@@ -1,6 +1,6 @@
 package payment
 
-import "github.com/prism-cqrs/prism/schemas"
+import "github.com/prism-cqrs/prism/payment/schemas"
 
 // Outcome labels besides the rejection reason codes.
 const (

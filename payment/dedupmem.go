@@ -3,7 +3,7 @@ package payment
 import (
 	"unsafe"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // dedupMemory is the dedup memory Decide consults and extends: the wire

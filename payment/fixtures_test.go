@@ -3,7 +3,7 @@ package payment
 import (
 	"time"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // Fixtures shared by the tests. Expected values in the tests are written by

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // FuzzDecide feeds arbitrary commands to Decide over a pending payment or

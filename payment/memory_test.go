@@ -15,7 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/prism-cqrs/prism/processors"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // liveAggregates is how many payments TestMemoryPerAggregate holds.

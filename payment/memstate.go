@@ -5,7 +5,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // memState is the compact in-memory form of one live payment: the State the

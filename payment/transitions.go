@@ -1,6 +1,6 @@
 package payment
 
-import "github.com/prism-cqrs/prism/schemas"
+import "github.com/prism-cqrs/prism/payment/schemas"
 
 // CanTransition reports whether a payment in status from may change to
 // status to, following the status machine

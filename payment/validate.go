@@ -5,7 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/prism-cqrs/prism/money"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // fieldError names the field a command is rejected for (INVALID_FIELD).

@@ -19,9 +19,10 @@ import (
 
 	"github.com/prism-cqrs/prism/integration/harness"
 	"github.com/prism-cqrs/prism/payment"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/processors"
 	"github.com/prism-cqrs/prism/producers"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -318,11 +319,11 @@ func benchCommands(b *testing.B, codec *schemas.Codec, topic string, n int) []*k
 					b.Fatal(err)
 				}
 				recs = append(recs, &kgo.Record{Topic: topic, Key: []byte(p.id), Value: v, Headers: []kgo.RecordHeader{
-					{Key: schemas.HeaderType, Value: []byte(c.Type)},
-					{Key: schemas.HeaderCommandID, Value: []byte(c.CommandID)},
-					{Key: schemas.HeaderCorrelationID, Value: []byte(c.CorrelationID)},
-					{Key: schemas.HeaderCausationID, Value: []byte(c.CausationID)},
-					{Key: schemas.HeaderSchema, Value: schemaHex},
+					{Key: records.HeaderType, Value: []byte(c.Type)},
+					{Key: records.HeaderCommandID, Value: []byte(c.CommandID)},
+					{Key: records.HeaderCorrelationID, Value: []byte(c.CorrelationID)},
+					{Key: records.HeaderCausationID, Value: []byte(c.CausationID)},
+					{Key: records.HeaderSchema, Value: schemaHex},
 				}})
 			}
 		}

@@ -11,13 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prism-cqrs/prism/records"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-
-	"github.com/prism-cqrs/prism/schemas"
 )
 
 // eventsByKey groups event values by key, in offset order ("<tombstone>"
@@ -116,17 +115,17 @@ func TestEngineSendsUndecodableCommandsToDLQ(t *testing.T) {
 			t.Errorf("DLQ record %d = %q/%q, want the original %q/%q", i, d.Key, d.Value, w.src.Key, w.src.Value)
 		}
 		for k, v := range map[string]string{
-			schemas.HeaderDLQStage:     w.stage,
-			schemas.HeaderDLQClass:     w.class,
-			schemas.HeaderDLQTopic:     tCommands,
-			schemas.HeaderDLQPartition: strconv.Itoa(int(w.src.Partition)),
-			schemas.HeaderDLQOffset:    strconv.FormatInt(w.src.Offset, 10),
+			records.HeaderDLQStage:     w.stage,
+			records.HeaderDLQClass:     w.class,
+			records.HeaderDLQTopic:     tCommands,
+			records.HeaderDLQPartition: strconv.Itoa(int(w.src.Partition)),
+			records.HeaderDLQOffset:    strconv.FormatInt(w.src.Offset, 10),
 		} {
 			if got, _ := header(d, k); got != v {
 				t.Errorf("DLQ record %d header %s = %q, want %q", i, k, got, v)
 			}
 		}
-		if msg, _ := header(d, schemas.HeaderDLQMessage); msg == "" {
+		if msg, _ := header(d, records.HeaderDLQMessage); msg == "" {
 			t.Errorf("DLQ record %d has no error message", i)
 		}
 		for _, h := range w.src.Headers {
@@ -334,9 +333,9 @@ func TestEngineSendsCommandsWhoseOutputKafkaRefusesToDLQ(t *testing.T) {
 		t.Fatalf("DLQ = %v, want the big command", values(dlq))
 	}
 	for k, v := range map[string]string{
-		schemas.HeaderDLQStage:  "produce",
-		schemas.HeaderDLQClass:  "record-too-large",
-		schemas.HeaderDLQOffset: strconv.FormatInt(big.Offset, 10),
+		records.HeaderDLQStage:  "produce",
+		records.HeaderDLQClass:  "record-too-large",
+		records.HeaderDLQOffset: strconv.FormatInt(big.Offset, 10),
 	} {
 		if got, _ := header(dlq[0], k); got != v {
 			t.Errorf("DLQ header %s = %q, want %q", k, got, v)

@@ -4,9 +4,8 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/prism-cqrs/prism/records"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/prism-cqrs/prism/schemas"
 )
 
 // partitioner sends event records to the partition set on the record (the
@@ -36,12 +35,12 @@ func (p partitioner) ForTopic(topic string) kgo.TopicPartitioner {
 func dlqRecord(topic string, src *kgo.Record, stage, class, msg string) *kgo.Record {
 	h := slices.Clone(src.Headers)
 	h = append(h,
-		kgo.RecordHeader{Key: schemas.HeaderDLQStage, Value: []byte(stage)},
-		kgo.RecordHeader{Key: schemas.HeaderDLQClass, Value: []byte(class)},
-		kgo.RecordHeader{Key: schemas.HeaderDLQMessage, Value: []byte(truncate(msg, 1000))},
-		kgo.RecordHeader{Key: schemas.HeaderDLQTopic, Value: []byte(src.Topic)},
-		kgo.RecordHeader{Key: schemas.HeaderDLQPartition, Value: []byte(strconv.Itoa(int(src.Partition)))},
-		kgo.RecordHeader{Key: schemas.HeaderDLQOffset, Value: []byte(strconv.FormatInt(src.Offset, 10))},
+		kgo.RecordHeader{Key: records.HeaderDLQStage, Value: []byte(stage)},
+		kgo.RecordHeader{Key: records.HeaderDLQClass, Value: []byte(class)},
+		kgo.RecordHeader{Key: records.HeaderDLQMessage, Value: []byte(truncate(msg, 1000))},
+		kgo.RecordHeader{Key: records.HeaderDLQTopic, Value: []byte(src.Topic)},
+		kgo.RecordHeader{Key: records.HeaderDLQPartition, Value: []byte(strconv.Itoa(int(src.Partition)))},
+		kgo.RecordHeader{Key: records.HeaderDLQOffset, Value: []byte(strconv.FormatInt(src.Offset, 10))},
 	)
 	return &kgo.Record{Topic: topic, Key: src.Key, Value: src.Value, Headers: h}
 }

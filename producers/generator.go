@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/prism-cqrs/prism/money"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // GeneratorConfig describes a generated workload.

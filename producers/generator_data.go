@@ -1,6 +1,6 @@
 package producers
 
-import "github.com/prism-cqrs/prism/schemas"
+import "github.com/prism-cqrs/prism/payment/schemas"
 
 // Vocabulary of the generated workload (cloud billing).
 var (

@@ -2,7 +2,7 @@ package producers
 
 import (
 	"github.com/prism-cqrs/prism/payment"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // Fault kinds: each builds a command with exactly one defect, so the

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/prism-cqrs/prism/payment"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // TestGeneratorExpectationsMatchPaymentDecide replays a generated workload

@@ -1,6 +1,6 @@
 package producers
 
-import "github.com/prism-cqrs/prism/schemas"
+import "github.com/prism-cqrs/prism/payment/schemas"
 
 // The generator keeps live payments in one bucket per status, so picking a
 // payment in a given status is O(1) however many payments exist.

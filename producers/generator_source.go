@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // GeneratorSource adapts gen to Run and to `prism produce --generate`: each

@@ -14,7 +14,7 @@ import (
 
 	"github.com/prism-cqrs/prism/money"
 	"github.com/prism-cqrs/prism/payment"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // CommandLine is one line of the JSON Lines command format. Amounts are

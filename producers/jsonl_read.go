@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // MaxLineBytes bounds one JSON Lines command; a longer line is reported as

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 func TestParseCommandLineValid(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // ErrClosed is returned by calls on a closed producer.

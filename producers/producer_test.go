@@ -15,7 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/kafkaconn"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -181,7 +182,7 @@ func TestSendWritesKeyHeadersValueAndKafkaPartition(t *testing.T) {
 	}
 	fp := schemas.FingerprintHex(f.codec.CommandFingerprint())
 	for _, r := range recs {
-		id, _ := header(r, schemas.HeaderCommandID)
+		id, _ := header(r, records.HeaderCommandID)
 		want := byID[id]
 		if want == nil {
 			t.Fatalf("record with unknown command id header %q", id)
@@ -190,8 +191,8 @@ func TestSendWritesKeyHeadersValueAndKafkaPartition(t *testing.T) {
 			t.Errorf("key %q, want payment id %q", r.Key, want.PaymentID)
 		}
 		for k, v := range map[string]string{
-			schemas.HeaderType: want.Type, schemas.HeaderCorrelationID: want.CorrelationID,
-			schemas.HeaderCausationID: want.CausationID, schemas.HeaderSchema: fp,
+			records.HeaderType: want.Type, records.HeaderCorrelationID: want.CorrelationID,
+			records.HeaderCausationID: want.CausationID, records.HeaderSchema: fp,
 		} {
 			if got, ok := header(r, k); !ok || got != v {
 				t.Errorf("header %s = %q (present %v), want %q", k, got, ok, v)
@@ -265,7 +266,7 @@ func TestSendAllKeepsPerPaymentOrder(t *testing.T) {
 	recs := f.consume(t, context.Background(), testCommands, len(cmds))
 	last := map[string]string{}
 	for _, r := range recs {
-		id, _ := header(r, schemas.HeaderCommandID)
+		id, _ := header(r, records.HeaderCommandID)
 		if prev := last[string(r.Key)]; prev >= id {
 			t.Fatalf("payment %s: %s after %s", r.Key, id, prev)
 		}

@@ -8,7 +8,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records"
 )
 
 // normalize checks what routing needs and fills the defaults, on a copy:
@@ -91,11 +92,11 @@ func (rc *recordCodec) record(topic string, cmd *schemas.CommandEnvelope) (*kgo.
 		Key:   []byte(cmd.PaymentID),
 		Value: value,
 		Headers: []kgo.RecordHeader{
-			{Key: schemas.HeaderType, Value: typ},
-			{Key: schemas.HeaderCommandID, Value: []byte(cmd.CommandID)},
-			{Key: schemas.HeaderCorrelationID, Value: []byte(cmd.CorrelationID)},
-			{Key: schemas.HeaderCausationID, Value: []byte(cmd.CausationID)},
-			{Key: schemas.HeaderSchema, Value: h.hex},
+			{Key: records.HeaderType, Value: typ},
+			{Key: records.HeaderCommandID, Value: []byte(cmd.CommandID)},
+			{Key: records.HeaderCorrelationID, Value: []byte(cmd.CorrelationID)},
+			{Key: records.HeaderCausationID, Value: []byte(cmd.CausationID)},
+			{Key: records.HeaderSchema, Value: h.hex},
 		},
 	}, nil
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 func sliceSource(cmds []*schemas.CommandEnvelope) Source {

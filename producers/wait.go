@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // Watch registers fn to be called once with the result of commandID when it

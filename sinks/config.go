@@ -10,7 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/kafkaconn"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/records"
 )
 
 // DefaultBrokerUnreachableTimeout is the default of `prism sink
@@ -28,8 +28,9 @@ type RunnerConfig struct {
 	EventsDLQTopic string // topology Names.EventsDLQTopic
 	Group          string // topology Names.SinkGroup(target.Name())
 	Target         Target
-	// Codec decodes event values. Nil: schemas.NewCodec().
-	Codec *schemas.Codec
+	// Codec decodes event values: the aggregate's records.EventDecoder
+	// (required).
+	Codec records.EventDecoder
 
 	BatchMaxRecords int           // default 1000
 	BatchMaxBytes   int           // default 4 MiB (sum of key+value sizes)
@@ -116,6 +117,9 @@ func (c RunnerConfig) Validate() error {
 	}
 	if c.Target == nil {
 		errs = append(errs, errors.New("sink runner: Target is nil"))
+	}
+	if c.Codec == nil {
+		errs = append(errs, errors.New("sink runner: Codec is nil (the aggregate's event decoder)"))
 	}
 	if c.InstanceID != "" && !kafkaconn.ValidInstanceID(c.InstanceID) {
 		errs = append(errs, fmt.Errorf("sink runner: instance id %q: want 1 to 249 of the characters a-z A-Z 0-9 . _ - (Kafka's rule for group.instance.id)", c.InstanceID))

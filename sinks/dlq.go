@@ -3,9 +3,8 @@ package sinks
 import (
 	"strconv"
 
+	"github.com/prism-cqrs/prism/records"
 	"github.com/twmb/franz-go/pkg/kgo"
-
-	"github.com/prism-cqrs/prism/schemas"
 )
 
 // dlqRecord copies rec (key, value, headers untouched) for the events DLQ
@@ -15,13 +14,13 @@ func (r *Runner) dlqRecord(rec *kgo.Record, stage, class, msg string) *kgo.Recor
 	hs := make([]kgo.RecordHeader, 0, len(rec.Headers)+7)
 	hs = append(hs, rec.Headers...)
 	hs = append(hs,
-		kgo.RecordHeader{Key: schemas.HeaderDLQStage, Value: []byte(stage)},
-		kgo.RecordHeader{Key: schemas.HeaderDLQClass, Value: []byte(class)},
-		kgo.RecordHeader{Key: schemas.HeaderDLQMessage, Value: []byte(msg)},
-		kgo.RecordHeader{Key: schemas.HeaderDLQTopic, Value: []byte(rec.Topic)},
-		kgo.RecordHeader{Key: schemas.HeaderDLQPartition, Value: []byte(strconv.FormatInt(int64(rec.Partition), 10))},
-		kgo.RecordHeader{Key: schemas.HeaderDLQOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))},
-		kgo.RecordHeader{Key: schemas.HeaderDLQSink, Value: []byte(r.cfg.Target.Name())},
+		kgo.RecordHeader{Key: records.HeaderDLQStage, Value: []byte(stage)},
+		kgo.RecordHeader{Key: records.HeaderDLQClass, Value: []byte(class)},
+		kgo.RecordHeader{Key: records.HeaderDLQMessage, Value: []byte(msg)},
+		kgo.RecordHeader{Key: records.HeaderDLQTopic, Value: []byte(rec.Topic)},
+		kgo.RecordHeader{Key: records.HeaderDLQPartition, Value: []byte(strconv.FormatInt(int64(rec.Partition), 10))},
+		kgo.RecordHeader{Key: records.HeaderDLQOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))},
+		kgo.RecordHeader{Key: records.HeaderDLQSink, Value: []byte(r.cfg.Target.Name())},
 	)
 	r.m.dlq.WithLabelValues(class).Inc()
 	r.log.Error("record sent to the events DLQ", "stage", stage, "class", class, "partition", rec.Partition,
@@ -30,4 +29,4 @@ func (r *Runner) dlqRecord(rec *kgo.Record, stage, class, msg string) *kgo.Recor
 }
 
 // decodeClass names a codec error for the prism-dlq-error-class header.
-func decodeClass(err error) string { return schemas.ErrorClass(err) }
+func decodeClass(err error) string { return records.ErrorClass(err) }

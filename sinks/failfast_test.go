@@ -21,6 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/sinktest"
 	"github.com/prism-cqrs/prism/topology"
@@ -154,7 +155,7 @@ func TestRunnerRetriesAPermanentWriteErrorAfterBackoffMax(t *testing.T) {
 	tg := &permanentWriteTarget{recTarget: newRecTarget()}
 	var logs syncBuffer
 	r, err := sinks.NewRunner(sinks.RunnerConfig{
-		KafkaOpts: f.opts, EventsTopic: topic, EventsDLQTopic: dlqTopic, Group: group, Target: tg,
+		KafkaOpts: f.opts, EventsTopic: topic, EventsDLQTopic: dlqTopic, Group: group, Target: tg, Codec: f.codec.Events(),
 		BatchMaxWait: 20 * time.Millisecond, BackoffMin: time.Millisecond, BackoffMax: 500 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	})
@@ -216,7 +217,7 @@ func TestRunnerReportsKafkaUnreachableAndRecovers(t *testing.T) {
 		// A logger for franz-go's own lines, as cmd/prism gives: the runner
 		// keeps them at debug (they repeat on every failed dial).
 		KafkaOpts:   []kgo.Opt{kgo.SeedBrokers(addr), kgo.WithLogger(kgo.BasicLogger(&logs, kgo.LogLevelWarn, func() string { return "level=WARN franz-go " }))},
-		EventsTopic: topic, EventsDLQTopic: dlqTopic, Group: group, Target: tg,
+		EventsTopic: topic, EventsDLQTopic: dlqTopic, Group: group, Target: tg, Codec: mustCodec(t).Events(),
 		BatchMaxWait: 20 * time.Millisecond, ProbeInterval: 20 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 	})
@@ -262,4 +263,13 @@ func TestRunnerReportsKafkaUnreachableAndRecovers(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func mustCodec(t *testing.T) *schemas.Codec {
+	t.Helper()
+	c, err := schemas.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/kafkaconn"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -53,7 +53,7 @@ import (
 //     ShutdownTimeout), commits, leaves the group and makes Run return nil.
 type Runner struct {
 	cfg    RunnerConfig
-	codec  *schemas.Codec
+	codec  records.EventDecoder
 	log    *slog.Logger
 	m      *metrics
 	health health
@@ -98,12 +98,6 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	}
 	cfg.withDefaults()
 	codec := cfg.Codec
-	if codec == nil {
-		var err error
-		if codec, err = schemas.NewCodec(); err != nil {
-			return nil, fmt.Errorf("sink runner: codec: %w", err)
-		}
-	}
 	m, err := newMetrics(cfg.Target.Name(), cfg.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("sink runner: register metrics: %w", err)

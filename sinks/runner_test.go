@@ -16,7 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/sinktest"
 )
@@ -130,9 +131,9 @@ func (f *fixture) produce(t *testing.T, stream [][]sinks.Event, extra ...*kgo.Re
 	for p, evs := range stream {
 		for _, ev := range evs {
 			rec := &kgo.Record{Topic: topic, Partition: int32(p), Key: []byte(ev.Key),
-				Headers: []kgo.RecordHeader{{Key: schemas.HeaderType, Value: []byte("x")}}}
+				Headers: []kgo.RecordHeader{{Key: records.HeaderType, Value: []byte("x")}}}
 			if ev.Envelope != nil {
-				b, err := f.codec.EncodeEvent(ev.Envelope)
+				b, err := f.codec.EncodeEvent(schemas.FromRecord(ev.Envelope))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -154,7 +155,7 @@ func (f *fixture) produce(t *testing.T, stream [][]sinks.Event, extra ...*kgo.Re
 func (f *fixture) runner(t *testing.T, tg sinks.Target) *sinks.Runner {
 	t.Helper()
 	r, err := sinks.NewRunner(sinks.RunnerConfig{
-		KafkaOpts: f.opts, EventsTopic: topic, EventsDLQTopic: dlqTopic, Group: group, Target: tg,
+		KafkaOpts: f.opts, EventsTopic: topic, EventsDLQTopic: dlqTopic, Group: group, Target: tg, Codec: f.codec.Events(),
 		BatchMaxRecords: 50, BatchMaxWait: 20 * time.Millisecond,
 		BackoffMin: 5 * time.Millisecond, BackoffMax: 40 * time.Millisecond, ProbeInterval: 20 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -254,17 +255,17 @@ func TestRunnerWritesEveryRecordOnceAndSendsBadOnesToDLQ(t *testing.T) {
 	}
 	byClass := map[string]*kgo.Record{}
 	for _, d := range dlq {
-		byClass[header(d, schemas.HeaderDLQClass)] = d
-		if header(d, schemas.HeaderDLQSink) != "rec" || header(d, schemas.HeaderDLQTopic) != topic {
+		byClass[header(d, records.HeaderDLQClass)] = d
+		if header(d, records.HeaderDLQSink) != "rec" || header(d, records.HeaderDLQTopic) != topic {
 			t.Errorf("DLQ record lacks sink/source headers: %v", d.Headers)
 		}
 	}
-	bad := byClass[schemas.ClassBadMagic]
-	if bad == nil || string(bad.Value) != "not avro" || header(bad, "origin") != "test" || header(bad, schemas.HeaderDLQPartition) != "2" {
+	bad := byClass[records.ClassBadMagic]
+	if bad == nil || string(bad.Value) != "not avro" || header(bad, "origin") != "test" || header(bad, records.HeaderDLQPartition) != "2" {
 		t.Errorf("undecodable record not in the DLQ untouched with its headers: %+v", bad)
 	}
 	rj := byClass["rejected-by-target"]
-	if rj == nil || header(rj, schemas.HeaderDLQMessage) != "refused for the test" || header(rj, schemas.HeaderDLQOffset) != "2" {
+	if rj == nil || header(rj, records.HeaderDLQMessage) != "refused for the test" || header(rj, records.HeaderDLQOffset) != "2" {
 		t.Errorf("rejected event not in the DLQ with its reason and offset: %+v", rj)
 	}
 	// The group offsets moved to the end of every partition.
@@ -473,7 +474,7 @@ func TestRunnerCommitsPastTransactionMarkers(t *testing.T) {
 	for _, ev := range stream[0] {
 		rec := &kgo.Record{Topic: topic, Partition: 0, Key: []byte(ev.Key)}
 		if ev.Envelope != nil {
-			if rec.Value, err = f.codec.EncodeEvent(ev.Envelope); err != nil {
+			if rec.Value, err = f.codec.EncodeEvent(schemas.FromRecord(ev.Envelope)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -608,8 +609,8 @@ func TestRunnerSendsCheckerRefusalsToDLQBeforeWriting(t *testing.T) {
 		t.Fatalf("the refused event was handed to Write %d times", n)
 	}
 	dlq := f.dlqRecords(t, 1)
-	if len(dlq) != 1 || header(dlq[0], schemas.HeaderDLQMessage) != "refused before writing" ||
-		header(dlq[0], schemas.HeaderDLQOffset) != "3" || header(dlq[0], schemas.HeaderDLQClass) != "rejected-by-target" {
+	if len(dlq) != 1 || header(dlq[0], records.HeaderDLQMessage) != "refused before writing" ||
+		header(dlq[0], records.HeaderDLQOffset) != "3" || header(dlq[0], records.HeaderDLQClass) != "rejected-by-target" {
 		t.Fatalf("DLQ: %d records, first %+v", len(dlq), dlq)
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/records"
 )
 
 // Event is one record of the events topic as a target sees it.
@@ -19,8 +19,9 @@ type Event struct {
 	Partition int32
 	Offset    int64
 	Key       string
-	// Envelope is nil for a tombstone (the record after PaymentDeleted).
-	Envelope *schemas.EventEnvelope
+	// Envelope is nil for a tombstone (the record that follows an event
+	// removing the aggregate).
+	Envelope *records.Event
 	// Raw is the original record, for the DLQ.
 	Raw RawRecord
 }

@@ -23,7 +23,7 @@ func TestRunnerEndsAfterBrokerUnreachableTimeout(t *testing.T) {
 	tg := newRecTarget()
 	const timeout = 2 * time.Second
 	r, err := sinks.NewRunner(sinks.RunnerConfig{
-		KafkaOpts: f.opts, EventsTopic: topic, EventsDLQTopic: dlqTopic, Group: group, Target: tg,
+		KafkaOpts: f.opts, EventsTopic: topic, EventsDLQTopic: dlqTopic, Group: group, Target: tg, Codec: f.codec.Events(),
 		BatchMaxRecords: 50, BatchMaxWait: 20 * time.Millisecond,
 		BackoffMin: 5 * time.Millisecond, BackoffMax: 40 * time.Millisecond, ProbeInterval: 100 * time.Millisecond,
 		BrokerUnreachableTimeout: timeout,

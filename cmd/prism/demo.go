@@ -16,7 +16,7 @@ import (
 	"github.com/prism-cqrs/prism/kafkaconn"
 	"github.com/prism-cqrs/prism/producers"
 	"github.com/prism-cqrs/prism/redact"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/elasticsearch"
 	"github.com/prism-cqrs/prism/sinks/postgres"

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/redact"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/elasticsearch"
@@ -170,7 +171,13 @@ func buildSinkRunner(g *globals, f *sinkFlags, name string, reg prometheus.Regis
 		return nil, nil, err
 	}
 	names := g.names()
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		target.Close()
+		return nil, nil, err
+	}
 	runner, err := sinks.NewRunner(sinks.RunnerConfig{
+		Codec:                    codec.Events(),
 		KafkaOpts:                kopts,
 		EventsTopic:              names.EventsTopic(),
 		EventsDLQTopic:           names.EventsDLQTopic(),

@@ -5,9 +5,9 @@
 # repository lacks them, and compiles the source with javac into target/;
 # later runs reuse target/ until pom.xml or the source changes.
 #
-#   interop/java/run.sh fingerprints schemas/avro
-#   interop/java/run.sh consume --brokers 127.0.0.1:9092 --topic T --schemas schemas/avro --record EventEnvelope
-#   interop/java/run.sh produce --brokers 127.0.0.1:9092 --topic T --schemas schemas/avro --payments 10 --prefix p
+#   interop/java/run.sh fingerprints payment/schemas/avro
+#   interop/java/run.sh consume --brokers 127.0.0.1:9092 --topic T --schemas payment/schemas/avro --record EventEnvelope
+#   interop/java/run.sh produce --brokers 127.0.0.1:9092 --topic T --schemas payment/schemas/avro --payments 10 --prefix p
 set -euo pipefail
 
 dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

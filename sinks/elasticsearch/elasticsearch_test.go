@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/topology"
 )
@@ -37,7 +37,7 @@ func ev(off int64, id string, v int64, typ string, withState bool) sinks.Event {
 		env.State = &schemas.Payment{ID: id, OrganizationID: "o", AmountMinor: 1005, Currency: "KWD", Status: schemas.StatusPending,
 			CreatedAt: time.Date(2026, 1, 2, 3, 4, 5, 678901234, time.FixedZone("x", 3600)), Version: v}
 	}
-	return sinks.Event{Offset: off, Key: id, Envelope: env}
+	return sinks.Event{Offset: off, Key: id, Envelope: env.Record()}
 }
 
 func TestOperationsKeepTheLastPerIDWithOffsetVersions(t *testing.T) {
@@ -80,8 +80,8 @@ func TestOperationsKeepTheLastPerIDWithOffsetVersions(t *testing.T) {
 func TestDropStaleKeepsNewLives(t *testing.T) {
 	life2 := func(off int64, id string, v int64, typ string) sinks.Event {
 		e := ev(off, id, v, typ, typ != schemas.TypePaymentDeleted)
-		if e.Envelope.State != nil {
-			e.Envelope.State.CreatedAt = time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC) // another life
+		if s, ok := e.Envelope.State.(*schemas.Payment); ok {
+			s.CreatedAt = time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC) // another life
 		}
 		return e
 	}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/prism-cqrs/prism/integration/harness"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	essink "github.com/prism-cqrs/prism/sinks/elasticsearch"
 	"github.com/prism-cqrs/prism/sinks/sinktest"
@@ -100,7 +100,7 @@ func TestRecreateAfterDelete(t *testing.T) {
 			}
 			last := c.batches[len(c.batches)-1]
 			lastEv := last[len(last)-1]
-			want := lastEv.Envelope.State
+			want := lastEv.Envelope.State.(*schemas.Payment)
 			check := func(step string) {
 				t.Helper()
 				d := getDoc(t, ctx, url, tg.Index(), "p")

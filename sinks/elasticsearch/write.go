@@ -11,7 +11,7 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 )
 
@@ -133,7 +133,7 @@ func lookupIDs(batch []sinks.Event) []string {
 		if env := ev.Envelope; env != nil {
 			id = env.AggregateID
 			if env.State != nil && env.Type != schemas.TypePaymentDeleted {
-				id, state = env.State.ID, true
+				id, state = env.State.(*schemas.Payment).ID, true
 			}
 		}
 		if id == "" || first[id] {
@@ -243,7 +243,7 @@ func operation(ev sinks.Event) (bulkOp, string) {
 	case env.State == nil:
 		return bulkOp{}, fmt.Sprintf("%s event %s carries no state", env.Type, env.EventID)
 	}
-	doc, err := NewDocument(env.State)
+	doc, err := NewDocument(env.State.(*schemas.Payment))
 	if err != nil {
 		return bulkOp{}, fmt.Sprintf("%s event %s: %v", env.Type, env.EventID, err)
 	}

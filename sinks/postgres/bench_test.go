@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks/internal/pgbench"
 	"github.com/prism-cqrs/prism/sinks/internal/pgstore"
 	"github.com/prism-cqrs/prism/sinks/internal/pgtest"
@@ -40,7 +41,7 @@ func BenchmarkPostgresSinkVsCopyFrom(b *testing.B) {
 			if ev.Envelope == nil || ev.Envelope.State == nil {
 				continue
 			}
-			s := ev.Envelope.State
+			s := ev.Envelope.State.(*schemas.Payment)
 			rs = append(rs, []any{ev.Envelope.EventID, s.OrganizationID, s.UserID, s.AmountMinor, s.Currency, s.Description,
 				string(s.Status), s.CreatedAt, s.UpdatedAt, s.Version})
 		}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/internal/pgstore"
 	"github.com/prism-cqrs/prism/sinks/postgres"
@@ -60,8 +60,8 @@ func payment(id string, v int64, status schemas.PaymentStatus) *schemas.Payment 
 }
 
 func event(off int64, typ string, id string, v int64, state *schemas.Payment) sinks.Event {
-	return sinks.Event{Partition: 0, Offset: off, Key: id, Envelope: &schemas.EventEnvelope{
-		EventID: id + "-" + typ, Type: typ, AggregateID: id, Version: v, OrganizationID: "org", State: state}}
+	return sinks.Event{Partition: 0, Offset: off, Key: id, Envelope: (&schemas.EventEnvelope{
+		EventID: id + "-" + typ, Type: typ, AggregateID: id, Version: v, OrganizationID: "org", State: state}).Record()}
 }
 
 func TestBadEventsAreRejectedAndTheRestApplied(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/internal/pgstore"
 )
@@ -144,7 +144,7 @@ func reduce(batch []sinks.Event, next map[int32]int64) (map[string]*op, map[int3
 			if o.state != nil && o.state.Version >= env.Version {
 				continue // older version
 			}
-			o.state = env.State
+			o.state = env.State.(*schemas.Payment)
 			if env.Type == schemas.TypePaymentCreated {
 				o.created = true
 			}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks/internal/pgbench"
 	"github.com/prism-cqrs/prism/sinks/internal/pgstore"
 	"github.com/prism-cqrs/prism/sinks/internal/pgtest"
@@ -43,7 +44,7 @@ func BenchmarkReadModelsSinkVsCopyFrom(b *testing.B) {
 				continue
 			}
 			var change any
-			switch pl := env.Payload; {
+			switch pl := env.Payload.(*schemas.EventPayload); {
 			case pl.Created != nil:
 				change = pl.Created
 			case pl.Updated != nil:

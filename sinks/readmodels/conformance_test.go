@@ -10,7 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/internal/pgtest"
 	"github.com/prism-cqrs/prism/sinks/readmodels"
@@ -111,7 +112,11 @@ func summaryLines(rows []readmodels.SummaryRow) []string {
 
 // ExpectedDaily: created (count, amount at creation) by the creation day,
 // captured and refunded amounts by the day of the status change.
-func ExpectedDaily(events []schemas.EventEnvelope) []string {
+func ExpectedDaily(records []records.Event) []string {
+	events := make([]schemas.EventEnvelope, len(records))
+	for i := range records {
+		events[i] = *schemas.FromRecord(&records[i])
+	}
 	type agg struct{ cc, ca, cap, ref int64 }
 	m := map[string]*agg{}
 	get := func(e schemas.EventEnvelope) *agg {

@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/sinks"
 )
 
@@ -84,7 +85,8 @@ func fold(events []sinks.Event, prev map[string]paymentState, newEvent func(even
 			f.states[id] = s
 			continue
 		}
-		st := env.State
+		st := env.State.(*schemas.Payment)
+		pl := env.Payload.(*schemas.EventPayload)
 		next := paymentState{org: st.OrganizationID, status: string(st.Status), currency: st.Currency, amount: st.AmountMinor, version: env.Version}
 		move(next, +1)
 		f.states[id] = next
@@ -96,11 +98,11 @@ func fold(events []sinks.Event, prev map[string]paymentState, newEvent func(even
 			d.createdCount++
 			d.createdAmount += st.AmountMinor
 			f.daily[dk] = d
-		case env.Payload.StatusChanged != nil && env.Payload.StatusChanged.To == schemas.StatusCaptured:
+		case pl.StatusChanged != nil && pl.StatusChanged.To == schemas.StatusCaptured:
 			d := f.daily[dk]
 			d.captured += st.AmountMinor
 			f.daily[dk] = d
-		case env.Payload.StatusChanged != nil && env.Payload.StatusChanged.To == schemas.StatusRefunded:
+		case pl.StatusChanged != nil && pl.StatusChanged.To == schemas.StatusRefunded:
 			d := f.daily[dk]
 			d.refunded += st.AmountMinor
 			f.daily[dk] = d
@@ -110,9 +112,9 @@ func fold(events []sinks.Event, prev map[string]paymentState, newEvent func(even
 }
 
 // timelineData is the event's change as JSON: the one payload branch set.
-func timelineData(env *schemas.EventEnvelope) []byte {
+func timelineData(env *records.Event) []byte {
 	var v any = struct{}{}
-	switch p := env.Payload; {
+	switch p := env.Payload.(*schemas.EventPayload); {
 	case p.Created != nil:
 		v = p.Created
 	case p.Updated != nil:

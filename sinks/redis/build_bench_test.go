@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/topology"
 )
@@ -26,8 +26,8 @@ func BenchmarkBuildChunks(b *testing.B) {
 		st := &schemas.Payment{ID: id, OrganizationID: org, UserID: "user-1", AmountMinor: int64(100 + j), Currency: "EUR",
 			Description: "invoice", Status: schemas.StatusPending, CreatedAt: t0.Add(time.Duration(j) * time.Second),
 			UpdatedAt: t0, Version: 1}
-		batch[j] = sinks.Event{Partition: int32(j % 12), Offset: int64(j / 12), Key: id, Envelope: &schemas.EventEnvelope{
-			EventID: id, Type: schemas.TypePaymentCreated, AggregateID: id, OrganizationID: org, Version: 1, State: st}}
+		batch[j] = sinks.Event{Partition: int32(j % 12), Offset: int64(j / 12), Key: id, Envelope: (&schemas.EventEnvelope{
+			EventID: id, Type: schemas.TypePaymentCreated, AggregateID: id, OrganizationID: org, Version: 1, State: st}).Record()}
 	}
 	b.ReportAllocs()
 	b.ResetTimer()

@@ -3,7 +3,7 @@ package redis
 import (
 	"time"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks/internal/docstate"
 )
 

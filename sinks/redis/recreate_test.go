@@ -11,6 +11,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	redissink "github.com/prism-cqrs/prism/sinks/redis"
 	"github.com/prism-cqrs/prism/sinks/sinktest"
@@ -97,7 +98,7 @@ func TestRecreateAfterDelete(t *testing.T) {
 				write(b)
 			}
 			last := c.batches[len(c.batches)-1]
-			want := last[len(last)-1].Envelope.State
+			want := last[len(last)-1].Envelope.State.(*schemas.Payment)
 			key := tg.Keys().Payment("p")
 			check := func(step string) {
 				t.Helper()

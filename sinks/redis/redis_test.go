@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/topology"
 )
@@ -53,7 +53,7 @@ func testEvent(p int32, off int64, id string, v int64, state bool) sinks.Event {
 	} else {
 		env.Type = schemas.TypePaymentDeleted
 	}
-	return sinks.Event{Partition: p, Offset: off, Key: id, Envelope: env}
+	return sinks.Event{Partition: p, Offset: off, Key: id, Envelope: env.Record()}
 }
 
 func TestBuildChunksLayout(t *testing.T) {

@@ -13,7 +13,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 )
 
@@ -226,7 +226,7 @@ func operation(ev sinks.Event) (writeOp, string) {
 	case env.State == nil:
 		return writeOp{}, fmt.Sprintf("%s event %s carries no state", env.Type, env.EventID)
 	}
-	doc, err := newDocument(env.State)
+	doc, err := newDocument(env.State.(*schemas.Payment))
 	if err != nil {
 		return writeOp{}, fmt.Sprintf("%s event %s: %v", env.Type, env.EventID, err)
 	}

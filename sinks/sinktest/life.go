@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 )
 
@@ -20,7 +20,7 @@ func Life(id string, off int64, amount int64, created time.Time, deleted bool) [
 	ev := func(typ string, v int64, state *schemas.Payment) sinks.Event {
 		env := &schemas.EventEnvelope{EventID: fmt.Sprintf("%s-%d-%d", id, amount, v), Type: typ, AggregateID: id,
 			OrganizationID: "org-r", Version: v, OccurredAt: created, State: state}
-		e := sinks.Event{Partition: 0, Offset: off, Key: id, Envelope: env}
+		e := sinks.Event{Partition: 0, Offset: off, Key: id, Envelope: env.Record()}
 		off++
 		return e
 	}

@@ -6,7 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/sinks"
 )
 
@@ -19,7 +20,7 @@ type Want struct {
 	// Events are the distinct events applied so far (each event id once,
 	// stale re-sends excluded, tombstones excluded), in the order first
 	// written; within a partition that is offset order.
-	Events []schemas.EventEnvelope
+	Events []records.Event
 }
 
 // model is the reference: each (partition, offset) applied once, in order;
@@ -28,7 +29,7 @@ type model struct {
 	next     map[int32]int64 // next offset to apply, per partition
 	payments map[string]schemas.Payment
 	seen     map[string]bool // event ids applied
-	events   []schemas.EventEnvelope
+	events   []records.Event
 }
 
 func newModel() *model {
@@ -59,12 +60,12 @@ func (m *model) apply(batch []sinks.Event) {
 			delete(m.payments, env.AggregateID)
 			continue
 		}
-		m.payments[env.AggregateID] = *env.State
+		m.payments[env.AggregateID] = *env.State.(*schemas.Payment)
 	}
 }
 
 func (m *model) want() Want {
-	w := Want{Payments: make(map[string]schemas.Payment, len(m.payments)), Events: append([]schemas.EventEnvelope(nil), m.events...)}
+	w := Want{Payments: make(map[string]schemas.Payment, len(m.payments)), Events: append([]records.Event(nil), m.events...)}
 	for k, v := range m.payments {
 		w.Payments[k] = v
 	}

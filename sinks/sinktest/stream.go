@@ -5,7 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 )
 
@@ -94,7 +94,7 @@ func GenerateStream(cfg StreamConfig) [][]sinks.Event {
 			Partition: p,
 			Offset:    int64(len(out[p])),
 			Key:       l.id,
-			Envelope:  env,
+			Envelope:  env.Record(),
 			Raw:       raw,
 		})
 	}

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 )
 
@@ -62,7 +62,7 @@ func (m memTarget) Write(_ context.Context, _ string, batch []sinks.Event) ([]si
 			if ok && cur.Version >= ev.Envelope.Version && m.s.breakIt != "no-version-check" {
 				continue
 			}
-			m.s.payments[ev.Key] = *ev.Envelope.State
+			m.s.payments[ev.Key] = *ev.Envelope.State.(*schemas.Payment)
 		}
 	}
 	return nil, nil

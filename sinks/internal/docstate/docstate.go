@@ -7,7 +7,7 @@ import (
 	"fmt"
 
 	"github.com/prism-cqrs/prism/money"
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // Amount checks that p is a state a reader can use and returns its amount

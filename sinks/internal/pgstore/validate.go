@@ -4,7 +4,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 )
 
@@ -25,8 +25,8 @@ func CheckEvent(ev sinks.Event) string {
 		if env.State == nil {
 			return env.Type + " without state"
 		}
-		if env.State.ID != env.AggregateID {
-			return "state of payment " + env.State.ID + " in an event of " + env.AggregateID
+		if env.State.(*schemas.Payment).ID != env.AggregateID {
+			return "state of payment " + env.State.(*schemas.Payment).ID + " in an event of " + env.AggregateID
 		}
 	case schemas.TypePaymentDeleted:
 	default:
@@ -36,7 +36,7 @@ func CheckEvent(ev sinks.Event) string {
 		return "record key " + ev.Key + " does not match aggregate id " + env.AggregateID
 	}
 	texts := []string{env.EventID, env.AggregateID, env.CorrelationID, env.CausationID, env.CommandID, env.OrganizationID, env.Type}
-	if s := env.State; s != nil {
+	if s, _ := env.State.(*schemas.Payment); s != nil {
 		texts = append(texts, s.OrganizationID, s.UserID, s.Currency, s.Description, string(s.Status))
 	}
 	for _, s := range texts {

@@ -1,4 +1,4 @@
-package schemas
+package records
 
 // Record header names carried by every command and event record (docs/schemas.md).
 const (

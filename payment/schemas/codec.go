@@ -18,6 +18,7 @@ import (
 	"sync"
 
 	"github.com/hamba/avro/v2"
+	"github.com/prism-cqrs/prism/records"
 )
 
 // The codec API (signatures are the contract the rest of Prism codes against):
@@ -143,7 +144,7 @@ func (c *Codec) EncodeCommand(cmd *CommandEnvelope) ([]byte, error) {
 		return nil, fmt.Errorf("schemas: encode command %q: %w", cmd.CommandID, err)
 	}
 	if cmd.Type != name {
-		return nil, fmt.Errorf("schemas: encode command %q: %w: type %q but payload branch %s", cmd.CommandID, ErrBadUnion, cmd.Type, name)
+		return nil, fmt.Errorf("schemas: encode command %q: %w: type %q but payload branch %s", cmd.CommandID, records.ErrBadUnion, cmd.Type, name)
 	}
 	w := c.commandWires.Get().(*commandWire)
 	w.fromEnvelope(cmd, branch)
@@ -189,7 +190,7 @@ func (c *Codec) decodeCommandHamba(b []byte) (*CommandEnvelope, error) {
 		return nil, fmt.Errorf("schemas: decode CommandEnvelope %q: %w", w.CommandID, err)
 	}
 	if w.Type != name {
-		return nil, fmt.Errorf("schemas: decode CommandEnvelope %q: %w: type %q but payload branch %s", w.CommandID, ErrBadUnion, w.Type, name)
+		return nil, fmt.Errorf("schemas: decode CommandEnvelope %q: %w: type %q but payload branch %s", w.CommandID, records.ErrBadUnion, w.Type, name)
 	}
 	return cmd, nil
 }
@@ -203,7 +204,7 @@ func (c *Codec) EncodeEvent(ev *EventEnvelope) ([]byte, error) {
 		return nil, fmt.Errorf("schemas: encode event %q: %w", ev.EventID, err)
 	}
 	if ev.Type != name {
-		return nil, fmt.Errorf("schemas: encode event %q: %w: type %q but payload branch %s", ev.EventID, ErrBadUnion, ev.Type, name)
+		return nil, fmt.Errorf("schemas: encode event %q: %w: type %q but payload branch %s", ev.EventID, records.ErrBadUnion, ev.Type, name)
 	}
 	// The body is written by appendEventBody, not by hamba/avro (the same
 	// bytes, without reflection): the event is on the processor's hot path.
@@ -240,7 +241,7 @@ func (c *Codec) DecodeEvent(b []byte) (*EventEnvelope, error) {
 		return nil, fmt.Errorf("schemas: decode EventEnvelope %q: %w", w.EventID, err)
 	}
 	if w.Type != name {
-		return nil, fmt.Errorf("schemas: decode EventEnvelope %q: %w: type %q but payload branch %s", w.EventID, ErrBadUnion, w.Type, name)
+		return nil, fmt.Errorf("schemas: decode EventEnvelope %q: %w: type %q but payload branch %s", w.EventID, records.ErrBadUnion, w.Type, name)
 	}
 	return ev, nil
 }
@@ -304,10 +305,10 @@ func (c *Codec) decode(k Kind, b []byte, v any) error {
 	}
 	ws, ok := c.byFingerprint[fp]
 	if !ok {
-		return fmt.Errorf("schemas: decode %s: %w %016x (this build knows %s)", k, ErrUnknownFingerprint, fp, c.knownFingerprints(k))
+		return fmt.Errorf("schemas: decode %s: %w %016x (this build knows %s)", k, records.ErrUnknownFingerprint, fp, c.knownFingerprints(k))
 	}
 	if ws.info.Kind != k {
-		return fmt.Errorf("schemas: decode %s: %w %016x: it is the %s schema %s", k, ErrUnknownFingerprint, fp, ws.info.Kind, ws.info.File)
+		return fmt.Errorf("schemas: decode %s: %w %016x: it is the %s schema %s", k, records.ErrUnknownFingerprint, fp, ws.info.Kind, ws.info.File)
 	}
 
 	r := c.readers.Get().(*avro.Reader)

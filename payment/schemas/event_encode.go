@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math/bits"
 	"time"
+
+	"github.com/prism-cqrs/prism/records"
 )
 
 // appendEventBody appends the Avro binary encoding of ev with the current
@@ -52,7 +54,7 @@ func appendEventBody(dst []byte, ev *EventEnvelope) ([]byte, error) {
 		dst = binary.AppendVarint(dst, 3)
 		dst = appendAvroString(dst, p.Deleted.Reason)
 	default:
-		return nil, fmt.Errorf("%w: event payload has no branch set", ErrBadUnion)
+		return nil, fmt.Errorf("%w: event payload has no branch set", records.ErrBadUnion)
 	}
 
 	s := ev.State

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/prism-cqrs/prism/records"
 )
 
 // commandHead writes the fields of a v2 CommandEnvelope before the payload
@@ -88,27 +90,27 @@ func TestDecodeErrorsNameTheProblem(t *testing.T) {
 		class  string
 		says   string // part of the message a human needs
 	}{
-		{"empty", decodeCommand(c), nil, ErrTruncated, "truncated", "got 0"},
-		{"json instead of avro", decodeCommand(c), []byte(`{"type":"CreatePayment"}`), ErrBadMagic, "bad-magic", "7b 22"},
-		{"second magic byte wrong", decodeCommand(c), []byte{0xC3, 0x02, 1, 2, 3, 4, 5, 6, 7, 8, 0}, ErrBadMagic, "bad-magic", "c3 02"},
-		{"one byte C3", decodeCommand(c), []byte{0xC3}, ErrTruncated, "truncated", "got 1"},
-		{"header cut", decodeCommand(c), valid[:6], ErrTruncated, "truncated", "header needs 10 bytes"},
-		{"header without body", decodeCommand(c), valid[:10], ErrTruncated, "truncated", "body ends"},
-		{"body cut by one byte", decodeCommand(c), valid[:len(valid)-1], ErrTruncated, "truncated", "body ends"},
-		{"body cut in half", decodeCommand(c), valid[:10+(len(valid)-10)/2], ErrTruncated, "truncated", "body ends"},
-		{"unknown fingerprint", decodeCommand(c), append(refHeader(0xdeadbeef), valid[10:]...), ErrUnknownFingerprint, "unknown-fingerprint", "00000000deadbeef"},
-		{"event given to the command decoder", decodeCommand(c), event, ErrUnknownFingerprint, "unknown-fingerprint", "EventEnvelope schema"},
-		{"command given to the event decoder", decodeEvent(c), valid, ErrUnknownFingerprint, "unknown-fingerprint", "CommandEnvelope schema"},
-		{"payload union index 4 of 4", decodeCommand(c), unionIndex(4), ErrBadUnion, "bad-union", "union"},
-		{"payload union index -1", decodeCommand(c), unionIndex(-1), ErrBadUnion, "bad-union", "union"},
-		{"expectedVersion union index 2", decodeCommand(c), badExpectedVersion(), ErrBadUnion, "bad-union", "union"},
-		{"type field names another branch", decodeCommand(c), typeMismatch(), ErrBadUnion, "bad-union", `type "CreatePayment" but payload branch DeletePayment`},
-		{"enum symbol out of range", decodeCommand(c), badEnum(), ErrMalformed, "malformed", "enum"},
-		{"negative string length", decodeCommand(c), negativeLength, ErrMalformed, "malformed", "length"},
-		{"string longer than 1 MiB", decodeCommand(c), hugeLength(), ErrMalformed, "malformed", "MaxByteSliceSize"},
-		{"array longer than the limit", decodeEvent(c), hugeArray(), ErrMalformed, "malformed", "MaxSliceAllocSize"},
-		{"trailing bytes", decodeCommand(c), append(append([]byte{}, valid...), 0), ErrMalformed, "malformed", "bytes left"},
-		{"result trailing bytes", decodeResult(c), append(mustEncodeResult(t, c), 0, 0), ErrMalformed, "malformed", "bytes left"},
+		{"empty", decodeCommand(c), nil, records.ErrTruncated, "truncated", "got 0"},
+		{"json instead of avro", decodeCommand(c), []byte(`{"type":"CreatePayment"}`), records.ErrBadMagic, "bad-magic", "7b 22"},
+		{"second magic byte wrong", decodeCommand(c), []byte{0xC3, 0x02, 1, 2, 3, 4, 5, 6, 7, 8, 0}, records.ErrBadMagic, "bad-magic", "c3 02"},
+		{"one byte C3", decodeCommand(c), []byte{0xC3}, records.ErrTruncated, "truncated", "got 1"},
+		{"header cut", decodeCommand(c), valid[:6], records.ErrTruncated, "truncated", "header needs 10 bytes"},
+		{"header without body", decodeCommand(c), valid[:10], records.ErrTruncated, "truncated", "body ends"},
+		{"body cut by one byte", decodeCommand(c), valid[:len(valid)-1], records.ErrTruncated, "truncated", "body ends"},
+		{"body cut in half", decodeCommand(c), valid[:10+(len(valid)-10)/2], records.ErrTruncated, "truncated", "body ends"},
+		{"unknown fingerprint", decodeCommand(c), append(refHeader(0xdeadbeef), valid[10:]...), records.ErrUnknownFingerprint, "unknown-fingerprint", "00000000deadbeef"},
+		{"event given to the command decoder", decodeCommand(c), event, records.ErrUnknownFingerprint, "unknown-fingerprint", "EventEnvelope schema"},
+		{"command given to the event decoder", decodeEvent(c), valid, records.ErrUnknownFingerprint, "unknown-fingerprint", "CommandEnvelope schema"},
+		{"payload union index 4 of 4", decodeCommand(c), unionIndex(4), records.ErrBadUnion, "bad-union", "union"},
+		{"payload union index -1", decodeCommand(c), unionIndex(-1), records.ErrBadUnion, "bad-union", "union"},
+		{"expectedVersion union index 2", decodeCommand(c), badExpectedVersion(), records.ErrBadUnion, "bad-union", "union"},
+		{"type field names another branch", decodeCommand(c), typeMismatch(), records.ErrBadUnion, "bad-union", `type "CreatePayment" but payload branch DeletePayment`},
+		{"enum symbol out of range", decodeCommand(c), badEnum(), records.ErrMalformed, "malformed", "enum"},
+		{"negative string length", decodeCommand(c), negativeLength, records.ErrMalformed, "malformed", "length"},
+		{"string longer than 1 MiB", decodeCommand(c), hugeLength(), records.ErrMalformed, "malformed", "MaxByteSliceSize"},
+		{"array longer than the limit", decodeEvent(c), hugeArray(), records.ErrMalformed, "malformed", "MaxSliceAllocSize"},
+		{"trailing bytes", decodeCommand(c), append(append([]byte{}, valid...), 0), records.ErrMalformed, "malformed", "bytes left"},
+		{"result trailing bytes", decodeResult(c), append(mustEncodeResult(t, c), 0, 0), records.ErrMalformed, "malformed", "bytes left"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,13 +118,13 @@ func TestDecodeErrorsNameTheProblem(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want it to wrap %v", err, tc.want)
 			}
-			if got := ErrorClass(err); got != tc.class {
+			if got := records.ErrorClass(err); got != tc.class {
 				t.Errorf("ErrorClass = %q, want %q", got, tc.class)
 			}
 			if !strings.Contains(err.Error(), tc.says) {
 				t.Errorf("message %q does not say %q", err.Error(), tc.says)
 			}
-			for _, other := range []error{ErrBadMagic, ErrTruncated, ErrUnknownFingerprint, ErrBadUnion, ErrMalformed} {
+			for _, other := range []error{records.ErrBadMagic, records.ErrTruncated, records.ErrUnknownFingerprint, records.ErrBadUnion, records.ErrMalformed} {
 				if other != tc.want && errors.Is(err, other) {
 					t.Errorf("error also wraps %v", other)
 				}
@@ -132,7 +134,7 @@ func TestDecodeErrorsNameTheProblem(t *testing.T) {
 }
 
 func TestErrorClassOfOtherErrors(t *testing.T) {
-	if ErrorClass(errors.New("boom")) != "malformed" || ErrorClass(nil) != "malformed" {
+	if records.ErrorClass(errors.New("boom")) != "malformed" || records.ErrorClass(nil) != "malformed" {
 		t.Fatal("an error without a sentinel must be classed malformed")
 	}
 }

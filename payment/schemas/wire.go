@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hamba/avro/v2"
+	"github.com/prism-cqrs/prism/records"
 )
 
 // The Go envelopes carry their payload union as a struct with one pointer per
@@ -139,7 +140,7 @@ func (p *CommandPayload) Branch() (any, string, error) {
 		v, name, n = p.Delete, TypeDeletePayment, n+1
 	}
 	if n != 1 {
-		return nil, "", fmt.Errorf("%w: command payload has %d branches set, want exactly 1", ErrBadUnion, n)
+		return nil, "", fmt.Errorf("%w: command payload has %d branches set, want exactly 1", records.ErrBadUnion, n)
 	}
 	return v, name, nil
 }
@@ -165,7 +166,7 @@ func (p *EventPayload) Branch() (any, string, error) {
 		v, name, n = p.Deleted, TypePaymentDeleted, n+1
 	}
 	if n != 1 {
-		return nil, "", fmt.Errorf("%w: event payload has %d branches set, want exactly 1", ErrBadUnion, n)
+		return nil, "", fmt.Errorf("%w: event payload has %d branches set, want exactly 1", records.ErrBadUnion, n)
 	}
 	return v, name, nil
 }
@@ -188,7 +189,7 @@ func setCommandPayload(p *CommandPayload, v any) (string, error) {
 		p.Delete = b
 		return TypeDeletePayment, nil
 	default:
-		return "", fmt.Errorf("%w: command payload decoded as %T", ErrBadUnion, v)
+		return "", fmt.Errorf("%w: command payload decoded as %T", records.ErrBadUnion, v)
 	}
 }
 
@@ -210,6 +211,6 @@ func setEventPayload(p *EventPayload, v any) (string, error) {
 		p.Deleted = b
 		return TypePaymentDeleted, nil
 	default:
-		return "", fmt.Errorf("%w: event payload decoded as %T", ErrBadUnion, v)
+		return "", fmt.Errorf("%w: event payload decoded as %T", records.ErrBadUnion, v)
 	}
 }

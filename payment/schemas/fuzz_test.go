@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strconv"
 	"testing"
+
+	"github.com/prism-cqrs/prism/records"
 )
 
 // FuzzDecode feeds arbitrary bytes to every decoder. A decoder must never
@@ -66,7 +68,7 @@ func FuzzDecode(f *testing.F) {
 			}
 			return nil
 		})
-		if _, err := c.Fingerprint(b); err != nil && !errors.Is(err, ErrBadMagic) && !errors.Is(err, ErrTruncated) {
+		if _, err := c.Fingerprint(b); err != nil && !errors.Is(err, records.ErrBadMagic) && !errors.Is(err, records.ErrTruncated) {
 			t.Fatalf("Fingerprint error wraps no header sentinel: %v", err)
 		}
 	})
@@ -81,7 +83,7 @@ func checkDecodeResult(t *testing.T, kind string, err error, reencode func() err
 		return
 	}
 	n := 0
-	for _, s := range []error{ErrBadMagic, ErrTruncated, ErrUnknownFingerprint, ErrBadUnion, ErrMalformed} {
+	for _, s := range []error{records.ErrBadMagic, records.ErrTruncated, records.ErrUnknownFingerprint, records.ErrBadUnion, records.ErrMalformed} {
 		if errors.Is(err, s) {
 			n++
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/prism-cqrs/prism/records"
 )
 
 // Avro single-object encoding: C3 01, the 8-byte little-endian CRC-64-AVRO
@@ -20,10 +22,10 @@ const (
 // fingerprint and the body.
 func parseHeader(b []byte) (uint64, []byte, error) {
 	if len(b) >= 1 && b[0] != magic0 || len(b) >= 2 && b[1] != magic1 {
-		return 0, nil, fmt.Errorf("%w (first bytes % x, want c3 01)", ErrBadMagic, b[:min(len(b), 2)])
+		return 0, nil, fmt.Errorf("%w (first bytes % x, want c3 01)", records.ErrBadMagic, b[:min(len(b), 2)])
 	}
 	if len(b) < headerLen {
-		return 0, nil, fmt.Errorf("%w: header needs %d bytes, got %d", ErrTruncated, headerLen, len(b))
+		return 0, nil, fmt.Errorf("%w: header needs %d bytes, got %d", records.ErrTruncated, headerLen, len(b))
 	}
 	return binary.LittleEndian.Uint64(b[2:headerLen]), b[headerLen:], nil
 }
@@ -41,10 +43,10 @@ var errTrailingBytes = errors.New("bytes left after the record")
 func classifyBodyError(err error) error {
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return fmt.Errorf("%w: body ends inside the record: %w", ErrTruncated, err)
+		return fmt.Errorf("%w: body ends inside the record: %w", records.ErrTruncated, err)
 	case strings.Contains(err.Error(), "unknown union type"):
-		return fmt.Errorf("%w: union branch index out of range: %w", ErrBadUnion, err)
+		return fmt.Errorf("%w: union branch index out of range: %w", records.ErrBadUnion, err)
 	default:
-		return fmt.Errorf("%w: %w", ErrMalformed, err)
+		return fmt.Errorf("%w: %w", records.ErrMalformed, err)
 	}
 }

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/prism-cqrs/prism/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records"
 )
 
 func ExampleCodec() {
@@ -35,7 +36,7 @@ func ExampleCodec() {
 	fmt.Println(back.Type, back.Payload.Create.AmountMinor, back.Payload.Create.Currency)
 
 	_, err = codec.DecodeCommand([]byte(`{"type":"CreatePayment"}`))
-	fmt.Println(errors.Is(err, schemas.ErrBadMagic), schemas.ErrorClass(err))
+	fmt.Println(errors.Is(err, records.ErrBadMagic), records.ErrorClass(err))
 	// Output:
 	// c3 01 95 9c a8 88 e2 be b3 26 ...
 	// prism-schema: 26b3bee288a89c95

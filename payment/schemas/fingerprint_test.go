@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"testing"
+
+	"github.com/prism-cqrs/prism/records"
 )
 
 // The fingerprints earlier Prism builds wrote (hamba/avro's canonical form,
@@ -31,7 +33,7 @@ type apacheFile struct {
 // file under avro/, keyed by the path below avro/. The file is printed by
 // the Java reference client; regenerate it after a schema change with
 //
-//	interop/java/run.sh fingerprints schemas/avro > schemas/testdata/avro_java_fingerprints.jsonl
+//	interop/java/run.sh fingerprints payment/schemas/avro > payment/schemas/testdata/avro_java_fingerprints.jsonl
 //
 // (integration/interop_java_test.go runs the same command and compares).
 func apacheAvroFingerprints(t *testing.T) map[string]apacheFile {
@@ -154,7 +156,7 @@ func TestLegacyRecordsAreRead(t *testing.T) {
 	}
 
 	// A legacy fingerprint still names its kind: an event is not a command.
-	if _, err := c.DecodeCommand(oldEv); !errors.Is(err, ErrUnknownFingerprint) {
-		t.Fatalf("legacy event read as a command: %v, want ErrUnknownFingerprint", err)
+	if _, err := c.DecodeCommand(oldEv); !errors.Is(err, records.ErrUnknownFingerprint) {
+		t.Fatalf("legacy event read as a command: %v, want records.ErrUnknownFingerprint", err)
 	}
 }

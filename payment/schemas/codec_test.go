@@ -7,6 +7,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/prism-cqrs/prism/records"
 )
 
 func newTestCodec(t testing.TB) *Codec {
@@ -191,8 +193,8 @@ func TestFingerprintReadsTheHeader(t *testing.T) {
 	if fp, err := c.Fingerprint(unknown); err != nil || fp != 42 {
 		t.Fatalf("Fingerprint(unknown) = %d, %v; want 42, nil", fp, err)
 	}
-	if _, err := c.Fingerprint([]byte{0xC3, 0x01, 1}); !errors.Is(err, ErrTruncated) {
-		t.Fatalf("short header: %v, want ErrTruncated", err)
+	if _, err := c.Fingerprint([]byte{0xC3, 0x01, 1}); !errors.Is(err, records.ErrTruncated) {
+		t.Fatalf("short header: %v, want records.ErrTruncated", err)
 	}
 	if FingerprintHex(0x0123456789abcdef) != "0123456789abcdef" || FingerprintHex(1) != "0000000000000001" {
 		t.Fatal("FingerprintHex is not 16 hex digits, most significant first")
@@ -227,19 +229,19 @@ func TestEncodeRefusesAnInvalidUnion(t *testing.T) {
 	wrongType := sampleCommand()
 	wrongType.Type = TypeDeletePayment
 	for name, cmd := range map[string]*CommandEnvelope{"no branch": noBranch, "two branches": twoBranches, "type names another branch": wrongType} {
-		if _, err := c.EncodeCommand(cmd); !errors.Is(err, ErrBadUnion) {
-			t.Errorf("command with %s: err %v, want ErrBadUnion", name, err)
+		if _, err := c.EncodeCommand(cmd); !errors.Is(err, records.ErrBadUnion) {
+			t.Errorf("command with %s: err %v, want records.ErrBadUnion", name, err)
 		}
 	}
 	ev := sampleEvent()
 	ev.Payload.Created = &PaymentCreated{}
-	if _, err := c.EncodeEvent(ev); !errors.Is(err, ErrBadUnion) {
-		t.Errorf("event with two branches: err %v, want ErrBadUnion", err)
+	if _, err := c.EncodeEvent(ev); !errors.Is(err, records.ErrBadUnion) {
+		t.Errorf("event with two branches: err %v, want records.ErrBadUnion", err)
 	}
 	ev = sampleEvent()
 	ev.Type = TypePaymentCreated
-	if _, err := c.EncodeEvent(ev); !errors.Is(err, ErrBadUnion) {
-		t.Errorf("event with mismatched type: err %v, want ErrBadUnion", err)
+	if _, err := c.EncodeEvent(ev); !errors.Is(err, records.ErrBadUnion) {
+		t.Errorf("event with mismatched type: err %v, want records.ErrBadUnion", err)
 	}
 }
 
