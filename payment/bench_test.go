@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/prism-cqrs/prism/processors"
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/processors"
 )
 
 // fullState returns a pending payment whose dedup window is full.

@@ -7,8 +7,8 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/prism-cqrs/prism/processors"
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/processors"
 )
 
 // TestHandleOnCompactStateMatchesDecide drives Handle (which decides on a

@@ -14,8 +14,8 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/prism-cqrs/prism/processors"
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/processors"
 )
 
 // liveAggregates is how many payments TestMemoryPerAggregate holds.

@@ -14,9 +14,9 @@ import (
 
 	"github.com/prism-cqrs/prism/demo"
 	"github.com/prism-cqrs/prism/kafkaconn"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/producers"
 	"github.com/prism-cqrs/prism/redact"
-	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/elasticsearch"
 	"github.com/prism-cqrs/prism/sinks/postgres"

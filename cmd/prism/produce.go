@@ -16,8 +16,8 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/prism-cqrs/prism/producers"
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/producers"
 )
 
 func init() { subcommands = append(subcommands, newProduceCmd) }
