@@ -77,7 +77,7 @@ func newBadCfg(t *testing.T) *badCfg {
 func (b *badCfg) cleanTargets(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	names := topology.NewNames(b.ready)
+	names := topology.NewNames(b.ready).Aggregate("payments")
 	if pool, err := pgxpool.New(ctx, b.pgURL); err == nil {
 		if _, err := pool.Exec(ctx, `DROP SCHEMA IF EXISTS `+pgx.Identifier{names.PostgresSchema()}.Sanitize()+` CASCADE`); err != nil {
 			t.Logf("drop schema: %v", err)
@@ -232,7 +232,7 @@ func TestBadConfiguration(t *testing.T) {
 		"PRISM_KAFKA_SASL_USER":      "prism_badcfg",
 		"PRISM_KAFKA_SASL_PASSWORD":  b.secret,
 	}
-	fresh := topology.NewNames(b.fresh)
+	fresh := topology.NewNames(b.fresh).Aggregate("payments")
 	sinkTopics := []string{fresh.EventsTopic(), fresh.EventsDLQTopic(), "prism topology apply"}
 	demo := []string{"demo", "--commands", "20", "--organizations", "2", "--partitions", "2", "--catch-up-timeout", "15s"}
 

@@ -178,7 +178,7 @@ func TestCLILogFormatJSON(t *testing.T) {
 	common := []string{"--namespace", e.ns, "--brokers", strings.Join(e.brokers, ","), "--log-format", "json",
 		"--postgres-url", pg, "--redis-url", rd, "--elasticsearch-url", es}
 	with := func(args ...string) []string { return append(append([]string{}, common...), args...) }
-	t.Cleanup(func() { cleanRedisPrefix(t, rd, topology.NewNames(e.ns).RedisPrefix()) })
+	t.Cleanup(func() { cleanRedisPrefix(t, rd, topology.NewNames(e.ns).Aggregate("payments").RedisPrefix()) })
 
 	r := runPrism(t, ctx, "", with("produce", "--generate", "50", "--progress", "log")...)
 	if r.code != 0 {
@@ -253,7 +253,7 @@ func TestCLILogFormatJSON(t *testing.T) {
 // pipeline of namespace ns creates: topics, Postgres schema, Redis keys and
 // Elasticsearch indices (errors ignored).
 func cleanupNamespace(t *testing.T, brokers []string, pg, rd, es, ns string) {
-	names := topology.NewNames(ns)
+	names := topology.NewNames(ns).Aggregate("payments")
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()

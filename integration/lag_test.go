@@ -151,7 +151,7 @@ func TestLagNeverCommittedGroupFromLogStart(t *testing.T) {
 	if _, err := e.admin.Apply(ctx, e.spec(t, 2), topology.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	names := topology.NewNames(e.ns)
+	names := topology.NewNames(e.ns).Aggregate("payments")
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.DefaultProduceTopic(names.CommandsTopic()),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	if err != nil {

@@ -29,7 +29,7 @@ func TestNamespacePostgresSchemaOwner(t *testing.T) {
 	ctx := harness.Context(t, 2*time.Minute)
 	url := harness.PostgresURL(t)
 	base := harness.Namespace(t)
-	owner, other := topology.NewNames(base+"-a"), topology.Names{Namespace: base + "_a"}
+	owner, other := topology.NewNames(base+"-a").Aggregate("payments"), topology.Names{Namespace: base + "_a"}
 	schema := owner.PostgresSchema()
 	if other.PostgresSchema() != schema {
 		t.Fatalf("schemas %q and %q differ: the test needs two namespaces mapping to one", schema, other.PostgresSchema())
@@ -79,7 +79,7 @@ func TestNamespacePostgresSchemaOwner(t *testing.T) {
 	// A valid namespace whose schema records another owner (as a store
 	// set up by hand or by another tool would): `prism sink` exits 1 at
 	// setup, naming the owner, without retrying forever.
-	cli := topology.NewNames(base + "b")
+	cli := topology.NewNames(base + "b").Aggregate("payments")
 	testTopics(t, harness.KafkaBrokers(t), cli.Namespace, 1, 0) // the sink checks its topics first
 	cliSchema := cli.PostgresSchema()
 	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS "`+cliSchema+`" CASCADE`) })
@@ -102,7 +102,7 @@ func TestNamespaceElasticsearchIndexOwner(t *testing.T) {
 	ctx := harness.Context(t, 2*time.Minute)
 	s := newESStore(t) // cleanup deletes <base>-payments-v*
 	base := s.names.Namespace
-	owner, other := topology.NewNames(base+"-a"), topology.Names{Namespace: base + ".a"}
+	owner, other := topology.NewNames(base+"-a").Aggregate("payments"), topology.Names{Namespace: base + ".a"}
 	if owner.ElasticsearchIndex(1) != other.ElasticsearchIndex(1) {
 		t.Fatalf("indices %q and %q differ", owner.ElasticsearchIndex(1), other.ElasticsearchIndex(1))
 	}

@@ -782,7 +782,7 @@ func TestProduceWithoutTopicsFailsFast(t *testing.T) {
 	t.Parallel()
 	brokers := harness.KafkaBrokers(t)
 	ctx := harness.Context(t, 2*time.Minute)
-	e := &prodEnv{brokers: brokers, names: topology.NewNames(harness.Namespace(t))} // no topics created
+	e := &prodEnv{brokers: brokers, names: topology.NewNames(harness.Namespace(t)).Aggregate("payments")} // no topics created
 	run := e.prism(t, ctx, nil, "--file", writeFile(t, "ok.jsonl", prodValidFile))
 	if run.code != 1 || !strings.Contains(run.stderr, e.names.CommandsTopic()+": topic does not exist") {
 		t.Fatalf("exit %d, want 1 naming the missing topic:\n%s", run.code, run.stderr)
@@ -791,7 +791,7 @@ func TestProduceWithoutTopicsFailsFast(t *testing.T) {
 
 func TestProduceBadFlagsExit2(t *testing.T) {
 	t.Parallel()
-	e := &prodEnv{brokers: []string{"127.0.0.1:1"}, names: topology.NewNames("unused")} // never contacted
+	e := &prodEnv{brokers: []string{"127.0.0.1:1"}, names: topology.NewNames("unused").Aggregate("payments")} // never contacted
 	ctx := harness.Context(t, time.Minute)
 	file := writeFile(t, "ok.jsonl", prodValidFile)
 	for _, tc := range []struct {

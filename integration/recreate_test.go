@@ -86,7 +86,7 @@ func TestRecreateAfterDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	names := topology.NewNames(ns)
+	names := topology.NewNames(ns).Aggregate("payments")
 	groups := []string{}
 	for _, s := range sinks {
 		groups = append(groups, names.SinkGroup(s))

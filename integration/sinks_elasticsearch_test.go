@@ -35,7 +35,7 @@ type esStore struct {
 }
 
 func newESStore(t testing.TB) *esStore {
-	s := &esStore{t: t, url: strings.TrimRight(harness.ElasticsearchURL(t), "/"), names: topology.NewNames(harness.Namespace(t))}
+	s := &esStore{t: t, url: strings.TrimRight(harness.ElasticsearchURL(t), "/"), names: topology.NewNames(harness.Namespace(t)).Aggregate("payments")}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -391,7 +391,7 @@ func TestSinksElasticsearchTarget(t *testing.T) {
 
 func TestSinksElasticsearchDownIsTransient(t *testing.T) {
 	ctx := harness.Context(t, time.Minute)
-	tg, err := essink.NewTarget(essink.DefaultConfig("http://"+closedAddr(t), topology.NewNames(harness.Namespace(t))))
+	tg, err := essink.NewTarget(essink.DefaultConfig("http://"+closedAddr(t), topology.NewNames(harness.Namespace(t)).Aggregate("payments")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,7 +77,7 @@ func TestSinkReportsKafkaOutage(t *testing.T) {
 	bin := harness.PrismBinary(t)
 	k := startPrivateKafka(t)
 	ns := harness.Namespace(t)
-	names := topology.NewNames(ns)
+	names := topology.NewNames(ns).Aggregate("payments")
 	ctx := harness.Context(t, 4*time.Minute)
 	if _, err := exec.Command(bin, "topology", "apply", "--brokers", k.brokers, "--namespace", ns, "--partitions", "1").CombinedOutput(); err != nil {
 		t.Fatalf("topology apply on the private broker: %v", err)

@@ -37,7 +37,7 @@ type redisStore struct {
 
 func newRedisStore(t testing.TB) *redisStore {
 	url := harness.RedisURL(t)
-	names := topology.NewNames(harness.Namespace(t))
+	names := topology.NewNames(harness.Namespace(t)).Aggregate("payments")
 	opts, err := goredis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
@@ -530,7 +530,7 @@ func closedAddr(t testing.TB) string {
 
 func TestSinksRedisDownIsTransient(t *testing.T) {
 	ctx := harness.Context(t, time.Minute)
-	cfg := redissink.DefaultConfig("redis://"+closedAddr(t)+"/0", topology.NewNames(harness.Namespace(t)))
+	cfg := redissink.DefaultConfig("redis://"+closedAddr(t)+"/0", topology.NewNames(harness.Namespace(t)).Aggregate("payments"))
 	tg, err := redissink.NewTarget(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -181,7 +181,7 @@ func TestSmokePostgres(t *testing.T) {
 	t.Parallel()
 	url := harness.PostgresURL(t)
 	ctx := harness.Context(t, time.Minute)
-	schema := topology.NewNames(harness.Namespace(t)).PostgresSchema()
+	schema := topology.NewNames(harness.Namespace(t)).Aggregate("payments").PostgresSchema()
 
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -256,7 +256,7 @@ func TestSmokeRedis(t *testing.T) {
 	}
 	rdb := redis.NewClient(opts)
 	t.Cleanup(func() { _ = rdb.Close() })
-	key := topology.NewNames(harness.Namespace(t)).RedisPrefix() + "smoke:p1"
+	key := topology.NewNames(harness.Namespace(t)).Aggregate("payments").RedisPrefix() + "smoke:p1"
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -304,7 +304,7 @@ func TestSmokeElasticsearch(t *testing.T) {
 	t.Parallel()
 	url := harness.ElasticsearchURL(t)
 	ctx := harness.Context(t, 2*time.Minute)
-	index := topology.NewNames(harness.Namespace(t)).ElasticsearchIndex(1)
+	index := topology.NewNames(harness.Namespace(t)).Aggregate("payments").ElasticsearchIndex(1)
 
 	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{url}})
 	if err != nil {

@@ -38,11 +38,17 @@ func ValidateNamespace(ns string) error {
 	return nil
 }
 
-// Names are the names of everything Prism creates for one namespace. Every
-// command that needs a topic, group, schema, index or key prefix asks Names;
-// nothing else builds these strings.
+// Names are the names of everything Prism creates for one namespace and,
+// once Aggregate has chosen one, for one aggregate type of it. Every command
+// that needs a topic, group, schema, index or key prefix asks Names; nothing
+// else builds these strings. The topic, group and index names are
+// <ns>.<plural>.<role> and the like, with plural the aggregate's plural name
+// ("payments", "invoices"); docs/aggregates.md lists them.
 type Names struct {
 	Namespace string
+	// Plural is the aggregate's plural name the topic, group and index names
+	// are built from; empty until Aggregate sets it.
+	Plural string
 }
 
 // NewNames returns the names for namespace ("" means DefaultNamespace). It
@@ -56,34 +62,85 @@ func NewNames(namespace string) Names {
 	return Names{Namespace: namespace}
 }
 
+// Aggregate returns the names of the aggregate with the given plural name
+// ("payments") in n's namespace. The plural must pass ValidateAggregateName.
+func (n Names) Aggregate(plural string) Names {
+	n.Plural = plural
+	return n
+}
+
+// MaxAggregateNameLen bounds an aggregate's name so that every derived name
+// still fits its target.
+const MaxAggregateNameLen = 32
+
+// ValidateAggregateName enforces the rule for an aggregate's singular and
+// plural names: 1 to MaxAggregateNameLen characters from [a-z0-9],
+// starting with a letter. They go into topic, group, index and key names;
+// without '-' (which a namespace may hold) the Elasticsearch alias
+// <ns>-<plural> stays one-to-one in (namespace, aggregate).
+func ValidateAggregateName(name string) error {
+	if name == "" || len(name) > MaxAggregateNameLen {
+		return fmt.Errorf("aggregate name %q: want 1 to %d characters from a-z and 0-9", name, MaxAggregateNameLen)
+	}
+	for i, r := range name {
+		ok := (r >= 'a' && r <= 'z') || (i > 0 && r >= '0' && r <= '9')
+		if !ok {
+			return fmt.Errorf("aggregate name %q: character %q at %d is not allowed: want a-z first, then a-z and 0-9", name, r, i+1)
+		}
+	}
+	return nil
+}
+
+// plural is the aggregate part of a name; it panics when Aggregate was not
+// called, a programming error (a topic name without its aggregate would
+// silently be another pipeline's).
+func (n Names) plural() string {
+	if n.Plural == "" {
+		panic("topology: Names used for a topic, group or index without Aggregate(plural)")
+	}
+	return n.Plural
+}
+
 func (n Names) topic(s string) string { return n.Namespace + "." + s }
 
-func (n Names) CommandsTopic() string    { return n.topic("payments.commands") }
-func (n Names) EventsTopic() string      { return n.topic("payments.events") }
-func (n Names) ResultsTopic() string     { return n.topic("payments.command-results") }
-func (n Names) CommandsDLQTopic() string { return n.topic("payments.commands.dlq") }
-func (n Names) EventsDLQTopic() string   { return n.topic("payments.events.dlq") }
+func (n Names) CommandsTopic() string    { return n.topic(n.plural() + ".commands") }
+func (n Names) EventsTopic() string      { return n.topic(n.plural() + ".events") }
+func (n Names) ResultsTopic() string     { return n.topic(n.plural() + ".command-results") }
+func (n Names) CommandsDLQTopic() string { return n.topic(n.plural() + ".commands.dlq") }
+func (n Names) EventsDLQTopic() string   { return n.topic(n.plural() + ".events.dlq") }
 
-// ProcessorGroup is the consumer group of the command processor.
-func (n Names) ProcessorGroup() string { return n.topic("processor.payments") }
+// ProcessorGroup is the consumer group of the aggregate's command processor.
+func (n Names) ProcessorGroup() string { return n.topic("processor." + n.plural()) }
 
 // ProcessorTransactionalID is the prefix of the processor's transactional ids.
-func (n Names) ProcessorTransactionalID() string { return n.topic("processor.payments.txn") }
+func (n Names) ProcessorTransactionalID() string { return n.topic("processor." + n.plural() + ".txn") }
+
+// legacyGroupPlural is the aggregate whose sink groups keep the names they
+// had before Prism ran more than one aggregate (<ns>.sink.<sink>), so that an
+// existing Payment pipeline keeps its groups.
+const legacyGroupPlural = "payments"
 
 // SinkGroup is the consumer group of the named sink (postgres, readmodels,
-// redis, elasticsearch).
-func (n Names) SinkGroup(sink string) string { return n.topic("sink." + sink) }
+// redis, elasticsearch) for this aggregate: <ns>.sink.<sink>.<plural>, and
+// <ns>.sink.<sink> for payments (the names of the single-aggregate
+// releases, kept so a running pipeline keeps its groups).
+func (n Names) SinkGroup(sink string) string {
+	if n.plural() == legacyGroupPlural {
+		return n.topic("sink." + sink)
+	}
+	return n.topic("sink." + sink + "." + n.plural())
+}
 
 // PostgresSchema is the Postgres schema holding this namespace's tables:
 // the namespace lower-cased with every character outside [a-z0-9_]
 // replaced by '_' (for a valid namespace: '-' becomes '_').
 func (n Names) PostgresSchema() string { return sanitize(n.Namespace, '_') }
 
-// ElasticsearchAlias is the alias the query side reads; the sink writes to
-// versioned indices behind it (ElasticsearchIndex(1), ...).
-func (n Names) ElasticsearchAlias() string { return sanitize(n.Namespace, '-') + "-payments" }
+// ElasticsearchAlias is the alias the query side reads for this aggregate;
+// the sink writes to versioned indices behind it (ElasticsearchIndex(1), ...).
+func (n Names) ElasticsearchAlias() string { return sanitize(n.Namespace, '-') + "-" + n.plural() }
 
-// ElasticsearchIndex is version v of the payments index.
+// ElasticsearchIndex is version v of the aggregate's index.
 func (n Names) ElasticsearchIndex(v int) string {
 	return n.ElasticsearchAlias() + "-v" + strconv.Itoa(v)
 }

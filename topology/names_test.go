@@ -57,16 +57,35 @@ func TestDerivedNamesAreOneToOne(t *testing.T) {
 	if len(all) < 30 {
 		t.Fatalf("only %d namespaces generated", len(all))
 	}
-	seen := map[string]map[string]string{"topic": {}, "schema": {}, "alias": {}, "redis": {}}
+	seen := map[string]map[string]string{"schema": {}, "redis": {}}
 	for _, ns := range all {
 		n := NewNames(ns)
-		for kind, name := range map[string]string{
-			"topic": n.CommandsTopic(), "schema": n.PostgresSchema(), "alias": n.ElasticsearchAlias(), "redis": n.RedisPrefix(),
-		} {
+		for kind, name := range map[string]string{"schema": n.PostgresSchema(), "redis": n.RedisPrefix()} {
 			if other, ok := seen[kind][name]; ok {
 				t.Errorf("%s %q of namespace %q is also that of %q", kind, name, ns, other)
 			}
 			seen[kind][name] = ns
+		}
+	}
+	// Per aggregate: the topic, group and alias names are one-to-one in
+	// (namespace, aggregate), for aggregate names that pass the rule.
+	plurals := []string{"a", "b", "ab", "a0", "payments"}
+	seen = map[string]map[string]string{"topic": {}, "group": {}, "alias": {}}
+	for _, ns := range all {
+		for _, pl := range plurals {
+			if err := ValidateAggregateName(pl); err != nil {
+				t.Fatal(err)
+			}
+			n := NewNames(ns).Aggregate(pl)
+			who := ns + "/" + pl
+			for kind, name := range map[string]string{
+				"topic": n.CommandsTopic(), "group": n.SinkGroup("redis"), "alias": n.ElasticsearchAlias(),
+			} {
+				if other, ok := seen[kind][name]; ok {
+					t.Errorf("%s %q of %s is also that of %s", kind, name, who, other)
+				}
+				seen[kind][name] = who
+			}
 		}
 	}
 	// The mapping the rule is there for: these differ only by case or
@@ -80,4 +99,45 @@ func TestDerivedNamesAreOneToOne(t *testing.T) {
 			t.Errorf("%q and %q share a store but the rule accepts both or neither", pair[0], pair[1])
 		}
 	}
+}
+
+func TestValidateAggregateName(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"payments": true, "invoices": true, "v2": true, "": false, "a-b": false, "A": false, "2a": false,
+		"a.b": false, "a_b": false, strings.Repeat("a", MaxAggregateNameLen): true, strings.Repeat("a", MaxAggregateNameLen+1): false,
+	} {
+		if err := ValidateAggregateName(name); (err == nil) != ok {
+			t.Errorf("%q: %v, want valid=%v", name, err, ok)
+		}
+	}
+}
+
+func TestNamesPerAggregate(t *testing.T) {
+	inv := NewNames("ns").Aggregate("invoices")
+	pay := NewNames("ns").Aggregate("payments")
+	for got, want := range map[string]string{
+		inv.CommandsTopic():            "ns.invoices.commands",
+		inv.EventsTopic():              "ns.invoices.events",
+		inv.ResultsTopic():             "ns.invoices.command-results",
+		inv.CommandsDLQTopic():         "ns.invoices.commands.dlq",
+		inv.EventsDLQTopic():           "ns.invoices.events.dlq",
+		inv.ProcessorGroup():           "ns.processor.invoices",
+		inv.ProcessorTransactionalID(): "ns.processor.invoices.txn",
+		inv.SinkGroup("postgres"):      "ns.sink.postgres.invoices",
+		inv.ElasticsearchIndex(2):      "ns-invoices-v2",
+		pay.SinkGroup("postgres"):      "ns.sink.postgres",
+		pay.CommandsTopic():            "ns.payments.commands",
+		pay.ElasticsearchAlias():       "ns-payments",
+		pay.ProcessorTransactionalID(): "ns.processor.payments.txn",
+	} {
+		if got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("a topic name without an aggregate did not panic")
+		}
+	}()
+	_ = NewNames("ns").CommandsTopic()
 }

@@ -127,7 +127,7 @@ func NewSpec(cfg SpecConfig) (Spec, error) {
 		return Spec{}, fmt.Errorf("topology settings: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	n := NewNames(cfg.Namespace)
+	n := NewNames(cfg.Namespace).Aggregate("payments")
 	minISR := "1"
 	if cfg.ReplicationFactor >= 3 {
 		// One replica may be down and writes still go on; two copies

@@ -116,7 +116,7 @@ func (g *globals) setupLogging() error {
 	return nil
 }
 
-func (g *globals) names() topology.Names { return topology.NewNames(g.namespace) }
+func (g *globals) names() topology.Names { return topology.NewNames(g.namespace).Aggregate("payments") }
 
 func (g *globals) kafka() kafkaconn.Config {
 	return kafkaconn.Config{

@@ -25,7 +25,7 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 			t.Errorf("error %q does not name %s", err, want)
 		}
 	}
-	cfg := DefaultConfig("http://a:9200, http://b:9200", topology.NewNames("x"))
+	cfg := DefaultConfig("http://a:9200, http://b:9200", topology.NewNames("x").Aggregate("payments"))
 	if err := cfg.Validate(); err != nil || len(cfg.URLs) != 2 {
 		t.Fatalf("default config: %v (urls %v)", err, cfg.URLs)
 	}
@@ -146,7 +146,7 @@ func fakeBulk(t *testing.T, status int, body string) *Target {
 		w.Write([]byte(body))
 	}))
 	t.Cleanup(srv.Close)
-	cfg := DefaultConfig(srv.URL, topology.NewNames("x"))
+	cfg := DefaultConfig(srv.URL, topology.NewNames("x").Aggregate("payments"))
 	tg, err := NewTarget(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +220,7 @@ func TestSetupClassifiesARefusedConfigurationAsPermanent(t *testing.T) {
 			}))
 			defer srv.Close()
 			withCreds := strings.Replace(srv.URL, "http://", "http://u:s3cret-in-url@", 1)
-			cfg := DefaultConfig(withCreds, topology.NewNames("x"))
+			cfg := DefaultConfig(withCreds, topology.NewNames("x").Aggregate("payments"))
 			cfg.Username, cfg.Password = "u", "s3cret-password"
 			tg, err := NewTarget(cfg)
 			if err != nil {

@@ -20,7 +20,7 @@ import (
 // every field, and the mapping records the owning namespace in _meta.
 func TestREADMEElasticsearchFormat(t *testing.T) {
 	sec := readmetest.Section(t, "### Elasticsearch (alias")
-	body, err := indexBody(Config{Names: topology.NewNames("readme"), Shards: 1, GCDeletes: time.Hour}, false)
+	body, err := indexBody(Config{Names: topology.NewNames("readme").Aggregate("payments"), Shards: 1, GCDeletes: time.Hour}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,7 @@ func TestRecreateAfterDelete(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			names := topology.NewNames(harness.Namespace(t))
+			names := topology.NewNames(harness.Namespace(t)).Aggregate("payments")
 			tg, err := essink.NewTarget(essink.DefaultConfig(url, names))
 			if err != nil {
 				t.Fatal(err)

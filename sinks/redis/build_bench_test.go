@@ -14,7 +14,7 @@ import (
 // a batch of 1,000 PaymentCreated events (12 partitions, 50 organizations)
 // into script calls.
 func BenchmarkBuildChunks(b *testing.B) {
-	tg, err := NewTarget(DefaultConfig("redis://127.0.0.1:1/0", topology.NewNames("bench")))
+	tg, err := NewTarget(DefaultConfig("redis://127.0.0.1:1/0", topology.NewNames("bench").Aggregate("payments")))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -71,7 +71,7 @@ func TestRecreateAfterDelete(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			names := topology.NewNames(harness.Namespace(t))
+			names := topology.NewNames(harness.Namespace(t)).Aggregate("payments")
 			t.Cleanup(func() {
 				keys, _ := client.Keys(context.Background(), names.RedisPrefix()+"*").Result()
 				if len(keys) > 0 {

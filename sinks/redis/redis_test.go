@@ -24,10 +24,10 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 			t.Errorf("error %q does not name %s", err, want)
 		}
 	}
-	if err := DefaultConfig("redis://127.0.0.1:6379/0", topology.NewNames("x")).Validate(); err != nil {
+	if err := DefaultConfig("redis://127.0.0.1:6379/0", topology.NewNames("x").Aggregate("payments")).Validate(); err != nil {
 		t.Fatalf("default config: %v", err)
 	}
-	cfg := DefaultConfig("redis://127.0.0.1:6379/0", topology.NewNames("x"))
+	cfg := DefaultConfig("redis://127.0.0.1:6379/0", topology.NewNames("x").Aggregate("payments"))
 	cfg.TTL = 0
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("TTL 0 (no expiry) refused: %v", err)
@@ -35,7 +35,7 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 }
 
 func TestKeysUseTheNamespacePrefix(t *testing.T) {
-	k := NewKeys(topology.NewNames("ns1"))
+	k := NewKeys(topology.NewNames("ns1").Aggregate("payments"))
 	got := []string{k.Payment("p"), k.Version("p"), k.Recent("o"), k.CacheVersion("o"), k.InvalidateChannel(), k.Offset("ns1.payments.events", 7)}
 	want := []string{"ns1:payment:p", "ns1:payment:p:v", "ns1:org:o:recent", "ns1:org:o:cachever", "ns1:invalidate", "ns1:sink:redis:offset:ns1.payments.events:7"}
 	for i := range want {
@@ -57,7 +57,7 @@ func testEvent(p int32, off int64, id string, v int64, state bool) sinks.Event {
 }
 
 func TestBuildChunksLayout(t *testing.T) {
-	cfg := DefaultConfig("redis://127.0.0.1:6379/0", topology.NewNames("n"))
+	cfg := DefaultConfig("redis://127.0.0.1:6379/0", topology.NewNames("n").Aggregate("payments"))
 	cfg.ChunkEvents = 2
 	tg, err := NewTarget(cfg)
 	if err != nil {
