@@ -14,6 +14,7 @@ import (
 	"log/slog"
 
 	"github.com/prism-cqrs/prism/processors"
+	"github.com/prism-cqrs/prism/projections"
 	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/topology"
 )
@@ -42,6 +43,16 @@ type Definition struct {
 	// Events decodes the values of the aggregate's events topic for the
 	// sink runtime.
 	Events records.EventDecoder
+	// Results decodes the values of its results topic (producers' --wait).
+	Results records.ResultDecoder
+	// Commands parses and encodes its commands (producers, JSON Lines).
+	Commands records.CommandCodec
+
+	// Projections: how its events and state render into each read source.
+	Table     projections.Table     // the postgres sink
+	Document  projections.Document  // the elasticsearch sink
+	Cache     projections.Cache     // the redis sink
+	ReadModel projections.ReadModel // the readmodels sink
 }
 
 // Names returns the names of d's topics, groups and index in namespace ns.

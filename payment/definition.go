@@ -25,6 +25,7 @@ func Definition() (*aggregates.Definition, error) {
 				Logger: o.Logger,
 			})
 		},
-		Events: codec.Events(),
+		Events:  codec.Events(),
+		Results: codec.Results(),
 	}, nil
 }

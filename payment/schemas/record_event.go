@@ -65,3 +65,25 @@ func FromRecord(r *records.Event) *EventEnvelope {
 	e.State, _ = r.State.(*Payment)
 	return e
 }
+
+// Record returns the generic view of r (records.Result).
+func (r *CommandResult) Record() *records.Result {
+	return &records.Result{
+		CommandID: r.CommandID, AggregateID: r.PaymentID, Accepted: r.Accepted, Reason: r.Reason,
+		Message: r.Message, Field: r.Field, EventVersion: r.EventVersion, Duplicate: r.Duplicate,
+		CorrelationID: r.CorrelationID,
+	}
+}
+
+// Results returns c as a records.ResultDecoder for Payment's results topic.
+func (c *Codec) Results() records.ResultDecoder { return resultDecoder{c} }
+
+type resultDecoder struct{ c *Codec }
+
+func (d resultDecoder) DecodeResult(b []byte) (*records.Result, error) {
+	r, err := d.c.DecodeResult(b)
+	if err != nil {
+		return nil, err
+	}
+	return r.Record(), nil
+}

@@ -1,0 +1,4 @@
+package projections
+
+// Cache is how an aggregate renders into its Redis document (sinks/redis).
+type Cache interface{}

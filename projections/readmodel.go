@@ -1,0 +1,4 @@
+package projections
+
+// ReadModel is how an aggregate renders into its read models (sinks/readmodels).
+type ReadModel interface{}
