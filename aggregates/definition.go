@@ -70,10 +70,10 @@ func (d *Definition) Validate() error {
 		errs = append(errs, fmt.Errorf("plural: %w", err))
 	}
 	if d.NewProcessor == nil {
-		errs = append(errs, errors.New("NewProcessor is nil"))
+		errs = append(errs, errors.New("field NewProcessor is nil"))
 	}
 	if d.Events == nil {
-		errs = append(errs, errors.New("Events is nil"))
+		errs = append(errs, errors.New("field Events is nil"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("aggregate %q: %w", d.Name, err)
