@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	pay "github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/internal/pgstore"
@@ -22,7 +23,7 @@ func TestSetupIsSafeWithInstancesStartingAtOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			// They all claim the schema for one namespace at once.
-			tg, err := postgres.New(postgres.Config{URL: s.url, Schema: s.schema, Namespace: "owner"})
+			tg, err := postgres.New(postgres.Config{URL: s.url, Schema: s.schema, Namespace: "owner"}, pay.Table())
 			if err != nil {
 				errs[i] = err
 				return
@@ -91,7 +92,7 @@ func TestBadEventsAreRejectedAndTheRestApplied(t *testing.T) {
 	if len(offs) != 3 || offs[0] != 1 || offs[1] != 2 || offs[2] != 3 {
 		t.Fatalf("rejected offsets %v, want [1 2 3]", offs)
 	}
-	got, err := postgres.ReadPayments(ctx, s.pool, s.schema)
+	got, err := pay.ReadPayments(ctx, s.pool, s.schema)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +135,7 @@ func TestDeleteThenRecreateInOneBatch(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := postgres.ReadPayments(ctx, s.pool, s.schema)
+	got, err := pay.ReadPayments(ctx, s.pool, s.schema)
 	if err != nil {
 		t.Fatal(err)
 	}
