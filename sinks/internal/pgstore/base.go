@@ -53,6 +53,7 @@ type Base struct {
 
 // NewBase builds the pool; it connects lazily, so NewBase succeeds while
 // Postgres is down (Setup then fails and the runtime retries it).
+// migrations are the sink's own series, recorded under component.
 func NewBase(sink string, cfg Config, component string, migrations []Migration) (*Base, error) {
 	if err := cfg.Validate(sink); err != nil {
 		return nil, err
