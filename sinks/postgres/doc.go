@@ -2,8 +2,8 @@
 // aggregate of one type in its table <schema>.<table> (schema = the
 // namespace's PostgresSchema). The table — its name, migrations, columns,
 // the rendering of a state into a row and the checks of its own fields — is
-// the aggregate's projections.Table (Payment's: payment.Table()); this
-// package keeps the exactly-once mechanics and names no aggregate.
+// the aggregate's projections.Table, implemented in the aggregate's package;
+// this package keeps the exactly-once mechanics and names no aggregate.
 //
 // Exactly-once effect: each batch is one transaction that locks this sink's
 // rows of <schema>.sink_offsets for the batch's partitions, skips events

@@ -8,9 +8,9 @@ const component = "postgres"
 
 // migrations are the sink's own tables, applied by Setup before the
 // table's; never edit a released one, add the next version. Version 1 was
-// released as "payments and offsets" (it created Payment's table too): a
-// schema migrated then has it recorded and skips it, while the payments
-// table's own series creates nothing it already has.
+// first released creating the first aggregate's table too: a schema
+// migrated then has it recorded and skips it, while that table's own
+// series (idempotent DDL) creates nothing it already has (docs/sinks.md).
 var migrations = []pgstore.Migration{
 	{Version: 1, Name: "sink offsets", SQL: pgstore.OffsetsTableSQL},
 }
