@@ -10,15 +10,15 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
-	"github.com/prism-cqrs/prism/sinks/postgres"
 	"github.com/prism-cqrs/prism/sinks/readmodels"
 	"github.com/prism-cqrs/prism/sinks/sinktest"
 )
 
 // checkPostgresSink lists how the payments table differs from x.
 func (e *sinkEnv) checkPostgresSink(ctx context.Context, x sinkExpect) []string {
-	got, err := postgres.ReadPayments(ctx, e.pool, e.schema)
+	got, err := payment.ReadPayments(ctx, e.pool, e.schema)
 	if err != nil {
 		return []string{err.Error()}
 	}

@@ -1,6 +1,7 @@
 package readmodels
 
 import (
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/internal/pgstore"
 )
@@ -26,5 +27,6 @@ func New(cfg Config) (*Target, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.CheckState = payment.Table().Check // interim (pgsink): the readmodels projection's own check replaces it
 	return &Target{Base: b}, nil
 }

@@ -48,7 +48,7 @@ func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event, c
 	reasons := make([]string, len(batch))
 	var valid []sinks.Event
 	for i, ev := range batch {
-		if reasons[i] = pgstore.CheckEvent(ev); reasons[i] == "" {
+		if reasons[i] = t.Check(ev); reasons[i] == "" {
 			valid = append(valid, ev)
 		}
 	}
