@@ -27,5 +27,6 @@ func Definition() (*aggregates.Definition, error) {
 		},
 		Events:  codec.Events(),
 		Results: codec.Results(),
+		Cache:   RedisCache{},
 	}, nil
 }
