@@ -33,7 +33,7 @@ func NewKeys(names topology.Names, layout projections.CacheLayout) Keys {
 func (k Keys) Doc(id string) string { return k.doc + id }
 
 // Version is the key of the deletion marker that earlier versions of the
-// sink kept for a deleted payment. The target no longer writes or reads it
+// sink kept for a deleted document. The target no longer writes or reads it
 // (markers left behind expire by their TTL); kept for compatibility.
 func (k Keys) Version(id string) string { return k.doc + id + ":v" }
 
@@ -68,14 +68,21 @@ var (
 func ValidateLayout(layout projections.CacheLayout) error {
 	var errs []error
 	if !keyWord.MatchString(layout.Key) {
-		errs = append(errs, fmt.Errorf("Key %q: want one [A-Za-z0-9_] word", layout.Key))
+		errs = append(errs, fmt.Errorf("key part (Key) %q: want one [A-Za-z0-9_] word", layout.Key))
 	}
-	for _, n := range []struct{ what, v string }{{"Recent", layout.Recent}, {"CacheVersion", layout.CacheVersion}} {
+	switch layout.Key {
+	case "org", "sink", "invalidate":
+		errs = append(errs, fmt.Errorf("key part (Key) %q: taken by the sink's own keys", layout.Key))
+	}
+	for _, n := range []struct{ what, v string }{{"recent index (Recent)", layout.Recent}, {"change counter (CacheVersion)", layout.CacheVersion}} {
 		if !keyName.MatchString(n.v) {
 			errs = append(errs, fmt.Errorf("%s %q: want [A-Za-z0-9_] words joined by ':'", n.what, n.v))
 		}
 	}
-	for _, n := range []struct{ what, v string }{{"OrganizationField", layout.OrganizationField}, {"IDField", layout.IDField}} {
+	if layout.Recent == layout.CacheVersion {
+		errs = append(errs, fmt.Errorf("recent index and change counter have the same name %q", layout.Recent))
+	}
+	for _, n := range []struct{ what, v string }{{"organization field (OrganizationField)", layout.OrganizationField}, {"id field (IDField)", layout.IDField}} {
 		switch {
 		case !fieldName.MatchString(n.v):
 			errs = append(errs, fmt.Errorf("%s %q: want a [A-Za-z_][A-Za-z0-9_]* name", n.what, n.v))
@@ -83,15 +90,8 @@ func ValidateLayout(layout projections.CacheLayout) error {
 			errs = append(errs, fmt.Errorf("%s %q: the version field is the sink's", n.what, n.v))
 		}
 	}
-	switch layout.Key {
-	case "org", "sink", "invalidate":
-		errs = append(errs, fmt.Errorf("Key %q: taken by the sink's own keys", layout.Key))
-	}
-	if layout.Recent == layout.CacheVersion {
-		errs = append(errs, fmt.Errorf("Recent and CacheVersion are both %q", layout.Recent))
-	}
 	if layout.OrganizationField == layout.IDField {
-		errs = append(errs, fmt.Errorf("OrganizationField and IDField are both %q", layout.IDField))
+		errs = append(errs, fmt.Errorf("organization and id fields have the same name %q", layout.IDField))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("redis: cache layout: %w", err)
