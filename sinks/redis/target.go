@@ -63,15 +63,15 @@ func NewTarget(cfg Config, cache projections.Cache) (*Target, error) {
 		where += " as user " + opts.Username
 	}
 	keys := NewKeys(cfg.Names, layout)
+	msgOrg, msgID := `{"`+layout.OrganizationField+`":`, `,"`+layout.IDField+`":`
 	return &Target{
 		cfg:   cfg,
 		cache: cache,
 		keys:  keys,
 		header: []any{int64(cfg.TTL.Seconds()), cfg.RecentSize, keys.InvalidateChannel(),
-			keys.org, keys.recent, keys.cachever, layout.OrganizationField,
-			`{"` + layout.OrganizationField + `":`, `,"` + layout.IDField + `":`},
-		msgOrg: `{"` + layout.OrganizationField + `":`,
-		msgID:  `,"` + layout.IDField + `":`,
+			keys.org, keys.recent, keys.cachever, layout.OrganizationField, msgOrg, msgID},
+		msgOrg: msgOrg,
+		msgID:  msgID,
 		where:  where,
 		client: goredis.NewClient(opts),
 		log:    slog.Default().With("sink", "redis"),
