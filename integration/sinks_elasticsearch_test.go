@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/sinks"
@@ -51,7 +52,7 @@ func esAndRedisStores(t testing.TB, e *sinkEnv) (*esStore, *redisStore) {
 	es := newESStore(t)
 	es.names = e.names
 	rs := newRedisStore(t)
-	rs.names, rs.keys = e.names, redissink.NewKeys(e.names)
+	rs.names, rs.keys = e.names, redissink.NewKeys(e.names, payment.RedisCache{}.CacheLayout())
 	t.Cleanup(func() {
 		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

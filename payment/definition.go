@@ -28,5 +28,6 @@ func Definition() (*aggregates.Definition, error) {
 		Events:  codec.Events(),
 		Results: codec.Results(),
 		Table:   Table(),
+		Cache:   RedisCache{},
 	}, nil
 }
