@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/sinks"
 	essink "github.com/prism-cqrs/prism/sinks/elasticsearch"
 	"github.com/prism-cqrs/prism/sinks/postgres"
@@ -53,7 +54,7 @@ func TestNamespacePostgresSchemaOwner(t *testing.T) {
 	if err := setup(postgres.New(postgres.Config{URL: url, Schema: schema, Namespace: owner.Namespace})); err != nil {
 		t.Fatalf("setup of the owner: %v", err)
 	}
-	if err := setup(readmodels.New(readmodels.Config{URL: url, Schema: schema, Namespace: owner.Namespace})); err != nil {
+	if err := setup(readmodels.New(readmodels.Config{URL: url, Schema: schema, Namespace: owner.Namespace}, payment.ReadModel{})); err != nil {
 		t.Fatalf("setup of the owner's readmodels sink: %v", err)
 	}
 	err = setup(postgres.New(postgres.Config{URL: url, Schema: other.PostgresSchema(), Namespace: other.Namespace}))

@@ -27,5 +27,7 @@ func Definition() (*aggregates.Definition, error) {
 		},
 		Events:  codec.Events(),
 		Results: codec.Results(),
+
+		ReadModel: ReadModel{},
 	}, nil
 }

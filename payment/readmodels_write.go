@@ -1,4 +1,4 @@
-package readmodels
+package payment
 
 import (
 	"cmp"
@@ -10,118 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/prism-cqrs/prism/sinks"
-	"github.com/prism-cqrs/prism/sinks/internal/pgstore"
 )
-
-// Write applies the batch in one transaction (see the package doc).
-//
-// Fast path: the timeline rows of the events at or after the stored
-// offsets are COPYed (every such event is new in a well-formed stream).
-// When an event id is already present (a re-sent event at a new offset),
-// the COPY fails with a unique violation, the transaction is rolled back
-// and the batch is written again on the careful path, which inserts the
-// timeline rows ON CONFLICT DO NOTHING and only moves the figures for the
-// rows it inserted.
-func (t *Target) Write(ctx context.Context, topic string, batch []sinks.Event) ([]sinks.Rejected, error) {
-	rej, err := t.write(ctx, topic, batch, true)
-	if pgstore.IsUniqueViolation(err) {
-		rej, err = t.write(ctx, topic, batch, false)
-	}
-	if err != nil {
-		return nil, pgstore.Classify(fmt.Errorf("readmodels sink: batch of %d events: %w", len(batch), err))
-	}
-	return rej, nil
-}
-
-// written is what one attempt computes between its round trips.
-type written struct {
-	fresh    []sinks.Event // valid events at or after the stored offsets
-	moved    map[int32]int64
-	rejected []sinks.Rejected
-}
-
-func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event, copyTimeline bool) ([]sinks.Rejected, error) {
-	if len(batch) == 0 {
-		return nil, nil
-	}
-	schema := t.Schema
-	reasons := make([]string, len(batch))
-	var valid []sinks.Event
-	for i, ev := range batch {
-		if reasons[i] = pgstore.CheckEvent(ev); reasons[i] == "" {
-			valid = append(valid, ev)
-		}
-	}
-	next := map[int32]int64{}
-	inserted := map[string]bool{}
-	prev := map[string]paymentState{}
-	var w *written
-	var f folded
-	err := pgstore.Trips(ctx, t.Pool,
-		// Trip 1: lock the offsets, read the previous states; on the
-		// careful path also insert the timeline rows (a replayed event finds
-		// its row and inserts nothing).
-		func(b *pgx.Batch) {
-			pgstore.QueueLockOffsets(b, schema, Name, topic, pgstore.Partitions(batch), next)
-			if !copyTimeline {
-				queueTimeline(b, schema, topic, valid, inserted)
-			}
-			queueLoadStates(b, schema, valid, prev)
-		},
-		// Between the trips: COPY the timeline rows (fast path), fold the
-		// events at or after the stored offsets, COPY the states of payments
-		// that had none (the offsets lock makes this instance the only
-		// writer of their partition, so none can appear meanwhile).
-		func(ctx context.Context, conn *pgx.Conn) error {
-			w = selectFresh(batch, reasons, next)
-			if copyTimeline {
-				if err := copyTimelineRows(ctx, conn, schema, topic, w.fresh, inserted); err != nil {
-					return err
-				}
-			}
-			f = fold(w.fresh, prev, func(id string) bool {
-				if inserted[id] {
-					delete(inserted, id) // a second copy in this batch is a replay
-					return true
-				}
-				return false
-			})
-			return copyNewStates(ctx, conn, schema, f.states, prev)
-		},
-		// Trip 2: the other states, the deltas and the offsets.
-		func() (*pgx.Batch, error) {
-			b := &pgx.Batch{}
-			queueStates(b, schema, f.states, prev)
-			queueSummary(b, schema, f.summary)
-			queueDaily(b, schema, f.daily)
-			pgstore.QueueSaveOffsets(b, schema, Name, topic, w.moved)
-			return b, nil
-		})
-	if err != nil {
-		return nil, err
-	}
-	return w.rejected, nil
-}
-
-// selectFresh keeps the events at or after the stored offsets, splitting
-// off those never storable, and computes the new offsets.
-func selectFresh(batch []sinks.Event, reasons []string, next map[int32]int64) *written {
-	w := &written{moved: map[int32]int64{}}
-	for i, ev := range batch {
-		if ev.Offset < next[ev.Partition] {
-			continue
-		}
-		if ev.Offset+1 > w.moved[ev.Partition] {
-			w.moved[ev.Partition] = ev.Offset + 1
-		}
-		if reasons[i] != "" {
-			w.rejected = append(w.rejected, sinks.Rejected{Event: ev, Reason: reasons[i]})
-			continue
-		}
-		w.fresh = append(w.fresh, ev)
-	}
-	return w
-}
 
 var timelineColumns = []string{"event_id", "aggregate_id", "organization_id", "type", "occurred_at", "correlation_id", "version", "data", "metadata"}
 
@@ -174,7 +63,7 @@ func queueTimeline(b *pgx.Batch, schema, topic string, events []sinks.Event, ins
 	if len(ids) == 0 {
 		return
 	}
-	b.Queue(`INSERT INTO `+pgstore.Table(schema, "payment_timeline")+`
+	b.Queue(`INSERT INTO `+rmTable(schema, "payment_timeline")+`
 		(event_id, aggregate_id, organization_id, type, occurred_at, correlation_id, version, data, metadata)
 		SELECT e, a, o, ty, at, c, v, d::jsonb, m::jsonb
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::bigint[], $8::text[], $9::text[])
@@ -192,7 +81,7 @@ func queueTimeline(b *pgx.Batch, schema, topic string, events []sinks.Event, ins
 // into prev. No row lock is needed: the offsets rows locked before
 // serialize the writers of a partition, and a payment lives in one
 // partition (its key's).
-func queueLoadStates(b *pgx.Batch, schema string, events []sinks.Event, prev map[string]paymentState) {
+func queueLoadReadModelStates(b *pgx.Batch, schema string, events []sinks.Event, prev map[string]readModelState) {
 	seen := map[string]bool{}
 	var keys []string
 	for _, ev := range events {
@@ -210,20 +99,20 @@ func queueLoadStates(b *pgx.Batch, schema string, events []sinks.Event, prev map
 	}
 	slices.Sort(keys)
 	b.Queue(`SELECT id, organization_id, status, currency, amount_minor, version, deleted
-		FROM `+pgstore.Table(schema, "readmodel_state")+` WHERE id = ANY($1)`, keys).
+		FROM `+rmTable(schema, "readmodel_state")+` WHERE id = ANY($1)`, keys).
 		Query(func(rows pgx.Rows) error {
 			var id string
-			var s paymentState
+			var s readModelState
 			_, err := pgx.ForEachRow(rows, []any{&id, &s.org, &s.status, &s.currency, &s.amount, &s.version, &s.deleted},
 				func() error { prev[id] = s; return nil })
 			return err
 		})
 }
 
-var stateColumns = []string{"id", "organization_id", "status", "currency", "amount_minor", "version", "deleted"}
+var readModelStateColumns = []string{"id", "organization_id", "status", "currency", "amount_minor", "version", "deleted"}
 
 // copyNewStates COPYs the states of payments that had no row.
-func copyNewStates(ctx context.Context, conn *pgx.Conn, schema string, states, prev map[string]paymentState) error {
+func copyNewStates(ctx context.Context, conn *pgx.Conn, schema string, states, prev map[string]readModelState) error {
 	var rows [][]any
 	for id, s := range states {
 		if _, had := prev[id]; !had {
@@ -233,14 +122,14 @@ func copyNewStates(ctx context.Context, conn *pgx.Conn, schema string, states, p
 	if len(rows) == 0 {
 		return nil
 	}
-	if _, err := conn.CopyFrom(ctx, pgx.Identifier{schema, "readmodel_state"}, stateColumns, pgx.CopyFromRows(rows)); err != nil {
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{schema, "readmodel_state"}, readModelStateColumns, pgx.CopyFromRows(rows)); err != nil {
 		return fmt.Errorf("copy %d new states: %w", len(rows), err)
 	}
 	return nil
 }
 
 // queueStates upserts the states of payments that had a row.
-func queueStates(b *pgx.Batch, schema string, states, prev map[string]paymentState) {
+func queueReadModelStates(b *pgx.Batch, schema string, states, prev map[string]readModelState) {
 	ids := make([]string, 0, len(states))
 	for id := range states {
 		if _, had := prev[id]; had {
@@ -258,7 +147,7 @@ func queueStates(b *pgx.Batch, schema string, states, prev map[string]paymentSta
 		s := states[id]
 		orgs[i], statuses[i], curs[i], amounts[i], versions[i], deleted[i] = s.org, s.status, s.currency, s.amount, s.version, s.deleted
 	}
-	b.Queue(`INSERT INTO `+pgstore.Table(schema, "readmodel_state")+` AS s
+	b.Queue(`INSERT INTO `+rmTable(schema, "readmodel_state")+` AS s
 		(id, organization_id, status, currency, amount_minor, version, deleted)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[], $7::bool[])
 		ON CONFLICT (id) DO UPDATE SET organization_id = EXCLUDED.organization_id, status = EXCLUDED.status,
@@ -286,7 +175,7 @@ func queueSummary(b *pgx.Batch, schema string, deltas map[summaryKey]summaryDelt
 		d := deltas[k]
 		orgs[i], statuses[i], curs[i], counts[i], amounts[i] = k.org, k.status, k.currency, d.count, d.amount
 	}
-	b.Queue(`INSERT INTO `+pgstore.Table(schema, "payment_summary")+` AS s
+	b.Queue(`INSERT INTO `+rmTable(schema, "payment_summary")+` AS s
 		(organization_id, status, currency, count, total_amount_minor)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[])
 		ON CONFLICT (organization_id, status, currency) DO UPDATE SET
@@ -314,7 +203,7 @@ func queueDaily(b *pgx.Batch, schema string, deltas map[dailyKey]dailyDelta) {
 		orgs[i], days[i], curs[i] = k.org, k.day, k.currency
 		cc[i], ca[i], cap[i], ref[i] = d.createdCount, d.createdAmount, d.captured, d.refunded
 	}
-	b.Queue(`INSERT INTO `+pgstore.Table(schema, "payment_daily")+` AS d
+	b.Queue(`INSERT INTO `+rmTable(schema, "payment_daily")+` AS d
 		(organization_id, day, currency, created_count, created_amount_minor, captured_amount_minor, refunded_amount_minor)
 		SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
 		ON CONFLICT (organization_id, day, currency) DO UPDATE SET
@@ -324,3 +213,6 @@ func queueDaily(b *pgx.Batch, schema string, deltas map[dailyKey]dailyDelta) {
 			refunded_amount_minor = d.refunded_amount_minor + EXCLUDED.refunded_amount_minor`,
 		orgs, days, curs, cc, ca, cap, ref)
 }
+
+// table is the quoted schema-qualified name of a table.
+func rmTable(schema, name string) string { return pgx.Identifier{schema, name}.Sanitize() }
