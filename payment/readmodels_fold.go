@@ -9,7 +9,7 @@ import (
 	"github.com/prism-cqrs/prism/sinks"
 )
 
-// paymentState is one row of readmodel_state.
+// readModelState is one row of readmodel_state.
 type readModelState struct {
 	org, status, currency string
 	amount, version       int64
@@ -28,7 +28,7 @@ type dailyKey struct {
 
 type dailyDelta struct{ createdCount, createdAmount, captured, refunded int64 }
 
-// folded is the effect of a batch: the states to store, the summary and
+// readModelFold is the effect of a batch: the states to store, the summary and
 // daily deltas.
 type readModelFold struct {
 	states  map[string]readModelState // dirty states to upsert
@@ -36,7 +36,7 @@ type readModelFold struct {
 	daily   map[dailyKey]dailyDelta
 }
 
-// fold applies the fresh events in order to the previous states. newEvent
+// foldReadModels applies the fresh events in order to the previous states. newEvent
 // reports whether an event's timeline row was inserted by this batch (its
 // first occurrence); others have been applied before and only a tombstone
 // (no event id) can act without one.

@@ -77,8 +77,8 @@ func queueTimeline(b *pgx.Batch, schema, topic string, events []sinks.Event, ins
 		})
 }
 
-// queueLoadStates reads the readmodel_state rows of the events' payments
-// into prev. No row lock is needed: the offsets rows locked before
+// queueLoadReadModelStates reads the readmodel_state rows of the events'
+// payments into prev. No row lock is needed: the offsets rows locked before
 // serialize the writers of a partition, and a payment lives in one
 // partition (its key's).
 func queueLoadReadModelStates(b *pgx.Batch, schema string, events []sinks.Event, prev map[string]readModelState) {
@@ -128,7 +128,7 @@ func copyNewStates(ctx context.Context, conn *pgx.Conn, schema string, states, p
 	return nil
 }
 
-// queueStates upserts the states of payments that had a row.
+// queueReadModelStates upserts the states of payments that had a row.
 func queueReadModelStates(b *pgx.Batch, schema string, states, prev map[string]readModelState) {
 	ids := make([]string, 0, len(states))
 	for id := range states {

@@ -10,7 +10,7 @@ import (
 )
 
 // Totals is a ReadModel of sums over the live aggregates' last states —
-// open receivables per organization and currency, live payments per
+// open receivables per organization and currency, live orders per
 // status: each aggregate's state contributes values under one key, and
 // each event moves the sums by what its aggregate contributes after minus
 // before. The previous states live in State, the sums in Sums; both are

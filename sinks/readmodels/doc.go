@@ -1,9 +1,8 @@
 // Package readmodels is the sink that maintains an aggregate's read models
 // (query-side tables: summaries, timelines, daily figures) in the
 // namespace's Postgres schema. What the tables hold and how an event moves
-// them is the aggregate's projections.ReadModel (Payment's: payment/
-// readmodels.go); this package keeps the exactly-once mechanics, the same
-// for every aggregate.
+// them is the aggregate's projections.ReadModel (docs/sinks.md); this
+// package keeps the exactly-once mechanics, the same for every aggregate.
 //
 // Exactly-once effect: one transaction per batch, in two round trips
 // (pgstore.Trips), with this sink's offsets rows of the batch's partitions
