@@ -20,7 +20,8 @@ import (
 // nothing) and a replay below the stored offsets never reaches it; an event
 // re-sent at a new offset must be recognized by Next, typically by a
 // version column of the state (an event whose version is not newer than
-// the state's changes nothing).
+// the state's changes nothing; mind an aggregate created again after a
+// delete, whose versions start over).
 type Totals[S any, K comparable] struct {
 	// Component records Versions in schema_migrations (unique in a schema).
 	Component string
