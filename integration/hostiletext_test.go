@@ -22,7 +22,6 @@ import (
 	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/producers"
-	"github.com/prism-cqrs/prism/sinks/readmodels"
 	"github.com/prism-cqrs/prism/sinks/sinktest"
 )
 
@@ -197,7 +196,7 @@ func TestHostileTextEveryReadSourceAgrees(t *testing.T) {
 	ignore := []sinktest.Field{sinktest.FieldCreatedAt, sinktest.FieldUpdatedAt}
 	waitPayments(t, "postgres", 3*time.Minute, want, func() (map[string]schemas.Payment, error) { return payment.ReadPayments(ctx, e.pool, e.schema) }, ignore...)
 	kvWaitEqual(t, "readmodels state", 2*time.Minute, func() []string {
-		got, err := readmodels.ReadStates(ctx, e.pool, e.schema)
+		got, err := payment.ReadStates(ctx, e.pool, e.schema)
 		if err != nil {
 			return []string{err.Error()}
 		}

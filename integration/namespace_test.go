@@ -54,7 +54,7 @@ func TestNamespacePostgresSchemaOwner(t *testing.T) {
 	if err := setup(postgres.New(postgres.Config{URL: url, Schema: schema, Namespace: owner.Namespace}, payment.Table())); err != nil {
 		t.Fatalf("setup of the owner: %v", err)
 	}
-	if err := setup(readmodels.New(readmodels.Config{URL: url, Schema: schema, Namespace: owner.Namespace})); err != nil {
+	if err := setup(readmodels.New(readmodels.Config{URL: url, Schema: schema, Namespace: owner.Namespace}, payment.ReadModel{})); err != nil {
 		t.Fatalf("setup of the owner's readmodels sink: %v", err)
 	}
 	err = setup(postgres.New(postgres.Config{URL: url, Schema: other.PostgresSchema(), Namespace: other.Namespace}, payment.Table()))

@@ -29,5 +29,7 @@ func Definition() (*aggregates.Definition, error) {
 		Results: codec.Results(),
 		Table:   Table(),
 		Cache:   RedisCache{},
+
+		ReadModel: ReadModel{},
 	}, nil
 }

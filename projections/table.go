@@ -58,14 +58,6 @@ type Column struct {
 	Version bool
 }
 
-// Migration is one versioned schema change of a projection. SQL may hold
-// several statements; {{schema}} stands for the quoted schema name.
-type Migration struct {
-	Version int
-	Name    string
-	SQL     string
-}
-
 // StorableText reports whether every s is text Postgres stores: valid UTF-8
 // without NUL bytes.
 func StorableText(s ...string) bool {

@@ -44,7 +44,7 @@ func newPostgresTarget(g *globals, f *sinkFlags) (sinks.Target, error) {
 
 func newReadmodelsTarget(g *globals, f *sinkFlags) (sinks.Target, error) {
 	n := g.names()
-	return readmodels.New(readmodels.Config{URL: g.postgresURL, Schema: n.PostgresSchema(), Namespace: n.Namespace, MaxConns: int32(f.pgMaxConns)})
+	return readmodels.New(readmodels.Config{URL: g.postgresURL, Schema: n.PostgresSchema(), Namespace: n.Namespace, MaxConns: int32(f.pgMaxConns)}, payment.ReadModel{})
 }
 
 // sinkFlags are the flags of `prism sink`; each has a PRISM_SINK_*
