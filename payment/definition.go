@@ -25,7 +25,8 @@ func Definition() (*aggregates.Definition, error) {
 				Logger: o.Logger,
 			})
 		},
-		Events:  codec.Events(),
-		Results: codec.Results(),
+		Events:   codec.Events(),
+		Results:  codec.Results(),
+		Document: ElasticsearchProjection{},
 	}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/topology"
@@ -31,6 +32,17 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 	}
 }
 
+// paymentTarget is a target for Payment's documents (no request is made).
+func paymentTarget(t *testing.T) *Target {
+	t.Helper()
+	tg, err := NewTarget(DefaultConfig("http://127.0.0.1:1", topology.NewNames("x").Aggregate("payments")), payment.ElasticsearchProjection{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tg.Close() })
+	return tg
+}
+
 func ev(off int64, id string, v int64, typ string, withState bool) sinks.Event {
 	env := &schemas.EventEnvelope{EventID: "e", Type: typ, AggregateID: id, Version: v, OrganizationID: "o"}
 	if withState {
@@ -48,12 +60,12 @@ func TestOperationsKeepTheLastPerIDWithOffsetVersions(t *testing.T) {
 		ev(3, "b", 2, schemas.TypePaymentDeleted, false),
 		{Offset: 4, Key: "b"}, // tombstone after PaymentDeleted
 		{Offset: 5, Key: "c"}, // lone tombstone
-		ev(6, "d", 1, schemas.TypePaymentUpdated, false),
+		noAggregate(ev(6, "d", 1, schemas.TypePaymentUpdated, true)),
 	}
-	evOps, rejected := eventOps(batch)
+	evOps, rejected := paymentTarget(t).eventOps(batch)
 	ops := lastPerID(evOps)
 	if len(rejected) != 1 || rejected[0].Event.Offset != 6 {
-		t.Fatalf("rejected %+v, want the event without state", rejected)
+		t.Fatalf("rejected %+v, want the event without aggregate id", rejected)
 	}
 	if len(ops) != 3 {
 		t.Fatalf("%d operations, want 3: %+v", len(ops), ops)
@@ -74,6 +86,13 @@ func TestOperationsKeepTheLastPerIDWithOffsetVersions(t *testing.T) {
 	}
 }
 
+// noAggregate clears the aggregate id of e (a state, but no id to write it
+// under).
+func noAggregate(e sinks.Event) sinks.Event {
+	e.Envelope.AggregateID = ""
+	return e
+}
+
 // TestDropStaleKeepsNewLives follows a batch from given live documents:
 // older versions of a live payment's life are dropped, a re-creation after
 // a delete (even with the same created_at) is kept.
@@ -85,11 +104,11 @@ func TestDropStaleKeepsNewLives(t *testing.T) {
 		}
 		return e
 	}
-	created := formatDate(time.Date(2026, 1, 2, 3, 4, 5, 678901234, time.FixedZone("x", 3600))) // as ev builds it
+	created := time.Date(2026, 1, 2, 3, 4, 5, 678901234, time.FixedZone("x", 3600)).UTC().Format(payment.ElasticsearchDateFormat) // as ev builds it
 	live := map[string]liveState{
-		"stale":    {aggregate: 3, createdAt: created},
-		"recreate": {aggregate: 3, createdAt: created},
-		"sameday":  {aggregate: 3, createdAt: created},
+		"stale":    {aggregate: 3, life: created},
+		"recreate": {aggregate: 3, life: created},
+		"sameday":  {aggregate: 3, life: created},
 	}
 	batch := []sinks.Event{
 		ev(10, "stale", 1, schemas.TypePaymentCreated, true),       // older version of the live life: dropped
@@ -101,12 +120,13 @@ func TestDropStaleKeepsNewLives(t *testing.T) {
 		ev(16, "sameday", 1, schemas.TypePaymentCreated, true), // same created_at, but after a delete: kept
 		ev(17, "new", 1, schemas.TypePaymentCreated, true),     // no live document: kept
 	}
-	evOps, _ := eventOps(batch)
+	tg := paymentTarget(t)
+	evOps, _ := tg.eventOps(batch)
 	if ids := lookupIDs(batch); fmt.Sprint(ids) != "[stale recreate new]" {
 		t.Fatalf("lookup ids %v, want [stale recreate new] (sameday starts with a delete)", ids)
 	}
 	var kept []int64
-	for _, op := range dropStale(evOps, live) {
+	for _, op := range tg.dropStale(evOps, live) {
 		kept = append(kept, op.ev.Offset)
 	}
 	if fmt.Sprint(kept) != "[12 14 15 16 17]" {
@@ -147,7 +167,7 @@ func fakeBulk(t *testing.T, status int, body string) *Target {
 	}))
 	t.Cleanup(srv.Close)
 	cfg := DefaultConfig(srv.URL, topology.NewNames("x").Aggregate("payments"))
-	tg, err := NewTarget(cfg)
+	tg, err := NewTarget(cfg, payment.ElasticsearchProjection{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +242,7 @@ func TestSetupClassifiesARefusedConfigurationAsPermanent(t *testing.T) {
 			withCreds := strings.Replace(srv.URL, "http://", "http://u:s3cret-in-url@", 1)
 			cfg := DefaultConfig(withCreds, topology.NewNames("x").Aggregate("payments"))
 			cfg.Username, cfg.Password = "u", "s3cret-password"
-			tg, err := NewTarget(cfg)
+			tg, err := NewTarget(cfg, payment.ElasticsearchProjection{})
 			if err != nil {
 				t.Fatal(err)
 			}
