@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/sinks"
 	essink "github.com/prism-cqrs/prism/sinks/elasticsearch"
 	"github.com/prism-cqrs/prism/sinks/postgres"
@@ -111,7 +112,7 @@ func TestNamespaceElasticsearchIndexOwner(t *testing.T) {
 	})
 	setup := func(n topology.Names) error {
 		t.Helper()
-		tg, err := essink.NewTarget(essink.DefaultConfig(s.url, n))
+		tg, err := essink.NewTarget(essink.DefaultConfig(s.url, n), payment.ElasticsearchProjection{})
 		if err != nil {
 			t.Fatal(err)
 		}
