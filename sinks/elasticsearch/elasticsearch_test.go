@@ -2,8 +2,10 @@ package elasticsearch
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/projections"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/topology"
 )
@@ -260,5 +263,90 @@ func TestSetupClassifiesARefusedConfigurationAsPermanent(t *testing.T) {
 				t.Errorf("error shows a secret: %v", err)
 			}
 		})
+	}
+}
+
+// capsDocument records the capabilities its Mapping was given.
+type capsDocument struct {
+	got *projections.IndexCapabilities
+}
+
+func (d capsDocument) Mapping(caps projections.IndexCapabilities) (json.RawMessage, error) {
+	*d.got = caps
+	return json.RawMessage(`{"n":{"type":"long"}}`), nil
+}
+func (capsDocument) Render(any) ([]byte, error)   { return []byte(`{"n":1}`), nil }
+func (capsDocument) Live() projections.LiveFields { return projections.LiveFields{Version: "n"} }
+func (capsDocument) Life(any) string              { return "" }
+
+// TestSetupTellsTheProjectionTheModulesOfEveryNode: a module counts only
+// when every node has it (as a module or a plugin), and the index is
+// created with the projection's properties.
+func TestSetupTellsTheProjectionTheModulesOfEveryNode(t *testing.T) {
+	var created []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Elastic-Product", "Elasticsearch")
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/_nodes"):
+			w.Write([]byte(`{"nodes":{"a":{"modules":[{"name":"mapper-extras"},{"name":"x-pack-core"}],"plugins":[{"name":"analysis-icu"}]},` +
+				`"b":{"modules":[{"name":"x-pack-core"}],"plugins":[{"name":"analysis-icu"}]}}}`))
+		case r.Method == http.MethodPut:
+			created, _ = io.ReadAll(r.Body)
+			w.Write([]byte(`{"acknowledged":true}`))
+		default: // the alias exists
+			w.Write([]byte(`{}`))
+		}
+	}))
+	defer srv.Close()
+	var caps projections.IndexCapabilities
+	tg, err := NewTarget(DefaultConfig(srv.URL, topology.NewNames("x").Aggregate("things")), capsDocument{&caps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	if err := tg.Setup(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(caps.Modules) != "map[analysis-icu:true x-pack-core:true]" || caps.Has("mapper-extras") {
+		t.Errorf("capabilities %v, want the modules and plugins of both nodes only", caps.Modules)
+	}
+	if !strings.Contains(string(created), `"properties":{"n":{"type":"long"}}`) {
+		t.Errorf("index created with %s, want the projection's properties", created)
+	}
+}
+
+// TestDropStaleWithoutLifeField: a projection without a life field gets
+// the stale check on versions alone.
+func TestDropStaleWithoutLifeField(t *testing.T) {
+	tg, err := NewTarget(DefaultConfig("http://127.0.0.1:1", topology.NewNames("x").Aggregate("things")), capsDocument{new(projections.IndexCapabilities)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	op := func(off, v int64) bulkOp {
+		return bulkOp{id: "a", version: off + 1, aggregate: v, state: 1, ev: sinks.Event{Offset: off}}
+	}
+	var kept []int64
+	for _, o := range tg.dropStale([]bulkOp{op(10, 2), op(11, 3), op(12, 4), op(13, 1)}, map[string]liveState{"a": {aggregate: 3}}) {
+		kept = append(kept, o.ev.Offset)
+	}
+	if fmt.Sprint(kept) != "[12]" {
+		t.Fatalf("kept offsets %v, want [12]", kept)
+	}
+}
+
+// noVersionDocument names no version field.
+type noVersionDocument struct{ capsDocument }
+
+func (noVersionDocument) Live() projections.LiveFields { return projections.LiveFields{} }
+
+func TestNewTargetRequiresAProjectionWithAVersionField(t *testing.T) {
+	cfg := DefaultConfig("http://127.0.0.1:1", topology.NewNames("x").Aggregate("things"))
+	if _, err := NewTarget(cfg, nil); err == nil || !strings.Contains(err.Error(), "no document projection") {
+		t.Errorf("NewTarget without a projection: %v", err)
+	}
+	if _, err := NewTarget(cfg, noVersionDocument{}); err == nil || !strings.Contains(err.Error(), "version field") {
+		t.Errorf("NewTarget with a projection naming no version field: %v", err)
 	}
 }
