@@ -30,7 +30,7 @@ func TestNamespacePostgresSchemaOwner(t *testing.T) {
 	ctx := harness.Context(t, 2*time.Minute)
 	url := harness.PostgresURL(t)
 	base := harness.Namespace(t)
-	owner, other := topology.NewNames(base+"-a").Aggregate("payments"), topology.NewNames(base + ".a").Aggregate("payments")
+	owner, other := topology.NewNames(base+"-a").Aggregate("payments"), topology.NewNames(base+".a").Aggregate("payments")
 	schema := owner.PostgresSchema()
 	if other.PostgresSchema() != schema {
 		t.Fatalf("schemas %q and %q differ: the test needs two namespaces mapping to one", schema, other.PostgresSchema())
@@ -103,7 +103,7 @@ func TestNamespaceElasticsearchIndexOwner(t *testing.T) {
 	ctx := harness.Context(t, 2*time.Minute)
 	s := newESStore(t) // cleanup deletes <base>-payments-v*
 	base := s.names.Namespace
-	owner, other := topology.NewNames(base+"-a").Aggregate("payments"), topology.NewNames(base + ".a").Aggregate("payments")
+	owner, other := topology.NewNames(base+"-a").Aggregate("payments"), topology.NewNames(base+".a").Aggregate("payments")
 	if owner.ElasticsearchIndex(1) != other.ElasticsearchIndex(1) {
 		t.Fatalf("indices %q and %q differ", owner.ElasticsearchIndex(1), other.ElasticsearchIndex(1))
 	}

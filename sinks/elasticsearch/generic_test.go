@@ -50,7 +50,9 @@ func (widgetDocument) Live() projections.LiveFields {
 	return projections.LiveFields{Version: "rev", Life: "born"}
 }
 
-func (widgetDocument) Life(state any) string { return state.(*widget).Born.UTC().Format(time.RFC3339Nano) }
+func (widgetDocument) Life(state any) string {
+	return state.(*widget).Born.UTC().Format(time.RFC3339Nano)
+}
 
 // widgetEvent is an event of widget id at offset off: version v with
 // state w, or a removal (w nil).
