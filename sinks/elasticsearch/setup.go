@@ -16,8 +16,9 @@ import (
 	"github.com/prism-cqrs/prism/sinks"
 )
 
-// Setup creates the index (Names.ElasticsearchIndex(IndexVersion)) with its
-// explicit mapping, and the alias pointing at it when the alias does not
+// Setup creates the index (Names.ElasticsearchIndex(IndexVersion)) with the
+// projection's mapping (projections.Document.Mapping, told the modules
+// every node has; dynamic: strict), and the alias pointing at it when the alias does not
 // exist yet. It is idempotent and safe when several instances run it at
 // once: an index another instance created first is accepted as is, and an
 // alias that already exists is left alone (it may point at another version
