@@ -30,7 +30,7 @@ func TestNamespacePostgresSchemaOwner(t *testing.T) {
 	ctx := harness.Context(t, 2*time.Minute)
 	url := harness.PostgresURL(t)
 	base := harness.Namespace(t)
-	owner, other := topology.NewNames(base+"-a").Aggregate("payments"), topology.NewNames(base+".a").Aggregate("payments")
+	owner, other := topology.NewNames(base+"-a").Aggregate("payments"), topology.Names{Namespace: base + "_a"}
 	schema := owner.PostgresSchema()
 	if other.PostgresSchema() != schema {
 		t.Fatalf("schemas %q and %q differ: the test needs two namespaces mapping to one", schema, other.PostgresSchema())
