@@ -103,7 +103,7 @@ func TestNamespaceElasticsearchIndexOwner(t *testing.T) {
 	ctx := harness.Context(t, 2*time.Minute)
 	s := newESStore(t) // cleanup deletes <base>-payments-v*
 	base := s.names.Namespace
-	owner, other := topology.NewNames(base+"-a").Aggregate("payments"), topology.Names{Namespace: base + ".a"}
+	owner, other := topology.NewNames(base+"-a").Aggregate("payments"), topology.NewNames(base+".a").Aggregate("payments")
 	if owner.ElasticsearchIndex(1) != other.ElasticsearchIndex(1) {
 		t.Fatalf("indices %q and %q differ", owner.ElasticsearchIndex(1), other.ElasticsearchIndex(1))
 	}
@@ -112,7 +112,7 @@ func TestNamespaceElasticsearchIndexOwner(t *testing.T) {
 	})
 	setup := func(n topology.Names) error {
 		t.Helper()
-		tg, err := essink.NewTarget(essink.DefaultConfig(s.url, n))
+		tg, err := essink.NewTarget(essink.DefaultConfig(s.url, n), payment.ElasticsearchProjection{})
 		if err != nil {
 			t.Fatal(err)
 		}

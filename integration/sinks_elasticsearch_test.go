@@ -82,7 +82,7 @@ func runRedisAndES(t *testing.T, ctx context.Context, e *sinkEnv, es *esStore, r
 }
 
 func (s *esStore) NewTarget(context.Context) (sinks.Target, error) {
-	return essink.NewTarget(essink.DefaultConfig(s.url, s.names))
+	return essink.NewTarget(essink.DefaultConfig(s.url, s.names), payment.ElasticsearchProjection{})
 }
 
 // call sends a request and decodes the JSON answer into out; it returns
@@ -392,7 +392,7 @@ func TestSinksElasticsearchTarget(t *testing.T) {
 
 func TestSinksElasticsearchDownIsTransient(t *testing.T) {
 	ctx := harness.Context(t, time.Minute)
-	tg, err := essink.NewTarget(essink.DefaultConfig("http://"+closedAddr(t), topology.NewNames(harness.Namespace(t)).Aggregate("payments")))
+	tg, err := essink.NewTarget(essink.DefaultConfig("http://"+closedAddr(t), topology.NewNames(harness.Namespace(t)).Aggregate("payments")), payment.ElasticsearchProjection{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -543,13 +543,13 @@ func BenchmarkSinksElasticsearch(b *testing.B) {
 	ctx := harness.Context(b, 10*time.Minute)
 	s := newESStore(b)
 	cfg := essink.DefaultConfig(s.url, s.names)
-	tg, err := essink.NewTarget(cfg)
+	tg, err := essink.NewTarget(cfg, payment.ElasticsearchProjection{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer tg.Close()
 	cfg.IndexVersion = 2 // same mapping, another index, for the bare load
-	bareTarget, err := essink.NewTarget(cfg)
+	bareTarget, err := essink.NewTarget(cfg, payment.ElasticsearchProjection{})
 	if err != nil {
 		b.Fatal(err)
 	}

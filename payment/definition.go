@@ -25,11 +25,11 @@ func Definition() (*aggregates.Definition, error) {
 				Logger: o.Logger,
 			})
 		},
-		Events:  codec.Events(),
-		Results: codec.Results(),
-		Table:   Table(),
-		Cache:   RedisCache{},
-
+		Events:    codec.Events(),
+		Results:   codec.Results(),
+		Table:     Table(),
+		Cache:     RedisCache{},
 		ReadModel: ReadModel{},
+		Document:  ElasticsearchProjection{},
 	}, nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/prism-cqrs/prism/money"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/projections"
 	"github.com/prism-cqrs/prism/records"
@@ -96,18 +95,8 @@ type RedisInvalidation struct {
 // a reader could not use: no payment id, no organization id, or an amount
 // and currency money.Format refuses (an unknown currency).
 func newRedisDocument(p *schemas.Payment) (RedisDocument, error) {
-	var errs []error
-	if p.ID == "" {
-		errs = append(errs, errors.New("state has no payment id"))
-	}
-	if p.OrganizationID == "" {
-		errs = append(errs, errors.New("state has no organization id"))
-	}
-	amount, err := money.Format(p.AmountMinor, p.Currency)
+	amount, err := DocumentAmount(p)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("amount: %w", err))
-	}
-	if err := errors.Join(errs...); err != nil {
 		return RedisDocument{}, err
 	}
 	return RedisDocument{

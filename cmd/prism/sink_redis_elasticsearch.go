@@ -56,5 +56,5 @@ func newElasticsearchTarget(g *globals, f *sinkFlags) (sinks.Target, error) {
 	cfg.Replicas = f.cache.esReplicas
 	cfg.GCDeletes = f.cache.esGCDeletes
 	cfg.Timeout = f.cache.esRequestTimeout
-	return elasticsearch.NewTarget(cfg)
+	return elasticsearch.NewTarget(cfg, payment.ElasticsearchProjection{})
 }
