@@ -25,7 +25,9 @@ func Definition() (*aggregates.Definition, error) {
 				Logger: o.Logger,
 			})
 		},
-		Events:  codec.Events(),
-		Results: codec.Results(),
+		Events:    codec.Events(),
+		Results:   codec.Results(),
+		Commands:  NewCommandCodec(codec),
+		Generator: commandGenerator{},
 	}, nil
 }
