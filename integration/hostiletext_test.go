@@ -20,6 +20,7 @@ import (
 	"github.com/prism-cqrs/prism/integration/harness"
 	"github.com/prism-cqrs/prism/kafkaconn"
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/producers"
 	"github.com/prism-cqrs/prism/sinks/postgres"
 	"github.com/prism-cqrs/prism/sinks/readmodels"
@@ -140,8 +141,7 @@ func TestHostileTextEveryReadSourceAgrees(t *testing.T) {
 
 	prod, err := producers.NewCommandProducer(producers.Config{
 		Kafka:         kafkaconn.Config{Brokers: e.brokers},
-		CommandsTopic: e.names.CommandsTopic(), ResultsTopic: e.names.ResultsTopic(),
-		Codec: e.codec, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Aggregates: []producers.Aggregate{paymentAggregate(e.names, e.codec)}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -149,14 +149,14 @@ func TestHostileTextEveryReadSourceAgrees(t *testing.T) {
 	defer prod.Close()
 	var (
 		mu      sync.Mutex
-		results = map[string]*schemas.CommandResult{}
+		results = map[string]*records.Result{}
 		all     sync.WaitGroup
 	)
-	cmds := make([]*schemas.CommandEnvelope, len(cases))
+	cmds := make([]records.Command, len(cases))
 	for i, c := range cases {
 		cmds[i] = c.cmd
 		all.Add(1)
-		cancel, err := prod.Watch(ctx, c.cmd.CommandID, func(r *schemas.CommandResult, err error) {
+		cancel, err := prod.Watch(ctx, c.cmd, func(r *records.Result, err error) {
 			defer all.Done()
 			if err != nil {
 				t.Errorf("result of %s: %v", c.cmd.CommandID, err)
