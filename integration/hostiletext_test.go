@@ -20,8 +20,8 @@ import (
 	"github.com/prism-cqrs/prism/integration/harness"
 	"github.com/prism-cqrs/prism/kafkaconn"
 	"github.com/prism-cqrs/prism/payment/schemas"
-	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/producers"
+	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/sinks/postgres"
 	"github.com/prism-cqrs/prism/sinks/readmodels"
 	"github.com/prism-cqrs/prism/sinks/sinktest"
@@ -140,7 +140,7 @@ func TestHostileTextEveryReadSourceAgrees(t *testing.T) {
 	ela := e.startSink("sink-elasticsearch", "elasticsearch", "--elasticsearch-url", es.url)
 
 	prod, err := producers.NewCommandProducer(producers.Config{
-		Kafka:         kafkaconn.Config{Brokers: e.brokers},
+		Kafka:      kafkaconn.Config{Brokers: e.brokers},
 		Aggregates: []producers.Aggregate{paymentAggregate(e.names, e.codec)}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {

@@ -506,7 +506,7 @@ func TestSendAndWaitRealBroker(t *testing.T) {
 	e := newProdEnv(t)
 	ctx := harness.Context(t, 3*time.Minute)
 	p, err := producers.NewCommandProducer(producers.Config{
-		Kafka:         kafkaconn.Config{Brokers: e.brokers},
+		Kafka:      kafkaconn.Config{Brokers: e.brokers},
 		Aggregates: []producers.Aggregate{paymentAggregate(e.names, e.codec)}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -601,7 +601,7 @@ func BenchmarkProduceGenerate(b *testing.B) {
 	ctx := harness.Context(b, 30*time.Minute)
 	gcfg := payment.GeneratorConfig{Organizations: 20, Seed: 1, InvalidRatio: 0.1}
 	pcfg := producers.Config{
-		Kafka:         kafkaconn.Config{Brokers: e.brokers},
+		Kafka:      kafkaconn.Config{Brokers: e.brokers},
 		Aggregates: []producers.Aggregate{paymentAggregate(e.names, e.codec)}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	run := 0

@@ -100,9 +100,9 @@ func newFakeKafka(t *testing.T) *fakeKafka {
 func (f *fakeKafka) producer(t *testing.T) *CommandProducer {
 	t.Helper()
 	p, err := NewCommandProducer(Config{
-		Kafka:         kafkaconn.Config{Brokers: f.brokers},
+		Kafka:      kafkaconn.Config{Brokers: f.brokers},
 		Aggregates: []Aggregate{f.agg(testCommands, testResults)},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
