@@ -79,7 +79,7 @@ func (d *Definition) Validate() error {
 		errs = append(errs, errors.New("Events is nil"))
 	}
 	if d.Commands != nil && len(d.Commands.CommandTypes()) == 0 {
-		errs = append(errs, errors.New("Commands owns no command type"))
+		errs = append(errs, errors.New("the command codec owns no command type"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("aggregate %q: %w", d.Name, err)

@@ -69,7 +69,7 @@ func (s *CommandSet) Parse(line []byte) (records.Command, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, ok := s.byType[typ]
+	c, ok := s.byType[string(typ)]
 	if !ok {
 		if err := jsonl.Check(line); err != nil {
 			return nil, err

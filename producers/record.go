@@ -3,7 +3,6 @@ package producers
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -108,14 +107,4 @@ func typeList(types []string) string {
 		return types[0]
 	}
 	return strings.Join(types[:len(types)-1], ", ") + " or " + types[len(types)-1]
-}
-
-// sortedKeys returns the keys of m in order (for stable messages).
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

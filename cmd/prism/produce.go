@@ -59,7 +59,7 @@ func newProduceCmd(g *globals) *cobra.Command {
 		Use:   "produce (--file F.jsonl | --generate N)",
 		Short: "Produce commands from a JSON Lines file or a generated workload",
 		Long: `produce writes commands to their aggregate's commands topic, keyed by
-aggregate id (the payment id for payments).
+aggregate id.
 
   --file F.jsonl (or - for stdin) reads one command per line (format in
   docs/producers.md); each line's "type" picks its aggregate, so one file may
@@ -70,8 +70,8 @@ aggregate id (the payment id for payments).
 
   --generate N writes a reproducible workload of N commands (same --seed, same
   bytes) of --aggregate (default: the first registered aggregate with a
-  generator, payment), including --invalid-ratio of commands the processor
-  must reject. With --out F.jsonl (- for stdout) it is written to F and not
+  generator), including --invalid-ratio of commands the processor must
+  reject. With --out F.jsonl (- for stdout) it is written to F and not
   produced, unless --produce is given too.
 
 --wait prints each command's result as a JSON line on stdout. A summary goes to

@@ -79,25 +79,26 @@ func (o *Object) Decode(line []byte, v any) error {
 	return o.checkKeys(line)
 }
 
-// TypeOf returns the value of the line's "type" key, for picking the
+// TypeOf returns the value of the line's "type" key (a slice of line when
+// found by the scan: read-only), for picking the
 // aggregate whose codec parses the line. ok is false when the line has no
 // usable type (not UTF-8, not one JSON object, no "type" key or a blank
 // one, or a type that is not a JSON string); err then says why, with the
 // same messages as Decode (a missing type is "field type: required").
 // The common case — a well-formed line whose first "type" key is written
 // exactly — is found by a scan that does not decode the line.
-func TypeOf(line []byte) (typ string, err error) {
+func TypeOf(line []byte) (typ []byte, err error) {
 	if t, ok := scanType(line); ok {
 		return t, nil
 	}
 	t, err := decodeType(line)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	if strings.TrimSpace(t) == "" {
-		return "", &FieldError{Field: "type", Reason: "required"}
+		return nil, &FieldError{Field: "type", Reason: "required"}
 	}
-	return t, nil
+	return []byte(t), nil
 }
 
 // Check reports what makes line something other than one JSON object in
@@ -130,38 +131,38 @@ var typeObject = &Object{}
 // scanType finds `"type":"<no escape>"` as a key of the top-level object
 // without decoding. It may accept a malformed line: the codec's Decode
 // then reports what is wrong with it.
-func scanType(line []byte) (string, bool) {
+func scanType(line []byte) ([]byte, bool) {
 	i := skipSpace(line, 0)
 	if i >= len(line) || line[i] != '{' {
-		return "", false
+		return nil, false
 	}
 	i++
 	for {
 		i = skipSpace(line, i)
 		if i >= len(line) || line[i] != '"' {
-			return "", false
+			return nil, false
 		}
 		end := endOfString(line, i)
 		key := line[i+1 : max(end-1, i+1)]
 		j := skipSpace(line, end)
 		if j >= len(line) || line[j] != ':' {
-			return "", false
+			return nil, false
 		}
 		if string(key) == "type" {
 			j = skipSpace(line, j+1)
 			if j >= len(line) || line[j] != '"' {
-				return "", false
+				return nil, false
 			}
 			vend := endOfString(line, j)
 			val := line[j+1 : max(vend-1, j+1)]
 			if bytes.IndexByte(val, '\\') >= 0 || len(bytes.TrimSpace(val)) == 0 {
-				return "", false
+				return nil, false
 			}
-			return string(val), true
+			return val, true
 		}
 		i = skipValue(line, skipSpace(line, j+1))
 		if i > 0 && i <= len(line) && line[i-1] != ',' {
-			return "", false // the end of the object: no type key
+			return nil, false // the end of the object: no type key
 		}
 	}
 }

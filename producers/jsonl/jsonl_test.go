@@ -28,7 +28,7 @@ func TestTypeOf(t *testing.T) {
 	} {
 		typ, err := TypeOf([]byte(tc.line))
 		if tc.err == "" {
-			if err != nil || typ != tc.typ {
+			if err != nil || string(typ) != tc.typ {
 				t.Errorf("TypeOf(%s) = %q, %v; want %q", tc.line, typ, err, tc.typ)
 			}
 			continue
@@ -60,7 +60,7 @@ func FuzzTypeOfScan(f *testing.F) {
 			}
 			t.Fatalf("%s: %v", line, err)
 		}
-		if v.Type == nil || *v.Type != typ {
+		if v.Type == nil || *v.Type != string(typ) {
 			t.Fatalf("%s: scan %q, encoding/json %v", line, typ, v.Type)
 		}
 	})
