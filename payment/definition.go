@@ -31,5 +31,7 @@ func Definition() (*aggregates.Definition, error) {
 		Cache:     RedisCache{},
 		ReadModel: ReadModel{},
 		Document:  ElasticsearchProjection{},
+		Commands:  NewCommandCodec(codec),
+		Generator: commandGenerator{},
 	}, nil
 }
