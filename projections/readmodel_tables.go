@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-
 // StateTable is a table holding the last state of each aggregate, as a
 // read model of deltas needs it: `id text PRIMARY KEY` and Columns. The
 // read model loads the previous states of a batch's aggregates (Load) and

@@ -26,10 +26,7 @@ func TestSetupOnSchemaOfEarlierRelease(t *testing.T) {
 	if component != "readmodels" {
 		t.Fatalf("Payment's read models migrate under component %q, an earlier release recorded them under readmodels", component)
 	}
-	earlier := make([]pgstore.Migration, len(migs))
-	for i, m := range migs {
-		earlier[i] = pgstore.Migration{Version: m.Version, Name: m.Name, SQL: m.SQL}
-	}
+	earlier := append([]pgstore.Migration(nil), migs...)
 	earlier[0].SQL += pgstore.OffsetsTableSQL
 	if err := pgstore.Migrate(ctx, pool, schema, "", pgstore.Series{Component: "readmodels", Migrations: earlier}); err != nil {
 		t.Fatal(err)
