@@ -1,11 +1,11 @@
 package lag
 
 import (
-	"slices"
-
 	"errors"
-	"github.com/prism-cqrs/prism/topology"
+	"slices"
 	"testing"
+
+	"github.com/prism-cqrs/prism/topology"
 )
 
 func TestCaughtUpAndTotal(t *testing.T) {
