@@ -214,37 +214,13 @@ func buildEngine(g *globals, f *processFlags, def *aggregates.Definition, id str
 	})
 }
 
-// runEngines runs every engine until ctx ends (then each finishes its open
-// transaction and leaves its group: nil) or one fails for good: that one
-// cancels the others, so the process never runs half its aggregates, and
-// the error names the aggregate.
+// runEngines runs every engine (runAll): a failing one stops the others.
 func runEngines(ctx context.Context, engines []aggregateEngine) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan error, len(engines))
-	for _, e := range engines {
-		go func() {
-			err := e.eng.Run(ctx)
-			if err == nil && ctx.Err() == nil {
-				err = errors.New("stopped without being asked to")
-			}
-			if err != nil {
-				err = fmt.Errorf("processor of aggregate %s: %w", e.def.Name, err)
-				if ctx.Err() == nil && len(engines) > 1 {
-					slog.Error("a processor failed: stopping the others", "aggregate", e.def.Name, "err", err)
-				}
-				cancel()
-			}
-			done <- err
-		}()
+	runs := make([]aggregateRun, len(engines))
+	for i, e := range engines {
+		runs[i] = aggregateRun{aggregate: e.def.Name, run: e.eng.Run}
 	}
-	var errs []error
-	for range engines {
-		if err := <-done; err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return runAll(ctx, "processor of ", runs)
 }
 
 // processHealth is /healthz of `prism process`: the engines' health

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -184,36 +183,14 @@ type aggregateRunner struct {
 	target sinks.Target
 }
 
-// runRunners runs every runner until ctx ends (each finishes its open batch
-// and leaves its group: nil) or one fails for good: that one cancels the
-// others, and the error names the aggregate.
+// runRunners runs every runner (runAll): a failing one stops the others.
+// A runner's error names its sink already.
 func runRunners(ctx context.Context, runners []aggregateRunner) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	done := make(chan error, len(runners))
-	for _, r := range runners {
-		go func() {
-			err := r.runner.Run(ctx)
-			if err == nil && ctx.Err() == nil {
-				err = errors.New("stopped without being asked to")
-			}
-			if err != nil {
-				err = fmt.Errorf("aggregate %s: %w", r.def.Name, err)
-				if ctx.Err() == nil && len(runners) > 1 {
-					slog.Error("a sink runner failed: stopping the others", "aggregate", r.def.Name, "err", err)
-				}
-				cancel()
-			}
-			done <- err
-		}()
+	runs := make([]aggregateRun, len(runners))
+	for i, r := range runners {
+		runs[i] = aggregateRun{aggregate: r.def.Name, run: r.runner.Run}
 	}
-	var errs []error
-	for range runners {
-		if err := <-done; err != nil {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return runAll(ctx, "", runs)
 }
 
 // sinkHealth is /healthz of `prism sink`: the runners' health combined
