@@ -79,7 +79,8 @@ func newSinkCmd(g *globals) *cobra.Command {
 		Short: "Run one sink for every registered aggregate: events topic → a read source (" + strings.Join(sinkNames(), ", ") + ")",
 		Long: `Runs one runner per registered aggregate (--aggregate narrows): each consumes its
 aggregate's events topic in the sink's own consumer group for that aggregate
-(<namespace>.sink.<name>.<plural>; <namespace>.sink.<name> for payments) and
+(<namespace>.sink.<name>.<plural>, or the name from before Prism served several
+aggregates, docs/aggregates.md) and
 writes batches to its target with an exactly-once effect. Run any number of
 instances of a sink. The target's tables/index are created at start. A target
 that is down is retried with backoff (fetching paused, /healthz 503) and caught
