@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -105,6 +106,8 @@ func TestCLIExitCodes(t *testing.T) {
 		{"lag", with(ns, "lag"), "", 0, ""},
 		{"lag, broker down", with(down, "lag"), "", 1, "127.0.0.1:1"},
 		{"process, topics missing", with(missing, "process", "--http", ""), "", 1, "do not exist"},
+		{"process, unknown aggregate", with(ns, "process", "--aggregate", "nope"), "", 2, "unknown aggregate nope (known: "},
+		{"sink, unknown aggregate", with(ns, "sink", "redis", "--aggregate", "nope"), "", 2, "unknown aggregate nope (known: "},
 		{"demo, catch-up timeout", with(demo, "--catch-up-timeout", "1ns"), "", 1, "not caught up"},
 		{"demo, zero commands", with(demo, "--commands", "0"), "", 2, "--commands 0"},
 	} {
@@ -123,6 +126,10 @@ func TestCLIExitCodes(t *testing.T) {
 		case s.errLine != "" && (len(errLines) == 0 || !strings.Contains(r.stderr, s.errLine)):
 			t.Errorf("%s: stderr has no \"error: ...%s...\" line:\n%s", s.name, s.errLine, r.stderr)
 		}
+	}
+	// A malformed variable is a usage error naming it (README, Environment variables).
+	if r := runPrismEnv(t, ctx, append(os.Environ(), "PRISM_PARTITIONS=x"), "", "topology", "describe"); r.code != 2 || !strings.Contains(r.stderr, `error: PRISM_PARTITIONS="x"`) {
+		t.Errorf("PRISM_PARTITIONS=x prism topology describe: exit %d, want 2 naming the variable:\n%s", r.code, r.stderr)
 	}
 }
 
@@ -258,7 +265,7 @@ func cleanupNamespace(t *testing.T, brokers []string, pg, rd, es, ns string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		if cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...)); err == nil {
-			spec, _ := topology.NewSpec(topology.SpecConfig{Namespace: ns})
+			spec, _ := topology.NewSpec(topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: ns})
 			_ = topology.DeleteTopics(ctx, cl, spec)
 			cl.Close()
 		}

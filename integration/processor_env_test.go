@@ -57,7 +57,7 @@ func newProcEnv(t *testing.T, partitions int32) *procEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &procEnv{t: t, ns: ns, names: spec.Names, brokers: brokers, cl: cl, codec: codec, bin: bin, partOf: map[string]int32{}}
+	return &procEnv{t: t, ns: ns, names: spec.Names("payments"), brokers: brokers, cl: cl, codec: codec, bin: bin, partOf: map[string]int32{}}
 }
 
 // encode turns commands into commands-topic records keyed by payment id.

@@ -55,7 +55,7 @@ func TestProcessorMatchesReferenceModel(t *testing.T) {
 		}
 	}
 	// The counters move right after the commit the last results came with.
-	want := fmt.Sprintf(`prism_processor_commands_total{outcome="accepted"} %d`, accepted)
+	want := fmt.Sprintf(`prism_processor_commands_total{aggregate="payment",outcome="accepted"} %d`, accepted)
 	metrics := procHTTPGet(t, "http://"+addr+"/metrics")
 	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(metrics, want) && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
@@ -64,7 +64,7 @@ func TestProcessorMatchesReferenceModel(t *testing.T) {
 	for _, want := range []string{
 		want,
 		"prism_processor_txn_commit_seconds_count", "prism_processor_restore_seconds_count",
-		`prism_processor_lag_records{partition="0"}`,
+		`prism_processor_lag_records{aggregate="payment",partition="0"}`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %q", want)

@@ -55,7 +55,7 @@ type prodEnv struct {
 
 func newProdEnv(t testing.TB) *prodEnv {
 	t.Helper()
-	return newProdEnvSpec(t, topology.SpecConfig{Namespace: harness.Namespace(t), Partitions: 6})
+	return newProdEnvSpec(t, topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: harness.Namespace(t), Partitions: 6})
 }
 
 // newProdEnvSpec is newProdEnv with the topics of cfg.
@@ -86,7 +86,7 @@ func newProdEnvSpec(t testing.TB, cfg topology.SpecConfig) *prodEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &prodEnv{brokers: brokers, names: spec.Names, client: cl, codec: codec}
+	return &prodEnv{brokers: brokers, names: spec.Names("payments"), client: cl, codec: codec}
 }
 
 // prismRun is the output and exit code of one run of the binary.

@@ -215,7 +215,7 @@ func newSinkEnv(t testing.TB, partitions int32) *sinkEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &sinkEnv{t: t, ns: ns, names: spec.Names, brokers: brokers, pgURL: pgURL, schema: spec.Names.PostgresSchema(),
+	e := &sinkEnv{t: t, ns: ns, names: spec.Names("payments"), brokers: brokers, pgURL: pgURL, schema: spec.Names("payments").PostgresSchema(),
 		bin: bin, cl: cl, codec: codec, pool: pool}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

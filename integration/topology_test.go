@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,7 +40,8 @@ func newTopologyEnv(t *testing.T) topologyEnv {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		spec, _ := topology.NewSpec(topology.SpecConfig{Namespace: ns})
+		// Every aggregate a test declares (TestTopologyAddsAnAggregate).
+		spec, _ := topology.NewSpec(topology.SpecConfig{Aggregates: []string{"payments", "invoices"}, Namespace: ns})
 		if err := adm.Delete(ctx, spec); err != nil {
 			t.Errorf("delete the test's topics: %v", err)
 		}
@@ -50,7 +52,7 @@ func newTopologyEnv(t *testing.T) topologyEnv {
 
 func (e topologyEnv) spec(t *testing.T, partitions int32) topology.Spec {
 	t.Helper()
-	s, err := topology.NewSpec(topology.SpecConfig{Namespace: e.ns, Partitions: partitions})
+	s, err := topology.NewSpec(topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: e.ns, Partitions: partitions})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,6 +327,38 @@ func TestTopologyNotCoPartitionedRefused(t *testing.T) {
 	}
 	if _, err := e.admin.Apply(ctx, e.spec(t, 3), topology.ApplyOptions{Force: true}); !errors.Is(err, topology.ErrRefused) {
 		t.Errorf("apply over a non co-partitioned cluster: %v, want refused", err)
+	}
+}
+
+// TestTopologyAddsAnAggregate: applying the spec of two aggregates over a
+// cluster that holds the first one's topology creates the second one's five
+// topics and changes nothing else.
+func TestTopologyAddsAnAggregate(t *testing.T) {
+	e := newTopologyEnv(t)
+	ctx := harness.Context(t, 2*time.Minute)
+	if _, err := e.admin.Apply(ctx, e.spec(t, 3), topology.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	both, err := topology.NewSpec(topology.SpecConfig{Aggregates: []string{"payments", "invoices"}, Namespace: e.ns, Partitions: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.admin.Apply(ctx, both, topology.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range res.Applied {
+		got = append(got, string(c.Kind)+" "+c.Topic)
+	}
+	want := []string{"create " + e.ns + ".invoices.commands", "create " + e.ns + ".invoices.events", "create " + e.ns + ".invoices.command-results",
+		"create " + e.ns + ".invoices.commands.dlq", "create " + e.ns + ".invoices.events.dlq"}
+	if !slices.Equal(got, want) {
+		t.Errorf("apply of both aggregates over the first one's topology did %v, want %v", got, want)
+	}
+	assertTopics(t, e, 3)
+	if p, err := e.admin.Plan(ctx, both); err != nil || !p.Empty() {
+		t.Errorf("plan after apply: %v %v, want no drift", p.Changes, err)
 	}
 }
 

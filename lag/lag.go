@@ -1,6 +1,7 @@
 // Package lag reports, per consumer group and partition, the committed
 // offset, the end offset and the distance between them: what `prism lag`
-// prints and what a side-by-side rebuild waits on before swapping.
+// prints for every aggregate's processor and sink groups, and what a
+// side-by-side rebuild waits on before swapping.
 package lag
 
 import (
@@ -16,6 +17,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/prism-cqrs/prism/topology"
 )
 
 // CoordinatorWait bounds how long Describe waits for the group coordinator
@@ -28,8 +31,55 @@ func coordinatorStarting(err error) bool {
 	return errors.Is(err, kerr.CoordinatorNotAvailable) || errors.Is(err, kerr.CoordinatorLoadInProgress) || errors.Is(err, kerr.NotCoordinator)
 }
 
+// Group is one consumer group of the pipeline: the aggregate it serves,
+// its name and the topic it reads.
+type Group struct {
+	Aggregate string
+	Name      string
+	Reads     string
+}
+
+// Groups lists the consumer groups of one aggregate's stages
+// (topology.StagesFor): its processor group, then each sink group, labelled
+// aggregate (its name as `prism lag` shows it).
+func Groups(aggregate string, n topology.Names) []Group {
+	var out []Group
+	for _, st := range topology.StagesFor(n) {
+		if st.Group != "" && len(st.Reads) > 0 {
+			out = append(out, Group{Aggregate: aggregate, Name: st.Group, Reads: st.Reads[0]})
+		}
+	}
+	return out
+}
+
+// Reads maps each group's name to the topic it reads (FromLogStart).
+func Reads(groups []Group) map[string]string {
+	out := make(map[string]string, len(groups))
+	for _, g := range groups {
+		out[g.Name] = g.Reads
+	}
+	return out
+}
+
+// Label sets the Aggregate of every row whose group is one of groups and
+// sorts the rows by aggregate, group, topic and partition.
+func Label(rows []Row, groups []Group) []Row {
+	agg := make(map[string]string, len(groups))
+	for _, g := range groups {
+		agg[g.Name] = g.Aggregate
+	}
+	for i := range rows {
+		rows[i].Aggregate = agg[rows[i].Group]
+	}
+	sortRows(rows)
+	return rows
+}
+
 // Row is the lag of one group on one partition.
 type Row struct {
+	// Aggregate is the aggregate the group serves (set by Label; "" for a
+	// group outside the pipeline).
+	Aggregate string
 	Group     string
 	State     string // group state: Stable, Empty, PreparingRebalance, Dead...
 	Topic     string
@@ -87,9 +137,12 @@ func Describe(ctx context.Context, adm *kadm.Client, groups ...string) ([]Row, e
 	return rows, nil
 }
 
-// sortRows orders rows by group, topic and partition.
+// sortRows orders rows by aggregate, group, topic and partition.
 func sortRows(rows []Row) {
 	sort.SliceStable(rows, func(i, j int) bool {
+		if rows[i].Aggregate != rows[j].Aggregate {
+			return rows[i].Aggregate < rows[j].Aggregate
+		}
 		if rows[i].Group != rows[j].Group {
 			return rows[i].Group < rows[j].Group
 		}
@@ -121,17 +174,22 @@ func Total(rows []Row) map[string]int64 {
 	return out
 }
 
-// Print writes rows as an aligned table.
+// Print writes rows as an aligned table, the aggregate first ("-" for a
+// group outside the pipeline).
 func Print(w io.Writer, rows []Row) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "GROUP\tSTATE\tTOPIC\tPARTITION\tCOMMITTED\tEND\tLAG\tMEMBER\tERROR")
+	fmt.Fprintln(tw, "AGGREGATE\tGROUP\tSTATE\tTOPIC\tPARTITION\tCOMMITTED\tEND\tLAG\tMEMBER\tERROR")
 	for _, r := range rows {
 		errText := ""
 		if r.Err != nil {
 			errText = r.Err.Error()
 		}
+		agg := r.Aggregate
+		if agg == "" {
+			agg = "-"
+		}
 		if r.Partition < 0 {
-			fmt.Fprintf(tw, "%s\t%s\t-\t-\t-\t-\t-\t-\t%s\n", r.Group, r.State, errText)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t%s\n", agg, r.Group, r.State, errText)
 			continue
 		}
 		committed, end, lag := "-", "-", "-"
@@ -144,13 +202,14 @@ func Print(w io.Writer, rows []Row) error {
 		if r.Lag >= 0 {
 			lag = strconv.FormatInt(r.Lag, 10)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", r.Group, r.State, r.Topic, r.Partition, committed, end, lag, r.Member, errText)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", agg, r.Group, r.State, r.Topic, r.Partition, committed, end, lag, r.Member, errText)
 	}
 	return tw.Flush()
 }
 
-// PrintJSON writes rows as JSON lines, one object per row: group, state,
-// topic, partition, committed, end, lag, error; -1 where Print shows "-".
+// PrintJSON writes rows as JSON lines, one object per row: aggregate
+// ("" outside the pipeline), group, state, topic, partition, committed,
+// end, lag, error; -1 where Print shows "-".
 func PrintJSON(w io.Writer, rows []Row) error {
 	enc := json.NewEncoder(w)
 	for _, r := range rows {
@@ -159,7 +218,7 @@ func PrintJSON(w io.Writer, rows []Row) error {
 			errText = r.Err.Error()
 		}
 		if err := enc.Encode(map[string]any{
-			"group": r.Group, "state": r.State, "topic": r.Topic, "partition": r.Partition,
+			"aggregate": r.Aggregate, "group": r.Group, "state": r.State, "topic": r.Topic, "partition": r.Partition,
 			"committed": r.Committed, "end": r.End, "lag": r.Lag, "error": errText,
 		}); err != nil {
 			return fmt.Errorf("write lag row: %w", err)

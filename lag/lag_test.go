@@ -2,7 +2,10 @@ package lag
 
 import (
 	"errors"
+	"slices"
 	"testing"
+
+	"github.com/prism-cqrs/prism/topology"
 )
 
 func TestCaughtUpAndTotal(t *testing.T) {
@@ -32,5 +35,33 @@ func TestCaughtUpAndTotal(t *testing.T) {
 				t.Errorf("%s: Total[%s] = %d, want %d", tt.name, g, got[g], w)
 			}
 		}
+	}
+}
+
+// TestGroupsPerAggregate: each aggregate's processor and sink groups, with
+// the topics they read, label the rows of `prism lag`.
+func TestGroupsPerAggregate(t *testing.T) {
+	pay := Groups("payment", topology.NewNames("n").Aggregate("payments"))
+	inv := Groups("invoice", topology.NewNames("n").Aggregate("invoices"))
+	want := []Group{
+		{"payment", "n.processor.payments", "n.payments.commands"},
+		{"payment", "n.sink.postgres", "n.payments.events"},
+		{"payment", "n.sink.readmodels", "n.payments.events"},
+		{"payment", "n.sink.redis", "n.payments.events"},
+		{"payment", "n.sink.elasticsearch", "n.payments.events"},
+	}
+	if !slices.Equal(pay, want) {
+		t.Errorf("payment groups %v, want %v", pay, want)
+	}
+	if len(inv) != 5 || inv[0].Name != "n.processor.invoices" || inv[4].Name != "n.sink.elasticsearch.invoices" || inv[4].Reads != "n.invoices.events" {
+		t.Errorf("invoice groups %v", inv)
+	}
+	rows := Label([]Row{{Group: "n.sink.redis.invoices"}, {Group: "other"}, {Group: "n.sink.redis"}}, append(pay, inv...))
+	var got []string
+	for _, r := range rows {
+		got = append(got, r.Aggregate+"/"+r.Group)
+	}
+	if w := []string{"/other", "invoice/n.sink.redis.invoices", "payment/n.sink.redis"}; !slices.Equal(got, w) {
+		t.Errorf("labelled rows %v, want %v", got, w)
 	}
 }

@@ -20,8 +20,8 @@ func TestREADMELagFormat(t *testing.T) {
 		t.Fatal("README has no \"`prism lag` prints `HEADER` (`--json`: one object per row: ...)\" sentence")
 	}
 	rows := []Row{
-		{Group: "g", State: "Stable", Topic: "t", Partition: 0, Committed: 3, End: 5, Lag: 2},
-		{Group: "g", State: "Dead", Topic: "t", Partition: 1, Committed: -1, End: 4, Lag: 4},
+		{Aggregate: "a", Group: "g", State: "Stable", Topic: "t", Partition: 0, Committed: 3, End: 5, Lag: 2},
+		{Aggregate: "a", Group: "g", State: "Dead", Topic: "t", Partition: 1, Committed: -1, End: 4, Lag: 4},
 	}
 	var table bytes.Buffer
 	if err := Print(&table, rows); err != nil {
@@ -31,7 +31,7 @@ func TestREADMELagFormat(t *testing.T) {
 	if got := strings.Join(strings.Fields(lines[0]), " "); got != m[1] {
 		t.Errorf("header %q, README says %q", got, m[1])
 	}
-	if f := strings.Fields(lines[2]); len(f) < 7 || f[4] != "-" || f[6] != "4" {
+	if f := strings.Fields(lines[2]); len(f) < 7 || f[5] != "-" || f[7] != "4" {
 		t.Errorf("never-committed row %q: want COMMITTED - and LAG 4 (from the log start)", lines[2])
 	}
 

@@ -86,7 +86,7 @@ func runThroughput(b *testing.B, brokers []string, codec *schemas.Codec, n int) 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	ns := harness.Namespace(b)
-	spec, err := topology.NewSpec(topology.SpecConfig{Namespace: ns, Partitions: 12})
+	spec, err := topology.NewSpec(topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: ns, Partitions: 12})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func runThroughput(b *testing.B, brokers []string, codec *schemas.Codec, n int) 
 		defer dcancel()
 		_ = topology.DeleteTopics(dctx, admin, spec)
 	}()
-	names := spec.Names
+	names := spec.Names("payments")
 	agg, err := payment.NewAggregate(payment.AggregateConfig{Codec: codec, Logger: quietLogger()})
 	if err != nil {
 		b.Fatal(err)

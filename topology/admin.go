@@ -129,7 +129,7 @@ func (a *Admin) Apply(ctx context.Context, spec Spec, opts ApplyOptions) (Result
 	}
 	res.Warnings = plan.Warnings()
 	for _, w := range res.Warnings {
-		a.log.Warn("forced partition raise", "namespace", spec.Names.Namespace, "warning", w)
+		a.log.Warn("forced partition raise", "namespace", spec.Namespace, "warning", w)
 	}
 	// Group raises by their target count: commands and events always have
 	// the same one (Validate), so they go in one request. The cluster

@@ -105,7 +105,7 @@ func topicNames() []string {
 
 func mustSpec(t *testing.T, partitions int32) Spec {
 	t.Helper()
-	s, err := NewSpec(SpecConfig{Namespace: "k", Partitions: partitions})
+	s, err := NewSpec(SpecConfig{Aggregates: []string{"payments"}, Namespace: "k", Partitions: partitions})
 	if err != nil {
 		t.Fatal(err)
 	}

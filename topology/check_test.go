@@ -17,7 +17,7 @@ func TestCheckTopics(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	spec := mustSpec(t, 3)
-	n := spec.Names
+	n := spec.Names("payments")
 
 	_, err := CheckTopics(ctx, a.cl, n.EventsTopic(), n.EventsDLQTopic())
 	if !errors.Is(err, ErrTopicMissing) {
@@ -105,14 +105,14 @@ func TestCheckReady(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	spec := mustSpec(t, 3)
-	err := CheckReady(ctx, a.cl, spec.Names)
+	err := CheckReady(ctx, a.cl, spec.Names("payments"))
 	if !errors.Is(err, ErrNotReady) || !errors.Is(err, ErrTopicMissing) || !strings.Contains(err.Error(), "k.payments.commands") {
 		t.Fatalf("empty cluster: %v, want ErrNotReady naming the topics", err)
 	}
 	if _, err := a.Apply(ctx, spec, ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckReady(ctx, a.cl, spec.Names); err != nil {
+	if err := CheckReady(ctx, a.cl, spec.Names("payments")); err != nil {
 		t.Fatalf("applied topology: %v", err)
 	}
 	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...))
@@ -123,7 +123,7 @@ func TestCheckReady(t *testing.T) {
 	if _, err := kadm.NewClient(cl).UpdatePartitions(ctx, 5, "k.payments.events"); err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckReady(ctx, a.cl, spec.Names); !errors.Is(err, ErrNotCoPartitioned) {
+	if err := CheckReady(ctx, a.cl, spec.Names("payments")); !errors.Is(err, ErrNotCoPartitioned) {
 		t.Fatalf("events raised by hand: %v, want ErrNotCoPartitioned", err)
 	}
 }

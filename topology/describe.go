@@ -9,10 +9,11 @@ import (
 
 // Describe prints the spec as text: a table of topics (partitions,
 // replication factor, cleanup, retention, size limit, key, value), a table
-// of stages (group, what each reads and writes) and each stage's steps.
+// of stages (aggregate, group, what each reads and writes) and the steps of
+// each kind of stage.
 func Describe(s Spec) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Topology of namespace %s\n\nTopics\n", s.Names.Namespace)
+	fmt.Fprintf(&b, "Topology of namespace %s, aggregates %s\n\nTopics\n", s.Namespace, strings.Join(s.Aggregates, ", "))
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "TOPIC\tPARTITIONS\tRF\tCLEANUP\tRETENTION\tMAX BYTES\tKEY\tVALUE\tNOTES")
 	for _, t := range s.Topics {
@@ -24,19 +25,25 @@ func Describe(s Spec) string {
 
 	fmt.Fprintf(&b, "\nStages\n")
 	w = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(w, "STAGE\tKIND\tGROUP\tREADS\tWRITES\tTARGETS")
+	fmt.Fprintln(w, "AGGREGATE\tSTAGE\tKIND\tGROUP\tREADS\tWRITES\tTARGETS")
 	for _, st := range s.Stages {
 		reads := strings.Join(st.Reads, ", ")
 		if len(st.Restores) > 0 {
 			reads += " (restores from " + strings.Join(st.Restores, ", ") + ")"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", st.Name, st.Kind, dash(st.Group), dash(reads),
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", st.Aggregate, st.Name, st.Kind, dash(st.Group), dash(reads),
 			dash(strings.Join(st.Writes, ", ")), dash(strings.Join(st.Targets, ", ")))
 	}
 	w.Flush()
 
+	// Every aggregate's stages take the same steps: each stage name once.
 	fmt.Fprintf(&b, "\nSteps\n")
+	printed := map[string]bool{}
 	for _, st := range s.Stages {
+		if printed[st.Name] {
+			continue
+		}
+		printed[st.Name] = true
 		fmt.Fprintf(&b, "  %s: %s\n", st.Name, strings.Join(st.Steps, " -> "))
 	}
 	return b.String()

@@ -7,7 +7,7 @@ import (
 )
 
 func TestDescribeText(t *testing.T) {
-	s, err := NewSpec(SpecConfig{Namespace: "m", Partitions: 6})
+	s, err := NewSpec(SpecConfig{Aggregates: []string{"payments"}, Namespace: "m", Partitions: 6})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ var (
 )
 
 func TestMermaidGraph(t *testing.T) {
-	s, err := NewSpec(SpecConfig{Namespace: "m"})
+	s, err := NewSpec(SpecConfig{Aggregates: []string{"payments", "invoices"}, Namespace: "m"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,21 +91,29 @@ func TestMermaidGraph(t *testing.T) {
 		name := func(id string) string { return strings.SplitN(labels[id], "<br/>", 2)[0] }
 		seen[name(from)+" "+arrow+" "+name(to)] = true
 	}
-	want := []string{
-		"produce --> m.payments.commands",
-		"m.payments.command-results --> produce",
-		"m.payments.commands --> processor",
-		"m.payments.events -. restore state .-> processor",
-		"processor --> m.payments.events",
-		"processor --> m.payments.command-results",
-		"processor --> m.payments.commands.dlq",
-		"m.payments.commands -. co-partitioned .- m.payments.events",
-		"sink postgres --> postgres m.payments",
-		"sink elasticsearch --> elasticsearch alias m-payments",
-		"sink redis --> redis keys m:*",
+	var want []string
+	for _, a := range []string{"payments", "invoices"} {
+		topic := "m." + a + "."
+		want = append(want,
+			a+" produce --> "+topic+"commands",
+			topic+"command-results --> "+a+" produce",
+			topic+"commands --> "+a+" processor",
+			topic+"events -. restore state .-> "+a+" processor",
+			a+" processor --> "+topic+"events",
+			a+" processor --> "+topic+"command-results",
+			a+" processor --> "+topic+"commands.dlq",
+			topic+"commands -. co-partitioned .- "+topic+"events",
+			a+" sink postgres --> postgres schema m: "+a+" table",
+			a+" sink readmodels --> postgres schema m: "+a+" read models",
+			a+" sink elasticsearch --> elasticsearch alias m-"+a,
+			a+" sink redis --> redis keys m:*",
+		)
+		for _, sink := range []string{"postgres", "readmodels", "redis", "elasticsearch"} {
+			want = append(want, topic+"events --> "+a+" sink "+sink, a+" sink "+sink+" --> "+topic+"events.dlq")
+		}
 	}
-	for _, sink := range []string{"postgres", "readmodels", "redis", "elasticsearch"} {
-		want = append(want, "m.payments.events --> sink "+sink, "sink "+sink+" --> m.payments.events.dlq")
+	if len(seen) != len(want) {
+		t.Errorf("graph has %d distinct edges, want %d", len(seen), len(want))
 	}
 	for _, w := range want {
 		if !seen[w] {

@@ -20,7 +20,7 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, spec Spec) error {
 		return err
 	}
 	if _, err := a.Apply(ctx, spec, ApplyOptions{}); err != nil {
-		return fmt.Errorf("ensure topics of namespace %s: %w", spec.Names.Namespace, err)
+		return fmt.Errorf("ensure topics of namespace %s: %w", spec.Namespace, err)
 	}
 	return nil
 }
@@ -31,7 +31,7 @@ func EnsureTopics(ctx context.Context, cl *kgo.Client, spec Spec) error {
 func EnsureTopicsWith(ctx context.Context, opts []kgo.Opt, spec Spec) error {
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
-		return fmt.Errorf("ensure topics of namespace %s: kafka client: %w", spec.Names.Namespace, err)
+		return fmt.Errorf("ensure topics of namespace %s: kafka client: %w", spec.Namespace, err)
 	}
 	defer cl.Close()
 	return EnsureTopics(ctx, cl, spec)

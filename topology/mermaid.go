@@ -6,16 +6,16 @@ import (
 )
 
 // Mermaid draws the spec as a Mermaid flowchart: topics (inside a Kafka
-// subgraph), stages with their consumer groups, the read sources the sinks
+// subgraph), every aggregate's stages with their consumer groups, the read sources the sinks
 // write, and an edge for every read, write and state restore. Paste it into
 // a ```mermaid block.
 func Mermaid(s Spec) string {
 	var b strings.Builder
 	b.WriteString("flowchart LR\n")
 	topicID := map[string]string{}
-	fmt.Fprintf(&b, "  subgraph kafka[\"Kafka, namespace %s\"]\n", s.Names.Namespace)
+	fmt.Fprintf(&b, "  subgraph kafka[\"Kafka, namespace %s\"]\n", s.Namespace)
 	for _, t := range s.Topics {
-		id := "t_" + mermaidID(string(t.Role))
+		id := "t_" + mermaidID(t.Aggregate+"_"+string(t.Role))
 		topicID[t.Name] = id
 		fmt.Fprintf(&b, "    %s[[\"%s<br/>%d partitions, %s, %s\"]]\n", id, t.Name, t.Partitions,
 			t.Configs[ConfigCleanupPolicy], retention(t))
@@ -24,8 +24,8 @@ func Mermaid(s Spec) string {
 	var edges []string
 	target := 0
 	for _, st := range s.Stages {
-		id := "s_" + mermaidID(st.Name)
-		label := st.Name
+		id := "s_" + mermaidID(st.Aggregate+"_"+st.Name)
+		label := st.Aggregate + " " + st.Name
 		if st.Group != "" {
 			label += "<br/>group " + st.Group
 		}
@@ -51,10 +51,12 @@ func Mermaid(s Spec) string {
 			edges = append(edges, fmt.Sprintf("  %s --> %s", id, tid))
 		}
 	}
-	cmd, ok1 := s.Topic(RoleCommands)
-	ev, ok2 := s.Topic(RoleEvents)
-	if ok1 && ok2 {
-		edges = append(edges, fmt.Sprintf("  %s -. co-partitioned .- %s", topicID[cmd.Name], topicID[ev.Name]))
+	for _, a := range s.Aggregates {
+		cmd, ok1 := s.Topic(a, RoleCommands)
+		ev, ok2 := s.Topic(a, RoleEvents)
+		if ok1 && ok2 {
+			edges = append(edges, fmt.Sprintf("  %s -. co-partitioned .- %s", topicID[cmd.Name], topicID[ev.Name]))
+		}
 	}
 	b.WriteString(strings.Join(edges, "\n"))
 	b.WriteByte('\n')

@@ -151,7 +151,7 @@ func raiseDanger(raise []Change) string {
 	for _, c := range raise {
 		if c.Role == RoleCommands || c.Role == RoleEvents {
 			return msg + "; commands and events must stay co-partitioned, so apply raises both in one request, " +
-				"and the events topic is the processor's changelog: a payment whose key moved has its earlier events in the old partition, so the processor restores no state for it. " +
+				"and the events topic is the processor's changelog: an aggregate whose key moved has its earlier events in the old partition, so the processor restores no state for it. " +
 				"Only raise on a drained pipeline, and rebuild the events topic afterwards"
 		}
 	}
@@ -201,7 +201,7 @@ func (c Change) String() string {
 // missing from state does not exist). It is pure: Admin.Plan feeds it what
 // it read from the cluster.
 func diffSpec(spec Spec, state map[string]TopicState) Plan {
-	p := Plan{Namespace: spec.Names.Namespace}
+	p := Plan{Namespace: spec.Namespace}
 	for _, t := range spec.Topics {
 		st, ok := state[t.Name]
 		if !ok {
@@ -240,13 +240,15 @@ func diffSpec(spec Spec, state map[string]TopicState) Plan {
 			p.Changes = append(p.Changes, Change{Kind: ChangeRemoveConfig, Topic: t.Name, Role: t.Role, Key: k, From: st.Configs[k].Value})
 		}
 	}
-	cmd, _ := spec.Topic(RoleCommands)
-	ev, _ := spec.Topic(RoleEvents)
-	cs, ok1 := state[cmd.Name]
-	es, ok2 := state[ev.Name]
-	if ok1 && ok2 && cs.Partitions != es.Partitions {
-		p.Notes = append(p.Notes, fmt.Sprintf("commands %s (%d partitions) and events %s (%d partitions) are NOT co-partitioned on the cluster now",
-			cmd.Name, cs.Partitions, ev.Name, es.Partitions))
+	for _, a := range spec.Aggregates {
+		cmd, _ := spec.Topic(a, RoleCommands)
+		ev, _ := spec.Topic(a, RoleEvents)
+		cs, ok1 := state[cmd.Name]
+		es, ok2 := state[ev.Name]
+		if ok1 && ok2 && cs.Partitions != es.Partitions {
+			p.Notes = append(p.Notes, fmt.Sprintf("commands %s (%d partitions) and events %s (%d partitions) are NOT co-partitioned on the cluster now",
+				cmd.Name, cs.Partitions, ev.Name, es.Partitions))
+		}
 	}
 	return p
 }

@@ -41,7 +41,7 @@ func changeLine(c Change) string {
 }
 
 func TestDiffSpec(t *testing.T) {
-	spec, err := NewSpec(SpecConfig{Namespace: "d"})
+	spec, err := NewSpec(SpecConfig{Aggregates: []string{"payments"}, Namespace: "d"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +229,7 @@ func TestCheckMessagesSayWhy(t *testing.T) {
 }
 
 func TestPlanString(t *testing.T) {
-	spec, err := NewSpec(SpecConfig{Namespace: "s"})
+	spec, err := NewSpec(SpecConfig{Aggregates: []string{"payments"}, Namespace: "s"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,5 +247,31 @@ func TestPlanString(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("plan text lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+// TestDiffAddsANewAggregate: a cluster that holds one aggregate's topology
+// gets only the new aggregate's five topics created, nothing else touched.
+func TestDiffAddsANewAggregate(t *testing.T) {
+	old, err := NewSpec(SpecConfig{Namespace: "d", Aggregates: []string{"payments"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := NewSpec(SpecConfig{Namespace: "d", Aggregates: []string{"payments", "invoices"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := diffSpec(spec, clusterLike(old))
+	var got []string
+	for _, c := range p.Changes {
+		got = append(got, changeLine(c))
+	}
+	want := []string{"create d.invoices.commands", "create d.invoices.events", "create d.invoices.command-results",
+		"create d.invoices.commands.dlq", "create d.invoices.events.dlq"}
+	if !slices.Equal(got, want) {
+		t.Errorf("plan %v, want %v", got, want)
+	}
+	if err := p.Check(ApplyOptions{}); err != nil {
+		t.Errorf("adding an aggregate refused: %v", err)
 	}
 }

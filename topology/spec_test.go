@@ -2,6 +2,8 @@ package topology
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +12,7 @@ import (
 // TestNewSpecDefaults checks the spec against docs/topology.md, written out here by
 // hand: names, cleanup, retention, partitions and replication factor.
 func TestNewSpecDefaults(t *testing.T) {
-	s, err := NewSpec(SpecConfig{})
+	s, err := NewSpec(SpecConfig{Aggregates: []string{"payments"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +56,7 @@ func TestNewSpecDefaults(t *testing.T) {
 }
 
 func TestNewSpecKnobs(t *testing.T) {
-	s, err := NewSpec(SpecConfig{Namespace: "acme", Partitions: 3, ReplicationFactor: 3, MinCompactionLag: time.Hour, MaxMessageBytes: 2048})
+	s, err := NewSpec(SpecConfig{Aggregates: []string{"payments"}, Namespace: "acme", Partitions: 3, ReplicationFactor: 3, MinCompactionLag: time.Hour, MaxMessageBytes: 2048})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,11 +71,11 @@ func TestNewSpecKnobs(t *testing.T) {
 			t.Errorf("%s: min.insync.replicas %q with rf 3, want 2", tp.Name, tp.Configs["min.insync.replicas"])
 		}
 	}
-	ev, _ := s.Topic(RoleEvents)
+	ev, _ := s.Topic("payments", RoleEvents)
 	if ev.Configs["min.compaction.lag.ms"] != "3600000" || ev.Configs["max.message.bytes"] != "2048" {
 		t.Errorf("events configs %v: want lag 3600000 and max bytes 2048", ev.Configs)
 	}
-	dlq, _ := s.Topic(RoleEventsDLQ)
+	dlq, _ := s.Topic("payments", RoleEventsDLQ)
 	if dlq.Configs["max.message.bytes"] != "67584" {
 		t.Errorf("events dlq max.message.bytes %q, want 2048+65536", dlq.Configs["max.message.bytes"])
 	}
@@ -83,7 +85,7 @@ func TestNewSpecKnobs(t *testing.T) {
 }
 
 func TestSpecConfigValidateReportsEverything(t *testing.T) {
-	_, err := NewSpec(SpecConfig{Partitions: -1, ReplicationFactor: -2, MinCompactionLag: -time.Second, MaxMessageBytes: 10})
+	_, err := NewSpec(SpecConfig{Aggregates: []string{"payments"}, Partitions: -1, ReplicationFactor: -2, MinCompactionLag: -time.Second, MaxMessageBytes: 10})
 	if err == nil {
 		t.Fatal("bad settings accepted")
 	}
@@ -95,7 +97,7 @@ func TestSpecConfigValidateReportsEverything(t *testing.T) {
 }
 
 func TestSpecValidate(t *testing.T) {
-	base, err := NewSpec(SpecConfig{Namespace: "v"})
+	base, err := NewSpec(SpecConfig{Aggregates: []string{"payments"}, Namespace: "v"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +175,7 @@ func TestSpecValidate(t *testing.T) {
 }
 
 func TestStagesUseDeclaredGroups(t *testing.T) {
-	s, err := NewSpec(SpecConfig{Namespace: "g"})
+	s, err := NewSpec(SpecConfig{Aggregates: []string{"payments"}, Namespace: "g"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,5 +189,62 @@ func TestStagesUseDeclaredGroups(t *testing.T) {
 		if !groups[want] {
 			t.Errorf("no stage with group %s (have %v)", want, groups)
 		}
+	}
+}
+
+// TestSpecPerAggregate: every aggregate gets its own five topics and
+// stages, each naming only its own topics and groups, and the spec of one
+// aggregate is the same whether or not others are declared with it.
+func TestSpecPerAggregate(t *testing.T) {
+	both, err := NewSpec(SpecConfig{Namespace: "x", Aggregates: []string{"payments", "invoices"}, Partitions: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(both.Topics) != 10 || len(both.Stages) != 12 {
+		t.Fatalf("%d topics and %d stages, want 10 and 12", len(both.Topics), len(both.Stages))
+	}
+	for _, a := range []string{"payments", "invoices"} {
+		alone, err := NewSpec(SpecConfig{Namespace: "x", Aggregates: []string{a}, Partitions: 4})
+		if err != nil {
+			t.Fatal(err)
+		}
+		only, ok := both.Only(a)
+		if !ok || fmt.Sprint(only) != fmt.Sprint(alone) {
+			t.Errorf("%s: the part of the two-aggregate spec differs from its own spec:\n%v\n%v", a, only, alone)
+		}
+		for _, tp := range alone.Topics {
+			if tp.Aggregate != a || !strings.HasPrefix(tp.Name, "x."+a+".") {
+				t.Errorf("%s: topic %s of aggregate %q", a, tp.Name, tp.Aggregate)
+			}
+		}
+		for _, st := range alone.Stages {
+			for _, name := range slices.Concat(st.Reads, st.Writes, st.Restores) {
+				if !strings.HasPrefix(name, "x."+a+".") {
+					t.Errorf("%s: stage %s uses topic %s", a, st.Name, name)
+				}
+			}
+		}
+	}
+	for _, want := range []string{"x.processor.payments", "x.processor.invoices", "x.sink.redis", "x.sink.redis.invoices"} {
+		if !slices.ContainsFunc(both.Stages, func(s Stage) bool { return s.Group == want }) {
+			t.Errorf("no stage with group %s", want)
+		}
+	}
+	if _, err := NewSpec(SpecConfig{Namespace: "x"}); err == nil || !strings.Contains(err.Error(), "no aggregate") {
+		t.Errorf("spec without aggregates: %v, want an error saying so", err)
+	}
+	if _, err := NewSpec(SpecConfig{Namespace: "x", Aggregates: []string{"payments", "payments", "In-voices"}}); err == nil ||
+		!strings.Contains(err.Error(), "listed twice") || !strings.Contains(err.Error(), `"In-voices"`) {
+		t.Errorf("duplicate and bad aggregate names: %v", err)
+	}
+	// Co-partitioning is per aggregate.
+	bad := both.Clone()
+	for i := range bad.Topics {
+		if bad.Topics[i].Aggregate == "invoices" && bad.Topics[i].Role == RoleEvents {
+			bad.Topics[i].Partitions = 8
+		}
+	}
+	if err := bad.Validate(); !errors.Is(err, ErrNotCoPartitioned) || !strings.Contains(err.Error(), "x.invoices.events has 8") {
+		t.Errorf("invoices events with 8 partitions: %v", err)
 	}
 }

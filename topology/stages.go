@@ -25,6 +25,8 @@ var SinkNames = []string{SinkPostgres, SinkReadModels, SinkRedis, SinkElasticsea
 // reads and writes, its consumer group (none for the producer) and the read
 // source it writes (sinks).
 type Stage struct {
+	// Aggregate is the plural name of the aggregate the stage serves.
+	Aggregate       string
 	Name            string
 	Kind            StageKind
 	Group           string   // consumer group; "" for a stage without one
@@ -36,17 +38,22 @@ type Stage struct {
 	Steps           []string // what happens to each record, in order
 }
 
-func stagesFor(n Names) []Stage {
+// StagesFor declares the stages of the aggregate n names: the producer,
+// the processor (its group and transactional ids) and every sink of
+// SinkNames (its group and the read source it writes).
+func StagesFor(n Names) []Stage {
 	pg := n.PostgresSchema()
 	stages := []Stage{
 		{
-			Name:   "produce",
-			Kind:   KindProducer,
-			Reads:  []string{n.ResultsTopic()},
-			Writes: []string{n.CommandsTopic()},
-			Steps:  []string{"validate JSON", "encode Avro", "produce (key = payment id)", "wait for result (optional)"},
+			Aggregate: n.Plural,
+			Name:      "produce",
+			Kind:      KindProducer,
+			Reads:     []string{n.ResultsTopic()},
+			Writes:    []string{n.CommandsTopic()},
+			Steps:     []string{"validate JSON", "encode Avro", "produce (key = aggregate id)", "wait for result (optional)"},
 		},
 		{
+			Aggregate:       n.Plural,
 			Name:            "processor",
 			Kind:            KindProcessor,
 			Group:           n.ProcessorGroup(),
@@ -57,21 +64,24 @@ func stagesFor(n Names) []Stage {
 			Steps:           []string{"decode", "validate", "decide", "apply", "emit + commit (one transaction)"},
 		},
 	}
+	// The tables and keys themselves are the aggregate's projections'
+	// (docs/aggregates.md); the spec names where they live.
 	targets := map[string][]string{
-		SinkPostgres:      {"postgres " + pg + ".payments"},
-		SinkReadModels:    {"postgres " + pg + ".payment_summary", "postgres " + pg + ".payment_timeline", "postgres " + pg + " daily analytics"},
+		SinkPostgres:      {"postgres schema " + pg + ": " + n.Plural + " table"},
+		SinkReadModels:    {"postgres schema " + pg + ": " + n.Plural + " read models"},
 		SinkRedis:         {"redis keys " + n.RedisPrefix() + "*"},
 		SinkElasticsearch: {"elasticsearch alias " + n.ElasticsearchAlias()},
 	}
 	for _, s := range SinkNames {
 		stages = append(stages, Stage{
-			Name:    "sink " + s,
-			Kind:    KindSink,
-			Group:   n.SinkGroup(s),
-			Reads:   []string{n.EventsTopic()},
-			Writes:  []string{n.EventsDLQTopic()},
-			Targets: targets[s],
-			Steps:   []string{"decode", "batch", "write idempotently with offsets", "dead-letter rejected records"},
+			Aggregate: n.Plural,
+			Name:      "sink " + s,
+			Kind:      KindSink,
+			Group:     n.SinkGroup(s),
+			Reads:     []string{n.EventsTopic()},
+			Writes:    []string{n.EventsDLQTopic()},
+			Targets:   targets[s],
+			Steps:     []string{"decode", "batch", "write idempotently with offsets", "dead-letter rejected records"},
 		})
 	}
 	return stages

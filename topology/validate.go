@@ -18,32 +18,47 @@ const maxTopicNameLen = 249
 // commands and events that are not co-partitioned.
 func (s Spec) Validate() error {
 	var errs []error
-	if s.Names.Namespace == "" {
+	if s.Namespace == "" {
 		errs = append(errs, errors.New("namespace is empty"))
 	}
+	if len(s.Aggregates) == 0 {
+		errs = append(errs, errors.New("no aggregate declared"))
+	}
 	seen := map[string]bool{}
-	roles := map[TopicRole]int{}
+	roles := map[string]map[TopicRole]int{} // aggregate -> role -> count
+	for _, a := range s.Aggregates {
+		if roles[a] != nil {
+			errs = append(errs, fmt.Errorf("aggregate %s is declared twice", a))
+		}
+		roles[a] = map[TopicRole]int{}
+	}
 	for _, t := range s.Topics {
 		errs = append(errs, t.validate()...)
 		if seen[t.Name] {
 			errs = append(errs, fmt.Errorf("topic %s is declared twice", t.Name))
 		}
 		seen[t.Name] = true
-		roles[t.Role]++
-	}
-	for _, r := range Roles {
-		switch roles[r] {
-		case 0:
-			errs = append(errs, fmt.Errorf("no %s topic declared", r))
-		case 1:
-		default:
-			errs = append(errs, fmt.Errorf("%d %s topics declared, want one", roles[r], r))
+		if roles[t.Aggregate] == nil {
+			errs = append(errs, fmt.Errorf("topic %s belongs to aggregate %q, which the spec does not declare", t.Name, t.Aggregate))
+			continue
 		}
+		roles[t.Aggregate][t.Role]++
 	}
-	errs = append(errs, s.coPartitioned())
-	if ev, ok := s.Topic(RoleEvents); ok {
-		if p := ev.Configs[ConfigCleanupPolicy]; normalizePolicy(p) != "compact" {
-			errs = append(errs, fmt.Errorf("events topic %s: cleanup.policy %q, want \"compact\": the events topic is the processor's changelog, and any deletion by retention would lose the state of payments that have not changed for that long", ev.Name, p))
+	for _, a := range s.Aggregates {
+		for _, r := range Roles {
+			switch roles[a][r] {
+			case 0:
+				errs = append(errs, fmt.Errorf("%s: no %s topic declared", a, r))
+			case 1:
+			default:
+				errs = append(errs, fmt.Errorf("%s: %d %s topics declared, want one", a, roles[a][r], r))
+			}
+		}
+		errs = append(errs, s.coPartitioned(a))
+		if ev, ok := s.Topic(a, RoleEvents); ok {
+			if p := ev.Configs[ConfigCleanupPolicy]; normalizePolicy(p) != "compact" {
+				errs = append(errs, fmt.Errorf("events topic %s: cleanup.policy %q, want \"compact\": the events topic is the processor's changelog, and any deletion by retention would lose the state of aggregates that have not changed for that long", ev.Name, p))
+			}
 		}
 	}
 	for _, st := range s.Stages {
@@ -58,11 +73,11 @@ func (s Spec) Validate() error {
 	return errors.Join(errs...)
 }
 
-// coPartitioned checks that commands and events have the same partition
-// count.
-func (s Spec) coPartitioned() error {
-	cmd, ok1 := s.Topic(RoleCommands)
-	ev, ok2 := s.Topic(RoleEvents)
+// coPartitioned checks that the commands and events of the aggregate with
+// the given plural name have the same partition count.
+func (s Spec) coPartitioned(plural string) error {
+	cmd, ok1 := s.Topic(plural, RoleCommands)
+	ev, ok2 := s.Topic(plural, RoleEvents)
 	if !ok1 || !ok2 || cmd.Partitions == ev.Partitions {
 		return nil
 	}
@@ -73,8 +88,8 @@ func (s Spec) coPartitioned() error {
 // ErrNotCoPartitioned is wrapped by every error about commands and events
 // with different partition counts.
 var ErrNotCoPartitioned = errors.New("commands and events must be co-partitioned (same partition count, same partitioner): " +
-	"the processor that owns commands partition p restores its payments' state from events partition p, " +
-	"so with different counts a payment's commands and events land on different partitions and the processor would decide on state it never restored")
+	"the processor that owns commands partition p restores its aggregates' state from events partition p, " +
+	"so with different counts an aggregate's commands and events land on different partitions and the processor would decide on state it never restored")
 
 func (t TopicSpec) validate() []error {
 	var errs []error

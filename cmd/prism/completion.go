@@ -5,7 +5,8 @@ import (
 )
 
 // registerCompletions makes `prism completion <shell>` complete the values
-// of the enumerated flags and the sink names of `prism sink`.
+// of the enumerated flags, the aggregate names of --aggregate and the sink
+// names of `prism sink`.
 func registerCompletions(root *cobra.Command) {
 	fixed := func(values ...string) cobra.CompletionFunc {
 		return cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp)
@@ -18,6 +19,15 @@ func registerCompletions(root *cobra.Command) {
 		_ = root.RegisterFlagCompletionFunc(flag, fixed(values...))
 	}
 	for _, c := range allCommands(root) {
+		if c.Flags().Lookup("aggregate") != nil {
+			_ = c.RegisterFlagCompletionFunc("aggregate", func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+				reg, err := buildRegistry()
+				if err != nil {
+					return nil, cobra.ShellCompDirectiveError
+				}
+				return reg.Names(), cobra.ShellCompDirectiveNoFileComp
+			})
+		}
 		switch c.CommandPath() {
 		case "prism sink":
 			c.ValidArgsFunction = func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/prism-cqrs/prism/aggregates"
 	"github.com/prism-cqrs/prism/demo"
 	"github.com/prism-cqrs/prism/kafkaconn"
 	"github.com/prism-cqrs/prism/payment"
@@ -74,7 +74,9 @@ func runDemo(cmd *cobra.Command, g *globals, f *demoFlags) error {
 	addProcessFlags(pfs, pf)
 	sf, sfs := &sinkFlags{}, pflag.NewFlagSet("sink", pflag.ContinueOnError)
 	addSinkFlags(sfs, sf)
-	if err := errors.Join(pf.envErr(), sf.envErr()); err != nil {
+	applyEnv(pfs)
+	applyEnv(sfs)
+	if err := envErrors(cmd, pfs, sfs); err != nil {
 		return err
 	}
 	if err := checkFlagRanges(cmd, pfs, sfs); err != nil {
@@ -87,11 +89,15 @@ func runDemo(cmd *cobra.Command, g *globals, f *demoFlags) error {
 	if err != nil {
 		return err
 	}
-	names := g.names()
+	def, err := g.firstAggregate()
+	if err != nil {
+		return err
+	}
+	names := def.Names(g.namespace)
 	var components []demo.Component
 	var targets []demo.Target
 	for _, name := range topology.SinkNames {
-		runner, target, err := buildSinkRunner(g, sf, name, prometheus.NewRegistry())
+		runner, target, err := buildSinkRunner(g, sf, name, def, prometheus.NewRegistry())
 		if err != nil {
 			return err
 		}
@@ -106,7 +112,7 @@ func runDemo(cmd *cobra.Command, g *globals, f *demoFlags) error {
 		}
 		return err
 	}
-	spec, err := topology.NewSpec(topology.SpecConfig{Namespace: g.namespace, Partitions: f.partitions})
+	spec, err := topology.NewSpec(topology.SpecConfig{Namespace: g.namespace, Aggregates: []string{def.Plural}, Partitions: f.partitions})
 	if err != nil {
 		return err
 	}
@@ -116,11 +122,11 @@ func runDemo(cmd *cobra.Command, g *globals, f *demoFlags) error {
 	fmt.Fprintf(out, "namespace %s: topics ready; workload of %d commands, %d organizations, seed %d\n",
 		names.Namespace, f.commands, f.organizations, f.seed)
 
-	eng, err := buildEngine(ctx, g, pf, prometheus.NewRegistry())
+	engines, err := buildEngines(ctx, g, pf, []*aggregates.Definition{def}, prometheus.NewRegistry())
 	if err != nil {
 		return err
 	}
-	components = append([]demo.Component{{Name: "processor", Group: names.ProcessorGroup(), Run: eng.Run}}, components...)
+	components = append([]demo.Component{{Name: "processor", Group: names.ProcessorGroup(), Run: engines[0].eng.Run}}, components...)
 
 	err = demo.Run(ctx, demo.Config{
 		KafkaOpts:      kopts,

@@ -5,18 +5,19 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/prism-cqrs/prism/aggregates"
 	"github.com/prism-cqrs/prism/kafkaconn"
 	"github.com/prism-cqrs/prism/redact"
 	"github.com/prism-cqrs/prism/topology"
 )
 
 // globals are the settings every subcommand shares. Each has a flag and a
-// PRISM_* environment variable; the flag wins.
+// PRISM_* environment variable (env.go); the flag wins.
 type globals struct {
 	namespace        string
 	brokers          string
@@ -32,19 +33,18 @@ type globals struct {
 	elasticPassword  string
 	logLevel         string
 	logFormat        string
+
+	// registry holds the aggregates this binary serves (aggregates.go),
+	// built on first use.
+	registry *aggregates.Registry
 }
 
-func envOr(name, def string) string {
-	if v, ok := os.LookupEnv(name); ok && v != "" {
-		return v
-	}
-	return def
-}
-
-func envBool(name string) bool {
-	v := strings.ToLower(os.Getenv(name))
-	return v == "1" || v == "true" || v == "yes"
-}
+// Secrets are read from the environment only, never from a flag, so they
+// never show in ps or shell history.
+const (
+	envSASLPassword    = "PRISM_KAFKA_SASL_PASSWORD"
+	envElasticPassword = "PRISM_ELASTICSEARCH_PASSWORD"
+)
 
 func newRootCmd() *cobra.Command {
 	g := &globals{}
@@ -57,33 +57,37 @@ func newRootCmd() *cobra.Command {
 			if g.logFormat == "json" {
 				useJSONOutput(cmd.Root()) // logging.go
 			}
+
 			if err := g.checkCommandLine(cmd); err != nil {
 				return err
 			}
 			return g.setupLogging()
 		},
 	}
+	g.saslPassword = os.Getenv(envSASLPassword)
+	g.elasticPassword = os.Getenv(envElasticPassword)
 	f := root.PersistentFlags()
-	f.StringVar(&g.namespace, "namespace", envOr("PRISM_NAMESPACE", topology.DefaultNamespace), "prefix of topics, groups, schema, index and keys (PRISM_NAMESPACE)")
-	f.StringVar(&g.brokers, "brokers", envOr("PRISM_KAFKA_BROKERS", "127.0.0.1:9092"), "Kafka bootstrap brokers, comma separated (PRISM_KAFKA_BROKERS)")
-	f.BoolVar(&g.kafkaTLS, "kafka-tls", envBool("PRISM_KAFKA_TLS"), "connect to Kafka with TLS (PRISM_KAFKA_TLS)")
-	f.StringVar(&g.kafkaCAFile, "kafka-ca-file", envOr("PRISM_KAFKA_CA_FILE", ""), "PEM CA bundle for Kafka TLS (PRISM_KAFKA_CA_FILE)")
-	f.StringVar(&g.saslMechanism, "kafka-sasl-mechanism", envOr("PRISM_KAFKA_SASL_MECHANISM", ""), "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (PRISM_KAFKA_SASL_MECHANISM)")
-	f.StringVar(&g.saslUser, "kafka-sasl-user", envOr("PRISM_KAFKA_SASL_USER", ""), "SASL user (PRISM_KAFKA_SASL_USER)")
-	// The password is read from the environment only, so it never shows in ps or shell history.
-	g.saslPassword = os.Getenv("PRISM_KAFKA_SASL_PASSWORD")
-	f.StringVar(&g.postgresURL, "postgres-url", envOr("PRISM_POSTGRES_URL", "postgres://prism:prism@127.0.0.1:5432/prism?sslmode=disable"), "Postgres connection URL (PRISM_POSTGRES_URL)")
-	f.StringVar(&g.redisURL, "redis-url", envOr("PRISM_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis URL (PRISM_REDIS_URL)")
-	f.StringVar(&g.elasticsearchURL, "elasticsearch-url", envOr("PRISM_ELASTICSEARCH_URL", "http://127.0.0.1:9200"), "Elasticsearch URL (PRISM_ELASTICSEARCH_URL)")
-	f.StringVar(&g.elasticUser, "elasticsearch-user", envOr("PRISM_ELASTICSEARCH_USER", ""), "Elasticsearch user (PRISM_ELASTICSEARCH_USER; password in PRISM_ELASTICSEARCH_PASSWORD)")
-	g.elasticPassword = os.Getenv("PRISM_ELASTICSEARCH_PASSWORD")
-	f.StringVar(&g.logLevel, "log-level", envOr("PRISM_LOG_LEVEL", "info"), "debug, info, warn or error (PRISM_LOG_LEVEL)")
-	f.StringVar(&g.logFormat, "log-format", envOr("PRISM_LOG_FORMAT", "text"), "text or json (PRISM_LOG_FORMAT)")
+	f.StringVar(&g.namespace, "namespace", topology.DefaultNamespace, "prefix of topics, groups, schema, index and keys")
+	f.StringVar(&g.brokers, "brokers", "127.0.0.1:9092", "Kafka bootstrap brokers, comma separated")
+	f.BoolVar(&g.kafkaTLS, "kafka-tls", false, "connect to Kafka with TLS")
+	f.StringVar(&g.kafkaCAFile, "kafka-ca-file", "", "PEM CA bundle for Kafka TLS")
+	f.StringVar(&g.saslMechanism, "kafka-sasl-mechanism", "", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
+	f.StringVar(&g.saslUser, "kafka-sasl-user", "", "SASL user (password in "+envSASLPassword+")")
+	f.StringVar(&g.postgresURL, "postgres-url", "postgres://prism:prism@127.0.0.1:5432/prism?sslmode=disable", "Postgres connection URL")
+	f.StringVar(&g.redisURL, "redis-url", "redis://127.0.0.1:6379/0", "Redis URL")
+	f.StringVar(&g.elasticsearchURL, "elasticsearch-url", "http://127.0.0.1:9200", "Elasticsearch URL")
+	f.StringVar(&g.elasticUser, "elasticsearch-user", "", "Elasticsearch user (password in "+envElasticPassword+")")
+	f.StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&g.logFormat, "log-format", "text", "text or json")
+	// The name the README documented before the one rule (env.go).
+	envAlias(f, "PRISM_KAFKA_", "brokers")
 
-	maskSecretDefaults(f)
 	for _, sub := range subcommands {
 		root.AddCommand(sub(g))
 	}
+	applyEnvTree(root) // env.go: every flag of every command, before parsing
+	maskSecretDefaults(f)
+	describeEnv(root)
 	enforceUsage(root)
 	redactErrors(root, g) // after enforceUsage: its group RunE are wrapped too
 	attachExamples(root)
@@ -116,7 +120,37 @@ func (g *globals) setupLogging() error {
 	return nil
 }
 
-func (g *globals) names() topology.Names { return topology.NewNames(g.namespace).Aggregate("payments") }
+// aggregates returns the registered aggregates named (all of them when
+// names is empty); an unknown name is a usage error of cmd naming the known
+// ones.
+func (g *globals) aggregates(cmd *cobra.Command, names []string) ([]*aggregates.Definition, error) {
+	reg, err := g.aggregateRegistry()
+	if err != nil {
+		return nil, err
+	}
+	defs, err := reg.Select(names)
+	if err != nil {
+		return nil, newUsageError(cmd, "--aggregate: %w", err)
+	}
+	return defs, nil
+}
+
+func (g *globals) aggregateRegistry() (*aggregates.Registry, error) {
+	if g.registry == nil {
+		reg, err := buildRegistry()
+		if err != nil {
+			return nil, fmt.Errorf("register aggregates: %w", err)
+		}
+		g.registry = reg
+	}
+	return g.registry, nil
+}
+
+// addAggregateFlag registers --aggregate on fs: the aggregates a command
+// serves, all registered ones by default.
+func addAggregateFlag(fs *pflag.FlagSet, names *[]string, what string) {
+	fs.StringSliceVar(names, "aggregate", nil, what+", by singular or plural name (repeatable or comma separated); default: every registered aggregate")
+}
 
 func (g *globals) kafka() kafkaconn.Config {
 	return kafkaconn.Config{

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,40 +16,45 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/prism-cqrs/prism/payment"
-	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/aggregates"
 	"github.com/prism-cqrs/prism/redact"
 	"github.com/prism-cqrs/prism/sinks"
-	"github.com/prism-cqrs/prism/sinks/elasticsearch"
-	"github.com/prism-cqrs/prism/sinks/postgres"
-	"github.com/prism-cqrs/prism/sinks/readmodels"
-	"github.com/prism-cqrs/prism/sinks/redis"
 )
 
 func init() { subcommands = append(subcommands, newSinkCmd) }
 
-// sinkTargets builds each sink's Target from the shared settings. Adding a
-// sink is one line here (or `func init() { sinkTargets["x"] = newXTarget }`
-// in the sink's own file).
-var sinkTargets = map[string]func(g *globals, f *sinkFlags) (sinks.Target, error){
-	postgres.Name:      newPostgresTarget,
-	readmodels.Name:    newReadmodelsTarget,
-	redis.Name:         newRedisTarget,         // sink_redis_elasticsearch.go
-	elasticsearch.Name: newElasticsearchTarget, // sink_redis_elasticsearch.go
+// sinkSpec is one sink `prism sink <name>` runs. Each sink's file,
+// sink_<name>.go, holds its spec: its name, its own flags with their
+// defaults, and the constructor of its target for one aggregate; adding a
+// sink is adding such a file (registerSink in its init).
+type sinkSpec struct {
+	name string
+	// flags registers the sink's own flags on fl and returns the
+	// constructor of its target, which reads their values when called.
+	flags func(fl *pflag.FlagSet) newSinkTarget
 }
 
-func newPostgresTarget(g *globals, f *sinkFlags) (sinks.Target, error) {
-	n := g.names()
-	return postgres.New(postgres.Config{URL: g.postgresURL, Schema: n.PostgresSchema(), Namespace: n.Namespace, MaxConns: int32(f.pgMaxConns)}, payment.Table())
+// newSinkTarget builds a sink's target for one aggregate: one Target
+// instance serves one aggregate.
+type newSinkTarget func(g *globals, def *aggregates.Definition) (sinks.Target, error)
+
+// sinkSpecs are the registered sinks, by name (filled by the init of each
+// sink_<name>.go, before main runs; never changed after).
+var sinkSpecs = map[string]sinkSpec{}
+
+func registerSink(s sinkSpec) { sinkSpecs[s.name] = s }
+
+func sinkNames() []string {
+	names := make([]string, 0, len(sinkSpecs))
+	for n := range sinkSpecs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
 }
 
-func newReadmodelsTarget(g *globals, f *sinkFlags) (sinks.Target, error) {
-	n := g.names()
-	return readmodels.New(readmodels.Config{URL: g.postgresURL, Schema: n.PostgresSchema(), Namespace: n.Namespace, MaxConns: int32(f.pgMaxConns)}, payment.ReadModel{})
-}
-
-// sinkFlags are the flags of `prism sink`; each has a PRISM_SINK_*
-// environment variable, the flag wins.
+// sinkFlags are the flags of `prism sink`; each reads its PRISM_* variable
+// (env.go), the flag wins.
 type sinkFlags struct {
 	httpAddr        string
 	batchMaxRecords int
@@ -61,27 +67,21 @@ type sinkFlags struct {
 	sessionTimeout  time.Duration
 	unreachable     time.Duration
 	instanceID      string
-	pgMaxConns      int
-	cache           cacheSinkFlags // redis and elasticsearch, sink_redis_elasticsearch.go
-	envDefaults
-}
-
-func sinkNames() []string {
-	names := make([]string, 0, len(sinkTargets))
-	for n := range sinkTargets {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
+	aggregates      []string
+	// targets are the constructors of every sink, bound to their flags.
+	targets map[string]newSinkTarget
 }
 
 func newSinkCmd(g *globals) *cobra.Command {
 	f := &sinkFlags{}
 	cmd := &cobra.Command{
 		Use:   "sink <name>",
-		Short: "Run one sink: events topic → a read source (" + strings.Join(sinkNames(), ", ") + ")",
-		Long: `Consumes the events topic in the sink's own consumer group (<namespace>.sink.<name>)
-and writes batches to its target with an exactly-once effect. Run any number of
+		Short: "Run one sink for every registered aggregate: events topic → a read source (" + strings.Join(sinkNames(), ", ") + ")",
+		Long: `Runs one runner per registered aggregate (--aggregate narrows): each consumes its
+aggregate's events topic in the sink's own consumer group for that aggregate
+(<namespace>.sink.<name>.<plural>, or the name from before Prism served several
+aggregates, docs/aggregates.md) and
+writes batches to its target with an exactly-once effect. Run any number of
 instances of a sink. The target's tables/index are created at start. A target
 that is down is retried with backoff (fetching paused, /healthz 503) and caught
 up when it returns; records it refuses for good go to the events DLQ. A Kafka
@@ -89,57 +89,78 @@ cluster that goes away (or is not up yet at start) is waited for, up to
 --broker-unreachable-timeout; then it exits 1. It exits 1 at start when its
 topics are missing, the peer at --brokers is not a Kafka broker (or TLS/SASL
 fails), or the target refuses the configuration (wrong credentials, no such
-database).
-SIGTERM/SIGINT finishes the open batch, commits, leaves the group and exits 0.
+database). A runner that fails for good stops the others: the process exits 1
+naming the aggregate. /healthz reports every runner (503 when any is
+unhealthy); /metrics labels each runner's metrics with its aggregate.
+SIGTERM/SIGINT finishes the open batches, commits, leaves the groups and exits 0.
 
 Sinks: ` + strings.Join(sinkNames(), ", "),
 		Args: cobra.MatchAll(cobra.ExactArgs(1), func(_ *cobra.Command, args []string) error {
-			if _, ok := sinkTargets[args[0]]; !ok {
+			if _, ok := sinkSpecs[args[0]]; !ok {
 				return fmt.Errorf("unknown sink %q (known: %s)", args[0], strings.Join(sinkNames(), ", "))
 			}
 			return nil
 		}),
-		RunE: func(cmd *cobra.Command, args []string) error { return runSink(cmd.Context(), g, f, args[0]) },
+		RunE: func(cmd *cobra.Command, args []string) error { return runSink(cmd, g, f, args[0]) },
 	}
 	addSinkFlags(cmd.Flags(), f)
+	addAggregateFlag(cmd.Flags(), &f.aggregates, "aggregates whose events to sink")
 	return cmd
 }
 
-// addSinkFlags registers the flags of `prism sink` (also used by `prism
-// demo`, which runs the same runners in-process).
+// addSinkFlags registers the flags of `prism sink`, the runner's and every
+// sink's own (also used by `prism demo`, which runs the same runners
+// in-process).
 func addSinkFlags(fl *pflag.FlagSet, f *sinkFlags) {
-	fl.StringVar(&f.httpAddr, "http", envOr("PRISM_SINK_HTTP", ""), "address of /healthz and /metrics, for example :9465; empty disables (PRISM_SINK_HTTP)")
-	fl.IntVar(&f.batchMaxRecords, "batch-max-records", f.envInt("PRISM_SINK_BATCH_MAX_RECORDS", 1000), "most records in one batch (PRISM_SINK_BATCH_MAX_RECORDS)")
-	fl.IntVar(&f.batchMaxBytes, "batch-max-bytes", f.envInt("PRISM_SINK_BATCH_MAX_BYTES", 4<<20), "most key+value bytes in one batch (PRISM_SINK_BATCH_MAX_BYTES)")
-	fl.DurationVar(&f.batchMaxWait, "batch-max-wait", f.envDuration("PRISM_SINK_BATCH_MAX_WAIT", 200*time.Millisecond), "longest a batch waits for more records after its first (PRISM_SINK_BATCH_MAX_WAIT)")
-	fl.DurationVar(&f.backoffMin, "backoff-min", f.envDuration("PRISM_SINK_BACKOFF_MIN", 100*time.Millisecond), "first retry delay after a failed write (PRISM_SINK_BACKOFF_MIN)")
-	fl.DurationVar(&f.backoffMax, "backoff-max", f.envDuration("PRISM_SINK_BACKOFF_MAX", 10*time.Second), "longest retry delay (PRISM_SINK_BACKOFF_MAX)")
-	fl.DurationVar(&f.attemptTimeout, "attempt-timeout", f.envDuration("PRISM_SINK_ATTEMPT_TIMEOUT", 30*time.Second), "bound of one write attempt (PRISM_SINK_ATTEMPT_TIMEOUT)")
-	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", f.envDuration("PRISM_SINK_SHUTDOWN_TIMEOUT", 30*time.Second), "how long SIGTERM waits for the open batch (PRISM_SINK_SHUTDOWN_TIMEOUT)")
-	fl.DurationVar(&f.sessionTimeout, "session-timeout", f.envDuration("PRISM_SINK_SESSION_TIMEOUT", 45*time.Second), "group session timeout: how long a crashed instance keeps its partitions (PRISM_SINK_SESSION_TIMEOUT)")
-	fl.DurationVar(&f.unreachable, "broker-unreachable-timeout", f.envDuration("PRISM_SINK_BROKER_UNREACHABLE_TIMEOUT", sinks.DefaultBrokerUnreachableTimeout), "how long the sink waits for an unreachable Kafka cluster, at start and while running (it resumes when it is back), before it exits 1; 0 waits forever (PRISM_SINK_BROKER_UNREACHABLE_TIMEOUT)")
-	fl.StringVar(&f.instanceID, "instance-id", envOr("PRISM_SINK_INSTANCE_ID", ""), "stable name of this sink instance, unique among the instances of one sink: makes it a static group member, so a crashed instance restarted with the same id gets its partitions back at once instead of after the session timeout. Empty: dynamic membership (PRISM_SINK_INSTANCE_ID)")
-	fl.IntVar(&f.pgMaxConns, "postgres-max-conns", f.envInt("PRISM_SINK_POSTGRES_MAX_CONNS", 4), "Postgres pool size of the postgres and readmodels sinks (PRISM_SINK_POSTGRES_MAX_CONNS)")
-	addCacheSinkFlags(fl, f)
+	fl.StringVar(&f.httpAddr, "http", "", "address of /healthz and /metrics, for example :9465; empty disables")
+	fl.IntVar(&f.batchMaxRecords, "batch-max-records", 1000, "most records in one batch")
+	fl.IntVar(&f.batchMaxBytes, "batch-max-bytes", 4<<20, "most key+value bytes in one batch")
+	fl.DurationVar(&f.batchMaxWait, "batch-max-wait", 200*time.Millisecond, "longest a batch waits for more records after its first")
+	fl.DurationVar(&f.backoffMin, "backoff-min", 100*time.Millisecond, "first retry delay after a failed write")
+	fl.DurationVar(&f.backoffMax, "backoff-max", 10*time.Second, "longest retry delay")
+	fl.DurationVar(&f.attemptTimeout, "attempt-timeout", 30*time.Second, "bound of one write attempt")
+	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for the open batch")
+	fl.DurationVar(&f.sessionTimeout, "session-timeout", 45*time.Second, "group session timeout: how long a crashed instance keeps its partitions")
+	fl.DurationVar(&f.unreachable, "broker-unreachable-timeout", sinks.DefaultBrokerUnreachableTimeout, "how long the sink waits for an unreachable Kafka cluster, at start and while running (it resumes when it is back), before it exits 1; 0 waits forever")
+	fl.StringVar(&f.instanceID, "instance-id", "", "stable name of this sink instance, unique among the instances of one sink: makes it a static member of each aggregate's sink group, so a crashed instance restarted with the same id gets its partitions back at once instead of after the session timeout. Empty: dynamic membership")
 	// The runner reads 0 as "the default": an explicit 0 is refused instead.
-	atLeast(fl, "1", "batch-max-records", "batch-max-bytes", "postgres-max-conns")
+	atLeast(fl, "1", "batch-max-records", "batch-max-bytes")
 	atLeast(fl, "1ns", "batch-max-wait", "backoff-min", "backoff-max", "attempt-timeout", "shutdown-timeout", "session-timeout")
+	f.targets = map[string]newSinkTarget{}
+	for _, name := range sinkNames() {
+		f.targets[name] = sinkSpecs[name].flags(fl)
+	}
+	// Every flag so far also reads PRISM_SINK_<FLAG>, the name the README
+	// documented before the one rule (env.go).
+	var all []string
+	fl.VisitAll(func(fl *pflag.Flag) { all = append(all, fl.Name) })
+	envAlias(fl, "PRISM_SINK_", all...)
 }
 
-func runSink(ctx context.Context, g *globals, f *sinkFlags, name string) error {
-	if err := f.envErr(); err != nil {
+func runSink(cmd *cobra.Command, g *globals, f *sinkFlags, name string) error {
+	ctx := cmd.Context()
+	defs, err := g.aggregates(cmd, f.aggregates)
+	if err != nil {
 		return err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	runner, target, err := buildSinkRunner(g, f, name, reg)
-	if err != nil {
-		return err
+	var runners []aggregateRunner
+	defer func() {
+		for _, r := range runners {
+			r.target.Close()
+		}
+	}()
+	for _, d := range defs {
+		runner, target, err := buildSinkRunner(g, f, name, d, prometheus.WrapRegistererWith(prometheus.Labels{"aggregate": d.Name}, reg))
+		if err != nil {
+			return fmt.Errorf("aggregate %s: %w", d.Name, err)
+		}
+		runners = append(runners, aggregateRunner{def: d, runner: runner, target: target})
 	}
-	defer target.Close()
 	if f.httpAddr != "" {
 		mux := http.NewServeMux()
-		mux.Handle("/healthz", runner.HealthHandler())
+		mux.Handle("/healthz", sinkHealthHandler(name, runners))
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 		stop, err := serveHTTP(f.httpAddr, redact.HTTPHandler(mux, g.redactor()), "sink", name)
 		if err != nil {
@@ -153,13 +174,63 @@ func runSink(ctx context.Context, g *globals, f *sinkFlags, name string) error {
 		}
 		return err
 	}
-	return runner.Run(ctx)
+	return runRunners(ctx, runners)
 }
 
-// buildSinkRunner builds the named sink's target and the runner that feeds
-// it from the events topic. The caller closes the target.
-func buildSinkRunner(g *globals, f *sinkFlags, name string, reg prometheus.Registerer) (*sinks.Runner, sinks.Target, error) {
-	build, ok := sinkTargets[name]
+// aggregateRunner is the runner and target of one sink for one aggregate.
+type aggregateRunner struct {
+	def    *aggregates.Definition
+	runner *sinks.Runner
+	target sinks.Target
+}
+
+// runRunners runs every runner (runAll): a failing one stops the others.
+// A runner's error names its sink already.
+func runRunners(ctx context.Context, runners []aggregateRunner) error {
+	runs := make([]aggregateRun, len(runners))
+	for i, r := range runners {
+		runs[i] = aggregateRun{aggregate: r.def.Name, run: r.runner.Run}
+	}
+	return runAll(ctx, "", runs)
+}
+
+// sinkHealth is /healthz of `prism sink`: the runners' health combined
+// (healthy when all are, every error prefixed with its aggregate, the
+// latest change) and each runner's own by aggregate name.
+type sinkHealth struct {
+	sinks.HealthStatus
+	ByAggregate map[string]sinks.HealthStatus `json:"byAggregate"`
+}
+
+func sinkHealthHandler(name string, runners []aggregateRunner) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		h := sinkHealth{HealthStatus: sinks.HealthStatus{Sink: name, Healthy: len(runners) > 0}, ByAggregate: map[string]sinks.HealthStatus{}}
+		var errs []string
+		for _, r := range runners {
+			s := r.runner.Health()
+			h.ByAggregate[r.def.Name] = s
+			h.Healthy = h.Healthy && s.Healthy
+			if s.Since.After(h.Since) {
+				h.Since = s.Since
+			}
+			if s.LastError != "" {
+				errs = append(errs, r.def.Name+": "+s.LastError)
+			}
+		}
+		h.LastError = strings.Join(errs, "\n")
+		w.Header().Set("Content-Type", "application/json")
+		if !h.Healthy {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(h)
+	})
+}
+
+// buildSinkRunner builds the named sink's target for def and the runner
+// that feeds it from def's events topic in the sink's group for def. The
+// caller closes the target.
+func buildSinkRunner(g *globals, f *sinkFlags, name string, def *aggregates.Definition, reg prometheus.Registerer) (*sinks.Runner, sinks.Target, error) {
+	build, ok := f.targets[name]
 	if !ok {
 		return nil, nil, fmt.Errorf("unknown sink %q (known: %s)", name, strings.Join(sinkNames(), ", "))
 	}
@@ -167,18 +238,13 @@ func buildSinkRunner(g *globals, f *sinkFlags, name string, reg prometheus.Regis
 	if err != nil {
 		return nil, nil, err
 	}
-	target, err := build(g, f)
+	target, err := build(g, def)
 	if err != nil {
 		return nil, nil, err
 	}
-	names := g.names()
-	codec, err := schemas.NewCodec()
-	if err != nil {
-		target.Close()
-		return nil, nil, err
-	}
+	names := def.Names(g.namespace)
 	runner, err := sinks.NewRunner(sinks.RunnerConfig{
-		Codec:                    codec.Events(),
+		Codec:                    def.Events,
 		KafkaOpts:                kopts,
 		EventsTopic:              names.EventsTopic(),
 		EventsDLQTopic:           names.EventsDLQTopic(),
@@ -194,7 +260,7 @@ func buildSinkRunner(g *globals, f *sinkFlags, name string, reg prometheus.Regis
 		SessionTimeout:           f.sessionTimeout,
 		InstanceID:               f.instanceID,
 		BrokerUnreachableTimeout: f.unreachable,
-		Logger:                   slog.Default(),
+		Logger:                   slog.Default().With("aggregate", def.Name),
 		Registerer:               reg,
 	})
 	if err != nil {

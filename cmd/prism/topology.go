@@ -20,15 +20,21 @@ type topologyFlags struct {
 	replicationFactor int16
 	minCompactionLag  time.Duration
 	maxMessageBytes   int32
-	envDefaults
 }
 
+// spec is the topology of every registered aggregate.
 func (f *topologyFlags) spec(g *globals) (topology.Spec, error) {
-	if err := f.envErr(); err != nil {
+	reg, err := g.aggregateRegistry()
+	if err != nil {
 		return topology.Spec{}, err
+	}
+	var plurals []string
+	for _, d := range reg.All() {
+		plurals = append(plurals, d.Plural)
 	}
 	return topology.NewSpec(topology.SpecConfig{
 		Namespace:         g.namespace,
+		Aggregates:        plurals,
 		Partitions:        f.partitions,
 		ReplicationFactor: f.replicationFactor,
 		MinCompactionLag:  f.minCompactionLag,
@@ -64,22 +70,23 @@ func newTopologyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "topology",
 		Short: "Create, compare and draw the Kafka topics and groups of a namespace",
-		Long: "topology manages everything Prism needs in Kafka for one namespace, declared once:\n" +
-			"the commands, events, command-results and DLQ topics with their partitions,\n" +
-			"replication factor and configs, and the groups that read them.\n" +
+		Long: "topology manages everything Prism needs in Kafka for one namespace, declared once\n" +
+			"for every registered aggregate: its commands, events, command-results and DLQ\n" +
+			"topics with their partitions, replication factor and configs, and the groups\n" +
+			"that read them.\n" +
 			"  apply     create what is missing and alter configs to match\n" +
 			"  diff      print the drift between the cluster and the spec (exit 1 if any, 3 on an error)\n" +
 			"  describe  print the spec as a table or a Mermaid graph",
 	}
 	pf := cmd.PersistentFlags()
-	pf.Int32Var(&f.partitions, "partitions", int32(f.envBits("PRISM_PARTITIONS", int64(topology.DefaultPartitions), 32)),
-		"partitions of every topic; commands and events always get the same count (PRISM_PARTITIONS)")
-	pf.Int16Var(&f.replicationFactor, "replication-factor", int16(f.envBits("PRISM_REPLICATION_FACTOR", int64(topology.DefaultReplicationFactor), 16)),
-		"replication factor of every topic (PRISM_REPLICATION_FACTOR)")
-	pf.DurationVar(&f.minCompactionLag, "min-compaction-lag", f.envDuration("PRISM_MIN_COMPACTION_LAG", topology.DefaultMinCompactionLag),
-		"min.compaction.lag.ms of the events topic, also how long tombstones are kept (PRISM_MIN_COMPACTION_LAG)")
-	pf.Int32Var(&f.maxMessageBytes, "max-message-bytes", int32(f.envBits("PRISM_MAX_MESSAGE_BYTES", int64(topology.DefaultMaxMessageBytes), 32)),
-		"max.message.bytes of the pipeline topics; the DLQs get 64 KiB more for their headers (PRISM_MAX_MESSAGE_BYTES)")
+	pf.Int32Var(&f.partitions, "partitions", topology.DefaultPartitions,
+		"partitions of every topic; commands and events always get the same count")
+	pf.Int16Var(&f.replicationFactor, "replication-factor", topology.DefaultReplicationFactor,
+		"replication factor of every topic")
+	pf.DurationVar(&f.minCompactionLag, "min-compaction-lag", topology.DefaultMinCompactionLag,
+		"min.compaction.lag.ms of the events topics, also how long tombstones are kept")
+	pf.Int32Var(&f.maxMessageBytes, "max-message-bytes", topology.DefaultMaxMessageBytes,
+		"max.message.bytes of the pipeline topics; the DLQs get 64 KiB more for their headers")
 	// The spec reads 0 as "the default": an explicit 0 is refused instead.
 	atLeast(pf, "1", "partitions", "replication-factor")
 	atLeast(pf, "1024", "max-message-bytes")
@@ -134,7 +141,7 @@ func newTopologyApplyCmd(g *globals, f *topologyFlags) *cobra.Command {
 			// Apply logged its warnings (level warn) before raising.
 			fmt.Fprint(out, res.Plan)
 			if len(res.Applied) > 0 {
-				fmt.Fprintf(out, "applied %d changes to namespace %s\n", len(res.Applied), spec.Names.Namespace)
+				fmt.Fprintf(out, "applied %d changes to namespace %s\n", len(res.Applied), spec.Namespace)
 			}
 			return nil
 		},

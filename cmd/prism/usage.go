@@ -122,8 +122,8 @@ func belowMinFlags(fs *pflag.FlagSet) []string {
 			return
 		}
 		if msg := belowMin(f, mins[0]); msg != "" {
-			if !f.Changed {
-				msg += " (the value of its PRISM_* variable)"
+			if from := envSource(f); from != "" {
+				msg += " (the value of " + from + ")"
 			}
 			problems = append(problems, msg)
 		}
@@ -157,11 +157,14 @@ func belowMin(f *pflag.Flag, min string) string {
 	}
 }
 
-// checkCommandLine runs before every command: the namespace rule
-// (topology/names.go) and the flag ranges.
+// checkCommandLine runs before every command: the variables of its flags
+// (env.go), the namespace rule (topology/names.go) and the flag ranges.
 func (g *globals) checkCommandLine(cmd *cobra.Command) error {
 	if cmd.Name() == "help" || strings.HasPrefix(cmd.Name(), "__complete") || strings.Contains(cmd.CommandPath(), " completion") {
 		return nil // asking for help never needs a namespace
+	}
+	if err := envErrors(cmd); err != nil {
+		return err
 	}
 	if err := topology.ValidateNamespace(g.namespace); err != nil {
 		return newUsageError(cmd, "--namespace: %w", err)

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"github.com/spf13/pflag"
+
+	"github.com/prism-cqrs/prism/aggregates"
+	"github.com/prism-cqrs/prism/sinks"
+	"github.com/prism-cqrs/prism/sinks/postgres"
+)
+
+// The postgres sink: each aggregate's table projection (def.Table) in the
+// namespace's schema.
+func init() {
+	registerSink(sinkSpec{name: postgres.Name, flags: func(fl *pflag.FlagSet) newSinkTarget {
+		maxConns := postgresMaxConnsFlag(fl)
+		return func(g *globals, def *aggregates.Definition) (sinks.Target, error) {
+			n := def.Names(g.namespace)
+			return postgres.New(postgres.Config{URL: g.postgresURL, Schema: n.PostgresSchema(), Namespace: n.Namespace, MaxConns: int32(maxConns())}, def.Table)
+		}
+	}})
+}
+
+// postgresMaxConnsFlag registers --postgres-max-conns, shared by the
+// sinks that write to Postgres (postgres, readmodels), once, and returns
+// its value's getter.
+func postgresMaxConnsFlag(fl *pflag.FlagSet) func() int {
+	const name = "postgres-max-conns"
+	if fl.Lookup(name) == nil {
+		fl.Int(name, 4, "Postgres pool size of the postgres and readmodels sinks, per aggregate")
+		atLeast(fl, "1", name)
+	}
+	return func() int {
+		n, _ := fl.GetInt(name)
+		return n
+	}
+}
