@@ -51,6 +51,9 @@ type Definition struct {
 	// the aggregate has none.
 	Generator records.CommandGenerator
 
+	// Schemas lists the Avro schemas it reads and writes (`prism --version`).
+	Schemas []records.Schema
+
 	// Projections: how its events and state render into each read source.
 	Table     projections.Table     // the postgres sink
 	Document  projections.Document  // the elasticsearch sink

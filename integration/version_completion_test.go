@@ -28,7 +28,7 @@ func TestVersionFlag(t *testing.T) {
 	if !strings.Contains(out, runtime.Version()) {
 		t.Errorf("--version lacks the Go version %s:\n%s", runtime.Version(), out)
 	}
-	ref, err := os.ReadFile(filepath.Join("..", "schemas", "testdata", "avro_java_fingerprints.jsonl"))
+	ref, err := os.ReadFile(filepath.Join("..", "payment", "schemas", "testdata", "avro_java_fingerprints.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}

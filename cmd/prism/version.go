@@ -6,8 +6,6 @@ import (
 	"runtime/debug"
 	"strings"
 	"text/tabwriter"
-
-	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // versionText is what `prism --version` prints: the module version, the
@@ -40,20 +38,22 @@ func versionText() string {
 		}
 	}
 	fmt.Fprintf(&b, "prism %s\ncommit: %s\ngo: %s %s/%s\n", version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	codec, err := schemas.NewCodec()
+	reg, err := buildRegistry()
 	if err != nil {
-		fmt.Fprintf(&b, "schemas: %v\n", err)
+		fmt.Fprintf(&b, "aggregates: %v\n", err)
 		return b.String()
 	}
-	b.WriteString("schemas (kind, file under schemas/, fingerprint):\n")
-	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	for _, s := range codec.Schemas() {
-		current := ""
-		if s.Current {
-			current = "current"
+	for _, d := range reg.All() {
+		fmt.Fprintf(&b, "schemas of aggregate %s (kind, file, fingerprint):\n", d.Name)
+		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+		for _, s := range d.Schemas {
+			current := ""
+			if s.Current {
+				current = "current"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%016x\t%s\n", s.Kind, s.File, s.Fingerprint, current)
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", s.Kind, s.File, schemas.FingerprintHex(s.Fingerprint), current)
+		tw.Flush()
 	}
-	tw.Flush()
 	return strings.TrimRight(b.String(), " \n") + "\n"
 }
