@@ -47,6 +47,9 @@ type Definition struct {
 	Results records.ResultDecoder
 	// Commands parses and encodes its commands (producers, JSON Lines).
 	Commands records.CommandCodec
+	// Generator builds its `prism produce --generate` workload; nil when
+	// the aggregate has none.
+	Generator records.CommandGenerator
 
 	// Projections: how its events and state render into each read source.
 	Table     projections.Table     // the postgres sink
@@ -70,10 +73,13 @@ func (d *Definition) Validate() error {
 		errs = append(errs, fmt.Errorf("plural: %w", err))
 	}
 	if d.NewProcessor == nil {
-		errs = append(errs, errors.New("NewProcessor is nil"))
+		errs = append(errs, errors.New("field NewProcessor is nil"))
 	}
 	if d.Events == nil {
-		errs = append(errs, errors.New("Events is nil"))
+		errs = append(errs, errors.New("field Events is nil"))
+	}
+	if d.Commands != nil && len(d.Commands.CommandTypes()) == 0 {
+		errs = append(errs, errors.New("the command codec owns no command type"))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("aggregate %q: %w", d.Name, err)

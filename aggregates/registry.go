@@ -29,6 +29,18 @@ func NewRegistry(defs ...*Definition) (*Registry, error) {
 			seen[n] = d.Name
 		}
 	}
+	owner := map[string]string{}
+	for _, d := range defs {
+		if d.Commands == nil {
+			continue
+		}
+		for _, t := range d.Commands.CommandTypes() {
+			if other, ok := owner[t]; ok && other != d.Name {
+				errs = append(errs, fmt.Errorf("aggregates %q and %q both own the command type %q", other, d.Name, t))
+			}
+			owner[t] = d.Name
+		}
+	}
 	if len(defs) == 0 {
 		errs = append(errs, errors.New("no aggregate registered"))
 	}

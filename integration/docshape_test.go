@@ -181,9 +181,9 @@ func TestJSONDocumentsHaveTheDocumentedShape(t *testing.T) {
 	// Redis: every payment document, as stored.
 	var problems []string
 	for id := range want {
-		raw, err := rs.client.Get(ctx, rs.keys.Payment(id)).Bytes()
+		raw, err := rs.client.Get(ctx, rs.keys.Doc(id)).Bytes()
 		if err != nil {
-			t.Fatalf("GET %s: %v", rs.keys.Payment(id), err)
+			t.Fatalf("GET %s: %v", rs.keys.Doc(id), err)
 		}
 		if err := checkJSONShape(raw, redisDocShape); err != nil {
 			problems = append(problems, "redis "+id+": "+err.Error())

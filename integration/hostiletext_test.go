@@ -19,10 +19,10 @@ import (
 
 	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/kafkaconn"
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/producers"
-	"github.com/prism-cqrs/prism/sinks/postgres"
-	"github.com/prism-cqrs/prism/sinks/readmodels"
+	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/sinks/sinktest"
 )
 
@@ -139,9 +139,8 @@ func TestHostileTextEveryReadSourceAgrees(t *testing.T) {
 	ela := e.startSink("sink-elasticsearch", "elasticsearch", "--elasticsearch-url", es.url)
 
 	prod, err := producers.NewCommandProducer(producers.Config{
-		Kafka:         kafkaconn.Config{Brokers: e.brokers},
-		CommandsTopic: e.names.CommandsTopic(), ResultsTopic: e.names.ResultsTopic(),
-		Codec: e.codec, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Kafka:      kafkaconn.Config{Brokers: e.brokers},
+		Aggregates: []producers.Aggregate{paymentAggregate(e.names, e.codec)}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -149,14 +148,14 @@ func TestHostileTextEveryReadSourceAgrees(t *testing.T) {
 	defer prod.Close()
 	var (
 		mu      sync.Mutex
-		results = map[string]*schemas.CommandResult{}
+		results = map[string]*records.Result{}
 		all     sync.WaitGroup
 	)
-	cmds := make([]*schemas.CommandEnvelope, len(cases))
+	cmds := make([]records.Command, len(cases))
 	for i, c := range cases {
 		cmds[i] = c.cmd
 		all.Add(1)
-		cancel, err := prod.Watch(ctx, c.cmd.CommandID, func(r *schemas.CommandResult, err error) {
+		cancel, err := prod.Watch(ctx, c.cmd, func(r *records.Result, err error) {
 			defer all.Done()
 			if err != nil {
 				t.Errorf("result of %s: %v", c.cmd.CommandID, err)
@@ -195,9 +194,9 @@ func TestHostileTextEveryReadSourceAgrees(t *testing.T) {
 	mu.Unlock()
 
 	ignore := []sinktest.Field{sinktest.FieldCreatedAt, sinktest.FieldUpdatedAt}
-	waitPayments(t, "postgres", 3*time.Minute, want, func() (map[string]schemas.Payment, error) { return postgres.ReadPayments(ctx, e.pool, e.schema) }, ignore...)
+	waitPayments(t, "postgres", 3*time.Minute, want, func() (map[string]schemas.Payment, error) { return payment.ReadPayments(ctx, e.pool, e.schema) }, ignore...)
 	kvWaitEqual(t, "readmodels state", 2*time.Minute, func() []string {
-		got, err := readmodels.ReadStates(ctx, e.pool, e.schema)
+		got, err := payment.ReadStates(ctx, e.pool, e.schema)
 		if err != nil {
 			return []string{err.Error()}
 		}

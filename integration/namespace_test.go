@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/prism-cqrs/prism/internal/testkit"
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/sinks"
 	essink "github.com/prism-cqrs/prism/sinks/elasticsearch"
 	"github.com/prism-cqrs/prism/sinks/postgres"
@@ -50,13 +51,13 @@ func TestNamespacePostgresSchemaOwner(t *testing.T) {
 		defer tg.Close()
 		return tg.Setup(ctx)
 	}
-	if err := setup(postgres.New(postgres.Config{URL: url, Schema: schema, Namespace: owner.Namespace})); err != nil {
+	if err := setup(postgres.New(postgres.Config{URL: url, Schema: schema, Namespace: owner.Namespace}, payment.Table())); err != nil {
 		t.Fatalf("setup of the owner: %v", err)
 	}
-	if err := setup(readmodels.New(readmodels.Config{URL: url, Schema: schema, Namespace: owner.Namespace})); err != nil {
+	if err := setup(readmodels.New(readmodels.Config{URL: url, Schema: schema, Namespace: owner.Namespace}, payment.ReadModel{})); err != nil {
 		t.Fatalf("setup of the owner's readmodels sink: %v", err)
 	}
-	err = setup(postgres.New(postgres.Config{URL: url, Schema: other.PostgresSchema(), Namespace: other.Namespace}))
+	err = setup(postgres.New(postgres.Config{URL: url, Schema: other.PostgresSchema(), Namespace: other.Namespace}, payment.Table()))
 	if !errors.Is(err, sinks.ErrStoreOwned) || !strings.Contains(err.Error(), `"`+owner.Namespace+`"`) {
 		t.Fatalf("setup of the second namespace: %v, want ErrStoreOwned naming %q", err, owner.Namespace)
 	}
@@ -102,7 +103,7 @@ func TestNamespaceElasticsearchIndexOwner(t *testing.T) {
 	ctx := testkit.Context(t, 2*time.Minute)
 	s := newESStore(t) // cleanup deletes <base>-payments-v*
 	base := s.names.Namespace
-	owner, other := topology.NewNames(base+"-a").Aggregate("payments"), topology.Names{Namespace: base + ".a"}
+	owner, other := topology.NewNames(base+"-a").Aggregate("payments"), topology.NewNames(base+".a").Aggregate("payments")
 	if owner.ElasticsearchIndex(1) != other.ElasticsearchIndex(1) {
 		t.Fatalf("indices %q and %q differ", owner.ElasticsearchIndex(1), other.ElasticsearchIndex(1))
 	}
@@ -111,7 +112,7 @@ func TestNamespaceElasticsearchIndexOwner(t *testing.T) {
 	})
 	setup := func(n topology.Names) error {
 		t.Helper()
-		tg, err := essink.NewTarget(essink.DefaultConfig(s.url, n))
+		tg, err := essink.NewTarget(essink.DefaultConfig(s.url, n), payment.ElasticsearchProjection{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -119,8 +119,7 @@ func TestRecordSizeMatchesTheBroker(t *testing.T) {
 	lines := []producers.Parsed{{Line: 1, Command: cmd}}
 	newProducer := func(e *prodEnv) *producers.CommandProducer {
 		p, err := producers.NewCommandProducer(producers.Config{
-			Kafka: kafkaconn.Config{Brokers: e.brokers}, CommandsTopic: e.names.CommandsTopic(), ResultsTopic: e.names.ResultsTopic(),
-			Codec: e.codec, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DeliveryTimeout: 30 * time.Second,
+			Kafka: kafkaconn.Config{Brokers: e.brokers}, Aggregates: []producers.Aggregate{paymentAggregate(e.names, e.codec)}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DeliveryTimeout: 30 * time.Second,
 			ExtraOpts: []kgo.Opt{kgo.ProducerBatchCompression(kgo.NoCompression())},
 		})
 		if err != nil {
@@ -130,10 +129,11 @@ func TestRecordSizeMatchesTheBroker(t *testing.T) {
 		return p
 	}
 	// The size: the smallest limit OversizedLines lets the record through.
-	probe := newProducer(newProdEnvSpec(t, topology.SpecConfig{Namespace: testkit.Namespace(t) + "a", Partitions: 1}))
+	probeEnv := newProdEnvSpec(t, topology.SpecConfig{Namespace: testkit.Namespace(t) + "a", Partitions: 1})
+	probe, probeTopic := newProducer(probeEnv), probeEnv.names.CommandsTopic()
 	size := 0
 	for limit := 1024; limit < 4096; limit++ {
-		bad, err := probe.OversizedLines(lines, limit)
+		bad, err := probe.OversizedLines(lines, map[string]int{probeTopic: limit})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -151,7 +151,7 @@ func TestRecordSizeMatchesTheBroker(t *testing.T) {
 	}{{size, true}, {size - 1, false}} {
 		e := newProdEnvSpec(t, topology.SpecConfig{Namespace: fmt.Sprintf("%sm%d", testkit.Namespace(t), tc.limit), Partitions: 1, MaxMessageBytes: int32(tc.limit)})
 		p := newProducer(e)
-		limit, fromTopic, err := p.RecordLimit(ctx)
+		limit, fromTopic, err := p.RecordLimit(ctx, e.names.CommandsTopic())
 		if err != nil || !fromTopic || limit != tc.limit {
 			t.Fatalf("RecordLimit = %d, %v, %v; want %d read from the topic", limit, fromTopic, err, tc.limit)
 		}

@@ -32,6 +32,7 @@ import (
 
 	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/kafkaconn"
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/producers"
 	"github.com/prism-cqrs/prism/records"
@@ -39,6 +40,12 @@ import (
 )
 
 // prodEnv is one namespace with its topics on the real broker.
+// paymentAggregate is the payment aggregate of names for a producer.
+func paymentAggregate(names topology.Names, codec *schemas.Codec) producers.Aggregate {
+	return producers.Aggregate{Name: "payment", CommandsTopic: names.CommandsTopic(), ResultsTopic: names.ResultsTopic(),
+		Commands: payment.NewCommandCodec(codec), Results: codec.Results()}
+}
+
 type prodEnv struct {
 	brokers []string
 	names   topology.Names
@@ -499,9 +506,8 @@ func TestSendAndWaitRealBroker(t *testing.T) {
 	e := newProdEnv(t)
 	ctx := testkit.Context(t, 3*time.Minute)
 	p, err := producers.NewCommandProducer(producers.Config{
-		Kafka:         kafkaconn.Config{Brokers: e.brokers},
-		CommandsTopic: e.names.CommandsTopic(), ResultsTopic: e.names.ResultsTopic(),
-		Codec: e.codec, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Kafka:      kafkaconn.Config{Brokers: e.brokers},
+		Aggregates: []producers.Aggregate{paymentAggregate(e.names, e.codec)}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -529,7 +535,7 @@ func TestSendAndWaitRealBroker(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			if res.CommandID != id || res.PaymentID != pay || res.Accepted != (i%5 != 0) {
+			if res.CommandID != id || res.AggregateID != pay || res.Accepted != (i%5 != 0) {
 				t.Errorf("command %s on %s: result %+v", id, pay, res)
 			}
 		}()
@@ -593,11 +599,10 @@ func TestProduceWaitWithoutProcessorExits4(t *testing.T) {
 func BenchmarkProduceGenerate(b *testing.B) {
 	e := newProdEnv(b)
 	ctx := testkit.Context(b, 30*time.Minute)
-	gcfg := producers.GeneratorConfig{Organizations: 20, Seed: 1, InvalidRatio: 0.1}
+	gcfg := payment.GeneratorConfig{Organizations: 20, Seed: 1, InvalidRatio: 0.1}
 	pcfg := producers.Config{
-		Kafka:         kafkaconn.Config{Brokers: e.brokers},
-		CommandsTopic: e.names.CommandsTopic(), ResultsTopic: e.names.ResultsTopic(),
-		Codec: e.codec, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Kafka:      kafkaconn.Config{Brokers: e.brokers},
+		Aggregates: []producers.Aggregate{paymentAggregate(e.names, e.codec)}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	run := 0
 	nextPrefix := func() string { run++; return fmt.Sprintf("bench%d", run) }
@@ -610,12 +615,12 @@ func BenchmarkProduceGenerate(b *testing.B) {
 		defer p.Close()
 		cfg := gcfg
 		cfg.Count, cfg.IDPrefix = b.N, nextPrefix()
-		gen, err := producers.NewGenerator(cfg)
+		gen, err := payment.NewGenerator(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.ResetTimer()
-		stats, err := p.Run(ctx, producers.GeneratorSource(gen, nil, true), producers.RunConfig{})
+		stats, err := p.Run(ctx, payment.GeneratorSource(gen, nil, true), producers.RunConfig{})
 		b.StopTimer()
 		if err != nil || stats.Produced != b.N {
 			b.Fatalf("produced %d of %d: %v", stats.Produced, b.N, err)
@@ -627,11 +632,11 @@ func BenchmarkProduceGenerate(b *testing.B) {
 	envelopes := func(b *testing.B) []*schemas.CommandEnvelope {
 		cfg := gcfg
 		cfg.Count, cfg.IDPrefix = b.N, nextPrefix()
-		gen, err := producers.NewGenerator(cfg)
+		gen, err := payment.NewGenerator(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
-		src := producers.GeneratorSource(gen, nil, true)
+		src := payment.GeneratorSource(gen, nil, true)
 		out := make([]*schemas.CommandEnvelope, 0, b.N)
 		for {
 			c, ok, err := src()
@@ -641,8 +646,9 @@ func BenchmarkProduceGenerate(b *testing.B) {
 			if !ok {
 				return out
 			}
-			c.IssuedAt = time.Now().UTC()
-			out = append(out, c)
+			env := c.(*schemas.CommandEnvelope)
+			env.IssuedAt = time.Now().UTC()
+			out = append(out, env)
 		}
 	}
 	record := func(b *testing.B, c *schemas.CommandEnvelope) *kgo.Record {
@@ -758,7 +764,7 @@ func TestProduceGenerateWaitWithRealProcessor(t *testing.T) {
 		}
 		results[r.CommandID] = r
 	}
-	gen, err := producers.NewGenerator(producers.GeneratorConfig{Count: n, Organizations: 4, Seed: 31, InvalidRatio: ratio, IDPrefix: e.names.Namespace})
+	gen, err := payment.NewGenerator(payment.GeneratorConfig{Count: n, Organizations: 4, Seed: 31, InvalidRatio: ratio, IDPrefix: e.names.Namespace})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,15 +10,14 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
-	"github.com/prism-cqrs/prism/sinks/postgres"
-	"github.com/prism-cqrs/prism/sinks/readmodels"
 	"github.com/prism-cqrs/prism/sinks/sinktest"
 )
 
 // checkPostgresSink lists how the payments table differs from x.
 func (e *sinkEnv) checkPostgresSink(ctx context.Context, x sinkExpect) []string {
-	got, err := postgres.ReadPayments(ctx, e.pool, e.schema)
+	got, err := payment.ReadPayments(ctx, e.pool, e.schema)
 	if err != nil {
 		return []string{err.Error()}
 	}
@@ -34,7 +33,7 @@ func (e *sinkEnv) checkPostgresSink(ctx context.Context, x sinkExpect) []string 
 func (e *sinkEnv) checkReadModels(ctx context.Context, x sinkExpect, from time.Time) []string {
 	var diffs []string
 	live := x.live()
-	states, err := readmodels.ReadStates(ctx, e.pool, e.schema)
+	states, err := payment.ReadStates(ctx, e.pool, e.schema)
 	if err != nil {
 		return []string{err.Error()}
 	}
@@ -51,7 +50,7 @@ func (e *sinkEnv) checkReadModels(ctx context.Context, x sinkExpect, from time.T
 		wantSum[k].n++
 		wantSum[k].sum += p.AmountMinor
 	}
-	rows, err := readmodels.ReadSummary(ctx, e.pool, e.schema)
+	rows, err := payment.ReadSummary(ctx, e.pool, e.schema)
 	if err != nil {
 		return append(diffs, err.Error())
 	}
@@ -72,7 +71,7 @@ func (e *sinkEnv) checkReadModels(ctx context.Context, x sinkExpect, from time.T
 		}
 	}
 
-	tl, err := readmodels.ReadTimeline(ctx, e.pool, e.schema)
+	tl, err := payment.ReadTimeline(ctx, e.pool, e.schema)
 	if err != nil {
 		return append(diffs, err.Error())
 	}
@@ -118,7 +117,7 @@ func (e *sinkEnv) checkReadModels(ctx context.Context, x sinkExpect, from time.T
 			get(wantDaily, k).ref += ev.amount
 		}
 	}
-	drows, err := readmodels.ReadDaily(ctx, e.pool, e.schema)
+	drows, err := payment.ReadDaily(ctx, e.pool, e.schema)
 	if err != nil {
 		return append(diffs, err.Error())
 	}

@@ -8,9 +8,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/records"
-	"github.com/prism-cqrs/prism/sinks/postgres"
 )
 
 // TestSinksPostgresSendsBadEventsToDLQAndGoesOn injects, directly on the
@@ -52,7 +52,7 @@ func TestSinksPostgresSendsBadEventsToDLQAndGoesOn(t *testing.T) {
 	}
 	sink := e.startSink("sink-postgres", "postgres")
 	e.waitEqual("payments table", time.Minute, func(ctx context.Context) []string {
-		got, err := postgres.ReadPayments(ctx, e.pool, e.schema)
+		got, err := payment.ReadPayments(ctx, e.pool, e.schema)
 		if err != nil {
 			return []string{err.Error()}
 		}

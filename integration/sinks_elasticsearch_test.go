@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/internal/testkit"
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/sinks"
@@ -51,7 +52,7 @@ func esAndRedisStores(t testing.TB, e *sinkEnv) (*esStore, *redisStore) {
 	es := newESStore(t)
 	es.names = e.names
 	rs := newRedisStore(t)
-	rs.names, rs.keys = e.names, redissink.NewKeys(e.names)
+	rs.names, rs.keys = e.names, redissink.NewKeys(e.names, payment.RedisCache{}.CacheLayout())
 	t.Cleanup(func() {
 		c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -81,7 +82,7 @@ func runRedisAndES(t *testing.T, ctx context.Context, e *sinkEnv, es *esStore, r
 }
 
 func (s *esStore) NewTarget(context.Context) (sinks.Target, error) {
-	return essink.NewTarget(essink.DefaultConfig(s.url, s.names))
+	return essink.NewTarget(essink.DefaultConfig(s.url, s.names), payment.ElasticsearchProjection{})
 }
 
 // call sends a request and decodes the JSON answer into out; it returns
@@ -391,7 +392,7 @@ func TestSinksElasticsearchTarget(t *testing.T) {
 
 func TestSinksElasticsearchDownIsTransient(t *testing.T) {
 	ctx := testkit.Context(t, time.Minute)
-	tg, err := essink.NewTarget(essink.DefaultConfig("http://"+closedAddr(t), topology.NewNames(testkit.Namespace(t)).Aggregate("payments")))
+	tg, err := essink.NewTarget(essink.DefaultConfig("http://"+closedAddr(t), topology.NewNames(testkit.Namespace(t)).Aggregate("payments")), payment.ElasticsearchProjection{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -542,13 +543,13 @@ func BenchmarkSinksElasticsearch(b *testing.B) {
 	ctx := testkit.Context(b, 10*time.Minute)
 	s := newESStore(b)
 	cfg := essink.DefaultConfig(s.url, s.names)
-	tg, err := essink.NewTarget(cfg)
+	tg, err := essink.NewTarget(cfg, payment.ElasticsearchProjection{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer tg.Close()
 	cfg.IndexVersion = 2 // same mapping, another index, for the bare load
-	bareTarget, err := essink.NewTarget(cfg)
+	bareTarget, err := essink.NewTarget(cfg, payment.ElasticsearchProjection{})
 	if err != nil {
 		b.Fatal(err)
 	}

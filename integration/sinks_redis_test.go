@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/internal/testkit"
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/sinks"
@@ -42,7 +43,7 @@ func newRedisStore(t testing.TB) *redisStore {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &redisStore{t: t, url: url, names: names, keys: redissink.NewKeys(names), client: goredis.NewClient(opts)}
+	s := &redisStore{t: t, url: url, names: names, keys: redissink.NewKeys(names, payment.RedisCache{}.CacheLayout()), client: goredis.NewClient(opts)}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -73,14 +74,14 @@ func (s *redisStore) config() redissink.Config {
 }
 
 func (s *redisStore) NewTarget(context.Context) (sinks.Target, error) {
-	return redissink.NewTarget(s.config())
+	return redissink.NewTarget(s.config(), payment.RedisCache{})
 }
 
 // openTarget builds a target from s.config(), set up (closed at cleanup,
 // before the namespace's keys are deleted); any error fails the test.
 func (s *redisStore) openTarget(ctx context.Context) *redissink.Target {
 	s.t.Helper()
-	tg, err := redissink.NewTarget(s.config())
+	tg, err := redissink.NewTarget(s.config(), payment.RedisCache{})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -96,7 +97,7 @@ func (s *redisStore) openTarget(ctx context.Context) *redissink.Target {
 func (s *redisStore) Payments(ctx context.Context) (map[string]schemas.Payment, error) {
 	out := map[string]schemas.Payment{}
 	var cursor uint64
-	prefix := s.keys.Payment("")
+	prefix := s.keys.Doc("")
 	for {
 		keys, next, err := s.client.Scan(ctx, cursor, prefix+"*", 1000).Result()
 		if err != nil {
@@ -122,7 +123,7 @@ func (s *redisStore) Payments(ctx context.Context) (map[string]schemas.Payment, 
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", docKeys[i], err)
 				}
-				if docKeys[i] != s.keys.Payment(p.ID) {
+				if docKeys[i] != s.keys.Doc(p.ID) {
 					return nil, fmt.Errorf("key %s holds payment %s", docKeys[i], p.ID)
 				}
 				out[p.ID] = p
@@ -296,7 +297,7 @@ func TestSinksRedisTarget(t *testing.T) {
 	}
 	payment := func(id string) *schemas.Payment {
 		t.Helper()
-		str, err := s.client.Get(ctx, k.Payment(id)).Result()
+		str, err := s.client.Get(ctx, k.Doc(id)).Result()
 		if errors.Is(err, goredis.Nil) {
 			return nil
 		}
@@ -336,14 +337,14 @@ func TestSinksRedisTarget(t *testing.T) {
 	if p := payment("a"); p == nil || p.Version != 2 || p.Status != schemas.StatusAuthorized || p.AmountMinor != 1234 {
 		t.Fatalf("payment a = %+v, want version 2 AUTHORIZED 1234", p)
 	}
-	if raw, _ := s.client.Get(ctx, k.Payment("a")).Result(); !strings.Contains(raw, `"amount":"12.34"`) {
+	if raw, _ := s.client.Get(ctx, k.Doc("a")).Result(); !strings.Contains(raw, `"amount":"12.34"`) {
 		t.Fatalf("payment a JSON %s: want amount \"12.34\"", raw)
 	}
 	// The recent index keeps the 3 newest by createdAt: b, c, d.
 	if got := recent(); fmt.Sprint(got) != "[b c d]" {
 		t.Fatalf("recent index %v, want [b c d]", got)
 	}
-	if ttl := s.client.TTL(ctx, k.Payment("a")).Val(); ttl < 59*time.Minute || ttl > time.Hour {
+	if ttl := s.client.TTL(ctx, k.Doc("a")).Val(); ttl < 59*time.Minute || ttl > time.Hour {
 		t.Fatalf("payment TTL %s, want about 1h", ttl)
 	}
 	cv := cachever()
@@ -480,7 +481,7 @@ func TestSinksRedisLostOffsetsAskForARewind(t *testing.T) {
 	if !errors.Is(err, sinks.ErrRewind) {
 		t.Fatalf("Write after the data was lost: %v, want ErrRewind", err)
 	}
-	if n := s.client.Exists(ctx, s.keys.Payment("a")).Val(); n != 0 {
+	if n := s.client.Exists(ctx, s.keys.Doc("a")).Val(); n != 0 {
 		t.Fatal("Write stored the payment although the offsets were lost")
 	}
 	off, err := tg.CommittedOffsets(ctx, "t", []int32{0})
@@ -490,7 +491,7 @@ func TestSinksRedisLostOffsetsAskForARewind(t *testing.T) {
 	// The runtime replays from the log start: both events.
 	mustWrite(t, ctx, tg, "t", kvEvent(0, 0, "a", "o", 1, kvPayment("a", "o", 1, 1, schemas.StatusPending, t0)),
 		kvEvent(0, 1, "a", "o", 2, kvPayment("a", "o", 2, 1, schemas.StatusAuthorized, t0)))
-	if v := s.client.Get(ctx, s.keys.Payment("a")).Val(); !strings.HasPrefix(v, `{"version":2,`) {
+	if v := s.client.Get(ctx, s.keys.Doc("a")).Val(); !strings.HasPrefix(v, `{"version":2,`) {
 		t.Fatalf("payment a after the replay: %s", v)
 	}
 }
@@ -499,7 +500,7 @@ func TestSinksRedisNoTTL(t *testing.T) {
 	ctx := testkit.Context(t, time.Minute)
 	s := newRedisStore(t)
 	s.cfg = func(c *redissink.Config) { c.TTL = 0 }
-	tg, err := redissink.NewTarget(s.config())
+	tg, err := redissink.NewTarget(s.config(), payment.RedisCache{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -508,10 +509,10 @@ func TestSinksRedisNoTTL(t *testing.T) {
 	p.Currency = "KWD"
 	p.AmountMinor = 1005
 	mustWrite(t, ctx, tg, "t", kvEvent(0, 0, "n", "o", 1, p))
-	if ttl := s.client.TTL(ctx, s.keys.Payment("n")).Val(); ttl != -1 {
+	if ttl := s.client.TTL(ctx, s.keys.Doc("n")).Val(); ttl != -1 {
 		t.Fatalf("TTL %v with TTL 0, want none (-1)", ttl)
 	}
-	raw := s.client.Get(ctx, s.keys.Payment("n")).Val()
+	raw := s.client.Get(ctx, s.keys.Doc("n")).Val()
 	if !strings.Contains(raw, `"amount":"1.005"`) {
 		t.Fatalf("payment JSON %s: want amount \"1.005\" (KWD has 3 digits)", raw)
 	}
@@ -531,7 +532,7 @@ func closedAddr(t testing.TB) string {
 func TestSinksRedisDownIsTransient(t *testing.T) {
 	ctx := testkit.Context(t, time.Minute)
 	cfg := redissink.DefaultConfig("redis://"+closedAddr(t)+"/0", topology.NewNames(testkit.Namespace(t)).Aggregate("payments"))
-	tg, err := redissink.NewTarget(cfg)
+	tg, err := redissink.NewTarget(cfg, payment.RedisCache{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -593,7 +594,7 @@ func BenchmarkSinksRedis(b *testing.B) {
 		msgs := make([][]byte, len(evs))
 		for j, ev := range evs {
 			p := ev.Envelope.State.(*schemas.Payment)
-			keys[j] = bare.keys.Payment(p.ID)
+			keys[j] = bare.keys.Doc(p.ID)
 			docs[j], _ = json.Marshal(map[string]any{"version": p.Version, "id": p.ID, "organizationId": p.OrganizationID, "userId": p.UserID,
 				"amountMinor": p.AmountMinor, "amount": testDecimal(p.AmountMinor, p.Currency), "currency": p.Currency,
 				"description": p.Description, "status": p.Status, "createdAt": p.CreatedAt, "updatedAt": p.UpdatedAt})
@@ -767,7 +768,7 @@ func TestSinksRedisPipeline(t *testing.T) {
 	ctx := testkit.Context(t, 5*time.Minute)
 	redisURL := testkit.RedisURL(t)
 	s := newRedisStore(t)
-	s.names, s.keys = e.names, redissink.NewKeys(e.names)
+	s.names, s.keys = e.names, redissink.NewKeys(e.names, payment.RedisCache{}.CacheLayout())
 	t.Cleanup(func() { // the store's own cleanup covers its random namespace; this is the env's
 		c := context.Background()
 		if keys, err := s.client.Keys(c, e.names.RedisPrefix()+"*").Result(); err == nil && len(keys) > 0 {

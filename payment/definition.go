@@ -25,7 +25,13 @@ func Definition() (*aggregates.Definition, error) {
 				Logger: o.Logger,
 			})
 		},
-		Events:  codec.Events(),
-		Results: codec.Results(),
+		Events:    codec.Events(),
+		Results:   codec.Results(),
+		Table:     Table(),
+		Cache:     RedisCache{},
+		ReadModel: ReadModel{},
+		Document:  ElasticsearchProjection{},
+		Commands:  NewCommandCodec(codec),
+		Generator: commandGenerator{},
 	}, nil
 }

@@ -12,6 +12,11 @@
 // same events with the same ids, which is what lets an aborted Kafka
 // transaction be processed again without duplicating anything.
 //
+// Its command side, as the producer sees it, is here too: the JSON Lines
+// command format (CommandLine, ParseCommandLine) and CommandCodec
+// (commands.go), and the reproducible workload Generator of `prism produce
+// --generate` (generator*.go).
+//
 // The user-facing rules (check order, reason codes, dedup window) are
 // documented in docs/payment-rules.md.
 package payment

@@ -1,39 +1,24 @@
 package producers
 
 import (
-	"encoding/json"
 	"testing"
+	"time"
 
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records"
 )
 
-// BenchmarkGenerate is the generator alone: next command, JSON line to
-// envelope (what `prism produce --generate` does before encoding).
-func BenchmarkGenerate(b *testing.B) {
-	gen, err := NewGenerator(GeneratorConfig{Count: b.N, Seed: 1, InvalidRatio: 0.1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	src := GeneratorSource(gen, nil, true)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for range b.N {
-		if _, ok, err := src(); !ok || err != nil {
-			b.Fatal(ok, err)
-		}
-	}
-}
-
 // BenchmarkCommandRecord is the producer's per-record work before franz-go:
-// normalize, Avro encoding, headers.
+// picking the aggregate, the codec's normalize and Avro encoding, headers.
 func BenchmarkCommandRecord(b *testing.B) {
 	codec, err := schemas.NewCodec()
 	if err != nil {
 		b.Fatal(err)
 	}
-	gen, _ := NewGenerator(GeneratorConfig{Count: 1000, Seed: 1})
-	src := GeneratorSource(gen, nil, true)
-	var cmds []*schemas.CommandEnvelope
+	gen, _ := payment.NewGenerator(payment.GeneratorConfig{Count: 1000, Seed: 1})
+	src := payment.GeneratorSource(gen, nil, true)
+	var cmds []records.Command
 	for {
 		c, ok, _ := src()
 		if !ok {
@@ -41,40 +26,13 @@ func BenchmarkCommandRecord(b *testing.B) {
 		}
 		cmds = append(cmds, c)
 	}
-	rc := newRecordCodec(codec)
+	rc := newRecordCodec([]Aggregate{{Name: "payment", CommandsTopic: "t", ResultsTopic: "r",
+		Commands: payment.NewCommandCodec(codec), Results: codec.Results()}})
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
-		n, err := normalize(cmds[i%len(cmds)])
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := rc.record("t", n); err != nil {
+		if _, _, err := rc.record(cmds[i%len(cmds)], time.Now()); err != nil {
 			b.Fatal(err)
 		}
 	}
-}
-
-// BenchmarkParseCommandLine is the per-line cost of `prism produce --file`
-// (decode, key and encoding checks, field rules), with the bare
-// encoding/json decode of the same line as the baseline.
-func BenchmarkParseCommandLine(b *testing.B) {
-	line := []byte(`{"type":"CreatePayment","commandId":"s1-cmd-0000001","paymentId":"s1-pay-0000001","organizationId":"org-001","userId":"org-001-user-1","amount":"1234.56","currency":"EUR","description":"GPU hours (H100), 2026-07","correlationId":"s1-wf-0000001"}`)
-	b.Run("prism", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := ParseCommandLine(line); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("bare-json-decode", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			var cl CommandLine
-			if err := json.Unmarshal(line, &cl); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
 }

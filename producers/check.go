@@ -6,15 +6,21 @@ import (
 	"github.com/prism-cqrs/prism/topology"
 )
 
-// Check asks the cluster, bounded by ctx, whether the commands topic (and,
-// when withResults is set, the results topic) exist (topology.CheckTopics).
+// Check asks the cluster, bounded by ctx, whether the commands topic of
+// every aggregate of the producer (and, when withResults is set, its
+// results topic) exist (topology.CheckTopics).
 // It fails fast with a clear error when the brokers cannot be reached or a
 // topic is missing (wrapping topology.ErrTopicMissing), instead of letting
 // the first send retry until its delivery timeout.
 func (p *CommandProducer) Check(ctx context.Context, withResults bool) error {
-	topics := []string{p.cfg.CommandsTopic}
+	var topics []string
+	for _, a := range p.cfg.Aggregates {
+		topics = append(topics, a.CommandsTopic)
+	}
 	if withResults {
-		topics = append(topics, p.cfg.ResultsTopic)
+		for _, a := range p.cfg.Aggregates {
+			topics = append(topics, a.ResultsTopic)
+		}
 	}
 	_, err := topology.CheckTopics(ctx, p.client, topics...)
 	return err

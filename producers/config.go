@@ -9,25 +9,30 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/kafkaconn"
-	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records"
 )
 
-// Codec is what the producer needs from schemas.Codec (which satisfies it).
-type Codec interface {
-	EncodeCommand(cmd *schemas.CommandEnvelope) ([]byte, error)
-	DecodeResult(b []byte) (*schemas.CommandResult, error)
-	Fingerprint(b []byte) (uint64, error)
+// Aggregate is one aggregate as the producer sees it: where its commands
+// go, where their results come from, and its codecs (from its
+// aggregates.Definition: Commands, Results, Names(ns)).
+type Aggregate struct {
+	Name string // for messages ("payment")
+	// CommandsTopic receives the aggregate's commands; ResultsTopic is read
+	// by SendAndWait, Watch and Run's Wait. Take both from topology.Names.
+	CommandsTopic string
+	ResultsTopic  string
+	Commands      records.CommandCodec
+	Results       records.ResultDecoder
 }
 
 // Config configures a CommandProducer.
 type Config struct {
 	Kafka kafkaconn.Config
-	// CommandsTopic receives the commands; ResultsTopic is read by
-	// SendAndWait and Watch. Take both from topology.Names.
-	CommandsTopic string
-	ResultsTopic  string
-	// Codec encodes commands and decodes results (schemas.NewCodec()).
-	Codec Codec
+	// Aggregates are the aggregates the producer writes commands of; a
+	// command's type picks its aggregate (no two may share a type). A
+	// producer of one aggregate also hands a command of no known type to
+	// that aggregate's codec, which says what is wrong with it.
+	Aggregates []Aggregate
 	// Linger is how long a partition's batch waits for more records
 	// (0 means the default, 5ms; a negative value disables lingering).
 	Linger time.Duration
@@ -77,14 +82,34 @@ func (c Config) Validate() error {
 	if err := c.Kafka.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.CommandsTopic == "" {
-		errs = append(errs, errors.New("producer: no commands topic"))
+	if len(c.Aggregates) == 0 {
+		errs = append(errs, errors.New("producer: no aggregate"))
 	}
-	if c.ResultsTopic == "" {
-		errs = append(errs, errors.New("producer: no results topic"))
-	}
-	if c.Codec == nil {
-		errs = append(errs, errors.New("producer: no codec"))
+	owner := map[string]string{}
+	for i, a := range c.Aggregates {
+		name := a.Name
+		if name == "" {
+			name = fmt.Sprintf("#%d", i+1)
+		}
+		if a.CommandsTopic == "" {
+			errs = append(errs, fmt.Errorf("producer: aggregate %s: no commands topic", name))
+		}
+		if a.ResultsTopic == "" {
+			errs = append(errs, fmt.Errorf("producer: aggregate %s: no results topic", name))
+		}
+		if a.Results == nil {
+			errs = append(errs, fmt.Errorf("producer: aggregate %s: no result decoder", name))
+		}
+		if a.Commands == nil {
+			errs = append(errs, fmt.Errorf("producer: aggregate %s: no command codec", name))
+			continue
+		}
+		for _, t := range a.Commands.CommandTypes() {
+			if other, ok := owner[t]; ok {
+				errs = append(errs, fmt.Errorf("producer: aggregates %s and %s both own the command type %q", other, name, t))
+			}
+			owner[t] = name
+		}
 	}
 	if c.Linger > time.Minute {
 		errs = append(errs, fmt.Errorf("producer: linger %s is above 1m", c.Linger))

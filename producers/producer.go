@@ -6,21 +6,24 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records"
 )
 
 // ErrClosed is returned by calls on a closed producer.
 var ErrClosed = errors.New("command producer closed")
 
-// CommandProducer writes commands to the commands topic. It is safe for
-// concurrent use. Writes are idempotent (franz-go's idempotent producer,
-// acks=all): a retried batch is never duplicated or reordered within a
-// partition. Records are keyed by payment id and partitioned with Kafka's
-// default murmur2 partitioner, so all commands of a payment keep their order
-// on one partition, the same one any Kafka client picks for that key.
+// CommandProducer writes commands to their aggregate's commands topic: one
+// producer serves every aggregate of its Config, a command's type picking
+// the aggregate. It is safe for concurrent use. Writes are idempotent
+// (franz-go's idempotent producer, acks=all): a retried batch is never
+// duplicated or reordered within a partition. Records are keyed by
+// aggregate id and partitioned with Kafka's default murmur2 partitioner, so
+// all commands of an aggregate instance keep their order on one partition,
+// the same one any Kafka client picks for that key.
 type CommandProducer struct {
 	cfg     Config
 	log     *slog.Logger
@@ -38,7 +41,7 @@ type CommandProducer struct {
 
 // Delivery is the outcome of one produced command.
 type Delivery struct {
-	Command   *schemas.CommandEnvelope // as sent (issuedAt / correlationId filled)
+	Command   records.Command // as sent (the codec's defaults filled)
 	Partition int32
 	Offset    int64
 	Err       error
@@ -56,7 +59,6 @@ func NewCommandProducer(cfg Config) (*CommandProducer, error) {
 		return nil, err
 	}
 	opts = append(opts,
-		kgo.DefaultProduceTopic(cfg.CommandsTopic),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)), // murmur2, as the Java client
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(cfg.Linger),
@@ -72,7 +74,7 @@ func NewCommandProducer(cfg Config) (*CommandProducer, error) {
 		return nil, fmt.Errorf("producer: kafka client: %w", err)
 	}
 	life, stop := context.WithCancel(context.Background())
-	return &CommandProducer{cfg: cfg, log: cfg.Logger, client: cl, records: newRecordCodec(cfg.Codec), life: life, stopLife: stop}, nil
+	return &CommandProducer{cfg: cfg, log: cfg.Logger, client: cl, records: newRecordCodec(cfg.Aggregates), life: life, stopLife: stop}, nil
 }
 
 // Send produces one command and waits for the broker's acknowledgement. It
@@ -80,14 +82,14 @@ func NewCommandProducer(cfg Config) (*CommandProducer, error) {
 // broker unreachable, ctx done) the command may or may not have been
 // written: retrying with the same command id is safe, since the processor
 // answers a command id it has seen with its earlier result.
-func (p *CommandProducer) Send(ctx context.Context, cmd *schemas.CommandEnvelope) (partition int32, offset int64, err error) {
-	rec, _, err := p.record(cmd)
+func (p *CommandProducer) Send(ctx context.Context, cmd records.Command) (partition int32, offset int64, err error) {
+	rec, enc, err := p.record(cmd)
 	if err != nil {
 		return 0, 0, err
 	}
 	r, err := p.client.ProduceSync(ctx, rec).First()
 	if err != nil {
-		return 0, 0, fmt.Errorf("produce command %s to %s: %w", cmd.CommandID, p.cfg.CommandsTopic, err)
+		return 0, 0, fmt.Errorf("produce command %s to %s: %w", enc.Meta.CommandID, rec.Topic, err)
 	}
 	return r.Partition, r.Offset, nil
 }
@@ -99,15 +101,15 @@ func (p *CommandProducer) Send(ctx context.Context, cmd *schemas.CommandEnvelope
 // An error is returned (and done is not called) when the command cannot be
 // encoded; when the buffer is full Produce blocks until there is room or ctx
 // is done (then done is called with ctx's error).
-func (p *CommandProducer) Produce(ctx context.Context, cmd *schemas.CommandEnvelope, done func(Delivery)) error {
-	rec, norm, err := p.record(cmd)
+func (p *CommandProducer) Produce(ctx context.Context, cmd records.Command, done func(Delivery)) error {
+	rec, enc, err := p.record(cmd)
 	if err != nil {
 		return err
 	}
 	p.client.Produce(ctx, rec, func(r *kgo.Record, err error) {
-		d := Delivery{Command: norm, Partition: r.Partition, Offset: r.Offset}
+		d := Delivery{Command: enc.Command, Partition: r.Partition, Offset: r.Offset}
 		if err != nil {
-			d.Err = fmt.Errorf("produce command %s to %s: %w", norm.CommandID, p.cfg.CommandsTopic, err)
+			d.Err = fmt.Errorf("produce command %s to %s: %w", enc.Meta.CommandID, r.Topic, err)
 		}
 		if done != nil {
 			done(d)
@@ -128,7 +130,7 @@ func (p *CommandProducer) Flush(ctx context.Context) error {
 // SendAll produces cmds in order, batched, and waits for all of them. The
 // deliveries are in the order of cmds; the error joins every failure
 // (encoding or delivery), and is nil only when every command was written.
-func (p *CommandProducer) SendAll(ctx context.Context, cmds []*schemas.CommandEnvelope) ([]Delivery, error) {
+func (p *CommandProducer) SendAll(ctx context.Context, cmds []records.Command) ([]Delivery, error) {
 	out := make([]Delivery, len(cmds))
 	var wg sync.WaitGroup
 	for i, c := range cmds {
@@ -163,14 +165,10 @@ func (p *CommandProducer) Close() {
 	p.client.Close()
 }
 
-func (p *CommandProducer) record(cmd *schemas.CommandEnvelope) (*kgo.Record, *schemas.CommandEnvelope, error) {
-	norm, err := normalize(cmd)
+func (p *CommandProducer) record(cmd records.Command) (*kgo.Record, records.EncodedCommand, error) {
+	rec, enc, err := p.records.record(cmd, time.Now())
 	if err != nil {
-		return nil, nil, fmt.Errorf("produce command: %w", err)
+		return nil, enc, fmt.Errorf("produce command: %w", err)
 	}
-	rec, err := p.records.record(p.cfg.CommandsTopic, norm)
-	if err != nil {
-		return nil, nil, err
-	}
-	return rec, norm, nil
+	return rec, enc, nil
 }

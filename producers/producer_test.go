@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/kafkaconn"
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/topology"
@@ -99,16 +100,21 @@ func newFakeKafka(t *testing.T) *fakeKafka {
 func (f *fakeKafka) producer(t *testing.T) *CommandProducer {
 	t.Helper()
 	p, err := NewCommandProducer(Config{
-		Kafka:         kafkaconn.Config{Brokers: f.brokers},
-		CommandsTopic: testCommands, ResultsTopic: testResults,
-		Codec:  f.codec,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Kafka:      kafkaconn.Config{Brokers: f.brokers},
+		Aggregates: []Aggregate{f.agg(testCommands, testResults)},
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Close)
 	return p
+}
+
+// agg is the payment aggregate on the given topics.
+func (f *fakeKafka) agg(commands, results string) Aggregate {
+	return Aggregate{Name: "payment", CommandsTopic: commands, ResultsTopic: results,
+		Commands: payment.NewCommandCodec(f.codec), Results: f.codec.Results()}
 }
 
 func (f *fakeKafka) client(t *testing.T, opts ...kgo.Opt) *kgo.Client {
@@ -250,7 +256,7 @@ func TestSendRejectsCommandWithoutIDs(t *testing.T) {
 func TestSendAllKeepsPerPaymentOrder(t *testing.T) {
 	f := newFakeKafka(t)
 	p := f.producer(t)
-	var cmds []*schemas.CommandEnvelope
+	var cmds []records.Command
 	for i := range 500 {
 		cmds = append(cmds, sampleCommand(fmt.Sprintf("c-%04d", i), fmt.Sprintf("pay-%d", i%7)))
 	}
@@ -259,8 +265,8 @@ func TestSendAllKeepsPerPaymentOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, d := range ds {
-		if d.Command.CommandID != cmds[i].CommandID {
-			t.Fatalf("delivery %d is for %s, want %s", i, d.Command.CommandID, cmds[i].CommandID)
+		if d.Command.CommandMeta().CommandID != cmds[i].CommandMeta().CommandID {
+			t.Fatalf("delivery %d is for %s, want %s", i, d.Command.CommandMeta().CommandID, cmds[i].CommandMeta().CommandID)
 		}
 	}
 	recs := f.consume(t, context.Background(), testCommands, len(cmds))
@@ -371,7 +377,7 @@ func TestSendAndWaitManyConcurrentWaiters(t *testing.T) {
 			switch {
 			case err != nil:
 				errs <- err
-			case res.CommandID != id || res.PaymentID != pay || res.Accepted == (i%3 == 0):
+			case res.CommandID != id || res.AggregateID != pay || res.Accepted == (i%3 == 0):
 				errs <- fmt.Errorf("command %s got result %+v", id, res)
 			}
 		}()
@@ -405,8 +411,8 @@ func TestSendAndWaitIgnoresResultsWrittenBeforeAndTimesOut(t *testing.T) {
 		t.Fatalf("got result %+v, err %v; want the deadline (the stale result must be ignored)", res, err)
 	}
 	// The result written now is delivered to Watch.
-	got := make(chan *schemas.CommandResult, 1)
-	stop, err := p.Watch(ctx, "c-1", func(r *schemas.CommandResult, err error) {
+	got := make(chan *records.Result, 1)
+	stop, err := p.Watch(ctx, sampleCommand("c-1", "pay-1"), func(r *records.Result, err error) {
 		if err != nil {
 			t.Error(err)
 		}
@@ -437,7 +443,7 @@ func TestCloseFailsPendingWaiters(t *testing.T) {
 	f := newFakeKafka(t)
 	p := f.producer(t)
 	done := make(chan error, 1)
-	if _, err := p.Watch(context.Background(), "never", func(_ *schemas.CommandResult, err error) { done <- err }); err != nil {
+	if _, err := p.Watch(context.Background(), sampleCommand("never", "pay-1"), func(_ *records.Result, err error) { done <- err }); err != nil {
 		t.Fatal(err)
 	}
 	p.Close()
@@ -449,7 +455,7 @@ func TestCloseFailsPendingWaiters(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("waiter not released by Close")
 	}
-	if _, err := p.Watch(context.Background(), "x", func(*schemas.CommandResult, error) {}); !errors.Is(err, ErrClosed) {
+	if _, err := p.Watch(context.Background(), sampleCommand("x", "pay-1"), func(*records.Result, error) {}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Watch after Close: %v, want ErrClosed", err)
 	}
 }
@@ -457,8 +463,7 @@ func TestCloseFailsPendingWaiters(t *testing.T) {
 func TestWatchFailsWhenResultsTopicIsMissing(t *testing.T) {
 	f := newFakeKafka(t)
 	p, err := NewCommandProducer(Config{
-		Kafka: kafkaconn.Config{Brokers: f.brokers}, CommandsTopic: testCommands, ResultsTopic: "no.such.topic",
-		Codec: f.codec, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Kafka: kafkaconn.Config{Brokers: f.brokers}, Aggregates: []Aggregate{f.agg(testCommands, "no.such.topic")}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -466,18 +471,21 @@ func TestWatchFailsWhenResultsTopicIsMissing(t *testing.T) {
 	defer p.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err = p.Watch(ctx, "c", func(*schemas.CommandResult, error) {})
+	_, err = p.Watch(ctx, sampleCommand("c", "pay-1"), func(*records.Result, error) {})
 	if err == nil || !strings.Contains(err.Error(), "no.such.topic") {
 		t.Fatalf("Watch on a missing results topic: %v", err)
 	}
 }
 
 func TestConfigValidateReportsEverything(t *testing.T) {
-	err := Config{Linger: 2 * time.Minute, MaxBatchBytes: -1}.Validate()
+	if err := (Config{}).Validate(); err == nil || !strings.Contains(err.Error(), "no aggregate") {
+		t.Fatalf("config without aggregates: %v, want no aggregate", err)
+	}
+	err := Config{Aggregates: []Aggregate{{Name: "x"}}, Linger: 2 * time.Minute, MaxBatchBytes: -1}.Validate()
 	if err == nil {
 		t.Fatal("empty config accepted")
 	}
-	for _, want := range []string{"no brokers", "no commands topic", "no results topic", "no codec", "linger 2m0s", "max batch bytes -1"} {
+	for _, want := range []string{"no brokers", "aggregate x: no commands topic", "aggregate x: no results topic", "aggregate x: no command codec", "aggregate x: no result decoder", "linger 2m0s", "max batch bytes -1"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not report %q", err, want)
 		}
@@ -492,8 +500,7 @@ func TestCheckReportsMissingTopics(t *testing.T) {
 		t.Fatalf("both topics exist: %v", err)
 	}
 	p, err := NewCommandProducer(Config{
-		Kafka: kafkaconn.Config{Brokers: f.brokers}, CommandsTopic: "missing.commands", ResultsTopic: "missing.results",
-		Codec: f.codec, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Kafka: kafkaconn.Config{Brokers: f.brokers}, Aggregates: []Aggregate{f.agg("missing.commands", "missing.results")}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)

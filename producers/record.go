@@ -3,100 +3,108 @@ package producers
 import (
 	"errors"
 	"fmt"
-	"sync/atomic"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/records"
 )
 
-// normalize checks what routing needs and fills the defaults, on a copy:
-// the caller's envelope is never modified. A missing issuedAt becomes now
-// (UTC); a missing correlationId becomes the command id (the command starts
-// its own workflow).
-func normalize(cmd *schemas.CommandEnvelope) (*schemas.CommandEnvelope, error) {
-	if cmd == nil {
-		return nil, errors.New("nil command")
-	}
-	var errs []error
-	if cmd.CommandID == "" {
-		errs = append(errs, errors.New("command has no commandId"))
-	}
-	if cmd.PaymentID == "" {
-		errs = append(errs, errors.New("command has no paymentId (the record key)"))
-	}
-	if cmd.Type == "" {
-		errs = append(errs, errors.New("command has no type"))
-	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	c := *cmd
-	if c.IssuedAt.IsZero() {
-		c.IssuedAt = time.Now().UTC()
-	}
-	if c.CorrelationID == "" {
-		c.CorrelationID = c.CommandID
-	}
-	return &c, nil
-}
-
-// recordCodec builds command records; it caches the prism-schema header
-// value of the last fingerprint seen (the codec writes one schema, so the
-// hex string is computed once, not per record). Safe for concurrent use.
-type recordCodec struct {
-	codec Codec
-	fpHex atomic.Pointer[fpHeader]
+// target is one aggregate of a producer, with the prism-type header
+// values of its command types (one read-only byte slice per type, shared
+// by every record of that type).
+type target struct {
+	Aggregate
 	types map[string][]byte
 }
 
-type fpHeader struct {
-	fp  uint64
-	hex []byte
+// recordCodec builds command records: it picks the command's aggregate by
+// type and lets the aggregate's codec encode it. Safe for concurrent use.
+type recordCodec struct {
+	byType  map[string]*target
+	targets []*target
 }
 
-func newRecordCodec(c Codec) *recordCodec {
-	rc := &recordCodec{codec: c, types: map[string][]byte{}}
-	for _, t := range []string{schemas.TypeCreatePayment, schemas.TypeUpdatePayment, schemas.TypeChangePaymentStatus, schemas.TypeDeletePayment} {
-		rc.types[t] = []byte(t)
+func newRecordCodec(aggs []Aggregate) *recordCodec {
+	rc := &recordCodec{byType: map[string]*target{}}
+	for _, a := range aggs {
+		t := &target{Aggregate: a, types: map[string][]byte{}}
+		for _, typ := range a.Commands.CommandTypes() {
+			t.types[typ] = []byte(typ)
+			rc.byType[typ] = t
+		}
+		rc.targets = append(rc.targets, t)
 	}
 	return rc
 }
 
-// record encodes cmd (already normalized) as a record of topic: key =
-// payment id, value = Avro single-object encoding, headers of docs/schemas.md.
+// target returns the aggregate of a command of type typ. A producer of
+// one aggregate hands every command to it: its codec says what is wrong
+// with a command of no known type (or none).
+func (rc *recordCodec) target(typ string) (*target, error) {
+	if t, ok := rc.byType[typ]; ok {
+		return t, nil
+	}
+	if len(rc.targets) == 1 {
+		return rc.targets[0], nil
+	}
+	if typ == "" {
+		return nil, errors.New("command has no type")
+	}
+	return nil, fmt.Errorf("unknown command type %q (want %s)", typ, typeList(rc.types()))
+}
+
+func (rc *recordCodec) types() []string {
+	var out []string
+	for _, t := range rc.targets {
+		out = append(out, t.Commands.CommandTypes()...)
+	}
+	return out
+}
+
+// record encodes cmd as a record of its aggregate's commands topic: key =
+// aggregate id, value = the codec's encoding, headers of docs/schemas.md.
 // Header values that are the same for many records (type, schema) share
 // one read-only byte slice.
-func (rc *recordCodec) record(topic string, cmd *schemas.CommandEnvelope) (*kgo.Record, error) {
-	value, err := rc.codec.EncodeCommand(cmd)
+func (rc *recordCodec) record(cmd records.Command, now time.Time) (*kgo.Record, records.EncodedCommand, error) {
+	if cmd == nil {
+		return nil, records.EncodedCommand{}, errors.New("nil command")
+	}
+	t, err := rc.target(cmd.CommandMeta().Type)
 	if err != nil {
-		return nil, fmt.Errorf("encode command %s (%s): %w", cmd.CommandID, cmd.Type, err)
+		return nil, records.EncodedCommand{}, err
 	}
-	fp, err := rc.codec.Fingerprint(value)
+	enc, err := t.Commands.EncodeCommand(cmd, now)
 	if err != nil {
-		return nil, fmt.Errorf("fingerprint of command %s: %w", cmd.CommandID, err)
+		return nil, enc, err
 	}
-	h := rc.fpHex.Load()
-	if h == nil || h.fp != fp {
-		h = &fpHeader{fp: fp, hex: []byte(schemas.FingerprintHex(fp))}
-		rc.fpHex.Store(h)
-	}
-	typ, ok := rc.types[cmd.Type]
+	m := enc.Meta
+	typ, ok := t.types[m.Type]
 	if !ok {
-		typ = []byte(cmd.Type)
+		typ = []byte(m.Type)
 	}
 	return &kgo.Record{
-		Topic: topic,
-		Key:   []byte(cmd.PaymentID),
-		Value: value,
+		Topic: t.CommandsTopic,
+		Key:   []byte(m.AggregateID),
+		Value: enc.Value,
 		Headers: []kgo.RecordHeader{
 			{Key: records.HeaderType, Value: typ},
-			{Key: records.HeaderCommandID, Value: []byte(cmd.CommandID)},
-			{Key: records.HeaderCorrelationID, Value: []byte(cmd.CorrelationID)},
-			{Key: records.HeaderCausationID, Value: []byte(cmd.CausationID)},
-			{Key: records.HeaderSchema, Value: h.hex},
+			{Key: records.HeaderCommandID, Value: []byte(m.CommandID)},
+			{Key: records.HeaderCorrelationID, Value: []byte(m.CorrelationID)},
+			{Key: records.HeaderCausationID, Value: []byte(m.CausationID)},
+			{Key: records.HeaderSchema, Value: enc.Schema},
 		},
-	}, nil
+	}, enc, nil
+}
+
+// typeList is "A, B, C or D".
+func typeList(types []string) string {
+	switch len(types) {
+	case 0:
+		return "none"
+	case 1:
+		return types[0]
+	}
+	return strings.Join(types[:len(types)-1], ", ") + " or " + types[len(types)-1]
 }

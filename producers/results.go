@@ -5,40 +5,45 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records"
 )
 
-// resultWatcher is the one results-topic consumer of a producer. It reads
-// every partition of the results topic with read_committed, from the last
-// stable offsets listed when it started, and hands each result to the
-// callbacks registered for its key (the command id). A command id sent
+// resultWatcher is the one results consumer of a producer. It reads every
+// partition of the results topic of each of the producer's aggregates with
+// read_committed, from the last stable offsets listed when it started, and
+// hands each result, decoded by its aggregate's records.ResultDecoder, to
+// the callbacks registered for its topic and key (the command id). A command id sent
 // twice is waited for twice, and its results come in the order of the
 // sends (one partition, one processor): each result goes to the oldest
 // waiter of its key, so the second send gets the second result (the
 // processor's `duplicate: true`), not a copy of the first. Results nobody
 // waits for are skipped without being decoded.
 type resultWatcher struct {
-	client *kgo.Client
-	codec  Codec
-	log    *slog.Logger
-	topic  string
-	done   chan struct{}
+	client   *kgo.Client
+	decoders map[string]records.ResultDecoder // by results topic
+	log      *slog.Logger
+	done     chan struct{}
 
 	mu      sync.Mutex
-	waiters map[string][]*waiter
+	waiters map[waitKey][]*waiter
 	closed  bool
 }
 
+// waitKey is a results topic and a command id: the same command id sent
+// to two aggregates waits for each one's result.
+type waitKey struct{ topic, commandID string }
+
 type waiter struct {
-	fn func(*schemas.CommandResult, error)
+	fn func(*records.Result, error)
 }
 
-// startResultWatcher lists the results topic's last stable offsets (bounded
+// startResultWatcher lists the results topics' last stable offsets (bounded
 // by ctx) and starts consuming from there, until life is done. A result
 // written before this call returns is not seen; every result written after
 // it is, so a waiter registered before its command is sent cannot miss its
@@ -54,21 +59,32 @@ func startResultWatcher(ctx, life context.Context, cfg Config) (*resultWatcher, 
 	if err != nil {
 		return nil, fmt.Errorf("results consumer: kafka client: %w", err)
 	}
-	offsets, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, cfg.ResultsTopic)
+	decoders := map[string]records.ResultDecoder{}
+	var topics []string
+	for _, a := range cfg.Aggregates {
+		if _, ok := decoders[a.ResultsTopic]; !ok {
+			topics = append(topics, a.ResultsTopic)
+		}
+		decoders[a.ResultsTopic] = a.Results
+	}
+	offsets, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topics...)
 	if err == nil {
 		err = offsets.Error()
 	}
-	if err == nil && len(offsets[cfg.ResultsTopic]) == 0 {
-		err = errors.New("topic does not exist")
-	}
 	if err != nil {
 		cl.Close()
-		return nil, fmt.Errorf("results consumer: list end offsets of %s: %w", cfg.ResultsTopic, err)
+		return nil, fmt.Errorf("results consumer: list end offsets of %s: %w", strings.Join(topics, ", "), err)
+	}
+	for _, t := range topics {
+		if len(offsets[t]) == 0 {
+			cl.Close()
+			return nil, fmt.Errorf("results consumer: list end offsets of %s: topic does not exist", t)
+		}
 	}
 	cl.AddConsumePartitions(offsets.KOffsets())
 	w := &resultWatcher{
-		client: cl, codec: cfg.Codec, log: cfg.Logger, topic: cfg.ResultsTopic,
-		done: make(chan struct{}), waiters: map[string][]*waiter{},
+		client: cl, decoders: decoders, log: cfg.Logger,
+		done: make(chan struct{}), waiters: map[waitKey][]*waiter{},
 	}
 	go w.run(life)
 	return w, nil
@@ -94,21 +110,22 @@ func (w *resultWatcher) dispatch(r *kgo.Record) {
 	if r.Value == nil {
 		return // tombstone of the compacted topic
 	}
-	id := string(r.Key)
+	key := waitKey{r.Topic, string(r.Key)}
+	id := key.commandID
 	w.mu.Lock()
-	ws := w.waiters[id]
+	ws := w.waiters[key]
 	if len(ws) == 0 {
 		w.mu.Unlock()
 		return
 	}
 	wt := ws[0]
 	if len(ws) == 1 {
-		delete(w.waiters, id)
+		delete(w.waiters, key)
 	} else {
-		w.waiters[id] = ws[1:]
+		w.waiters[key] = ws[1:]
 	}
 	w.mu.Unlock()
-	res, err := w.codec.DecodeResult(r.Value)
+	res, err := w.decoders[r.Topic].DecodeResult(r.Value)
 	if err != nil {
 		err = fmt.Errorf("decode result of command %s (%s/%d@%d): %w", id, r.Topic, r.Partition, r.Offset, err)
 		w.log.Warn("results consumer: undecodable result", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "err", err)
@@ -116,20 +133,21 @@ func (w *resultWatcher) dispatch(r *kgo.Record) {
 	wt.fn(res, err)
 }
 
-// add registers fn for commandID; the returned func removes it (a no-op
-// once fn was called).
-func (w *resultWatcher) add(commandID string, fn func(*schemas.CommandResult, error)) (func(), error) {
+// add registers fn for commandID on the results topic topic; the returned
+// func removes it (a no-op once fn was called).
+func (w *resultWatcher) add(topic, commandID string, fn func(*records.Result, error)) (func(), error) {
 	wt := &waiter{fn: fn}
+	key := waitKey{topic, commandID}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
 		return nil, ErrClosed
 	}
-	w.waiters[commandID] = append(w.waiters[commandID], wt)
+	w.waiters[key] = append(w.waiters[key], wt)
 	return func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		ws := w.waiters[commandID]
+		ws := w.waiters[key]
 		for i, x := range ws {
 			if x == wt {
 				ws = append(ws[:i], ws[i+1:]...)
@@ -137,9 +155,9 @@ func (w *resultWatcher) add(commandID string, fn func(*schemas.CommandResult, er
 			}
 		}
 		if len(ws) == 0 {
-			delete(w.waiters, commandID)
+			delete(w.waiters, key)
 		} else {
-			w.waiters[commandID] = ws
+			w.waiters[key] = ws
 		}
 	}, nil
 }
@@ -163,7 +181,7 @@ func (w *resultWatcher) close() {
 	w.mu.Lock()
 	w.closed = true
 	all := w.waiters
-	w.waiters = map[string][]*waiter{}
+	w.waiters = map[waitKey][]*waiter{}
 	w.mu.Unlock()
 	for _, ws := range all {
 		for _, wt := range ws {

@@ -7,12 +7,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records"
 )
 
 // Source yields commands in order; ok is false after the last one. An error
-// stops the run.
-type Source func() (cmd *schemas.CommandEnvelope, ok bool, err error)
+// stops the run. An aggregate's generator (records.CommandGenerator) gives one.
+type Source = records.CommandSource
 
 // RunConfig tunes Run.
 type RunConfig struct {
@@ -29,7 +29,7 @@ type RunConfig struct {
 	OnDelivery func(Delivery)
 	// OnResult is called for every result when Wait is set, one at a time,
 	// from the results consumer; it must not block for long.
-	OnResult func(*schemas.CommandResult)
+	OnResult func(Result)
 }
 
 // RunStats counts what Run did.
@@ -106,7 +106,8 @@ func (p *CommandProducer) Run(ctx context.Context, src Source, cfg RunConfig) (R
 		if cfg.Wait {
 			claimed = new(atomic.Bool)
 			waiting.Add(1)
-			cancel, err = p.Watch(ctx, cmd.CommandID, func(r *schemas.CommandResult, err error) {
+			idField := p.records.idField(cmd)
+			cancel, err = p.Watch(ctx, cmd, func(r *records.Result, err error) {
 				if !claimed.CompareAndSwap(false, true) {
 					return
 				}
@@ -128,7 +129,7 @@ func (p *CommandProducer) Run(ctx context.Context, src Source, cfg RunConfig) (R
 					rejected++
 				}
 				if cfg.OnResult != nil {
-					cfg.OnResult(r)
+					cfg.OnResult(Result{Result: r, IDField: idField})
 				}
 			})
 			if err != nil {

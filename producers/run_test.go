@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records"
 )
 
-func sliceSource(cmds []*schemas.CommandEnvelope) Source {
+func sliceSource(cmds []records.Command) Source {
 	i := 0
-	return func() (*schemas.CommandEnvelope, bool, error) {
+	return func() (records.Command, bool, error) {
 		if i >= len(cmds) {
 			return nil, false, nil
 		}
@@ -29,7 +29,7 @@ func TestRunWaitCountsOutcomes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	fakeProcessor(t, f, ctx)
-	var cmds []*schemas.CommandEnvelope
+	var cmds []records.Command
 	wantRejected := 0
 	for i := range 120 {
 		pay := fmt.Sprintf("pay-%d", i%17)
@@ -51,7 +51,7 @@ func TestRunWaitCountsOutcomes(t *testing.T) {
 				delivered++
 			}
 		},
-		OnResult: func(r *schemas.CommandResult) {
+		OnResult: func(r Result) {
 			mu.Lock()
 			defer mu.Unlock()
 			seen[r.CommandID]++
@@ -82,13 +82,13 @@ func TestRunWaitGivesEachSendOfARepeatedCommandIDItsOwnResult(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	fakeProcessor(t, f, ctx)
-	cmds := []*schemas.CommandEnvelope{
+	cmds := []records.Command{
 		sampleCommand("c-1", "pay-1"), sampleCommand("c-2", "pay-2"), sampleCommand("c-1", "pay-1"),
 	}
 	var got []string
 	stats, err := p.Run(ctx, sliceSource(cmds), RunConfig{
 		Wait: true, WaitTimeout: 30 * time.Second,
-		OnResult: func(r *schemas.CommandResult) {
+		OnResult: func(r Result) {
 			if r.CommandID == "c-1" {
 				got = append(got, fmt.Sprintf("accepted=%v duplicate=%v", r.Accepted, r.Duplicate))
 			}
@@ -108,7 +108,7 @@ func TestRunWaitGivesEachSendOfARepeatedCommandIDItsOwnResult(t *testing.T) {
 func TestRunWaitWithoutAnswersReportsUnanswered(t *testing.T) {
 	f := newFakeKafka(t)
 	p := f.producer(t)
-	cmds := []*schemas.CommandEnvelope{sampleCommand("c-1", "p-1"), sampleCommand("c-2", "p-2")}
+	cmds := []records.Command{sampleCommand("c-1", "p-1"), sampleCommand("c-2", "p-2")}
 	stats, err := p.Run(context.Background(), sliceSource(cmds), RunConfig{Wait: true, WaitTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +121,7 @@ func TestRunWaitWithoutAnswersReportsUnanswered(t *testing.T) {
 func TestRunPacesAtRate(t *testing.T) {
 	f := newFakeKafka(t)
 	p := f.producer(t)
-	var cmds []*schemas.CommandEnvelope
+	var cmds []records.Command
 	for i := range 11 {
 		cmds = append(cmds, sampleCommand(fmt.Sprintf("c-%d", i), "p"))
 	}
@@ -143,7 +143,7 @@ func TestRunStopsOnSourceError(t *testing.T) {
 	f := newFakeKafka(t)
 	p := f.producer(t)
 	n := 0
-	src := func() (*schemas.CommandEnvelope, bool, error) {
+	src := func() (records.Command, bool, error) {
 		n++
 		if n == 3 {
 			return nil, false, fmt.Errorf("disk on fire")
@@ -162,14 +162,13 @@ func TestRunStopsOnSourceError(t *testing.T) {
 func TestRunStopsWhenTopicIsMissing(t *testing.T) {
 	f := newFakeKafka(t)
 	p, err := NewCommandProducer(Config{
-		Kafka: f.producer(t).cfg.Kafka, CommandsTopic: "no.such.commands", ResultsTopic: testResults,
-		Codec: f.codec, DeliveryTimeout: 3 * time.Second, Logger: f.producer(t).log,
+		Kafka: f.producer(t).cfg.Kafka, Aggregates: []Aggregate{f.agg("no.such.commands", testResults)}, DeliveryTimeout: 3 * time.Second, Logger: f.producer(t).log,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	var cmds []*schemas.CommandEnvelope
+	var cmds []records.Command
 	for i := range 5 {
 		cmds = append(cmds, sampleCommand(fmt.Sprintf("c-%d", i), "p"))
 	}
@@ -185,7 +184,7 @@ func TestRunInterruptedStillWritesWhatItRead(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	n := 0
-	src := func() (*schemas.CommandEnvelope, bool, error) {
+	src := func() (records.Command, bool, error) {
 		n++
 		if n == 50 {
 			cancel() // SIGTERM after the 50th command was read

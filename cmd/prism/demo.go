@@ -14,6 +14,7 @@ import (
 
 	"github.com/prism-cqrs/prism/demo"
 	"github.com/prism-cqrs/prism/kafkaconn"
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/producers"
 	"github.com/prism-cqrs/prism/redact"
@@ -182,19 +183,20 @@ func produceDemoWorkload(ctx context.Context, g *globals, f *demoFlags) (produce
 	}
 	names := g.names()
 	p, err := producers.NewCommandProducer(producers.Config{
-		Kafka: g.kafka(), CommandsTopic: names.CommandsTopic(), ResultsTopic: names.ResultsTopic(), Codec: codec,
+		Kafka: g.kafka(), Aggregates: []producers.Aggregate{{Name: "payment", CommandsTopic: names.CommandsTopic(), ResultsTopic: names.ResultsTopic(),
+			Commands: payment.NewCommandCodec(codec), Results: codec.Results()}},
 	})
 	if err != nil {
 		return producers.RunStats{}, err
 	}
 	defer p.Close()
-	gen, err := producers.NewGenerator(producers.GeneratorConfig{
+	gen, err := payment.NewGenerator(payment.GeneratorConfig{
 		Count: f.commands, Organizations: f.organizations, Seed: f.seed, InvalidRatio: f.invalidRatio,
 	})
 	if err != nil {
 		return producers.RunStats{}, err
 	}
-	return p.Run(ctx, producers.GeneratorSource(gen, nil, true), producers.RunConfig{Wait: true, WaitTimeout: 2 * time.Minute})
+	return p.Run(ctx, payment.GeneratorSource(gen, nil, true), producers.RunConfig{Wait: true, WaitTimeout: 2 * time.Minute})
 }
 
 func inspectDemo(ctx context.Context, g *globals) (demo.Sources, error) {

@@ -10,14 +10,16 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/aggregates"
 	"github.com/prism-cqrs/prism/producers"
+	"github.com/prism-cqrs/prism/records"
 )
 
 func init() { subcommands = append(subcommands, newProduceCmd) }
@@ -48,24 +50,29 @@ type produceFlags struct {
 	batchBytes   int32
 	deliveryTO   time.Duration
 	progress     string
+	aggregate    string
 }
 
 func newProduceCmd(g *globals) *cobra.Command {
 	var f produceFlags
 	cmd := &cobra.Command{
 		Use:   "produce (--file F.jsonl | --generate N)",
-		Short: "Produce payment commands from a JSON Lines file or a generated workload",
-		Long: `produce writes commands to the commands topic, keyed by payment id.
+		Short: "Produce commands from a JSON Lines file or a generated workload",
+		Long: `produce writes commands to their aggregate's commands topic, keyed by
+aggregate id.
 
   --file F.jsonl (or - for stdin) reads one command per line (format in
-  docs/producers.md). Every line is checked first: by default nothing is
-  produced when any line is invalid (each one is listed with its line number
-  and reason, exit 3); --skip-invalid produces the valid lines and lists the rest.
+  docs/producers.md); each line's "type" picks its aggregate, so one file may
+  hold commands of several aggregates. Every line is checked first: by default
+  nothing is produced when any line is invalid (each one is listed with its
+  line number and reason, exit 3); --skip-invalid produces the valid lines and
+  lists the rest.
 
   --generate N writes a reproducible workload of N commands (same --seed, same
-  bytes), including --invalid-ratio of commands the processor must reject.
-  With --out F.jsonl (- for stdout) it is written to F and not produced, unless
-  --produce is given too.
+  bytes) of --aggregate (default: the first registered aggregate with a
+  generator), including --invalid-ratio of commands the processor must
+  reject. With --out F.jsonl (- for stdout) it is written to F and not
+  produced, unless --produce is given too.
 
 --wait prints each command's result as a JSON line on stdout. A summary goes to
 stderr at the end. Exit codes: 0 done (also when interrupted by SIGINT/SIGTERM
@@ -76,16 +83,21 @@ after flushing), 1 error, 2 bad flags, 3 invalid lines (nothing produced),
 			if err := f.validate(cmd); err != nil {
 				return usageError{cmd: cmd.CommandPath(), err: fmt.Errorf("produce: %w", err)}
 			}
-			if f.generate > 0 {
-				return runProduceGenerate(cmd, g, &f)
+			reg, err := buildRegistry()
+			if err != nil {
+				return fmt.Errorf("produce: %w", err)
 			}
-			return runProduceFile(cmd, g, &f)
+			if f.generate > 0 {
+				return runProduceGenerate(cmd, g, &f, reg)
+			}
+			return runProduceFile(cmd, g, &f, reg)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.file, "file", "", "JSON Lines file of commands, - for stdin")
 	fl.BoolVar(&f.skipInvalid, "skip-invalid", false, "produce the valid lines of --file and list the invalid ones (default: produce nothing if any line is invalid)")
 	fl.IntVar(&f.generate, "generate", 0, "generate N commands")
+	fl.StringVar(&f.aggregate, "aggregate", "", "with --generate, the aggregate whose workload is generated (default: the first registered one with a generator)")
 	fl.IntVar(&f.orgs, "organizations", 10, "organizations in the generated workload")
 	fl.Int64Var(&f.seed, "seed", 1, "seed of the generated workload (same seed and flags, same commands)")
 	fl.Float64Var(&f.invalidRatio, "invalid-ratio", 0, "share of generated commands that must be rejected, 0 to 1")
@@ -118,7 +130,7 @@ func (f *produceFlags) validate(cmd *cobra.Command) error {
 		errs = append(errs, fmt.Errorf("--generate %d: want at least 1", f.generate))
 	}
 	if fileSet {
-		for _, name := range []string{"organizations", "seed", "invalid-ratio", "id-prefix", "start", "interval", "out", "produce"} {
+		for _, name := range []string{"aggregate", "organizations", "seed", "invalid-ratio", "id-prefix", "start", "interval", "out", "produce"} {
 			if cmd.Flags().Changed(name) {
 				errs = append(errs, fmt.Errorf("--%s only applies to --generate", name))
 			}
@@ -155,22 +167,24 @@ func (f *produceFlags) validate(cmd *cobra.Command) error {
 	return errors.Join(errs...)
 }
 
-// newProducer builds the command producer of the namespace.
-func (f *produceFlags) newProducer(g *globals) (*producers.CommandProducer, error) {
-	codec, err := schemas.NewCodec()
-	if err != nil {
-		return nil, err
+// newProducer builds the command producer of the namespace for the
+// aggregates defs (those with a command codec).
+func (f *produceFlags) newProducer(g *globals, defs []*aggregates.Definition) (*producers.CommandProducer, error) {
+	var aggs []producers.Aggregate
+	for _, d := range defs {
+		n := d.Names(g.namespace)
+		aggs = append(aggs, producers.Aggregate{
+			Name: d.Name, CommandsTopic: n.CommandsTopic(), ResultsTopic: n.ResultsTopic(),
+			Commands: d.Commands, Results: d.Results,
+		})
 	}
-	n := g.names()
 	linger := f.linger
 	if linger == 0 {
 		linger = -1 // the flag's 0 means no lingering
 	}
 	return producers.NewCommandProducer(producers.Config{
 		Kafka:           g.kafka(),
-		CommandsTopic:   n.CommandsTopic(),
-		ResultsTopic:    n.ResultsTopic(),
-		Codec:           codec,
+		Aggregates:      aggs,
 		Linger:          linger,
 		MaxBatchBytes:   f.batchBytes,
 		DeliveryTimeout: f.deliveryTO,
@@ -178,7 +192,49 @@ func (f *produceFlags) newProducer(g *globals) (*producers.CommandProducer, erro
 	})
 }
 
-func runProduceFile(cmd *cobra.Command, g *globals, f *produceFlags) error {
+// commandAggregates are the registered aggregates that take commands.
+func commandAggregates(reg *aggregates.Registry) []*aggregates.Definition {
+	var out []*aggregates.Definition
+	for _, d := range reg.All() {
+		if d.Commands != nil {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// usedAggregates are the aggregates of defs the commands of lines belong
+// to, in registration order; all of defs when lines is empty (the topics
+// checked then are every aggregate's).
+func usedAggregates(defs []*aggregates.Definition, set *producers.CommandSet, lines []producers.Parsed) []*aggregates.Definition {
+	if len(lines) == 0 {
+		return defs
+	}
+	used := map[records.CommandCodec]bool{}
+	for _, l := range lines {
+		if c, ok := set.Codec(l.Command.CommandMeta().Type); ok {
+			used[c] = true
+		}
+	}
+	var out []*aggregates.Definition
+	for _, d := range defs {
+		if used[d.Commands] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func runProduceFile(cmd *cobra.Command, g *globals, f *produceFlags, reg *aggregates.Registry) error {
+	defs := commandAggregates(reg)
+	var codecs []records.CommandCodec
+	for _, d := range defs {
+		codecs = append(codecs, d.Commands)
+	}
+	set, err := producers.NewCommandSet(codecs...)
+	if err != nil {
+		return fmt.Errorf("produce: %w", err)
+	}
 	var in io.Reader = cmd.InOrStdin()
 	if f.file != "-" {
 		fh, err := os.Open(f.file)
@@ -188,7 +244,7 @@ func runProduceFile(cmd *cobra.Command, g *globals, f *produceFlags) error {
 		defer fh.Close()
 		in = fh
 	}
-	valid, invalid, err := producers.ReadJSONL(in)
+	valid, invalid, err := producers.ReadJSONL(in, set)
 	if err != nil {
 		return fmt.Errorf("produce: %s: %w", f.file, err)
 	}
@@ -204,7 +260,7 @@ func runProduceFile(cmd *cobra.Command, g *globals, f *produceFlags) error {
 		fmt.Fprintln(stderr, "skipped "+le.Error())
 	}
 	i := 0
-	src := func() (*schemas.CommandEnvelope, bool, error) {
+	src := func() (records.Command, bool, error) {
 		if i >= len(valid) {
 			return nil, false, nil
 		}
@@ -214,11 +270,11 @@ func runProduceFile(cmd *cobra.Command, g *globals, f *produceFlags) error {
 	// Records too large for the commands topic are invalid lines too, found
 	// before anything is produced (README, `prism produce`).
 	sizeCheck := func(ctx context.Context, p *producers.CommandProducer) (int, error) {
-		limit, _, err := p.RecordLimit(ctx)
+		limits, err := p.RecordLimits(ctx)
 		if err != nil {
 			return 0, fmt.Errorf("produce: %w", err)
 		}
-		big, err := p.OversizedLines(valid, limit)
+		big, err := p.OversizedLines(valid, limits)
 		if err != nil || len(big) == 0 {
 			return 0, err
 		}
@@ -237,7 +293,7 @@ func runProduceFile(cmd *cobra.Command, g *globals, f *produceFlags) error {
 		valid = slices.DeleteFunc(valid, func(l producers.Parsed) bool { return tooBig[l.Line] })
 		return len(big), nil
 	}
-	return produceRun(cmd, g, f, src, int64(len(valid)), len(invalid), sizeCheck)
+	return produceRun(cmd, g, f, usedAggregates(defs, set, valid), src, int64(len(valid)), len(invalid), sizeCheck)
 }
 
 // invalidLinesError is the exit 3 of `produce --file`, with the one
@@ -251,16 +307,45 @@ func invalidLinesError(n int) error {
 		msg: fmt.Sprintf("produce: %d invalid %s, nothing produced (fix them, or use --skip-invalid to produce the valid lines)", n, lines)}
 }
 
-func runProduceGenerate(cmd *cobra.Command, g *globals, f *produceFlags) error {
-	gcfg := producers.GeneratorConfig{
+// generatorAggregate is the aggregate --generate builds the workload of.
+func (f *produceFlags) generatorAggregate(reg *aggregates.Registry) (*aggregates.Definition, error) {
+	var with []string
+	for _, d := range reg.All() {
+		if d.Generator != nil && d.Commands != nil {
+			with = append(with, d.Name)
+		}
+	}
+	name := f.aggregate
+	if name == "" {
+		if len(with) == 0 {
+			return nil, errors.New("no registered aggregate has a workload generator")
+		}
+		name = with[0]
+	}
+	d, ok := reg.Lookup(name)
+	if !ok {
+		return nil, fmt.Errorf("--aggregate %q: unknown aggregate (known: %s)", name, strings.Join(reg.Names(), ", "))
+	}
+	if d.Generator == nil || d.Commands == nil {
+		return nil, fmt.Errorf("--aggregate %q has no workload generator (aggregates with one: %s)", name, strings.Join(with, ", "))
+	}
+	return d, nil
+}
+
+func runProduceGenerate(cmd *cobra.Command, g *globals, f *produceFlags, reg *aggregates.Registry) error {
+	def, err := f.generatorAggregate(reg)
+	if err != nil {
+		return usageError{cmd: cmd.CommandPath(), err: fmt.Errorf("produce: %w", err)}
+	}
+	gcfg := records.GeneratorConfig{
 		Count: f.generate, Organizations: f.orgs, Seed: f.seed, InvalidRatio: f.invalidRatio,
 		IDPrefix: f.idPrefix, Interval: f.interval,
 	}
 	if f.start != "" {
 		gcfg.Start, _ = time.Parse(time.RFC3339Nano, f.start) // checked by validate
 	}
-	gen, err := producers.NewGenerator(gcfg)
-	if err != nil {
+	// The workload's settings are checked before --out is created.
+	if _, err := def.Generator.Generate(gcfg, nil, false); err != nil {
 		return usageError{cmd: cmd.CommandPath(), err: fmt.Errorf("produce: %w", err)}
 	}
 	var out *bufio.Writer
@@ -278,15 +363,17 @@ func runProduceGenerate(cmd *cobra.Command, g *globals, f *produceFlags) error {
 		out = bufio.NewWriterSize(w, 256<<10)
 	}
 	produce := f.out == "" || f.produce
-	var src producers.Source
+	var w io.Writer
 	if out != nil {
-		src = producers.GeneratorSource(gen, out, produce)
-	} else {
-		src = producers.GeneratorSource(gen, nil, produce)
+		w = out
+	}
+	src, err := def.Generator.Generate(gcfg, w, produce)
+	if err != nil {
+		return fmt.Errorf("produce: %w", err)
 	}
 	var runErr error
 	if produce {
-		runErr = produceRun(cmd, g, f, src, int64(f.generate), 0, nil)
+		runErr = produceRun(cmd, g, f, []*aggregates.Definition{def}, src, int64(f.generate), 0, nil)
 	} else {
 		runErr = produceWriteOnly(cmd, f, src, int64(f.generate))
 	}
@@ -331,12 +418,12 @@ func produceWriteOnly(cmd *cobra.Command, f *produceFlags, src producers.Source,
 // results (--wait) and the summary. precheck (may be nil) runs once the
 // topics are known to exist, before anything is produced: an error stops
 // the run, a count adds to the skipped lines.
-func produceRun(cmd *cobra.Command, g *globals, f *produceFlags, src producers.Source, total int64, skipped int,
+func produceRun(cmd *cobra.Command, g *globals, f *produceFlags, defs []*aggregates.Definition, src producers.Source, total int64, skipped int,
 	precheck func(context.Context, *producers.CommandProducer) (int, error)) error {
 	if err := g.kafka().Probe(cmd.Context()); err != nil {
 		return fmt.Errorf("produce: %w", err)
 	}
-	p, err := f.newProducer(g)
+	p, err := f.newProducer(g, defs)
 	if err != nil {
 		return fmt.Errorf("produce: %w", err)
 	}
@@ -371,7 +458,7 @@ func produceRun(cmd *cobra.Command, g *globals, f *produceFlags, src producers.S
 				prog.add(1)
 			}
 		},
-		OnResult: func(r *schemas.CommandResult) {
+		OnResult: func(r producers.Result) {
 			if err := enc.Encode(r); err != nil {
 				writeErr.CompareAndSwap(nil, err)
 				return

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/redact"
 	"github.com/prism-cqrs/prism/sinks"
@@ -38,12 +39,12 @@ var sinkTargets = map[string]func(g *globals, f *sinkFlags) (sinks.Target, error
 
 func newPostgresTarget(g *globals, f *sinkFlags) (sinks.Target, error) {
 	n := g.names()
-	return postgres.New(postgres.Config{URL: g.postgresURL, Schema: n.PostgresSchema(), Namespace: n.Namespace, MaxConns: int32(f.pgMaxConns)})
+	return postgres.New(postgres.Config{URL: g.postgresURL, Schema: n.PostgresSchema(), Namespace: n.Namespace, MaxConns: int32(f.pgMaxConns)}, payment.Table())
 }
 
 func newReadmodelsTarget(g *globals, f *sinkFlags) (sinks.Target, error) {
 	n := g.names()
-	return readmodels.New(readmodels.Config{URL: g.postgresURL, Schema: n.PostgresSchema(), Namespace: n.Namespace, MaxConns: int32(f.pgMaxConns)})
+	return readmodels.New(readmodels.Config{URL: g.postgresURL, Schema: n.PostgresSchema(), Namespace: n.Namespace, MaxConns: int32(f.pgMaxConns)}, payment.ReadModel{})
 }
 
 // sinkFlags are the flags of `prism sink`; each has a PRISM_SINK_*

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/elasticsearch"
 	"github.com/prism-cqrs/prism/sinks/redis"
@@ -44,7 +45,7 @@ func newRedisTarget(g *globals, f *sinkFlags) (sinks.Target, error) {
 	cfg.TTL = f.cache.redisTTL
 	cfg.RecentSize = f.cache.redisRecentSize
 	cfg.ChunkEvents = f.cache.redisChunkEvents
-	return redis.NewTarget(cfg)
+	return redis.NewTarget(cfg, payment.RedisCache{})
 }
 
 func newElasticsearchTarget(g *globals, f *sinkFlags) (sinks.Target, error) {
@@ -55,5 +56,5 @@ func newElasticsearchTarget(g *globals, f *sinkFlags) (sinks.Target, error) {
 	cfg.Replicas = f.cache.esReplicas
 	cfg.GCDeletes = f.cache.esGCDeletes
 	cfg.Timeout = f.cache.esRequestTimeout
-	return elasticsearch.NewTarget(cfg)
+	return elasticsearch.NewTarget(cfg, payment.ElasticsearchProjection{})
 }

@@ -2,15 +2,19 @@ package elasticsearch
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/projections"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/topology"
 )
@@ -31,6 +35,17 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 	}
 }
 
+// paymentTarget is a target for Payment's documents (no request is made).
+func paymentTarget(t *testing.T) *Target {
+	t.Helper()
+	tg, err := NewTarget(DefaultConfig("http://127.0.0.1:1", topology.NewNames("x").Aggregate("payments")), payment.ElasticsearchProjection{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tg.Close() })
+	return tg
+}
+
 func ev(off int64, id string, v int64, typ string, withState bool) sinks.Event {
 	env := &schemas.EventEnvelope{EventID: "e", Type: typ, AggregateID: id, Version: v, OrganizationID: "o"}
 	if withState {
@@ -48,12 +63,12 @@ func TestOperationsKeepTheLastPerIDWithOffsetVersions(t *testing.T) {
 		ev(3, "b", 2, schemas.TypePaymentDeleted, false),
 		{Offset: 4, Key: "b"}, // tombstone after PaymentDeleted
 		{Offset: 5, Key: "c"}, // lone tombstone
-		ev(6, "d", 1, schemas.TypePaymentUpdated, false),
+		noAggregate(ev(6, "d", 1, schemas.TypePaymentUpdated, true)),
 	}
-	evOps, rejected := eventOps(batch)
+	evOps, rejected := paymentTarget(t).eventOps(batch)
 	ops := lastPerID(evOps)
 	if len(rejected) != 1 || rejected[0].Event.Offset != 6 {
-		t.Fatalf("rejected %+v, want the event without state", rejected)
+		t.Fatalf("rejected %+v, want the event without aggregate id", rejected)
 	}
 	if len(ops) != 3 {
 		t.Fatalf("%d operations, want 3: %+v", len(ops), ops)
@@ -74,6 +89,13 @@ func TestOperationsKeepTheLastPerIDWithOffsetVersions(t *testing.T) {
 	}
 }
 
+// noAggregate clears the aggregate id of e (a state, but no id to write it
+// under).
+func noAggregate(e sinks.Event) sinks.Event {
+	e.Envelope.AggregateID = ""
+	return e
+}
+
 // TestDropStaleKeepsNewLives follows a batch from given live documents:
 // older versions of a live payment's life are dropped, a re-creation after
 // a delete (even with the same created_at) is kept.
@@ -85,11 +107,11 @@ func TestDropStaleKeepsNewLives(t *testing.T) {
 		}
 		return e
 	}
-	created := formatDate(time.Date(2026, 1, 2, 3, 4, 5, 678901234, time.FixedZone("x", 3600))) // as ev builds it
+	created := time.Date(2026, 1, 2, 3, 4, 5, 678901234, time.FixedZone("x", 3600)).UTC().Format(payment.ElasticsearchDateFormat) // as ev builds it
 	live := map[string]liveState{
-		"stale":    {aggregate: 3, createdAt: created},
-		"recreate": {aggregate: 3, createdAt: created},
-		"sameday":  {aggregate: 3, createdAt: created},
+		"stale":    {aggregate: 3, life: created},
+		"recreate": {aggregate: 3, life: created},
+		"sameday":  {aggregate: 3, life: created},
 	}
 	batch := []sinks.Event{
 		ev(10, "stale", 1, schemas.TypePaymentCreated, true),       // older version of the live life: dropped
@@ -101,12 +123,13 @@ func TestDropStaleKeepsNewLives(t *testing.T) {
 		ev(16, "sameday", 1, schemas.TypePaymentCreated, true), // same created_at, but after a delete: kept
 		ev(17, "new", 1, schemas.TypePaymentCreated, true),     // no live document: kept
 	}
-	evOps, _ := eventOps(batch)
+	tg := paymentTarget(t)
+	evOps, _ := tg.eventOps(batch)
 	if ids := lookupIDs(batch); fmt.Sprint(ids) != "[stale recreate new]" {
 		t.Fatalf("lookup ids %v, want [stale recreate new] (sameday starts with a delete)", ids)
 	}
 	var kept []int64
-	for _, op := range dropStale(evOps, live) {
+	for _, op := range tg.dropStale(evOps, live) {
 		kept = append(kept, op.ev.Offset)
 	}
 	if fmt.Sprint(kept) != "[12 14 15 16 17]" {
@@ -147,7 +170,7 @@ func fakeBulk(t *testing.T, status int, body string) *Target {
 	}))
 	t.Cleanup(srv.Close)
 	cfg := DefaultConfig(srv.URL, topology.NewNames("x").Aggregate("payments"))
-	tg, err := NewTarget(cfg)
+	tg, err := NewTarget(cfg, payment.ElasticsearchProjection{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +245,7 @@ func TestSetupClassifiesARefusedConfigurationAsPermanent(t *testing.T) {
 			withCreds := strings.Replace(srv.URL, "http://", "http://u:s3cret-in-url@", 1)
 			cfg := DefaultConfig(withCreds, topology.NewNames("x").Aggregate("payments"))
 			cfg.Username, cfg.Password = "u", "s3cret-password"
-			tg, err := NewTarget(cfg)
+			tg, err := NewTarget(cfg, payment.ElasticsearchProjection{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -240,5 +263,90 @@ func TestSetupClassifiesARefusedConfigurationAsPermanent(t *testing.T) {
 				t.Errorf("error shows a secret: %v", err)
 			}
 		})
+	}
+}
+
+// capsDocument records the capabilities its Mapping was given.
+type capsDocument struct {
+	got *projections.IndexCapabilities
+}
+
+func (d capsDocument) Mapping(caps projections.IndexCapabilities) (json.RawMessage, error) {
+	*d.got = caps
+	return json.RawMessage(`{"n":{"type":"long"}}`), nil
+}
+func (capsDocument) Render(any) ([]byte, error)   { return []byte(`{"n":1}`), nil }
+func (capsDocument) Live() projections.LiveFields { return projections.LiveFields{Version: "n"} }
+func (capsDocument) Life(any) string              { return "" }
+
+// TestSetupTellsTheProjectionTheModulesOfEveryNode: a module counts only
+// when every node has it (as a module or a plugin), and the index is
+// created with the projection's properties.
+func TestSetupTellsTheProjectionTheModulesOfEveryNode(t *testing.T) {
+	var created []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Elastic-Product", "Elasticsearch")
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/_nodes"):
+			w.Write([]byte(`{"nodes":{"a":{"modules":[{"name":"mapper-extras"},{"name":"x-pack-core"}],"plugins":[{"name":"analysis-icu"}]},` +
+				`"b":{"modules":[{"name":"x-pack-core"}],"plugins":[{"name":"analysis-icu"}]}}}`))
+		case r.Method == http.MethodPut:
+			created, _ = io.ReadAll(r.Body)
+			w.Write([]byte(`{"acknowledged":true}`))
+		default: // the alias exists
+			w.Write([]byte(`{}`))
+		}
+	}))
+	defer srv.Close()
+	var caps projections.IndexCapabilities
+	tg, err := NewTarget(DefaultConfig(srv.URL, topology.NewNames("x").Aggregate("things")), capsDocument{&caps})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	if err := tg.Setup(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(caps.Modules) != "map[analysis-icu:true x-pack-core:true]" || caps.Has("mapper-extras") {
+		t.Errorf("capabilities %v, want the modules and plugins of both nodes only", caps.Modules)
+	}
+	if !strings.Contains(string(created), `"properties":{"n":{"type":"long"}}`) {
+		t.Errorf("index created with %s, want the projection's properties", created)
+	}
+}
+
+// TestDropStaleWithoutLifeField: a projection without a life field gets
+// the stale check on versions alone.
+func TestDropStaleWithoutLifeField(t *testing.T) {
+	tg, err := NewTarget(DefaultConfig("http://127.0.0.1:1", topology.NewNames("x").Aggregate("things")), capsDocument{new(projections.IndexCapabilities)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	op := func(off, v int64) bulkOp {
+		return bulkOp{id: "a", version: off + 1, aggregate: v, state: 1, ev: sinks.Event{Offset: off}}
+	}
+	var kept []int64
+	for _, o := range tg.dropStale([]bulkOp{op(10, 2), op(11, 3), op(12, 4), op(13, 1)}, map[string]liveState{"a": {aggregate: 3}}) {
+		kept = append(kept, o.ev.Offset)
+	}
+	if fmt.Sprint(kept) != "[12]" {
+		t.Fatalf("kept offsets %v, want [12]", kept)
+	}
+}
+
+// noVersionDocument names no version field.
+type noVersionDocument struct{ capsDocument }
+
+func (noVersionDocument) Live() projections.LiveFields { return projections.LiveFields{} }
+
+func TestNewTargetRequiresAProjectionWithAVersionField(t *testing.T) {
+	cfg := DefaultConfig("http://127.0.0.1:1", topology.NewNames("x").Aggregate("things"))
+	if _, err := NewTarget(cfg, nil); err == nil || !strings.Contains(err.Error(), "no document projection") {
+		t.Errorf("NewTarget without a projection: %v", err)
+	}
+	if _, err := NewTarget(cfg, noVersionDocument{}); err == nil || !strings.Contains(err.Error(), "version field") {
+		t.Errorf("NewTarget with a projection naming no version field: %v", err)
 	}
 }

@@ -5,22 +5,13 @@ import (
 	"fmt"
 )
 
-// AmountScalingFactor is the scaling factor of the scaled_float amount
-// field: 1000, so currencies with three minor digits (BHD, JOD, KWD, OMR,
-// TND) are stored exactly.
-const AmountScalingFactor = 1000
-
-// indexBody returns the settings and explicit mapping of a new index.
-// Unknown fields are refused (dynamic: strict). scaledFloat selects the
-// type of amount: scaled_float when the mapper-extras module is installed,
-// double otherwise (amount_minor, a long, stays exact either way).
-func indexBody(cfg Config, scaledFloat bool) ([]byte, error) {
-	amount := map[string]any{"type": "double"}
-	if scaledFloat {
-		amount = map[string]any{"type": "scaled_float", "scaling_factor": AmountScalingFactor}
+// indexBody returns the settings and mapping of a new index: the
+// aggregate's properties (projections.Document.Mapping), unknown fields
+// refused (dynamic: strict) and the owning namespace in _meta.
+func indexBody(cfg Config, properties json.RawMessage) ([]byte, error) {
+	if !json.Valid(properties) {
+		return nil, fmt.Errorf("the mapping properties are not valid JSON: %.100q", properties)
 	}
-	keyword := map[string]any{"type": "keyword"}
-	date := map[string]any{"type": "date", "format": "strict_date_optional_time||epoch_millis"}
 	body := map[string]any{
 		"settings": map[string]any{
 			"number_of_shards":   cfg.Shards,
@@ -30,27 +21,9 @@ func indexBody(cfg Config, scaledFloat bool) ([]byte, error) {
 		"mappings": map[string]any{
 			// The owning namespace: Setup refuses an index recorded for
 			// another one (two namespaces mapping to one index).
-			"_meta":   map[string]any{"namespace": cfg.Names.Namespace},
-			"dynamic": "strict",
-			"properties": map[string]any{
-				"id":              keyword,
-				"organization_id": keyword,
-				"user_id":         keyword,
-				"amount_minor":    map[string]any{"type": "long"},
-				"amount":          amount,
-				"currency":        keyword,
-				"description": map[string]any{
-					"type":     "text",
-					"analyzer": "standard",
-					"fields": map[string]any{
-						"keyword": map[string]any{"type": "keyword", "ignore_above": 256},
-					},
-				},
-				"status":     keyword,
-				"created_at": date,
-				"updated_at": date,
-				"version":    map[string]any{"type": "long"},
-			},
+			"_meta":      map[string]any{"namespace": cfg.Names.Namespace},
+			"dynamic":    "strict",
+			"properties": properties,
 		},
 	}
 	return json.Marshal(body)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prism-cqrs/prism/internal/testkit"
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	essink "github.com/prism-cqrs/prism/sinks/elasticsearch"
@@ -75,7 +76,7 @@ func TestRecreateAfterDelete(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			names := topology.NewNames(testkit.Namespace(t)).Aggregate("payments")
-			tg, err := essink.NewTarget(essink.DefaultConfig(url, names))
+			tg, err := essink.NewTarget(essink.DefaultConfig(url, names), payment.ElasticsearchProjection{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -5,15 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
+	"github.com/prism-cqrs/prism/projections"
 	"github.com/prism-cqrs/prism/sinks"
 )
 
-// Setup creates the index (Names.ElasticsearchIndex(IndexVersion)) with its
-// explicit mapping, and the alias pointing at it when the alias does not
+// Setup creates the index (Names.ElasticsearchIndex(IndexVersion)) with the
+// projection's mapping (projections.Document.Mapping, told the modules
+// every node has; dynamic: strict), and the alias pointing at it when the alias does not
 // exist yet. It is idempotent and safe when several instances run it at
 // once: an index another instance created first is accepted as is, and an
 // alias that already exists is left alone (it may point at another version
@@ -29,9 +34,9 @@ import (
 // name fails Setup with sinks.ErrStoreOwned naming the owner, changing
 // nothing: two pipelines never share one index.
 func (t *Target) Setup(ctx context.Context) error {
-	scaled, err := t.hasModule(ctx, "mapper-extras")
+	caps, err := t.capabilities(ctx)
 	if err == nil {
-		err = t.createIndex(ctx, scaled)
+		err = t.createIndex(ctx, caps)
 	}
 	if err == nil {
 		err = t.ensureAlias(ctx)
@@ -42,16 +47,18 @@ func (t *Target) Setup(ctx context.Context) error {
 	return nil
 }
 
-// hasModule reports whether every node has the module or plugin name. The
-// integration-test distribution of Elasticsearch ships core modules only,
-// without mapper-extras (and so without scaled_float).
-func (t *Target) hasModule(ctx context.Context, name string) (bool, error) {
+// capabilities lists the modules and plugins every node has, for the
+// mapping of a new index. (The integration-test distribution of
+// Elasticsearch ships core modules only: no mapper-extras, so no
+// scaled_float.)
+func (t *Target) capabilities(ctx context.Context) (projections.IndexCapabilities, error) {
+	var caps projections.IndexCapabilities
 	status, body, err := t.do(ctx, esapi.NodesInfoRequest{Metric: []string{"plugins"}, FilterPath: []string{"nodes.*.modules.name", "nodes.*.plugins.name"}})
 	if err != nil {
-		return false, fmt.Errorf("elasticsearch: list modules: %w", err)
+		return caps, fmt.Errorf("elasticsearch: list modules: %w", err)
 	}
 	if status != http.StatusOK {
-		return false, statusError("list modules", status, body)
+		return caps, statusError("list modules", status, body)
 	}
 	var info struct {
 		Nodes map[string]struct {
@@ -60,27 +67,36 @@ func (t *Target) hasModule(ctx context.Context, name string) (bool, error) {
 		} `json:"nodes"`
 	}
 	if err := json.Unmarshal(body, &info); err != nil {
-		return false, fmt.Errorf("elasticsearch: decode modules: %w", err)
+		return caps, fmt.Errorf("elasticsearch: decode modules: %w", err)
 	}
-	if len(info.Nodes) == 0 {
-		return false, nil
-	}
+	// A module counts when every node has it.
+	count := map[string]int{}
 	for _, n := range info.Nodes {
-		found := false
+		seen := map[string]bool{}
 		for _, m := range append(n.Modules, n.Plugins...) {
-			found = found || m.Name == name
-		}
-		if !found {
-			return false, nil
+			if !seen[m.Name] {
+				seen[m.Name] = true
+				count[m.Name]++
+			}
 		}
 	}
-	return true, nil
+	caps.Modules = make(map[string]bool, len(count))
+	for name, c := range count {
+		if c == len(info.Nodes) {
+			caps.Modules[name] = true
+		}
+	}
+	return caps, nil
 }
 
-func (t *Target) createIndex(ctx context.Context, scaled bool) error {
-	body, err := indexBody(t.cfg, scaled)
+func (t *Target) createIndex(ctx context.Context, caps projections.IndexCapabilities) error {
+	properties, err := t.doc.Mapping(caps)
 	if err != nil {
-		return fmt.Errorf("elasticsearch: encode mapping: %w", err)
+		return fmt.Errorf("elasticsearch: mapping of %s: %w", t.index, err)
+	}
+	body, err := indexBody(t.cfg, properties)
+	if err != nil {
+		return fmt.Errorf("elasticsearch: encode mapping of %s: %w", t.index, err)
 	}
 	status, resp, err := t.do(ctx, esapi.IndicesCreateRequest{Index: t.index, Body: bytes.NewReader(body)})
 	if err != nil {
@@ -88,49 +104,40 @@ func (t *Target) createIndex(ctx context.Context, scaled bool) error {
 	}
 	switch {
 	case status == http.StatusOK:
-		t.log.Info("index created", "index", t.index, "amount_type", amountType(scaled))
+		t.log.Info("index created", "index", t.index, "field_types", fieldTypes(properties))
+		return nil
 	case status == http.StatusBadRequest && errorType(resp) == "resource_already_exists_exception":
 		t.log.Debug("index exists", "index", t.index)
-		var owner string
-		scaled, owner, err = t.readMapping(ctx)
+		owner, err := t.readOwner(ctx)
 		if err != nil {
 			return err
 		}
-		if err := t.checkOwner(ctx, owner); err != nil {
-			return err
-		}
-	default:
-		return statusError("create index "+t.index, status, resp)
+		return t.checkOwner(ctx, owner)
 	}
-	t.scaledFloat.Store(scaled)
-	return nil
+	return statusError("create index "+t.index, status, resp)
 }
 
-// readMapping reads, from an existing index, whether amount is a
-// scaled_float and the owning namespace ("" when none is recorded).
-func (t *Target) readMapping(ctx context.Context) (scaled bool, owner string, err error) {
-	status, body, err := t.do(ctx, esapi.IndicesGetMappingRequest{Index: []string{t.index}})
+// readOwner reads the owning namespace recorded on the existing index
+// ("" when none is).
+func (t *Target) readOwner(ctx context.Context) (string, error) {
+	status, body, err := t.do(ctx, esapi.IndicesGetMappingRequest{Index: []string{t.index}, FilterPath: []string{"*.mappings._meta"}})
 	if err != nil {
-		return false, "", fmt.Errorf("elasticsearch: get mapping of %s: %w", t.index, err)
+		return "", fmt.Errorf("elasticsearch: get mapping of %s: %w", t.index, err)
 	}
 	if status != http.StatusOK {
-		return false, "", statusError("get mapping of "+t.index, status, body)
+		return "", statusError("get mapping of "+t.index, status, body)
 	}
 	var m map[string]struct {
 		Mappings struct {
 			Meta struct {
 				Namespace string `json:"namespace"`
 			} `json:"_meta"`
-			Properties map[string]struct {
-				Type string `json:"type"`
-			} `json:"properties"`
 		} `json:"mappings"`
 	}
 	if err := json.Unmarshal(body, &m); err != nil {
-		return false, "", fmt.Errorf("elasticsearch: decode mapping of %s: %w", t.index, err)
+		return "", fmt.Errorf("elasticsearch: decode mapping of %s: %w", t.index, err)
 	}
-	mp := m[t.index].Mappings
-	return mp.Properties["amount"].Type == "scaled_float", mp.Meta.Namespace, nil
+	return m[t.index].Mappings.Meta.Namespace, nil
 }
 
 // checkOwner accepts an index owned by this namespace, claims one with no
@@ -191,9 +198,18 @@ func errorType(body []byte) string {
 	return eb.Error.Type
 }
 
-func amountType(scaled bool) string {
-	if scaled {
-		return "scaled_float"
+// fieldTypes lists "field:type" of the top-level properties, for the log
+// line of a new index (what the projection chose from the capabilities).
+func fieldTypes(properties json.RawMessage) string {
+	var props map[string]struct {
+		Type string `json:"type"`
 	}
-	return "double"
+	if json.Unmarshal(properties, &props) != nil {
+		return ""
+	}
+	out := make([]string, 0, len(props))
+	for _, name := range slices.Sorted(maps.Keys(props)) {
+		out = append(out, name+":"+props[name].Type)
+	}
+	return strings.Join(out, ",")
 }

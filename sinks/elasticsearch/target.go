@@ -3,17 +3,18 @@ package elasticsearch
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 
 	es "github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
+	"github.com/prism-cqrs/prism/projections"
 	"github.com/prism-cqrs/prism/sinks"
 )
 
@@ -27,9 +28,10 @@ type Target struct {
 	where  string
 	client *es.Client
 	log    *slog.Logger
-	// scaledFloat records whether Setup found mapper-extras (amount is a
-	// scaled_float) or fell back to a double.
-	scaledFloat atomic.Bool
+	// doc renders the aggregate's documents and mapping; live names the
+	// fields the stale check reads back.
+	doc  projections.Document
+	live projections.LiveFields
 }
 
 var (
@@ -37,11 +39,19 @@ var (
 	_ sinks.Pinger = (*Target)(nil)
 )
 
-// NewTarget validates cfg and builds a client; it makes no request, so an
-// Elasticsearch that is down does not fail this call.
-func NewTarget(cfg Config) (*Target, error) {
+// NewTarget validates cfg and builds a client for the aggregate whose
+// names cfg.Names holds and whose documents doc renders; it makes no
+// request, so an Elasticsearch that is down does not fail this call.
+func NewTarget(cfg Config, doc projections.Document) (*Target, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if doc == nil {
+		return nil, errors.New("elasticsearch: no document projection")
+	}
+	live := doc.Live()
+	if live.Version == "" {
+		return nil, errors.New("elasticsearch: the document projection names no version field")
 	}
 	client, err := es.NewClient(es.Config{
 		Addresses:  cfg.URLs,
@@ -63,6 +73,8 @@ func NewTarget(cfg Config) (*Target, error) {
 		alias:  cfg.Names.ElasticsearchAlias(),
 		client: client,
 		log:    slog.Default().With("sink", "elasticsearch"),
+		doc:    doc,
+		live:   live,
 	}, nil
 }
 
@@ -77,10 +89,6 @@ func (t *Target) Index() string { return t.index }
 
 // Alias is the alias the query side reads.
 func (t *Target) Alias() string { return t.alias }
-
-// AmountIsScaledFloat reports the type Setup chose for the amount field of
-// a new index (meaningful after Setup).
-func (t *Target) AmountIsScaledFloat() bool { return t.scaledFloat.Load() }
 
 // CommittedOffsets returns nil: Elasticsearch stores no offsets, the
 // runtime uses the group's committed offsets (external versions make the

@@ -11,7 +11,6 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 
-	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 )
 
@@ -23,33 +22,37 @@ type bulkOp struct {
 	// version is the external version: the event's offset + 1 (0 = none,
 	// only in hand-built test bodies).
 	version int64
-	// aggregate and createdAt identify the payment state an index action
-	// carries (its aggregate version and created_at), for the stale check.
+	// aggregate and state are the aggregate version and state an index
+	// action carries, for the stale check (the state's life is asked of the
+	// projection only when a live document is compared).
 	aggregate int64
-	createdAt string
+	state     any
 	doc       []byte
 }
 
 // Write sends the batch as one _bulk request (refresh=false) to the
 // concrete index, after one _mget of the live documents it touches.
 //
-// The external version of every action (index, PaymentDeleted, tombstone)
-// is the event's offset + 1: every event of a payment is in one partition
-// and the processor emits each event once, so offset order is the true
-// order of a payment's events, across a delete and a re-creation of the
-// same id (whose new life restarts at aggregate version 1). Elasticsearch
-// refuses (409, a success here) any action at an offset already applied: a
-// replay, or a zombie instance still writing after a rebalance. The
-// aggregate version stays in the document's version field.
+// An event with a state is indexed (the document the projection renders,
+// _id = its aggregate id); one without a state (the aggregate removed) and
+// a tombstone delete the document. The external version of every action
+// is the event's offset + 1: every event of an aggregate is in one
+// partition and the processor emits each event once, so offset order is
+// the true order of an aggregate's events, across a delete and a
+// re-creation of the same id (whose new life restarts at aggregate version
+// 1). Elasticsearch refuses (409, a success here) any action at an offset
+// already applied: a replay, or a zombie instance still writing after a
+// rebalance. The aggregate version stays in the document (the projection's
+// version field).
 //
 // Before the bulk, the live documents of the batch's ids are read (_mget,
-// version and created_at only) and an event whose state has the created_at
-// of the live document and a version not above it is dropped: an older
-// version of a live payment re-sent at a new offset changes nothing. A
-// delete earlier in the batch clears the live document, so a re-creation
-// (new created_at, or the same after a delete) is always written.
+// the projection's version and life fields only) and an event whose state
+// has the life of the live document and a version not above it is dropped:
+// an older version of a live aggregate re-sent at a new offset changes
+// nothing. A delete earlier in the batch clears the live document, so a
+// re-creation (new life, or the same after a delete) is always written.
 //
-// Within a batch only the last operation per payment id is sent (every
+// Within a batch only the last operation per aggregate id is sent (every
 // event carries the full state). Outcomes per item: created/updated/
 // deleted, a 409 version conflict and a 404 on delete (already gone) are
 // successes; a 400 (mapper_parsing_exception, document_parsing_exception,
@@ -70,13 +73,13 @@ func (t *Target) Write(ctx context.Context, topic string, batch []sinks.Event) (
 		live, err := t.liveDocs(ctx, lookupIDs(batch))
 		looked <- lookup{live, err}
 	}()
-	evOps, rejected := eventOps(batch)
+	evOps, rejected := t.eventOps(batch)
 	l := <-looked
 	if l.err != nil {
 		return nil, fmt.Errorf("elasticsearch: read live documents of %d events from %s in %s: %w", len(batch), topic, t.index, l.err)
 	}
 	live := l.live
-	ops := lastPerID(dropStale(evOps, live))
+	ops := lastPerID(t.dropStale(evOps, live))
 	if len(ops) == 0 {
 		return rejected, nil
 	}
@@ -88,13 +91,13 @@ func (t *Target) Write(ctx context.Context, topic string, batch []sinks.Event) (
 }
 
 // eventOps maps every event of the batch to its operation, in batch order.
-func eventOps(batch []sinks.Event) ([]bulkOp, []sinks.Rejected) {
+func (t *Target) eventOps(batch []sinks.Event) ([]bulkOp, []sinks.Rejected) {
 	var (
 		ops      = make([]bulkOp, 0, len(batch))
 		rejected []sinks.Rejected
 	)
 	for _, ev := range batch {
-		op, reason := operation(ev)
+		op, reason := t.operation(ev)
 		if reason != "" {
 			rejected = append(rejected, sinks.Rejected{Event: ev, Reason: reason})
 			continue
@@ -131,10 +134,7 @@ func lookupIDs(batch []sinks.Event) []string {
 	for _, ev := range batch {
 		id, state := ev.Key, false
 		if env := ev.Envelope; env != nil {
-			id = env.AggregateID
-			if env.State != nil && env.Type != schemas.TypePaymentDeleted {
-				id, state = env.State.(*schemas.Payment).ID, true
-			}
+			id, state = env.AggregateID, env.State != nil
 		}
 		if id == "" || first[id] {
 			continue
@@ -147,16 +147,19 @@ func lookupIDs(batch []sinks.Event) []string {
 	return ids
 }
 
-// liveState is what the stale check needs of a live document.
+// liveState is what the stale check needs of a live document: its
+// aggregate version and its life, read from Elasticsearch (life) or
+// carried by an earlier operation of the batch (state).
 type liveState struct {
 	aggregate int64
-	createdAt string
+	life      string
+	state     any
 }
 
 // dropStale follows the batch in order from the live documents and drops
-// each state older than, or equal to, the live one of the same life (same
-// created_at); a delete ends the life.
-func dropStale(ops []bulkOp, live map[string]liveState) []bulkOp {
+// each state older than, or equal to, the live one of the same life; a
+// delete ends the life.
+func (t *Target) dropStale(ops []bulkOp, live map[string]liveState) []bulkOp {
 	out := ops[:0:0]
 	for _, op := range ops {
 		if op.delete {
@@ -164,18 +167,31 @@ func dropStale(ops []bulkOp, live map[string]liveState) []bulkOp {
 			out = append(out, op)
 			continue
 		}
-		if cur, ok := live[op.id]; ok && cur.createdAt == op.createdAt && op.aggregate <= cur.aggregate {
+		if cur, ok := live[op.id]; ok && op.aggregate <= cur.aggregate && t.sameLife(cur, op.state) {
 			continue
 		}
 		if live != nil {
-			live[op.id] = liveState{aggregate: op.aggregate, createdAt: op.createdAt}
+			live[op.id] = liveState{aggregate: op.aggregate, state: op.state}
 		}
 		out = append(out, op)
 	}
 	return out
 }
 
-// liveDocs reads the version and created_at of the live documents of ids
+// sameLife reports whether state belongs to the life of the live document
+// cur (always, when the projection names no life field).
+func (t *Target) sameLife(cur liveState, state any) bool {
+	if t.live.Life == "" {
+		return true
+	}
+	life := cur.life
+	if cur.state != nil {
+		life = t.doc.Life(cur.state)
+	}
+	return life == t.doc.Life(state)
+}
+
+// liveDocs reads the version and life fields of the live documents of ids
 // from the index written (realtime _mget: no refresh needed). The concrete
 // index, not the alias: during a side-by-side rebuild the alias still
 // points at the old index. A missing index has no live documents.
@@ -188,10 +204,14 @@ func (t *Target) liveDocs(ctx context.Context, ids []string) (map[string]liveSta
 	if err != nil {
 		return nil, fmt.Errorf("encode _mget body: %w", err)
 	}
+	fields := []string{t.live.Version}
+	if t.live.Life != "" {
+		fields = append(fields, t.live.Life)
+	}
 	status, resp, err := t.do(ctx, esapi.MgetRequest{
 		Index:          t.index,
 		Body:           bytes.NewReader(body),
-		SourceIncludes: []string{"version", "created_at"},
+		SourceIncludes: fields,
 		FilterPath:     []string{"docs._id", "docs.found", "docs._source"},
 	})
 	if err != nil {
@@ -205,28 +225,35 @@ func (t *Target) liveDocs(ctx context.Context, ids []string) (map[string]liveSta
 	}
 	var mr struct {
 		Docs []struct {
-			ID     string `json:"_id"`
-			Found  bool   `json:"found"`
-			Source struct {
-				Version   int64  `json:"version"`
-				CreatedAt string `json:"created_at"`
-			} `json:"_source"`
+			ID     string                     `json:"_id"`
+			Found  bool                       `json:"found"`
+			Source map[string]json.RawMessage `json:"_source"`
 		} `json:"docs"`
 	}
 	if err := json.Unmarshal(resp, &mr); err != nil {
 		return nil, fmt.Errorf("decode _mget response: %w", err)
 	}
 	for _, d := range mr.Docs {
-		if d.Found {
-			live[d.ID] = liveState{aggregate: d.Source.Version, createdAt: d.Source.CreatedAt}
+		if !d.Found {
+			continue
 		}
+		var s liveState
+		if err := json.Unmarshal(d.Source[t.live.Version], &s.aggregate); err != nil {
+			return nil, fmt.Errorf("live document %s: version field %q: %w", d.ID, t.live.Version, err)
+		}
+		if raw, ok := d.Source[t.live.Life]; ok && t.live.Life != "" {
+			if err := json.Unmarshal(raw, &s.life); err != nil {
+				return nil, fmt.Errorf("live document %s: life field %q: %w", d.ID, t.live.Life, err)
+			}
+		}
+		live[d.ID] = s
 	}
 	return live, nil
 }
 
 // operation maps one event to its bulk operation, or says why the target
 // rejects it. The external version is the event's offset + 1.
-func operation(ev sinks.Event) (bulkOp, string) {
+func (t *Target) operation(ev sinks.Event) (bulkOp, string) {
 	env := ev.Envelope
 	ext := ev.Offset + 1
 	switch {
@@ -235,29 +262,21 @@ func operation(ev sinks.Event) (bulkOp, string) {
 			return bulkOp{}, "tombstone without a key"
 		}
 		return bulkOp{ev: ev, delete: true, id: ev.Key, version: ext}, ""
-	case env.Type == schemas.TypePaymentDeleted:
-		if env.AggregateID == "" {
-			return bulkOp{}, fmt.Sprintf("PaymentDeleted event %s without aggregate id", env.EventID)
-		}
-		return bulkOp{ev: ev, delete: true, id: env.AggregateID, version: ext, aggregate: env.Version}, ""
+	case env.AggregateID == "":
+		return bulkOp{}, fmt.Sprintf("%s event %s without aggregate id", env.Type, env.EventID)
 	case env.State == nil:
-		return bulkOp{}, fmt.Sprintf("%s event %s carries no state", env.Type, env.EventID)
+		return bulkOp{ev: ev, delete: true, id: env.AggregateID, version: ext, aggregate: env.Version}, ""
+	case env.Version < 1:
+		return bulkOp{}, fmt.Sprintf("%s event %s: version %d, want at least 1", env.Type, env.EventID, env.Version)
 	}
-	doc, err := NewDocument(env.State.(*schemas.Payment))
+	doc, err := t.doc.Render(env.State)
 	if err != nil {
 		return bulkOp{}, fmt.Sprintf("%s event %s: %v", env.Type, env.EventID, err)
 	}
-	if doc.Version < 1 {
-		return bulkOp{}, fmt.Sprintf("%s event %s: state version %d, want at least 1", env.Type, env.EventID, doc.Version)
+	if bytes.IndexByte(doc, '\n') >= 0 {
+		return bulkOp{}, fmt.Sprintf("%s event %s: the rendered document spans several lines", env.Type, env.EventID)
 	}
-	if env.AggregateID != "" && env.AggregateID != doc.ID {
-		return bulkOp{}, fmt.Sprintf("%s event %s: state id %q differs from aggregate id %q", env.Type, env.EventID, doc.ID, env.AggregateID)
-	}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		return bulkOp{}, fmt.Sprintf("%s event %s: encode document: %v", env.Type, env.EventID, err)
-	}
-	return bulkOp{ev: ev, id: doc.ID, version: ext, aggregate: doc.Version, createdAt: doc.CreatedAt, doc: b}, ""
+	return bulkOp{ev: ev, id: env.AggregateID, version: ext, aggregate: env.Version, state: env.State, doc: doc}, ""
 }
 
 // body renders ops as the NDJSON of a _bulk request.
@@ -378,7 +397,7 @@ func (t *Target) bulk(ctx context.Context, ops []bulkOp) ([]sinks.Rejected, erro
 // bulkOneByOne resends each operation alone after the whole request was
 // refused, so only the offending events are rejected.
 func (t *Target) bulkOneByOne(ctx context.Context, ops []bulkOp) ([]sinks.Rejected, error) {
-	t.log.Warn("bulk request refused as a whole; resending one operation at a time", "operations", len(ops))
+	t.log.Warn("bulk request refused as a whole; resending one operation at a time", "index", t.index, "operations", len(ops))
 	var rejected []sinks.Rejected
 	for i := range ops {
 		r, err := t.bulk(ctx, ops[i:i+1])

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	pay "github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks/internal/pgbench"
 	"github.com/prism-cqrs/prism/sinks/internal/pgstore"
@@ -22,7 +23,7 @@ func BenchmarkPostgresSinkVsCopyFrom(b *testing.B) {
 	ctx := context.Background()
 	url, schema, pool := pgtest.Schema(b)
 	batches, total := pgbench.Events(50_000, 1000)
-	target, err := postgres.New(postgres.Config{URL: url, Schema: schema})
+	target, err := postgres.New(postgres.Config{URL: url, Schema: schema}, pay.Table())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	pay "github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/internal/pgtest"
@@ -25,14 +26,14 @@ func newStore(t *testing.T) *store {
 }
 
 func (s *store) NewTarget(context.Context) (sinks.Target, error) {
-	return postgres.New(postgres.Config{URL: s.url, Schema: s.schema})
+	return postgres.New(postgres.Config{URL: s.url, Schema: s.schema}, pay.Table())
 }
 
 // openTarget returns a target on s's schema, set up, closed at cleanup
 // (before the schema is dropped); any error fails the test.
 func (s *store) openTarget(t *testing.T, ctx context.Context) *postgres.Target {
 	t.Helper()
-	tg, err := postgres.New(postgres.Config{URL: s.url, Schema: s.schema})
+	tg, err := postgres.New(postgres.Config{URL: s.url, Schema: s.schema}, pay.Table())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +45,7 @@ func (s *store) openTarget(t *testing.T, ctx context.Context) *postgres.Target {
 }
 
 func (s *store) Payments(ctx context.Context) (map[string]schemas.Payment, error) {
-	return postgres.ReadPayments(ctx, s.pool, s.schema)
+	return pay.ReadPayments(ctx, s.pool, s.schema)
 }
 
 func TestConformance(t *testing.T) {

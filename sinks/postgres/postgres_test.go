@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	pay "github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/internal/pgstore"
@@ -22,7 +23,7 @@ func TestSetupIsSafeWithInstancesStartingAtOnce(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			// They all claim the schema for one namespace at once.
-			tg, err := postgres.New(postgres.Config{URL: s.url, Schema: s.schema, Namespace: "owner"})
+			tg, err := postgres.New(postgres.Config{URL: s.url, Schema: s.schema, Namespace: "owner"}, pay.Table())
 			if err != nil {
 				errs[i] = err
 				return
@@ -91,7 +92,7 @@ func TestBadEventsAreRejectedAndTheRestApplied(t *testing.T) {
 	if len(offs) != 3 || offs[0] != 1 || offs[1] != 2 || offs[2] != 3 {
 		t.Fatalf("rejected offsets %v, want [1 2 3]", offs)
 	}
-	got, err := postgres.ReadPayments(ctx, s.pool, s.schema)
+	got, err := pay.ReadPayments(ctx, s.pool, s.schema)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,11 +135,88 @@ func TestDeleteThenRecreateInOneBatch(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := postgres.ReadPayments(ctx, s.pool, s.schema)
+	got, err := pay.ReadPayments(ctx, s.pool, s.schema)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p, ok := got["p"]; !ok || p.Version != 1 || p.AmountMinor != 777 {
 		t.Fatalf("after delete and re-create: %+v, want the new payment at version 1 amount 777", got)
+	}
+}
+
+// releasedV1 is the postgres sink's migration as released before tables
+// had their own series: component "postgres", version 1.
+var releasedV1 = pgstore.Migration{Version: 1, Name: "payments and offsets", SQL: `
+CREATE TABLE {{schema}}.payments (
+	id              text        PRIMARY KEY,
+	organization_id text        NOT NULL,
+	user_id         text        NOT NULL,
+	amount_minor    bigint      NOT NULL,
+	currency        text        NOT NULL,
+	description     text        NOT NULL,
+	status          text        NOT NULL,
+	created_at      timestamptz NOT NULL,
+	updated_at      timestamptz NOT NULL,
+	version         bigint      NOT NULL
+);
+CREATE INDEX payments_org_status_idx  ON {{schema}}.payments (organization_id, status);
+CREATE INDEX payments_org_amount_idx  ON {{schema}}.payments (organization_id, amount_minor);
+CREATE INDEX payments_org_created_idx ON {{schema}}.payments (organization_id, created_at);
+` + pgstore.OffsetsTableSQL}
+
+func TestASchemaMigratedByTheEarlierReleaseKeepsItsRowsAndOffsets(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	if err := pgstore.Migrate(ctx, s.pool, s.schema, "owner", pgstore.Series{Component: "postgres", Migrations: []pgstore.Migration{releasedV1}}); err != nil {
+		t.Fatal(err)
+	}
+	old := payment("p-old", 2, schemas.StatusAuthorized)
+	if _, err := s.pool.Exec(ctx, `INSERT INTO `+pgstore.Table(s.schema, "payments")+` VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		old.ID, old.OrganizationID, old.UserID, old.AmountMinor, old.Currency, old.Description, string(old.Status), old.CreatedAt, old.UpdatedAt, old.Version); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO `+pgstore.Table(s.schema, "sink_offsets")+` (sink, topic, partition, next_offset) VALUES ('postgres', 'topic', 0, 7)`); err != nil {
+		t.Fatal(err)
+	}
+
+	tg, err := postgres.New(postgres.Config{URL: s.url, Schema: s.schema, Namespace: "owner"}, pay.Table())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tg.Close()
+	if err := tg.Setup(ctx); err != nil {
+		t.Fatalf("Setup on a schema of the earlier release: %v", err)
+	}
+	offsets, err := tg.CommittedOffsets(ctx, "topic", []int32{0})
+	if err != nil || offsets[0] != 7 {
+		t.Fatalf("stored offsets %v, %v; want partition 0 at 7", offsets, err)
+	}
+	if _, err := tg.Write(ctx, "topic", []sinks.Event{
+		event(6, schemas.TypePaymentStatusChanged, "p-old", 3, payment("p-old", 3, schemas.StatusCaptured)), // below the offset
+		event(7, schemas.TypePaymentCreated, "p-new", 1, payment("p-new", 1, schemas.StatusPending)),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := pay.ReadPayments(ctx, s.pool, s.schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["p-old"].Version != 2 || got["p-new"].Version != 1 {
+		t.Fatalf("payments %+v, want p-old untouched at version 2 and p-new at version 1", got)
+	}
+	var migrated string
+	if err := s.pool.QueryRow(ctx, `SELECT string_agg(component || ' ' || version || ' ' || name, ', ' ORDER BY component)
+		FROM `+pgstore.Table(s.schema, "schema_migrations")).Scan(&migrated); err != nil {
+		t.Fatal(err)
+	}
+	if migrated != "postgres 1 payments and offsets, postgres.payments 1 payments" {
+		t.Fatalf("schema_migrations: %s", migrated)
+	}
+	var indexes int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE schemaname = $1 AND tablename = 'payments'`, s.schema).Scan(&indexes); err != nil {
+		t.Fatal(err)
+	}
+	if indexes != 4 {
+		t.Fatalf("payments has %d indexes, want the primary key and the 3 released ones", indexes)
 	}
 }

@@ -9,28 +9,29 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/internal/pgstore"
 )
 
-// op is the net effect of a batch on one payment: delete the row if its
-// version is below deleteBelow (0: no delete), then upsert state (nil: none).
-// created says the batch holds the payment's PaymentCreated: in a
-// well-formed stream its row does not exist yet, so it can be COPYed.
+// op is the net effect of a batch on one aggregate: delete the row if its
+// version is below deleteBelow (0: no delete), then upsert row (nil: none),
+// the rendering of the state at version. created says the batch holds the
+// aggregate's first event (version 1): in a well-formed stream its row does
+// not exist yet, so it can be COPYed.
 type op struct {
 	deleteBelow int64
-	state       *schemas.Payment
+	version     int64
+	row         []any
 	created     bool
 }
 
 // copyable reports whether the op can be written by COPY on the fast path.
-func (o *op) copyable() bool { return o.created && o.deleteBelow == 0 && o.state != nil }
+func (o *op) copyable() bool { return o.created && o.deleteBelow == 0 && o.row != nil }
 
 // Write applies the batch in one transaction (see the package doc). It
 // returns the events it can never store; they still advance the offsets.
 //
-// Fast path: the rows of payments created in this batch are COPYed (in a
+// Fast path: the rows of aggregates created in this batch are COPYed (in a
 // well-formed stream they do not exist yet), the others upserted. If such
 // a row exists after all (a creation re-sent at a new offset), the COPY
 // fails with a unique violation, the transaction is rolled back and the
@@ -41,12 +42,10 @@ func (t *Target) Write(ctx context.Context, topic string, batch []sinks.Event) (
 		rej, err = t.write(ctx, topic, batch, false)
 	}
 	if err != nil {
-		return nil, pgstore.Classify(fmt.Errorf("postgres sink: batch of %d events: %w", len(batch), err))
+		return nil, pgstore.Classify(fmt.Errorf("postgres sink: %s: batch of %d events: %w", t.ident[1], len(batch), err))
 	}
 	return rej, nil
 }
-
-var paymentColumns = []string{"id", "organization_id", "user_id", "amount_minor", "currency", "description", "status", "created_at", "updated_at", "version"}
 
 func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event, copyNew bool) ([]sinks.Rejected, error) {
 	if len(batch) == 0 {
@@ -60,7 +59,7 @@ func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event, c
 	)
 	fold := func() {
 		if ops == nil {
-			ops, moved, rejected = reduce(batch, next)
+			ops, moved, rejected = t.reduce(batch, next)
 		}
 	}
 	var middle func(ctx context.Context, conn *pgx.Conn) error
@@ -68,19 +67,16 @@ func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event, c
 		middle = func(ctx context.Context, conn *pgx.Conn) error {
 			fold()
 			var rows [][]any
-			for id, o := range ops {
-				if !o.copyable() {
-					continue
+			for _, o := range ops {
+				if o.copyable() {
+					rows = append(rows, o.row)
 				}
-				s := o.state
-				rows = append(rows, []any{id, s.OrganizationID, s.UserID, s.AmountMinor, s.Currency, s.Description,
-					string(s.Status), s.CreatedAt.UTC(), s.UpdatedAt.UTC(), s.Version})
 			}
 			if len(rows) == 0 {
 				return nil
 			}
-			if _, err := conn.CopyFrom(ctx, pgx.Identifier{t.Schema, "payments"}, paymentColumns, pgx.CopyFromRows(rows)); err != nil {
-				return fmt.Errorf("copy %d new payments: %w", len(rows), err)
+			if _, err := conn.CopyFrom(ctx, t.ident, t.columns, pgx.CopyFromRows(rows)); err != nil {
+				return fmt.Errorf("copy %d new rows: %w", len(rows), err)
 			}
 			return nil
 		}
@@ -93,7 +89,7 @@ func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event, c
 		func() (*pgx.Batch, error) {
 			fold()
 			b := &pgx.Batch{}
-			queueOps(b, t.Schema, ops, copyNew)
+			t.queueOps(b, ops, copyNew)
 			pgstore.QueueSaveOffsets(b, t.Schema, Name, topic, moved)
 			return b, nil
 		})
@@ -104,10 +100,11 @@ func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event, c
 }
 
 // reduce folds the events at or after the stored offsets into one op per
-// payment, in offset order: a later version replaces an earlier one, an
-// older version is ignored, a delete (PaymentDeleted or tombstone) is kept
-// so a re-creation in the same batch first removes the old row.
-func reduce(batch []sinks.Event, next map[int32]int64) (map[string]*op, map[int32]int64, []sinks.Rejected) {
+// aggregate, in offset order: a later version replaces an earlier one, an
+// older version is ignored, a delete (an event without state, or a
+// tombstone) is kept so a re-creation in the same batch first removes the
+// old row.
+func (t *Target) reduce(batch []sinks.Event, next map[int32]int64) (map[string]*op, map[int32]int64, []sinks.Rejected) {
 	ops := map[string]*op{}
 	moved := map[int32]int64{}
 	var rejected []sinks.Rejected
@@ -118,7 +115,7 @@ func reduce(batch []sinks.Event, next map[int32]int64) (map[string]*op, map[int3
 		if ev.Offset+1 > moved[ev.Partition] {
 			moved[ev.Partition] = ev.Offset + 1
 		}
-		if reason := pgstore.CheckEvent(ev); reason != "" {
+		if reason := t.Check(ev); reason != "" {
 			rejected = append(rejected, sinks.Rejected{Event: ev, Reason: reason})
 			continue
 		}
@@ -128,24 +125,28 @@ func reduce(batch []sinks.Event, next map[int32]int64) (map[string]*op, map[int3
 			id = env.AggregateID
 		}
 		o := ops[id]
-		if o == nil {
-			o = &op{}
-			ops[id] = o
-		}
 		switch {
-		case env == nil: // tombstone: the payment is gone whatever its version
-			o.deleteBelow, o.state = math.MaxInt64, nil
-		case env.Type == schemas.TypePaymentDeleted:
-			if o.state != nil && o.state.Version >= env.Version {
+		case env == nil: // tombstone: the aggregate is gone whatever its version
+			o = t.opOf(ops, o, id)
+			o.deleteBelow, o.row = math.MaxInt64, nil
+		case env.State == nil: // the event removes the aggregate
+			if o != nil && o.row != nil && o.version >= env.Version {
 				continue // an older delete than the state we hold
 			}
-			o.deleteBelow, o.state = max(o.deleteBelow, env.Version), nil
+			o = t.opOf(ops, o, id)
+			o.deleteBelow, o.row = max(o.deleteBelow, env.Version), nil
 		default:
-			if o.state != nil && o.state.Version >= env.Version {
+			if o != nil && o.row != nil && o.version >= env.Version {
 				continue // older version
 			}
-			o.state = env.State.(*schemas.Payment)
-			if env.Type == schemas.TypePaymentCreated {
+			row, reason := t.render(env.AggregateID, env.State)
+			if reason != "" {
+				rejected = append(rejected, sinks.Rejected{Event: ev, Reason: reason})
+				continue
+			}
+			o = t.opOf(ops, o, id)
+			o.row, o.version = row, env.Version
+			if env.Version == 1 {
 				o.created = true
 			}
 		}
@@ -153,21 +154,43 @@ func reduce(batch []sinks.Event, next map[int32]int64) (map[string]*op, map[int3
 	return ops, moved, rejected
 }
 
+// opOf returns o, or a new op of id in ops when o is nil.
+func (t *Target) opOf(ops map[string]*op, o *op, id string) *op {
+	if o == nil {
+		o = &op{}
+		ops[id] = o
+	}
+	return o
+}
+
+// render is the table's row of state, or why it cannot be stored.
+func (t *Target) render(id string, state any) ([]any, string) {
+	row, err := t.table.Row(state)
+	switch {
+	case err != nil:
+		return nil, err.Error()
+	case len(row) != len(t.columns):
+		return nil, fmt.Sprintf("row of %d values for the %d columns of %s", len(row), len(t.columns), t.ident[1])
+	case row[t.id] != any(id):
+		return nil, fmt.Sprintf("row of %s %v in an event of %s", t.ident[1], row[t.id], id)
+	}
+	return row, ""
+}
+
 // queueOps queues the deletes and upserts; with copied set, the copyable
-// ops were written by COPY already and are left out.
-func queueOps(b *pgx.Batch, schema string, ops map[string]*op, copied bool) {
+// ops were written by COPY already and are left out. Upserted values go as
+// one array per column (unnest), so the statement is the same whatever the
+// number of rows.
+func (t *Target) queueOps(b *pgx.Batch, ops map[string]*op, copied bool) {
 	ids := make([]string, 0, len(ops))
 	for id := range ops {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids) // same lock order in every transaction
-	var delIDs []string
-	var delBelow []int64
 	var (
-		up                           []string
-		org, user, cur, desc, status []string
-		amount, version              []int64
-		created, updated             []time.Time
+		delIDs   []string
+		delBelow []int64
+		rows     [][]any
 	)
 	for _, id := range ids {
 		o := ops[id]
@@ -175,34 +198,56 @@ func queueOps(b *pgx.Batch, schema string, ops map[string]*op, copied bool) {
 			delIDs = append(delIDs, id)
 			delBelow = append(delBelow, o.deleteBelow)
 		}
-		if s := o.state; s != nil && !(copied && o.copyable()) {
-			up = append(up, id)
-			org = append(org, s.OrganizationID)
-			user = append(user, s.UserID)
-			amount = append(amount, s.AmountMinor)
-			cur = append(cur, s.Currency)
-			desc = append(desc, s.Description)
-			status = append(status, string(s.Status))
-			created = append(created, s.CreatedAt.UTC())
-			updated = append(updated, s.UpdatedAt.UTC())
-			version = append(version, s.Version)
+		if o.row != nil && !(copied && o.copyable()) {
+			rows = append(rows, o.row)
 		}
 	}
-	table := pgstore.Table(schema, "payments")
 	if len(delIDs) > 0 {
-		b.Queue(`DELETE FROM `+table+` AS p USING unnest($1::text[], $2::bigint[]) AS d(id, below)
-			WHERE p.id = d.id AND p.version < d.below`, delIDs, delBelow)
+		b.Queue(t.deleteSQL, delIDs, delBelow)
 	}
-	if len(up) > 0 {
-		b.Queue(`INSERT INTO `+table+` AS p (id, organization_id, user_id, amount_minor, currency, description, status, created_at, updated_at, version)
-			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::timestamptz[], $9::timestamptz[], $10::bigint[])
-			ON CONFLICT (id) DO UPDATE SET
-				organization_id = EXCLUDED.organization_id, user_id = EXCLUDED.user_id,
-				amount_minor = EXCLUDED.amount_minor, currency = EXCLUDED.currency,
-				description = EXCLUDED.description, status = EXCLUDED.status,
-				created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
-				version = EXCLUDED.version
-			WHERE p.version < EXCLUDED.version`,
-			up, org, user, amount, cur, desc, status, created, updated, version)
+	if len(rows) > 0 {
+		args := make([]any, len(t.columns))
+		for j := range args {
+			args[j] = column(rows, j)
+		}
+		b.Queue(t.upsertSQL, args...)
 	}
+}
+
+// column gathers value j of every row into one array argument, typed
+// ([]string, []int64, []time.Time) when every value has that type, which pgx
+// encodes without reflection; otherwise []any.
+func column(rows [][]any, j int) any {
+	switch rows[0][j].(type) {
+	case string:
+		if c, ok := typed[string](rows, j); ok {
+			return c
+		}
+	case int64:
+		if c, ok := typed[int64](rows, j); ok {
+			return c
+		}
+	case time.Time:
+		if c, ok := typed[time.Time](rows, j); ok {
+			return c
+		}
+	}
+	c := make([]any, len(rows))
+	for i, r := range rows {
+		c[i] = r[j]
+	}
+	return c
+}
+
+// typed returns value j of every row as a []T, or false if one is not a T.
+func typed[T any](rows [][]any, j int) ([]T, bool) {
+	c := make([]T, len(rows))
+	for i, r := range rows {
+		v, ok := r[j].(T)
+		if !ok {
+			return nil, false
+		}
+		c[i] = v
+	}
+	return c, true
 }

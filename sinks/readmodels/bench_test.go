@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks/internal/pgbench"
 	"github.com/prism-cqrs/prism/sinks/internal/pgstore"
@@ -23,7 +24,7 @@ func BenchmarkReadModelsSinkVsCopyFrom(b *testing.B) {
 	ctx := context.Background()
 	url, schema, pool := pgtest.Schema(b)
 	batches, total := pgbench.Events(50_000, 1000)
-	target, err := readmodels.New(readmodels.Config{URL: url, Schema: schema})
+	target, err := readmodels.New(readmodels.Config{URL: url, Schema: schema}, payment.ReadModel{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/sinks"
@@ -30,11 +31,11 @@ func newStore(t *testing.T) *store {
 }
 
 func (s *store) NewTarget(context.Context) (sinks.Target, error) {
-	return readmodels.New(readmodels.Config{URL: s.url, Schema: s.schema})
+	return readmodels.New(readmodels.Config{URL: s.url, Schema: s.schema}, payment.ReadModel{})
 }
 
 func (s *store) Payments(ctx context.Context) (map[string]schemas.Payment, error) {
-	return readmodels.ReadStates(ctx, s.pool, s.schema)
+	return payment.ReadStates(ctx, s.pool, s.schema)
 }
 
 func TestConformance(t *testing.T) {
@@ -48,7 +49,7 @@ func TestConformance(t *testing.T) {
 func checkReadModels(t *testing.T, ctx context.Context, st sinktest.Store, want sinktest.Want) {
 	s := st.(*store)
 	wantSummary := ExpectedSummary(want.Payments)
-	gotSummary, err := readmodels.ReadSummary(ctx, s.pool, s.schema)
+	gotSummary, err := payment.ReadSummary(ctx, s.pool, s.schema)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,14 +57,14 @@ func checkReadModels(t *testing.T, ctx context.Context, st sinktest.Store, want 
 		t.Errorf("payment_summary differs:\n%s", d)
 	}
 	wantDaily := ExpectedDaily(want.Events)
-	gotDaily, err := readmodels.ReadDaily(ctx, s.pool, s.schema)
+	gotDaily, err := payment.ReadDaily(ctx, s.pool, s.schema)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d := diffLines(wantDaily, dailyLines(gotDaily)); d != "" {
 		t.Errorf("payment_daily differs:\n%s", d)
 	}
-	tl, err := readmodels.ReadTimeline(ctx, s.pool, s.schema)
+	tl, err := payment.ReadTimeline(ctx, s.pool, s.schema)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func ExpectedSummary(payments map[string]schemas.Payment) []string {
 	return out
 }
 
-func summaryLines(rows []readmodels.SummaryRow) []string {
+func summaryLines(rows []payment.SummaryRow) []string {
 	var out []string
 	for _, r := range rows {
 		if r.Count == 0 && r.TotalAmountMinor == 0 {
@@ -145,7 +146,7 @@ func ExpectedDaily(records []records.Event) []string {
 	return out
 }
 
-func dailyLines(rows []readmodels.DailyRow) []string {
+func dailyLines(rows []payment.DailyRow) []string {
 	var out []string
 	for _, r := range rows {
 		out = append(out, fmt.Sprintf("%s %s %s created=%d/%d captured=%d refunded=%d", r.OrganizationID, r.Day.Format("2006-01-02"),

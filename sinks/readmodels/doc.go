@@ -1,34 +1,26 @@
-// Package readmodels is the sink that maintains the query side's read
-// models in the namespace's Postgres schema:
+// Package readmodels is the sink that maintains an aggregate's read models
+// (query-side tables: summaries, timelines, daily figures) in the
+// namespace's Postgres schema. What the tables hold and how an event moves
+// them is the aggregate's projections.ReadModel (docs/sinks.md); this
+// package keeps the exactly-once mechanics, the same for every aggregate.
 //
-//   - payment_summary: per organization × status × currency, the count and
-//     total amount of the live payments in that status (deleted payments
-//     leave it; a row may remain at count 0).
-//   - payment_timeline: one row per event (primary key event_id), with its
-//     change as JSON (data) and its ids and source position (metadata),
-//     indexed by correlation id and by aggregate.
-//   - payment_daily: per organization × UTC day × currency, the payments
-//     created that day (count, amount at creation), and the amounts
-//     captured and refunded that day (amount of the payment when the status
-//     changed). It counts what happened: a later delete does not undo it.
-//   - readmodel_state: the last state of each payment as the summary knows
-//     it (organization, status, currency, amount, version, deleted).
+// Exactly-once effect: one transaction per batch, in two round trips
+// (pgstore.Trips), with this sink's offsets rows of the batch's partitions
+// locked first and stored with the rows; events below the stored offsets
+// are skipped, so a replayed batch is a no-op. The read model reads in the
+// first trip (previous states), folds the fresh events between the trips
+// (COPYing rows that are new in a well-formed stream: the fast path) and
+// writes its deltas in the second. A unique violation (an event re-sent at
+// a new offset) rolls the attempt back and the batch is written again on
+// the careful path, where the read model inserts idempotently and moves
+// its figures only for what is new.
 //
-// The summary moves by deltas from the previous state, and the previous
-// state is read from readmodel_state, not from the event payload: it does
-// not depend on the payload's From/PreviousAmount fields being complete,
-// survives compaction of old events (a rebuild from a compacted topic
-// starts from the states it sees), and lets a version check ignore older
-// events.
-//
-// Exactly-once effect, three locks deep: (1) one transaction per batch
-// with this sink's offsets rows locked and events below the stored offset
-// skipped; (2) a timeline row per event id inserted ON CONFLICT DO NOTHING,
-// and only events whose row was new move the summary and the daily
-// figures; (3) readmodel_state's version check ignores older versions.
+// Setup creates the offsets table (migration component sink_offsets) and
+// runs the read model's migrations under its own component.
 //
 // Failure: transient Postgres errors are returned wrapped in
 // sinks.ErrTransient and the runtime retries the batch; the transaction was
 // rolled back, so nothing is half-applied. Events that can never be stored
-// are returned as Rejected (DLQ) and still advance the offsets.
+// (the read model's Check) are returned as Rejected (DLQ) and still advance
+// the offsets.
 package readmodels

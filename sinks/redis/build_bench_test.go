@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/topology"
@@ -14,7 +15,7 @@ import (
 // a batch of 1,000 PaymentCreated events (12 partitions, 50 organizations)
 // into script calls.
 func BenchmarkBuildChunks(b *testing.B) {
-	tg, err := NewTarget(DefaultConfig("redis://127.0.0.1:1/0", topology.NewNames("bench").Aggregate("payments")))
+	tg, err := NewTarget(DefaultConfig("redis://127.0.0.1:1/0", topology.NewNames("bench").Aggregate("payments")), payment.RedisCache{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -23,12 +23,13 @@ type Config struct {
 	// URL is a redis:// or rediss:// URL (go-redis ParseURL syntax:
 	// user, password, database, TLS, timeouts as query parameters).
 	URL string
-	// Names gives the key prefix (Names.RedisPrefix).
+	// Names are the aggregate's names (aggregates.Definition.Names): the
+	// key prefix (Names.RedisPrefix) is the namespace's.
 	Names topology.Names
-	// TTL of a payment key; 0 keeps it forever.
+	// TTL of a document key; 0 keeps it forever.
 	TTL time.Duration
-	// RecentSize is how many payment ids each organization's recent index
-	// keeps (the newest by createdAt).
+	// RecentSize is how many ids each organization's recent index keeps
+	// (the highest scores: Payment's newest by createdAt).
 	RecentSize int
 	// ChunkEvents is the number of events one Lua script call applies. A
 	// larger chunk means fewer calls but a longer time during which Redis

@@ -11,6 +11,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/prism-cqrs/prism/internal/testkit"
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	redissink "github.com/prism-cqrs/prism/sinks/redis"
@@ -80,7 +81,7 @@ func TestRecreateAfterDelete(t *testing.T) {
 			})
 			cfg := redissink.DefaultConfig(url, names)
 			cfg.ChunkEvents = c.chunk
-			tg, err := redissink.NewTarget(cfg)
+			tg, err := redissink.NewTarget(cfg, payment.RedisCache{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +100,7 @@ func TestRecreateAfterDelete(t *testing.T) {
 			}
 			last := c.batches[len(c.batches)-1]
 			want := last[len(last)-1].Envelope.State.(*schemas.Payment)
-			key := tg.Keys().Payment("p")
+			key := tg.Keys().Doc("p")
 			check := func(step string) {
 				t.Helper()
 				got := readDoc(t, ctx, client, key)

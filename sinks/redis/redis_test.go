@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/topology"
@@ -35,8 +36,8 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 }
 
 func TestKeysUseTheNamespacePrefix(t *testing.T) {
-	k := NewKeys(topology.NewNames("ns1").Aggregate("payments"))
-	got := []string{k.Payment("p"), k.Version("p"), k.Recent("o"), k.CacheVersion("o"), k.InvalidateChannel(), k.Offset("ns1.payments.events", 7)}
+	k := NewKeys(topology.NewNames("ns1").Aggregate("payments"), payment.RedisCache{}.CacheLayout())
+	got := []string{k.Doc("p"), k.Version("p"), k.Recent("o"), k.CacheVersion("o"), k.InvalidateChannel(), k.Offset("ns1.payments.events", 7)}
 	want := []string{"ns1:payment:p", "ns1:payment:p:v", "ns1:org:o:recent", "ns1:org:o:cachever", "ns1:invalidate", "ns1:sink:redis:offset:ns1.payments.events:7"}
 	for i := range want {
 		if got[i] != want[i] {
@@ -59,7 +60,7 @@ func testEvent(p int32, off int64, id string, v int64, state bool) sinks.Event {
 func TestBuildChunksLayout(t *testing.T) {
 	cfg := DefaultConfig("redis://127.0.0.1:6379/0", topology.NewNames("n").Aggregate("payments"))
 	cfg.ChunkEvents = 2
-	tg, err := NewTarget(cfg)
+	tg, err := NewTarget(cfg, payment.RedisCache{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,9 +83,14 @@ func TestBuildChunksLayout(t *testing.T) {
 		t.Fatalf("%d chunks, want 2", len(chunks))
 	}
 	c := chunks[0]
-	// Header: ttl, recent size, channel, prefix, partitions, organizations,
-	// expected offsets, organizations to trim (none: not the last chunk).
-	if c.args[0] != int64(86400) || c.args[1] != 1000 || c.args[2] != "n:invalidate" || c.args[3] != "n:" || c.args[4] != 2 || c.args[5] != 1 || c.args[6] != "00" || c.args[7] != "0" {
+	// Header: ttl, recent size, channel, the layout's names (organization
+	// key prefix, recent and cachever suffixes, organization field, message
+	// head and id part), partitions, organizations, expected offsets,
+	// organizations to trim (none: not the last chunk).
+	if got := fmt.Sprint(c.args[3:9]); got != `[n:org: :recent :cachever organizationId {"organizationId": ,"paymentId":]` {
+		t.Fatalf("chunk 0 layout names %s", got)
+	}
+	if c.args[0] != int64(86400) || c.args[1] != 1000 || c.args[2] != "n:invalidate" || c.args[9] != 2 || c.args[10] != 1 || c.args[11] != "00" || c.args[12] != "0" {
 		t.Fatalf("chunk 0 header %v", c.args[:argHeader])
 	}
 	if len(c.args) != argHeader+2*argStride || len(c.keys) != 2+2+2*keyStride {
@@ -102,19 +108,19 @@ func TestBuildChunksLayout(t *testing.T) {
 	}
 	// Messages: one JSON array of the upsert's and the delete's, and where
 	// each ends (1-based) for the script to cut them out.
-	joined := string(c.args[8].([]byte))
+	joined := string(c.args[13].([]byte))
 	if err := json.Unmarshal([]byte(joined), &msgs); err != nil {
 		t.Fatalf("messages %q: %v", joined, err)
 	}
 	first := `{"organizationId":"o","paymentId":"a","version":1}`
 	second := `{"organizationId":"o","paymentId":"b","version":3}`
-	if joined != "["+first+","+second+"]" || c.args[9] != fmt.Sprintf("%d,%d", 1+len(first), 2+len(first)+len(second)) {
-		t.Fatalf("messages %s ends %v", joined, c.args[9])
+	if joined != "["+first+","+second+"]" || c.args[14] != fmt.Sprintf("%d,%d", 1+len(first), 2+len(first)+len(second)) {
+		t.Fatalf("messages %s ends %v", joined, c.args[14])
 	}
 	// metas: kind, partition index, next offset, version, organization
 	// index, score; the highest next offset of each partition.
-	if got := decodeMetas(t, c.args[10]); got != "[{117 1 6 1 1 1.700000000123e+12} {100 2 8 3 1 0}]" || c.args[11] != "6,8" {
-		t.Fatalf("metas %s, last next offsets %v", got, c.args[11])
+	if got := decodeMetas(t, c.args[15]); got != "[{117 1 6 1 1 1.700000000123e+12} {100 2 8 3 1 0}]" || c.args[16] != "6,8" {
+		t.Fatalf("metas %s, last next offsets %v", got, c.args[16])
 	}
 	if up[0] != "a" || doc["amount"] != "19.99" {
 		t.Fatalf("upsert args %v doc %v", up, doc)
@@ -132,11 +138,11 @@ func TestBuildChunksLayout(t *testing.T) {
 	c = chunks[1]
 	// The last chunk trims the recent index of every organization of the
 	// batch: "o" has no event in it, so it is appended to its list.
-	if c.args[4] != 1 || c.args[5] != 1 || c.args[7] != "1" || string(c.args[8].([]byte)) != "[]" || c.args[9] != "" || fmt.Sprint(c.keys) != "[n:sink:redis:offset:top:1 n:org:o:recent n:org:o:cachever n:payment:c n:payment:d]" {
+	if c.args[9] != 1 || c.args[10] != 1 || c.args[12] != "1" || string(c.args[13].([]byte)) != "[]" || c.args[14] != "" || fmt.Sprint(c.keys) != "[n:sink:redis:offset:top:1 n:org:o:recent n:org:o:cachever n:payment:c n:payment:d]" {
 		t.Fatalf("chunk 1 header %v keys %v", c.args[:argHeader], c.keys)
 	}
 	skip, tomb := c.args[argHeader:argHeader+argStride], c.args[argHeader+argStride:]
-	if got := decodeMetas(t, c.args[10]); got != "[{115 1 9 0 0 0} {116 1 10 0 0 0}]" || c.args[11] != "10" || skip[0] != "c" || tomb[0] != "d" {
+	if got := decodeMetas(t, c.args[15]); got != "[{115 1 9 0 0 0} {116 1 10 0 0 0}]" || c.args[16] != "10" || skip[0] != "c" || tomb[0] != "d" {
 		t.Fatalf("chunk 1 args %v metas %s", c.args[argHeader:], got)
 	}
 }

@@ -4,17 +4,17 @@ import goredis "github.com/redis/go-redis/v9"
 
 // Event kinds of the apply script.
 const (
-	kindUpsert    = "u" // an event with the payment's state after it
-	kindDelete    = "d" // PaymentDeleted
-	kindTombstone = "t" // the nil record after PaymentDeleted: version unknown
+	kindUpsert    = "u" // an event with the aggregate's document after it
+	kindDelete    = "d" // an event removing the aggregate (projections.CacheDoc.Delete)
+	kindTombstone = "t" // the nil record after such an event: version unknown
 	kindSkip      = "s" // rejected by the target: only advances the offset
 )
 
 // Argument layout of applyScript.
 const (
-	argHeader = 12 // ttl, recentSize, channel, prefix, partitions, organizations, expected offsets, final organizations, messages, message ends, metas, partitions' last next offsets
+	argHeader = 17 // ttl, recentSize, channel, org key prefix, recent suffix, cachever suffix, organization field, message head, message id part; partitions, organizations, expected offsets, final organizations, messages, message ends, metas, partitions' last next offsets
 	argStride = 2  // id, document
-	keyStride = 1  // payment
+	keyStride = 1  // document
 )
 
 // Indices of the counters the script returns.
@@ -29,9 +29,14 @@ const (
 // KEYS[1..P]: the offset key of each partition present in the chunk; then
 // the recent key and cachever key of each of the O organizations of the
 // chunk's events (in the batch's last chunk, followed by the batch's other
-// organizations); then per event: payment key.
-// ARGV: ttl seconds (0 = none), recent size, invalidate channel, key
-// prefix, P, O, expected (a string of P '0'/'1': '1' when the partition's
+// organizations); then per event: document key.
+// ARGV: ttl seconds (0 = none), recent size, invalidate channel; the
+// aggregate's names (projections.CacheLayout), for the keys and message of
+// a tombstone, which only the stored document tells the organization of:
+// the organization key prefix <ns>:org:, the recent and cachever suffixes
+// (:recent, :cachever for Payment), the document's organization field
+// (organizationId), the message's head {"<organization field>": and its id
+// part ,"<id field>":; then P, O, expected (a string of P '0'/'1': '1' when the partition's
 // offset key must exist because this target stored or read it before),
 // finals (a string of O '0'/'1': '1' to trim the organization's recent
 // index and refresh its TTL, set for every organization of the batch in
@@ -45,24 +50,24 @@ const (
 // organization is read from the stored document), score = createdAt in
 // Unix ms; see appendMeta), the highest next offset of each partition in
 // the chunk (comma-separated decimals: what the script stores when the
-// partition moved); then per event two arguments: payment id, document
-// JSON (starting with {"version":N,). Binary records spare Lua a pattern
+// partition moved); then per event two arguments: aggregate id, document
+// JSON (starting with {"version":N, per projections.CacheDoc). Binary records spare Lua a pattern
 // match, six new strings and four tonumber calls per event.
 //
 // Offsets are authoritative: an event whose next offset is not above the
 // partition's stored next offset was applied before (replay) and is
-// skipped. Every event of a payment is in one partition and the processor
-// emits each event once, so the offset order is the true order of a
-// payment's events. Beyond that, an event whose version is not above the
+// skipped. Every event of an aggregate is in one partition and the processor
+// emits each event once, so the offset order is the true order of an
+// aggregate's events. Beyond that, an event whose version is not above the
 // version of the LIVE stored document (the head of its JSON) is skipped: an
-// older version of a live payment re-sent at a new offset changes nothing.
-// A deleted (or never stored) payment has no version: whatever comes next
-// at a new offset is applied, which is how a payment id deleted and then
-// created again starts its new life at version 1.
+// older version of a live aggregate re-sent at a new offset changes nothing.
+// A deleted (or never stored) aggregate has no version: whatever comes next
+// at a new offset is applied, which is how an id deleted and then created
+// again starts its new life at version 1.
 //
-// To keep Redis calls per event near one, the script reads every payment
+// To keep Redis calls per event near one, the script reads every document
 // key of the chunk with one MGET, follows the chunk in order in Lua tables,
-// then writes only the final state of each payment (one SET or DEL), the
+// then writes only the final state of each document (one SET or DEL), the
 // recent-index changes per organization (one ZADD, one ZREM, one INCR of
 // cachever; one trim and one EXPIRE per organization per batch), the
 // offsets, and one PUBLISH of the applied changes as a JSON array. Stored
@@ -79,16 +84,17 @@ local ttl = tonumber(ttls)
 local call, sunpack = redis.call, struct.unpack
 local recentSize = tonumber(ARGV[2])
 local channel = ARGV[3]
-local prefix = ARGV[4]
-local np = tonumber(ARGV[5])
-local no = tonumber(ARGV[6])
-local expected = ARGV[7]
-local finals = ARGV[8]
-local joined = ARGV[9]
+local orgPrefix, recentSuffix, cvSuffix = ARGV[4], ARGV[5], ARGV[6]
+local orgField, msgHead, msgID = ARGV[7], ARGV[8], ARGV[9]
+local np = tonumber(ARGV[10])
+local no = tonumber(ARGV[11])
+local expected = ARGV[12]
+local finals = ARGV[13]
+local joined = ARGV[14]
 
 local nextOff, moved, lastStr = {}, {}, {}
-for x in string.gmatch(ARGV[12], '%d+') do lastStr[#lastStr + 1] = x end
-local metas = ARGV[11]
+for x in string.gmatch(ARGV[17], '%d+') do lastStr[#lastStr + 1] = x end
+local metas = ARGV[16]
 local pos = 1
 local offs = call('MGET', unpack(KEYS, 1, np))
 for i = 1, np do
@@ -99,7 +105,7 @@ for i = 1, np do
   nextOff[i] = v and tonumber(v) or -1
 end
 
-local n = (#ARGV - 12) / 2
+local n = (#ARGV - 17) / 2
 local base = np + 2 * no
 local stored = {}
 if n > 0 then
@@ -132,16 +138,16 @@ local function docVersion(doc)
   return 0, nil
 end
 
--- Per payment key: the version of its live document as the chunk goes (0
+-- Per document key: the version of its live document as the chunk goes (0
 -- when deleted or absent), the document, and the final write to make (the
 -- document, or false for a DEL). Keys are written in the order of the
 -- chunk's events (KEYS order), each once.
 local known, doc, final = {}, {}, {}
 
 -- Invalidation messages. While every upsert and delete so far applied and
--- no tombstone did (clean), the message to publish is ARGV[9] as sent;
+-- no tombstone did (clean), the message to publish is ARGV[14] as sent;
 -- otherwise msgs lists the applied changes: the ordinal of an upsert or
--- delete (its message is cut from ARGV[9]) or a tombstone's message.
+-- delete (its message is cut from ARGV[14]) or a tombstone's message.
 local msgs, clean, ud = {}, true, 0
 local function unclean()
   if clean then
@@ -151,7 +157,7 @@ local function unclean()
 end
 local applied, older, replayed = 0, 0, 0
 for e = 0, n - 1 do
-  local a = 12 + e * 2
+  local a = 17 + e * 2
   local kind, p, nxtNum, vn, oi, score
   kind, p, nxtNum, vn, oi, score, pos = sunpack('<BHddHd', metas, pos)
   local isud = kind == 117 or kind == 100 -- 'u', 'd'
@@ -199,11 +205,11 @@ for e = 0, n - 1 do
         doc[pkey] = false
         final[pkey] = false
         local ok, dd = pcall(cjson.decode, d)
-        if ok and type(dd.organizationId) == 'string' then
-          local o = dd.organizationId
+        if ok and type(dd[orgField]) == 'string' then
+          local o = dd[orgField]
           unclean()
-          msgs[#msgs + 1] = '{"organizationId":' .. cjson.encode(o) .. ',"paymentId":' .. cjson.encode(id) .. ',"version":' .. (last or '0') .. '}'
-          touch(prefix .. 'org:' .. o .. ':recent', prefix .. 'org:' .. o .. ':cachever', id, false, true)
+          msgs[#msgs + 1] = msgHead .. cjson.encode(o) .. msgID .. cjson.encode(id) .. ',"version":' .. (last or '0') .. '}'
+          touch(orgPrefix .. o .. recentSuffix, orgPrefix .. o .. cvSuffix, id, false, true)
         end
         applied = applied + 1
       else
@@ -280,7 +286,7 @@ if clean then
   if ud > 0 then redis.call('PUBLISH', channel, joined) end
 elseif #msgs > 0 then
   local ends = {}
-  for x in string.gmatch(ARGV[10], '%d+') do ends[#ends + 1] = tonumber(x) end
+  for x in string.gmatch(ARGV[15], '%d+') do ends[#ends + 1] = tonumber(x) end
   for i, m in ipairs(msgs) do
     if type(m) == 'number' then
       msgs[i] = string.sub(joined, m == 1 and 2 or ends[m - 1] + 2, ends[m])

@@ -9,14 +9,21 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/prism-cqrs/prism/projections"
 	"github.com/prism-cqrs/prism/sinks"
 )
 
 // Target is the Redis sink target (sinks.Target). It is safe for use by one
 // runtime at a time; several instances of the sink may share one Redis.
 type Target struct {
-	cfg  Config
-	keys Keys
+	cfg   Config
+	cache projections.Cache
+	keys  Keys
+	// header holds the script's first arguments, the same for every call
+	// (argHeader); msgOrg and msgID are the invalidation message's
+	// {"<OrganizationField>": and ,"<IDField>": (appendMessage).
+	header        []any
+	msgOrg, msgID string
 	// where names the server for messages: address, database and user,
 	// never the password.
 	where  string
@@ -31,10 +38,20 @@ var (
 	_ sinks.Pinger = (*Target)(nil)
 )
 
-// NewTarget validates cfg and opens a client (connections are made lazily,
-// so a Redis that is down does not fail this call).
-func NewTarget(cfg Config) (*Target, error) {
+// NewTarget validates cfg and the layout of cache (ValidateLayout) and opens
+// a client (connections are made lazily, so a Redis that is down does not
+// fail this call). The target writes the documents of the one aggregate
+// whose cache projection it is given, named by cfg.Names (the aggregate's
+// names: its events topic is the topic of the offset keys).
+func NewTarget(cfg Config, cache projections.Cache) (*Target, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cache == nil {
+		return nil, errors.New("redis: no cache projection")
+	}
+	layout := cache.CacheLayout()
+	if err := ValidateLayout(layout); err != nil {
 		return nil, err
 	}
 	opts, err := goredis.ParseURL(cfg.URL)
@@ -45,9 +62,16 @@ func NewTarget(cfg Config) (*Target, error) {
 	if opts.Username != "" {
 		where += " as user " + opts.Username
 	}
+	keys := NewKeys(cfg.Names, layout)
+	msgOrg, msgID := `{"`+layout.OrganizationField+`":`, `,"`+layout.IDField+`":`
 	return &Target{
-		cfg:    cfg,
-		keys:   NewKeys(cfg.Names),
+		cfg:   cfg,
+		cache: cache,
+		keys:  keys,
+		header: []any{int64(cfg.TTL.Seconds()), cfg.RecentSize, keys.InvalidateChannel(),
+			keys.org, keys.recent, keys.cachever, layout.OrganizationField, msgOrg, msgID},
+		msgOrg: msgOrg,
+		msgID:  msgID,
 		where:  where,
 		client: goredis.NewClient(opts),
 		log:    slog.Default().With("sink", "redis"),

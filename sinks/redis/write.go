@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"math"
@@ -13,7 +12,6 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 )
 
@@ -36,8 +34,10 @@ type chunk struct {
 // runtime seeks back to CommittedOffsets (now absent: the log start) and the
 // cache is rebuilt from the compacted topic.
 //
-// Events that cannot be represented (no state, an unknown currency, no id)
-// are returned as rejected; their offsets still advance, so a restart does
+// Events that cannot be represented (the aggregate's CacheDoc fails: no
+// state, an unknown currency; no id or organization, an id differing from
+// the event's aggregate id, a document not starting with its version) are
+// returned as rejected; their offsets still advance, so a restart does
 // not reject them twice. On error the chunks before the failing one are
 // applied: the retried batch skips them by offset. Redis unreachable,
 // timeouts and transient replies are wrapped in sinks.ErrTransient. A
@@ -109,8 +109,6 @@ func (t *Target) apply(ctx context.Context, c chunk) ([3]int64, error) {
 func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)) []sinks.Rejected {
 	var (
 		rejected []sinks.Rejected
-		channel  = t.keys.InvalidateChannel()
-		header   = []any{int64(t.cfg.TTL.Seconds()), t.cfg.RecentSize, channel, t.cfg.Names.RedisPrefix()}
 		// seen: the organizations of the batch's chunks so far, in order;
 		// the last chunk trims their recent index and refreshes its TTL.
 		seen   []string
@@ -138,7 +136,7 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 				lastNext = append(lastNext, 0)
 				expected = append(expected, map[bool]byte{true: '1', false: '0'}[t.stored.has(topic, ev.Partition)])
 			}
-			op, reason := operation(ev)
+			op, reason := t.operation(ev)
 			if reason != "" {
 				rejected = append(rejected, sinks.Rejected{Event: ev, Reason: reason})
 				op = writeOp{kind: kindSkip, id: ev.Key}
@@ -162,11 +160,11 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 					joined = append(joined, ',')
 					ends = append(ends, ',')
 				}
-				joined = append(joined, op.message...)
+				joined = t.appendMessage(joined, op.org, op.id, op.version)
 				ends = strconv.AppendInt(ends, int64(len(joined)), 10)
 			}
 			evArgs = append(evArgs, op.id, op.doc)
-			evKeys = append(evKeys, t.keys.Payment(op.id))
+			evKeys = append(evKeys, t.keys.Doc(op.id))
 		}
 		// Trim and TTL of the recent indexes once per batch: in its last
 		// chunk, for every organization of the batch (those absent from
@@ -187,7 +185,7 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 		c.keys = make([]string, 0, len(offsetKeys)+len(orgKeys)+len(evKeys))
 		c.keys = append(append(append(c.keys, offsetKeys...), orgKeys...), evKeys...)
 		c.args = make([]any, 0, argHeader+len(evArgs))
-		c.args = append(append(append(c.args, header...), len(parts), len(orgs), string(expected), string(finals), append(joined, ']'), string(ends), metas, joinInts(lastNext)), evArgs...)
+		c.args = append(append(append(c.args, t.header...), len(parts), len(orgs), string(expected), string(finals), append(joined, ']'), string(ends), metas, joinInts(lastNext)), evArgs...)
 		c.partitions = slices.Collect(maps.Keys(parts))
 		emit(c)
 	}
@@ -199,58 +197,39 @@ type writeOp struct {
 	kind    string
 	id, org string
 	version int64
-	score   int64 // createdAt, Unix ms
+	score   float64
 	doc     []byte
-	message []byte // invalidation message
 }
 
-// operation maps an event to its script operation, or returns why the
-// target rejects it.
-func operation(ev sinks.Event) (writeOp, string) {
+// operation maps an event to its script operation through the aggregate's
+// projections.Cache, or returns why the target rejects it.
+func (t *Target) operation(ev sinks.Event) (writeOp, string) {
 	env := ev.Envelope
-	switch {
-	case env == nil:
+	if env == nil {
 		if ev.Key == "" {
 			return writeOp{}, "tombstone without a key"
 		}
 		return writeOp{kind: kindTombstone, id: ev.Key}, ""
-	case env.Type == schemas.TypePaymentDeleted:
-		if env.AggregateID == "" || env.OrganizationID == "" {
-			return writeOp{}, "PaymentDeleted without aggregate or organization id"
-		}
-		msg, err := invalidation(env.OrganizationID, env.AggregateID, env.Version)
-		if err != nil {
-			return writeOp{}, err.Error()
-		}
-		return writeOp{kind: kindDelete, id: env.AggregateID, org: env.OrganizationID, version: env.Version, message: msg}, ""
-	case env.State == nil:
-		return writeOp{}, fmt.Sprintf("%s event %s carries no state", env.Type, env.EventID)
 	}
-	doc, err := newDocument(env.State.(*schemas.Payment))
-	if err != nil {
-		return writeOp{}, fmt.Sprintf("%s event %s: %v", env.Type, env.EventID, err)
-	}
-	if env.AggregateID != "" && env.AggregateID != doc.ID {
-		return writeOp{}, fmt.Sprintf("%s event %s: state id %q differs from aggregate id %q", env.Type, env.EventID, doc.ID, env.AggregateID)
-	}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		return writeOp{}, fmt.Sprintf("%s event %s: encode JSON: %v", env.Type, env.EventID, err)
-	}
-	msg, err := invalidation(doc.OrganizationID, doc.ID, doc.Version)
+	d, err := t.cache.CacheDoc(env)
 	if err != nil {
 		return writeOp{}, err.Error()
 	}
-	return writeOp{kind: kindUpsert, id: doc.ID, org: doc.OrganizationID, version: doc.Version,
-		score: doc.CreatedAt.UnixMilli(), doc: b, message: msg}, ""
-}
-
-func invalidation(org, id string, version int64) ([]byte, error) {
-	b, err := json.Marshal(InvalidationMessage{OrganizationID: org, PaymentID: id, Version: version})
-	if err != nil {
-		return nil, fmt.Errorf("encode invalidation message: %w", err)
+	if d.Delete {
+		if d.ID == "" || d.OrganizationID == "" {
+			return writeOp{}, fmt.Sprintf("%s event %s: delete without aggregate or organization id", env.Type, env.EventID)
+		}
+		return writeOp{kind: kindDelete, id: d.ID, org: d.OrganizationID, version: d.Version}, ""
 	}
-	return b, nil
+	switch {
+	case d.ID == "" || d.OrganizationID == "":
+		return writeOp{}, fmt.Sprintf("%s event %s: document without id or organization id", env.Type, env.EventID)
+	case env.AggregateID != "" && env.AggregateID != d.ID:
+		return writeOp{}, fmt.Sprintf("%s event %s: state id %q differs from aggregate id %q", env.Type, env.EventID, d.ID, env.AggregateID)
+	case !versionHead(d.JSON, d.Version):
+		return writeOp{}, fmt.Sprintf("%s event %s: document does not start with {\"version\":%d (projections.CacheDoc)", env.Type, env.EventID, d.Version)
+	}
+	return writeOp{kind: kindUpsert, id: d.ID, org: d.OrganizationID, version: d.Version, score: d.Score, doc: d.JSON}, ""
 }
 
 // metaSize is the size of one event's entry in the script's metas argument.
@@ -260,10 +239,10 @@ const metaSize = 1 + 2 + 8 + 8 + 2 + 8
 // reads with struct.unpack('<BHddHd'): kind (one byte), partition index
 // (uint16, 1-based), next offset = offset+1 (float64), version (float64),
 // organization index (uint16, 1-based; 0 for tombstones and skips) and,
-// for upserts, the score: createdAt in Unix ms (float64, 0 otherwise), all
-// little-endian. Offsets, versions and scores are exact as float64 below
-// 2^53; the offsets the script stores come from the decimal strings of
-// joinInts instead.
+// for upserts, the score (projections.CacheDoc.Score; float64, 0
+// otherwise), all little-endian. Offsets, versions and scores are exact as
+// float64 below 2^53; the offsets the script stores come from the decimal
+// strings of joinInts instead.
 func appendMeta(b []byte, op writeOp, pidx int, next int64, oidx int) []byte {
 	b = append(b, op.kind[0])
 	b = binary.LittleEndian.AppendUint16(b, uint16(pidx))
@@ -272,7 +251,7 @@ func appendMeta(b []byte, op writeOp, pidx int, next int64, oidx int) []byte {
 	b = binary.LittleEndian.AppendUint16(b, uint16(oidx))
 	var score float64
 	if op.kind == kindUpsert {
-		score = float64(op.score)
+		score = op.score
 	}
 	return binary.LittleEndian.AppendUint64(b, math.Float64bits(score))
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/sinks"
 )
 
@@ -43,13 +44,16 @@ type Base struct {
 	Schema    string
 	Namespace string
 	Pool      *pgxpool.Pool
+	// CheckState is the aggregate's own part of Check (see CheckEvent);
+	// nil checks the envelope only.
+	CheckState func(*records.Event) string
 
-	component  string
-	migrations []Migration
+	series []Series
 }
 
 // NewBase builds the pool; it connects lazily, so NewBase succeeds while
 // Postgres is down (Setup then fails and the runtime retries it).
+// migrations are the sink's own series, recorded under component.
 func NewBase(sink string, cfg Config, component string, migrations []Migration) (*Base, error) {
 	if err := cfg.Validate(sink); err != nil {
 		return nil, err
@@ -66,8 +70,13 @@ func NewBase(sink string, cfg Config, component string, migrations []Migration) 
 	if err != nil {
 		return nil, fmt.Errorf("%s sink: pool: %w", sink, err)
 	}
-	return &Base{Sink: sink, Schema: cfg.Schema, Namespace: cfg.Namespace, Pool: pool, component: component, migrations: migrations}, nil
+	return &Base{Sink: sink, Schema: cfg.Schema, Namespace: cfg.Namespace, Pool: pool,
+		series: []Series{{Component: component, Migrations: migrations}}}, nil
 }
+
+// AddSeries adds a migration series Setup applies after the sink's own
+// (a projection's tables). Call it before Setup.
+func (b *Base) AddSeries(s Series) { b.series = append(b.series, s) }
 
 // Name implements sinks.Target.
 func (b *Base) Name() string { return b.Sink }
@@ -75,7 +84,7 @@ func (b *Base) Name() string { return b.Sink }
 // Setup runs the sink's migrations (see Migrate: safe with several
 // instances starting at once).
 func (b *Base) Setup(ctx context.Context) error {
-	return Classify(Migrate(ctx, b.Pool, b.Schema, b.Namespace, b.component, b.migrations))
+	return Classify(Migrate(ctx, b.Pool, b.Schema, b.Namespace, b.series...))
 }
 
 // CommittedOffsets returns the next offsets stored with the sink's rows.
@@ -95,4 +104,4 @@ func (b *Base) Ping(ctx context.Context) error { return Classify(b.Pool.Ping(ctx
 
 // Check implements sinks.Checker: the events Write would reject, known
 // before writing.
-func (b *Base) Check(ev sinks.Event) string { return CheckEvent(ev) }
+func (b *Base) Check(ev sinks.Event) string { return CheckEvent(ev, b.CheckState) }

@@ -8,37 +8,42 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/prism-cqrs/prism/projections"
 	"github.com/prism-cqrs/prism/sinks"
 )
 
 // Migration is one versioned schema change of a component. SQL may hold
 // several statements; {{schema}} is replaced by the quoted schema name.
-type Migration struct {
-	Version int
-	Name    string
-	SQL     string
+// It is the projections' type, so an aggregate's migrations need no copy.
+type Migration = projections.Migration
+
+// Series is the migrations of one component (a sink's own tables, one
+// projection's tables), recorded in schema_migrations under Component.
+type Series struct {
+	Component  string
+	Migrations []Migration
 }
 
-// Migrate applies the migrations of component that schema_migrations does
-// not list yet, in version order, in one transaction that first takes a
-// transaction-scoped advisory lock on the schema: instances starting at
-// once queue up and the later ones find everything applied. It creates the
-// schema and the schema_migrations table when missing. On error nothing of
-// the run is applied.
+// Migrate applies, series by series, the migrations of each component that
+// schema_migrations does not list yet, in version order, in one transaction
+// that first takes a transaction-scoped advisory lock on the schema:
+// instances starting at once queue up and the later ones find everything
+// applied. It creates the schema and the schema_migrations table when
+// missing. On error nothing of the run is applied.
 //
 // namespace, unless empty, is the owner of the schema: the first Migrate
 // records it in <schema>.prism_namespace (also in a schema created before
 // that table existed), and a later Migrate for another namespace that maps
 // to the same schema fails with sinks.ErrStoreOwned naming the owner,
 // changing nothing: two pipelines never share one schema.
-func Migrate(ctx context.Context, pool *pgxpool.Pool, schema, namespace, component string, migs []Migration) error {
+func Migrate(ctx context.Context, pool *pgxpool.Pool, schema, namespace string, series ...Series) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
-		return fmt.Errorf("migrate %s.%s: begin: %w", schema, component, err)
+		return fmt.Errorf("migrate %s: begin: %w", schema, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "prism-migrate:"+schema); err != nil {
-		return fmt.Errorf("migrate %s.%s: advisory lock: %w", schema, component, err)
+		return fmt.Errorf("migrate %s: advisory lock: %w", schema, err)
 	}
 	q := Ident(schema)
 	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+q); err != nil {
@@ -55,6 +60,21 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema, namespace, compone
 		PRIMARY KEY (component, version))`); err != nil {
 		return fmt.Errorf("migrate %s: create schema_migrations: %w", schema, err)
 	}
+	for _, s := range series {
+		if err := migrateSeries(ctx, tx, schema, s.Component, s.Migrations); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("migrate %s: commit: %w", schema, err)
+	}
+	return nil
+}
+
+// migrateSeries applies, in tx, the migrations of component not listed in
+// schema_migrations yet and records them.
+func migrateSeries(ctx context.Context, tx pgx.Tx, schema, component string, migs []Migration) error {
+	q := Ident(schema)
 	rows, err := tx.Query(ctx, `SELECT version FROM `+q+`.schema_migrations WHERE component = $1`, component)
 	if err != nil {
 		return fmt.Errorf("migrate %s.%s: read applied versions: %w", schema, component, err)
@@ -83,9 +103,6 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool, schema, namespace, compone
 			component, m.Version, m.Name); err != nil {
 			return fmt.Errorf("migrate %s.%s: record version %d: %w", schema, component, m.Version, err)
 		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("migrate %s.%s: commit: %w", schema, component, err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package producers
+package payment
 
 import (
 	"encoding/json"

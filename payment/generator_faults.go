@@ -1,7 +1,6 @@
-package producers
+package payment
 
 import (
-	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
@@ -130,10 +129,10 @@ func (g *Generator) buildFault(kind string) Generated {
 			Type:           schemas.TypeCreatePayment,
 			PaymentID:      g.id("pay", g.payments),
 			OrganizationID: g.orgs[org], UserID: g.users[org][g.r.intn(g.cfg.UsersPerOrg)],
-			// Above payment.DefaultMaxAmountMinor: a line the processor (at its
+			// Above DefaultMaxAmountMinor: a line the processor (at its
 			// default --max-amount-minor) rejects but `prism produce --file`
 			// cannot, so a generated file replays with the same outcomes.
-			Amount:        ptr(formatAmount(payment.DefaultMaxAmountMinor+g.amount(cur), cur)),
+			Amount:        ptr(formatAmount(DefaultMaxAmountMinor+g.amount(cur), cur)),
 			Currency:      ptr(cur),
 			Description:   ptr(g.description()),
 			CorrelationID: g.id("wf", g.payments),

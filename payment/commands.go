@@ -1,11 +1,8 @@
-package producers
+package payment
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strings"
 	"time"
@@ -13,8 +10,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/prism-cqrs/prism/money"
-	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/producers/jsonl"
+	"github.com/prism-cqrs/prism/records"
 )
 
 // CommandLine is one line of the JSON Lines command format. Amounts are
@@ -39,67 +37,33 @@ type CommandLine struct {
 }
 
 // FieldError says which field of a command line is wrong and why.
-type FieldError struct {
-	Field  string
-	Reason string
-}
+type FieldError = jsonl.FieldError
 
-func (e *FieldError) Error() string { return "field " + e.Field + ": " + e.Reason }
-
-// ErrInvalidJSON wraps a line that is not one JSON object.
-var ErrInvalidJSON = errors.New("invalid JSON")
+// commandLine is how a line is decoded: the documented keys, spelled
+// exactly; an amount given as a JSON number gets a hint on the form.
+var commandLine = jsonl.NewObject[CommandLine](func(field, jsonType string) (string, bool) {
+	if field == "amount" && jsonType == "number" {
+		return "must be a decimal string like \"100.00\", not a JSON number", true
+	}
+	return "", false
+})
 
 // ParseCommandLine decodes one JSON Lines command into an envelope. Unknown
 // fields (keys are case-sensitive), a key given twice, fields that do not
 // belong to the command type, a missing required field, a bad amount (too
 // many decimals for the currency, not a decimal string, not above 0), an
-// unknown currency and a text the payment rules refuse (payment.CheckID,
-// payment.CheckText) are all rejected with a *FieldError naming the field;
-// a line that is not valid UTF-8 wraps ErrInvalidUTF8; a line that is not a
-// single JSON object wraps ErrInvalidJSON.
+// unknown currency and a text the payment rules refuse (CheckID,
+// CheckText) are all rejected with a *FieldError naming the field; a line
+// that is not valid UTF-8 wraps jsonl.ErrInvalidUTF8; a line that is not a
+// single JSON object wraps jsonl.ErrInvalidJSON.
 // A missing commandId or correlationId is generated (random UUID); a
 // missing issuedAt is left zero and stamped by the producer when sent.
 func ParseCommandLine(line []byte) (*schemas.CommandEnvelope, error) {
-	if err := checkEncoding(line); err != nil {
-		return nil, err
-	}
 	var cl CommandLine
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cl); err != nil {
-		return nil, jsonError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: more than one JSON value on the line", ErrInvalidJSON)
-	}
-	if err := checkKeys(line); err != nil {
+	if err := commandLine.Decode(line, &cl); err != nil {
 		return nil, err
 	}
 	return cl.Envelope()
-}
-
-// jsonError turns encoding/json errors into field errors where it can.
-func jsonError(err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) && te.Field != "" {
-		want := "a string"
-		switch te.Type.String() {
-		case "int64":
-			want = "an integer"
-		}
-		if te.Field == "amount" && te.Value == "number" {
-			return &FieldError{Field: te.Field, Reason: "must be a decimal string like \"100.00\", not a JSON number"}
-		}
-		return &FieldError{Field: te.Field, Reason: fmt.Sprintf("must be %s, got a JSON %s", want, te.Value)}
-	}
-	msg := err.Error()
-	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return &FieldError{Field: strings.Trim(f, `"`), Reason: "unknown field"}
-	}
-	if errors.Is(err, io.EOF) {
-		return fmt.Errorf("%w: empty line", ErrInvalidJSON)
-	}
-	return fmt.Errorf("%w: %s", ErrInvalidJSON, strings.TrimPrefix(msg, "json: "))
 }
 
 // allowed lists the optional fields each command type accepts (besides the
@@ -251,7 +215,7 @@ func (cl *CommandLine) changeStatus() (*schemas.ChangePaymentStatus, error) {
 }
 
 // checkText applies the processor's rules for ids and free texts
-// (payment.CheckID, payment.CheckText), so a line the processor would
+// (CheckID, CheckText), so a line the processor would
 // reject for its text is rejected before anything is produced.
 func (cl *CommandLine) checkText() error {
 	for _, id := range [...]struct {
@@ -262,7 +226,7 @@ func (cl *CommandLine) checkText() error {
 		{"organizationId", cl.OrganizationID, true}, {"userId", cl.UserID, true},
 		{"correlationId", cl.CorrelationID, false}, {"causationId", cl.CausationID, false},
 	} {
-		if err := payment.CheckID(id.v, id.required); err != nil {
+		if err := CheckID(id.v, id.required); err != nil {
 			return &FieldError{Field: id.name, Reason: err.Error()}
 		}
 	}
@@ -273,7 +237,7 @@ func (cl *CommandLine) checkText() error {
 		if text.v == nil {
 			continue
 		}
-		if err := payment.CheckText(*text.v, payment.MaxTextRunes); err != nil {
+		if err := CheckText(*text.v, MaxTextRunes); err != nil {
 			return &FieldError{Field: text.name, Reason: err.Error()}
 		}
 	}
@@ -292,7 +256,7 @@ func parseAmount(amount, currency string) (int64, error) {
 	}
 	// The maximum is the processor's configuration (--max-amount-minor),
 	// unknown here; only the sign is checked at the line.
-	if err := payment.CheckAmount(minor, math.MaxInt64); err != nil {
+	if err := CheckAmount(minor, math.MaxInt64); err != nil {
 		return 0, &FieldError{Field: "amount", Reason: fmt.Sprintf("%q %s", amount, err)}
 	}
 	return minor, nil
@@ -312,4 +276,83 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// CommandTypes are Payment's command types, in the order messages name them.
+var CommandTypes = []string{schemas.TypeCreatePayment, schemas.TypeUpdatePayment, schemas.TypeChangePaymentStatus, schemas.TypeDeletePayment}
+
+// CommandCodec is Payment's records.CommandCodec: JSON Lines commands
+// (CommandLine) in, *schemas.CommandEnvelope records out. Safe for
+// concurrent use.
+type CommandCodec struct {
+	codec  *schemas.Codec
+	schema []byte // the prism-schema header of every command record
+}
+
+// NewCommandCodec returns Payment's command codec over codec.
+func NewCommandCodec(codec *schemas.Codec) *CommandCodec {
+	return &CommandCodec{codec: codec, schema: []byte(schemas.FingerprintHex(codec.CommandFingerprint()))}
+}
+
+// CommandTypes lists CreatePayment, UpdatePayment, ChangePaymentStatus and
+// DeletePayment.
+func (c *CommandCodec) CommandTypes() []string { return CommandTypes }
+
+// AggregateIDField is "paymentId".
+func (c *CommandCodec) AggregateIDField() string { return "paymentId" }
+
+// ParseCommand is ParseCommandLine.
+func (c *CommandCodec) ParseCommand(line []byte) (records.Command, error) {
+	env, err := ParseCommandLine(line)
+	if err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// EncodeCommand normalizes cmd (a *schemas.CommandEnvelope; see normalize)
+// and encodes it: key the payment id, value schemas.Codec.EncodeCommand,
+// the headers of docs/schemas.md.
+func (c *CommandCodec) EncodeCommand(cmd records.Command, now time.Time) (records.EncodedCommand, error) {
+	env, ok := cmd.(*schemas.CommandEnvelope)
+	if !ok || env == nil {
+		return records.EncodedCommand{}, fmt.Errorf("not a payment command: %T", cmd)
+	}
+	norm, err := normalize(env, now)
+	if err != nil {
+		return records.EncodedCommand{}, err
+	}
+	value, err := c.codec.EncodeCommand(norm)
+	if err != nil {
+		return records.EncodedCommand{}, fmt.Errorf("encode command %s (%s): %w", norm.CommandID, norm.Type, err)
+	}
+	return records.EncodedCommand{Command: norm, Meta: norm.CommandMeta(), Value: value, Schema: c.schema}, nil
+}
+
+// normalize checks what routing needs and fills the defaults, on a copy:
+// the caller's envelope is never modified. A missing issuedAt becomes now
+// (UTC); a missing correlationId becomes the command id (the command starts
+// its own workflow).
+func normalize(cmd *schemas.CommandEnvelope, now time.Time) (*schemas.CommandEnvelope, error) {
+	var errs []error
+	if cmd.CommandID == "" {
+		errs = append(errs, errors.New("command has no commandId"))
+	}
+	if cmd.PaymentID == "" {
+		errs = append(errs, errors.New("command has no paymentId (the record key)"))
+	}
+	if cmd.Type == "" {
+		errs = append(errs, errors.New("command has no type"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	c := *cmd
+	if c.IssuedAt.IsZero() {
+		c.IssuedAt = now.UTC()
+	}
+	if c.CorrelationID == "" {
+		c.CorrelationID = c.CommandID
+	}
+	return &c, nil
 }

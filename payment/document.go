@@ -1,6 +1,4 @@
-// Package docstate holds the check the document sinks (Elasticsearch,
-// Redis) share before rendering a payment state: what a reader needs.
-package docstate
+package payment
 
 import (
 	"errors"
@@ -10,12 +8,14 @@ import (
 	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
-// Amount checks that p is a state a reader can use and returns its amount
-// as money.Format writes it ("100.00"). It fails, listing every problem,
-// when p has no payment id, no organization id, or an amount and currency
-// money.Format refuses (an unknown currency); the target rejects such an
-// event.
-func Amount(p *schemas.Payment) (string, error) {
+// DocumentAmount checks that p is a state a reader of a document (the
+// Elasticsearch document, ElasticsearchProjection; the Redis document,
+// RedisCache) can use and returns its
+// amount as money.Format writes it ("100.00"). It fails, listing every
+// problem, when p has no payment id, no organization id, or an amount and
+// currency money.Format refuses (an unknown currency); the sink rejects
+// such an event to the events DLQ.
+func DocumentAmount(p *schemas.Payment) (string, error) {
 	var errs []error
 	if p.ID == "" {
 		errs = append(errs, errors.New("state has no payment id"))

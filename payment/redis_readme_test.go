@@ -1,4 +1,4 @@
-package redis
+package payment
 
 import (
 	"encoding/json"
@@ -9,18 +9,20 @@ import (
 	"testing"
 
 	"github.com/prism-cqrs/prism/internal/readmetest"
+	redissink "github.com/prism-cqrs/prism/sinks/redis"
 	"github.com/prism-cqrs/prism/topology"
 )
 
 // TestREADMERedisFormat holds the README's "Redis" section to the code:
-// every key of the table is what Keys builds, and the example document
-// decodes into Document with no unknown and no missing field.
+// every key of the table is what the Redis sink's Keys build from
+// RedisCache's layout, and the example document decodes into RedisDocument
+// with no unknown and no missing field.
 func TestREADMERedisFormat(t *testing.T) {
 	sec := readmetest.Section(t, "### Redis (prefix")
 
-	k := NewKeys(topology.Names{Namespace: "<ns>"}) // the README's placeholders, as written
+	k := redissink.NewKeys(topology.Names{Namespace: "<ns>"}, RedisCache{}.CacheLayout()) // the README's placeholders, as written
 	built := map[string]bool{
-		k.Payment("<id>"):         true,
+		k.Doc("<id>"):             true,
 		k.Recent("<orgId>"):       true,
 		k.CacheVersion("<orgId>"): true,
 		k.InvalidateChannel():     true,
@@ -40,7 +42,7 @@ func TestREADMERedisFormat(t *testing.T) {
 	}
 
 	example := readmetest.JSONExample(t, sec)
-	var doc Document
+	var doc RedisDocument
 	readmetest.DecodeStrict(t, example, &doc)
 	var exampleKeys, docKeys map[string]any
 	round, _ := json.Marshal(doc)
@@ -51,7 +53,7 @@ func TestREADMERedisFormat(t *testing.T) {
 		t.Fatal(err)
 	}
 	if a, b := slices.Sorted(maps.Keys(exampleKeys)), slices.Sorted(maps.Keys(docKeys)); !slices.Equal(a, b) {
-		t.Errorf("README example fields %v, Document has %v", a, b)
+		t.Errorf("README example fields %v, RedisDocument has %v", a, b)
 	}
 	if !strings.HasPrefix(strings.TrimSpace(example), `{"version":`) {
 		t.Errorf("README example does not start with version, which the apply script reads first")

@@ -1,4 +1,4 @@
-package producers
+package payment
 
 import "github.com/prism-cqrs/prism/payment/schemas"
 

@@ -1,4 +1,4 @@
-package producers
+package payment
 
 import (
 	"errors"
@@ -8,7 +8,37 @@ import (
 	"time"
 
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/producers"
+	"github.com/prism-cqrs/prism/records"
 )
+
+// jsonLines is the JSON Lines reader of `prism produce --file` with
+// Payment's codec: the path every line of a file takes.
+func jsonLines(t testing.TB) *producers.CommandSet {
+	t.Helper()
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := producers.NewCommandSet(NewCommandCodec(codec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// readLine parses line as the JSON Lines reader does.
+func readLine(t testing.TB, line string) (*schemas.CommandEnvelope, error) {
+	t.Helper()
+	cmd, err := jsonLines(t).Parse([]byte(line))
+	if err != nil {
+		return nil, err
+	}
+	return cmd.(*schemas.CommandEnvelope), nil
+}
+
+// commandID is the command id of a parsed line.
+func commandID(c records.Command) string { return c.CommandMeta().CommandID }
 
 func TestParseCommandLineValid(t *testing.T) {
 	v3 := int64(3)
@@ -66,6 +96,13 @@ func TestParseCommandLineValid(t *testing.T) {
 			got, err := ParseCommandLine([]byte(tc.line))
 			if err != nil {
 				t.Fatalf("ParseCommandLine: %v", err)
+			}
+			if diff := diffEnvelope(got, &tc.want); diff != "" {
+				t.Fatalf("envelope differs: %s", diff)
+			}
+			got, err = readLine(t, tc.line)
+			if err != nil {
+				t.Fatalf("JSON Lines reader: %v", err)
 			}
 			if diff := diffEnvelope(got, &tc.want); diff != "" {
 				t.Fatalf("envelope differs: %s", diff)
@@ -164,13 +201,13 @@ func TestParseCommandLineErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			env, err := ParseCommandLine([]byte(tc.line))
+			env, err := readLine(t, tc.line)
 			if err == nil {
 				t.Fatalf("accepted an invalid line, got %+v", env)
 			}
-			var fe *FieldError
+			var fe *producers.FieldError
 			if tc.field == "" {
-				if !errors.Is(err, ErrInvalidJSON) || errors.As(err, &fe) {
+				if !errors.Is(err, producers.ErrInvalidJSON) || errors.As(err, &fe) {
 					t.Fatalf("error %q: want ErrInvalidJSON", err)
 				}
 			} else {
@@ -201,13 +238,13 @@ func TestReadJSONLNumbersLines(t *testing.T) {
 		`{"type":"DeletePayment","commandId":"c6","paymentId":"p","organizationId":"o","userId":"u"}`,
 		`{"type":"DeletePayment","commandId":"c7","paymentId":"p","organizationId":"o","userId":"u"}`, // no final newline
 	}, "\r\n")
-	ok, bad, err := ReadJSONL(strings.NewReader(input))
+	ok, bad, err := producers.ReadJSONL(strings.NewReader(input), jsonLines(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var gotOK []string
 	for _, p := range ok {
-		gotOK = append(gotOK, p.Command.CommandID+"@"+strconv.Itoa(p.Line))
+		gotOK = append(gotOK, commandID(p.Command)+"@"+strconv.Itoa(p.Line))
 	}
 	if want := "c1@1 c6@6 c7@7"; strings.Join(gotOK, " ") != want {
 		t.Fatalf("valid lines %v, want %s", gotOK, want)
@@ -224,24 +261,24 @@ func TestReadJSONLNumbersLines(t *testing.T) {
 }
 
 func TestReadJSONLRejectsOverlongLine(t *testing.T) {
-	long := `{"type":"DeletePayment","paymentId":"p","organizationId":"o","userId":"u","reason":"` + strings.Repeat("x", MaxLineBytes) + `"}`
+	long := `{"type":"DeletePayment","paymentId":"p","organizationId":"o","userId":"u","reason":"` + strings.Repeat("x", producers.MaxLineBytes) + `"}`
 	input := long + "\n" + `{"type":"DeletePayment","commandId":"c2","paymentId":"p","organizationId":"o","userId":"u"}` + "\n"
-	ok, bad, err := ReadJSONL(strings.NewReader(input))
+	ok, bad, err := producers.ReadJSONL(strings.NewReader(input), jsonLines(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(bad) != 1 || bad[0].Line != 1 || !strings.Contains(bad[0].Error(), "longer than") {
 		t.Fatalf("bad = %v, want line 1 too long", bad)
 	}
-	if len(ok) != 1 || ok[0].Line != 2 || ok[0].Command.CommandID != "c2" {
+	if len(ok) != 1 || ok[0].Line != 2 || commandID(ok[0].Command) != "c2" {
 		t.Fatalf("ok = %+v, want c2 on line 2", ok)
 	}
 }
 
 func TestReadJSONLIgnoresByteOrderMark(t *testing.T) {
 	input := "\xEF\xBB\xBF" + `{"type":"DeletePayment","commandId":"c1","paymentId":"p","organizationId":"o","userId":"u"}` + "\n"
-	ok, bad, err := ReadJSONL(strings.NewReader(input))
-	if err != nil || len(bad) != 0 || len(ok) != 1 || ok[0].Command.CommandID != "c1" {
+	ok, bad, err := producers.ReadJSONL(strings.NewReader(input), jsonLines(t))
+	if err != nil || len(bad) != 0 || len(ok) != 1 || commandID(ok[0].Command) != "c1" {
 		t.Fatalf("ok=%v bad=%v err=%v, want c1 parsed", ok, bad, err)
 	}
 }
@@ -257,8 +294,8 @@ func TestParseCommandLineRejectsInvalidUTF8(t *testing.T) {
 		{"high surrogate escape followed by a non-surrogate", `\ud83d\u0041`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env, err := ParseCommandLine([]byte(head + tc.desc + `"}`))
-			if !errors.Is(err, ErrInvalidUTF8) {
+			env, err := readLine(t, head+tc.desc+`"}`)
+			if !errors.Is(err, producers.ErrInvalidUTF8) {
 				t.Fatalf("got %+v, %v; want ErrInvalidUTF8", env, err)
 			}
 		})
@@ -277,7 +314,7 @@ func TestParseCommandLineRejectsInvalidUTF8(t *testing.T) {
 func TestReadJSONLReportsInvalidUTF8ByLine(t *testing.T) {
 	input := `{"type":"DeletePayment","commandId":"c1","paymentId":"p","organizationId":"o","userId":"u"}` + "\n" +
 		`{"type":"DeletePayment","commandId":"c2","paymentId":"p","organizationId":"o","userId":"u","reason":"caf` + "\xe9" + `"}` + "\n"
-	ok, bad, err := ReadJSONL(strings.NewReader(input))
+	ok, bad, err := producers.ReadJSONL(strings.NewReader(input), jsonLines(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package producers
+package payment
 
 import (
 	"bytes"
@@ -288,7 +288,7 @@ func TestGeneratorSourceWritesTheFileAndReturnsItsCommands(t *testing.T) {
 		if !ok {
 			break
 		}
-		ids = append(ids, c.CommandID)
+		ids = append(ids, c.CommandMeta().CommandID)
 	}
 	if !bytes.Equal(buf.Bytes(), want) {
 		t.Fatal("GeneratorSource wrote other bytes than the generator's lines")

@@ -1,4 +1,4 @@
-package readmodels
+package payment
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/prism-cqrs/prism/payment/schemas"
-	"github.com/prism-cqrs/prism/sinks/internal/pgstore"
+	"github.com/prism-cqrs/prism/projections"
 )
 
 // SummaryRow is one row of payment_summary.
@@ -38,9 +38,9 @@ type TimelineRow struct {
 
 // ReadStates returns the live payments as readmodel_state knows them
 // (organization, status, currency, amount, version), for tests and tools.
-func ReadStates(ctx context.Context, q pgstore.Querier, schema string) (map[string]schemas.Payment, error) {
+func ReadStates(ctx context.Context, q projections.Querier, schema string) (map[string]schemas.Payment, error) {
 	rows, err := q.Query(ctx, `SELECT id, organization_id, status, currency, amount_minor, version
-		FROM `+pgstore.Table(schema, "readmodel_state")+` WHERE NOT deleted`)
+		FROM `+rmTable(schema, "readmodel_state")+` WHERE NOT deleted`)
 	if err != nil {
 		return nil, fmt.Errorf("read readmodel_state: %w", err)
 	}
@@ -59,9 +59,9 @@ func ReadStates(ctx context.Context, q pgstore.Querier, schema string) (map[stri
 }
 
 // ReadSummary returns every payment_summary row.
-func ReadSummary(ctx context.Context, q pgstore.Querier, schema string) ([]SummaryRow, error) {
+func ReadSummary(ctx context.Context, q projections.Querier, schema string) ([]SummaryRow, error) {
 	rows, err := q.Query(ctx, `SELECT organization_id, status, currency, count, total_amount_minor
-		FROM `+pgstore.Table(schema, "payment_summary")+` ORDER BY 1, 2, 3`)
+		FROM `+rmTable(schema, "payment_summary")+` ORDER BY 1, 2, 3`)
 	if err != nil {
 		return nil, fmt.Errorf("read payment_summary: %w", err)
 	}
@@ -77,9 +77,9 @@ func ReadSummary(ctx context.Context, q pgstore.Querier, schema string) ([]Summa
 }
 
 // ReadDaily returns every payment_daily row.
-func ReadDaily(ctx context.Context, q pgstore.Querier, schema string) ([]DailyRow, error) {
+func ReadDaily(ctx context.Context, q projections.Querier, schema string) ([]DailyRow, error) {
 	rows, err := q.Query(ctx, `SELECT organization_id, day, currency, created_count, created_amount_minor,
-		captured_amount_minor, refunded_amount_minor FROM `+pgstore.Table(schema, "payment_daily")+` ORDER BY 1, 2, 3`)
+		captured_amount_minor, refunded_amount_minor FROM `+rmTable(schema, "payment_daily")+` ORDER BY 1, 2, 3`)
 	if err != nil {
 		return nil, fmt.Errorf("read payment_daily: %w", err)
 	}
@@ -97,9 +97,9 @@ func ReadDaily(ctx context.Context, q pgstore.Querier, schema string) ([]DailyRo
 
 // ReadTimeline returns every payment_timeline row, ordered by aggregate
 // and version.
-func ReadTimeline(ctx context.Context, q pgstore.Querier, schema string) ([]TimelineRow, error) {
+func ReadTimeline(ctx context.Context, q projections.Querier, schema string) ([]TimelineRow, error) {
 	rows, err := q.Query(ctx, `SELECT event_id, aggregate_id, organization_id, type, correlation_id, occurred_at, version, data, metadata
-		FROM `+pgstore.Table(schema, "payment_timeline")+` ORDER BY aggregate_id, version, event_id`)
+		FROM `+rmTable(schema, "payment_timeline")+` ORDER BY aggregate_id, version, event_id`)
 	if err != nil {
 		return nil, fmt.Errorf("read payment_timeline: %w", err)
 	}

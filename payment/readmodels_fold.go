@@ -1,4 +1,4 @@
-package readmodels
+package payment
 
 import (
 	"encoding/json"
@@ -9,8 +9,8 @@ import (
 	"github.com/prism-cqrs/prism/sinks"
 )
 
-// paymentState is one row of readmodel_state.
-type paymentState struct {
+// readModelState is one row of readmodel_state.
+type readModelState struct {
 	org, status, currency string
 	amount, version       int64
 	deleted               bool
@@ -28,28 +28,28 @@ type dailyKey struct {
 
 type dailyDelta struct{ createdCount, createdAmount, captured, refunded int64 }
 
-// folded is the effect of a batch: the states to store, the summary and
+// readModelFold is the effect of a batch: the states to store, the summary and
 // daily deltas.
-type folded struct {
-	states  map[string]paymentState // dirty states to upsert
+type readModelFold struct {
+	states  map[string]readModelState // dirty states to upsert
 	summary map[summaryKey]summaryDelta
 	daily   map[dailyKey]dailyDelta
 }
 
-// fold applies the fresh events in order to the previous states. newEvent
+// foldReadModels applies the fresh events in order to the previous states. newEvent
 // reports whether an event's timeline row was inserted by this batch (its
 // first occurrence); others have been applied before and only a tombstone
 // (no event id) can act without one.
-func fold(events []sinks.Event, prev map[string]paymentState, newEvent func(eventID string) bool) folded {
-	f := folded{states: map[string]paymentState{}, summary: map[summaryKey]summaryDelta{}, daily: map[dailyKey]dailyDelta{}}
-	cur := func(id string) (paymentState, bool) {
+func foldReadModels(events []sinks.Event, prev map[string]readModelState, newEvent func(eventID string) bool) readModelFold {
+	f := readModelFold{states: map[string]readModelState{}, summary: map[summaryKey]summaryDelta{}, daily: map[dailyKey]dailyDelta{}}
+	cur := func(id string) (readModelState, bool) {
 		if s, ok := f.states[id]; ok {
 			return s, true
 		}
 		s, ok := prev[id]
 		return s, ok
 	}
-	move := func(s paymentState, sign int64) {
+	move := func(s readModelState, sign int64) {
 		k := summaryKey{s.org, s.status, s.currency}
 		d := f.summary[k]
 		d.count += sign
@@ -87,7 +87,7 @@ func fold(events []sinks.Event, prev map[string]paymentState, newEvent func(even
 		}
 		st := env.State.(*schemas.Payment)
 		pl := env.Payload.(*schemas.EventPayload)
-		next := paymentState{org: st.OrganizationID, status: string(st.Status), currency: st.Currency, amount: st.AmountMinor, version: env.Version}
+		next := readModelState{org: st.OrganizationID, status: string(st.Status), currency: st.Currency, amount: st.AmountMinor, version: env.Version}
 		move(next, +1)
 		f.states[id] = next
 		day := env.OccurredAt.UTC().Truncate(24 * time.Hour)

@@ -1,11 +1,10 @@
-package producers
+package payment
 
 import (
 	"math"
 	"testing"
 	"time"
 
-	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
@@ -40,7 +39,7 @@ func TestGeneratorExpectationsMatchPaymentDecide(t *testing.T) {
 				t.Fatalf("command %d: %v", c.Seq, err)
 			}
 			env.IssuedAt = now
-			d := payment.Decide(states[env.PaymentID], env, now, payment.DefaultLimits())
+			d := Decide(states[env.PaymentID], env, now, DefaultLimits())
 			if d.Result.Accepted != c.Expect.Accepted || d.Result.Reason != c.Expect.Reason || d.Result.Duplicate {
 				t.Fatalf("command %d (%s): Decide says accepted=%v reason=%q (%s), generator expects accepted=%v reason=%q",
 					c.Seq, c.Expect.Kind, d.Result.Accepted, d.Result.Reason, d.Result.Message, c.Expect.Accepted, c.Expect.Reason)

@@ -1,4 +1,4 @@
-package producers
+package payment
 
 import "math/rand/v2"
 
