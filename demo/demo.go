@@ -27,6 +27,10 @@ import (
 	"github.com/prism-cqrs/prism/topology"
 )
 
+// Aggregate is the aggregate the demo runs: its generated workload is
+// produced, and Inspect compares its read sources.
+const Aggregate = "payment"
+
 // Component is a long-running part of the pipeline (the processor, a sink).
 // Run returns nil after a clean stop when ctx is cancelled.
 type Component struct {

@@ -12,6 +12,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/prism-cqrs/prism/payment"
+	redissink "github.com/prism-cqrs/prism/sinks/redis"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -27,47 +29,51 @@ type InspectConfig struct {
 
 // Inspect reads the number of live payments from Postgres, Redis and
 // Elasticsearch, the read-model summary and one sample payment from each.
+// It reads through the readers of the stores' owners, so it never disagrees
+// with how the sinks write: Payment's table and read-model readers
+// (payment.ReadPayments, ReadSummary, ReadTimeline), the Redis sink's keys
+// laid out by Payment's cache projection (sinks/redis.Keys), and the
+// Elasticsearch alias of the topology's names.
 func Inspect(ctx context.Context, cfg InspectConfig) (Sources, error) {
 	src := Sources{LivePayments: map[string]int64{}, Sample: map[string]string{}}
-	schema := pgx.Identifier{cfg.Names.PostgresSchema()}.Sanitize()
+	schema := cfg.Names.PostgresSchema()
 
 	pg, err := pgx.Connect(ctx, cfg.PostgresURL)
 	if err != nil {
 		return src, fmt.Errorf("postgres: %w", err)
 	}
 	defer pg.Close(context.Background())
-	var n int64
-	if err := pg.QueryRow(ctx, "SELECT count(*) FROM "+schema+".payments").Scan(&n); err != nil {
-		return src, fmt.Errorf("postgres: count payments: %w", err)
-	}
-	src.LivePayments["postgres"] = n
-	if err := pg.QueryRow(ctx, "SELECT count(*) FROM "+schema+".payment_timeline").Scan(&src.TimelineRows); err != nil {
-		return src, fmt.Errorf("postgres: count timeline: %w", err)
-	}
-	rows, err := pg.Query(ctx, "SELECT organization_id, status, currency, count, total_amount_minor FROM "+schema+
-		".payment_summary WHERE count > 0 ORDER BY organization_id, status, currency")
+	payments, err := payment.ReadPayments(ctx, pg, schema)
 	if err != nil {
-		return src, fmt.Errorf("postgres: read payment_summary: %w", err)
+		return src, fmt.Errorf("postgres: %w", err)
 	}
-	for rows.Next() {
-		var r SummaryRow
-		if err := rows.Scan(&r.Organization, &r.Status, &r.Currency, &r.Count, &r.TotalMinor); err != nil {
-			rows.Close()
-			return src, fmt.Errorf("postgres: scan payment_summary: %w", err)
+	src.LivePayments["postgres"] = int64(len(payments))
+	timeline, err := payment.ReadTimeline(ctx, pg, schema)
+	if err != nil {
+		return src, fmt.Errorf("postgres: %w", err)
+	}
+	src.TimelineRows = int64(len(timeline))
+	summary, err := payment.ReadSummary(ctx, pg, schema)
+	if err != nil {
+		return src, fmt.Errorf("postgres: %w", err)
+	}
+	for _, r := range summary {
+		if r.Count > 0 {
+			src.Summary = append(src.Summary, r)
 		}
-		src.Summary = append(src.Summary, r)
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return src, fmt.Errorf("postgres: read payment_summary: %w", err)
-	}
-	var sample string
-	err = pg.QueryRow(ctx, "SELECT row_to_json(p)::text, p.id FROM "+schema+".payments p ORDER BY p.id LIMIT 1").Scan(&sample, &src.SampleID)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return src, fmt.Errorf("postgres: sample: %w", err)
+	// The sample is the payment with the smallest id.
+	for id := range payments {
+		if src.SampleID == "" || id < src.SampleID {
+			src.SampleID = id
+		}
 	}
 	if src.SampleID != "" {
-		src.Sample["postgres"] = sample
+		b, err := json.Marshal(payments[src.SampleID])
+		if err != nil {
+			return src, fmt.Errorf("postgres: sample: %w", err)
+		}
+		src.Sample["postgres"] = string(b)
 	}
 
 	ropts, err := redis.ParseURL(cfg.RedisURL)
@@ -76,10 +82,12 @@ func Inspect(ctx context.Context, cfg InspectConfig) (Sources, error) {
 	}
 	rc := redis.NewClient(ropts)
 	defer rc.Close()
-	prefix := cfg.Names.RedisPrefix() + "payment:"
+	keys := redissink.NewKeys(cfg.Names, payment.RedisCache{}.CacheLayout())
 	var count int64
-	iter := rc.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	iter := rc.Scan(ctx, 0, keys.Doc("*"), 1000).Iterator()
 	for iter.Next(ctx) {
+		// Deletion markers (Keys.Version: the document key and ":v") that
+		// earlier sink versions left share the documents' prefix.
 		if !strings.HasSuffix(iter.Val(), ":v") {
 			count++
 		}
@@ -89,7 +97,7 @@ func Inspect(ctx context.Context, cfg InspectConfig) (Sources, error) {
 	}
 	src.LivePayments["redis"] = count
 	if src.SampleID != "" {
-		if v, err := rc.Get(ctx, prefix+src.SampleID).Result(); err == nil {
+		if v, err := rc.Get(ctx, keys.Doc(src.SampleID)).Result(); err == nil {
 			src.Sample["redis"] = v
 		} else if !errors.Is(err, redis.Nil) {
 			return src, fmt.Errorf("redis: get sample: %w", err)

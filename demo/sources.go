@@ -5,25 +5,24 @@ import (
 	"io"
 	"sort"
 	"text/tabwriter"
+
+	"github.com/prism-cqrs/prism/payment"
 )
 
 // Sources is what the demo read back from each read source.
 type Sources struct {
 	// LivePayments per source: postgres, redis, elasticsearch.
 	LivePayments map[string]int64
-	// Summary is payment_summary: organization × status × currency.
-	Summary []SummaryRow
+	// Summary is payment_summary: organization × status × currency, the
+	// rows with payments.
+	Summary []payment.SummaryRow
 	// TimelineRows is the number of rows of payment_timeline.
 	TimelineRows int64
-	// Sample is one payment as each source returns it (JSON), by source.
+	// Sample is one payment as each source returns it (JSON), by source:
+	// the Redis and Elasticsearch documents as stored, the Postgres row as
+	// payment.ReadPayments reads it (the payment's JSON form).
 	SampleID string
 	Sample   map[string]string
-}
-
-// SummaryRow is one row of payment_summary.
-type SummaryRow struct {
-	Organization, Status, Currency string
-	Count, TotalMinor              int64
 }
 
 // Agree reports whether every source holds the same number of live payments
@@ -66,7 +65,7 @@ func (s Sources) Print(w io.Writer) error {
 		if i == 10 {
 			break
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\n", r.Organization, r.Status, r.Currency, r.Count, r.TotalMinor)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\n", r.OrganizationID, r.Status, r.Currency, r.Count, r.TotalAmountMinor)
 	}
 	_ = tw.Flush()
 	if s.SampleID != "" {

@@ -26,7 +26,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -51,15 +51,15 @@ type badCfg struct {
 
 func newBadCfg(t *testing.T) *badCfg {
 	t.Helper()
-	brokers := harness.KafkaBrokers(t)
+	brokers := testkit.KafkaBrokers(t)
 	b := &badCfg{
-		bin:      harness.PrismBinary(t),
+		bin:      testkit.PrismBinary(t),
 		brokers:  strings.Join(brokers, ","),
-		pgURL:    harness.PostgresURL(t),
-		redisURL: harness.RedisURL(t),
-		esURL:    harness.ElasticsearchURL(t),
-		ready:    harness.Namespace(t),
-		fresh:    harness.Namespace(t),
+		pgURL:    testkit.PostgresURL(t),
+		redisURL: testkit.RedisURL(t),
+		esURL:    testkit.ElasticsearchURL(t),
+		ready:    testkit.Namespace(t),
+		fresh:    testkit.Namespace(t),
 		closed:   freeAddr(t), // free a moment ago: connection refused
 	}
 	var r [6]byte

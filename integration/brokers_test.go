@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/kafkaconn"
 )
 
@@ -16,7 +16,7 @@ import (
 // Kafka request) and at a closed port. Each run must exit 1 within the probe
 // bound plus start-up slack, naming the address and the problem.
 func TestWrongBrokersFailFast(t *testing.T) {
-	ru, err := url.Parse(harness.RedisURL(t))
+	ru, err := url.Parse(testkit.RedisURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestWrongBrokersFailFast(t *testing.T) {
 		{"demo", "--commands", "3"},
 	}
 	env := os.Environ()
-	harness.PrismBinary(t) // built before the clock starts
+	testkit.PrismBinary(t) // built before the clock starts
 	peers := []struct {
 		name, addr, want string
 	}{
@@ -43,13 +43,13 @@ func TestWrongBrokersFailFast(t *testing.T) {
 		{"closed port", closed, closed + ": nothing is listening there (connection refused)"},
 	}
 	bound := kafkaconn.DefaultProbeTimeout + 10*time.Second
-	ns := harness.Namespace(t)
+	ns := testkit.Namespace(t)
 	t.Run("group", func(t *testing.T) {
 		for _, p := range peers {
 			for _, c := range commands {
 				t.Run(p.name+"/"+strings.Join(c[:min(2, len(c))], " "), func(t *testing.T) {
 					t.Parallel()
-					ctx := harness.Context(t, 2*bound)
+					ctx := testkit.Context(t, 2*bound)
 					start := time.Now()
 					out, code := runPrismOut(ctx, t, env,
 						append(c, "--namespace", ns, "--brokers", p.addr)...)

@@ -18,7 +18,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -43,7 +43,7 @@ func runPrismEnv(t *testing.T, ctx context.Context, env []string, stdin string, 
 // runPrismIn is runPrismEnv reading stdin (nil: no input).
 func runPrismIn(t *testing.T, ctx context.Context, env []string, stdin io.Reader, args ...string) cliRun {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, harness.PrismBinary(t), args...)
+	cmd := exec.CommandContext(ctx, testkit.PrismBinary(t), args...)
 	cmd.Env = env
 	var out, errb bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &out, &errb
@@ -63,14 +63,14 @@ func runPrismIn(t *testing.T, ctx context.Context, env []string, stdin io.Reader
 // the binary, and that an error is reported as "error: ..." on stderr.
 func TestCLIExitCodes(t *testing.T) {
 	e := newTopologyEnv(t) // its cleanup deletes the namespace's topics
-	ctx := harness.Context(t, 3*time.Minute)
+	ctx := testkit.Context(t, 3*time.Minute)
 	brokers := strings.Join(e.brokers, ",")
 	ns := []string{"--namespace", e.ns, "--brokers", brokers}
-	missing := []string{"--namespace", harness.Namespace(t) + "-none", "--brokers", brokers} // no topics
+	missing := []string{"--namespace", testkit.Namespace(t) + "-none", "--brokers", brokers} // no topics
 	down := []string{"--namespace", e.ns, "--brokers", "127.0.0.1:1"}
 	invalidLine := `{"type":"CreatePayment","paymentId":"p-1"}` + "\n"
-	pg, rd, es := harness.PostgresURL(t), harness.RedisURL(t), harness.ElasticsearchURL(t)
-	demoNS := harness.Namespace(t) + "-demo"
+	pg, rd, es := testkit.PostgresURL(t), testkit.RedisURL(t), testkit.ElasticsearchURL(t)
+	demoNS := testkit.Namespace(t) + "-demo"
 	cleanupNamespace(t, e.brokers, pg, rd, es, demoNS)
 	demo := []string{"demo", "--namespace", demoNS, "--brokers", brokers, "--postgres-url", pg, "--redis-url", rd,
 		"--elasticsearch-url", es, "--log-level", "warn", "--commands", "10", "--organizations", "2", "--partitions", "1"}
@@ -156,7 +156,7 @@ func jsonLinesOf(t *testing.T, what, out string) []map[string]any {
 // returns its output.
 func runUntil(t *testing.T, ctx context.Context, d time.Duration, args ...string) cliRun {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, harness.PrismBinary(t), args...)
+	cmd := exec.CommandContext(ctx, testkit.PrismBinary(t), args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Start(); err != nil {
@@ -177,8 +177,8 @@ func runUntil(t *testing.T, ctx context.Context, d time.Duration, args ...string
 // demo's report.
 func TestCLILogFormatJSON(t *testing.T) {
 	e := newTopologyEnv(t)
-	ctx := harness.Context(t, 5*time.Minute)
-	pg, rd, es := harness.PostgresURL(t), harness.RedisURL(t), harness.ElasticsearchURL(t)
+	ctx := testkit.Context(t, 5*time.Minute)
+	pg, rd, es := testkit.PostgresURL(t), testkit.RedisURL(t), testkit.ElasticsearchURL(t)
 	if _, err := e.admin.Apply(ctx, e.spec(t, 2), topology.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +238,7 @@ func TestCLILogFormatJSON(t *testing.T) {
 	}
 	jsonLinesOf(t, "lag stderr", r.stderr)
 
-	demoNS := harness.Namespace(t) + "-demo"
+	demoNS := testkit.Namespace(t) + "-demo"
 	r = runPrism(t, ctx, "", "demo", "--namespace", demoNS, "--brokers", strings.Join(e.brokers, ","), "--log-format", "json",
 		"--postgres-url", pg, "--redis-url", rd, "--elasticsearch-url", es,
 		"--commands", "200", "--organizations", "3", "--seed", "5", "--partitions", "2")

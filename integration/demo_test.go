@@ -9,20 +9,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 )
 
 // TestDemoCommand runs `prism demo` as a user would (the README's demo
 // command) and checks what it prints: every command answered, every group
 // caught up, and the three read sources holding the same number of payments.
 func TestDemoCommand(t *testing.T) {
-	brokers := harness.KafkaBrokers(t)
-	pg := harness.PostgresURL(t)
-	rd := harness.RedisURL(t)
-	es := harness.ElasticsearchURL(t)
-	ctx := harness.Context(t, 5*time.Minute)
-	bin := harness.PrismBinary(t)
-	ns := harness.Namespace(t)
+	brokers := testkit.KafkaBrokers(t)
+	pg := testkit.PostgresURL(t)
+	rd := testkit.RedisURL(t)
+	es := testkit.ElasticsearchURL(t)
+	ctx := testkit.Context(t, 5*time.Minute)
+	bin := testkit.PrismBinary(t)
+	ns := testkit.Namespace(t)
 
 	cmd := exec.CommandContext(ctx, bin, "demo", "--namespace", ns, "--commands", "3000", "--organizations", "7",
 		"--seed", "42", "--invalid-ratio", "0.2", "--partitions", "4", "--log-level", "warn",

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 )
 
 // The JSON documents Prism writes for other readers (the Redis payment
@@ -165,7 +165,7 @@ func TestJSONDocumentsHaveTheDocumentedShape(t *testing.T) {
 	}
 
 	e := newSinkEnv(t, 3)
-	ctx := harness.Context(t, 5*time.Minute)
+	ctx := testkit.Context(t, 5*time.Minute)
 	es, rs := esAndRedisStores(t, e)
 	sub := rs.client.Subscribe(ctx, rs.keys.InvalidateChannel())
 	defer sub.Close()

@@ -17,7 +17,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/kafkaconn"
 	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
@@ -61,7 +61,7 @@ type hostileCase struct {
 
 func TestHostileTextEveryReadSourceAgrees(t *testing.T) {
 	e := newSinkEnv(t, 3)
-	ctx := harness.Context(t, 6*time.Minute)
+	ctx := testkit.Context(t, 6*time.Minute)
 	es, rs := esAndRedisStores(t, e)
 
 	var cases []hostileCase

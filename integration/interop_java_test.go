@@ -29,7 +29,7 @@ import (
 
 // javaClient returns the path of interop/java/run.sh. Without a JDK or
 // Maven the test fails under CI and skips otherwise (as for a missing
-// service, integration/harness).
+// service, internal/testkit).
 func javaClient(t *testing.T) (script, root string) {
 	t.Helper()
 	for _, tool := range []string{"java", "javac", "mvn"} {

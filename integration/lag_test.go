@@ -12,7 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/lag"
 	"github.com/prism-cqrs/prism/topology"
 )
@@ -20,9 +20,9 @@ import (
 // TestLagAgainstBroker commits a known offset for a group on a real broker
 // and checks lag.Describe reports end - committed per partition.
 func TestLagAgainstBroker(t *testing.T) {
-	brokers := harness.KafkaBrokers(t)
-	ctx := harness.Context(t, 2*time.Minute)
-	ns := harness.Namespace(t)
+	brokers := testkit.KafkaBrokers(t)
+	ctx := testkit.Context(t, 2*time.Minute)
+	ns := testkit.Namespace(t)
 	topic := ns + ".lag"
 	group := ns + ".group"
 
@@ -83,9 +83,9 @@ func TestLagAgainstBroker(t *testing.T) {
 // `prism lag` must call that caught up (0), and a group with a record left
 // must stay positive.
 func TestLagSettlesCommitMarkers(t *testing.T) {
-	brokers := harness.KafkaBrokers(t)
-	ctx := harness.Context(t, 2*time.Minute)
-	ns := harness.Namespace(t)
+	brokers := testkit.KafkaBrokers(t)
+	ctx := testkit.Context(t, 2*time.Minute)
+	ns := testkit.Namespace(t)
 	topic := ns + ".txn"
 	done, behind := ns+".done", ns+".behind"
 
@@ -147,7 +147,7 @@ func TestLagSettlesCommitMarkers(t *testing.T) {
 // events topic is empty, show lag 0.
 func TestLagNeverCommittedGroupFromLogStart(t *testing.T) {
 	e := newTopologyEnv(t)
-	ctx := harness.Context(t, 2*time.Minute)
+	ctx := testkit.Context(t, 2*time.Minute)
 	if _, err := e.admin.Apply(ctx, e.spec(t, 2), topology.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestLagNeverCommittedGroupFromLogStart(t *testing.T) {
 		t.Fatalf("delete records: %v", err)
 	}
 
-	out, err := exec.CommandContext(ctx, harness.PrismBinary(t), "lag", "--json", "--namespace", e.ns,
+	out, err := exec.CommandContext(ctx, testkit.PrismBinary(t), "lag", "--json", "--namespace", e.ns,
 		"--brokers", strings.Join(e.brokers, ",")).Output()
 	if err != nil {
 		t.Fatalf("prism lag: %v", err)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/sinks"
 	essink "github.com/prism-cqrs/prism/sinks/elasticsearch"
@@ -27,9 +27,9 @@ import (
 // with sinks.ErrStoreOwned naming the owner. The binary refuses a schema
 // recorded for another namespace the same way, and exits 1.
 func TestNamespacePostgresSchemaOwner(t *testing.T) {
-	ctx := harness.Context(t, 2*time.Minute)
-	url := harness.PostgresURL(t)
-	base := harness.Namespace(t)
+	ctx := testkit.Context(t, 2*time.Minute)
+	url := testkit.PostgresURL(t)
+	base := testkit.Namespace(t)
 	owner, other := topology.NewNames(base+"-a").Aggregate("payments"), topology.Names{Namespace: base + "_a"}
 	schema := owner.PostgresSchema()
 	if other.PostgresSchema() != schema {
@@ -81,14 +81,14 @@ func TestNamespacePostgresSchemaOwner(t *testing.T) {
 	// set up by hand or by another tool would): `prism sink` exits 1 at
 	// setup, naming the owner, without retrying forever.
 	cli := topology.NewNames(base + "b").Aggregate("payments")
-	testTopics(t, harness.KafkaBrokers(t), cli.Namespace, 1, 0) // the sink checks its topics first
+	testTopics(t, testkit.KafkaBrokers(t), cli.Namespace, 1, 0) // the sink checks its topics first
 	cliSchema := cli.PostgresSchema()
 	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS "`+cliSchema+`" CASCADE`) })
 	if _, err := pool.Exec(ctx, `CREATE SCHEMA "`+cliSchema+`"; CREATE TABLE "`+cliSchema+`".prism_namespace (namespace text PRIMARY KEY, claimed_at timestamptz NOT NULL DEFAULT now()); INSERT INTO "`+cliSchema+`".prism_namespace (namespace) VALUES ('someone-else')`); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.CommandContext(ctx, harness.PrismBinary(t), "sink", "postgres", "--namespace", cli.Namespace,
-		"--postgres-url", url, "--brokers", strings.Join(harness.KafkaBrokers(t), ","), "--log-level", "error")
+	cmd := exec.CommandContext(ctx, testkit.PrismBinary(t), "sink", "postgres", "--namespace", cli.Namespace,
+		"--postgres-url", url, "--brokers", strings.Join(testkit.KafkaBrokers(t), ","), "--log-level", "error")
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), `belongs to namespace "someone-else"`) {
@@ -100,7 +100,7 @@ func TestNamespacePostgresSchemaOwner(t *testing.T) {
 // second namespace's Setup is refused naming the first, and an index with
 // no recorded owner (created before the record existed) is claimed.
 func TestNamespaceElasticsearchIndexOwner(t *testing.T) {
-	ctx := harness.Context(t, 2*time.Minute)
+	ctx := testkit.Context(t, 2*time.Minute)
 	s := newESStore(t) // cleanup deletes <base>-payments-v*
 	base := s.names.Namespace
 	owner, other := topology.NewNames(base+"-a").Aggregate("payments"), topology.NewNames(base+".a").Aggregate("payments")

@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/topology"
@@ -49,9 +49,9 @@ type procEnv struct {
 
 func newProcEnv(t *testing.T, partitions int32) *procEnv {
 	t.Helper()
-	brokers := harness.KafkaBrokers(t)
-	bin := harness.PrismBinary(t)
-	ns := harness.Namespace(t)
+	brokers := testkit.KafkaBrokers(t)
+	bin := testkit.PrismBinary(t)
+	ns := testkit.Namespace(t)
 	spec, cl := testTopics(t, brokers, ns, partitions, 2*time.Millisecond)
 	codec, err := schemas.NewCodec()
 	if err != nil {

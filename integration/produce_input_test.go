@@ -19,7 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/kafkaconn"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/producers"
@@ -29,7 +29,7 @@ import (
 func TestProduceFileRejectsWhatTheProcessorWould(t *testing.T) {
 	t.Parallel()
 	e := newProdEnv(t)
-	ctx := harness.Context(t, 3*time.Minute)
+	ctx := testkit.Context(t, 3*time.Minute)
 	const ids = `"commandId":"x","paymentId":"p-9","organizationId":"o","userId":"u"`
 	lines := []struct{ line, want string }{
 		{`{"type":"DeletePayment",` + ids + `}`, ""}, // valid
@@ -76,8 +76,8 @@ func TestProduceFileRejectsWhatTheProcessorWould(t *testing.T) {
 // before anything is produced (exit 3), and --skip-invalid produces the rest.
 func TestProduceFileChecksRecordSizeFirst(t *testing.T) {
 	t.Parallel()
-	e := newProdEnvSpec(t, topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: harness.Namespace(t), Partitions: 3, MaxMessageBytes: 1024})
-	ctx := harness.Context(t, 3*time.Minute)
+	e := newProdEnvSpec(t, topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: testkit.Namespace(t), Partitions: 3, MaxMessageBytes: 1024})
+	ctx := testkit.Context(t, 3*time.Minute)
 	small := func(id string) string {
 		return `{"type":"CreatePayment","commandId":"` + id + `","paymentId":"p-` + id + `","organizationId":"o","userId":"u","amount":"1","currency":"EUR","description":"small"}`
 	}
@@ -112,7 +112,7 @@ func TestProduceFileChecksRecordSizeFirst(t *testing.T) {
 // whose max.message.bytes is that size and not one byte less.
 func TestRecordSizeMatchesTheBroker(t *testing.T) {
 	t.Parallel()
-	ctx := harness.Context(t, 3*time.Minute)
+	ctx := testkit.Context(t, 3*time.Minute)
 	cmd := &schemas.CommandEnvelope{CommandID: "c-1", Type: schemas.TypeCreatePayment, PaymentID: "p-1", OrganizationID: "o", UserID: "u",
 		CorrelationID: "w", IssuedAt: time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC),
 		Payload: schemas.CommandPayload{Create: &schemas.CreatePayment{AmountMinor: 1, Currency: "EUR", Description: strings.Repeat("é", 600)}}}
@@ -129,7 +129,7 @@ func TestRecordSizeMatchesTheBroker(t *testing.T) {
 		return p
 	}
 	// The size: the smallest limit OversizedLines lets the record through.
-	probeEnv := newProdEnvSpec(t, topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: harness.Namespace(t) + "a", Partitions: 1})
+	probeEnv := newProdEnvSpec(t, topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: testkit.Namespace(t) + "a", Partitions: 1})
 	probe, probeTopic := newProducer(probeEnv), probeEnv.names.CommandsTopic()
 	size := 0
 	for limit := 1024; limit < 4096; limit++ {
@@ -149,7 +149,7 @@ func TestRecordSizeMatchesTheBroker(t *testing.T) {
 		limit int
 		fits  bool
 	}{{size, true}, {size - 1, false}} {
-		e := newProdEnvSpec(t, topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: fmt.Sprintf("%sm%d", harness.Namespace(t), tc.limit), Partitions: 1, MaxMessageBytes: int32(tc.limit)})
+		e := newProdEnvSpec(t, topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: fmt.Sprintf("%sm%d", testkit.Namespace(t), tc.limit), Partitions: 1, MaxMessageBytes: int32(tc.limit)})
 		p := newProducer(e)
 		limit, fromTopic, err := p.RecordLimit(ctx, e.names.CommandsTopic())
 		if err != nil || !fromTopic || limit != tc.limit {
@@ -172,7 +172,7 @@ func TestRecordSizeMatchesTheBroker(t *testing.T) {
 func TestProduceWaitRepeatedCommandIDGetsEachResult(t *testing.T) {
 	t.Parallel()
 	e := newProdEnv(t)
-	ctx := harness.Context(t, 4*time.Minute)
+	ctx := testkit.Context(t, 4*time.Minute)
 	e.startProcessor(t, ctx, "dup-test")
 	create := `{"type":"CreatePayment","commandId":"c-1","paymentId":"p-1","organizationId":"o","userId":"u","amount":"1.00","currency":"EUR"}`
 	other := `{"type":"CreatePayment","commandId":"c-2","paymentId":"p-2","organizationId":"o","userId":"u","amount":"2.00","currency":"EUR"}`

@@ -30,7 +30,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/kafkaconn"
 	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
@@ -55,14 +55,14 @@ type prodEnv struct {
 
 func newProdEnv(t testing.TB) *prodEnv {
 	t.Helper()
-	return newProdEnvSpec(t, topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: harness.Namespace(t), Partitions: 6})
+	return newProdEnvSpec(t, topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: testkit.Namespace(t), Partitions: 6})
 }
 
 // newProdEnvSpec is newProdEnv with the topics of cfg.
 func newProdEnvSpec(t testing.TB, cfg topology.SpecConfig) *prodEnv {
 	t.Helper()
-	brokers := harness.KafkaBrokers(t)
-	ctx := harness.Context(t, 2*time.Minute)
+	brokers := testkit.KafkaBrokers(t)
+	ctx := testkit.Context(t, 2*time.Minute)
 	spec, err := topology.NewSpec(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -334,7 +334,7 @@ func writeFile(t *testing.T, name, content string) string {
 func TestProduceFileThroughBinary(t *testing.T) {
 	t.Parallel()
 	e := newProdEnv(t)
-	ctx := harness.Context(t, 3*time.Minute)
+	ctx := testkit.Context(t, 3*time.Minute)
 	run := e.prism(t, ctx, nil, "--file", writeFile(t, "ok.jsonl", prodValidFile))
 	if run.code != 0 {
 		t.Fatalf("exit %d\n%s", run.code, run.stderr)
@@ -348,7 +348,7 @@ func TestProduceFileThroughBinary(t *testing.T) {
 func TestProduceFromStdinThroughBinary(t *testing.T) {
 	t.Parallel()
 	e := newProdEnv(t)
-	ctx := harness.Context(t, 3*time.Minute)
+	ctx := testkit.Context(t, 3*time.Minute)
 	run := e.prism(t, ctx, strings.NewReader(prodValidFile), "--file", "-")
 	if run.code != 0 {
 		t.Fatalf("exit %d\n%s", run.code, run.stderr)
@@ -370,7 +370,7 @@ func invalidFile() (string, []int) {
 func TestProduceInvalidFileProducesNothing(t *testing.T) {
 	t.Parallel()
 	e := newProdEnv(t)
-	ctx := harness.Context(t, 3*time.Minute)
+	ctx := testkit.Context(t, 3*time.Minute)
 	content, bad := invalidFile()
 	run := e.prism(t, ctx, nil, "--file", writeFile(t, "bad.jsonl", content))
 	if run.code != 3 {
@@ -407,7 +407,7 @@ func TestProduceInvalidFileProducesNothing(t *testing.T) {
 func TestProduceSkipInvalidProducesOnlyValid(t *testing.T) {
 	t.Parallel()
 	e := newProdEnv(t)
-	ctx := harness.Context(t, 3*time.Minute)
+	ctx := testkit.Context(t, 3*time.Minute)
 	content, bad := invalidFile()
 	run := e.prism(t, ctx, nil, "--file", writeFile(t, "bad.jsonl", content), "--skip-invalid")
 	if run.code != 0 {
@@ -427,7 +427,7 @@ func TestProduceSkipInvalidProducesOnlyValid(t *testing.T) {
 func TestProduceGenerateFileAndProduce(t *testing.T) {
 	t.Parallel()
 	e := newProdEnv(t)
-	ctx := harness.Context(t, 3*time.Minute)
+	ctx := testkit.Context(t, 3*time.Minute)
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")
 	gen := []string{"--generate", "3000", "--organizations", "5", "--seed", "11", "--invalid-ratio", "0.15", "--start", "2026-04-01T00:00:00Z"}
@@ -504,7 +504,7 @@ func (e *prodEnv) fakeResults(t *testing.T, ctx context.Context) {
 func TestSendAndWaitRealBroker(t *testing.T) {
 	t.Parallel()
 	e := newProdEnv(t)
-	ctx := harness.Context(t, 3*time.Minute)
+	ctx := testkit.Context(t, 3*time.Minute)
 	p, err := producers.NewCommandProducer(producers.Config{
 		Kafka:      kafkaconn.Config{Brokers: e.brokers},
 		Aggregates: []producers.Aggregate{paymentAggregate(e.names, e.codec)}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
@@ -546,7 +546,7 @@ func TestSendAndWaitRealBroker(t *testing.T) {
 func TestProduceWaitPrintsResults(t *testing.T) {
 	t.Parallel()
 	e := newProdEnv(t)
-	ctx := harness.Context(t, 3*time.Minute)
+	ctx := testkit.Context(t, 3*time.Minute)
 	pctx, stop := context.WithCancel(ctx)
 	defer stop()
 	e.fakeResults(t, pctx)
@@ -581,7 +581,7 @@ func TestProduceWaitPrintsResults(t *testing.T) {
 func TestProduceWaitWithoutProcessorExits4(t *testing.T) {
 	t.Parallel()
 	e := newProdEnv(t)
-	ctx := harness.Context(t, 3*time.Minute)
+	ctx := testkit.Context(t, 3*time.Minute)
 	run := e.prism(t, ctx, nil, "--file", writeFile(t, "w.jsonl", prodValidFile), "--wait", "--wait-timeout", "2s")
 	if run.code != 4 {
 		t.Fatalf("exit %d, want 4\n%s", run.code, run.stderr)
@@ -598,7 +598,7 @@ func TestProduceWaitWithoutProcessorExits4(t *testing.T) {
 // headers) with the same client settings, in the same run.
 func BenchmarkProduceGenerate(b *testing.B) {
 	e := newProdEnv(b)
-	ctx := harness.Context(b, 30*time.Minute)
+	ctx := testkit.Context(b, 30*time.Minute)
 	gcfg := payment.GeneratorConfig{Organizations: 20, Seed: 1, InvalidRatio: 0.1}
 	pcfg := producers.Config{
 		Kafka:      kafkaconn.Config{Brokers: e.brokers},
@@ -719,7 +719,7 @@ func BenchmarkProduceGenerate(b *testing.B) {
 func (e *prodEnv) startProcessor(t *testing.T, ctx context.Context, instanceID string) {
 	t.Helper()
 	pctx, stop := context.WithCancel(ctx)
-	proc := exec.CommandContext(pctx, harness.PrismBinary(t), "process", "--namespace", e.names.Namespace,
+	proc := exec.CommandContext(pctx, testkit.PrismBinary(t), "process", "--namespace", e.names.Namespace,
 		"--brokers", strings.Join(e.brokers, ","), "--http", "", "--instance-id", instanceID)
 	var procLog bytes.Buffer
 	proc.Stdout, proc.Stderr = &procLog, &procLog
@@ -744,7 +744,7 @@ func (e *prodEnv) startProcessor(t *testing.T, ctx context.Context, instanceID s
 func TestProduceGenerateWaitWithRealProcessor(t *testing.T) {
 	t.Parallel()
 	e := newProdEnv(t)
-	ctx := harness.Context(t, 5*time.Minute)
+	ctx := testkit.Context(t, 5*time.Minute)
 	e.startProcessor(t, ctx, "producers-test")
 
 	const n, ratio = 2000, 0.2
@@ -786,9 +786,9 @@ func TestProduceGenerateWaitWithRealProcessor(t *testing.T) {
 
 func TestProduceWithoutTopicsFailsFast(t *testing.T) {
 	t.Parallel()
-	brokers := harness.KafkaBrokers(t)
-	ctx := harness.Context(t, 2*time.Minute)
-	e := &prodEnv{brokers: brokers, names: topology.NewNames(harness.Namespace(t)).Aggregate("payments")} // no topics created
+	brokers := testkit.KafkaBrokers(t)
+	ctx := testkit.Context(t, 2*time.Minute)
+	e := &prodEnv{brokers: brokers, names: topology.NewNames(testkit.Namespace(t)).Aggregate("payments")} // no topics created
 	run := e.prism(t, ctx, nil, "--file", writeFile(t, "ok.jsonl", prodValidFile))
 	if run.code != 1 || !strings.Contains(run.stderr, e.names.CommandsTopic()+": topic does not exist") {
 		t.Fatalf("exit %d, want 1 naming the missing topic:\n%s", run.code, run.stderr)
@@ -798,7 +798,7 @@ func TestProduceWithoutTopicsFailsFast(t *testing.T) {
 func TestProduceBadFlagsExit2(t *testing.T) {
 	t.Parallel()
 	e := &prodEnv{brokers: []string{"127.0.0.1:1"}, names: topology.NewNames("unused").Aggregate("payments")} // never contacted
-	ctx := harness.Context(t, time.Minute)
+	ctx := testkit.Context(t, time.Minute)
 	file := writeFile(t, "ok.jsonl", prodValidFile)
 	for _, tc := range []struct {
 		args []string

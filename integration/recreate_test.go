@@ -19,7 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/lag"
 	"github.com/prism-cqrs/prism/topology"
 )
@@ -29,13 +29,13 @@ import (
 // read source must show the new payment, not keep it hidden behind the
 // old one's higher version.
 func TestRecreateAfterDelete(t *testing.T) {
-	brokers := harness.KafkaBrokers(t)
-	pg := harness.PostgresURL(t)
-	rd := harness.RedisURL(t)
-	es := harness.ElasticsearchURL(t)
-	ctx := harness.Context(t, 4*time.Minute)
-	bin := harness.PrismBinary(t)
-	ns := harness.Namespace(t)
+	brokers := testkit.KafkaBrokers(t)
+	pg := testkit.PostgresURL(t)
+	rd := testkit.RedisURL(t)
+	es := testkit.ElasticsearchURL(t)
+	ctx := testkit.Context(t, 4*time.Minute)
+	bin := testkit.PrismBinary(t)
+	ns := testkit.Namespace(t)
 	dir := t.TempDir()
 	common := []string{"--namespace", ns, "--brokers", strings.Join(brokers, ","), "--postgres-url", pg,
 		"--redis-url", rd, "--elasticsearch-url", es, "--log-level", "warn"}

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 )
 
 // The secrets of TestSecretsNeverPrinted: distinctive, so that any output
@@ -34,7 +34,7 @@ var allSecrets = []string{secretPostgres, secretRedis, secretSASL, secretElastic
 // requires another one), and the SASL and Elasticsearch passwords.
 func secretEnv(t *testing.T, redisAddr string) []string {
 	t.Helper()
-	pg, err := url.Parse(harness.PostgresURL(t))
+	pg, err := url.Parse(testkit.PostgresURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,10 +44,10 @@ func secretEnv(t *testing.T, redisAddr string) []string {
 	}
 	pg.User = url.UserPassword(user, secretPostgres)
 	env := []string{
-		"PRISM_KAFKA_BROKERS=" + strings.Join(harness.KafkaBrokers(t), ","),
+		"PRISM_KAFKA_BROKERS=" + strings.Join(testkit.KafkaBrokers(t), ","),
 		"PRISM_POSTGRES_URL=" + pg.String(),
 		"PRISM_REDIS_URL=redis://:" + secretRedis + "@" + redisAddr + "/0",
-		"PRISM_ELASTICSEARCH_URL=" + harness.ElasticsearchURL(t),
+		"PRISM_ELASTICSEARCH_URL=" + testkit.ElasticsearchURL(t),
 		"PRISM_KAFKA_SASL_PASSWORD=" + secretSASL,
 		"PRISM_ELASTICSEARCH_USER=elastic",
 		"PRISM_ELASTICSEARCH_PASSWORD=" + secretElastic,
@@ -116,12 +116,12 @@ func startPasswordRedis(t *testing.T) string {
 func TestSecretsNeverPrinted(t *testing.T) {
 	redisAddr := startPasswordRedis(t)
 	env := secretEnv(t, redisAddr)
-	brokers := harness.KafkaBrokers(t)
-	ns := harness.Namespace(t)
+	brokers := testkit.KafkaBrokers(t)
+	ns := testkit.Namespace(t)
 	testTopics(t, brokers, ns, 2, 0)
 
 	t.Run("help", func(t *testing.T) {
-		ctx := harness.Context(t, 2*time.Minute)
+		ctx := testkit.Context(t, 2*time.Minute)
 		seen := 0
 		queue := [][]string{{}}
 		for len(queue) > 0 {
@@ -160,7 +160,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 			{"bad postgres URL", []string{"sink", "postgres", "--postgres-url", "postgres://prism:" + secretPostgres + "@127.0.0.1:notaport/prism"}, "parse"},
 			{"sasl on a plaintext broker", []string{"lag", "--kafka-sasl-mechanism", "PLAIN", "--kafka-sasl-user", "prism"}, "SASL"},
 		} {
-			ctx := harness.Context(t, 60*time.Second)
+			ctx := testkit.Context(t, 60*time.Second)
 			out, code := runPrismOut(ctx, t, env, append(tc.args, "--namespace", ns)...)
 			if code == 0 {
 				t.Errorf("%s: exit 0, want a failure\n%s", tc.name, out)
@@ -180,7 +180,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 			{"readmodels", "password authentication failed"},
 			{"redis", "WRONGPASS"},
 		} {
-			ctx := harness.Context(t, 60*time.Second)
+			ctx := testkit.Context(t, 60*time.Second)
 			out, code := runPrismOut(ctx, t, env, "sink", tc.sink, "--namespace", ns)
 			if code != 1 || !strings.Contains(out, tc.want) {
 				t.Errorf("sink %s with wrong credentials: exit %d, want 1 naming %q\n%s", tc.sink, code, tc.want, out)
@@ -190,7 +190,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	})
 
 	t.Run("sink health while the target does not answer", func(t *testing.T) {
-		pgDown, err := url.Parse(harness.PostgresURL(t))
+		pgDown, err := url.Parse(testkit.PostgresURL(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -222,7 +222,7 @@ func TestSecretsNeverPrinted(t *testing.T) {
 	t.Run("demo with a wrong postgres password", func(t *testing.T) {
 		// The demo cannot succeed; only what it prints matters here, so it
 		// is bounded by a short catch-up timeout and a context.
-		ctx := harness.Context(t, 90*time.Second)
+		ctx := testkit.Context(t, 90*time.Second)
 		out, code := runPrismOut(ctx, t, env, "demo", "--namespace", ns, "--partitions", "2", "--commands", "20",
 			"--catch-up-timeout", "5s")
 		if code == 0 {
@@ -255,7 +255,7 @@ func subcommandsOf(help string) []string {
 func sinkUnderFailure(t *testing.T, env []string, name string, args ...string) (health, metrics, output string) {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(harness.PrismBinary(t), append([]string{"sink", name, "--http", addr}, args...)...)
+	cmd := exec.Command(testkit.PrismBinary(t), append([]string{"sink", name, "--http", addr}, args...)...)
 	cmd.Env = env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks/sinktest"
 )
@@ -25,7 +25,7 @@ func TestAllSinksAndProcessorRideOutTwoBrokerRestarts(t *testing.T) {
 	pe := &procEnv{t: t, brokers: e.brokers, names: e.names, cl: e.cl}
 	pe.kafkaServices("status") // the guard, before anything runs
 	t.Cleanup(func() { sinkServicesQuiet("up", "kafka") })
-	ctx := harness.Context(t, 8*time.Minute)
+	ctx := testkit.Context(t, 8*time.Minute)
 	es, rs := esAndRedisStores(t, e)
 	cmds, x := generateSinkCommands(16_000, 23, e.ns)
 	start := time.Now()

@@ -16,7 +16,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/records"
@@ -36,7 +36,7 @@ type esStore struct {
 }
 
 func newESStore(t testing.TB) *esStore {
-	s := &esStore{t: t, url: strings.TrimRight(harness.ElasticsearchURL(t), "/"), names: topology.NewNames(harness.Namespace(t)).Aggregate("payments")}
+	s := &esStore{t: t, url: strings.TrimRight(testkit.ElasticsearchURL(t), "/"), names: topology.NewNames(testkit.Namespace(t)).Aggregate("payments")}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -228,7 +228,7 @@ func TestSinksElasticsearchConformance(t *testing.T) {
 }
 
 func TestSinksElasticsearchSetup(t *testing.T) {
-	ctx := harness.Context(t, 2*time.Minute)
+	ctx := testkit.Context(t, 2*time.Minute)
 	s := newESStore(t)
 	// Four instances set up the same namespace at once.
 	var wg sync.WaitGroup
@@ -303,7 +303,7 @@ func TestSinksElasticsearchSetup(t *testing.T) {
 }
 
 func TestSinksElasticsearchTarget(t *testing.T) {
-	ctx := harness.Context(t, 2*time.Minute)
+	ctx := testkit.Context(t, 2*time.Minute)
 	s := newESStore(t)
 	tg, err := s.NewTarget(ctx)
 	if err != nil {
@@ -391,8 +391,8 @@ func TestSinksElasticsearchTarget(t *testing.T) {
 }
 
 func TestSinksElasticsearchDownIsTransient(t *testing.T) {
-	ctx := harness.Context(t, time.Minute)
-	tg, err := essink.NewTarget(essink.DefaultConfig("http://"+closedAddr(t), topology.NewNames(harness.Namespace(t)).Aggregate("payments")), payment.ElasticsearchProjection{})
+	ctx := testkit.Context(t, time.Minute)
+	tg, err := essink.NewTarget(essink.DefaultConfig("http://"+closedAddr(t), topology.NewNames(testkit.Namespace(t)).Aggregate("payments")), payment.ElasticsearchProjection{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -420,7 +420,7 @@ func TestSinksElasticsearchDownIsTransient(t *testing.T) {
 // /healthz must say 503.
 func TestSinksElasticsearchPipeline(t *testing.T) {
 	e := newSinkEnv(t, 6)
-	ctx := harness.Context(t, 6*time.Minute)
+	ctx := testkit.Context(t, 6*time.Minute)
 	s := newESStore(t)
 	s.names = e.names
 	t.Cleanup(func() {
@@ -540,7 +540,7 @@ func kvCheckDLQ(t *testing.T, ctx context.Context, e *sinkEnv, key, reason strin
 // bare docs/s, and their ratio.
 func BenchmarkSinksElasticsearch(b *testing.B) {
 	const batch = 1000
-	ctx := harness.Context(b, 10*time.Minute)
+	ctx := testkit.Context(b, 10*time.Minute)
 	s := newESStore(b)
 	cfg := essink.DefaultConfig(s.url, s.names)
 	tg, err := essink.NewTarget(cfg, payment.ElasticsearchProjection{})
@@ -610,7 +610,7 @@ func BenchmarkSinksElasticsearch(b *testing.B) {
 func TestSinksRedisAndElasticsearchFromCommands(t *testing.T) {
 	n := sinkE2ECommands(t)
 	e := newSinkEnv(t, 6)
-	ctx := harness.Context(t, 6*time.Minute)
+	ctx := testkit.Context(t, 6*time.Minute)
 	es, rs := esAndRedisStores(t, e)
 	cmds, x := generateSinkCommands(n, 17, e.ns)
 	want := x.live()

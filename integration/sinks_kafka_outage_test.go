@@ -14,7 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks/sinktest"
 	"github.com/prism-cqrs/prism/topology"
@@ -73,12 +73,12 @@ func (k *privateKafka) services(t *testing.T, verb string) {
 // stays up, and once the broker is back reports healthy and writes what was
 // produced meanwhile.
 func TestSinkReportsKafkaOutage(t *testing.T) {
-	redisURL := harness.RedisURL(t)
-	bin := harness.PrismBinary(t)
+	redisURL := testkit.RedisURL(t)
+	bin := testkit.PrismBinary(t)
 	k := startPrivateKafka(t)
-	ns := harness.Namespace(t)
+	ns := testkit.Namespace(t)
 	names := topology.NewNames(ns).Aggregate("payments")
-	ctx := harness.Context(t, 4*time.Minute)
+	ctx := testkit.Context(t, 4*time.Minute)
 	if _, err := exec.Command(bin, "topology", "apply", "--brokers", k.brokers, "--namespace", ns, "--partitions", "1").CombinedOutput(); err != nil {
 		t.Fatalf("topology apply on the private broker: %v", err)
 	}

@@ -15,7 +15,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/records"
@@ -37,8 +37,8 @@ type redisStore struct {
 }
 
 func newRedisStore(t testing.TB) *redisStore {
-	url := harness.RedisURL(t)
-	names := topology.NewNames(harness.Namespace(t)).Aggregate("payments")
+	url := testkit.RedisURL(t)
+	names := topology.NewNames(testkit.Namespace(t)).Aggregate("payments")
 	opts, err := goredis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +232,7 @@ func mustWrite(t *testing.T, ctx context.Context, tg sinks.Target, topic string,
 }
 
 func TestSinksRedisTarget(t *testing.T) {
-	ctx := harness.Context(t, 2*time.Minute)
+	ctx := testkit.Context(t, 2*time.Minute)
 	s := newRedisStore(t)
 	s.cfg = func(c *redissink.Config) {
 		c.RecentSize = 3
@@ -465,7 +465,7 @@ func TestSinksRedisTarget(t *testing.T) {
 // Redis restarted without persistence would be): the next Write writes
 // nothing and asks the runtime to rewind; the offsets then read as absent.
 func TestSinksRedisLostOffsetsAskForARewind(t *testing.T) {
-	ctx := harness.Context(t, time.Minute)
+	ctx := testkit.Context(t, time.Minute)
 	s := newRedisStore(t)
 	tg := s.openTarget(ctx)
 	t0 := time.Now()
@@ -497,7 +497,7 @@ func TestSinksRedisLostOffsetsAskForARewind(t *testing.T) {
 }
 
 func TestSinksRedisNoTTL(t *testing.T) {
-	ctx := harness.Context(t, time.Minute)
+	ctx := testkit.Context(t, time.Minute)
 	s := newRedisStore(t)
 	s.cfg = func(c *redissink.Config) { c.TTL = 0 }
 	tg, err := redissink.NewTarget(s.config(), payment.RedisCache{})
@@ -530,8 +530,8 @@ func closedAddr(t testing.TB) string {
 }
 
 func TestSinksRedisDownIsTransient(t *testing.T) {
-	ctx := harness.Context(t, time.Minute)
-	cfg := redissink.DefaultConfig("redis://"+closedAddr(t)+"/0", topology.NewNames(harness.Namespace(t)).Aggregate("payments"))
+	ctx := testkit.Context(t, time.Minute)
+	cfg := redissink.DefaultConfig("redis://"+closedAddr(t)+"/0", topology.NewNames(testkit.Namespace(t)).Aggregate("payments"))
 	tg, err := redissink.NewTarget(cfg, payment.RedisCache{})
 	if err != nil {
 		t.Fatal(err)
@@ -582,7 +582,7 @@ func benchBatch(i, n int) []sinks.Event {
 // to each.
 func BenchmarkSinksRedis(b *testing.B) {
 	const batch = 1000
-	ctx := harness.Context(b, 10*time.Minute)
+	ctx := testkit.Context(b, 10*time.Minute)
 	target, bare := newRedisStore(b), newRedisStore(b)
 	tg := target.openTarget(ctx)
 	var tTarget, tSet, tSame time.Duration
@@ -765,8 +765,8 @@ func kvWaitUnhealthy(p *sinkProc, d time.Duration) bool {
 // lost from the topic.
 func TestSinksRedisPipeline(t *testing.T) {
 	e := newSinkEnv(t, 6)
-	ctx := harness.Context(t, 5*time.Minute)
-	redisURL := harness.RedisURL(t)
+	ctx := testkit.Context(t, 5*time.Minute)
+	redisURL := testkit.RedisURL(t)
 	s := newRedisStore(t)
 	s.names, s.keys = e.names, redissink.NewKeys(e.names, payment.RedisCache{}.CacheLayout())
 	t.Cleanup(func() { // the store's own cleanup covers its random namespace; this is the env's

@@ -9,7 +9,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	redissink "github.com/prism-cqrs/prism/sinks/redis"
@@ -21,7 +21,7 @@ import (
 // chunk, and one present in every chunk, each keep only their newest
 // RecentSize ids, with the TTL set; then a replayed batch changes neither.
 func TestSinksRedisTrimAcrossChunks(t *testing.T) {
-	ctx := harness.Context(t, time.Minute)
+	ctx := testkit.Context(t, time.Minute)
 	s := newRedisStore(t)
 	s.cfg = func(c *redissink.Config) {
 		c.RecentSize = 2
@@ -86,7 +86,7 @@ func kvBatch(orgs []string, t0 time.Time) []sinks.Event {
 // tombstone's (organization and version read from the stored document);
 // the recent index loses the ids removed in the chunk.
 func TestSinksRedisMessagesOfAPartlyAppliedChunk(t *testing.T) {
-	ctx := harness.Context(t, time.Minute)
+	ctx := testkit.Context(t, time.Minute)
 	s := newRedisStore(t)
 	tg := s.openTarget(ctx)
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

@@ -25,7 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/topology"
@@ -202,10 +202,10 @@ type sinkEnv struct {
 
 func newSinkEnv(t testing.TB, partitions int32) *sinkEnv {
 	t.Helper()
-	brokers := harness.KafkaBrokers(t)
-	pgURL := harness.PostgresURL(t)
-	bin := harness.PrismBinary(t)
-	ns := harness.Namespace(t)
+	brokers := testkit.KafkaBrokers(t)
+	pgURL := testkit.PostgresURL(t)
+	bin := testkit.PrismBinary(t)
+	ns := testkit.Namespace(t)
 	spec, cl := testTopics(t, brokers, ns, partitions, 5*time.Millisecond)
 	codec, err := schemas.NewCodec()
 	if err != nil {

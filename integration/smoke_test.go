@@ -24,7 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -36,9 +36,9 @@ type kv struct{ key, value string }
 // ones (so the filtering is the broker's, not an accident of the test).
 func TestSmokeKafka(t *testing.T) {
 	t.Parallel()
-	brokers := harness.KafkaBrokers(t)
-	ctx := harness.Context(t, 2*time.Minute)
-	ns := harness.Namespace(t)
+	brokers := testkit.KafkaBrokers(t)
+	ctx := testkit.Context(t, 2*time.Minute)
+	ns := testkit.Namespace(t)
 	topic := ns + ".smoke.compacted"
 
 	admCl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
@@ -179,9 +179,9 @@ func consumeN(ctx context.Context, t *testing.T, brokers []string, topic string,
 // transaction leaves nothing behind.
 func TestSmokePostgres(t *testing.T) {
 	t.Parallel()
-	url := harness.PostgresURL(t)
-	ctx := harness.Context(t, time.Minute)
-	schema := topology.NewNames(harness.Namespace(t)).Aggregate("payments").PostgresSchema()
+	url := testkit.PostgresURL(t)
+	ctx := testkit.Context(t, time.Minute)
+	schema := topology.NewNames(testkit.Namespace(t)).Aggregate("payments").PostgresSchema()
 
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -248,15 +248,15 @@ func TestSmokePostgres(t *testing.T) {
 // update only when its version is newer.
 func TestSmokeRedis(t *testing.T) {
 	t.Parallel()
-	url := harness.RedisURL(t)
-	ctx := harness.Context(t, time.Minute)
+	url := testkit.RedisURL(t)
+	ctx := testkit.Context(t, time.Minute)
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		t.Fatalf("parse %s: %v", url, err)
 	}
 	rdb := redis.NewClient(opts)
 	t.Cleanup(func() { _ = rdb.Close() })
-	key := topology.NewNames(harness.Namespace(t)).Aggregate("payments").RedisPrefix() + "smoke:p1"
+	key := topology.NewNames(testkit.Namespace(t)).Aggregate("payments").RedisPrefix() + "smoke:p1"
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -302,9 +302,9 @@ return 1`)
 // search that finds the newest document.
 func TestSmokeElasticsearch(t *testing.T) {
 	t.Parallel()
-	url := harness.ElasticsearchURL(t)
-	ctx := harness.Context(t, 2*time.Minute)
-	index := topology.NewNames(harness.Namespace(t)).Aggregate("payments").ElasticsearchIndex(1)
+	url := testkit.ElasticsearchURL(t)
+	ctx := testkit.Context(t, 2*time.Minute)
+	index := topology.NewNames(testkit.Namespace(t)).Aggregate("payments").ElasticsearchIndex(1)
 
 	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{url}})
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -27,8 +27,8 @@ type topologyEnv struct {
 
 func newTopologyEnv(t *testing.T) topologyEnv {
 	t.Helper()
-	brokers := harness.KafkaBrokers(t)
-	ns := harness.Namespace(t)
+	brokers := testkit.KafkaBrokers(t)
+	ns := testkit.Namespace(t)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func readTopics(t *testing.T, brokers []string, names ...string) map[string]brok
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	ctx := harness.Context(t, 30*time.Second)
+	ctx := testkit.Context(t, 30*time.Second)
 	td, err := adm.ListTopics(ctx, names...)
 	if err != nil {
 		t.Fatal(err)
@@ -168,7 +168,7 @@ func alterByHand(t *testing.T, brokers []string, topic string, ac kadm.AlterConf
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	resps, err := kadm.NewClient(cl).AlterTopicConfigs(harness.Context(t, 30*time.Second), []kadm.AlterConfig{ac}, topic)
+	resps, err := kadm.NewClient(cl).AlterTopicConfigs(testkit.Context(t, 30*time.Second), []kadm.AlterConfig{ac}, topic)
 	if err == nil {
 		_, err = resps.On(topic, func(r *kadm.AlterConfigsResponse) error { return r.Err })
 	}
@@ -179,7 +179,7 @@ func alterByHand(t *testing.T, brokers []string, topic string, ac kadm.AlterConf
 
 func TestTopologyApplyCreatesAndIsIdempotent(t *testing.T) {
 	e := newTopologyEnv(t)
-	ctx := harness.Context(t, 2*time.Minute)
+	ctx := testkit.Context(t, 2*time.Minute)
 	spec := e.spec(t, 3)
 
 	res, err := e.admin.Apply(ctx, spec, topology.ApplyOptions{})
@@ -203,7 +203,7 @@ func TestTopologyApplyCreatesAndIsIdempotent(t *testing.T) {
 
 func TestTopologyDriftDetectedAndFixed(t *testing.T) {
 	e := newTopologyEnv(t)
-	ctx := harness.Context(t, 2*time.Minute)
+	ctx := testkit.Context(t, 2*time.Minute)
 	spec := e.spec(t, 2)
 	if _, err := e.admin.Apply(ctx, spec, topology.ApplyOptions{}); err != nil {
 		t.Fatal(err)
@@ -252,7 +252,7 @@ func TestTopologyDriftDetectedAndFixed(t *testing.T) {
 
 func TestTopologyPartitionChanges(t *testing.T) {
 	e := newTopologyEnv(t)
-	ctx := harness.Context(t, 2*time.Minute)
+	ctx := testkit.Context(t, 2*time.Minute)
 	if _, err := e.admin.Apply(ctx, e.spec(t, 3), topology.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func TestTopologyPartitionChanges(t *testing.T) {
 
 func TestTopologyNotCoPartitionedRefused(t *testing.T) {
 	e := newTopologyEnv(t)
-	ctx := harness.Context(t, time.Minute)
+	ctx := testkit.Context(t, time.Minute)
 	spec := e.spec(t, 3)
 	for i := range spec.Topics {
 		if spec.Topics[i].Role == topology.RoleEvents {
@@ -335,7 +335,7 @@ func TestTopologyNotCoPartitionedRefused(t *testing.T) {
 // topics and changes nothing else.
 func TestTopologyAddsAnAggregate(t *testing.T) {
 	e := newTopologyEnv(t)
-	ctx := harness.Context(t, 2*time.Minute)
+	ctx := testkit.Context(t, 2*time.Minute)
 	if _, err := e.admin.Apply(ctx, e.spec(t, 3), topology.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +366,7 @@ func TestTopologyAddsAnAggregate(t *testing.T) {
 // change, diff again (exit 1, naming the key), apply, diff (exit 0).
 func TestTopologyCLI(t *testing.T) {
 	e := newTopologyEnv(t)
-	bin := harness.PrismBinary(t)
+	bin := testkit.PrismBinary(t)
 	run := func(args ...string) (string, int) {
 		t.Helper()
 		args = append([]string{"--namespace", e.ns, "--brokers", strings.Join(e.brokers, ","), "--log-level", "warn", "topology"}, args...)

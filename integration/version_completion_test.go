@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -19,7 +19,7 @@ import (
 // Java reference computes it (payment/schemas/testdata/avro_java_fingerprints.jsonl,
 // written by interop/java and checked against Java by TestJavaInterop).
 func TestVersionFlag(t *testing.T) {
-	ctx := harness.Context(t, time.Minute)
+	ctx := testkit.Context(t, time.Minute)
 	out, code := runPrismOut(ctx, t, os.Environ(), "--version")
 	if code != 0 {
 		t.Fatalf("prism --version: exit %d\n%s", code, out)
@@ -58,7 +58,7 @@ func TestVersionFlag(t *testing.T) {
 // TestShellCompletion checks what `prism completion` makes the shell offer:
 // the sink names after `prism sink` and the values of enumerated flags.
 func TestShellCompletion(t *testing.T) {
-	ctx := harness.Context(t, time.Minute)
+	ctx := testkit.Context(t, time.Minute)
 	for _, tc := range []struct {
 		args []string
 		want []string

@@ -1,7 +1,6 @@
 package payment
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -11,23 +10,28 @@ import (
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/processors"
 	"github.com/prism-cqrs/prism/records"
+	"github.com/prism-cqrs/prism/records/dedup"
+	"github.com/prism-cqrs/prism/records/outputs"
 )
 
-// ErrKeyMismatch is returned by DecodeCommand for a command whose record key
-// is not its paymentId: processing it would put its events in another
-// partition than the payment's state, so it goes to the commands DLQ.
-var ErrKeyMismatch = errors.New("record key is not the command's paymentId")
+// ErrKeyMismatch (records.ErrKeyMismatch) is returned by DecodeCommand for
+// a command whose record key is not its paymentId: processing it would put
+// its events in another partition than the payment's state, so it goes to
+// the commands DLQ.
+var ErrKeyMismatch = records.ErrKeyMismatch
 
 // ClassKeyMismatch is the DLQ error class of ErrKeyMismatch.
-const ClassKeyMismatch = "key-mismatch"
+const ClassKeyMismatch = records.ClassKeyMismatch
 
-// ReasonInternal is the rejection reason of a command whose events could
-// not be encoded: a bug, never a property of the command. The command is
-// answered, nothing is emitted and the partition goes on.
-const ReasonInternal = "INTERNAL"
+// ReasonInternal (records.ReasonInternal) is the rejection reason of a
+// command whose events could not be encoded: a bug, never a property of
+// the command. The command is answered, nothing is emitted and the
+// partition goes on.
+const ReasonInternal = records.ReasonInternal
 
-// TypeCommandResult is the prism-type header of a result record.
-const TypeCommandResult = "CommandResult"
+// TypeCommandResult is the prism-type header of a result record
+// (records.TypeCommandResult).
+const TypeCommandResult = records.TypeCommandResult
 
 // AggregateConfig configures the payment aggregate.
 type AggregateConfig struct {
@@ -52,15 +56,12 @@ func (cfg AggregateConfig) Validate() error {
 // never modified once built; it holds no mutable state of its own and is
 // safe for concurrent use.
 type Aggregate struct {
-	limits   Limits
-	codec    *schemas.Codec
-	log      *slog.Logger
-	eventFP  []byte // hex fingerprint of the event writer schema
-	resultFP []byte // hex fingerprint of the result writer schema
-	// Read-only header values shared by every record: the prism-type of
-	// each event type and of a result.
-	typeHeaders map[string][]byte
-	resultType  []byte
+	limits Limits
+	codec  *schemas.Codec
+	log    *slog.Logger
+	// out builds the records with their headers, the read-only header
+	// values (types, schema fingerprints) shared by every record.
+	out *outputs.Builder
 }
 
 var _ processors.Aggregate = (*Aggregate)(nil)
@@ -83,18 +84,12 @@ func NewAggregate(cfg AggregateConfig) (*Aggregate, error) {
 		log = slog.Default()
 	}
 	return &Aggregate{
-		limits:   cfg.Limits.withDefaults(),
-		codec:    codec,
-		log:      log,
-		eventFP:  []byte(schemas.FingerprintHex(codec.EventFingerprint())),
-		resultFP: []byte(schemas.FingerprintHex(codec.ResultFingerprint())),
-		typeHeaders: map[string][]byte{
-			schemas.TypePaymentCreated:       []byte(schemas.TypePaymentCreated),
-			schemas.TypePaymentUpdated:       []byte(schemas.TypePaymentUpdated),
-			schemas.TypePaymentStatusChanged: []byte(schemas.TypePaymentStatusChanged),
-			schemas.TypePaymentDeleted:       []byte(schemas.TypePaymentDeleted),
-		},
-		resultType: []byte(TypeCommandResult),
+		limits: cfg.Limits.withDefaults(),
+		codec:  codec,
+		log:    log,
+		out: outputs.NewBuilder(
+			schemas.FingerprintHex(codec.EventFingerprint()), schemas.FingerprintHex(codec.ResultFingerprint()),
+			schemas.TypePaymentCreated, schemas.TypePaymentUpdated, schemas.TypePaymentStatusChanged, schemas.TypePaymentDeleted),
 	}, nil
 }
 
@@ -141,12 +136,9 @@ func (a *Aggregate) DecodeState(value []byte) (processors.State, error) {
 	return m, nil
 }
 
-// ErrorClass names a decode error for the DLQ: ClassKeyMismatch, or the
-// codec's class (records.ErrorClass).
+// ErrorClass names a decode error for the DLQ: ClassKeyMismatch or the
+// codec's class (records.ErrorClass names both).
 func (a *Aggregate) ErrorClass(err error) string {
-	if errors.Is(err, ErrKeyMismatch) {
-		return ClassKeyMismatch
-	}
 	return records.ErrorClass(err)
 }
 
@@ -175,11 +167,11 @@ func (a *Aggregate) Handle(state processors.State, cmd processors.Command, now t
 	// Decided on m's digests: the current state's dedup keys are not
 	// written, nor the next state's parsed back (mem.next).
 	var current *schemas.Payment
-	mem := compactMemory(nil)
+	mem := dedup.CompactMemory(nil)
 	m, _ := state.(*memState)
 	if m != nil {
 		current = m.paymentNoMemory()
-		mem = compactMemory(m.recent)
+		mem = dedup.CompactMemory(m.recent)
 	}
 	d := decide(current, env, now, a.limits, &mem)
 
@@ -191,7 +183,7 @@ func (a *Aggregate) Handle(state processors.State, cmd processors.Command, now t
 		parts = new(recordParts)
 	}
 	if len(d.Events) > 0 {
-		events, next, err := a.eventOutputs(env, d, m, mem.next, parts)
+		events, next, err := a.eventOutputs(env, d, m, mem.Next(), parts)
 		if err != nil {
 			a.log.Error("payment events not emitted: command answered INTERNAL",
 				"command_id", env.CommandID, "payment_id", env.PaymentID, "err", err)
@@ -208,63 +200,33 @@ func (a *Aggregate) Handle(state processors.State, cmd processors.Command, now t
 // recordParts backs the records of an accepted command with one event
 // and no tombstone.
 type recordParts struct {
-	event  oneEventOutput
+	event  outputs.OneEvent
 	result resultParts
 }
 
 // eventOutputs encodes d's events (and the tombstone) and builds the
 // state after them; next is an untyped nil when the payment is gone. The
 // records' keys and header values are slices of one read-only buffer,
-// their headers of one array.
-// digests is the next state's dedup memory (dedupMemory.next).
-func (a *Aggregate) eventOutputs(env *schemas.CommandEnvelope, d Decision, prev *memState, digests []dedupEntry, parts *recordParts) ([]processors.Output, processors.State, error) {
+// their headers of one array (outputs.Builder.Events).
+// digests is the next state's dedup memory (dedup.Memory.Next).
+func (a *Aggregate) eventOutputs(env *schemas.CommandEnvelope, d Decision, prev *memState, digests []dedup.Entry, parts *recordParts) ([]processors.Output, processors.State, error) {
 	var size int
 	for _, ev := range d.Events {
 		size += len(ev.EventID) + len(ev.CommandID) + len(ev.CorrelationID) + len(ev.CausationID)
 	}
-	buf := byteSlicer{buf: make([]byte, 0, len(env.PaymentID)+size)}
-	key := buf.add(env.PaymentID)
-	nh := 6 * len(d.Events)
-	if d.Tombstone {
-		nh += 3
+	var one *outputs.OneEvent
+	if parts != nil {
+		one = &parts.event
 	}
-	var hs []kgo.RecordHeader
-	var outs []processors.Output
-	if parts != nil && len(d.Events) == 1 && !d.Tombstone {
-		// The usual case: the output and its headers in parts.
-		hs, outs = parts.event.headers[:0], parts.event.out[:0]
-	} else {
-		hs = make([]kgo.RecordHeader, 0, nh)
-		outs = make([]processors.Output, 0, len(d.Events)+1)
-	}
-	var cmdID, corrID, causID []byte
+	b := a.out.Events(env.PaymentID, len(d.Events), size, d.Tombstone, one)
 	for _, ev := range d.Events {
 		v, err := a.codec.EncodeEvent(ev)
 		if err != nil {
 			return nil, nil, fmt.Errorf("encode %s v%d of payment %q: %w", ev.Type, ev.Version, ev.AggregateID, err)
 		}
-		start := len(hs)
-		cmdID, corrID, causID = buf.add(ev.CommandID), buf.add(ev.CorrelationID), buf.add(ev.CausationID)
-		hs = append(hs,
-			kgo.RecordHeader{Key: records.HeaderType, Value: a.typeHeader(ev.Type)},
-			kgo.RecordHeader{Key: records.HeaderEventID, Value: buf.add(ev.EventID)},
-			kgo.RecordHeader{Key: records.HeaderCommandID, Value: cmdID},
-			kgo.RecordHeader{Key: records.HeaderCorrelationID, Value: corrID},
-			kgo.RecordHeader{Key: records.HeaderCausationID, Value: causID},
-			kgo.RecordHeader{Key: records.HeaderSchema, Value: a.eventFP},
-		)
-		outs = append(outs, processors.Output{Key: key, Value: v, Headers: hs[start:len(hs):len(hs)]})
+		b.Add(ev.Type, ev.EventID, ev.CommandID, ev.CorrelationID, ev.CausationID, v)
 	}
-	if d.Tombstone {
-		// The last event's ids, already in buf.
-		start := len(hs)
-		hs = append(hs,
-			kgo.RecordHeader{Key: records.HeaderCommandID, Value: cmdID},
-			kgo.RecordHeader{Key: records.HeaderCorrelationID, Value: corrID},
-			kgo.RecordHeader{Key: records.HeaderCausationID, Value: causID},
-		)
-		outs = append(outs, processors.Output{Key: key, Headers: hs[start:len(hs):len(hs)]})
-	}
+	outs := b.Outputs()
 	if d.State == nil {
 		return outs, nil, nil
 	}
@@ -275,55 +237,21 @@ func (a *Aggregate) eventOutputs(env *schemas.CommandEnvelope, d Decision, prev 
 	return outs, next, nil
 }
 
-// oneEventOutput backs the outputs of a decision with one event and no
-// tombstone.
-type oneEventOutput struct {
-	out     [1]processors.Output
-	headers [6]kgo.RecordHeader
-}
-
-// byteSlicer hands out copies of strings as slices of one buffer, sized
-// up front; a string that does not fit gets its own slice. The slices are
-// capped at their length, so appending to one cannot overwrite the next.
-type byteSlicer struct{ buf []byte }
-
-func (b *byteSlicer) add(s string) []byte {
-	if len(b.buf)+len(s) > cap(b.buf) {
-		return []byte(s)
-	}
-	start := len(b.buf)
-	b.buf = append(b.buf, s...)
-	return b.buf[start:len(b.buf):len(b.buf)]
-}
-
-// typeHeader is the prism-type header value of an event type: one shared
-// read-only slice per known type.
-func (a *Aggregate) typeHeader(t string) []byte {
-	if v, ok := a.typeHeaders[t]; ok {
-		return v
-	}
-	return []byte(t)
-}
-
 // resultOutput encodes the result record. A result that cannot be encoded
 // (a bug) is logged and sent with a nil value rather than stopping the
 // partition.
 //
-// parts, when not nil, is where the result and its headers go (else a new
-// resultParts); when it holds an event output whose headers carry the
-// result's command and correlation ids, their read-only bytes are shared.
+// all, when not nil, is where the result and its headers go (else a new
+// resultParts); its event output, when it carries the result's command and
+// correlation ids, shares their read-only bytes.
 func (a *Aggregate) resultOutput(env *schemas.CommandEnvelope, r schemas.CommandResult, all *recordParts) processors.Output {
 	// The result handed to the codec and the headers share one
 	// allocation; the key and the ids of the headers share read-only
 	// bytes.
 	var parts *resultParts
-	var cmdID, corrID []byte
+	var event *outputs.OneEvent
 	if all != nil {
-		parts = &all.result
-		if h := all.event.headers; string(h[2].Value) == r.CommandID && string(h[3].Value) == r.CorrelationID &&
-			h[2].Key == records.HeaderCommandID && h[3].Key == records.HeaderCorrelationID {
-			cmdID, corrID = h[2].Value, h[3].Value
-		}
+		parts, event = &all.result, &all.event
 	} else {
 		parts = new(resultParts)
 	}
@@ -332,26 +260,11 @@ func (a *Aggregate) resultOutput(env *schemas.CommandEnvelope, r schemas.Command
 	if err != nil {
 		a.log.Error("command result not encoded", "command_id", env.CommandID, "err", err)
 	}
-	if cmdID == nil {
-		ids := byteSlicer{buf: make([]byte, 0, len(r.CommandID)+len(r.CorrelationID))}
-		cmdID = ids.add(r.CommandID)
-		corrID = cmdID
-		if r.CorrelationID != r.CommandID {
-			corrID = ids.add(r.CorrelationID)
-		}
-	}
-	parts.headers = [5]kgo.RecordHeader{
-		{Key: records.HeaderType, Value: a.resultType},
-		{Key: records.HeaderCommandID, Value: cmdID},
-		{Key: records.HeaderCorrelationID, Value: corrID},
-		{Key: records.HeaderCausationID, Value: cmdID},
-		{Key: records.HeaderSchema, Value: a.resultFP},
-	}
-	return processors.Output{Key: cmdID, Value: v, Headers: parts.headers[:]}
+	return a.out.Result(r.CommandID, r.CorrelationID, v, &parts.headers, event)
 }
 
 // resultParts holds what a result record needs besides its bytes.
 type resultParts struct {
 	r       schemas.CommandResult
-	headers [5]kgo.RecordHeader
+	headers outputs.ResultParts
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/processors"
 	"github.com/prism-cqrs/prism/records"
+	"github.com/prism-cqrs/prism/records/dedup"
 )
 
 func newTestAggregate(t testing.TB) (*Aggregate, *schemas.Codec) {
@@ -331,7 +332,7 @@ func TestMemStateRoundTrip(t *testing.T) {
 	}
 	want := payment(schemas.StatusCaptured)
 	want.CreatedAt = time.Time{}
-	want.RecentCommands = append(want.RecentCommands, schemas.RecentCommand{CommandID: DedupKey("raw-id"), Version: 3})
+	want.RecentCommands = append(want.RecentCommands, schemas.RecentCommand{CommandID: dedup.Key("raw-id"), Version: 3})
 	if got := m.payment(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("\n got %+v\nwant %+v", got, want)
 	}

@@ -1,6 +1,9 @@
 package payment
 
-import "github.com/prism-cqrs/prism/payment/schemas"
+import (
+	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records/dedup"
+)
 
 // Apply returns the payment after ev, recording ev's command in the dedup
 // memory with the default window (Limits.Apply uses a configured one). It
@@ -21,18 +24,18 @@ func applyEvent(state *schemas.Payment, ev *schemas.EventEnvelope, window int) *
 	if ev == nil {
 		return state
 	}
-	var mem dedupMemory
+	var mem dedup.Memory
 	if state != nil {
-		mem = wireMemory(state.RecentCommands)
+		mem = dedup.WireMemory(state.RecentCommands)
 	}
-	return applyHashed(state, ev, window, dedupHash(ev.CommandID), &mem)
+	return applyHashed(state, ev, window, dedup.Hash(ev.CommandID), &mem)
 }
 
 // applyHashed is applyEvent for an event whose command id has the dedup
 // digest h (Decide has it already), state's dedup memory given as mem
 // (state's RecentCommands are not read). A PaymentCreated starts a fresh
 // memory.
-func applyHashed(state *schemas.Payment, ev *schemas.EventEnvelope, window int, h uint64, mem *dedupMemory) *schemas.Payment {
+func applyHashed(state *schemas.Payment, ev *schemas.EventEnvelope, window int, h uint64, mem *dedup.Memory) *schemas.Payment {
 	if ev == nil {
 		return state
 	}
@@ -67,6 +70,6 @@ func applyHashed(state *schemas.Payment, ev *schemas.EventEnvelope, window int, 
 	}
 	next.UpdatedAt = ev.OccurredAt
 	next.Version = ev.Version
-	next.RecentCommands = mem.remember(h, ev.Version, window, p.Created != nil)
+	next.RecentCommands = mem.Remember(h, ev.Version, window, p.Created != nil)
 	return &next
 }

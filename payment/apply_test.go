@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records/dedup"
 )
 
 func TestApply(t *testing.T) {
@@ -54,7 +55,7 @@ func TestApply(t *testing.T) {
 func TestApplySameCommandTwiceKeepsOneEntry(t *testing.T) {
 	st := Apply(payment(schemas.StatusPending), &schemas.EventEnvelope{AggregateID: payID, Version: 4, CommandID: "c-3",
 		OccurredAt: nowMs, Payload: schemas.EventPayload{StatusChanged: &schemas.PaymentStatusChanged{From: schemas.StatusPending, To: schemas.StatusAuthorized}}})
-	want := []schemas.RecentCommand{{CommandID: dedupKeyC1, Version: 1}, {CommandID: DedupKey("c-2"), Version: 2}, {CommandID: DedupKey("c-3"), Version: 4}}
+	want := []schemas.RecentCommand{{CommandID: dedupKeyC1, Version: 1}, {CommandID: dedup.Key("c-2"), Version: 2}, {CommandID: dedup.Key("c-3"), Version: 4}}
 	if !reflect.DeepEqual(st.RecentCommands, want) {
 		t.Fatalf("dedup memory %+v, want %+v", st.RecentCommands, want)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/processors"
+	"github.com/prism-cqrs/prism/records/dedup"
 )
 
 // TestHandleOnCompactStateMatchesDecide drives Handle (which decides on a
@@ -27,7 +28,7 @@ func TestHandleOnCompactStateMatchesDecide(t *testing.T) {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		// Restored state: the wire memory holds raw command ids.
 		start := payment(schemas.StatusPending)
-		start.RecentCommands = []schemas.RecentCommand{{CommandID: "c-1", Version: 1}, {CommandID: "c-2", Version: 2}, {CommandID: DedupKey("c-3"), Version: 3}}
+		start.RecentCommands = []schemas.RecentCommand{{CommandID: "c-1", Version: 1}, {CommandID: "c-2", Version: 2}, {CommandID: dedup.Key("c-3"), Version: 3}}
 		startEv := &schemas.EventEnvelope{EventID: "e-3", Type: schemas.TypePaymentStatusChanged, AggregateID: payID, Version: 3,
 			CommandID: "c-3", CorrelationID: "c-3", CausationID: "c-3", OccurredAt: created, OrganizationID: orgA, State: start,
 			Payload: schemas.EventPayload{StatusChanged: &schemas.PaymentStatusChanged{From: schemas.StatusPending, To: schemas.StatusPending}}}
@@ -108,8 +109,8 @@ func normalized(p *schemas.Payment) *schemas.Payment {
 	n.RecentCommands = nil
 	for _, rc := range p.RecentCommands {
 		key := rc.CommandID
-		if _, ok := parseDedupKey(key); !ok {
-			key = DedupKey(key)
+		if _, ok := dedup.ParseKey(key); !ok {
+			key = dedup.Key(key)
 		}
 		n.RecentCommands = append(n.RecentCommands, schemas.RecentCommand{CommandID: key, Version: rc.Version})
 	}

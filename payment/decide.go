@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records/dedup"
 )
 
 // Decide validates cmd against state (nil: no such payment) and returns the
@@ -29,16 +30,16 @@ import (
 // state's version + 1, and identified by EventID, so the same command on
 // the same state always gives the same events.
 func Decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time, limits Limits) Decision {
-	var mem dedupMemory
+	var mem dedup.Memory
 	if state != nil {
-		mem = wireMemory(state.RecentCommands)
+		mem = dedup.WireMemory(state.RecentCommands)
 	}
 	return decide(state, cmd, now, limits, &mem)
 }
 
 // decide is Decide with state's dedup memory given as mem (state's
 // RecentCommands are then not read).
-func decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time, limits Limits, mem *dedupMemory) Decision {
+func decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time, limits Limits, mem *dedup.Memory) Decision {
 	limits = limits.withDefaults()
 	if cmd == nil {
 		return reject(state, &schemas.CommandEnvelope{}, schemas.ReasonInvalidField, "command", "no command")
@@ -46,9 +47,9 @@ func decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time,
 	if fe := checkEnvelope(cmd); fe != nil {
 		return reject(state, cmd, schemas.ReasonInvalidField, fe.field, fe.message)
 	}
-	cmdHash := dedupHash(cmd.CommandID)
+	cmdHash := dedup.Hash(cmd.CommandID)
 	if state != nil && state.OrganizationID == cmd.OrganizationID {
-		if v, ok := mem.lookup(cmdHash); ok {
+		if v, ok := mem.Lookup(cmdHash); ok {
 			return Decision{
 				Result: schemas.CommandResult{
 					CommandID:     cmd.CommandID,

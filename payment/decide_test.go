@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records/dedup"
 )
 
 // Hand-computed ids (python: uuid.uuid5(ns, "pay-1\x00c-10\x00<v>"),
@@ -18,8 +19,8 @@ const (
 )
 
 func TestDedupKeyAndEventIDAreStable(t *testing.T) {
-	if got := DedupKey("c-1"); got != dedupKeyC1 {
-		t.Errorf("DedupKey(c-1) = %s, want %s", got, dedupKeyC1)
+	if got := dedup.Key("c-1"); got != dedupKeyC1 {
+		t.Errorf("dedup.Key(c-1) = %s, want %s", got, dedupKeyC1)
 	}
 	if got := EventID(payID, "c-10", 1); got != eventIDc10v1 {
 		t.Errorf("EventID(c-10, 1) = %s, want %s", got, eventIDc10v1)
@@ -44,8 +45,8 @@ func accepted(id string, version int64) schemas.CommandResult {
 func recentPlus() []schemas.RecentCommand {
 	return []schemas.RecentCommand{
 		{CommandID: dedupKeyC1, Version: 1},
-		{CommandID: DedupKey("c-2"), Version: 2},
-		{CommandID: DedupKey("c-3"), Version: 3},
+		{CommandID: dedup.Key("c-2"), Version: 2},
+		{CommandID: dedup.Key("c-3"), Version: 3},
 		{CommandID: dedupKeyC10, Version: 4},
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records/dedup"
 )
 
 func duplicate(id string, version int64) schemas.CommandResult {
@@ -68,8 +69,8 @@ func TestDedupWindow(t *testing.T) {
 	if len(st.RecentCommands) != 16 {
 		t.Fatalf("dedup memory holds %d entries, want 16", len(st.RecentCommands))
 	}
-	if first, last := st.RecentCommands[0], st.RecentCommands[15]; first != (schemas.RecentCommand{CommandID: DedupKey("u-2"), Version: 3}) ||
-		last != (schemas.RecentCommand{CommandID: DedupKey("u-17"), Version: 18}) {
+	if first, last := st.RecentCommands[0], st.RecentCommands[15]; first != (schemas.RecentCommand{CommandID: dedup.Key("u-2"), Version: 3}) ||
+		last != (schemas.RecentCommand{CommandID: dedup.Key("u-17"), Version: 18}) {
 		t.Fatalf("dedup memory runs from %+v to %+v, want u-2@3 .. u-17@18", first, last)
 	}
 	if d := Decide(st, updateCmd("u-2", nil, nil, str("again")), now, Limits{}); !reflect.DeepEqual(d.Result, duplicate("u-2", 3)) {

@@ -1,7 +1,10 @@
 // Package payment is Prism's first aggregate: the payment rules (Decide and
-// Apply over the wire types of package schemas), the per-aggregate command
-// deduplication memory, a compact in-memory state, and the adapter that
-// plugs all of it into the generic command engine (processors.Aggregate).
+// Apply over the wire types of package schemas), a compact in-memory state,
+// and the adapter that plugs all of it into the generic command engine
+// (processors.Aggregate). The mechanics every aggregate shares come from
+// package records and its subpackages: the command deduplication memory
+// (records/dedup), event ids, field rules and reason codes (records), and
+// the building of records with their headers (records/outputs).
 //
 // The engine never imports this package; cmd/prism wires an *Aggregate into
 // the engine. Decide and Apply are pure: they read no clock, no randomness

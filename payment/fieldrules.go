@@ -1,79 +1,21 @@
 package payment
 
-import (
-	"fmt"
-	"unicode"
-	"unicode/utf8"
-)
+import "github.com/prism-cqrs/prism/records"
 
-// The field rules below are the one implementation of what a command's text
-// and amount fields may hold. The processor applies them (INVALID_FIELD
-// naming the field) and `prism produce --file` applies them to each line
-// before anything is produced, so a line the processor would reject for
-// sure never leaves the file (docs/payment-rules.md, "Field checks").
-//
-// Text must be storable unchanged by every read source: Postgres refuses
-// NUL and invalid UTF-8 in text columns, while Redis and Elasticsearch would
-// keep them, so an event carrying one would leave the read sources
-// disagreeing for good. Every control character (Unicode category Cc: the
-// C0 range U+0000–U+001F including tab and newline, U+007F and the C1 range
-// U+0080–U+009F) is refused, not only NUL: none has a use in an id or a
-// one-line description, and one rule is easier to state than a list.
+// The field rules of a payment command are the records' ones
+// (records.CheckText, CheckID, CheckAmount), shared by every aggregate;
+// these name them for the payment's callers (docs/payment-rules.md, "Field
+// checks").
 
-// CheckText reports why v is not an acceptable free text (description,
-// reason): it must be valid UTF-8, hold no control character, and be at
-// most maxRunes characters (Unicode code points) long. The reason does not
-// name the field; nil means v is acceptable.
-func CheckText(v string, maxRunes int) error {
-	if err := checkChars(v); err != nil {
-		return err
-	}
-	if n := utf8.RuneCountInString(v); n > maxRunes {
-		return fmt.Errorf("is %d characters long, at most %d allowed", n, maxRunes)
-	}
-	return nil
-}
+// CheckText is records.CheckText: why v is not an acceptable free text of
+// at most maxRunes characters.
+func CheckText(v string, maxRunes int) error { return records.CheckText(v, maxRunes) }
 
-// CheckID reports why v is not an acceptable identifier (commandId,
-// paymentId, organizationId, userId, correlationId, causationId): valid
-// UTF-8, no control character, at most MaxIDBytes bytes and, when
-// required, not empty.
-func CheckID(v string, required bool) error {
-	switch {
-	case required && v == "":
-		return fmt.Errorf("is empty")
-	case len(v) > MaxIDBytes:
-		return fmt.Errorf("is %d bytes long, at most %d allowed", len(v), MaxIDBytes)
-	}
-	return checkChars(v)
-}
+// CheckID is records.CheckID: why v is not an acceptable identifier
+// (commandId, paymentId, organizationId, userId, correlationId,
+// causationId).
+func CheckID(v string, required bool) error { return records.CheckID(v, required) }
 
-// CheckAmount reports why v (minor units) is not an acceptable amount: it
-// must be greater than 0 and at most maxMinor.
-func CheckAmount(v, maxMinor int64) error {
-	if v <= 0 {
-		return fmt.Errorf("must be greater than 0")
-	}
-	if v > maxMinor {
-		return fmt.Errorf("is above the maximum %d minor units", maxMinor)
-	}
-	return nil
-}
-
-// checkChars refuses invalid UTF-8 and control characters, naming the first
-// offending one and its 1-based character position.
-func checkChars(v string) error {
-	pos := 0
-	for i, r := range v {
-		pos++
-		if r == utf8.RuneError {
-			if _, size := utf8.DecodeRuneInString(v[i:]); size == 1 {
-				return fmt.Errorf("is not valid UTF-8 (character %d)", pos)
-			}
-		}
-		if unicode.IsControl(r) {
-			return fmt.Errorf("contains the control character %U at character %d", r, pos)
-		}
-	}
-	return nil
-}
+// CheckAmount is records.CheckAmount: why v (minor units) is not an
+// acceptable amount of at most maxMinor.
+func CheckAmount(v, maxMinor int64) error { return records.CheckAmount(v, maxMinor) }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records/dedup"
 )
 
 // Fixtures shared by the tests. Expected values in the tests are written by
@@ -30,9 +31,9 @@ func payment(st schemas.PaymentStatus) *schemas.Payment {
 		AmountMinor: 1000, Currency: "EUR", Description: "cloud credits",
 		Status: st, CreatedAt: created, UpdatedAt: created.Add(time.Hour), Version: 3,
 		RecentCommands: []schemas.RecentCommand{
-			{CommandID: DedupKey("c-1"), Version: 1},
-			{CommandID: DedupKey("c-2"), Version: 2},
-			{CommandID: DedupKey("c-3"), Version: 3},
+			{CommandID: dedup.Key("c-1"), Version: 1},
+			{CommandID: dedup.Key("c-2"), Version: 2},
+			{CommandID: dedup.Key("c-3"), Version: 3},
 		},
 	}
 }

@@ -3,14 +3,17 @@ package payment
 import (
 	"errors"
 	"fmt"
+
+	"github.com/prism-cqrs/prism/records"
+	"github.com/prism-cqrs/prism/records/dedup"
 )
 
 // Fixed field limits (issue 4). They are part of the wire contract, so they
 // are constants rather than configuration.
 const (
 	// MaxIDBytes bounds commandId, paymentId, organizationId, userId,
-	// correlationId and causationId, in bytes.
-	MaxIDBytes = 128
+	// correlationId and causationId, in bytes (records.MaxIDBytes).
+	MaxIDBytes = records.MaxIDBytes
 	// MaxTextRunes bounds description and reason, in characters (runes).
 	MaxTextRunes = 1000
 )
@@ -21,12 +24,12 @@ const (
 	// with two decimals).
 	DefaultMaxAmountMinor int64 = 1_000_000_000_000
 	// DefaultDedupWindow is how many accepted command ids each payment
-	// remembers.
-	DefaultDedupWindow = 16
+	// remembers (dedup.DefaultWindow).
+	DefaultDedupWindow = dedup.DefaultWindow
 	// MinDedupWindow and MaxDedupWindow bound Limits.DedupWindow: at least
 	// the 16 the issue requires, at most what keeps a live aggregate small.
-	MinDedupWindow = 16
-	MaxDedupWindow = 1024
+	MinDedupWindow = dedup.MinWindow
+	MaxDedupWindow = dedup.MaxWindow
 )
 
 // Limits configures the payment rules. A zero field takes its default.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records/dedup"
 )
 
 // memState is the compact in-memory form of one live payment: the State the
@@ -27,14 +28,7 @@ type memState struct {
 	version                int64
 	currency               [3]byte
 	status                 uint8 // statusCode
-	recent                 []dedupEntry
-}
-
-// dedupEntry is one remembered command: the digest of its id (dedupHash)
-// and the aggregate version of its last event.
-type dedupEntry struct {
-	hash    uint64
-	version int64
+	recent                 []dedup.Entry
 }
 
 // statuses lists the payment statuses; memState.status is an index in it
@@ -73,19 +67,15 @@ func newMemState(p *schemas.Payment, prev *memState, window int) (*memState, err
 }
 
 // newMemStateWith is newMemState with p's dedup memory given as digests
-// (p.RecentCommands are then not read): dedupMemory.next, whose entries
+// (p.RecentCommands are then not read): dedup.Memory.Next, whose entries
 // it takes over.
-func newMemStateWith(p *schemas.Payment, prev *memState, window int, digests []dedupEntry) (*memState, error) {
+func newMemStateWith(p *schemas.Payment, prev *memState, window int, digests []dedup.Entry) (*memState, error) {
 	code := statusCode(p.Status)
 	if code == 0 {
 		return nil, fmt.Errorf("state of payment %q: unknown status %q", p.ID, p.Status)
 	}
 	if len(p.Currency) != 3 {
 		return nil, fmt.Errorf("state of payment %q: currency %q is not a three-letter code", p.ID, p.Currency)
-	}
-	recent := p.RecentCommands
-	if len(recent) > window {
-		recent = recent[len(recent)-window:]
 	}
 	m := &memState{
 		amount:    p.AmountMinor,
@@ -112,11 +102,8 @@ func newMemStateWith(p *schemas.Payment, prev *memState, window int, digests []d
 			digests = digests[len(digests)-window:]
 		}
 		m.recent = digests
-	} else if len(recent) > 0 {
-		m.recent = make([]dedupEntry, len(recent))
-		for i, rc := range recent {
-			m.recent[i] = dedupEntry{hash: entryHash(rc.CommandID), version: rc.Version}
-		}
+	} else {
+		m.recent = dedup.Entries(p.RecentCommands, window)
 	}
 	return m, nil
 }
@@ -129,12 +116,12 @@ func (m *memState) description() string { return m.text[m.userEnd:] }
 // payment returns m as the wire type, its dedup memory as dedup keys.
 func (m *memState) payment() *schemas.Payment {
 	p := m.paymentNoMemory()
-	p.RecentCommands = wireKeys(m.recent)
+	p.RecentCommands = dedup.WireKeys(m.recent)
 	return p
 }
 
 // paymentNoMemory is payment without RecentCommands, for Handle, which
-// decides with m's digests (compactMemory).
+// decides with m's digests (dedup.CompactMemory).
 func (m *memState) paymentNoMemory() *schemas.Payment {
 	return &schemas.Payment{
 		ID: m.id(), OrganizationID: m.org(), UserID: m.user(), Description: m.description(),

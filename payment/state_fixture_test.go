@@ -7,6 +7,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records/dedup"
 )
 
 // encodedState returns the events-topic value of live payment i, with UUID ids, a 32-character description and a full dedup window
@@ -20,7 +21,7 @@ func encodedState(t testing.TB, codec *schemas.Codec, i int) []byte {
 			Status: schemas.StatusAuthorized, CreatedAt: created, UpdatedAt: nowMs, Version: 17,
 		}
 		for v := int64(2); v <= 17; v++ {
-			p.RecentCommands = append(p.RecentCommands, schemas.RecentCommand{CommandID: DedupKey(uuid.NewString()), Version: v})
+			p.RecentCommands = append(p.RecentCommands, schemas.RecentCommand{CommandID: dedup.Key(uuid.NewString()), Version: v})
 		}
 		ev := &schemas.EventEnvelope{EventID: uuid.NewString(), Type: schemas.TypePaymentStatusChanged, AggregateID: p.ID,
 			Version: 17, CommandID: "c", CorrelationID: "c", CausationID: "c", OccurredAt: nowMs, OrganizationID: p.OrganizationID,

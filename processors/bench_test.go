@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/processors"
@@ -65,7 +65,7 @@ import (
 // round (default 500,000). Without a broker it skips, except under CI,
 // where it fails.
 func BenchmarkProcessorThroughput(b *testing.B) {
-	brokers := harness.KafkaBrokers(b)
+	brokers := testkit.KafkaBrokers(b)
 	n := 500_000
 	if v := os.Getenv("PRISM_BENCH_COMMANDS"); v != "" {
 		var err error
@@ -85,7 +85,7 @@ func BenchmarkProcessorThroughput(b *testing.B) {
 func runThroughput(b *testing.B, brokers []string, codec *schemas.Codec, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	ns := harness.Namespace(b)
+	ns := testkit.Namespace(b)
 	spec, err := topology.NewSpec(topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: ns, Partitions: 12})
 	if err != nil {
 		b.Fatal(err)

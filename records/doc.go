@@ -1,7 +1,12 @@
 // Package records holds what every aggregate's records share, whatever the
-// domain: the record header names, the decode error classes of the DLQ, and
-// the generic view of an event that the sink runtime and the projections
-// work with (Event, EventDecoder). An aggregate package (payment/, ...)
-// brings its own Avro schemas and fills these types; the engine, the sink
-// runtime and the producer know only this package.
+// domain: the record header names, the decode error classes of the DLQ, the
+// generic views of an event and of a result that the sink runtime, the
+// projections and the producer work with (Event, EventDecoder, Result), the
+// reason codes of a rejection, the deterministic event ids (EventID), the
+// field rules of a command (CheckID, CheckText, CheckAmount) and the dedup
+// memory entry (RecentCommand). Subpackage dedup keeps the dedup memory;
+// subpackage outputs builds an aggregate's records for the engine. An
+// aggregate package (payment/, ...) brings its own Avro schemas and fills
+// these types; the engine, the sink runtime and the producer know only this
+// package.
 package records

@@ -20,6 +20,10 @@ var (
 	// ErrMalformed: any other body that is not valid for its writer schema
 	// (negative or oversized length, unknown enum symbol, trailing bytes).
 	ErrMalformed = errors.New("malformed")
+	// ErrKeyMismatch: a command record whose key is not the command's
+	// aggregate id. Processing it would put its events in another partition
+	// than the aggregate's state, so it goes to the commands DLQ.
+	ErrKeyMismatch = errors.New("record key is not the command's aggregate id")
 )
 
 // Error classes returned by ErrorClass, as written in the prism-dlq-error-class
@@ -30,10 +34,11 @@ const (
 	ClassUnknownFingerprint = "unknown-fingerprint"
 	ClassBadUnion           = "bad-union"
 	ClassMalformed          = "malformed"
+	ClassKeyMismatch        = "key-mismatch"
 )
 
 // ErrorClass names the sentinel err wraps: "bad-magic", "truncated",
-// "unknown-fingerprint", "bad-union" or "malformed". An error that wraps none
+// "unknown-fingerprint", "bad-union", "key-mismatch" or "malformed". An error that wraps none
 // of them (or nil) is reported as "malformed" too, so the DLQ header is never
 // empty.
 func ErrorClass(err error) string {
@@ -46,6 +51,8 @@ func ErrorClass(err error) string {
 		return ClassUnknownFingerprint
 	case errors.Is(err, ErrBadUnion):
 		return ClassBadUnion
+	case errors.Is(err, ErrKeyMismatch):
+		return ClassKeyMismatch
 	default:
 		return ClassMalformed
 	}

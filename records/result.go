@@ -22,7 +22,8 @@ type ResultDecoder interface {
 	DecodeResult(value []byte) (*Result, error)
 }
 
-// Reason codes of a rejected command, the same for every aggregate.
+// Reason codes of a rejected command, the same for every aggregate (their
+// one definition).
 const (
 	ReasonAlreadyExists     = "ALREADY_EXISTS"
 	ReasonNotFound          = "NOT_FOUND"
@@ -31,4 +32,12 @@ const (
 	ReasonInvalidTransition = "INVALID_TRANSITION"
 	ReasonInvalidState      = "INVALID_STATE"
 	ReasonInvalidField      = "INVALID_FIELD"
+	// ReasonInternal rejects a command whose events could not be encoded: a
+	// bug, never a property of the command. The command is answered,
+	// nothing is emitted and the partition goes on.
+	ReasonInternal = "INTERNAL"
 )
+
+// TypeCommandResult is the prism-type header of a result record, whatever
+// the aggregate.
+const TypeCommandResult = "CommandResult"

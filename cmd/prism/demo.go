@@ -14,9 +14,8 @@ import (
 	"github.com/prism-cqrs/prism/aggregates"
 	"github.com/prism-cqrs/prism/demo"
 	"github.com/prism-cqrs/prism/kafkaconn"
-	"github.com/prism-cqrs/prism/payment"
-	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/producers"
+	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/redact"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/elasticsearch"
@@ -182,32 +181,55 @@ func addDemoTarget(targets []demo.Target, g *globals, sink string, t sinks.Targe
 	return append(targets, demo.Target{Name: service, Address: strings.Join(urls, ","), Ping: pinger.Ping})
 }
 
+// demoAggregate returns the aggregate the demo runs (demo.Aggregate), with
+// the workload generator and command codec it needs.
+func demoAggregate() (*aggregates.Definition, error) {
+	reg, err := buildRegistry()
+	if err != nil {
+		return nil, fmt.Errorf("register aggregates: %w", err)
+	}
+	def, ok := reg.Lookup(demo.Aggregate)
+	if !ok {
+		return nil, fmt.Errorf("demo: aggregate %q is not registered", demo.Aggregate)
+	}
+	if def.Generator == nil || def.Commands == nil || def.Results == nil {
+		return nil, fmt.Errorf("demo: aggregate %q has no workload generator, command codec or result decoder", def.Name)
+	}
+	return def, nil
+}
+
+// produceDemoWorkload produces the demo aggregate's generated workload and
+// waits for every result.
 func produceDemoWorkload(ctx context.Context, g *globals, f *demoFlags) (producers.RunStats, error) {
-	codec, err := schemas.NewCodec()
+	def, err := demoAggregate()
 	if err != nil {
 		return producers.RunStats{}, err
 	}
-	names := g.names()
+	src, err := def.Generator.Generate(records.GeneratorConfig{
+		Count: f.commands, Organizations: f.organizations, Seed: f.seed, InvalidRatio: f.invalidRatio,
+	}, nil, true)
+	if err != nil {
+		return producers.RunStats{}, err
+	}
+	names := def.Names(g.namespace)
 	p, err := producers.NewCommandProducer(producers.Config{
-		Kafka: g.kafka(), Aggregates: []producers.Aggregate{{Name: "payment", CommandsTopic: names.CommandsTopic(), ResultsTopic: names.ResultsTopic(),
-			Commands: payment.NewCommandCodec(codec), Results: codec.Results()}},
+		Kafka: g.kafka(), Aggregates: []producers.Aggregate{{Name: def.Name, CommandsTopic: names.CommandsTopic(),
+			ResultsTopic: names.ResultsTopic(), Commands: def.Commands, Results: def.Results}},
 	})
 	if err != nil {
 		return producers.RunStats{}, err
 	}
 	defer p.Close()
-	gen, err := payment.NewGenerator(payment.GeneratorConfig{
-		Count: f.commands, Organizations: f.organizations, Seed: f.seed, InvalidRatio: f.invalidRatio,
-	})
-	if err != nil {
-		return producers.RunStats{}, err
-	}
-	return p.Run(ctx, payment.GeneratorSource(gen, nil, true), producers.RunConfig{Wait: true, WaitTimeout: 2 * time.Minute})
+	return p.Run(ctx, src, producers.RunConfig{Wait: true, WaitTimeout: 2 * time.Minute})
 }
 
 func inspectDemo(ctx context.Context, g *globals) (demo.Sources, error) {
+	def, err := demoAggregate()
+	if err != nil {
+		return demo.Sources{}, err
+	}
 	return demo.Inspect(ctx, demo.InspectConfig{
-		Names:             g.names(),
+		Names:             def.Names(g.namespace),
 		PostgresURL:       g.postgresURL,
 		RedisURL:          g.redisURL,
 		ElasticsearchURLs: kafkaconn.SplitList(g.elasticsearchURL),

@@ -1,6 +1,10 @@
 package schemas
 
-import "time"
+import (
+	"time"
+
+	"github.com/prism-cqrs/prism/records"
+)
 
 // PaymentStatus is the state of a payment in its status machine:
 // PENDING → AUTHORIZED | FAILED | CANCELLED; AUTHORIZED → CAPTURED | FAILED |
@@ -33,14 +37,11 @@ const (
 	TypePaymentDeleted       = "PaymentDeleted"
 )
 
-// RecentCommand remembers one accepted command of an aggregate so a retry of
+// RecentCommand remembers one accepted command of a payment so a retry of
 // the same command id is answered with its earlier outcome instead of being
-// applied twice. It travels inside the state on the compacted events topic,
-// so deduplication survives restarts and rebalances.
-type RecentCommand struct {
-	CommandID string `avro:"commandId" json:"commandId"`
-	Version   int64  `avro:"version" json:"version"` // aggregate version of the command's last event
-}
+// applied twice: the dedup memory entry every aggregate shares
+// (records.RecentCommand, kept by package records/dedup).
+type RecentCommand = records.RecentCommand
 
 // Payment is the full state of one payment aggregate. Money is an int64 in
 // the currency's minor units, never a float.
@@ -154,15 +155,16 @@ type EventEnvelope struct {
 	State          *Payment     `avro:"state"`
 }
 
-// Reason codes of a rejected command.
+// Reason codes of a rejected command: the records.Reason* codes every
+// aggregate shares.
 const (
-	ReasonAlreadyExists     = "ALREADY_EXISTS"
-	ReasonNotFound          = "NOT_FOUND"
-	ReasonVersionConflict   = "VERSION_CONFLICT"
-	ReasonForbidden         = "FORBIDDEN"
-	ReasonInvalidTransition = "INVALID_TRANSITION"
-	ReasonInvalidState      = "INVALID_STATE"
-	ReasonInvalidField      = "INVALID_FIELD"
+	ReasonAlreadyExists     = records.ReasonAlreadyExists
+	ReasonNotFound          = records.ReasonNotFound
+	ReasonVersionConflict   = records.ReasonVersionConflict
+	ReasonForbidden         = records.ReasonForbidden
+	ReasonInvalidTransition = records.ReasonInvalidTransition
+	ReasonInvalidState      = records.ReasonInvalidState
+	ReasonInvalidField      = records.ReasonInvalidField
 )
 
 // CommandResult is the value of a record on the command-results topic, keyed

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/money"
 	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
@@ -25,7 +25,7 @@ type store struct {
 }
 
 func newStore(t *testing.T) *store {
-	names := topology.NewNames(harness.Namespace(t)).Aggregate("payments")
+	names := topology.NewNames(testkit.Namespace(t)).Aggregate("payments")
 	return &store{es: newESServer(t, names), names: names}
 }
 

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -23,7 +23,7 @@ type esServer struct{ url string }
 // indices of names (which drops their alias).
 func newESServer(t *testing.T, names topology.Names) *esServer {
 	t.Helper()
-	s := &esServer{url: strings.TrimRight(harness.ElasticsearchURL(t), "/")}
+	s := &esServer{url: strings.TrimRight(testkit.ElasticsearchURL(t), "/")}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

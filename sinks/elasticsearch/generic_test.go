@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/projections"
 	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/sinks"
@@ -75,8 +75,8 @@ func widgetEvent(off int64, id string, v int64, w *widget) sinks.Event {
 // replayed then does not resurrect; a new life is written; a document the
 // projection refuses or the mapping lacks is rejected with its reason.
 func TestNonPaymentDocument(t *testing.T) {
-	ctx := harness.Context(t, 2*time.Minute)
-	names := topology.NewNames(harness.Namespace(t)).Aggregate("widgets")
+	ctx := testkit.Context(t, 2*time.Minute)
+	names := topology.NewNames(testkit.Namespace(t)).Aggregate("widgets")
 	es := newESServer(t, names)
 	tg, err := essink.NewTarget(essink.DefaultConfig(es.url, names), widgetDocument{})
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
@@ -56,8 +56,8 @@ func getDoc(t *testing.T, ctx context.Context, url, index, id string) storedDoc 
 // lives change nothing afterwards, and an older version of the new life
 // re-sent at a new offset is still ignored.
 func TestRecreateAfterDelete(t *testing.T) {
-	url := strings.TrimRight(harness.ElasticsearchURL(t), "/")
-	ctx := harness.Context(t, 2*time.Minute)
+	url := strings.TrimRight(testkit.ElasticsearchURL(t), "/")
+	ctx := testkit.Context(t, 2*time.Minute)
 	t0 := time.Date(2026, 4, 1, 10, 0, 0, 0, time.UTC)
 	first := sinktest.Life("p", 0, 100, t0, true)                  // offsets 0..3: v1, v2, delete v3, tombstone
 	second := sinktest.Life("p", 4, 700, t0.Add(time.Hour), false) // offsets 4..5: v1, v2 of the new life
@@ -75,7 +75,7 @@ func TestRecreateAfterDelete(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			names := topology.NewNames(harness.Namespace(t)).Aggregate("payments")
+			names := topology.NewNames(testkit.Namespace(t)).Aggregate("payments")
 			tg, err := essink.NewTarget(essink.DefaultConfig(url, names), payment.ElasticsearchProjection{})
 			if err != nil {
 				t.Fatal(err)

@@ -12,7 +12,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/projections"
@@ -22,7 +22,7 @@ import (
 	"github.com/prism-cqrs/prism/topology"
 )
 
-// store is one namespace of the real Redis (harness.RedisURL), its keys
+// store is one namespace of the real Redis (testkit.RedisURL), its keys
 // deleted at cleanup.
 type store struct {
 	url    string
@@ -34,12 +34,12 @@ type store struct {
 
 func newStore(t testing.TB, plural string, cache projections.Cache) *store {
 	t.Helper()
-	url := harness.RedisURL(t)
+	url := testkit.RedisURL(t)
 	opts, err := goredis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := topology.NewNames(harness.Namespace(t)).Aggregate(plural)
+	names := topology.NewNames(testkit.Namespace(t)).Aggregate(plural)
 	s := &store{url: url, names: names, keys: redissink.NewKeys(names, cache.CacheLayout()), client: goredis.NewClient(opts), cache: cache}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -10,7 +10,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/projections"
@@ -72,7 +72,7 @@ func noteEvent(off int64, id string, v int64, text string, at time.Time) sinks.E
 // older version re-sent at a new offset change nothing; a delete and a
 // tombstone remove; Payment's keys are untouched by all of it.
 func TestAnotherAggregate(t *testing.T) {
-	ctx := harness.Context(t, time.Minute)
+	ctx := testkit.Context(t, time.Minute)
 	s := newStore(t, "notes", noteCache{})
 	ns := s.names.Namespace
 	tg, err := s.NewTarget(ctx)

@@ -10,7 +10,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
@@ -49,8 +49,8 @@ func readDoc(t *testing.T, ctx context.Context, c *goredis.Client, key string) *
 // change nothing afterwards, and an older version of the new life re-sent
 // at a new offset is still ignored.
 func TestRecreateAfterDelete(t *testing.T) {
-	url := harness.RedisURL(t)
-	ctx := harness.Context(t, time.Minute)
+	url := testkit.RedisURL(t)
+	ctx := testkit.Context(t, time.Minute)
 	opts, err := goredis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +72,7 @@ func TestRecreateAfterDelete(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			names := topology.NewNames(harness.Namespace(t)).Aggregate("payments")
+			names := topology.NewNames(testkit.Namespace(t)).Aggregate("payments")
 			t.Cleanup(func() {
 				keys, _ := client.Keys(context.Background(), names.RedisPrefix()+"*").Result()
 				if len(keys) > 0 {

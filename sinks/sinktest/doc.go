@@ -10,8 +10,8 @@
 //
 //	func TestConformance(t *testing.T) {
 //		sinktest.Run(t, func(t *testing.T) sinktest.Store {
-//			ns := harness.Namespace(t)
-//			return &myStore{url: harness.PostgresURL(t), ns: ns}
+//			ns := testkit.Namespace(t)
+//			return &myStore{url: testkit.PostgresURL(t), ns: ns}
 //		})
 //	}
 //

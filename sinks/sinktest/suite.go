@@ -23,7 +23,7 @@ type Store interface {
 }
 
 // Factory returns a fresh, empty Store; it registers its own cleanup with
-// t.Cleanup. Tests needing a real service call harness.* inside it.
+// t.Cleanup. Tests needing a real service call testkit.* (internal/testkit) inside it.
 type Factory func(t *testing.T) Store
 
 // Option tunes Run.

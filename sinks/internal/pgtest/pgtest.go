@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/prism-cqrs/prism/integration/harness"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/sinks/internal/pgstore"
 	"github.com/prism-cqrs/prism/topology"
 )
@@ -16,12 +16,12 @@ import (
 // Schema returns the Postgres URL, a schema name unique to tb (not
 // created: the sink's Setup does that) and a pool on that Postgres. At
 // cleanup the schema is dropped (errors ignored) and the pool closed.
-// Without a Postgres it fails or skips as harness.PostgresURL does; a
+// Without a Postgres it fails or skips as testkit.PostgresURL does; a
 // pool that cannot be configured fails tb.
 func Schema(tb testing.TB) (url, schema string, pool *pgxpool.Pool) {
 	tb.Helper()
-	url = harness.PostgresURL(tb)
-	schema = topology.NewNames(harness.Namespace(tb)).PostgresSchema()
+	url = testkit.PostgresURL(tb)
+	schema = topology.NewNames(testkit.Namespace(tb)).PostgresSchema()
 	pool, err := pgxpool.New(context.Background(), url)
 	if err != nil {
 		tb.Fatal(err)

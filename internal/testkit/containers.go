@@ -1,4 +1,4 @@
-package harness
+package testkit
 
 // The testcontainers-go path: when a service is not configured (its PRISM_*
 // variable is unset), does not answer at its default address, and a Docker

@@ -1,5 +1,8 @@
-// Package harness gives end-to-end tests the real services (Kafka, Postgres,
-// Redis, Elasticsearch) and an isolated namespace per test.
+// Package testkit is the one test support package of the repository: it
+// gives the integration tests (integration/) and the packages' own tests
+// against real services (sinks, processors) the real services (Kafka,
+// Postgres, Redis, Elasticsearch), an isolated namespace per test and the
+// prism binary.
 //
 // Connection settings come from PRISM_KAFKA_BROKERS, PRISM_POSTGRES_URL,
 // PRISM_REDIS_URL and PRISM_ELASTICSEARCH_URL (defaults: the ports that
@@ -8,7 +11,7 @@
 // otherwise: under CI a green run always means the service was really used.
 // With a Docker engine, a service that is not configured and does not answer
 // at its default address is started with testcontainers-go (containers.go).
-package harness
+package testkit
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package harness
+package testkit
 
 // The four service containers, configured like docker-compose.kafka.yml and
 // scripts/services.sh: single-node Kafka in KRaft mode with transactions at
