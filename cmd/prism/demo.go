@@ -88,7 +88,7 @@ func runDemo(cmd *cobra.Command, g *globals, f *demoFlags) error {
 	if err != nil {
 		return err
 	}
-	def, err := g.firstAggregate()
+	def, err := demoAggregate()
 	if err != nil {
 		return err
 	}
