@@ -148,7 +148,7 @@ func TestJavaInterop(t *testing.T) {
 	// 1. Apache Avro computes the fingerprints Prism writes, and those of
 	// the checked-in copy payment/schemas/testdata/avro_java_fingerprints.jsonl.
 	fps := runJava(t, ctx, script, root, "fingerprints", "payment/schemas/avro")
-	checkedIn, err := os.ReadFile(filepath.Join(root, "schemas", "testdata", "avro_java_fingerprints.jsonl"))
+	checkedIn, err := os.ReadFile(filepath.Join(root, "payment", "schemas", "testdata", "avro_java_fingerprints.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +251,7 @@ func TestJavaInterop(t *testing.T) {
 	// The Java reader fails on a record it cannot decode: an event with the
 	// fingerprint earlier Prism builds wrote (payment/schemas/testdata/legacy), which
 	// Prism still reads but a spec-following reader does not know.
-	legacy, err := os.ReadFile(filepath.Join(root, "schemas", "testdata", "legacy", "event.bin"))
+	legacy, err := os.ReadFile(filepath.Join(root, "payment", "schemas", "testdata", "legacy", "event.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
