@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/prism-cqrs/prism/aggregates"
+	"github.com/prism-cqrs/prism/invoice"
 	"github.com/prism-cqrs/prism/payment"
 )
 
@@ -11,5 +12,6 @@ import (
 func buildRegistry() (*aggregates.Registry, error) {
 	return aggregates.Build(
 		payment.Definition,
+		invoice.Definition,
 	)
 }
