@@ -265,7 +265,7 @@ func cleanupNamespace(t *testing.T, brokers []string, pg, rd, es, ns string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		if cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...)); err == nil {
-			spec, _ := topology.NewSpec(topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: ns})
+			spec, _ := topology.NewSpec(topology.SpecConfig{Aggregates: registeredPlurals(t), Namespace: ns})
 			_ = topology.DeleteTopics(ctx, cl, spec)
 			cl.Close()
 		}

@@ -106,7 +106,7 @@ func tailFile(path string, n int) string {
 // topics and the client go away when the test ends.
 func testTopics(t testing.TB, brokers []string, ns string, partitions int32, linger time.Duration) (topology.Spec, *kgo.Client) {
 	t.Helper()
-	spec, err := topology.NewSpec(topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: ns, Partitions: partitions})
+	spec, err := topology.NewSpec(topology.SpecConfig{Aggregates: registeredPlurals(t), Namespace: ns, Partitions: partitions})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -76,7 +76,7 @@ func TestProduceFileRejectsWhatTheProcessorWould(t *testing.T) {
 // before anything is produced (exit 3), and --skip-invalid produces the rest.
 func TestProduceFileChecksRecordSizeFirst(t *testing.T) {
 	t.Parallel()
-	e := newProdEnvSpec(t, topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: testkit.Namespace(t), Partitions: 3, MaxMessageBytes: 1024})
+	e := newProdEnvSpec(t, topology.SpecConfig{Namespace: testkit.Namespace(t), Partitions: 3, MaxMessageBytes: 1024})
 	ctx := testkit.Context(t, 3*time.Minute)
 	small := func(id string) string {
 		return `{"type":"CreatePayment","commandId":"` + id + `","paymentId":"p-` + id + `","organizationId":"o","userId":"u","amount":"1","currency":"EUR","description":"small"}`
@@ -129,7 +129,7 @@ func TestRecordSizeMatchesTheBroker(t *testing.T) {
 		return p
 	}
 	// The size: the smallest limit OversizedLines lets the record through.
-	probeEnv := newProdEnvSpec(t, topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: testkit.Namespace(t) + "a", Partitions: 1})
+	probeEnv := newProdEnvSpec(t, topology.SpecConfig{Namespace: testkit.Namespace(t) + "a", Partitions: 1})
 	probe, probeTopic := newProducer(probeEnv), probeEnv.names.CommandsTopic()
 	size := 0
 	for limit := 1024; limit < 4096; limit++ {
@@ -149,7 +149,7 @@ func TestRecordSizeMatchesTheBroker(t *testing.T) {
 		limit int
 		fits  bool
 	}{{size, true}, {size - 1, false}} {
-		e := newProdEnvSpec(t, topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: fmt.Sprintf("%sm%d", testkit.Namespace(t), tc.limit), Partitions: 1, MaxMessageBytes: int32(tc.limit)})
+		e := newProdEnvSpec(t, topology.SpecConfig{Namespace: fmt.Sprintf("%sm%d", testkit.Namespace(t), tc.limit), Partitions: 1, MaxMessageBytes: int32(tc.limit)})
 		p := newProducer(e)
 		limit, fromTopic, err := p.RecordLimit(ctx, e.names.CommandsTopic())
 		if err != nil || !fromTopic || limit != tc.limit {

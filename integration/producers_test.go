@@ -55,12 +55,17 @@ type prodEnv struct {
 
 func newProdEnv(t testing.TB) *prodEnv {
 	t.Helper()
-	return newProdEnvSpec(t, topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: testkit.Namespace(t), Partitions: 6})
+	return newProdEnvSpec(t, topology.SpecConfig{Namespace: testkit.Namespace(t), Partitions: 6})
 }
 
-// newProdEnvSpec is newProdEnv with the topics of cfg.
+// newProdEnvSpec is newProdEnv with the topics of cfg, for every aggregate
+// the binary serves (cfg.Aggregates nil), so that a processor it starts
+// finds all its topics.
 func newProdEnvSpec(t testing.TB, cfg topology.SpecConfig) *prodEnv {
 	t.Helper()
+	if cfg.Aggregates == nil {
+		cfg.Aggregates = registeredPlurals(t)
+	}
 	brokers := testkit.KafkaBrokers(t)
 	ctx := testkit.Context(t, 2*time.Minute)
 	spec, err := topology.NewSpec(cfg)

@@ -52,7 +52,7 @@ func TestRecreateAfterDelete(t *testing.T) {
 	t.Cleanup(func() {
 		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 		if err == nil {
-			spec, _ := topology.NewSpec(topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: ns, Partitions: 2})
+			spec, _ := topology.NewSpec(topology.SpecConfig{Aggregates: registeredPlurals(t), Namespace: ns, Partitions: 2})
 			_ = topology.DeleteTopics(context.Background(), cl, spec)
 			cl.Close()
 		}

@@ -39,7 +39,7 @@ func TestVersionFlag(t *testing.T) {
 			t.Fatalf("reference line %q: %v", l, err)
 		}
 		n++
-		want := "avro/" + row.File + "  " // the file, then its fingerprint on the same line
+		want := "payment/schemas/avro/" + row.File + "  " // the file, then its fingerprint on the same line
 		line := ""
 		for _, l := range strings.Split(out, "\n") {
 			if strings.Contains(l, want) {
