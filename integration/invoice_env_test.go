@@ -47,7 +47,6 @@ type invEnv struct {
 	codec                  *schemas.Codec
 	procs                  map[string]*prismProc
 	sinkAddrs              map[string]string
-	topologyArgs           []string
 	partitions             int
 }
 
