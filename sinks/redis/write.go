@@ -40,11 +40,11 @@ type chunk struct {
 // CacheDoc fails: no state, an unknown currency; no id or organization, an
 // id differing from the event's aggregate id, a document not starting with
 // its version) are returned as rejected; the offsets of the events Write
-// rejects still advance, so a restart does not reject them twice. On error the chunks before the failing one are
-// applied: the retried batch skips them by offset. Redis unreachable,
-// timeouts and transient replies are wrapped in sinks.ErrTransient. A
-// script cache emptied by a Redis restart (NOSCRIPT) is reloaded and the
-// chunk re-sent.
+// rejects still advance, so a restart does not reject them twice. On
+// error the chunks before the failing one are applied: the retried batch
+// skips them by offset. Redis unreachable, timeouts and transient replies
+// are wrapped in sinks.ErrTransient. A script cache emptied by a Redis
+// restart (NOSCRIPT) is reloaded and the chunk re-sent.
 func (t *Target) Write(ctx context.Context, topic string, batch []sinks.Event) ([]sinks.Rejected, error) {
 	if len(batch) == 0 {
 		return nil, nil
