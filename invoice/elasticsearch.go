@@ -8,6 +8,7 @@ import (
 	"github.com/prism-cqrs/prism/invoice/schemas"
 	"github.com/prism-cqrs/prism/money"
 	"github.com/prism-cqrs/prism/projections"
+	"github.com/prism-cqrs/prism/records"
 )
 
 // esDateFormat is how the Elasticsearch document writes times: UTC,
@@ -137,6 +138,13 @@ func (ElasticsearchProjection) Mapping(caps projections.IndexCapabilities) (json
 		"voided_at":   date,
 		"version":     long,
 	})
+}
+
+// Check refuses an event of a type Invoice does not know, one without an
+// invoice state (invoices are never removed: only a tombstone deletes a
+// document) and one carrying another invoice's state.
+func (ElasticsearchProjection) Check(ev *records.Event) string {
+	return checkInvoiceEvent(ev, false)
 }
 
 // Render returns the ElasticsearchDocument of state, a *schemas.Invoice.

@@ -72,6 +72,13 @@ type RedisInvalidation struct {
 	Version        int64  `json:"version"`
 }
 
+// Check refuses an event of a type Invoice does not know, one without an
+// invoice state (invoices are never removed) and one carrying another
+// invoice's state.
+func (RedisCache) Check(ev *records.Event) string {
+	return checkInvoiceEvent(ev, false)
+}
+
 // CacheDoc renders ev's invoice. Invoices are never deleted: an event
 // without an invoice state cannot be represented.
 func (RedisCache) CacheDoc(ev *records.Event) (projections.CacheDoc, error) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/projections"
+	"github.com/prism-cqrs/prism/records"
 )
 
 // ElasticsearchDateFormat is how the Elasticsearch document writes dates:
@@ -98,6 +99,11 @@ func (ElasticsearchProjection) Mapping(caps projections.IndexCapabilities) (json
 		"version":    map[string]any{"type": "long"},
 	})
 }
+
+// Check accepts every event: any payment event without a state removes the
+// document (PaymentDeleted), and Render refuses a state that is not a
+// payment.
+func (ElasticsearchProjection) Check(*records.Event) string { return "" }
 
 // Render returns the ElasticsearchDocument of state, a *schemas.Payment.
 func (ElasticsearchProjection) Render(state any) ([]byte, error) {

@@ -31,24 +31,37 @@ func (RedisCache) CacheLayout() projections.CacheLayout {
 	}
 }
 
+// Check refuses what CacheDoc can never store, from the event alone: a
+// PaymentDeleted without aggregate or organization id, any other event
+// without a payment state.
+func (RedisCache) Check(ev *records.Event) string {
+	if ev.Type == schemas.TypePaymentDeleted {
+		if ev.AggregateID == "" || ev.OrganizationID == "" {
+			return "PaymentDeleted without aggregate or organization id"
+		}
+		return ""
+	}
+	if p, ok := ev.State.(*schemas.Payment); !ok || p == nil {
+		if ev.State == nil {
+			return fmt.Sprintf("%s event %s carries no state", ev.Type, ev.EventID)
+		}
+		return fmt.Sprintf("%s event %s carries a %T, not a payment", ev.Type, ev.EventID, ev.State)
+	}
+	return ""
+}
+
 // CacheDoc renders ev: PaymentDeleted deletes; any other event must carry
 // the payment's state, which it renders as RedisDocument. It fails for an
 // event without state and for a state a reader could not use (no id, no
 // organization, an amount money.Format refuses).
-func (RedisCache) CacheDoc(ev *records.Event) (projections.CacheDoc, error) {
+func (c RedisCache) CacheDoc(ev *records.Event) (projections.CacheDoc, error) {
+	if reason := c.Check(ev); reason != "" {
+		return projections.CacheDoc{}, errors.New(reason)
+	}
 	if ev.Type == schemas.TypePaymentDeleted {
-		if ev.AggregateID == "" || ev.OrganizationID == "" {
-			return projections.CacheDoc{}, errors.New("PaymentDeleted without aggregate or organization id")
-		}
 		return projections.CacheDoc{Delete: true, ID: ev.AggregateID, OrganizationID: ev.OrganizationID, Version: ev.Version}, nil
 	}
-	p, ok := ev.State.(*schemas.Payment)
-	if !ok || p == nil {
-		if ev.State == nil {
-			return projections.CacheDoc{}, fmt.Errorf("%s event %s carries no state", ev.Type, ev.EventID)
-		}
-		return projections.CacheDoc{}, fmt.Errorf("%s event %s carries a %T, not a payment", ev.Type, ev.EventID, ev.State)
-	}
+	p := ev.State.(*schemas.Payment)
 	doc, err := newRedisDocument(p)
 	if err != nil {
 		return projections.CacheDoc{}, fmt.Errorf("%s event %s: %w", ev.Type, ev.EventID, err)

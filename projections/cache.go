@@ -9,6 +9,14 @@ import "github.com/prism-cqrs/prism/records"
 // invalidation messages, TTLs) to itself; the aggregate only names its
 // keys and fields (CacheLayout) and renders each event (CacheDoc).
 type Cache interface {
+	// Check returns why the sink can never store ev ("" when it can), known
+	// from the event alone: an unknown type, a missing state on an event
+	// that does not remove the aggregate, the state of another aggregate.
+	// The sink sends a refused event to the events DLQ before its batch is
+	// written (sinks.Checker), with the reason. ev is never a tombstone.
+	// CacheDoc may still refuse what Check accepts. Check is called for
+	// every event and must not allocate on the valid path.
+	Check(ev *records.Event) string
 	// CacheLayout names the aggregate's keys and JSON fields. The sink
 	// reads it once, when the target is built.
 	CacheLayout() CacheLayout

@@ -1,14 +1,26 @@
 package projections
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/prism-cqrs/prism/records"
+)
 
 // Document is how an aggregate renders into its Elasticsearch index
 // (sinks/elasticsearch): the index mapping and one document per live
 // aggregate, whose _id is records.Event.AggregateID. The sink owns the rest:
-// external versions, deletes (an event whose State is nil, and tombstones),
-// the stale check, the index, alias and namespace record. Implementations
-// are safe for concurrent use.
+// external versions, deletes (an event Check accepts whose State is nil,
+// and tombstones), the stale check, the index, alias and namespace record.
+// Implementations are safe for concurrent use.
 type Document interface {
+	// Check returns why the sink can never index ev ("" when it can), known
+	// from the event alone: an unknown type, a missing state on an event
+	// that does not remove the aggregate, the state of another aggregate.
+	// The sink sends a refused event to the events DLQ with the reason; an
+	// accepted event without a state deletes the document. ev is never a
+	// tombstone (those always delete) and has an aggregate id. Check is
+	// called for every event and must not allocate on the valid path.
+	Check(ev *records.Event) string
 	// Mapping returns the "properties" object of the index mapping (JSON).
 	// The sink adds "dynamic": "strict" (a field Render writes that the
 	// mapping lacks rejects the event) and "_meta" (the owning namespace).

@@ -20,4 +20,9 @@
 // document (same life, version not above: projections.LiveFields).
 // Elasticsearch keeps no Kafka offsets: the runtime commits the group's
 // offsets after a batch is written.
+//
+// The target is a sinks.Checker: an event the projection's Check refuses
+// (Invoice: a type it does not know, an event without an invoice state) goes
+// to the events DLQ before the batch is written, never to the index; an
+// accepted event without a state deletes the document, as a tombstone does.
 package elasticsearch

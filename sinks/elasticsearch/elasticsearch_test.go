@@ -15,6 +15,7 @@ import (
 	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/projections"
+	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/topology"
 )
@@ -278,6 +279,7 @@ func (d capsDocument) Mapping(caps projections.IndexCapabilities) (json.RawMessa
 func (capsDocument) Render(any) ([]byte, error)   { return []byte(`{"n":1}`), nil }
 func (capsDocument) Live() projections.LiveFields { return projections.LiveFields{Version: "n"} }
 func (capsDocument) Life(any) string              { return "" }
+func (capsDocument) Check(*records.Event) string  { return "" }
 
 // TestSetupTellsTheProjectionTheModulesOfEveryNode: a module counts only
 // when every node has it (as a module or a plugin), and the index is

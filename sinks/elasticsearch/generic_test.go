@@ -46,6 +46,8 @@ func (widgetDocument) Render(state any) ([]byte, error) {
 	return json.Marshal(doc)
 }
 
+func (widgetDocument) Check(*records.Event) string { return "" }
+
 func (widgetDocument) Live() projections.LiveFields {
 	return projections.LiveFields{Version: "rev", Life: "born"}
 }

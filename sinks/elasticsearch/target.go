@@ -35,8 +35,9 @@ type Target struct {
 }
 
 var (
-	_ sinks.Target = (*Target)(nil)
-	_ sinks.Pinger = (*Target)(nil)
+	_ sinks.Target  = (*Target)(nil)
+	_ sinks.Pinger  = (*Target)(nil)
+	_ sinks.Checker = (*Target)(nil)
 )
 
 // NewTarget validates cfg and builds a client for the aggregate whose

@@ -33,9 +33,12 @@ type bulkOp struct {
 // Write sends the batch as one _bulk request (refresh=false) to the
 // concrete index, after one _mget of the live documents it touches.
 //
-// An event with a state is indexed (the document the projection renders,
-// _id = its aggregate id); one without a state (the aggregate removed) and
-// a tombstone delete the document. The external version of every action
+// An event the projection refuses (Check, projections.Document.Check) is
+// rejected; the runtime usually took it out of the batch already (the
+// target is a sinks.Checker). An event with a state is indexed (the
+// document the projection renders, _id = its aggregate id); one without a
+// state that the projection accepts (the aggregate removed) and a
+// tombstone delete the document. The external version of every action
 // is the event's offset + 1: every event of an aggregate is in one
 // partition and the processor emits each event once, so offset order is
 // the true order of an aggregate's events, across a delete and a
@@ -88,6 +91,32 @@ func (t *Target) Write(ctx context.Context, topic string, batch []sinks.Event) (
 		return nil, fmt.Errorf("elasticsearch: bulk of %d operations for %d events from %s into %s: %w", len(ops), len(batch), topic, t.index, err)
 	}
 	return append(rejected, more...), nil
+}
+
+// Check implements sinks.Checker: the events Write rejects whatever the
+// index holds, known from the event alone. A tombstone needs a key; an
+// event needs an aggregate id and the projection's approval
+// (projections.Document.Check), and one with a state a version of at least
+// 1. Only what Render refuses (and a document Elasticsearch refuses) is
+// left to Write.
+func (t *Target) Check(ev sinks.Event) string {
+	env := ev.Envelope
+	switch {
+	case env == nil:
+		if ev.Key == "" {
+			return "tombstone without a key"
+		}
+		return ""
+	case env.AggregateID == "":
+		return fmt.Sprintf("%s event %s without aggregate id", env.Type, env.EventID)
+	}
+	if reason := t.doc.Check(env); reason != "" {
+		return fmt.Sprintf("%s event %s: %s", env.Type, env.EventID, reason)
+	}
+	if env.State != nil && env.Version < 1 {
+		return fmt.Sprintf("%s event %s: version %d, want at least 1", env.Type, env.EventID, env.Version)
+	}
+	return ""
 }
 
 // eventOps maps every event of the batch to its operation, in batch order.
@@ -254,20 +283,16 @@ func (t *Target) liveDocs(ctx context.Context, ids []string) (map[string]liveSta
 // operation maps one event to its bulk operation, or says why the target
 // rejects it. The external version is the event's offset + 1.
 func (t *Target) operation(ev sinks.Event) (bulkOp, string) {
+	if reason := t.Check(ev); reason != "" {
+		return bulkOp{}, reason
+	}
 	env := ev.Envelope
 	ext := ev.Offset + 1
 	switch {
 	case env == nil:
-		if ev.Key == "" {
-			return bulkOp{}, "tombstone without a key"
-		}
 		return bulkOp{ev: ev, delete: true, id: ev.Key, version: ext}, ""
-	case env.AggregateID == "":
-		return bulkOp{}, fmt.Sprintf("%s event %s without aggregate id", env.Type, env.EventID)
 	case env.State == nil:
 		return bulkOp{ev: ev, delete: true, id: env.AggregateID, version: ext, aggregate: env.Version}, ""
-	case env.Version < 1:
-		return bulkOp{}, fmt.Sprintf("%s event %s: version %d, want at least 1", env.Type, env.EventID, env.Version)
 	}
 	doc, err := t.doc.Render(env.State)
 	if err != nil {

@@ -36,6 +36,8 @@ func (noteCache) CacheLayout() projections.CacheLayout {
 		OrganizationField: "tenant", IDField: "noteId"}
 }
 
+func (noteCache) Check(*records.Event) string { return "" }
+
 func (noteCache) CacheDoc(ev *records.Event) (projections.CacheDoc, error) {
 	if ev.Type == "NoteErased" {
 		return projections.CacheDoc{Delete: true, ID: ev.AggregateID, OrganizationID: ev.OrganizationID, Version: ev.Version}, nil

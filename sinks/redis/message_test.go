@@ -94,6 +94,8 @@ func (brokenCache) CacheLayout() projections.CacheLayout {
 	return projections.CacheLayout{Key: "thing", Recent: "recent:things", CacheVersion: "cachever:things", OrganizationField: "org", IDField: "thingId"}
 }
 
+func (brokenCache) Check(*records.Event) string { return "" }
+
 func (brokenCache) CacheDoc(ev *records.Event) (projections.CacheDoc, error) {
 	switch ev.Type {
 	case "NoVersionHead":

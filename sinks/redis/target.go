@@ -34,8 +34,9 @@ type Target struct {
 }
 
 var (
-	_ sinks.Target = (*Target)(nil)
-	_ sinks.Pinger = (*Target)(nil)
+	_ sinks.Target  = (*Target)(nil)
+	_ sinks.Pinger  = (*Target)(nil)
+	_ sinks.Checker = (*Target)(nil)
 )
 
 // NewTarget validates cfg and the layout of cache (ValidateLayout) and opens

@@ -34,15 +34,17 @@ type chunk struct {
 // runtime seeks back to CommittedOffsets (now absent: the log start) and the
 // cache is rebuilt from the compacted topic.
 //
-// Events that cannot be represented (the aggregate's CacheDoc fails: no
-// state, an unknown currency; no id or organization, an id differing from
-// the event's aggregate id, a document not starting with its version) are
-// returned as rejected; their offsets still advance, so a restart does
-// not reject them twice. On error the chunks before the failing one are
-// applied: the retried batch skips them by offset. Redis unreachable,
-// timeouts and transient replies are wrapped in sinks.ErrTransient. A
-// script cache emptied by a Redis restart (NOSCRIPT) is reloaded and the
-// chunk re-sent.
+// Events the projection refuses (Check) are rejected; the runtime usually
+// took them out of the batch already and sent them to the DLQ (the target
+// is a sinks.Checker). Events that cannot be represented (the aggregate's
+// CacheDoc fails: no state, an unknown currency; no id or organization, an
+// id differing from the event's aggregate id, a document not starting with
+// its version) are returned as rejected; the offsets of the events Write
+// rejects still advance, so a restart does not reject them twice. On
+// error the chunks before the failing one are applied: the retried batch
+// skips them by offset. Redis unreachable, timeouts and transient replies
+// are wrapped in sinks.ErrTransient. A script cache emptied by a Redis
+// restart (NOSCRIPT) is reloaded and the chunk re-sent.
 func (t *Target) Write(ctx context.Context, topic string, batch []sinks.Event) ([]sinks.Rejected, error) {
 	if len(batch) == 0 {
 		return nil, nil
@@ -201,14 +203,30 @@ type writeOp struct {
 	doc     []byte
 }
 
-// operation maps an event to its script operation through the aggregate's
-// projections.Cache, or returns why the target rejects it.
-func (t *Target) operation(ev sinks.Event) (writeOp, string) {
+// Check implements sinks.Checker: the events Write rejects whatever Redis
+// holds, known from the event alone: a tombstone without a key, an event
+// the projection refuses (projections.Cache.Check). What only CacheDoc
+// finds out (a state a reader could not use, a document breaking the
+// contract) is left to Write.
+func (t *Target) Check(ev sinks.Event) string {
 	env := ev.Envelope
 	if env == nil {
 		if ev.Key == "" {
-			return writeOp{}, "tombstone without a key"
+			return "tombstone without a key"
 		}
+		return ""
+	}
+	return t.cache.Check(env)
+}
+
+// operation maps an event to its script operation through the aggregate's
+// projections.Cache, or returns why the target rejects it.
+func (t *Target) operation(ev sinks.Event) (writeOp, string) {
+	if reason := t.Check(ev); reason != "" {
+		return writeOp{}, reason
+	}
+	env := ev.Envelope
+	if env == nil {
 		return writeOp{kind: kindTombstone, id: ev.Key}, ""
 	}
 	d, err := t.cache.CacheDoc(env)
