@@ -179,7 +179,7 @@ func TestCLILogFormatJSON(t *testing.T) {
 	e := newTopologyEnv(t)
 	ctx := testkit.Context(t, 5*time.Minute)
 	pg, rd, es := testkit.PostgresURL(t), testkit.RedisURL(t), testkit.ElasticsearchURL(t)
-	if _, err := e.admin.Apply(ctx, e.spec(t, 2), topology.ApplyOptions{}); err != nil {
+	if _, err := e.admin.Apply(ctx, e.allSpec(t, 2), topology.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	common := []string{"--namespace", e.ns, "--brokers", strings.Join(e.brokers, ","), "--log-format", "json",

@@ -148,7 +148,7 @@ func TestLagSettlesCommitMarkers(t *testing.T) {
 func TestLagNeverCommittedGroupFromLogStart(t *testing.T) {
 	e := newTopologyEnv(t)
 	ctx := testkit.Context(t, 2*time.Minute)
-	if _, err := e.admin.Apply(ctx, e.spec(t, 2), topology.ApplyOptions{}); err != nil {
+	if _, err := e.admin.Apply(ctx, e.allSpec(t, 2), topology.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	names := topology.NewNames(e.ns).Aggregate("payments")

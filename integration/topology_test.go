@@ -50,6 +50,17 @@ func newTopologyEnv(t *testing.T) topologyEnv {
 	return topologyEnv{ns: ns, brokers: brokers, admin: adm}
 }
 
+// allSpec is the spec of every aggregate the binary serves, for tests that
+// run `prism process`, `prism sink` or `prism lag` on the namespace.
+func (e topologyEnv) allSpec(t *testing.T, partitions int32) topology.Spec {
+	t.Helper()
+	s, err := topology.NewSpec(topology.SpecConfig{Aggregates: registeredPlurals(t), Namespace: e.ns, Partitions: partitions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func (e topologyEnv) spec(t *testing.T, partitions int32) topology.Spec {
 	t.Helper()
 	s, err := topology.NewSpec(topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: e.ns, Partitions: partitions})
