@@ -140,14 +140,14 @@ func TestDecodeErrorsNameTheirClass(t *testing.T) {
 	mismatch := sampleCommands()["add-line"]
 	mismatch.Type = TypeIssueInvoice
 	w := commandWire{CommandID: "c", Type: mismatch.Type, InvoiceID: "i", Payload: mismatch.Payload.AddLine}
-	mismatchBytes, err := c.encode(KindCommand, &w)
+	mismatchBytes, err := c.core.Encode(KindCommand, &w)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The payload union index is the last varint before the branch: build a
 	// command whose branch index is 9 (out of range) by hand.
 	bad := commandWire{CommandID: "c", Type: TypeIssueInvoice, InvoiceID: "i", Payload: &IssueInvoice{}}
-	badUnion, err := c.encode(KindCommand, &bad)
+	badUnion, err := c.core.Encode(KindCommand, &bad)
 	if err != nil {
 		t.Fatal(err)
 	}
