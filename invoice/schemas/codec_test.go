@@ -1,18 +1,16 @@
 package schemas
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
-	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
 	"testing"
 
 	"github.com/prism-cqrs/prism/records"
+	"github.com/prism-cqrs/prism/records/avrorec/avrotest"
 )
 
 // go test ./invoice/schemas -run Golden -update rewrites testdata/golden.
@@ -186,51 +184,16 @@ func TestDecodeErrorsNameTheirClass(t *testing.T) {
 	}
 }
 
-// apacheLine is one line of testdata/avro_java_fingerprints.jsonl, written by
+// TestFingerprintsMatchApacheAvro compares every shipped schema with
+// testdata/avro_java_fingerprints.jsonl, written by
 //
 //	interop/java/run.sh fingerprints invoice/schemas/avro > invoice/schemas/testdata/avro_java_fingerprints.jsonl
 //
 // (Apache Avro's SchemaNormalization over the same .avsc files).
-type apacheLine struct {
-	File, Record, Fingerprint, Canonical string
-}
-
 func TestFingerprintsMatchApacheAvro(t *testing.T) {
 	c := newTestCodec(t)
-	f, err := os.Open(filepath.Join("testdata", "avro_java_fingerprints.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	want := map[string]apacheLine{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var l apacheLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatal(err)
-		}
-		want["avro/"+l.File] = l
-	}
-	for _, info := range c.Schemas() {
-		w, ok := want[info.File]
-		if !ok {
-			t.Errorf("%s: not in Apache Avro's list (regenerate the testdata)", info.File)
-			continue
-		}
-		if info.Canonical != w.Canonical {
-			t.Errorf("%s: canonical form\n got %s\nwant %s", info.File, info.Canonical, w.Canonical)
-		}
-		if FingerprintHex(info.Fingerprint) != w.Fingerprint {
-			t.Errorf("%s: fingerprint %s, Apache Avro %s", info.File, FingerprintHex(info.Fingerprint), w.Fingerprint)
-		}
-		if Namespace+"."+info.Kind.String() != w.Record {
-			t.Errorf("%s: record %s, Apache Avro %s", info.File, info.Kind, w.Record)
-		}
-	}
-	if len(want) != len(c.Schemas()) {
-		t.Errorf("Apache Avro lists %d schemas, the codec ships %d", len(want), len(c.Schemas()))
-	}
+	want := avrotest.ReadJavaFingerprints(t, filepath.Join("testdata", "avro_java_fingerprints.jsonl"))
+	avrotest.CompareWithJava(t, Namespace, c.Schemas(), want)
 }
 
 func TestEncodedValuesCarryTheirFingerprint(t *testing.T) {
@@ -247,19 +210,7 @@ func TestEncodedValuesCarryTheirFingerprint(t *testing.T) {
 
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run with -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s changed: the wire format moved\n got % x\nwant % x", path, got, want)
-	}
+	avrotest.CheckGolden(t, filepath.Join("testdata", "golden", name), got, *update)
 }
 
 // TestGolden pins the bytes of one record of each kind: a schema edit that

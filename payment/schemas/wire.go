@@ -106,8 +106,8 @@ func (w *eventWire) toEnvelope(e *EventEnvelope) {
 }
 
 // unionBranches maps each payload union branch record (below Namespace) to
-// its Go type; the codec registers them on its own
-// frozen API (never the package-level avro registry).
+// its Go type; the codec registers them on its own frozen API (never the
+// package-level avro registry).
 func unionBranches() map[string]any {
 	return map[string]any{
 		TypeCreatePayment:        &CreatePayment{},
