@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"maps"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"testing"
 
 	"github.com/prism-cqrs/prism/records"
@@ -25,19 +26,10 @@ func newTestCodec(t testing.TB) *Codec {
 	return c
 }
 
-func sorted[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 func TestCommandRoundTripEveryBranch(t *testing.T) {
 	c := newTestCodec(t)
 	cases := sampleCommands()
-	for _, name := range sorted(cases) {
+	for _, name := range slices.Sorted(maps.Keys(cases)) {
 		want := cases[name]
 		b, err := c.EncodeCommand(want)
 		if err != nil {
@@ -56,7 +48,7 @@ func TestCommandRoundTripEveryBranch(t *testing.T) {
 func TestEventRoundTripEveryBranch(t *testing.T) {
 	c := newTestCodec(t)
 	cases := sampleEvents()
-	for _, name := range sorted(cases) {
+	for _, name := range slices.Sorted(maps.Keys(cases)) {
 		want := cases[name]
 		b, err := c.EncodeEvent(want)
 		if err != nil {
@@ -90,7 +82,7 @@ func TestEventRoundTripEveryBranch(t *testing.T) {
 func TestResultRoundTrip(t *testing.T) {
 	c := newTestCodec(t)
 	cases := sampleResults()
-	for _, name := range sorted(cases) {
+	for _, name := range slices.Sorted(maps.Keys(cases)) {
 		want := cases[name]
 		b, err := c.EncodeResult(want)
 		if err != nil {
