@@ -1,18 +1,17 @@
 package schemas
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
-	"os"
+	"maps"
 	"path/filepath"
 	"reflect"
-	"sort"
+	"slices"
 	"testing"
 
 	"github.com/prism-cqrs/prism/records"
+	"github.com/prism-cqrs/prism/records/avrorec/avrotest"
 )
 
 // go test ./invoice/schemas -run Golden -update rewrites testdata/golden.
@@ -27,19 +26,10 @@ func newTestCodec(t testing.TB) *Codec {
 	return c
 }
 
-func sorted[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 func TestCommandRoundTripEveryBranch(t *testing.T) {
 	c := newTestCodec(t)
 	cases := sampleCommands()
-	for _, name := range sorted(cases) {
+	for _, name := range slices.Sorted(maps.Keys(cases)) {
 		want := cases[name]
 		b, err := c.EncodeCommand(want)
 		if err != nil {
@@ -58,7 +48,7 @@ func TestCommandRoundTripEveryBranch(t *testing.T) {
 func TestEventRoundTripEveryBranch(t *testing.T) {
 	c := newTestCodec(t)
 	cases := sampleEvents()
-	for _, name := range sorted(cases) {
+	for _, name := range slices.Sorted(maps.Keys(cases)) {
 		want := cases[name]
 		b, err := c.EncodeEvent(want)
 		if err != nil {
@@ -92,7 +82,7 @@ func TestEventRoundTripEveryBranch(t *testing.T) {
 func TestResultRoundTrip(t *testing.T) {
 	c := newTestCodec(t)
 	cases := sampleResults()
-	for _, name := range sorted(cases) {
+	for _, name := range slices.Sorted(maps.Keys(cases)) {
 		want := cases[name]
 		b, err := c.EncodeResult(want)
 		if err != nil {
@@ -140,14 +130,14 @@ func TestDecodeErrorsNameTheirClass(t *testing.T) {
 	mismatch := sampleCommands()["add-line"]
 	mismatch.Type = TypeIssueInvoice
 	w := commandWire{CommandID: "c", Type: mismatch.Type, InvoiceID: "i", Payload: mismatch.Payload.AddLine}
-	mismatchBytes, err := c.encode(KindCommand, &w)
+	mismatchBytes, err := c.core.Encode(KindCommand, &w)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The payload union index is the last varint before the branch: build a
 	// command whose branch index is 9 (out of range) by hand.
 	bad := commandWire{CommandID: "c", Type: TypeIssueInvoice, InvoiceID: "i", Payload: &IssueInvoice{}}
-	badUnion, err := c.encode(KindCommand, &bad)
+	badUnion, err := c.core.Encode(KindCommand, &bad)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,51 +176,16 @@ func TestDecodeErrorsNameTheirClass(t *testing.T) {
 	}
 }
 
-// apacheLine is one line of testdata/avro_java_fingerprints.jsonl, written by
+// TestFingerprintsMatchApacheAvro compares every shipped schema with
+// testdata/avro_java_fingerprints.jsonl, written by
 //
 //	interop/java/run.sh fingerprints invoice/schemas/avro > invoice/schemas/testdata/avro_java_fingerprints.jsonl
 //
 // (Apache Avro's SchemaNormalization over the same .avsc files).
-type apacheLine struct {
-	File, Record, Fingerprint, Canonical string
-}
-
 func TestFingerprintsMatchApacheAvro(t *testing.T) {
 	c := newTestCodec(t)
-	f, err := os.Open(filepath.Join("testdata", "avro_java_fingerprints.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	want := map[string]apacheLine{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var l apacheLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatal(err)
-		}
-		want["avro/"+l.File] = l
-	}
-	for _, info := range c.Schemas() {
-		w, ok := want[info.File]
-		if !ok {
-			t.Errorf("%s: not in Apache Avro's list (regenerate the testdata)", info.File)
-			continue
-		}
-		if info.Canonical != w.Canonical {
-			t.Errorf("%s: canonical form\n got %s\nwant %s", info.File, info.Canonical, w.Canonical)
-		}
-		if FingerprintHex(info.Fingerprint) != w.Fingerprint {
-			t.Errorf("%s: fingerprint %s, Apache Avro %s", info.File, FingerprintHex(info.Fingerprint), w.Fingerprint)
-		}
-		if Namespace+"."+info.Kind.String() != w.Record {
-			t.Errorf("%s: record %s, Apache Avro %s", info.File, info.Kind, w.Record)
-		}
-	}
-	if len(want) != len(c.Schemas()) {
-		t.Errorf("Apache Avro lists %d schemas, the codec ships %d", len(want), len(c.Schemas()))
-	}
+	want := avrotest.ReadJavaFingerprints(t, filepath.Join("testdata", "avro_java_fingerprints.jsonl"))
+	avrotest.CompareWithJava(t, Namespace, c.Schemas(), want)
 }
 
 func TestEncodedValuesCarryTheirFingerprint(t *testing.T) {
@@ -247,19 +202,7 @@ func TestEncodedValuesCarryTheirFingerprint(t *testing.T) {
 
 func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run with -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("%s changed: the wire format moved\n got % x\nwant % x", path, got, want)
-	}
+	avrotest.CheckGolden(t, filepath.Join("testdata", "golden", name), got, *update)
 }
 
 // TestGolden pins the bytes of one record of each kind: a schema edit that

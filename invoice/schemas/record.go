@@ -1,6 +1,9 @@
 package schemas
 
-import "github.com/prism-cqrs/prism/records"
+import (
+	"github.com/prism-cqrs/prism/records"
+	"github.com/prism-cqrs/prism/records/avrorec"
+)
 
 // Record returns the generic view of e that the sink runtime and the
 // projections work with: Payload is &e.Payload (*EventPayload), State is
@@ -29,16 +32,8 @@ func (e *EventEnvelope) Record() *records.Event {
 }
 
 // Events returns c as the records.EventDecoder of the invoices events topic.
-func (c *Codec) Events() records.EventDecoder { return eventDecoder{c} }
-
-type eventDecoder struct{ c *Codec }
-
-func (d eventDecoder) DecodeEvent(b []byte) (*records.Event, error) {
-	e, err := d.c.DecodeEvent(b)
-	if err != nil {
-		return nil, err
-	}
-	return e.Record(), nil
+func (c *Codec) Events() records.EventDecoder {
+	return avrorec.EventDecoder(c.DecodeEvent, (*EventEnvelope).Record)
 }
 
 // Record returns the generic view of r.
@@ -51,14 +46,6 @@ func (r *CommandResult) Record() *records.Result {
 }
 
 // Results returns c as the records.ResultDecoder of the invoices results topic.
-func (c *Codec) Results() records.ResultDecoder { return resultDecoder{c} }
-
-type resultDecoder struct{ c *Codec }
-
-func (d resultDecoder) DecodeResult(b []byte) (*records.Result, error) {
-	r, err := d.c.DecodeResult(b)
-	if err != nil {
-		return nil, err
-	}
-	return r.Record(), nil
+func (c *Codec) Results() records.ResultDecoder {
+	return avrorec.ResultDecoder(c.DecodeResult, (*CommandResult).Record)
 }

@@ -10,15 +10,18 @@
 // current one (fields added since take their defaults). Records written by
 // earlier Prism builds, whose fingerprint was taken over a canonical form
 // that kept "logicalType" (SchemaInfo.LegacyFingerprint), are read too.
+// The single-object framing, the canonical form and the schema set are
+// records/avrorec's, shared with every aggregate; the hot paths
+// (event_encode.go, result_encode.go, command_decode.go) are this package's.
 package schemas
 
 import (
+	"embed"
 	"fmt"
-	"strings"
 	"sync"
 
-	"github.com/hamba/avro/v2"
 	"github.com/prism-cqrs/prism/records"
+	"github.com/prism-cqrs/prism/records/avrorec"
 )
 
 // The codec API (signatures are the contract the rest of Prism codes against):
@@ -38,9 +41,6 @@ import (
 // can name the error class (ErrorClass).
 
 const (
-	// maxPooledBuffer bounds the encode buffers kept for reuse, so one huge
-	// record does not pin its buffer forever.
-	maxPooledBuffer = 64 << 10
 	// maxStringBytes bounds one decoded string or bytes value, so a corrupt
 	// length cannot make the decoder allocate gigabytes.
 	maxStringBytes = 1 << 20
@@ -48,19 +48,41 @@ const (
 	// which the processor keeps short), so a corrupt count cannot make a
 	// few input bytes allocate megabytes.
 	maxArrayItems = 1 << 14
+	// headerLen is the length of the single-object header.
+	headerLen = avrorec.HeaderLen
 )
+
+// avscFiles holds every schema version Prism ships. The files directly under
+// avro/ are the current (reader and writer) schemas; avro/v<N>/ hold older
+// writer schemas that the codec still reads, resolved into the current one.
+//
+//go:embed avro/*.avsc avro/v*/*.avsc
+var avscFiles embed.FS
+
+// Namespace is the Avro namespace of every Prism payments record.
+const Namespace = "dev.prism.payments"
+
+// Kind is the kind of top-level record a schema describes.
+type Kind = avrorec.Kind
+
+// The record kinds.
+const (
+	KindCommand = avrorec.KindCommand // CommandEnvelope, on the commands topic
+	KindEvent   = avrorec.KindEvent   // EventEnvelope, on the events topic
+	KindResult  = avrorec.KindResult  // CommandResult, on the command-results topic
+)
+
+// SchemaInfo describes one schema version shipped in the binary; File is
+// the path inside payment/schemas/, e.g. "avro/v1/command_envelope.avsc".
+type SchemaInfo = avrorec.SchemaInfo
 
 // Codec encodes and decodes the Prism records. It is safe for concurrent use
 // and holds no global state: its type registrations live in its own frozen
 // hamba/avro API.
 type Codec struct {
-	api           avro.API
-	kinds         [numKinds]kindSchemas
-	byFingerprint map[uint64]*writerSchema
-	writers       sync.Pool // *avro.Writer
-	readers       sync.Pool // *avro.Reader
-	commandWires  sync.Pool // *commandWire
-	eventWires    sync.Pool // *eventWire
+	core         *avrorec.Codec
+	commandWires sync.Pool // *commandWire
+	eventWires   sync.Pool // *eventWire
 }
 
 // NewCodec parses the embedded .avsc files and prepares every shipped older
@@ -69,70 +91,46 @@ type Codec struct {
 // schema cannot be read by the current one: all are build mistakes that a
 // unit test catches.
 func NewCodec() (*Codec, error) {
-	api := avro.Config{
-		TagKey:               "avro",
-		UnionResolutionError: true,
-		// Arrays as plain blocks (count, items, 0), the form every Avro
-		// reader supports.
-		DisableBlockSizeHeader: true,
-		MaxByteSliceSize:       maxStringBytes,
-		MaxSliceAllocSize:      maxArrayItems,
-	}.Freeze()
-	registerUnionBranches(api)
-
-	kinds, byFP, err := loadSchemaSet()
+	core, err := avrorec.NewCodec(avrorec.Config{
+		Namespace:          Namespace,
+		Files:              avscFiles,
+		Branches:           unionBranches(),
+		ErrPrefix:          "schemas",
+		LegacyFingerprints: true,
+		MaxStringBytes:     maxStringBytes,
+		MaxArrayItems:      maxArrayItems,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("schemas: load embedded schemas: %w", err)
+		return nil, err
 	}
-	c := &Codec{api: api, kinds: kinds, byFingerprint: byFP}
-	c.writers.New = func() any { return avro.NewWriter(nil, 512, avro.WithWriterConfig(api)) }
-	c.readers.New = func() any { return avro.NewReader(nil, 0, avro.WithReaderConfig(api)) }
+	c := &Codec{core: core}
 	c.commandWires.New = func() any { return new(commandWire) }
 	c.eventWires.New = func() any { return new(eventWire) }
 	return c, nil
 }
 
 // CommandFingerprint is the fingerprint of the schema EncodeCommand writes.
-func (c *Codec) CommandFingerprint() uint64 { return c.kinds[KindCommand].current.info.Fingerprint }
+func (c *Codec) CommandFingerprint() uint64 { return c.core.Current(KindCommand).Fingerprint }
 
 // EventFingerprint is the fingerprint of the schema EncodeEvent writes.
-func (c *Codec) EventFingerprint() uint64 { return c.kinds[KindEvent].current.info.Fingerprint }
+func (c *Codec) EventFingerprint() uint64 { return c.core.Current(KindEvent).Fingerprint }
 
 // ResultFingerprint is the fingerprint of the schema EncodeResult writes.
-func (c *Codec) ResultFingerprint() uint64 { return c.kinds[KindResult].current.info.Fingerprint }
+func (c *Codec) ResultFingerprint() uint64 { return c.core.Current(KindResult).Fingerprint }
 
 // FingerprintHex formats a fingerprint for the prism-schema header: 16
 // lower-case hex digits of the 64-bit value (most significant first; the
 // wire header holds the same value little-endian).
-func FingerprintHex(fp uint64) string { return fmt.Sprintf("%016x", fp) }
+func FingerprintHex(fp uint64) string { return avrorec.FingerprintHex(fp) }
 
 // Schemas lists every shipped schema version, current ones first, then by
 // file name.
-func (c *Codec) Schemas() []SchemaInfo {
-	out := make([]SchemaInfo, 0, len(c.byFingerprint))
-	for k := range numKinds {
-		out = append(out, c.kinds[k].current.info)
-	}
-	var older []SchemaInfo
-	for fp, ws := range c.byFingerprint {
-		if !ws.info.Current && fp == ws.info.Fingerprint {
-			older = append(older, ws.info)
-		}
-	}
-	sortSchemaInfos(older)
-	return append(out, older...)
-}
+func (c *Codec) Schemas() []SchemaInfo { return c.core.Schemas() }
 
 // Fingerprint returns the writer-schema fingerprint in the header of a
 // single-object encoded value, whether or not this codec knows it. It fails
 // with ErrBadMagic or ErrTruncated when the header is not there.
-func (c *Codec) Fingerprint(b []byte) (uint64, error) {
-	fp, _, err := parseHeader(b)
-	if err != nil {
-		return 0, fmt.Errorf("schemas: read header: %w", err)
-	}
-	return fp, nil
-}
+func (c *Codec) Fingerprint(b []byte) (uint64, error) { return c.core.Fingerprint(b) }
 
 // EncodeCommand encodes cmd with the current CommandEnvelope schema. It
 // fails (wrapping ErrBadUnion) unless exactly one payload branch is set and
@@ -148,7 +146,7 @@ func (c *Codec) EncodeCommand(cmd *CommandEnvelope) ([]byte, error) {
 	}
 	w := c.commandWires.Get().(*commandWire)
 	w.fromEnvelope(cmd, branch)
-	b, err := c.encode(KindCommand, w)
+	b, err := c.core.Encode(KindCommand, w)
 	*w = commandWire{}
 	c.commandWires.Put(w)
 	if err != nil {
@@ -163,8 +161,8 @@ func (c *Codec) EncodeCommand(cmd *CommandEnvelope) ([]byte, error) {
 func (c *Codec) DecodeCommand(b []byte) (*CommandEnvelope, error) {
 	// The current schema's commands are read without reflection; anything
 	// else (older writer schemas, every error) goes through hamba/avro.
-	cur := &c.kinds[KindCommand].current.info
-	if fp, body, err := parseHeader(b); err == nil && (fp == cur.Fingerprint || fp == cur.LegacyFingerprint) {
+	cur := c.core.Current(KindCommand)
+	if fp, body, err := avrorec.ParseHeader(b); err == nil && (fp == cur.Fingerprint || fp == cur.LegacyFingerprint) {
 		if cmd, ok := decodeCurrentCommand(body); ok {
 			return cmd, nil
 		}
@@ -180,7 +178,7 @@ func (c *Codec) decodeCommandHamba(b []byte) (*CommandEnvelope, error) {
 		*w = commandWire{}
 		c.commandWires.Put(w)
 	}()
-	if err := c.decode(KindCommand, b, w); err != nil {
+	if err := c.core.Decode(KindCommand, b, w); err != nil {
 		return nil, err
 	}
 	cmd := new(CommandEnvelope)
@@ -208,9 +206,9 @@ func (c *Codec) EncodeEvent(ev *EventEnvelope) ([]byte, error) {
 	}
 	// The body is written by appendEventBody, not by hamba/avro (the same
 	// bytes, without reflection): the event is on the processor's hot path.
-	ks := &c.kinds[KindEvent]
-	out := make([]byte, 0, len(ks.header)+eventBodySize(ev))
-	out = append(out, ks.header[:]...)
+	h := c.core.Header(KindEvent)
+	out := make([]byte, 0, len(h)+eventBodySize(ev))
+	out = append(out, h[:]...)
 	out, err = appendEventBody(out, ev)
 	if err != nil {
 		return nil, fmt.Errorf("schemas: encode event %q: %w", ev.EventID, err)
@@ -226,7 +224,7 @@ func (c *Codec) DecodeEvent(b []byte) (*EventEnvelope, error) {
 		*w = eventWire{}
 		c.eventWires.Put(w)
 	}()
-	if err := c.decode(KindEvent, b, w); err != nil {
+	if err := c.core.Decode(KindEvent, b, w); err != nil {
 		return nil, err
 	}
 	ev := new(EventEnvelope)
@@ -254,9 +252,9 @@ func (c *Codec) EncodeResult(r *CommandResult) ([]byte, error) {
 	if r == nil {
 		return nil, fmt.Errorf("schemas: encode result: nil result")
 	}
-	ks := &c.kinds[KindResult]
-	out := make([]byte, 0, len(ks.header)+resultBodySize(r))
-	out = append(out, ks.header[:]...)
+	h := c.core.Header(KindResult)
+	out := make([]byte, 0, len(h)+resultBodySize(r))
+	out = append(out, h[:]...)
 	return appendResultBody(out, r), nil
 }
 
@@ -264,84 +262,8 @@ func (c *Codec) EncodeResult(r *CommandResult) ([]byte, error) {
 // CommandResult schema. Errors wrap one of the sentinels (see ErrorClass).
 func (c *Codec) DecodeResult(b []byte) (*CommandResult, error) {
 	r := new(CommandResult)
-	if err := c.decode(KindResult, b, r); err != nil {
+	if err := c.core.Decode(KindResult, b, r); err != nil {
 		return nil, err
 	}
 	return r, nil
-}
-
-// encode writes the header and the body of v with the current schema of k
-// into a pooled buffer and returns a copy of exactly the encoded bytes.
-func (c *Codec) encode(k Kind, v any) ([]byte, error) {
-	ks := &c.kinds[k]
-	w := c.writers.Get().(*avro.Writer)
-	w.Reset(nil)
-	_, _ = w.Write(ks.header[:]) // appends to the buffer; cannot fail
-	w.WriteVal(ks.current.schema, v)
-	err := w.Error
-	var out []byte
-	if err == nil {
-		buf := w.Buffer()
-		out = make([]byte, len(buf))
-		copy(out, buf)
-	}
-	w.Error = nil
-	if cap(w.Buffer()) <= maxPooledBuffer {
-		c.writers.Put(w)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s body: %w", k, err)
-	}
-	return out, nil
-}
-
-// decode checks the header of b, finds the writer schema of kind k by its
-// fingerprint and reads the body into v, resolving an older writer schema
-// into the current one. The body must be consumed exactly.
-func (c *Codec) decode(k Kind, b []byte, v any) error {
-	fp, body, err := parseHeader(b)
-	if err != nil {
-		return fmt.Errorf("schemas: decode %s: %w", k, err)
-	}
-	ws, ok := c.byFingerprint[fp]
-	if !ok {
-		return fmt.Errorf("schemas: decode %s: %w %016x (this build knows %s)", k, records.ErrUnknownFingerprint, fp, c.knownFingerprints(k))
-	}
-	if ws.info.Kind != k {
-		return fmt.Errorf("schemas: decode %s: %w %016x: it is the %s schema %s", k, records.ErrUnknownFingerprint, fp, ws.info.Kind, ws.info.File)
-	}
-
-	r := c.readers.Get().(*avro.Reader)
-	r.Reset(body)
-	r.Error = nil
-	r.ReadVal(ws.read, v)
-	err = r.Error
-	if err == nil {
-		var one [1]byte
-		r.Read(one[:])
-		if r.Error == nil {
-			err = errTrailingBytes
-		}
-	}
-	r.Error = nil
-	r.Reset(nil)
-	c.readers.Put(r)
-	if err != nil {
-		return fmt.Errorf("schemas: decode %s (writer %s, fingerprint %016x, body %d bytes): %w", k, ws.info.File, fp, len(body), classifyBodyError(err))
-	}
-	return nil
-}
-
-func (c *Codec) knownFingerprints(k Kind) string {
-	var parts []string
-	for _, info := range c.Schemas() {
-		if info.Kind == k {
-			s := FingerprintHex(info.Fingerprint) + " (" + info.File
-			if info.LegacyFingerprint != info.Fingerprint {
-				s += ", or its legacy " + FingerprintHex(info.LegacyFingerprint)
-			}
-			parts = append(parts, s+")")
-		}
-	}
-	return strings.Join(parts, ", ")
 }

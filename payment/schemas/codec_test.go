@@ -3,8 +3,9 @@ package schemas
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"reflect"
-	"sort"
+	"slices"
 	"testing"
 	"time"
 
@@ -18,15 +19,6 @@ func newTestCodec(t testing.TB) *Codec {
 		t.Fatalf("NewCodec: %v", err)
 	}
 	return c
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // normalizeEvent makes an empty recentCommands list compare equal whether it
@@ -43,7 +35,7 @@ func normalizeEvent(e *EventEnvelope) *EventEnvelope {
 func TestCommandRoundTripEveryBranch(t *testing.T) {
 	c := newTestCodec(t)
 	cases := sampleCommands()
-	for _, name := range sortedKeys(cases) {
+	for _, name := range slices.Sorted(maps.Keys(cases)) {
 		want := cases[name]
 		t.Run(name, func(t *testing.T) {
 			b, err := c.EncodeCommand(want)
@@ -64,7 +56,7 @@ func TestCommandRoundTripEveryBranch(t *testing.T) {
 func TestEventRoundTripEveryBranch(t *testing.T) {
 	c := newTestCodec(t)
 	cases := sampleEvents()
-	for _, name := range sortedKeys(cases) {
+	for _, name := range slices.Sorted(maps.Keys(cases)) {
 		want := cases[name]
 		t.Run(name, func(t *testing.T) {
 			b, err := c.EncodeEvent(want)
@@ -91,7 +83,7 @@ func TestEventRoundTripEveryBranch(t *testing.T) {
 func TestResultRoundTrip(t *testing.T) {
 	c := newTestCodec(t)
 	cases := sampleResults()
-	for _, name := range sortedKeys(cases) {
+	for _, name := range slices.Sorted(maps.Keys(cases)) {
 		want := cases[name]
 		t.Run(name, func(t *testing.T) {
 			b, err := c.EncodeResult(want)

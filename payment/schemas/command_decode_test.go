@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/prism-cqrs/prism/records/avrorec"
 )
 
 // TestCommandDecoderMatchesHamba holds DecodeCommand (the hand-written
@@ -79,7 +81,7 @@ func TestCommandDecoderMatchesHamba(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("input %d (%x):\n got %+v\nwant %+v", i, b, got, want)
 		}
-		if _, body, err := parseHeader(b); err == nil {
+		if _, body, err := avrorec.ParseHeader(b); err == nil {
 			if _, ok := decodeCurrentCommand(body); ok {
 				fast++
 			}

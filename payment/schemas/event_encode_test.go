@@ -20,7 +20,7 @@ func hambaEncodeEvent(t *testing.T, c *Codec, ev *EventEnvelope) []byte {
 	}
 	var w eventWire
 	w.fromEnvelope(ev, branch)
-	b, err := c.encode(KindEvent, &w)
+	b, err := c.core.Encode(KindEvent, &w)
 	if err != nil {
 		t.Fatalf("hamba: %v", err)
 	}

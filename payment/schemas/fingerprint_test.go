@@ -1,16 +1,13 @@
 package schemas
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"reflect"
-	"sort"
-	"strconv"
 	"testing"
 
 	"github.com/prism-cqrs/prism/records"
+	"github.com/prism-cqrs/prism/records/avrorec/avrotest"
 )
 
 // The fingerprints earlier Prism builds wrote (hamba/avro's canonical form,
@@ -22,12 +19,6 @@ const (
 	legacyResultFingerprint    = 0x2323eb354c9d34c2
 )
 
-// apacheFile is one line of testdata/avro_java_fingerprints.jsonl.
-type apacheFile struct {
-	fp        uint64
-	canonical string
-}
-
 // apacheAvroFingerprints reads the fingerprints and canonical forms that
 // Apache Avro 1.12.0 (Java, SchemaNormalization) computes for every .avsc
 // file under avro/, keyed by the path below avro/. The file is printed by
@@ -36,27 +27,9 @@ type apacheFile struct {
 //	interop/java/run.sh fingerprints payment/schemas/avro > payment/schemas/testdata/avro_java_fingerprints.jsonl
 //
 // (integration/interop_java_test.go runs the same command and compares).
-func apacheAvroFingerprints(t *testing.T) map[string]apacheFile {
+func apacheAvroFingerprints(t *testing.T) map[string]avrotest.JavaSchema {
 	t.Helper()
-	b := mustRead(t, "testdata/avro_java_fingerprints.jsonl")
-	out := map[string]apacheFile{}
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var l struct{ File, Fingerprint, Canonical string }
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			t.Fatalf("avro_java_fingerprints.jsonl: %v", err)
-		}
-		fp, err := strconv.ParseUint(l.Fingerprint, 16, 64)
-		if err != nil {
-			t.Fatalf("avro_java_fingerprints.jsonl %s: %v", l.File, err)
-		}
-		out[l.File] = apacheFile{fp: fp, canonical: l.Canonical}
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return avrotest.ReadJavaFingerprints(t, "testdata/avro_java_fingerprints.jsonl")
 }
 
 // Every shipped schema's fingerprint and Parsing Canonical Form are the ones
@@ -64,29 +37,7 @@ func apacheAvroFingerprints(t *testing.T) map[string]apacheFile {
 // BinaryMessageDecoder) finds the schema of Prism's records.
 func TestFingerprintsEqualApacheAvro(t *testing.T) {
 	c := newTestCodec(t)
-	want := apacheAvroFingerprints(t)
-	var files, wantFiles []string
-	for f := range want {
-		wantFiles = append(wantFiles, "avro/"+f)
-	}
-	for _, info := range c.Schemas() {
-		files = append(files, info.File)
-		w, ok := want[info.File[len("avro/"):]]
-		if !ok {
-			continue
-		}
-		if info.Fingerprint != w.fp {
-			t.Errorf("%s: fingerprint %016x, Apache Avro computes %016x", info.File, info.Fingerprint, w.fp)
-		}
-		if info.Canonical != w.canonical {
-			t.Errorf("%s: canonical form\n%s\nApache Avro's\n%s", info.File, info.Canonical, w.canonical)
-		}
-	}
-	sort.Strings(files)
-	sort.Strings(wantFiles)
-	if !reflect.DeepEqual(files, wantFiles) {
-		t.Errorf("shipped schemas %v, Apache Avro's list %v (regenerate testdata/avro_java_fingerprints.jsonl)", files, wantFiles)
-	}
+	avrotest.CompareWithJava(t, Namespace, c.Schemas(), apacheAvroFingerprints(t))
 	for name, got := range map[string]uint64{"command": c.CommandFingerprint(), "event": c.EventFingerprint(), "result": c.ResultFingerprint()} {
 		b := map[string]func() ([]byte, error){
 			"command": func() ([]byte, error) { return c.EncodeCommand(sampleCommand()) },

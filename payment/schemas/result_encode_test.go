@@ -39,7 +39,7 @@ func TestResultEncoderMatchesHamba(t *testing.T) {
 		})
 	}
 	for i := range cases {
-		want, err := c.encode(KindResult, &cases[i])
+		want, err := c.core.Encode(KindResult, &cases[i])
 		if err != nil {
 			t.Fatalf("case %d: hamba: %v", i, err)
 		}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/hamba/avro/v2"
 	"github.com/prism-cqrs/prism/records"
 )
 
@@ -106,17 +105,20 @@ func (w *eventWire) toEnvelope(e *EventEnvelope) {
 	}
 }
 
-// registerUnionBranches registers the union branch types on the codec's own
-// frozen API (never the package-level avro registry).
-func registerUnionBranches(api avro.API) {
-	api.Register(Namespace+"."+TypeCreatePayment, &CreatePayment{})
-	api.Register(Namespace+"."+TypeUpdatePayment, &UpdatePayment{})
-	api.Register(Namespace+"."+TypeChangePaymentStatus, &ChangePaymentStatus{})
-	api.Register(Namespace+"."+TypeDeletePayment, &DeletePayment{})
-	api.Register(Namespace+"."+TypePaymentCreated, &PaymentCreated{})
-	api.Register(Namespace+"."+TypePaymentUpdated, &PaymentUpdated{})
-	api.Register(Namespace+"."+TypePaymentStatusChanged, &PaymentStatusChanged{})
-	api.Register(Namespace+"."+TypePaymentDeleted, &PaymentDeleted{})
+// unionBranches maps each payload union branch record (below Namespace) to
+// its Go type; the codec registers them on its own frozen API (never the
+// package-level avro registry).
+func unionBranches() map[string]any {
+	return map[string]any{
+		TypeCreatePayment:        &CreatePayment{},
+		TypeUpdatePayment:        &UpdatePayment{},
+		TypeChangePaymentStatus:  &ChangePaymentStatus{},
+		TypeDeletePayment:        &DeletePayment{},
+		TypePaymentCreated:       &PaymentCreated{},
+		TypePaymentUpdated:       &PaymentUpdated{},
+		TypePaymentStatusChanged: &PaymentStatusChanged{},
+		TypePaymentDeleted:       &PaymentDeleted{},
+	}
 }
 
 // Branch returns the set branch and its type name. It fails with ErrBadUnion

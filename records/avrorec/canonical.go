@@ -1,13 +1,15 @@
-package schemas
+package avrorec
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
 	"github.com/hamba/avro/v2"
+	"github.com/hamba/avro/v2/pkg/crc64"
 )
 
-// parsingCanonicalForm writes s in the Avro specification's Parsing
+// CanonicalForm returns s in the Avro specification's Parsing
 // Canonical Form ("Transforming into Parsing Canonical Form"): primitives as
 // bare names, full names for named types, only the attributes type, name,
 // fields, symbols, items, values and size, in that order (name first), no
@@ -15,9 +17,10 @@ import (
 //
 // hamba/avro's own canonical form (Schema.String) keeps "logicalType", so its
 // CRC-64-AVRO fingerprint of a schema with a timestamp-millis field differs
-// from the one Apache Avro computes; Prism wrote that fingerprint before and
-// still reads it (SchemaInfo.LegacyFingerprint).
-func parsingCanonicalForm(s avro.Schema) string {
+// from the one Apache Avro computes; earlier Payment builds wrote that
+// fingerprint, which a Codec with Config.LegacyFingerprints still reads
+// (SchemaInfo.LegacyFingerprint).
+func CanonicalForm(s avro.Schema) string {
 	var b strings.Builder
 	writeCanonical(&b, s)
 	return b.String()
@@ -80,3 +83,16 @@ func writeCanonical(b *strings.Builder, s avro.Schema) {
 		b.WriteString(s.String())
 	}
 }
+
+// FingerprintOf is the CRC-64-AVRO fingerprint of a canonical form: the
+// value the single-object header carries.
+func FingerprintOf(canonical string) uint64 {
+	h := crc64.New()
+	_, _ = h.Write([]byte(canonical)) // a hash.Hash never fails
+	return h.Sum64()
+}
+
+// FingerprintHex formats a fingerprint for the prism-schema header: 16
+// lower-case hex digits of the 64-bit value (most significant first; the
+// wire header holds the same value little-endian).
+func FingerprintHex(fp uint64) string { return fmt.Sprintf("%016x", fp) }
