@@ -5,7 +5,7 @@ package records
 // CRC-64-AVRO fingerprint (the prism-schema header) and whether records are
 // written with it (older versions are only read).
 type Schema struct {
-	Kind        string // "command", "event", "result"
+	Kind        string // the record: "CommandEnvelope", "EventEnvelope", "CommandResult"
 	File        string // e.g. "payment/schemas/avro/command_envelope.avsc"
 	Fingerprint uint64
 	Current     bool
