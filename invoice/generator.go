@@ -13,20 +13,12 @@ import (
 	"github.com/prism-cqrs/prism/records/gen"
 )
 
-// GeneratorConfig describes a generated invoice workload.
-type GeneratorConfig struct {
-	Count         int     // commands to generate
-	Organizations int     // organizations (default 10)
-	Seed          int64   // same seed and config, same commands, byte for byte
-	InvalidRatio  float64 // share of commands built to be rejected, in [0, 1]
-	// IDPrefix starts every invoice, command and workflow id (default
-	// "s<seed>").
-	IDPrefix string
-	// Start, when set, gives every command an issuedAt of Start + (seq-1) *
-	// Interval; when zero, issuedAt is left out and stamped at send time.
-	Start    time.Time
-	Interval time.Duration // default 1s
-}
+// GeneratorConfig describes a generated invoice workload: Count commands
+// over Organizations (default 10), the same bytes for the same Seed and
+// config, InvalidRatio of them built to be rejected, every invoice, command
+// and workflow id starting with IDPrefix (default "s<seed>"), issuedAt from
+// Start every Interval (default 1s) or, Start zero, stamped at send time.
+type GeneratorConfig records.GeneratorConfig
 
 // Validate reports every problem at once (gen.Problems).
 func (c GeneratorConfig) Validate() error {

@@ -25,7 +25,7 @@ var (
 	MaxDueDate = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 )
 
-// Defaults and bounds of Limits (records/limits).
+// Defaults of Limits (records/limits).
 const (
 	// DefaultMaxAmountMinor is 10^12 minor units, for a line and for the
 	// invoice total.
@@ -33,8 +33,6 @@ const (
 	// DefaultDedupWindow is how many accepted command ids each invoice
 	// remembers.
 	DefaultDedupWindow = limits.DefaultDedupWindow
-	MinDedupWindow     = limits.MinDedupWindow
-	MaxDedupWindow     = limits.MaxDedupWindow
 )
 
 // Limits configures the invoice rules (limits.Limits): MaxAmountMinor is
