@@ -1,12 +1,10 @@
 package invoice
 
 import (
-	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/prism-cqrs/prism/invoice/schemas"
 	"github.com/prism-cqrs/prism/money"
@@ -95,10 +93,10 @@ func (cl *CommandLine) Envelope() (*schemas.CommandEnvelope, error) {
 		"paymentIds": cl.PaymentIDs != nil, "reason": cl.Reason != nil,
 	}
 	for _, name := range []string{"currency", "dueDate", "lineId", "description", "amountMinor", "paymentIds", "reason"} {
-		if present[name] && !contains(fields, name) {
+		if present[name] && !slices.Contains(fields, name) {
 			return nil, &jsonl.FieldError{Field: name, Reason: "not allowed for " + cl.Type}
 		}
-		if !present[name] && contains(fields, name) && name != "description" && name != "reason" {
+		if !present[name] && slices.Contains(fields, name) && name != "description" && name != "reason" {
 			return nil, &jsonl.FieldError{Field: name, Reason: "required"}
 		}
 	}
@@ -117,29 +115,14 @@ func (cl *CommandLine) Envelope() (*schemas.CommandEnvelope, error) {
 			return nil, &jsonl.FieldError{Field: id.name, Reason: strings.TrimPrefix(fe.message, id.name+" ")}
 		}
 	}
+	meta, err := jsonl.ParseMeta(cl.CommandID, cl.CorrelationID, cl.ExpectedVersion, cl.IssuedAt)
+	if err != nil {
+		return nil, err
+	}
 	env := &schemas.CommandEnvelope{
-		CommandID: cl.CommandID, Type: cl.Type, InvoiceID: cl.InvoiceID, OrganizationID: cl.OrganizationID,
-		UserID: cl.UserID, CorrelationID: cl.CorrelationID, CausationID: cl.CausationID,
-	}
-	if env.CommandID == "" {
-		env.CommandID = uuid.NewString()
-	}
-	if env.CorrelationID == "" {
-		env.CorrelationID = uuid.NewString()
-	}
-	if cl.ExpectedVersion != nil {
-		if *cl.ExpectedVersion < 0 {
-			return nil, &jsonl.FieldError{Field: "expectedVersion", Reason: fmt.Sprintf("must be >= 0, got %d", *cl.ExpectedVersion)}
-		}
-		v := *cl.ExpectedVersion
-		env.ExpectedVersion = &v
-	}
-	if cl.IssuedAt != "" {
-		t, err := time.Parse(time.RFC3339Nano, cl.IssuedAt)
-		if err != nil {
-			return nil, &jsonl.FieldError{Field: "issuedAt", Reason: fmt.Sprintf("%q is not an RFC 3339 time like 2026-01-02T15:04:05Z", cl.IssuedAt)}
-		}
-		env.IssuedAt = t.UTC()
+		CommandID: meta.CommandID, Type: cl.Type, InvoiceID: cl.InvoiceID, OrganizationID: cl.OrganizationID,
+		UserID: cl.UserID, CorrelationID: meta.CorrelationID, CausationID: cl.CausationID,
+		ExpectedVersion: meta.ExpectedVersion, IssuedAt: meta.IssuedAt,
 	}
 	p := &env.Payload
 	switch cl.Type {
@@ -196,15 +179,6 @@ func deref(s *string) string {
 	return *s
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // CommandCodec is the invoice's records.CommandCodec: JSON Lines commands
 // (CommandLine) in, *schemas.CommandEnvelope records out. Safe for
 // concurrent use.
@@ -243,17 +217,7 @@ func (c *CommandCodec) EncodeCommand(cmd records.Command, now time.Time) (record
 	if !ok || env == nil {
 		return records.EncodedCommand{}, fmt.Errorf("not an invoice command: %T", cmd)
 	}
-	var errs []error
-	if env.CommandID == "" {
-		errs = append(errs, errors.New("command has no commandId"))
-	}
-	if env.InvoiceID == "" {
-		errs = append(errs, errors.New("command has no invoiceId (the record key)"))
-	}
-	if env.Type == "" {
-		errs = append(errs, errors.New("command has no type"))
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := records.CheckRouting(env.CommandID, env.InvoiceID, "invoiceId", env.Type); err != nil {
 		return records.EncodedCommand{}, err
 	}
 	norm := *env

@@ -5,58 +5,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"time"
 
 	"github.com/prism-cqrs/prism/invoice/schemas"
 	"github.com/prism-cqrs/prism/records"
+	"github.com/prism-cqrs/prism/records/gen"
 )
 
-// GeneratorConfig describes a generated invoice workload.
-type GeneratorConfig struct {
-	Count         int     // commands to generate
-	Organizations int     // organizations (default 10)
-	Seed          int64   // same seed and config, same commands, byte for byte
-	InvalidRatio  float64 // share of commands built to be rejected, in [0, 1]
-	// IDPrefix starts every invoice, command and workflow id (default
-	// "s<seed>").
-	IDPrefix string
-	// Start, when set, gives every command an issuedAt of Start + (seq-1) *
-	// Interval; when zero, issuedAt is left out and stamped at send time.
-	Start    time.Time
-	Interval time.Duration // default 1s
-}
+// GeneratorConfig describes a generated invoice workload: Count commands
+// over Organizations (default 10), the same bytes for the same Seed and
+// config, InvalidRatio of them built to be rejected, every invoice, command
+// and workflow id starting with IDPrefix (default "s<seed>"), issuedAt from
+// Start every Interval (default 1s) or, Start zero, stamped at send time.
+type GeneratorConfig records.GeneratorConfig
 
-func (c GeneratorConfig) withDefaults() GeneratorConfig {
-	if c.Organizations == 0 {
-		c.Organizations = 10
-	}
-	if c.IDPrefix == "" {
-		c.IDPrefix = fmt.Sprintf("s%d", c.Seed)
-	}
-	if c.Interval == 0 {
-		c.Interval = time.Second
-	}
-	return c
-}
-
-// Validate reports every problem at once.
+// Validate reports every problem at once (gen.Problems).
 func (c GeneratorConfig) Validate() error {
-	var errs []error
-	if c.Count < 0 {
-		errs = append(errs, fmt.Errorf("generator: count %d is negative", c.Count))
-	}
-	if c.Organizations < 0 {
-		errs = append(errs, fmt.Errorf("generator: organizations %d, want at least 1", c.Organizations))
-	}
-	if math.IsNaN(c.InvalidRatio) || c.InvalidRatio < 0 || c.InvalidRatio > 1 {
-		errs = append(errs, fmt.Errorf("generator: invalid ratio %v is outside [0, 1]", c.InvalidRatio))
-	}
-	if c.Interval < 0 {
-		errs = append(errs, fmt.Errorf("generator: interval %s is negative", c.Interval))
-	}
-	return errors.Join(errs...)
+	return errors.Join(gen.Problems(gen.Defaults(records.GeneratorConfig(c)))...)
 }
 
 // Expectation is what the processor must answer to a generated command,
@@ -97,7 +63,7 @@ type ExpectedInvoice struct {
 // processor's default maximum). Each invoice takes at most 8 accepted
 // commands, inside the dedup window. Not safe for concurrent use.
 type Generator struct {
-	cfg      GeneratorConfig
+	cfg      records.GeneratorConfig // defaults filled (gen.Defaults)
 	r        *rand.Rand
 	seq      int
 	invalids int
@@ -120,11 +86,11 @@ func NewGenerator(cfg GeneratorConfig) (*Generator, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
+	c := gen.Defaults(records.GeneratorConfig(cfg))
 	return &Generator{
-		cfg:      cfg,
-		r:        rand.New(rand.NewPCG(uint64(cfg.Seed), 0x1f0ce5)),
-		invalids: int(math.Round(float64(cfg.Count) * cfg.InvalidRatio)),
+		cfg:      c,
+		r:        rand.New(rand.NewPCG(uint64(c.Seed), 0x1f0ce5)),
+		invalids: gen.Invalids(c),
 		all:      map[string]*ExpectedInvoice{},
 		lineSeq:  map[string]int{},
 	}, nil
@@ -164,9 +130,7 @@ func (g *Generator) line(typ string, inv *ExpectedInvoice) CommandLine {
 		OrganizationID: inv.OrganizationID,
 		UserID:         inv.OrganizationID + "-user-1",
 		CorrelationID:  inv.ID + "-w",
-	}
-	if !g.cfg.Start.IsZero() {
-		l.IssuedAt = g.cfg.Start.Add(time.Duration(g.seq-1) * g.cfg.Interval).UTC().Format(time.RFC3339Nano)
+		IssuedAt:       gen.IssuedAt(g.cfg, g.seq),
 	}
 	return l
 }
@@ -343,36 +307,17 @@ func orgIndex(org string) int {
 	return n - 1
 }
 
-// Source adapts gen to a records.CommandSource: each command is first
-// written to out as one JSON line (when out is not nil), then returned as a
-// *schemas.CommandEnvelope when envelopes is set (else a nil command with
-// ok true). An error writing out stops the source.
+// Source adapts g to a records.CommandSource (gen.Source): each command
+// is first written to out as one JSON line (when out is not nil), then
+// returned as a *schemas.CommandEnvelope when envelopes is set (else a nil
+// command with ok true). An error writing out stops the source.
 func (g *Generator) Source(out io.Writer, envelopes bool) records.CommandSource {
-	var buf []byte
-	return func() (records.Command, bool, error) {
+	next := func() (int, CommandLine, bool) {
 		c, ok := g.Next()
-		if !ok {
-			return nil, false, nil
-		}
-		if out != nil {
-			b, err := c.JSON()
-			if err != nil {
-				return nil, false, fmt.Errorf("generated command %d: %w", c.Seq, err)
-			}
-			buf = append(append(buf[:0], b...), '\n')
-			if _, err := out.Write(buf); err != nil {
-				return nil, false, fmt.Errorf("write generated command %d: %w", c.Seq, err)
-			}
-		}
-		if !envelopes {
-			return nil, true, nil
-		}
-		env, err := c.Line.Envelope()
-		if err != nil {
-			return nil, false, fmt.Errorf("generated command %d is invalid (a generator bug): %w", c.Seq, err)
-		}
-		return env, true, nil
+		return c.Seq, c.Line, ok
 	}
+	envelope := func(l *CommandLine) (records.Command, error) { return l.Envelope() }
+	return gen.Source(next, envelope, out, envelopes)
 }
 
 // commandGenerator is the invoice's records.CommandGenerator.
@@ -380,12 +325,9 @@ type commandGenerator struct{}
 
 // Generate builds a Generator from cfg and returns its Source.
 func (commandGenerator) Generate(cfg records.GeneratorConfig, out io.Writer, commands bool) (records.CommandSource, error) {
-	gen, err := NewGenerator(GeneratorConfig{
-		Count: cfg.Count, Organizations: cfg.Organizations, Seed: cfg.Seed, InvalidRatio: cfg.InvalidRatio,
-		IDPrefix: cfg.IDPrefix, Start: cfg.Start, Interval: cfg.Interval,
-	})
+	g, err := NewGenerator(GeneratorConfig(cfg))
 	if err != nil {
 		return nil, err
 	}
-	return gen.Source(out, commands), nil
+	return g.Source(out, commands), nil
 }

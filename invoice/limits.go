@@ -1,11 +1,9 @@
 package invoice
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
-	"github.com/prism-cqrs/prism/records/dedup"
+	"github.com/prism-cqrs/prism/records/limits"
 )
 
 // Fixed limits. They are part of the wire contract (a state must fit in one
@@ -27,50 +25,23 @@ var (
 	MaxDueDate = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 )
 
-// Defaults and bounds of Limits.
+// Defaults of Limits (records/limits).
 const (
 	// DefaultMaxAmountMinor is 10^12 minor units, for a line and for the
 	// invoice total.
-	DefaultMaxAmountMinor int64 = 1_000_000_000_000
+	DefaultMaxAmountMinor = limits.DefaultMaxAmountMinor
 	// DefaultDedupWindow is how many accepted command ids each invoice
 	// remembers.
-	DefaultDedupWindow = dedup.DefaultWindow
-	MinDedupWindow     = dedup.MinWindow
-	MaxDedupWindow     = dedup.MaxWindow
+	DefaultDedupWindow = limits.DefaultDedupWindow
 )
 
-// Limits configures the invoice rules. A zero field takes its default.
-type Limits struct {
-	// MaxAmountMinor is the largest line amount and the largest invoice
-	// total, in minor units (inclusive).
-	MaxAmountMinor int64
-	// DedupWindow is how many of its last accepted command ids an invoice
-	// remembers (RecentCommands).
-	DedupWindow int
-}
+// Limits configures the invoice rules (limits.Limits): MaxAmountMinor is
+// the largest line amount and the largest invoice total, in minor units
+// (inclusive); DedupWindow is how many of its last accepted command ids an
+// invoice remembers (RecentCommands). A zero field takes its default.
+type Limits limits.Limits
 
-func (l Limits) withDefaults() Limits {
-	if l.MaxAmountMinor == 0 {
-		l.MaxAmountMinor = DefaultMaxAmountMinor
-	}
-	if l.DedupWindow == 0 {
-		l.DedupWindow = DefaultDedupWindow
-	}
-	return l
-}
+func (l Limits) withDefaults() Limits { return Limits(limits.Limits(l).WithDefaults()) }
 
 // Validate reports every problem of l at once; zero fields are valid.
-func (l Limits) Validate() error {
-	l = l.withDefaults()
-	var errs []error
-	if l.MaxAmountMinor < 1 {
-		errs = append(errs, fmt.Errorf("max amount %d: must be at least 1 minor unit", l.MaxAmountMinor))
-	}
-	if l.DedupWindow < MinDedupWindow || l.DedupWindow > MaxDedupWindow {
-		errs = append(errs, fmt.Errorf("dedup window %d: must be between %d and %d", l.DedupWindow, MinDedupWindow, MaxDedupWindow))
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("invoice limits: %w", errors.Join(errs...))
-	}
-	return nil
-}
+func (l Limits) Validate() error { return limits.Limits(l).Validate("invoice") }

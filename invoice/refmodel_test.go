@@ -191,15 +191,15 @@ func (m *refModel) handle(c *schemas.CommandEnvelope) refAnswer {
 	return refAnswer{accepted: true, version: inv.version, event: ev}
 }
 
-// gen makes random commands over a few invoices and organizations, some
+// refGen makes random commands over a few invoices and organizations, some
 // invalid, some retries of earlier command ids.
-type gen struct {
+type refGen struct {
 	r    *rand.Rand
 	n    int
 	sent []*schemas.CommandEnvelope
 }
 
-func (g *gen) next() *schemas.CommandEnvelope {
+func (g *refGen) next() *schemas.CommandEnvelope {
 	r := g.r
 	if len(g.sent) > 0 && r.IntN(8) == 0 {
 		// a retry: the same command again
@@ -280,7 +280,7 @@ func TestDecideMatchesReferenceModel(t *testing.T) {
 	limits := Limits{}.withDefaults()
 	counts := map[string]int{}
 	for seed := uint64(1); seed <= 40; seed++ {
-		g := &gen{r: rand.New(rand.NewPCG(seed, 7))}
+		g := &refGen{r: rand.New(rand.NewPCG(seed, 7))}
 		model := &refModel{invoices: map[string]*refInvoice{}, window: limits.DedupWindow, maxMinor: limits.MaxAmountMinor}
 		states := map[string]*schemas.Invoice{}
 		replayed := map[string]*schemas.Invoice{}

@@ -1,13 +1,11 @@
 package payment
 
 import (
-	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/prism-cqrs/prism/money"
 	"github.com/prism-cqrs/prism/payment/schemas"
@@ -98,7 +96,7 @@ func (cl *CommandLine) Envelope() (*schemas.CommandEnvelope, error) {
 		{"amount", cl.Amount != nil}, {"currency", cl.Currency != nil}, {"description", cl.Description != nil},
 		{"status", cl.Status != nil}, {"reason", cl.Reason != nil},
 	} {
-		if opt.present && !contains(fields, opt.name) {
+		if opt.present && !slices.Contains(fields, opt.name) {
 			return nil, &FieldError{Field: opt.name, Reason: "not allowed for " + cl.Type}
 		}
 	}
@@ -112,36 +110,21 @@ func (cl *CommandLine) Envelope() (*schemas.CommandEnvelope, error) {
 	if err := cl.checkText(); err != nil {
 		return nil, err
 	}
+	meta, err := jsonl.ParseMeta(cl.CommandID, cl.CorrelationID, cl.ExpectedVersion, cl.IssuedAt)
+	if err != nil {
+		return nil, err
+	}
 	env := &schemas.CommandEnvelope{
-		CommandID:      cl.CommandID,
-		Type:           cl.Type,
-		PaymentID:      cl.PaymentID,
-		OrganizationID: cl.OrganizationID,
-		UserID:         cl.UserID,
-		CorrelationID:  cl.CorrelationID,
-		CausationID:    cl.CausationID,
+		CommandID:       meta.CommandID,
+		Type:            cl.Type,
+		PaymentID:       cl.PaymentID,
+		OrganizationID:  cl.OrganizationID,
+		UserID:          cl.UserID,
+		CorrelationID:   meta.CorrelationID,
+		CausationID:     cl.CausationID,
+		ExpectedVersion: meta.ExpectedVersion,
+		IssuedAt:        meta.IssuedAt,
 	}
-	if env.CommandID == "" {
-		env.CommandID = uuid.NewString()
-	}
-	if env.CorrelationID == "" {
-		env.CorrelationID = uuid.NewString()
-	}
-	if cl.ExpectedVersion != nil {
-		if *cl.ExpectedVersion < 0 {
-			return nil, &FieldError{Field: "expectedVersion", Reason: fmt.Sprintf("must be >= 0, got %d", *cl.ExpectedVersion)}
-		}
-		v := *cl.ExpectedVersion
-		env.ExpectedVersion = &v
-	}
-	if cl.IssuedAt != "" {
-		t, err := time.Parse(time.RFC3339Nano, cl.IssuedAt)
-		if err != nil {
-			return nil, &FieldError{Field: "issuedAt", Reason: fmt.Sprintf("%q is not an RFC 3339 time like 2026-01-02T15:04:05Z", cl.IssuedAt)}
-		}
-		env.IssuedAt = t.UTC()
-	}
-	var err error
 	switch cl.Type {
 	case schemas.TypeCreatePayment:
 		env.Payload.Create, err = cl.create()
@@ -269,15 +252,6 @@ func deref(s *string) string {
 	return *s
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // CommandTypes are Payment's command types, in the order messages name them.
 var CommandTypes = []string{schemas.TypeCreatePayment, schemas.TypeUpdatePayment, schemas.TypeChangePaymentStatus, schemas.TypeDeletePayment}
 
@@ -334,17 +308,7 @@ func (c *CommandCodec) EncodeCommand(cmd records.Command, now time.Time) (record
 // (UTC); a missing correlationId becomes the command id (the command starts
 // its own workflow).
 func normalize(cmd *schemas.CommandEnvelope, now time.Time) (*schemas.CommandEnvelope, error) {
-	var errs []error
-	if cmd.CommandID == "" {
-		errs = append(errs, errors.New("command has no commandId"))
-	}
-	if cmd.PaymentID == "" {
-		errs = append(errs, errors.New("command has no paymentId (the record key)"))
-	}
-	if cmd.Type == "" {
-		errs = append(errs, errors.New("command has no type"))
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := records.CheckRouting(cmd.CommandID, cmd.PaymentID, "paymentId", cmd.Type); err != nil {
 		return nil, err
 	}
 	c := *cmd

@@ -4,12 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"strconv"
 	"time"
 
 	"github.com/prism-cqrs/prism/money"
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/records"
+	"github.com/prism-cqrs/prism/records/gen"
 )
 
 // GeneratorConfig describes a generated workload.
@@ -28,42 +29,33 @@ type GeneratorConfig struct {
 	Interval time.Duration // default 1s
 }
 
-// WithDefaults fills the zero fields with their defaults.
+// WithDefaults fills the zero fields with their defaults (gen.Defaults,
+// and 3 users per organization).
 func (c GeneratorConfig) WithDefaults() GeneratorConfig {
-	if c.Organizations == 0 {
-		c.Organizations = 10
-	}
-	if c.IDPrefix == "" {
-		c.IDPrefix = fmt.Sprintf("s%d", c.Seed)
-	}
+	d := gen.Defaults(c.common())
+	c.Organizations, c.IDPrefix, c.Interval = d.Organizations, d.IDPrefix, d.Interval
 	if c.UsersPerOrg == 0 {
 		c.UsersPerOrg = 3
-	}
-	if c.Interval == 0 {
-		c.Interval = time.Second
 	}
 	return c
 }
 
-// Validate reports every problem at once.
+// Validate reports every problem at once (gen.Problems, and fewer than
+// one user per organization).
 func (c GeneratorConfig) Validate() error {
-	var errs []error
-	if c.Count < 0 {
-		errs = append(errs, fmt.Errorf("generator: count %d is negative", c.Count))
-	}
-	if c.Organizations < 1 {
-		errs = append(errs, fmt.Errorf("generator: organizations %d, want at least 1", c.Organizations))
-	}
+	errs := gen.Problems(c.common())
 	if c.UsersPerOrg < 1 {
 		errs = append(errs, fmt.Errorf("generator: users per organization %d, want at least 1", c.UsersPerOrg))
 	}
-	if math.IsNaN(c.InvalidRatio) || c.InvalidRatio < 0 || c.InvalidRatio > 1 {
-		errs = append(errs, fmt.Errorf("generator: invalid ratio %v is outside [0, 1]", c.InvalidRatio))
-	}
-	if c.Interval < 0 {
-		errs = append(errs, fmt.Errorf("generator: interval %s is negative", c.Interval))
-	}
 	return errors.Join(errs...)
+}
+
+// common is c without what only Payment's workload has.
+func (c GeneratorConfig) common() records.GeneratorConfig {
+	return records.GeneratorConfig{
+		Count: c.Count, Organizations: c.Organizations, Seed: c.Seed, InvalidRatio: c.InvalidRatio,
+		IDPrefix: c.IDPrefix, Start: c.Start, Interval: c.Interval,
+	}
 }
 
 // Expectation is what the processor must answer to a generated command,
@@ -130,7 +122,7 @@ func NewGenerator(cfg GeneratorConfig) (*Generator, error) {
 	g := &Generator{
 		cfg:      cfg,
 		r:        newRNG(cfg.Seed),
-		invalids: int(math.Round(float64(cfg.Count) * cfg.InvalidRatio)),
+		invalids: gen.Invalids(cfg.common()),
 	}
 	for o := range cfg.Organizations {
 		org := fmt.Sprintf("org-%03d", o+1)
@@ -163,9 +155,7 @@ func (g *Generator) Next() (Generated, bool) {
 	}
 	out.Seq = g.seq
 	out.Line.CommandID = g.cmdID
-	if !g.cfg.Start.IsZero() {
-		out.Line.IssuedAt = g.cfg.Start.Add(time.Duration(g.seq-1) * g.cfg.Interval).UTC().Format(time.RFC3339Nano)
-	}
+	out.Line.IssuedAt = gen.IssuedAt(g.cfg.common(), g.seq)
 	return out, true
 }
 

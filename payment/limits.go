@@ -1,11 +1,8 @@
 package payment
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prism-cqrs/prism/records"
-	"github.com/prism-cqrs/prism/records/dedup"
+	"github.com/prism-cqrs/prism/records/limits"
 )
 
 // Fixed field limits (issue 4). They are part of the wire contract, so they
@@ -18,29 +15,25 @@ const (
 	MaxTextRunes = 1000
 )
 
-// Defaults of Limits.
+// Defaults of Limits (records/limits).
 const (
 	// DefaultMaxAmountMinor is 10^12 minor units (10 billion in a currency
 	// with two decimals).
-	DefaultMaxAmountMinor int64 = 1_000_000_000_000
+	DefaultMaxAmountMinor = limits.DefaultMaxAmountMinor
 	// DefaultDedupWindow is how many accepted command ids each payment
 	// remembers (dedup.DefaultWindow).
-	DefaultDedupWindow = dedup.DefaultWindow
+	DefaultDedupWindow = limits.DefaultDedupWindow
 	// MinDedupWindow and MaxDedupWindow bound Limits.DedupWindow: at least
 	// the 16 the issue requires, at most what keeps a live aggregate small.
-	MinDedupWindow = dedup.MinWindow
-	MaxDedupWindow = dedup.MaxWindow
+	MinDedupWindow = limits.MinDedupWindow
+	MaxDedupWindow = limits.MaxDedupWindow
 )
 
-// Limits configures the payment rules. A zero field takes its default.
-type Limits struct {
-	// MaxAmountMinor is the largest accepted amount, in minor units
-	// (inclusive). Default DefaultMaxAmountMinor.
-	MaxAmountMinor int64
-	// DedupWindow is how many of its last accepted command ids a payment
-	// remembers (RecentCommands). Default DefaultDedupWindow.
-	DedupWindow int
-}
+// Limits configures the payment rules (limits.Limits): MaxAmountMinor,
+// the largest accepted amount in minor units (inclusive), and DedupWindow,
+// how many of its last accepted command ids a payment remembers
+// (RecentCommands). A zero field takes its default.
+type Limits limits.Limits
 
 // DefaultLimits returns the default limits.
 func DefaultLimits() Limits {
@@ -48,29 +41,8 @@ func DefaultLimits() Limits {
 }
 
 // withDefaults fills zero fields with their defaults.
-func (l Limits) withDefaults() Limits {
-	if l.MaxAmountMinor == 0 {
-		l.MaxAmountMinor = DefaultMaxAmountMinor
-	}
-	if l.DedupWindow == 0 {
-		l.DedupWindow = DefaultDedupWindow
-	}
-	return l
-}
+func (l Limits) withDefaults() Limits { return Limits(limits.Limits(l).WithDefaults()) }
 
 // Validate reports every problem of l at once. Zero fields are valid (they
 // take their defaults).
-func (l Limits) Validate() error {
-	l = l.withDefaults()
-	var errs []error
-	if l.MaxAmountMinor < 1 {
-		errs = append(errs, fmt.Errorf("max amount %d: must be at least 1 minor unit", l.MaxAmountMinor))
-	}
-	if l.DedupWindow < MinDedupWindow || l.DedupWindow > MaxDedupWindow {
-		errs = append(errs, fmt.Errorf("dedup window %d: must be between %d and %d", l.DedupWindow, MinDedupWindow, MaxDedupWindow))
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("payment limits: %w", errors.Join(errs...))
-	}
-	return nil
-}
+func (l Limits) Validate() error { return limits.Limits(l).Validate("payment") }
