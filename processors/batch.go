@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prism-cqrs/prism/internal/retry"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -37,7 +38,7 @@ func (e *Engine) runBatch(ctx context.Context, sess *kgo.GroupTransactSession, a
 			return nil
 		}
 		e.cfg.Logger.Error("restore failed; will retry", "topic", e.cfg.EventsTopic, "err", err)
-		sleep(ctx, time.Second)
+		retry.Sleep(ctx, time.Second)
 		return nil
 	}
 	if err := sess.Begin(); err != nil {
@@ -62,13 +63,4 @@ func (e *Engine) updateGauges(assigned int) {
 		h.AssignedPartitions = assigned
 		h.Aggregates = n
 	})
-}
-
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }

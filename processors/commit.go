@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prism-cqrs/prism/internal/retry"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -55,7 +56,7 @@ func (e *Engine) commitBatch(ctx context.Context, sess *kgo.GroupTransactSession
 				e.cfg.Logger.Warn("Kafka refused a command's output for good; the command goes to the DLQ when the batch is handled again",
 					"err", perr, "dlq", e.cfg.DLQTopic)
 			} else {
-				sleep(ctx, time.Second)
+				retry.Sleep(ctx, time.Second)
 			}
 		}
 		return nil

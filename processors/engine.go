@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/prism-cqrs/prism/internal/retry"
 	"github.com/prism-cqrs/prism/kafkaconn"
 	"github.com/prism-cqrs/prism/topology"
 )
@@ -179,7 +180,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		e.m.sessionRestarts.Inc()
 		e.closeSession(sess)
 		e.dropAllState()
-		sleep(ctx, backoff)
+		retry.Sleep(ctx, backoff)
 		backoff = min(2*backoff, maxBackoff)
 		if sess, adm, err = e.newSession(watch); err != nil {
 			return err
@@ -236,7 +237,7 @@ func (e *Engine) fencePredecessor(ctx context.Context, sess *kgo.GroupTransactSe
 	case IsFatalKafkaError(err):
 		return false, fmt.Errorf("processor: init transactional id %s: %w", e.cfg.TransactionalID, err)
 	default:
-		sleep(pctx, fenceWait)
+		retry.Sleep(pctx, fenceWait)
 		return false, nil
 	}
 }

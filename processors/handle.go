@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/prism-cqrs/prism/records"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -174,5 +175,5 @@ func (e *Engine) safeHandle(state State, cmd Command) (out Outcome, err error) {
 func (e *Engine) toDLQ(ctx context.Context, sess *kgo.GroupTransactSession, r *kgo.Record, stage, class string, err error, promise func(*kgo.Record, error)) {
 	e.cfg.Logger.Warn("command sent to the DLQ", "topic", r.Topic, "partition", r.Partition,
 		"offset", r.Offset, "stage", stage, "class", class, "err", err, "dlq", e.cfg.DLQTopic)
-	sess.Produce(ctx, dlqRecord(e.cfg.DLQTopic, r, stage, class, err.Error()), promise)
+	sess.Produce(ctx, records.DLQRecord(e.cfg.DLQTopic, r, stage, class, err.Error()), promise)
 }

@@ -1,10 +1,6 @@
 package processors
 
 import (
-	"slices"
-	"strconv"
-
-	"github.com/prism-cqrs/prism/records"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -27,29 +23,6 @@ func (p partitioner) ForTopic(topic string) kgo.TopicPartitioner {
 		return kgo.ManualPartitioner().ForTopic(topic)
 	}
 	return p.byKey.ForTopic(topic)
-}
-
-// dlqRecord is the DLQ copy of a command record that could not be handled:
-// its key, value and headers untouched, plus the prism-dlq-* headers that
-// say where it came from and why it is here.
-func dlqRecord(topic string, src *kgo.Record, stage, class, msg string) *kgo.Record {
-	h := slices.Clone(src.Headers)
-	h = append(h,
-		kgo.RecordHeader{Key: records.HeaderDLQStage, Value: []byte(stage)},
-		kgo.RecordHeader{Key: records.HeaderDLQClass, Value: []byte(class)},
-		kgo.RecordHeader{Key: records.HeaderDLQMessage, Value: []byte(truncate(msg, 1000))},
-		kgo.RecordHeader{Key: records.HeaderDLQTopic, Value: []byte(src.Topic)},
-		kgo.RecordHeader{Key: records.HeaderDLQPartition, Value: []byte(strconv.Itoa(int(src.Partition)))},
-		kgo.RecordHeader{Key: records.HeaderDLQOffset, Value: []byte(strconv.FormatInt(src.Offset, 10))},
-	)
-	return &kgo.Record{Topic: topic, Key: src.Key, Value: src.Value, Headers: h}
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
 
 // recordArena hands out output records from a preallocated array, a new

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prism-cqrs/prism/internal/retry"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -56,7 +57,7 @@ func (r *Runner) flush(ctx context.Context) {
 			paused = true
 		}
 		r.m.retries.Inc()
-		wait := backoff(attempt, r.cfg.BackoffMin, r.cfg.BackoffMax)
+		wait := retry.Backoff(attempt, r.cfg.BackoffMin, r.cfg.BackoffMax)
 		switch {
 		case errors.Is(err, ErrPermanent):
 			// Only a change on the target's side (or of the sink's
@@ -68,7 +69,7 @@ func (r *Runner) flush(ctx context.Context) {
 		default:
 			r.log.Error("batch write failed (not marked transient), retrying", "attempt", attempt, "wait", wait, "err", err)
 		}
-		if !sleep(ctx, wait) {
+		if !retry.Sleep(ctx, wait) {
 			r.log.Warn("batch abandoned at shutdown; offsets not advanced, the next owner re-reads it", "records", len(st.batch))
 			return
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/prism-cqrs/prism/internal/retry"
 	"github.com/prism-cqrs/prism/kafkaconn"
 )
 
@@ -89,9 +90,9 @@ func (r *Runner) adjustOffsets(ctx context.Context, offsets map[string]map[int32
 		if ctx.Err() != nil {
 			return nil, err
 		}
-		wait := backoff(attempt, r.cfg.BackoffMin, r.cfg.BackoffMax)
+		wait := retry.Backoff(attempt, r.cfg.BackoffMin, r.cfg.BackoffMax)
 		r.log.Warn("reading the target's offsets failed, retrying", "attempt", attempt, "wait", wait, "err", err)
-		if !sleep(ctx, wait) {
+		if !retry.Sleep(ctx, wait) {
 			return nil, err
 		}
 	}

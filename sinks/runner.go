@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/prism-cqrs/prism/internal/retry"
 	"github.com/prism-cqrs/prism/kafkaconn"
 	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/topology"
@@ -251,9 +252,9 @@ func (r *Runner) setupTarget(ctx context.Context) (bool, error) {
 			return false, fmt.Errorf("sink %s: set up the target: %w", r.cfg.Target.Name(), err)
 		}
 		r.health.setTarget(fmt.Errorf("setup: %w", err))
-		wait := backoff(attempt, r.cfg.BackoffMin, r.cfg.BackoffMax)
+		wait := retry.Backoff(attempt, r.cfg.BackoffMin, r.cfg.BackoffMax)
 		r.log.Warn("target setup failed, retrying", "attempt", attempt, "wait", wait, "err", err)
-		if !sleep(ctx, wait) {
+		if !retry.Sleep(ctx, wait) {
 			return false, nil
 		}
 	}
@@ -367,16 +368,4 @@ func rawRecord(rec *kgo.Record) RawRecord {
 		}
 	}
 	return raw
-}
-
-// sleep waits d or until ctx ends; false when ctx ended.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }

@@ -1,0 +1,35 @@
+package records
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func TestDLQRecordKeepsTheOriginalAndSaysWhere(t *testing.T) {
+	src := &kgo.Record{Topic: "ns.payments.events", Partition: 3, Offset: 42, Key: []byte("k"), Value: []byte{0xC3, 0x01, 0xff},
+		Headers: []kgo.RecordHeader{{Key: HeaderType, Value: []byte("PaymentCreated")}}}
+	got := DLQRecord("ns.payments.events.dlq", src, "decode", ClassTruncated, strings.Repeat("x", 5000),
+		kgo.RecordHeader{Key: HeaderDLQSink, Value: []byte("redis")})
+	if got.Topic != "ns.payments.events.dlq" || string(got.Key) != "k" || string(got.Value) != string(src.Value) {
+		t.Fatalf("record %+v", got)
+	}
+	h := map[string]string{}
+	for _, x := range got.Headers {
+		h[x.Key] = string(x.Value)
+	}
+	want := map[string]string{HeaderType: "PaymentCreated", HeaderDLQStage: "decode", HeaderDLQClass: "truncated",
+		HeaderDLQTopic: "ns.payments.events", HeaderDLQPartition: "3", HeaderDLQOffset: "42", HeaderDLQSink: "redis"}
+	for k, v := range want {
+		if h[k] != v {
+			t.Errorf("header %s = %q, want %q", k, h[k], v)
+		}
+	}
+	if len(h[HeaderDLQMessage]) != MaxDLQMessageBytes {
+		t.Errorf("message of %d bytes, want it cut to %d", len(h[HeaderDLQMessage]), MaxDLQMessageBytes)
+	}
+	if len(src.Headers) != 1 {
+		t.Error("the source record's headers were changed")
+	}
+}
