@@ -1,6 +1,7 @@
 package producers
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,26 +54,22 @@ type Config struct {
 	Logger    *slog.Logger
 }
 
-// WithDefaults fills the zero fields with the defaults documented on Config.
+// Defaults of Config fields left zero.
+const (
+	DefaultLinger             = 5 * time.Millisecond
+	DefaultMaxBatchBytes      = 1 << 20
+	DefaultMaxBufferedRecords = 100_000
+	DefaultDeliveryTimeout    = 2 * time.Minute
+)
+
+// WithDefaults fills the zero fields with the Default* values (a negative
+// Linger means none).
 func (c Config) WithDefaults() Config {
-	if c.Linger == 0 {
-		c.Linger = 5 * time.Millisecond
-	}
-	if c.Linger < 0 {
-		c.Linger = 0
-	}
-	if c.MaxBatchBytes == 0 {
-		c.MaxBatchBytes = 1 << 20
-	}
-	if c.MaxBufferedRecords == 0 {
-		c.MaxBufferedRecords = 100_000
-	}
-	if c.DeliveryTimeout == 0 {
-		c.DeliveryTimeout = 2 * time.Minute
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
+	c.Linger = max(cmp.Or(c.Linger, DefaultLinger), 0)
+	c.MaxBatchBytes = cmp.Or(c.MaxBatchBytes, DefaultMaxBatchBytes)
+	c.MaxBufferedRecords = cmp.Or(c.MaxBufferedRecords, DefaultMaxBufferedRecords)
+	c.DeliveryTimeout = cmp.Or(c.DeliveryTimeout, DefaultDeliveryTimeout)
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 	return c
 }
 

@@ -1,6 +1,7 @@
 package sinks
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,10 +14,25 @@ import (
 	"github.com/prism-cqrs/prism/records"
 )
 
-// DefaultBrokerUnreachableTimeout is the default of `prism sink
-// --broker-unreachable-timeout` (RunnerConfig's zero means never), the
-// same as the processor's.
-const DefaultBrokerUnreachableTimeout = 10 * time.Minute
+// Defaults of RunnerConfig fields left zero (the processor's are
+// processors.Default*, the producer's producers.Default*).
+const (
+	DefaultBatchMaxRecords = 1000
+	DefaultBatchMaxBytes   = 4 << 20
+	DefaultBatchMaxWait    = 200 * time.Millisecond
+	DefaultBackoffMin      = 100 * time.Millisecond
+	DefaultBackoffMax      = 10 * time.Second
+	DefaultAttemptTimeout  = 30 * time.Second
+	DefaultShutdownTimeout = 30 * time.Second
+	DefaultProbeInterval   = 2 * time.Second
+	// DefaultSessionTimeout is the default of `prism sink
+	// --session-timeout` (RunnerConfig's zero means franz-go's, the same).
+	DefaultSessionTimeout = 45 * time.Second
+	// DefaultBrokerUnreachableTimeout is the default of `prism sink
+	// --broker-unreachable-timeout` (RunnerConfig's zero means never), the
+	// same as the processor's.
+	DefaultBrokerUnreachableTimeout = 10 * time.Minute
+)
 
 // RunnerConfig configures a Runner. Zero durations and sizes take the
 // defaults named on each field.
@@ -66,33 +82,15 @@ type RunnerConfig struct {
 }
 
 func (c *RunnerConfig) withDefaults() {
-	if c.BatchMaxRecords == 0 {
-		c.BatchMaxRecords = 1000
-	}
-	if c.BatchMaxBytes == 0 {
-		c.BatchMaxBytes = 4 << 20
-	}
-	if c.BatchMaxWait == 0 {
-		c.BatchMaxWait = 200 * time.Millisecond
-	}
-	if c.BackoffMin == 0 {
-		c.BackoffMin = 100 * time.Millisecond
-	}
-	if c.BackoffMax == 0 {
-		c.BackoffMax = 10 * time.Second
-	}
-	if c.AttemptTimeout == 0 {
-		c.AttemptTimeout = 30 * time.Second
-	}
-	if c.ShutdownTimeout == 0 {
-		c.ShutdownTimeout = 30 * time.Second
-	}
-	if c.ProbeInterval == 0 {
-		c.ProbeInterval = 2 * time.Second
-	}
-	if c.Logger == nil {
-		c.Logger = slog.Default()
-	}
+	c.BatchMaxRecords = cmp.Or(c.BatchMaxRecords, DefaultBatchMaxRecords)
+	c.BatchMaxBytes = cmp.Or(c.BatchMaxBytes, DefaultBatchMaxBytes)
+	c.BatchMaxWait = cmp.Or(c.BatchMaxWait, DefaultBatchMaxWait)
+	c.BackoffMin = cmp.Or(c.BackoffMin, DefaultBackoffMin)
+	c.BackoffMax = cmp.Or(c.BackoffMax, DefaultBackoffMax)
+	c.AttemptTimeout = cmp.Or(c.AttemptTimeout, DefaultAttemptTimeout)
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, DefaultShutdownTimeout)
+	c.ProbeInterval = cmp.Or(c.ProbeInterval, DefaultProbeInterval)
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 }
 
 // Validate reports every problem of the configuration at once (defaults

@@ -109,7 +109,7 @@ after flushing), 1 error, 2 bad flags, 3 invalid lines (nothing produced),
 	fl.Float64Var(&f.rate, "rate", 0, "commands per second (0: as fast as possible)")
 	fl.BoolVar(&f.wait, "wait", false, "wait for each command's result and print it as a JSON line")
 	fl.DurationVar(&f.waitTimeout, "wait-timeout", 60*time.Second, "with --wait, how long to wait for missing results after the last command is written")
-	fl.DurationVar(&f.linger, "linger", 5*time.Millisecond, "how long a batch waits for more records")
+	fl.DurationVar(&f.linger, "linger", producers.DefaultLinger, "how long a batch waits for more records")
 	fl.Int32Var(&f.batchBytes, "batch-max-bytes", 1<<20, "maximum bytes of one record batch")
 	fl.DurationVar(&f.deliveryTO, "delivery-timeout", time.Minute, "how long a command may wait for the broker's acknowledgement before the run fails")
 	fl.StringVar(&f.progress, "progress", "auto", "progress display: auto (bar on a terminal, log lines otherwise), bar, log or none")

@@ -113,14 +113,14 @@ Sinks: ` + strings.Join(sinkNames(), ", "),
 // in-process).
 func addSinkFlags(fl *pflag.FlagSet, f *sinkFlags) {
 	fl.StringVar(&f.httpAddr, "http", "", "address of /healthz and /metrics, for example :9465; empty disables")
-	fl.IntVar(&f.batchMaxRecords, "batch-max-records", 1000, "most records in one batch")
-	fl.IntVar(&f.batchMaxBytes, "batch-max-bytes", 4<<20, "most key+value bytes in one batch")
-	fl.DurationVar(&f.batchMaxWait, "batch-max-wait", 200*time.Millisecond, "longest a batch waits for more records after its first")
-	fl.DurationVar(&f.backoffMin, "backoff-min", 100*time.Millisecond, "first retry delay after a failed write")
-	fl.DurationVar(&f.backoffMax, "backoff-max", 10*time.Second, "longest retry delay")
-	fl.DurationVar(&f.attemptTimeout, "attempt-timeout", 30*time.Second, "bound of one write attempt")
-	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 30*time.Second, "how long SIGTERM waits for the open batch")
-	fl.DurationVar(&f.sessionTimeout, "session-timeout", 45*time.Second, "group session timeout: how long a crashed instance keeps its partitions")
+	fl.IntVar(&f.batchMaxRecords, "batch-max-records", sinks.DefaultBatchMaxRecords, "most records in one batch")
+	fl.IntVar(&f.batchMaxBytes, "batch-max-bytes", sinks.DefaultBatchMaxBytes, "most key+value bytes in one batch")
+	fl.DurationVar(&f.batchMaxWait, "batch-max-wait", sinks.DefaultBatchMaxWait, "longest a batch waits for more records after its first")
+	fl.DurationVar(&f.backoffMin, "backoff-min", sinks.DefaultBackoffMin, "first retry delay after a failed write")
+	fl.DurationVar(&f.backoffMax, "backoff-max", sinks.DefaultBackoffMax, "longest retry delay")
+	fl.DurationVar(&f.attemptTimeout, "attempt-timeout", sinks.DefaultAttemptTimeout, "bound of one write attempt")
+	fl.DurationVar(&f.shutdownTimeout, "shutdown-timeout", sinks.DefaultShutdownTimeout, "how long SIGTERM waits for the open batch")
+	fl.DurationVar(&f.sessionTimeout, "session-timeout", sinks.DefaultSessionTimeout, "group session timeout: how long a crashed instance keeps its partitions")
 	fl.DurationVar(&f.unreachable, "broker-unreachable-timeout", sinks.DefaultBrokerUnreachableTimeout, "how long the sink waits for an unreachable Kafka cluster, at start and while running (it resumes when it is back), before it exits 1; 0 waits forever")
 	fl.StringVar(&f.instanceID, "instance-id", "", "stable name of this sink instance, unique among the instances of one sink: makes it a static member of each aggregate's sink group, so a crashed instance restarted with the same id gets its partitions back at once instead of after the session timeout. Empty: dynamic membership")
 	// The runner reads 0 as "the default": an explicit 0 is refused instead.
