@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,10 +16,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/aggregates"
 	"github.com/prism-cqrs/prism/redact"
 	"github.com/prism-cqrs/prism/sinks"
+	"github.com/prism-cqrs/prism/topology"
 )
 
 func init() { subcommands = append(subcommands, newSinkCmd) }
@@ -174,7 +177,39 @@ func runSink(cmd *cobra.Command, g *globals, f *sinkFlags, name string) error {
 		}
 		return err
 	}
+	if err := checkSinkTopics(ctx, g, defs); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
 	return runRunners(ctx, runners)
+}
+
+// checkSinkTopics checks, before any runner starts, that the events topic
+// and the events DLQ of every selected aggregate exist, and names every
+// aggregate whose topics are missing (each runner checks its own again,
+// but the first to fail would stop the others before they report).
+func checkSinkTopics(ctx context.Context, g *globals, defs []*aggregates.Definition) error {
+	kopts, err := g.kafka().Opts()
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(kopts...)
+	if err != nil {
+		return fmt.Errorf("kafka client: %w", err)
+	}
+	defer cl.Close()
+	cctx, cancel := context.WithTimeout(ctx, topology.CheckTimeout)
+	defer cancel()
+	var errs []error
+	for _, d := range defs {
+		n := d.Names(g.namespace)
+		if _, err := topology.CheckTopics(cctx, cl, n.EventsTopic(), n.EventsDLQTopic()); err != nil {
+			errs = append(errs, fmt.Errorf("aggregate %s: %w", d.Name, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // aggregateRunner is the runner and target of one sink for one aggregate.
