@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func mustScope(t *testing.T, orgs ...string) Scope {
@@ -166,5 +168,34 @@ func TestBusMiddlewareOrderAndRouting(t *testing.T) {
 	}
 	if _, err := b.Ask(ctx, Query{Type: "x"}); err == nil {
 		t.Fatal("unscoped query answered")
+	}
+}
+
+func TestApplyInvalidation(t *testing.T) {
+	c, err := NewCache(CacheConfig{Namespace: "ns", Redis: redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}),
+		OrganizationFields: []string{"organizationId", "org"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b, all := mustScope(t, "org-a"), mustScope(t, "org-b"), AllOrganizations()
+	ab := mustScope(t, "org-a", "org-b")
+	sa, sb, sall, sab := c.stamp(a), c.stamp(b), c.stamp(all), c.stamp(ab)
+	// Payment's and another aggregate's changes in one message.
+	c.applyInvalidation(`[{"organizationId":"org-a","paymentId":"p","version":2},{"org":"org-c","thingId":"x","version":1}]`)
+	if c.stamp(a) == sa || c.stamp(ab) == sab || c.stamp(all) == sall {
+		t.Fatal("org-a's change left an entry of a scope holding org-a current")
+	}
+	if c.stamp(b) != sb {
+		t.Fatal("org-a's change dropped org-b's entries")
+	}
+	sb = c.stamp(b)
+	c.applyInvalidation(`not json`)
+	if c.stamp(b) == sb {
+		t.Fatal("an unreadable message left L1 current")
+	}
+	sb = c.stamp(b)
+	c.applyInvalidation(`[{"invoiceId":"i","version":1}]`)
+	if c.stamp(b) == sb {
+		t.Fatal("a change without organization left L1 current")
 	}
 }
