@@ -1,6 +1,7 @@
 package queries
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ const (
 	DefaultTTL       = 300 * time.Second
 	DefaultL1Size    = 100_000
 	DefaultOrgField  = "organizationId"
+	DefaultFill      = 30 * time.Second
 	defaultRedisWait = 2 * time.Second
 )
 
@@ -54,6 +56,10 @@ type CacheConfig struct {
 	// fields (projections.CacheLayout.OrganizationField of each
 	// aggregate); [DefaultOrgField] when empty.
 	OrganizationFields []string
+	// FillTimeout bounds one miss's work (L2 read, source, L2 write);
+	// DefaultFill when 0. It runs detached from its first caller's
+	// cancellation, since other callers may wait for it.
+	FillTimeout time.Duration
 	// Logger (slog.Default() when nil).
 	Logger *slog.Logger
 }
@@ -72,6 +78,7 @@ type Cache struct {
 	ns       string
 	rdb      redis.UniversalClient
 	ttl      time.Duration
+	fill     time.Duration
 	policies map[string]Policy
 	orgField []string
 	log      *slog.Logger
@@ -95,6 +102,9 @@ func NewCache(cfg CacheConfig) (*Cache, error) {
 	if cfg.Namespace == "" {
 		return nil, errors.New("queries: cache needs a namespace")
 	}
+	if cfg.TTL < 0 || cfg.FillTimeout < 0 || cfg.L1Size < 0 {
+		return nil, errors.New("queries: negative TTL, fill timeout or L1 size")
+	}
 	for typ, p := range cfg.Policies {
 		if err := checkType(typ); err != nil {
 			return nil, err
@@ -112,6 +122,7 @@ func NewCache(cfg CacheConfig) (*Cache, error) {
 		ns:       cfg.Namespace,
 		rdb:      cfg.Redis,
 		ttl:      cfg.TTL,
+		fill:     cmp.Or(cfg.FillTimeout, DefaultFill),
 		policies: cfg.Policies,
 		orgField: cfg.OrganizationFields,
 		log:      cfg.Logger,
@@ -233,9 +244,10 @@ func (c *Cache) Middleware() Middleware {
 			flight := key + "@" + strconv.FormatUint(stamp, 10)
 			ch := c.group.DoChan(flight, func() (any, error) {
 				// The leader runs detached from its caller's cancellation
-				// (followers may still wait), bounded by the caller's
-				// deadline through next's own timeouts.
-				return c.fill(context.WithoutCancel(ctx), q, p, key, stamp, next)
+				// (followers may still wait), bounded by FillTimeout.
+				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.fill)
+				defer cancel()
+				return c.fillMiss(fctx, q, p, key, stamp, next)
 			})
 			select {
 			case r := <-ch:
@@ -250,13 +262,13 @@ func (c *Cache) Middleware() Middleware {
 	}
 }
 
-// fill answers a miss of L1: from L2 when its entry is current, otherwise
+// fillMiss answers a miss of L1: from L2 when its entry is current, otherwise
 // from next, storing the answer in L1 and L2.
 //
 // stamp and the counters are read before the source is asked, so an
 // invalidation that lands while it answers makes the stored entry stale at
 // once rather than hiding the change.
-func (c *Cache) fill(ctx context.Context, q Query, p Policy, key string, stamp uint64, next Handler) (Answer, error) {
+func (c *Cache) fillMiss(ctx context.Context, q Query, p Policy, key string, stamp uint64, next Handler) (Answer, error) {
 	verKeys := c.cacheVersionKeys(q, p)
 	var versions []string
 	if verKeys != nil {

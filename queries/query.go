@@ -140,8 +140,8 @@ type Answer struct {
 	// JSON is the answer's body, opaque to the bus and the cache. Cached
 	// answers share it: never modify it.
 	JSON []byte
-	// Source names the read source that produced it (e.g. "redis",
-	// "postgres"); kept with the cached answer.
+	// Source names the read source that produced it, one word without
+	// newline (e.g. "redis", "postgres"); kept with the cached answer.
 	Source string
 	// Cache is the level that served it.
 	Cache Level
