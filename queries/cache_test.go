@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -341,5 +342,57 @@ func TestUncachedTypePassesThrough(t *testing.T) {
 	}
 	if n.Load() != 2 {
 		t.Fatalf("uncached type's handler ran %d times, want 2", n.Load())
+	}
+}
+
+func TestCacheSubscriptionLost(t *testing.T) {
+	ctx := testkit.Context(t, 15*time.Second)
+	rdb, ns := newRedis(t)
+	// A client of its own, named, so that the test finds and kills its
+	// pub/sub connection only.
+	opt, err := redis.ParseURL(testkit.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt.ClientName = ns
+	own := redis.NewClient(opt)
+	defer own.Close()
+	f := newFixture(t, own, ns)
+	sub, err := f.cache.Subscribe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	f.set("p-1", "one")
+	expect(t, f.ask(t, ctx, "org-a", "p-1"), Miss, "one")
+	expect(t, f.ask(t, ctx, "org-a", "p-1"), L1, "one")
+
+	killed := 0
+	for _, line := range strings.Split(rdb.ClientList(ctx).Val(), "\n") {
+		if strings.Contains(line, " name="+ns+" ") && strings.Contains(line, " sub=1 ") {
+			id, _, _ := strings.Cut(strings.TrimPrefix(line, "id="), " ")
+			if err := rdb.Do(ctx, "CLIENT", "KILL", "ID", id).Err(); err != nil {
+				t.Fatal(err)
+			}
+			killed++
+		}
+	}
+	if killed != 1 {
+		t.Fatalf("found %d pub/sub connections of the cache, want 1", killed)
+	}
+	// L1 is dropped (messages may have been lost): the next answer is L2.
+	expect(t, eventually(t, func() Answer { return f.ask(t, ctx, "org-a", "p-1") }), L2, "one")
+	// And the subscriber is back: a message is heard again.
+	deadline := time.Now().Add(5 * time.Second)
+	expect(t, f.ask(t, ctx, "org-a", "p-1"), L1, "one")
+	for {
+		publish(t, ctx, rdb, ns, "org-a", "p-1", 2)
+		time.Sleep(50 * time.Millisecond)
+		if a := f.ask(t, ctx, "org-a", "p-1"); a.Cache == L2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("subscriber not back within 5 s")
+		}
 	}
 }

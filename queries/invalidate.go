@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,9 +19,10 @@ const receiveWait = 5 * time.Second
 
 // Subscription is a running invalidation subscriber; Close stops it.
 type Subscription struct {
-	ps     *redis.PubSub
 	cancel context.CancelFunc
 	done   chan struct{}
+	mu     sync.Mutex
+	ps     *redis.PubSub // replaced when the connection is found dead
 }
 
 // Subscribe subscribes to the Redis sink's invalidation channel
@@ -30,17 +32,20 @@ type Subscription struct {
 // before it were not heard). A message is a JSON array of changes, each an
 // object holding the organization id in one of the configured
 // OrganizationFields (sinks/redis, projections.CacheLayout); a message
-// that does not parse drops all of L1. So does every reconnection.
+// that does not parse drops all of L1. So does every lost connection: after
+// receiveWait without a message the subscriber pings, and a ping not
+// answered within another receiveWait (or any receive error) replaces the
+// connection.
 func (c *Cache) Subscribe(ctx context.Context) (*Subscription, error) {
 	ps := c.rdb.Subscribe(ctx)
-	if err := ps.Subscribe(ctx, c.ns+":invalidate"); err != nil {
+	if err := ps.Subscribe(ctx, c.channel()); err != nil {
 		_ = ps.Close()
-		return nil, fmt.Errorf("queries: subscribe %s:invalidate: %w", c.ns, err)
+		return nil, fmt.Errorf("queries: subscribe %s: %w", c.channel(), err)
 	}
 	// The confirmation of the subscription.
 	if _, err := ps.ReceiveTimeout(ctx, receiveWait); err != nil {
 		_ = ps.Close()
-		return nil, fmt.Errorf("queries: subscribe %s:invalidate: %w", c.ns, err)
+		return nil, fmt.Errorf("queries: subscribe %s: %w", c.channel(), err)
 	}
 	c.InvalidateAll()
 	ctx, cancel := context.WithCancel(ctx)
@@ -49,44 +54,75 @@ func (c *Cache) Subscribe(ctx context.Context) (*Subscription, error) {
 	return s, nil
 }
 
+func (c *Cache) channel() string { return c.ns + ":invalidate" }
+
 // Close stops the subscriber and waits for it.
 func (s *Subscription) Close() error {
 	s.cancel()
+	s.mu.Lock()
 	err := s.ps.Close()
+	s.mu.Unlock()
 	<-s.done
 	return err
 }
 
+func (s *Subscription) current() *redis.PubSub {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ps
+}
+
+// renew replaces the subscription's connection (the new one confirms its
+// subscription as a message, which drops L1 again). False once closed.
+func (c *Cache) renew(ctx context.Context, s *Subscription) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ctx.Err() != nil {
+		return false
+	}
+	_ = s.ps.Close()
+	s.ps = c.rdb.Subscribe(ctx, c.channel())
+	return true
+}
+
 func (c *Cache) listen(ctx context.Context, s *Subscription) {
 	defer close(s.done)
+	pinged := false
 	for ctx.Err() == nil {
-		msg, err := s.ps.ReceiveTimeout(ctx, receiveWait)
+		ps := s.current()
+		msg, err := ps.ReceiveTimeout(ctx, receiveWait)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, redis.ErrClosed) {
+			if ctx.Err() != nil {
 				return
 			}
 			var nerr net.Error
-			if errors.As(err, &nerr) && nerr.Timeout() {
+			if !pinged && errors.As(err, &nerr) && nerr.Timeout() {
 				// Quiet channel: check the connection is alive (the pong
-				// comes back as a message; a failed ping reconnects).
-				if err := s.ps.Ping(ctx); err == nil {
+				// comes back as a message).
+				if err := ps.Ping(ctx); err == nil {
+					pinged = true
 					continue
 				}
 			}
-			c.log.Warn("query cache: invalidation subscription interrupted; dropping L1", "error", err)
+			c.log.Warn("query cache: invalidation subscription lost; dropping L1 and subscribing again", "error", err)
 			c.InvalidateAll()
+			pinged = false
 			select {
 			case <-ctx.Done():
 				return
 			case <-time.After(200 * time.Millisecond):
 			}
+			if !c.renew(ctx, s) {
+				return
+			}
 			continue
 		}
+		pinged = false
 		switch m := msg.(type) {
 		case *redis.Message:
 			c.applyInvalidation(m.Payload)
 		case *redis.Subscription:
-			// A resubscription after a reconnect: messages may be lost.
+			// A (re)subscription: messages may have been lost.
 			c.InvalidateAll()
 		}
 	}
