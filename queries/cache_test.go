@@ -26,6 +26,8 @@ type fixture struct {
 	cache   *Cache
 	metrics *Metrics
 	calls   atomic.Int64
+	// entered counts the queries that reached the cache middleware.
+	entered atomic.Int64
 	// value is what the source answers for an id; the test changes it.
 	mu    sync.Mutex
 	value map[string]string
@@ -72,7 +74,13 @@ func newFixture(t *testing.T, rdb *redis.Client, ns string) *fixture {
 		t.Fatal(err)
 	}
 	f.cache, f.metrics = c, m
-	f.bus = NewBus(m.Middleware(), c.Middleware())
+	count := func(next Handler) Handler {
+		return func(ctx context.Context, q Query) (Answer, error) {
+			f.entered.Add(1)
+			return next(ctx, q)
+		}
+	}
+	f.bus = NewBus(m.Middleware(), count, c.Middleware())
 	if err := f.bus.Register(byID, func(ctx context.Context, q Query) (Answer, error) {
 		f.calls.Add(1)
 		if f.gate != nil {
@@ -175,8 +183,12 @@ func TestCacheStampede(t *testing.T) {
 			answers[i], errs[i] = f.bus.Ask(ctx, q)
 		}()
 	}
-	// Let every caller reach the flight before the source answers.
-	time.Sleep(200 * time.Millisecond)
+	// Let every caller miss L1 and reach the flight before the source
+	// answers.
+	for f.entered.Load() < n {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
 	close(f.gate)
 	wg.Wait()
 	if c := f.calls.Load(); c != 1 {
@@ -304,8 +316,15 @@ func TestCacheInvalidationDuringFill(t *testing.T) {
 	f := newFixture(t, rdb, ns)
 	f.set("p-1", "old")
 	f.gate = make(chan struct{})
-	done := make(chan Answer)
-	go func() { done <- f.ask(t, ctx, "org-a", "p-1") }()
+	done := make(chan Answer, 1)
+	q := mustQuery(t, byID, url.Values{"id": {"p-1"}}, mustScope(t, "org-a"))
+	go func() {
+		a, err := f.bus.Ask(ctx, q)
+		if err != nil {
+			a.Source = err.Error()
+		}
+		done <- a
+	}()
 	for f.calls.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}
