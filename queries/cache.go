@@ -224,8 +224,8 @@ func (c *Cache) cacheVersionKeys(q Query, p Policy) []string {
 
 // Middleware is the cache as bus middleware: L1, then (one caller per key
 // at a time: singleflight) L2, then next; the answer next gives is stored
-// in both levels. Errors are not cached. Query types without a Policy pass
-// through.
+// in both levels. Errors are not cached; a panic of next on a miss is
+// returned as an error. Query types without a Policy pass through.
 func (c *Cache) Middleware() Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, q Query) (Answer, error) {
@@ -242,7 +242,14 @@ func (c *Cache) Middleware() Middleware {
 			// after an invalidation never joins a flight that began
 			// before it.
 			flight := key + "@" + strconv.FormatUint(stamp, 10)
-			ch := c.group.DoChan(flight, func() (any, error) {
+			ch := c.group.DoChan(flight, func() (a any, err error) {
+				// singleflight re-panics a panic where nobody can recover
+				// it: turn it into the flight's error instead.
+				defer func() {
+					if r := recover(); r != nil {
+						a, err = nil, fmt.Errorf("queries: handler of %s panicked: %v", q.Type, r)
+					}
+				}()
 				// The leader runs detached from its caller's cancellation
 				// (followers may still wait), bounded by FillTimeout.
 				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.fill)

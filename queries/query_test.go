@@ -199,3 +199,44 @@ func TestApplyInvalidation(t *testing.T) {
 		t.Fatal("a change without organization left L1 current")
 	}
 }
+
+func TestCacheL1OnlyAndPanics(t *testing.T) {
+	// A policy without cache versions keeps answers in L1 only: Redis is
+	// never asked (this client points nowhere).
+	c, err := NewCache(CacheConfig{Namespace: "ns", Redis: redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}),
+		Policies: map[string]Policy{"t.ok": {}, "t.panic": {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NewBus(c.Middleware())
+	calls := 0
+	if err := b.Register("t.ok", func(ctx context.Context, q Query) (Answer, error) {
+		calls++
+		return Answer{JSON: []byte(`1`), Source: "s"}, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Register("t.panic", func(ctx context.Context, q Query) (Answer, error) {
+		panic("boom")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	q := mustQuery(t, "t.ok", nil, mustScope(t, "org-a"))
+	for _, want := range []Level{Miss, L1} {
+		if a, err := b.Ask(ctx, q); err != nil || a.Cache != want || string(a.JSON) != "1" {
+			t.Fatalf("answer %+v, %v; want %s", a, err, want)
+		}
+	}
+	c.InvalidateOrganization("org-b")
+	if a, _ := b.Ask(ctx, q); a.Cache != L1 {
+		t.Fatalf("org-b's invalidation dropped org-a's entry: %s", a.Cache)
+	}
+	c.InvalidateAll()
+	if a, _ := b.Ask(ctx, q); a.Cache != Miss || calls != 2 {
+		t.Fatalf("after InvalidateAll: %s, %d calls", a.Cache, calls)
+	}
+	if _, err := b.Ask(ctx, mustQuery(t, "t.panic", nil, mustScope(t, "org-a"))); err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("panicking handler: %v", err)
+	}
+}
