@@ -3,12 +3,33 @@ package records
 import (
 	"slices"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// MaxDLQMessageBytes bounds the prism-dlq-error header.
+// MaxDLQMessageBytes bounds the prism-dlq-error header. A longer message
+// keeps its start and its end (where a target's error says what caused
+// it), joined by " … ".
 const MaxDLQMessageBytes = 1000
+
+// cutMessage shortens msg to at most MaxDLQMessageBytes, keeping its start
+// and its end, cut on UTF-8 boundaries.
+func cutMessage(msg string) string {
+	if len(msg) <= MaxDLQMessageBytes {
+		return msg
+	}
+	const sep = " … "
+	half := (MaxDLQMessageBytes - len(sep)) / 2
+	head, tail := half, len(msg)-half
+	for head > 0 && !utf8.RuneStart(msg[head]) {
+		head--
+	}
+	for tail < len(msg) && !utf8.RuneStart(msg[tail]) {
+		tail++
+	}
+	return msg[:head] + sep + msg[tail:]
+}
 
 // DLQRecord is the dead letter of src for topic: src's key, value and
 // headers untouched, plus the prism-dlq-* headers that say where it came
@@ -16,9 +37,7 @@ const MaxDLQMessageBytes = 1000
 // cut to MaxDLQMessageBytes), and any extra headers (the sink's name). The
 // processor and the sinks build their DLQ records with it.
 func DLQRecord(topic string, src *kgo.Record, stage, class, msg string, extra ...kgo.RecordHeader) *kgo.Record {
-	if len(msg) > MaxDLQMessageBytes {
-		msg = msg[:MaxDLQMessageBytes]
-	}
+	msg = cutMessage(msg)
 	h := slices.Grow(slices.Clone(src.Headers), 6+len(extra))
 	h = append(h,
 		kgo.RecordHeader{Key: HeaderDLQStage, Value: []byte(stage)},

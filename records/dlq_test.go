@@ -3,6 +3,7 @@ package records
 import (
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -10,7 +11,7 @@ import (
 func TestDLQRecordKeepsTheOriginalAndSaysWhere(t *testing.T) {
 	src := &kgo.Record{Topic: "ns.payments.events", Partition: 3, Offset: 42, Key: []byte("k"), Value: []byte{0xC3, 0x01, 0xff},
 		Headers: []kgo.RecordHeader{{Key: HeaderType, Value: []byte("PaymentCreated")}}}
-	got := DLQRecord("ns.payments.events.dlq", src, "decode", ClassTruncated, strings.Repeat("x", 5000),
+	got := DLQRecord("ns.payments.events.dlq", src, "decode", ClassTruncated, "refused: "+strings.Repeat("é", 5000)+" (caused by: immense term)",
 		kgo.RecordHeader{Key: HeaderDLQSink, Value: []byte("redis")})
 	if got.Topic != "ns.payments.events.dlq" || string(got.Key) != "k" || string(got.Value) != string(src.Value) {
 		t.Fatalf("record %+v", got)
@@ -26,8 +27,12 @@ func TestDLQRecordKeepsTheOriginalAndSaysWhere(t *testing.T) {
 			t.Errorf("header %s = %q, want %q", k, h[k], v)
 		}
 	}
-	if len(h[HeaderDLQMessage]) != MaxDLQMessageBytes {
-		t.Errorf("message of %d bytes, want it cut to %d", len(h[HeaderDLQMessage]), MaxDLQMessageBytes)
+	m := h[HeaderDLQMessage]
+	if len(m) > MaxDLQMessageBytes || len(m) < MaxDLQMessageBytes-8 || !utf8.ValidString(m) {
+		t.Errorf("message of %d bytes (valid UTF-8: %v), want it cut to about %d", len(m), utf8.ValidString(m), MaxDLQMessageBytes)
+	}
+	if !strings.HasPrefix(m, "refused: ") || !strings.HasSuffix(m, "(caused by: immense term)") {
+		t.Errorf("the cut message lost its start or its end: %q", m)
 	}
 	if len(src.Headers) != 1 {
 		t.Error("the source record's headers were changed")
