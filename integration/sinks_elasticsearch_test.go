@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -85,37 +84,10 @@ func (s *esStore) NewTarget(context.Context) (sinks.Target, error) {
 	return essink.NewTarget(essink.DefaultConfig(s.url, s.names), payment.ElasticsearchProjection{})
 }
 
-// call sends a request and decodes the JSON answer into out; it returns
-// the status.
-func (s *esStore) call(ctx context.Context, method, path string, body any, out any) (int, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, s.url+path, rd)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		return res.StatusCode, err
-	}
-	if out != nil && len(raw) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return res.StatusCode, fmt.Errorf("%s %s: decode %q: %w", method, path, raw, err)
-		}
-	}
-	return res.StatusCode, nil
+// call sends a request to the cluster (testkit.JSONCall) and returns the
+// status.
+func (s *esStore) call(ctx context.Context, method, path string, body, out any) (int, error) {
+	return testkit.JSONCall(ctx, method, s.url+path, body, out)
 }
 
 // esHit is a search hit as the test reads it (its own type, not the sink's).

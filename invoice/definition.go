@@ -6,7 +6,7 @@ import (
 	"github.com/prism-cqrs/prism/aggregates"
 	"github.com/prism-cqrs/prism/invoice/schemas"
 	"github.com/prism-cqrs/prism/processors"
-	"github.com/prism-cqrs/prism/records"
+	"github.com/prism-cqrs/prism/records/avrorec"
 )
 
 // Definition returns the invoice aggregate as the generic pipeline runs it
@@ -16,13 +16,8 @@ func Definition() (*aggregates.Definition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("invoice: codec: %w", err)
 	}
-	var shipped []records.Schema
-	for _, s := range codec.Schemas() {
-		shipped = append(shipped, records.Schema{Kind: s.Kind.String(), File: "invoice/schemas/" + s.File,
-			Fingerprint: s.Fingerprint, Current: true})
-	}
 	return &aggregates.Definition{
-		Schemas: shipped,
+		Schemas: avrorec.Shipped("invoice/schemas", codec.Schemas()),
 		Name:    "invoice",
 		Plural:  "invoices",
 		NewProcessor: func(o aggregates.ProcessorOptions) (processors.Aggregate, error) {

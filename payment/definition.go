@@ -6,7 +6,7 @@ import (
 	"github.com/prism-cqrs/prism/aggregates"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/processors"
-	"github.com/prism-cqrs/prism/records"
+	"github.com/prism-cqrs/prism/records/avrorec"
 )
 
 // Definition returns the payment aggregate as the generic pipeline runs it
@@ -16,12 +16,8 @@ func Definition() (*aggregates.Definition, error) {
 	if err != nil {
 		return nil, fmt.Errorf("payment: codec: %w", err)
 	}
-	var shipped []records.Schema
-	for _, s := range codec.Schemas() {
-		shipped = append(shipped, records.Schema{Kind: s.Kind.String(), File: "payment/schemas/" + s.File, Fingerprint: s.Fingerprint, Current: s.Current})
-	}
 	return &aggregates.Definition{
-		Schemas: shipped,
+		Schemas: avrorec.Shipped("payment/schemas", codec.Schemas()),
 		Name:    "payment",
 		Plural:  "payments",
 		NewProcessor: func(o aggregates.ProcessorOptions) (processors.Aggregate, error) {

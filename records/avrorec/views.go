@@ -40,3 +40,15 @@ func (d resultDecoder[R]) DecodeResult(b []byte) (*records.Result, error) {
 	}
 	return d.view(r), nil
 }
+
+// Shipped lists infos as records.Schema (aggregates.Definition.Schemas, what
+// `prism --version` prints), each file named by its path in the repository:
+// dir (the aggregate's schemas folder, e.g. "payment/schemas") joined with
+// SchemaInfo.File.
+func Shipped(dir string, infos []SchemaInfo) []records.Schema {
+	out := make([]records.Schema, len(infos))
+	for i, s := range infos {
+		out[i] = records.Schema{Kind: s.Kind.String(), File: dir + "/" + s.File, Fingerprint: s.Fingerprint, Current: s.Current}
+	}
+	return out
+}

@@ -1,11 +1,9 @@
 package elasticsearch_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -32,37 +30,10 @@ func newESServer(t *testing.T, names topology.Names) *esServer {
 	return s
 }
 
-// call sends a request and decodes the JSON answer into out (when not nil);
-// it returns the status.
+// call sends a request to the cluster (testkit.JSONCall) and returns the
+// status.
 func (s *esServer) call(ctx context.Context, method, path string, body, out any) (int, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, err
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, s.url+path, rd)
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		return res.StatusCode, err
-	}
-	if out != nil && len(raw) > 0 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return res.StatusCode, fmt.Errorf("%s %s: decode %q: %w", method, path, raw, err)
-		}
-	}
-	return res.StatusCode, nil
+	return testkit.JSONCall(ctx, method, s.url+path, body, out)
 }
 
 // esHit is one document as search and get return it, its source left raw.
