@@ -5,6 +5,7 @@ package money
 import (
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -100,4 +101,14 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
+}
+
+// Currencies returns the supported ISO 4217 codes, sorted.
+func Currencies() []string {
+	out := make([]string, 0, len(minorDigits))
+	for c := range minorDigits {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
 }

@@ -230,7 +230,7 @@ func (c *Cache) Middleware() Middleware {
 	return func(next Handler) Handler {
 		return func(ctx context.Context, q Query) (Answer, error) {
 			p, ok := c.policies[q.Type]
-			if !ok {
+			if !ok || !q.Consistency.IsZero() {
 				return next(ctx, q)
 			}
 			key := q.Key(c.ns)

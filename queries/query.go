@@ -86,6 +86,9 @@ type Query struct {
 	Params url.Values
 	// Scope is the caller's organizations.
 	Scope Scope
+	// Consistency asks for a fresh answer (read-your-writes); not part of
+	// the cache key: a query with one bypasses the cache.
+	Consistency Consistency
 }
 
 // NewQuery checks and copies a query: typ is one or more [A-Za-z0-9_.-]
