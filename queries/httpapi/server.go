@@ -95,11 +95,12 @@ func (s *Server) Handler() http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		h, pattern := s.mux.Handler(r)
 		route := pattern
-		if !s.routes[pattern] {
+		if s.routes[pattern] {
+			s.mux.ServeHTTP(sw, r) // sets the path values
+		} else {
 			route = routeUnmatched
-			h = unmatched(h)
+			unmatched(h).ServeHTTP(sw, r)
 		}
-		h.ServeHTTP(sw, r)
 		code := sw.status
 		if code == 0 {
 			code = http.StatusOK
