@@ -18,7 +18,7 @@ type errorBody struct {
 	CurrentVersion *int64 `json:"currentVersion,omitempty"`
 }
 
-// writeJSON writes v as the JSON body with status.
+// writeJSON answers status with body, a JSON document.
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

@@ -377,7 +377,7 @@ func TestAuthNoneSeesEveryOrganization(t *testing.T) {
 
 func TestUnknownRoutesAndMethods(t *testing.T) {
 	e := newEnv(t, nil)
-	for _, target := range []string{"/", "/v1", "/v1/payment/p-1", "/v1/organizations/org-a", "/v1/payments/p-1/extra"} {
+	for _, target := range []string{"/", "/v1", "/v1/payment/p-1", "/v1/payments/", "/v1/organizations/org-a", "/v1/organizations/org-a/statistics/", "/v1/payments/p-1/extra"} {
 		if r := e.get(t, target, tokenA); r.status != 404 {
 			t.Errorf("GET %s = %d %s, want 404", target, r.status, r.body)
 		}
