@@ -1,0 +1,366 @@
+package payments
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prism-cqrs/prism/queries"
+)
+
+// sameJSON fails the test when got and want differ as JSON (so an empty
+// list encoded as null also differs from []).
+func sameJSON(t *testing.T, what string, got, want any) bool {
+	t.Helper()
+	g, err := json.Marshal(got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(g) != string(w) {
+		t.Errorf("%s:\n got  %s\n want %s", what, g, w)
+		return false
+	}
+	return true
+}
+
+func mustScope(t *testing.T, orgs ...string) queries.Scope {
+	t.Helper()
+	if len(orgs) == 0 {
+		return queries.AllOrganizations()
+	}
+	s, err := queries.Organizations(orgs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// searchParams parses q as GET /v1/payments would.
+func searchParams(t *testing.T, q refQuery) SearchParams {
+	t.Helper()
+	v := url.Values{}
+	set := func(k, s string) {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	set("organizationId", q.Org)
+	set("status", q.Status)
+	set("currency", q.Currency)
+	set("minAmount", q.Min)
+	set("maxAmount", q.Max)
+	set("q", q.Q)
+	set("sort", q.Sort)
+	set("order", q.Order)
+	set("page", fmt.Sprint(q.Page))
+	set("size", fmt.Sprint(q.Size))
+	p, err := ParseSearch(v)
+	if err != nil {
+		t.Fatalf("parse %v: %v", v, err)
+	}
+	return p
+}
+
+// searchFilters are the filter combinations every search test runs.
+func searchFilters() []refQuery {
+	fs := []refQuery{
+		{}, {Org: "org-a"}, {Org: "org-c"}, {Org: "org-z"},
+		{Currency: "EUR"}, {Currency: "JPY"}, {Currency: "KWD"}, {Currency: "BHD"},
+		{Min: "10.005"}, {Max: "10.005"}, {Min: "10.005", Max: "10.005"}, {Min: "10", Max: "10"},
+		{Currency: "JPY", Min: "10.5"}, {Currency: "EUR", Min: "5", Max: "100"}, {Min: "15000"}, {Max: "0.001"},
+		{Q: "hosting"}, {Q: "HOSTING postgres"}, {Q: "café"}, {Q: "CRÈME café"}, {Q: "straße"}, {Q: "müller gmbh"},
+		{Q: "ångström"}, {Q: "2026"}, {Q: "42"}, {Q: "pay as you go"}, {Q: "support"}, {Q: "δεδομένα"},
+		{Q: "hostingfee"}, {Q: "host"}, {Q: "x"}, {Q: "edge of"}, {Q: "(EU)!"},
+		{Org: "org-a", Status: "CAPTURED", Q: "edge"}, {Org: "org-b", Currency: "EUR", Q: "café", Max: "5"},
+	}
+	for _, s := range testStatuses {
+		fs = append(fs, refQuery{Status: s})
+	}
+	return fs
+}
+
+func TestPostgresSearch(t *testing.T) {
+	e := newPGEnv(t)
+	data := testPayments()
+	e.insertPayments(t, data)
+	r := NewPostgresReader(e.pool, e.schema, e.names)
+
+	scopes := [][]string{nil, {"org-a"}, {"org-c", "org-a"}}
+	nonEmpty := 0
+	for _, orgs := range scopes {
+		scope := mustScope(t, orgs...)
+		for _, f := range searchFilters() {
+			for _, sort := range []string{SortCreatedAt, SortAmount, SortStatus} {
+				for _, order := range []string{"asc", "desc"} {
+					q := f
+					q.Sort, q.Order, q.Page, q.Size = sort, order, 1, 100
+					got, err := r.Search(e.ctx, scope, searchParams(t, q))
+					if err != nil {
+						t.Fatalf("scope %v, %+v: %v", orgs, q, err)
+					}
+					want := refSearch(data, scope, q)
+					if want.Total > 0 {
+						nonEmpty++
+					}
+					sameJSON(t, fmt.Sprintf("scope %v, %+v", orgs, q), got, want)
+				}
+			}
+		}
+	}
+	if nonEmpty < 400 {
+		t.Errorf("only %d searches had matches: the dataset does not exercise the filters", nonEmpty)
+	}
+
+	// What a user would check by hand: 10.005 rounds up in EUR and JPY,
+	// is exact in KWD.
+	ids := func(a SearchAnswer) []string {
+		var out []string
+		for _, p := range a.Items {
+			if strings.HasPrefix(p.ID, "edge-") {
+				out = append(out, p.ID)
+			}
+		}
+		return out
+	}
+	got, err := r.Search(e.ctx, queries.AllOrganizations(), searchParams(t, refQuery{Min: "10.005", Max: "11", Sort: SortAmount, Order: "asc", Page: 1, Size: 100}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"edge-kwd-10005", "edge-eur-1001", "edge-jpy-11"}; !slices.Equal(ids(got), want) {
+		t.Errorf("10.005 ≤ amount ≤ 11 by amount: edge payments %v, want %v", ids(got), want)
+	}
+	got, err = r.Search(e.ctx, queries.AllOrganizations(), searchParams(t, refQuery{Min: "10", Max: "10", Sort: SortAmount, Order: "desc", Page: 1, Size: 100}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"edge-bhd-10000", "edge-clp-10", "edge-eur-1000", "edge-jpy-10"}; !slices.Equal(ids(got), want) {
+		t.Errorf("amount = 10: edge payments %v, want %v (equal values by id)", ids(got), want)
+	}
+	got, err = r.Search(e.ctx, mustScope(t, "org-b"), searchParams(t, refQuery{Q: "café crème", Sort: SortCreatedAt, Order: "desc", Page: 1, Size: 100}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var byteOrder []string
+	for _, p := range got.Items {
+		if p.CreatedAt == "2026-05-05T05:05:05.005Z" {
+			byteOrder = append(byteOrder, p.ID)
+		}
+	}
+	if want := []string{"PAY-b", "Pay-Z", "pay-a01"}; !slices.Equal(byteOrder, want) {
+		t.Errorf("equal createdAt: ids %v, want byte order %v", byteOrder, want)
+	}
+}
+
+func TestPostgresSearchPages(t *testing.T) {
+	e := newPGEnv(t)
+	data := testPayments()
+	e.insertPayments(t, data)
+	r := NewPostgresReader(e.pool, e.schema, e.names)
+
+	for _, base := range []refQuery{
+		{Sort: SortCreatedAt, Order: "desc"}, {Sort: SortAmount, Order: "asc"}, {Sort: SortStatus, Order: "desc", Org: "org-b"},
+		{Sort: SortStatus, Order: "asc", Q: "hosting"},
+	} {
+		for _, orgs := range [][]string{nil, {"org-a", "org-b"}} {
+			scope := mustScope(t, orgs...)
+			all := base
+			all.Page, all.Size = 1, 100
+			full := refSearch(data, scope, all)
+			if full.Total < 15 {
+				t.Fatalf("%+v: only %d matches, too few to page", base, full.Total)
+			}
+			var seen []Payment
+			last := int(full.Total)/7 + 2 // one page past the end
+			for page := 1; page <= last; page++ {
+				q := base
+				q.Page, q.Size = page, 7
+				got, err := r.Search(e.ctx, scope, searchParams(t, q))
+				if err != nil {
+					t.Fatalf("%+v: %v", q, err)
+				}
+				sameJSON(t, fmt.Sprintf("scope %v, %+v", orgs, q), got, refSearch(data, scope, q))
+				if got.Total != full.Total {
+					t.Errorf("%+v: total %d, want %d on every page", q, got.Total, full.Total)
+				}
+				seen = append(seen, got.Items...)
+			}
+			if int64(len(seen)) != full.Total {
+				t.Errorf("%+v: pages of 7 hold %d payments, want %d", base, len(seen), full.Total)
+			}
+			var wantIDs, gotIDs []string
+			for _, p := range seen {
+				gotIDs = append(gotIDs, p.ID)
+			}
+			for i := 1; int64(len(wantIDs)) < full.Total; i++ {
+				q := base
+				q.Page, q.Size = i, 100
+				for _, p := range refSearch(data, scope, q).Items {
+					wantIDs = append(wantIDs, p.ID)
+				}
+			}
+			if !slices.Equal(gotIDs, wantIDs) {
+				t.Errorf("%+v: pages of 7 concatenated differ from the whole list", base)
+			}
+		}
+	}
+}
+
+func TestPostgresSearchScope(t *testing.T) {
+	e := newPGEnv(t)
+	data := testPayments()
+	e.insertPayments(t, data)
+	r := NewPostgresReader(e.pool, e.schema, e.names)
+
+	scope := mustScope(t, "org-a")
+	for _, q := range []refQuery{{Org: "org-b"}, {Org: "org-b", Q: "café"}, {Org: "org-unknown"}} {
+		q.Sort, q.Order, q.Page, q.Size = SortCreatedAt, "desc", 1, 20
+		got, err := r.Search(e.ctx, scope, searchParams(t, q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameJSON(t, fmt.Sprintf("org-a asks %+v", q), got, SearchAnswer{Items: []Payment{}, Page: 1, Size: 20})
+	}
+	got, err := r.Search(e.ctx, scope, searchParams(t, refQuery{Sort: SortCreatedAt, Order: "desc", Page: 1, Size: 100}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range got.Items {
+		if p.OrganizationID != "org-a" {
+			t.Errorf("org-a's search returned %s of %s", p.ID, p.OrganizationID)
+		}
+	}
+	if got.Total == 0 {
+		t.Error("org-a's search found nothing")
+	}
+	// A zero Scope (not built by queries) holds nothing.
+	got, err = r.Search(e.ctx, queries.Scope{}, searchParams(t, refQuery{Sort: SortCreatedAt, Order: "desc", Page: 1, Size: 20}))
+	if err != nil || got.Total != 0 || len(got.Items) != 0 {
+		t.Errorf("zero scope: %d items, total %d, err %v; want nothing", len(got.Items), got.Total, err)
+	}
+}
+
+func TestPostgresByID(t *testing.T) {
+	e := newPGEnv(t)
+	data := testPayments()
+	e.insertPayments(t, data)
+	r := NewPostgresReader(e.pool, e.schema, e.names)
+
+	for i, p := range data {
+		if i%7 != 0 && !strings.HasPrefix(p.ID, "edge-") && !strings.EqualFold(p.ID, "pay-z") {
+			continue
+		}
+		got, err := r.ByID(e.ctx, p.ID)
+		if err != nil {
+			t.Fatalf("%s: %v", p.ID, err)
+		}
+		sameJSON(t, p.ID, got, p.answer())
+	}
+	for _, id := range []string{"pay-999", "pay-a", "PAY-A01", ""} {
+		if _, err := r.ByID(e.ctx, id); !errors.Is(err, queries.ErrNotFound) {
+			t.Errorf("ByID(%q): %v, want ErrNotFound", id, err)
+		}
+	}
+}
+
+func TestPostgresStatistics(t *testing.T) {
+	e := newPGEnv(t)
+	data := testPayments()
+	e.insertPayments(t, data)
+	r := NewPostgresReader(e.pool, e.schema, e.names)
+
+	for _, org := range append(slices.Clone(testOrgs), "org-none") {
+		got, err := r.Statistics(e.ctx, org)
+		if err != nil {
+			t.Fatalf("%s: %v", org, err)
+		}
+		want := refStatistics(data, org)
+		sameJSON(t, org, got, want)
+		if org != "org-none" && len(want.ByStatus) < 10 {
+			t.Errorf("%s: only %d groups in the dataset", org, len(want.ByStatus))
+		}
+	}
+}
+
+func TestPostgresAnalytics(t *testing.T) {
+	e := newPGEnv(t)
+	data := testPayments()
+	e.insertPayments(t, data)
+	r := NewPostgresReader(e.pool, e.schema, e.names)
+
+	day := func(s string) time.Time {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil {
+			panic(err)
+		}
+		return t
+	}
+	ranges := [][2]time.Time{
+		{day("2026-01-01T00:00:00Z"), day("2026-07-01T00:00:00Z")},
+		{day("2026-03-01T00:00:00Z"), day("2026-04-01T00:00:00Z")}, // edges at both ends
+		{day("2026-02-15T12:00:00Z"), day("2026-03-02T00:00:00Z")}, // a Sunday's week, the Monday excluded
+		{day("2026-02-28T23:59:59.999Z"), day("2026-03-01T00:00:00.001Z")},
+		{day("2025-01-01T00:00:00Z"), day("2025-06-01T00:00:00Z")}, // nothing
+	}
+	for _, org := range []string{"org-a", "org-b", "org-c", "org-none"} {
+		for _, rg := range ranges {
+			for _, interval := range Intervals {
+				p := AnalyticsParams{OrganizationID: org, From: rg[0], To: rg[1], Interval: interval}
+				got, err := r.Analytics(e.ctx, p)
+				if err != nil {
+					t.Fatalf("%+v: %v", p, err)
+				}
+				sameJSON(t, fmt.Sprintf("%s %s..%s by %s", org, FormatTime(rg[0]), FormatTime(rg[1]), interval),
+					got, refAnalytics(data, org, rg[0], rg[1], interval))
+			}
+		}
+	}
+	// By hand: org-a's March 2026 by week; the week of Sunday 2026-03-01
+	// starts on Monday 2026-02-23.
+	got, err := r.Analytics(e.ctx, AnalyticsParams{OrganizationID: "org-a", From: day("2026-03-01T00:00:00Z"), To: day("2026-03-02T00:00:00Z"), Interval: "week"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Buckets) != 1 || got.Buckets[0].Start != "2026-02-23T00:00:00.000Z" {
+		t.Errorf("week of 2026-03-01: buckets %+v, want one starting 2026-02-23T00:00:00.000Z", got.Buckets)
+	}
+	if _, err := r.Analytics(e.ctx, AnalyticsParams{OrganizationID: "org-a", From: ranges[0][0], To: ranges[0][1], Interval: "year"}); err == nil {
+		t.Error("interval year: no error")
+	}
+}
+
+func TestPostgresApplied(t *testing.T) {
+	e := newPGEnv(t)
+	topic := e.names.EventsTopic()
+	if _, err := e.pool.Exec(e.ctx, `INSERT INTO `+e.table("sink_offsets")+` (sink, topic, partition, next_offset)
+		VALUES ('postgres', $1, 3, 1234), ('readmodels', $1, 3, 99), ('postgres', $1, 4, 7), ('postgres', 'other.payments.events', 5, 55)`, topic); err != nil {
+		t.Fatal(err)
+	}
+	pg := NewPostgresReader(e.pool, e.schema, e.names)
+	rm := NewReadModelsReader(e.pool, e.schema, e.names)
+	for _, c := range []struct {
+		src       Progress
+		name      string
+		partition int32
+		want      int64
+	}{
+		{pg, "postgres", 3, 1234}, {pg, "postgres", 4, 7}, {pg, "postgres", 5, 0},
+		{rm, "readmodels", 3, 99}, {rm, "readmodels", 4, 0},
+	} {
+		got, err := c.src.Applied(e.ctx, queries.Token{Topic: topic, Partition: c.partition, Offset: 1})
+		if err != nil || got != c.want {
+			t.Errorf("%s Applied(partition %d) = %d, %v; want %d", c.name, c.partition, got, err, c.want)
+		}
+	}
+	if _, err := pg.Applied(e.ctx, queries.Token{Topic: "other.payments.events", Partition: 5}); err == nil {
+		t.Error("token of another topic: no error")
+	}
+}
