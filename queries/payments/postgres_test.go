@@ -1,10 +1,8 @@
 package payments
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -13,97 +11,22 @@ import (
 	"github.com/prism-cqrs/prism/queries"
 )
 
-// sameJSON fails the test when got and want differ as JSON (so an empty
-// list encoded as null also differs from []).
-func sameJSON(t *testing.T, what string, got, want any) bool {
-	t.Helper()
-	g, err := json.Marshal(got)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := json.Marshal(want)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(g) != string(w) {
-		t.Errorf("%s:\n got  %s\n want %s", what, g, w)
-		return false
-	}
-	return true
-}
-
-func mustScope(t *testing.T, orgs ...string) queries.Scope {
-	t.Helper()
-	if len(orgs) == 0 {
-		return queries.AllOrganizations()
-	}
-	s, err := queries.Organizations(orgs...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-// searchParams parses q as GET /v1/payments would.
-func searchParams(t *testing.T, q refQuery) SearchParams {
-	t.Helper()
-	v := url.Values{}
-	set := func(k, s string) {
-		if s != "" {
-			v.Set(k, s)
-		}
-	}
-	set("organizationId", q.Org)
-	set("status", q.Status)
-	set("currency", q.Currency)
-	set("minAmount", q.Min)
-	set("maxAmount", q.Max)
-	set("q", q.Q)
-	set("sort", q.Sort)
-	set("order", q.Order)
-	set("page", fmt.Sprint(q.Page))
-	set("size", fmt.Sprint(q.Size))
-	p, err := ParseSearch(v)
-	if err != nil {
-		t.Fatalf("parse %v: %v", v, err)
-	}
-	return p
-}
-
-// searchFilters are the filter combinations every search test runs.
-func searchFilters() []refQuery {
-	fs := []refQuery{
-		{}, {Org: "org-a"}, {Org: "org-c"}, {Org: "org-z"},
-		{Currency: "EUR"}, {Currency: "JPY"}, {Currency: "KWD"}, {Currency: "BHD"},
-		{Min: "10.005"}, {Max: "10.005"}, {Min: "10.005", Max: "10.005"}, {Min: "10", Max: "10"},
-		{Currency: "JPY", Min: "10.5"}, {Currency: "EUR", Min: "5", Max: "100"}, {Min: "15000"}, {Max: "0.001"},
-		{Q: "hosting"}, {Q: "HOSTING postgres"}, {Q: "café"}, {Q: "CRÈME café"}, {Q: "straße"}, {Q: "müller gmbh"},
-		{Q: "ångström"}, {Q: "2026"}, {Q: "42"}, {Q: "pay as you go"}, {Q: "support"}, {Q: "δεδομένα"},
-		{Q: "hostingfee"}, {Q: "host"}, {Q: "x"}, {Q: "edge of"}, {Q: "(EU)!"},
-		{Org: "org-a", Status: "CAPTURED", Q: "edge"}, {Org: "org-b", Currency: "EUR", Q: "café", Max: "5"},
-	}
-	for _, s := range testStatuses {
-		fs = append(fs, refQuery{Status: s})
-	}
-	return fs
-}
-
 func TestPostgresSearch(t *testing.T) {
 	e := newPGEnv(t)
-	data := testPayments()
+	data := refDataset()
 	e.insertPayments(t, data)
 	r := NewPostgresReader(e.pool, e.schema, e.names)
 
 	scopes := [][]string{nil, {"org-a"}, {"org-c", "org-a"}}
 	nonEmpty := 0
 	for _, orgs := range scopes {
-		scope := mustScope(t, orgs...)
-		for _, f := range searchFilters() {
+		scope := refScope(t, orgs...)
+		for _, f := range refFilters() {
 			for _, sort := range []string{SortCreatedAt, SortAmount, SortStatus} {
 				for _, order := range []string{"asc", "desc"} {
 					q := f
 					q.Sort, q.Order, q.Page, q.Size = sort, order, 1, 100
-					got, err := r.Search(e.ctx, scope, searchParams(t, q))
+					got, err := r.Search(e.ctx, scope, refParams(t, q))
 					if err != nil {
 						t.Fatalf("scope %v, %+v: %v", orgs, q, err)
 					}
@@ -111,7 +34,7 @@ func TestPostgresSearch(t *testing.T) {
 					if want.Total > 0 {
 						nonEmpty++
 					}
-					sameJSON(t, fmt.Sprintf("scope %v, %+v", orgs, q), got, want)
+					refSameJSON(t, fmt.Sprintf("scope %v, %+v", orgs, q), got, want)
 				}
 			}
 		}
@@ -131,21 +54,21 @@ func TestPostgresSearch(t *testing.T) {
 		}
 		return out
 	}
-	got, err := r.Search(e.ctx, queries.AllOrganizations(), searchParams(t, refQuery{Min: "10.005", Max: "11", Sort: SortAmount, Order: "asc", Page: 1, Size: 100}))
+	got, err := r.Search(e.ctx, queries.AllOrganizations(), refParams(t, refQuery{Min: "10.005", Max: "11", Sort: SortAmount, Order: "asc", Page: 1, Size: 100}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"edge-kwd-10005", "edge-eur-1001", "edge-jpy-11"}; !slices.Equal(ids(got), want) {
 		t.Errorf("10.005 ≤ amount ≤ 11 by amount: edge payments %v, want %v", ids(got), want)
 	}
-	got, err = r.Search(e.ctx, queries.AllOrganizations(), searchParams(t, refQuery{Min: "10", Max: "10", Sort: SortAmount, Order: "desc", Page: 1, Size: 100}))
+	got, err = r.Search(e.ctx, queries.AllOrganizations(), refParams(t, refQuery{Min: "10", Max: "10", Sort: SortAmount, Order: "desc", Page: 1, Size: 100}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := []string{"edge-bhd-10000", "edge-clp-10", "edge-eur-1000", "edge-jpy-10"}; !slices.Equal(ids(got), want) {
 		t.Errorf("amount = 10: edge payments %v, want %v (equal values by id)", ids(got), want)
 	}
-	got, err = r.Search(e.ctx, mustScope(t, "org-b"), searchParams(t, refQuery{Q: "café crème", Sort: SortCreatedAt, Order: "desc", Page: 1, Size: 100}))
+	got, err = r.Search(e.ctx, refScope(t, "org-b"), refParams(t, refQuery{Q: "café crème", Sort: SortCreatedAt, Order: "desc", Page: 1, Size: 100}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +85,7 @@ func TestPostgresSearch(t *testing.T) {
 
 func TestPostgresSearchPages(t *testing.T) {
 	e := newPGEnv(t)
-	data := testPayments()
+	data := refDataset()
 	e.insertPayments(t, data)
 	r := NewPostgresReader(e.pool, e.schema, e.names)
 
@@ -171,7 +94,7 @@ func TestPostgresSearchPages(t *testing.T) {
 		{Sort: SortStatus, Order: "asc", Q: "hosting"},
 	} {
 		for _, orgs := range [][]string{nil, {"org-a", "org-b"}} {
-			scope := mustScope(t, orgs...)
+			scope := refScope(t, orgs...)
 			all := base
 			all.Page, all.Size = 1, 100
 			full := refSearch(data, scope, all)
@@ -183,11 +106,11 @@ func TestPostgresSearchPages(t *testing.T) {
 			for page := 1; page <= last; page++ {
 				q := base
 				q.Page, q.Size = page, 7
-				got, err := r.Search(e.ctx, scope, searchParams(t, q))
+				got, err := r.Search(e.ctx, scope, refParams(t, q))
 				if err != nil {
 					t.Fatalf("%+v: %v", q, err)
 				}
-				sameJSON(t, fmt.Sprintf("scope %v, %+v", orgs, q), got, refSearch(data, scope, q))
+				refSameJSON(t, fmt.Sprintf("scope %v, %+v", orgs, q), got, refSearch(data, scope, q))
 				if got.Total != full.Total {
 					t.Errorf("%+v: total %d, want %d on every page", q, got.Total, full.Total)
 				}
@@ -216,20 +139,20 @@ func TestPostgresSearchPages(t *testing.T) {
 
 func TestPostgresSearchScope(t *testing.T) {
 	e := newPGEnv(t)
-	data := testPayments()
+	data := refDataset()
 	e.insertPayments(t, data)
 	r := NewPostgresReader(e.pool, e.schema, e.names)
 
-	scope := mustScope(t, "org-a")
+	scope := refScope(t, "org-a")
 	for _, q := range []refQuery{{Org: "org-b"}, {Org: "org-b", Q: "café"}, {Org: "org-unknown"}} {
 		q.Sort, q.Order, q.Page, q.Size = SortCreatedAt, "desc", 1, 20
-		got, err := r.Search(e.ctx, scope, searchParams(t, q))
+		got, err := r.Search(e.ctx, scope, refParams(t, q))
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameJSON(t, fmt.Sprintf("org-a asks %+v", q), got, SearchAnswer{Items: []Payment{}, Page: 1, Size: 20})
+		refSameJSON(t, fmt.Sprintf("org-a asks %+v", q), got, SearchAnswer{Items: []Payment{}, Page: 1, Size: 20})
 	}
-	got, err := r.Search(e.ctx, scope, searchParams(t, refQuery{Sort: SortCreatedAt, Order: "desc", Page: 1, Size: 100}))
+	got, err := r.Search(e.ctx, scope, refParams(t, refQuery{Sort: SortCreatedAt, Order: "desc", Page: 1, Size: 100}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +165,7 @@ func TestPostgresSearchScope(t *testing.T) {
 		t.Error("org-a's search found nothing")
 	}
 	// A zero Scope (not built by queries) holds nothing.
-	got, err = r.Search(e.ctx, queries.Scope{}, searchParams(t, refQuery{Sort: SortCreatedAt, Order: "desc", Page: 1, Size: 20}))
+	got, err = r.Search(e.ctx, queries.Scope{}, refParams(t, refQuery{Sort: SortCreatedAt, Order: "desc", Page: 1, Size: 20}))
 	if err != nil || got.Total != 0 || len(got.Items) != 0 {
 		t.Errorf("zero scope: %d items, total %d, err %v; want nothing", len(got.Items), got.Total, err)
 	}
@@ -250,7 +173,7 @@ func TestPostgresSearchScope(t *testing.T) {
 
 func TestPostgresByID(t *testing.T) {
 	e := newPGEnv(t)
-	data := testPayments()
+	data := refDataset()
 	e.insertPayments(t, data)
 	r := NewPostgresReader(e.pool, e.schema, e.names)
 
@@ -262,7 +185,7 @@ func TestPostgresByID(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", p.ID, err)
 		}
-		sameJSON(t, p.ID, got, p.answer())
+		refSameJSON(t, p.ID, got, p.answer())
 	}
 	for _, id := range []string{"pay-999", "pay-a", "PAY-A01", ""} {
 		if _, err := r.ByID(e.ctx, id); !errors.Is(err, queries.ErrNotFound) {
@@ -273,17 +196,17 @@ func TestPostgresByID(t *testing.T) {
 
 func TestPostgresStatistics(t *testing.T) {
 	e := newPGEnv(t)
-	data := testPayments()
+	data := refDataset()
 	e.insertPayments(t, data)
 	r := NewPostgresReader(e.pool, e.schema, e.names)
 
-	for _, org := range append(slices.Clone(testOrgs), "org-none") {
+	for _, org := range append(slices.Clone(refOrgs), "org-none") {
 		got, err := r.Statistics(e.ctx, org)
 		if err != nil {
 			t.Fatalf("%s: %v", org, err)
 		}
 		want := refStatistics(data, org)
-		sameJSON(t, org, got, want)
+		refSameJSON(t, org, got, want)
 		if org != "org-none" && len(want.ByStatus) < 10 {
 			t.Errorf("%s: only %d groups in the dataset", org, len(want.ByStatus))
 		}
@@ -292,7 +215,7 @@ func TestPostgresStatistics(t *testing.T) {
 
 func TestPostgresAnalytics(t *testing.T) {
 	e := newPGEnv(t)
-	data := testPayments()
+	data := refDataset()
 	e.insertPayments(t, data)
 	r := NewPostgresReader(e.pool, e.schema, e.names)
 
@@ -318,7 +241,7 @@ func TestPostgresAnalytics(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%+v: %v", p, err)
 				}
-				sameJSON(t, fmt.Sprintf("%s %s..%s by %s", org, FormatTime(rg[0]), FormatTime(rg[1]), interval),
+				refSameJSON(t, fmt.Sprintf("%s %s..%s by %s", org, FormatTime(rg[0]), FormatTime(rg[1]), interval),
 					got, refAnalytics(data, org, rg[0], rg[1], interval))
 			}
 		}

@@ -21,8 +21,8 @@ import (
 // refPayment is one stored payment.
 type refPayment struct {
 	ID, Org, User, Currency, Description, Status string
-	Minor, Version                                int64
-	Created, Updated                              time.Time
+	Minor, Version                               int64
+	Created, Updated                             time.Time
 }
 
 // refDigits is the number of decimals of the test's currencies (ISO 4217).
