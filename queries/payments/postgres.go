@@ -210,6 +210,9 @@ func pow10(n int) int {
 // Search runs p within scope: the page of matches and their total, from
 // one statement (the count and the page see the same snapshot).
 func (r *PostgresReader) Search(ctx context.Context, scope queries.Scope, p SearchParams) (SearchAnswer, error) {
+	if p.Page < 1 || p.Size < 1 {
+		return SearchAnswer{}, queries.BadParam("page", "page %d, size %d: both must be at least 1", p.Page, p.Size)
+	}
 	ans := SearchAnswer{Items: []Payment{}, Page: p.Page, Size: p.Size}
 	var a args
 	where, ok := searchFilter(scope, p, &a)

@@ -287,3 +287,83 @@ func TestPostgresApplied(t *testing.T) {
 		t.Error("token of another topic: no error")
 	}
 }
+
+// TestPostgresSearchWords is the word rule, case by case: each word of q
+// must be a whole word (a run of letters and digits) of the description,
+// case-insensitively; the text is data (regular-expression and SQL
+// characters in q match nothing special).
+func TestPostgresSearchWords(t *testing.T) {
+	e := newPGEnv(t)
+	descriptions := map[string]string{
+		"w-underscore": "support_plan premium",
+		"w-apostrophe": "don't stop",
+		"w-decimal":    "fee 10.00 EUR",
+		"w-dots":       "e.g. hosting",
+		"w-regex":      "a.b (c) [d] x*y \\ 100%",
+		"w-quote":      "O'Brien; DROP TABLE x",
+		"w-case":       "ÉCOLE Über ÅSA",
+		"w-cjk":        "東京 オフィス",
+		"w-digits":     "order 0042",
+		"w-tab":        "tab\tseparated\nlines",
+	}
+	var ps []refPayment
+	for id, d := range descriptions {
+		ps = append(ps, refPayment{ID: id, Org: "org-w", User: "u", Currency: "EUR", Minor: 1, Description: d,
+			Status: "PENDING", Created: refDay0, Updated: refDay0, Version: 1})
+	}
+	e.insertPayments(t, ps)
+	r := NewPostgresReader(e.pool, e.schema, e.names)
+	for _, c := range []struct {
+		q    string
+		want []string
+	}{
+		{"support", []string{"w-underscore"}},
+		{"plan", []string{"w-underscore"}},
+		{"support_plan", []string{"w-underscore"}},
+		{"don", []string{"w-apostrophe"}},
+		{"t", []string{"w-apostrophe"}},
+		{"don't", []string{"w-apostrophe"}},
+		{"10", []string{"w-decimal"}},
+		{"00", []string{"w-decimal"}},
+		{"10.00", []string{"w-decimal"}},
+		{"1", nil},
+		{"e", []string{"w-dots"}},
+		{"g", []string{"w-dots"}},
+		{"a.b", []string{"w-regex"}},
+		{"x*y", []string{"w-regex"}},
+		{"c", []string{"w-regex"}},
+		{"a b c d x y 100", []string{"w-regex"}},
+		{".*", nil}, // no word: rejected by ParseSearch, so searched as given below
+		{"o'brien", []string{"w-quote"}},
+		{"brien drop table", []string{"w-quote"}},
+		{"école", []string{"w-case"}},
+		{"über åsa", []string{"w-case"}},
+		{"ecole", nil},
+		{"東京", []string{"w-cjk"}},
+		{"オフィス", []string{"w-cjk"}},
+		{"東", nil},
+		{"0042", []string{"w-digits"}},
+		{"42", nil},
+		{"separated lines tab", []string{"w-tab"}},
+		{"stop premium", nil},
+	} {
+		words := Words(c.q)
+		if len(words) == 0 {
+			// Not a valid q; the reader is still safe with such a word.
+			words = []string{c.q}
+		}
+		p := SearchParams{Words: words, Sort: SortCreatedAt, Order: "asc", Page: 1, Size: 100}
+		got, err := r.Search(e.ctx, queries.AllOrganizations(), p)
+		if err != nil {
+			t.Fatalf("q %q: %v", c.q, err)
+		}
+		var ids []string
+		for _, it := range got.Items {
+			ids = append(ids, it.ID)
+		}
+		slices.Sort(ids)
+		if !slices.Equal(ids, c.want) || got.Total != int64(len(c.want)) {
+			t.Errorf("q %q: %v (total %d), want %v", c.q, ids, got.Total, c.want)
+		}
+	}
+}

@@ -31,7 +31,7 @@ var (
 		"Invoice #42: pay-as-you-go",
 		"Ångström units/ÅNGSTRÖM",
 		"Ελληνικά δεδομένα",
-		"support_plan premium",
+		"support-plan premium",
 		"Coffee & cake",
 		"hostingfee 2026",
 		"x",
