@@ -1,6 +1,7 @@
 package payments
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -364,6 +365,45 @@ func TestPostgresSearchWords(t *testing.T) {
 		slices.Sort(ids)
 		if !slices.Equal(ids, c.want) || got.Total != int64(len(c.want)) {
 			t.Errorf("q %q: %v (total %d), want %v", c.q, ids, got.Total, c.want)
+		}
+	}
+}
+
+// TestPostgresSourceFailures: a schema without the sinks' tables and a
+// cancelled context are failures of the source (the router then tries the
+// next one), never ErrNotFound or an empty answer.
+func TestPostgresSourceFailures(t *testing.T) {
+	e := newPGEnv(t)
+	cancelled, cancel := context.WithCancel(e.ctx)
+	cancel()
+	token := queries.Token{Topic: e.names.EventsTopic(), Partition: 0, Offset: 1}
+	params := SearchParams{Sort: SortCreatedAt, Order: "desc", Page: 1, Size: 20}
+	analytics := AnalyticsParams{OrganizationID: "org-a", From: refDay0, To: refDay0.AddDate(0, 1, 0), Interval: "day"}
+	for name, schema := range map[string]string{"missing schema": e.schema + "_missing", "cancelled": e.schema} {
+		ctx := e.ctx
+		if name == "cancelled" {
+			ctx = cancelled
+		}
+		pg := NewPostgresReader(e.pool, schema, e.names)
+		rm := NewReadModelsReader(e.pool, schema, e.names)
+		calls := map[string]func() error{
+			"ByID":                  func() error { _, err := pg.ByID(ctx, "pay-1"); return err },
+			"Search":                func() error { _, err := pg.Search(ctx, queries.AllOrganizations(), params); return err },
+			"Statistics":            func() error { _, err := pg.Statistics(ctx, "org-a"); return err },
+			"Analytics":             func() error { _, err := pg.Analytics(ctx, analytics); return err },
+			"Applied":               func() error { _, err := pg.Applied(ctx, token); return err },
+			"readmodels Statistics": func() error { _, err := rm.Statistics(ctx, "org-a"); return err },
+			"readmodels Timeline":   func() error { _, err := rm.Timeline(ctx, queries.AllOrganizations(), "corr-1"); return err },
+			"readmodels Applied":    func() error { _, err := rm.Applied(ctx, token); return err },
+		}
+		for call, f := range calls {
+			err := f()
+			if err == nil || errors.Is(err, queries.ErrNotFound) {
+				t.Errorf("%s: %s = %v, want a source failure", name, call, err)
+			}
+			if name == "cancelled" && !errors.Is(err, context.Canceled) {
+				t.Errorf("cancelled: %s = %v, want context.Canceled wrapped", call, err)
+			}
 		}
 	}
 }
