@@ -78,3 +78,15 @@ func (e *pgEnv) insertPayments(t *testing.T, ps []refPayment) {
 		t.Fatalf("insert payments: %v", err)
 	}
 }
+
+// useLocaleCollation gives table's text columns the ICU root collation
+// (und-x-icu, in every Postgres built with ICU, as the postgres image is).
+func (e *pgEnv) useLocaleCollation(t *testing.T, table string, columns ...string) {
+	t.Helper()
+	for _, c := range columns {
+		if _, err := e.pool.Exec(e.ctx, `ALTER TABLE `+e.table(table)+` ALTER COLUMN `+pgx.Identifier{c}.Sanitize()+
+			` TYPE text COLLATE "und-x-icu"`); err != nil {
+			t.Fatalf("collation of %s.%s: %v", table, c, err)
+		}
+	}
+}

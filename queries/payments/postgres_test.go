@@ -12,10 +12,22 @@ import (
 	"github.com/prism-cqrs/prism/queries"
 )
 
-func TestPostgresSearch(t *testing.T) {
+func TestPostgresSearch(t *testing.T) { testPostgresSearch(t, false) }
+
+// TestPostgresSearchLocaleCollation runs the same searches with the text
+// columns in a locale's collation (ICU root: case-insensitive first, so
+// "pay-a01" < "PAY-b" < "Pay-Z"), as a database created with a locale
+// such as en_US.UTF-8 has them: sorts stay in byte order, words match the
+// same.
+func TestPostgresSearchLocaleCollation(t *testing.T) { testPostgresSearch(t, true) }
+
+func testPostgresSearch(t *testing.T, locale bool) {
 	e := newPGEnv(t)
 	data := refDataset()
 	e.insertPayments(t, data)
+	if locale {
+		e.useLocaleCollation(t, "payments", "id", "organization_id", "currency", "description", "status")
+	}
 	r := NewPostgresReader(e.pool, e.schema, e.names)
 
 	scopes := [][]string{nil, {"org-a"}, {"org-c", "org-a"}}

@@ -60,8 +60,17 @@ func TestPostgresReadModelsStatistics(t *testing.T) {
 	}
 }
 
-func TestPostgresReadModelsTimeline(t *testing.T) {
+func TestPostgresReadModelsTimeline(t *testing.T) { testReadModelsTimeline(t, false) }
+
+// TestPostgresReadModelsTimelineLocaleCollation: aggregate ids still sort
+// in byte order when the column has a locale's collation.
+func TestPostgresReadModelsTimelineLocaleCollation(t *testing.T) { testReadModelsTimeline(t, true) }
+
+func testReadModelsTimeline(t *testing.T, locale bool) {
 	e := newPGEnv(t)
+	if locale {
+		e.useLocaleCollation(t, "payment_timeline", "aggregate_id", "organization_id", "correlation_id")
+	}
 	at := func(s string) time.Time {
 		t, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
