@@ -337,6 +337,9 @@ func (t esTerms) totals(what string) ([]Total, error) {
 // partition (0 when none). When it passes the token, it refreshes the
 // alias first, so that a read that follows sees the token's write.
 func (r *ElasticsearchReader) Applied(ctx context.Context, t queries.Token) (int64, error) {
+	if r.admin == nil {
+		return 0, fmt.Errorf("elasticsearch progress of %s: no Kafka admin client", r.alias)
+	}
 	offs, err := r.admin.FetchOffsets(ctx, r.group)
 	if err != nil {
 		return 0, fmt.Errorf("elasticsearch progress: fetch offsets of group %s: %w", r.group, err)
@@ -371,6 +374,20 @@ func (r *ElasticsearchReader) search(ctx context.Context, body obj, out any) err
 	raw, err := r.do(ctx, "search", esapi.SearchRequest{Index: []string{r.alias}, Body: bytes.NewReader(b)})
 	if err != nil {
 		return err
+	}
+	var head struct {
+		TimedOut bool `json:"timed_out"`
+		Shards   struct {
+			Total  int `json:"total"`
+			Failed int `json:"failed"`
+		} `json:"_shards"`
+	}
+	if err := json.Unmarshal(raw, &head); err != nil {
+		return fmt.Errorf("elasticsearch search of %s: decode answer: %w", r.alias, err)
+	}
+	// A partial answer is no answer: every source must give the whole one.
+	if head.TimedOut || head.Shards.Failed > 0 {
+		return fmt.Errorf("elasticsearch search of %s: partial answer (timed out: %t, %d of %d shards failed)", r.alias, head.TimedOut, head.Shards.Failed, head.Shards.Total)
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
 		return fmt.Errorf("elasticsearch search of %s: decode answer: %w", r.alias, err)
