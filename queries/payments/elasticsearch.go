@@ -59,8 +59,8 @@ type esDoc struct {
 // esSort maps a sort parameter to its field.
 var esSort = map[string]string{SortCreatedAt: "created_at", SortStatus: "status", SortAmount: "amount"}
 
-// obj is a JSON object of a request body.
-type obj = map[string]any
+// esObj is a JSON object of a request body.
+type esObj = map[string]any
 
 // Search runs p within scope: every filter is a bool filter clause; the
 // words of q a match on description with operator and (the text is a
@@ -73,15 +73,15 @@ func (r *ElasticsearchReader) Search(ctx context.Context, scope queries.Scope, p
 		if !inScope(scope, p.OrganizationID) {
 			return empty, nil
 		}
-		filter = append(filter, obj{"term": obj{"organization_id": p.OrganizationID}})
+		filter = append(filter, esObj{"term": esObj{"organization_id": p.OrganizationID}})
 	case !scope.All():
-		filter = append(filter, obj{"terms": obj{"organization_id": scope.Orgs()}})
+		filter = append(filter, esObj{"terms": esObj{"organization_id": scope.Orgs()}})
 	}
 	if p.Status != "" {
-		filter = append(filter, obj{"term": obj{"status": p.Status}})
+		filter = append(filter, esObj{"term": esObj{"status": p.Status}})
 	}
 	if p.Currency != "" {
-		filter = append(filter, obj{"term": obj{"currency": p.Currency}})
+		filter = append(filter, esObj{"term": esObj{"currency": p.Currency}})
 	}
 	if p.HasAmountRange() {
 		classes := p.CurrencyDigits()
@@ -91,23 +91,23 @@ func (r *ElasticsearchReader) Search(ctx context.Context, scope queries.Scope, p
 			if !ok {
 				continue
 			}
-			rng := obj{"gte": lo}
+			rng := esObj{"gte": lo}
 			if hi != math.MaxInt64 {
 				rng["lte"] = hi
 			}
-			should = append(should, obj{"bool": obj{"filter": []any{
-				obj{"terms": obj{"currency": classes[digits]}},
-				obj{"range": obj{"amount_minor": rng}},
+			should = append(should, esObj{"bool": esObj{"filter": []any{
+				esObj{"terms": esObj{"currency": classes[digits]}},
+				esObj{"range": esObj{"amount_minor": rng}},
 			}}})
 		}
 		if len(should) == 0 {
 			return empty, nil
 		}
-		filter = append(filter, obj{"bool": obj{"should": should, "minimum_should_match": 1}})
+		filter = append(filter, esObj{"bool": esObj{"should": should, "minimum_should_match": 1}})
 	}
-	boolQuery := obj{"filter": filter}
+	boolQuery := esObj{"filter": filter}
 	if len(p.Words) > 0 {
-		boolQuery["must"] = []any{obj{"match": obj{"description": obj{"query": strings.Join(p.Words, " "), "operator": "and"}}}}
+		boolQuery["must"] = []any{esObj{"match": esObj{"description": esObj{"query": strings.Join(p.Words, " "), "operator": "and"}}}}
 	}
 	field, ok := esSort[p.Sort]
 	if !ok {
@@ -117,9 +117,9 @@ func (r *ElasticsearchReader) Search(ctx context.Context, scope queries.Scope, p
 	if p.Order == "desc" {
 		order = "desc"
 	}
-	body := obj{
-		"query":            obj{"bool": boolQuery},
-		"sort":             []any{obj{field: obj{"order": order}}, obj{"id": obj{"order": "asc"}}},
+	body := esObj{
+		"query":            esObj{"bool": boolQuery},
+		"sort":             []any{esObj{field: esObj{"order": order}}, esObj{"id": esObj{"order": "asc"}}},
 		"from":             (p.Page - 1) * p.Size,
 		"size":             p.Size,
 		"track_total_hits": true,
@@ -199,34 +199,34 @@ func (r *ElasticsearchReader) Analytics(ctx context.Context, p AnalyticsParams) 
 		return AnalyticsAnswer{}, fmt.Errorf("elasticsearch analytics: unknown interval %q", p.Interval)
 	}
 	currencies := len(money.Currencies())
-	byCurrency := func() obj {
-		return obj{"terms": obj{"field": "currency", "size": currencies},
-			"aggs": obj{"sum": obj{"sum": obj{"field": "amount_minor"}}}}
+	byCurrency := func() esObj {
+		return esObj{"terms": esObj{"field": "currency", "size": currencies},
+			"aggs": esObj{"sum": esObj{"sum": esObj{"field": "amount_minor"}}}}
 	}
-	body := obj{
+	body := esObj{
 		"size":             0,
 		"track_total_hits": true,
-		"query": obj{"bool": obj{"filter": []any{
-			obj{"term": obj{"organization_id": p.OrganizationID}},
-			obj{"range": obj{"created_at": obj{"gte": FormatTime(p.From), "lt": FormatTime(p.To)}}},
+		"query": esObj{"bool": esObj{"filter": []any{
+			esObj{"term": esObj{"organization_id": p.OrganizationID}},
+			esObj{"range": esObj{"created_at": esObj{"gte": FormatTime(p.From), "lt": FormatTime(p.To)}}},
 		}}},
-		"aggs": obj{
-			"histogram": obj{
-				"date_histogram": obj{"field": "created_at", "calendar_interval": p.Interval, "time_zone": "UTC", "min_doc_count": 1},
-				"aggs":           obj{"currency": byCurrency()},
+		"aggs": esObj{
+			"histogram": esObj{
+				"date_histogram": esObj{"field": "created_at", "calendar_interval": p.Interval, "time_zone": "UTC", "min_doc_count": 1},
+				"aggs":           esObj{"currency": byCurrency()},
 			},
-			"status": obj{
-				"terms": obj{"field": "status", "size": len(Statuses)},
-				"aggs":  obj{"currency": byCurrency()},
+			"status": esObj{
+				"terms": esObj{"field": "status", "size": len(Statuses)},
+				"aggs":  esObj{"currency": byCurrency()},
 			},
 			"currency": byCurrency(),
-			"captured": obj{
-				"filter": obj{"terms": obj{"status": []string{"CAPTURED", "REFUNDED"}}},
-				"aggs":   obj{"currency": byCurrency()},
+			"captured": esObj{
+				"filter": esObj{"terms": esObj{"status": []string{"CAPTURED", "REFUNDED"}}},
+				"aggs":   esObj{"currency": byCurrency()},
 			},
-			"refunded": obj{
-				"filter": obj{"term": obj{"status": "REFUNDED"}},
-				"aggs":   obj{"currency": byCurrency()},
+			"refunded": esObj{
+				"filter": esObj{"term": esObj{"status": "REFUNDED"}},
+				"aggs":   esObj{"currency": byCurrency()},
 			},
 		},
 	}
@@ -308,8 +308,8 @@ func (r *ElasticsearchReader) Analytics(ctx context.Context, p AnalyticsParams) 
 	return out, nil
 }
 
-// maxExact is 2^53: every integer below it is exact in a float64.
-const maxExact = 1 << 53
+// esMaxExact is 2^53: every integer below it is exact in a float64.
+const esMaxExact = 1 << 53
 
 // totals reads currency terms buckets holding sums into Totals sorted by
 // currency. The sum of a long comes back as a double: it must be an
@@ -324,7 +324,7 @@ func (t esTerms) totals(what string) ([]Total, error) {
 			return nil, fmt.Errorf("%s: currency %q has no sum", what, b.Key)
 		}
 		v := *b.Sum.Value
-		if v != math.Trunc(v) || math.Abs(v) >= maxExact {
+		if v != math.Trunc(v) || math.Abs(v) >= esMaxExact {
 			return nil, fmt.Errorf("%s: sum of currency %q is %v, not an exact integer (beyond 2^53?)", what, b.Key, v)
 		}
 		out = append(out, NewTotal(b.Key, b.DocCount, int64(v)))
@@ -366,7 +366,7 @@ func (r *ElasticsearchReader) refresh(ctx context.Context) error {
 }
 
 // search runs a search with body on the alias and decodes its answer.
-func (r *ElasticsearchReader) search(ctx context.Context, body obj, out any) error {
+func (r *ElasticsearchReader) search(ctx context.Context, body esObj, out any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return fmt.Errorf("elasticsearch search of %s: encode request: %w", r.alias, err)

@@ -32,17 +32,17 @@ import (
 	"github.com/prism-cqrs/prism/topology"
 )
 
-// modelDigits are the decimals of the dataset's currencies (ISO 4217),
+// esModelDigits are the decimals of the dataset's currencies (ISO 4217),
 // written here independently of the money package.
-var modelDigits = map[string]int{"JPY": 0, "EUR": 2, "USD": 2, "KWD": 3}
+var esModelDigits = map[string]int{"JPY": 0, "EUR": 2, "USD": 2, "KWD": 3}
 
-// descriptions are chosen so that Elasticsearch's standard analyzer and the
+// esDescriptions are chosen so that Elasticsearch's standard analyzer and the
 // search rule ("each word of q is a run of letters and digits of the
 // description, case-insensitively") agree: words separated by spaces,
 // commas, hyphens, #, parentheses, dashes; upper case; non-ASCII letters
 // (precomposed). No apostrophe, no dot or comma between digits or letters,
 // no underscore, no CJK (where the two differ: see the report).
-var descriptions = []string{
+var esDescriptions = []string{
 	"Invoice 42 for Café Zürich",
 	"Monthly subscription, premium plan!",
 	"REFUND for order 42",
@@ -55,9 +55,9 @@ var descriptions = []string{
 	"plain text",
 }
 
-// esAmounts are (minor units, currency) pairs, some equal as decimals
+// esDatasetAmounts are (minor units, currency) pairs, some equal as decimals
 // across currencies (ties sorted by id), some around 10.005.
-var esAmounts = []struct {
+var esDatasetAmounts = []struct {
 	minor    int64
 	currency string
 }{
@@ -66,10 +66,10 @@ var esAmounts = []struct {
 	{100, "JPY"}, {2599, "EUR"},
 }
 
-// dataset builds the test's payments: three organizations, every status,
+// esDataset builds the test's payments: three organizations, every status,
 // four currencies of 0, 2 and 3 decimals, creation times over four months
 // (some equal), the descriptions above.
-func dataset() []*schemas.Payment {
+func esDataset() []*schemas.Payment {
 	orgs := []string{"org-a", "org-b", "org-a", "org-c"}
 	statuses := []schemas.PaymentStatus{"PENDING", "AUTHORIZED", "CAPTURED", "REFUNDED", "FAILED", "CANCELLED"}
 	base := time.Date(2026, 1, 3, 22, 30, 0, 123_000_000, time.UTC) // a Saturday
@@ -83,14 +83,14 @@ func dataset() []*schemas.Payment {
 		case i%11 == 5: // same creation time as the previous payment
 			created = out[i-1].CreatedAt
 		}
-		a := esAmounts[rng.IntN(len(esAmounts))]
+		a := esDatasetAmounts[rng.IntN(len(esDatasetAmounts))]
 		out = append(out, &schemas.Payment{
 			ID:             fmt.Sprintf("pay-%03d", (i*37)%90),
 			OrganizationID: orgs[rng.IntN(len(orgs))],
 			UserID:         fmt.Sprintf("user-%d", i%6),
 			AmountMinor:    a.minor,
 			Currency:       a.currency,
-			Description:    descriptions[rng.IntN(len(descriptions))],
+			Description:    esDescriptions[rng.IntN(len(esDescriptions))],
 			Status:         statuses[rng.IntN(len(statuses))],
 			CreatedAt:      created,
 			UpdatedAt:      created.Add(time.Duration(i) * time.Second),
@@ -132,7 +132,7 @@ func newESFixture(t *testing.T, ctx context.Context, admin *kadm.Client) *esFixt
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.data = dataset()
+	f.data = esDataset()
 	f.index(t, ctx, f.data...)
 	f.call(t, ctx, http.MethodPost, "/"+f.names.ElasticsearchAlias()+"/_refresh", nil)
 	f.reader = payments.NewElasticsearchReader(f.es, admin, f.names)
@@ -180,21 +180,21 @@ func (f *esFixture) index(t *testing.T, ctx context.Context, ps ...*schemas.Paym
 	}
 }
 
-// modelWords are the lower-case runs of letters and digits of s.
-func modelWords(s string) []string {
+// esModelWords are the lower-case runs of letters and digits of s.
+func esModelWords(s string) []string {
 	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
 }
 
-// thousandths is p's amount in thousandths of its currency's unit.
-func thousandths(minor int64, currency string) int64 {
-	for d := modelDigits[currency]; d < 3; d++ {
+// esThousandths is p's amount in thousandths of its currency's unit.
+func esThousandths(minor int64, currency string) int64 {
+	for d := esModelDigits[currency]; d < 3; d++ {
 		minor *= 10
 	}
 	return minor
 }
 
-// parseThousandths reads a decimal like "10.005" as thousandths.
-func parseThousandths(t *testing.T, s string) int64 {
+// esParseThousandths reads a decimal like "10.005" as thousandths.
+func esParseThousandths(t *testing.T, s string) int64 {
 	t.Helper()
 	i, f, _ := strings.Cut(s, ".")
 	f = (f + "000")[:3]
@@ -205,9 +205,9 @@ func parseThousandths(t *testing.T, s string) int64 {
 	return n
 }
 
-// decimal writes minor units with the currency's decimals.
-func decimal(minor int64, currency string) string {
-	d := modelDigits[currency]
+// esDecimal writes minor units with the currency's decimals.
+func esDecimal(minor int64, currency string) string {
+	d := esModelDigits[currency]
 	s := strconv.FormatInt(minor, 10)
 	if d == 0 {
 		return s
@@ -218,19 +218,19 @@ func decimal(minor int64, currency string) string {
 	return s[:len(s)-d] + "." + s[len(s)-d:]
 }
 
-const layout = "2006-01-02T15:04:05.000Z"
+const esLayout = "2006-01-02T15:04:05.000Z"
 
-func modelPayment(p *schemas.Payment) payments.Payment {
+func esModelPayment(p *schemas.Payment) payments.Payment {
 	return payments.Payment{
 		ID: p.ID, OrganizationID: p.OrganizationID, UserID: p.UserID,
-		Amount: decimal(p.AmountMinor, p.Currency), AmountMinor: p.AmountMinor, Currency: p.Currency,
+		Amount: esDecimal(p.AmountMinor, p.Currency), AmountMinor: p.AmountMinor, Currency: p.Currency,
 		Description: p.Description, Status: string(p.Status),
-		CreatedAt: p.CreatedAt.UTC().Format(layout), UpdatedAt: p.UpdatedAt.UTC().Format(layout), Version: p.Version,
+		CreatedAt: p.CreatedAt.UTC().Format(esLayout), UpdatedAt: p.UpdatedAt.UTC().Format(esLayout), Version: p.Version,
 	}
 }
 
-// modelSearch is the search answer computed from the dataset.
-func modelSearch(t *testing.T, data []*schemas.Payment, scope []string, p payments.SearchParams) payments.SearchAnswer {
+// esModelSearch is the search answer computed from the dataset.
+func esModelSearch(t *testing.T, data []*schemas.Payment, scope []string, p payments.SearchParams) payments.SearchAnswer {
 	var hits []*schemas.Payment
 	for _, d := range data {
 		if scope != nil && !slices.Contains(scope, d.OrganizationID) {
@@ -241,11 +241,11 @@ func modelSearch(t *testing.T, data []*schemas.Payment, scope []string, p paymen
 			p.Currency != "" && d.Currency != p.Currency {
 			continue
 		}
-		amount := thousandths(d.AmountMinor, d.Currency)
-		if p.MinAmount != "" && amount < parseThousandths(t, p.MinAmount) || p.MaxAmount != "" && amount > parseThousandths(t, p.MaxAmount) {
+		amount := esThousandths(d.AmountMinor, d.Currency)
+		if p.MinAmount != "" && amount < esParseThousandths(t, p.MinAmount) || p.MaxAmount != "" && amount > esParseThousandths(t, p.MaxAmount) {
 			continue
 		}
-		words := modelWords(d.Description)
+		words := esModelWords(d.Description)
 		all := true
 		for _, w := range p.Words {
 			all = all && slices.Contains(words, w)
@@ -262,7 +262,7 @@ func modelSearch(t *testing.T, data []*schemas.Payment, scope []string, p paymen
 		case payments.SortStatus:
 			c = strings.Compare(string(a.Status), string(b.Status))
 		case payments.SortAmount:
-			c = cmp.Compare(thousandths(a.AmountMinor, a.Currency), thousandths(b.AmountMinor, b.Currency))
+			c = cmp.Compare(esThousandths(a.AmountMinor, a.Currency), esThousandths(b.AmountMinor, b.Currency))
 		}
 		if p.Order == "desc" {
 			c = -c
@@ -271,14 +271,14 @@ func modelSearch(t *testing.T, data []*schemas.Payment, scope []string, p paymen
 	})
 	out := payments.SearchAnswer{Items: []payments.Payment{}, Total: int64(len(hits)), Page: p.Page, Size: p.Size}
 	for i := (p.Page - 1) * p.Size; i < len(hits) && i < p.Page*p.Size; i++ {
-		out.Items = append(out.Items, modelPayment(hits[i]))
+		out.Items = append(out.Items, esModelPayment(hits[i]))
 	}
 	return out
 }
 
-// sameJSON fails when got and want differ as JSON (lists: [] vs null
+// esSameJSON fails when got and want differ as JSON (lists: [] vs null
 // counts).
-func sameJSON(t *testing.T, what string, got, want any) {
+func esSameJSON(t *testing.T, what string, got, want any) {
 	t.Helper()
 	g, _ := json.Marshal(got)
 	w, _ := json.Marshal(want)
@@ -287,7 +287,7 @@ func sameJSON(t *testing.T, what string, got, want any) {
 	}
 }
 
-func kafkaAdmin(t *testing.T) *kadm.Client {
+func esKafkaAdmin(t *testing.T) *kadm.Client {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(testkit.KafkaBrokers(t)...))
 	if err != nil {
@@ -343,7 +343,7 @@ func TestElasticsearchReaderSearch(t *testing.T) {
 	for _, d := range f.data {
 		if d.OrganizationID == "org-a" {
 			cases = append(cases, tc{"all filters", ab, url.Values{"organizationId": {"org-a"}, "status": {string(d.Status)},
-				"currency": {d.Currency}, "minAmount": {decimal(d.AmountMinor, d.Currency)}, "maxAmount": {decimal(d.AmountMinor, d.Currency)},
+				"currency": {d.Currency}, "minAmount": {esDecimal(d.AmountMinor, d.Currency)}, "maxAmount": {esDecimal(d.AmountMinor, d.Currency)},
 				"q": {strings.ToUpper(d.Description)}}})
 			break
 		}
@@ -370,11 +370,11 @@ func TestElasticsearchReaderSearch(t *testing.T) {
 			if !c.scope.All() {
 				scope = c.scope.Orgs()
 			}
-			want := modelSearch(t, f.data, scope, p)
+			want := esModelSearch(t, f.data, scope, p)
 			if want.Total == 0 && !slices.Contains(emptyCases, c.name) {
-				t.Errorf("the dataset has no match: the case tests nothing")
+				t.Errorf("the esDataset has no match: the case tests nothing")
 			}
-			sameJSON(t, "answer", got, want)
+			esSameJSON(t, "answer", got, want)
 		})
 	}
 
@@ -382,9 +382,9 @@ func TestElasticsearchReaderSearch(t *testing.T) {
 	// not all of them.
 	for _, q := range []url.Values{{"q": {"invoice"}}, {"minAmount": {"10.005"}}, {"status": {"captured"}}} {
 		p, _ := payments.ParseSearch(q)
-		n := modelSearch(t, f.data, nil, p).Total
+		n := esModelSearch(t, f.data, nil, p).Total
 		if n == 0 || n == int64(len(f.data)) {
-			t.Errorf("%v selects %d of %d payments: the dataset does not test it", q, n, len(f.data))
+			t.Errorf("%v selects %d of %d payments: the esDataset does not test it", q, n, len(f.data))
 		}
 	}
 
@@ -403,13 +403,13 @@ func TestElasticsearchReaderSearch(t *testing.T) {
 			pages = append(pages, got.Items...)
 		}
 		p, _ := payments.ParseSearch(url.Values{"sort": {"amount"}, "order": {o}, "size": {"100"}})
-		sameJSON(t, "pages of amount "+o, pages, modelSearch(t, f.data, nil, p).Items)
+		esSameJSON(t, "pages of amount "+o, pages, esModelSearch(t, f.data, nil, p).Items)
 	}
 }
 
-// bucketStart is the first instant of the interval holding t (UTC; weeks
+// esBucketStart is the first instant of the interval holding t (UTC; weeks
 // start on Monday).
-func bucketStart(t time.Time, interval string) time.Time {
+func esBucketStart(t time.Time, interval string) time.Time {
 	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 	switch interval {
 	case "week":
@@ -421,8 +421,8 @@ func bucketStart(t time.Time, interval string) time.Time {
 	return day
 }
 
-// modelTotals sums ps by currency, sorted by currency.
-func modelTotals(ps []*schemas.Payment) []payments.Total {
+// esModelTotals sums ps by currency, sorted by currency.
+func esModelTotals(ps []*schemas.Payment) []payments.Total {
 	type acc struct{ count, minor int64 }
 	m := map[string]*acc{}
 	for _, p := range ps {
@@ -434,26 +434,26 @@ func modelTotals(ps []*schemas.Payment) []payments.Total {
 	}
 	out := []payments.Total{}
 	for _, c := range slices.Sorted(maps.Keys(m)) {
-		out = append(out, payments.Total{Currency: c, Count: m[c].count, Total: decimal(m[c].minor, c), TotalMinor: m[c].minor})
+		out = append(out, payments.Total{Currency: c, Count: m[c].count, Total: esDecimal(m[c].minor, c), TotalMinor: m[c].minor})
 	}
 	return out
 }
 
-// modelAnalytics is the analytics answer computed from the dataset.
-func modelAnalytics(data []*schemas.Payment, p payments.AnalyticsParams) payments.AnalyticsAnswer {
+// esModelAnalytics is the analytics answer computed from the dataset.
+func esModelAnalytics(data []*schemas.Payment, p payments.AnalyticsParams) payments.AnalyticsAnswer {
 	var live []*schemas.Payment
 	for _, d := range data {
 		if d.OrganizationID == p.OrganizationID && !d.CreatedAt.Before(p.From) && d.CreatedAt.Before(p.To) {
 			live = append(live, d)
 		}
 	}
-	out := payments.AnalyticsAnswer{OrganizationID: p.OrganizationID, From: p.From.Format(layout), To: p.To.Format(layout),
+	out := payments.AnalyticsAnswer{OrganizationID: p.OrganizationID, From: p.From.Format(esLayout), To: p.To.Format(esLayout),
 		Interval: p.Interval, Count: int64(len(live)), Buckets: []payments.Bucket{}, ByStatus: []payments.StatusTotal{}}
 	buckets := map[time.Time][]*schemas.Payment{}
 	byStatus := map[string][]*schemas.Payment{}
 	var captured, refunded []*schemas.Payment
 	for _, d := range live {
-		b := bucketStart(d.CreatedAt, p.Interval)
+		b := esBucketStart(d.CreatedAt, p.Interval)
 		buckets[b] = append(buckets[b], d)
 		byStatus[string(d.Status)] = append(byStatus[string(d.Status)], d)
 		if d.Status == "CAPTURED" || d.Status == "REFUNDED" {
@@ -464,14 +464,14 @@ func modelAnalytics(data []*schemas.Payment, p payments.AnalyticsParams) payment
 		}
 	}
 	for _, b := range slices.SortedFunc(maps.Keys(buckets), time.Time.Compare) {
-		out.Buckets = append(out.Buckets, payments.Bucket{Start: b.Format(layout), Count: int64(len(buckets[b])), ByCurrency: modelTotals(buckets[b])})
+		out.Buckets = append(out.Buckets, payments.Bucket{Start: b.Format(esLayout), Count: int64(len(buckets[b])), ByCurrency: esModelTotals(buckets[b])})
 	}
 	for _, s := range slices.Sorted(maps.Keys(byStatus)) {
-		for _, tot := range modelTotals(byStatus[s]) {
+		for _, tot := range esModelTotals(byStatus[s]) {
 			out.ByStatus = append(out.ByStatus, payments.StatusTotal{Status: s, Total: tot})
 		}
 	}
-	out.Created, out.Captured, out.Refunded = modelTotals(live), modelTotals(captured), modelTotals(refunded)
+	out.Created, out.Captured, out.Refunded = esModelTotals(live), esModelTotals(captured), esModelTotals(refunded)
 	return out
 }
 
@@ -488,7 +488,7 @@ func TestElasticsearchReaderAnalytics(t *testing.T) {
 	}
 	slices.SortFunc(orgA, time.Time.Compare)
 	if len(orgA) < 10 || orgA[5].Equal(orgA[6]) {
-		t.Fatalf("the dataset does not fit the test: org-a created at %v", orgA)
+		t.Fatalf("the esDataset does not fit the test: org-a created at %v", orgA)
 	}
 	cases := []struct {
 		org, from, to, interval string
@@ -500,7 +500,7 @@ func TestElasticsearchReaderAnalytics(t *testing.T) {
 		{"org-c", "2026-01-04", "2026-03-01", "week"},
 		// From is a payment's creation time (included), to another's
 		// (excluded).
-		{"org-a", orgA[1].Format(layout), orgA[6].Format(layout), "day"},
+		{"org-a", orgA[1].Format(esLayout), orgA[6].Format(esLayout), "day"},
 		{"org-a", "2027-01-01", "2027-02-01", "day"}, // nothing
 		{"org-z", "2026-01-01", "2026-06-01", "month"},
 	}
@@ -514,11 +514,11 @@ func TestElasticsearchReaderAnalytics(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := modelAnalytics(f.data, p)
+			want := esModelAnalytics(f.data, p)
 			if want.Count == 0 && !strings.HasPrefix(c.from, "2027") && c.org != "org-z" {
-				t.Errorf("the dataset has no payment in the range: the case tests nothing")
+				t.Errorf("the esDataset has no payment in the range: the case tests nothing")
 			}
-			sameJSON(t, "answer", got, want)
+			esSameJSON(t, "answer", got, want)
 			if c.org == "org-a" && c.interval == "week" {
 				if len(want.Buckets) < 5 || want.Buckets[0].Start != "2025-12-29T00:00:00.000Z" {
 					t.Errorf("the week case tests too little: buckets %v", want.Buckets)
@@ -530,7 +530,7 @@ func TestElasticsearchReaderAnalytics(t *testing.T) {
 
 func TestElasticsearchReaderApplied(t *testing.T) {
 	ctx := testkit.Context(t, 2*time.Minute)
-	admin := kafkaAdmin(t)
+	admin := esKafkaAdmin(t)
 	f := newESFixture(t, ctx, admin)
 	topic, group := f.names.EventsTopic(), f.names.SinkGroup("elasticsearch")
 	if _, err := admin.CreateTopic(ctx, 2, 1, nil, topic); err != nil {

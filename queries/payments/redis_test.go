@@ -48,7 +48,7 @@ func TestRedisReader(t *testing.T) {
 	want := payments.Payment{ID: "pay-1", OrganizationID: "org-a", UserID: "user-9", Amount: "10.005", AmountMinor: 10005,
 		Currency: "KWD", Description: "Café Zürich, invoice 42", Status: "CAPTURED",
 		CreatedAt: "2026-01-03T22:30:00.123Z", UpdatedAt: "2026-02-01T08:00:00.000Z", Version: 4}
-	sameJSON(t, "ByID", got, want)
+	esSameJSON(t, "ByID", got, want)
 
 	if _, err := r.ByID(ctx, "pay-2"); !errors.Is(err, queries.ErrNotFound) {
 		t.Errorf("ByID of an absent key: %v, want ErrNotFound", err)
@@ -86,7 +86,7 @@ func TestRedisReader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sameJSON(t, "ByID of the sink's document", got, payments.Payment{ID: "pay-3", OrganizationID: "org-b", UserID: "user-1",
+	esSameJSON(t, "ByID of the sink's document", got, payments.Payment{ID: "pay-3", OrganizationID: "org-b", UserID: "user-1",
 		Amount: "1234", AmountMinor: 1234, Currency: "JPY", Description: "Оплата 17", Status: "REFUNDED",
 		CreatedAt: "2026-03-01T00:00:00.999Z", UpdatedAt: "2026-03-02T01:02:03.004Z", Version: 7})
 
