@@ -56,8 +56,18 @@ type esDoc struct {
 	Version        int64  `json:"version"`
 }
 
-// esSort maps a sort parameter to its field.
-var esSort = map[string]string{SortCreatedAt: "created_at", SortStatus: "status", SortAmount: "amount"}
+// esSortField is the field of a sort parameter.
+func esSortField(sort string) (string, bool) {
+	switch sort {
+	case SortCreatedAt:
+		return "created_at", true
+	case SortStatus:
+		return "status", true
+	case SortAmount:
+		return "amount", true
+	}
+	return "", false
+}
 
 // esObj is a JSON object of a request body.
 type esObj = map[string]any
@@ -67,7 +77,7 @@ type esObj = map[string]any
 // value in the JSON body, never query syntax).
 func (r *ElasticsearchReader) Search(ctx context.Context, scope queries.Scope, p SearchParams) (SearchAnswer, error) {
 	empty := SearchAnswer{Items: []Payment{}, Page: p.Page, Size: p.Size}
-	var filter []any
+	filter := []any{}
 	switch {
 	case p.OrganizationID != "":
 		if !inScope(scope, p.OrganizationID) {
@@ -109,7 +119,7 @@ func (r *ElasticsearchReader) Search(ctx context.Context, scope queries.Scope, p
 	if len(p.Words) > 0 {
 		boolQuery["must"] = []any{esObj{"match": esObj{"description": esObj{"query": strings.Join(p.Words, " "), "operator": "and"}}}}
 	}
-	field, ok := esSort[p.Sort]
+	field, ok := esSortField(p.Sort)
 	if !ok {
 		return SearchAnswer{}, fmt.Errorf("elasticsearch search: unknown sort %q", p.Sort)
 	}
