@@ -49,7 +49,7 @@ func TestTokenAppliedAtOnce(t *testing.T) {
 }
 
 func TestTokenAppliedAfterSomePolls(t *testing.T) {
-	f := newRouterFixture(t, nil) // poll every 5 ms
+	f := newRouterFixture(t, nil)      // poll every 5 ms
 	pa := &progress{start: 7, step: 1} // 7, 8, 9, 10, 11: applied (next > 10) at the 5th call
 	start := time.Now()
 	a, err := f.route(t, tokenQuery(t, 10, time.Second), withApplied(f.a.step(), pa), withApplied(f.b.step(), &progress{start: 100}))
