@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prism-cqrs/prism/queries"
 	"github.com/prism-cqrs/prism/records"
 )
 
@@ -28,9 +29,20 @@ type RunConfig struct {
 	// franz-go goroutines (concurrently); it must not block.
 	OnDelivery func(Delivery)
 	// OnResult is called for every result when Wait is set, one at a time,
-	// from the results consumer; it must not block for long.
+	// from the results consumer or, for an accepted result that gets a
+	// consistency token (every aggregate has an EventsTopic), once its
+	// events are seen; it must not block for long.
 	OnResult func(Result)
+	// TokenWait bounds the wait for an accepted result's events, after the
+	// result, for its consistency token (default DefaultTokenWait; the
+	// result is reported without a token when it passes).
+	TokenWait time.Duration
 }
+
+// DefaultTokenWait is RunConfig.TokenWait's default. The events are
+// committed in the same transaction as the result, so they normally come
+// within a fetch.
+const DefaultTokenWait = 10 * time.Second
 
 // RunStats counts what Run did.
 type RunStats struct {
@@ -53,6 +65,10 @@ func (p *CommandProducer) Run(ctx context.Context, src Source, cfg RunConfig) (R
 	if cfg.WaitTimeout <= 0 {
 		cfg.WaitTimeout = 60 * time.Second
 	}
+	if cfg.TokenWait <= 0 {
+		cfg.TokenWait = DefaultTokenWait
+	}
+	withTokens := cfg.Wait && p.HasEvents()
 	var (
 		produced, failed   atomic.Int64
 		stop               atomic.Bool // a delivery failed
@@ -107,14 +123,17 @@ func (p *CommandProducer) Run(ctx context.Context, src Source, cfg RunConfig) (R
 			claimed = new(atomic.Bool)
 			waiting.Add(1)
 			idField := p.records.idField(cmd)
-			cancel, err = p.Watch(ctx, cmd, func(r *records.Result, err error) {
-				if !claimed.CompareAndSwap(false, true) {
-					return
+			// With events topics, the consistency token of an accepted
+			// result: its events watched before the send (WatchEvents).
+			var events *CommandEvents
+			if withTokens {
+				if events, err = p.WatchEvents(ctx, cmd); err != nil {
+					waiting.Done()
+					setErr(err)
+					break
 				}
-				defer waiting.Done()
-				if err != nil {
-					return
-				}
+			}
+			report := func(r *records.Result, tok *queries.Token) {
 				mu.Lock()
 				defer mu.Unlock()
 				if finished {
@@ -129,13 +148,52 @@ func (p *CommandProducer) Run(ctx context.Context, src Source, cfg RunConfig) (R
 					rejected++
 				}
 				if cfg.OnResult != nil {
-					cfg.OnResult(Result{Result: r, IDField: idField})
+					cfg.OnResult(Result{Result: r, IDField: idField, Token: tok})
 				}
+			}
+			var cancelResult func()
+			cancelResult, err = p.Watch(ctx, cmd, func(r *records.Result, err error) {
+				if !claimed.CompareAndSwap(false, true) {
+					return
+				}
+				if err != nil || events == nil || !r.Accepted || r.Duplicate {
+					if events != nil {
+						events.Close()
+					}
+					if err == nil {
+						report(r, nil)
+					}
+					waiting.Done()
+					return
+				}
+				// The events are committed with the result: they come at
+				// once, but not on this goroutine, which must not block.
+				go func() {
+					defer waiting.Done()
+					defer events.Close()
+					tctx, stop := context.WithTimeout(ctx, cfg.TokenWait)
+					tok, ok, _ := events.Token(tctx, r)
+					stop()
+					if ok {
+						report(r, &tok)
+					} else {
+						report(r, nil)
+					}
+				}()
 			})
 			if err != nil {
+				if events != nil {
+					events.Close()
+				}
 				waiting.Done()
 				setErr(err)
 				break
+			}
+			cancel = func() {
+				cancelResult()
+				if events != nil {
+					events.Close()
+				}
 			}
 		}
 		err = p.Produce(produceCtx, cmd, func(d Delivery) {
