@@ -151,3 +151,19 @@ func (p *CommandProducer) eventWatcher(ctx context.Context) (*EventWatcher, erro
 	}
 	return p.events, nil
 }
+
+// StartWatchers starts, bounded by ctx, the results consumer and (when the
+// aggregates have events topics) the events watcher now rather than on the
+// first Watch or WatchEvents, so that a server fails at start when a topic
+// is missing and its first command does not pay for the start.
+func (p *CommandProducer) StartWatchers(ctx context.Context) error {
+	if _, err := p.resultWatcher(ctx); err != nil {
+		return err
+	}
+	if p.HasEvents() {
+		if _, err := p.eventWatcher(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
