@@ -1,0 +1,244 @@
+package producers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/prism-cqrs/prism/kafkaconn"
+	"github.com/prism-cqrs/prism/queries"
+	"github.com/prism-cqrs/prism/records"
+)
+
+const testEvents = "t.things.events"
+
+// fakeEvents decodes the test's event values: {"v":N,"gone":bool}.
+type fakeEvents struct{}
+
+func (fakeEvents) DecodeEvent(value []byte) (*records.Event, error) {
+	var v struct {
+		V    int64 `json:"v"`
+		Gone bool  `json:"gone"`
+	}
+	if err := json.Unmarshal(value, &v); err != nil {
+		return nil, errors.Join(records.ErrMalformed, err)
+	}
+	e := &records.Event{Version: v.V}
+	if !v.Gone {
+		e.State = struct{}{}
+	}
+	return e, nil
+}
+
+type eventsKafka struct {
+	brokers []string
+	cl      *kgo.Client
+}
+
+func newEventsKafka(t *testing.T) *eventsKafka {
+	t.Helper()
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(3, testEvents))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return &eventsKafka{brokers: c.ListenAddrs(), cl: cl}
+}
+
+func (k *eventsKafka) watcher(t *testing.T, dec records.EventDecoder) *EventWatcher {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	w, err := NewEventWatcher(ctx, EventWatcherConfig{
+		Kafka:  kafkaconn.Config{Brokers: k.brokers},
+		Topics: map[string]records.EventDecoder{testEvents: dec},
+		Grace:  300 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	return w
+}
+
+// write produces one record of key to the events topic's partition p
+// (value nil: a tombstone) with the command id header, and returns its
+// offset as the broker assigned it.
+func (k *eventsKafka) write(t *testing.T, p int32, key, commandID string, value []byte) int64 {
+	t.Helper()
+	r := &kgo.Record{Topic: testEvents, Partition: p, Key: []byte(key), Value: value,
+		Headers: []kgo.RecordHeader{{Key: records.HeaderCommandID, Value: []byte(commandID)}}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := k.cl.ProduceSync(ctx, r).First()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Offset
+}
+
+func ev(v int64, gone bool) []byte {
+	b, _ := json.Marshal(map[string]any{"v": v, "gone": gone})
+	return b
+}
+
+func accepted(version int64) *records.Result {
+	return &records.Result{Accepted: true, EventVersion: version}
+}
+
+func tokenWithin(t *testing.T, c *CommandEvents, res *records.Result, d time.Duration) (queries.Token, bool, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return c.Token(ctx, res)
+}
+
+// TestEventWatcherTokenIsTheHighestOffsetOfTheCommand: a command with two
+// events among other commands' records gets the offset of its last event;
+// the other command id registered on the same topic gets its own.
+func TestEventWatcherTokenIsTheHighestOffsetOfTheCommand(t *testing.T) {
+	k := newEventsKafka(t)
+	w := k.watcher(t, fakeEvents{})
+	a, err := w.Watch(testEvents, "cmd-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := w.Watch(testEvents, "cmd-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	k.write(t, 1, "x", "other", ev(1, false))
+	k.write(t, 1, "p1", "cmd-a", ev(4, false))
+	k.write(t, 1, "y", "other", ev(7, false))
+	lastA := k.write(t, 1, "p1", "cmd-a", ev(5, false))
+	k.write(t, 1, "z", "other", ev(2, false))
+	onlyB := k.write(t, 2, "p2", "cmd-b", ev(1, false))
+
+	tok, ok, err := tokenWithin(t, a, accepted(5), 10*time.Second)
+	if err != nil || !ok {
+		t.Fatalf("token of cmd-a: ok=%v err=%v", ok, err)
+	}
+	if want := (queries.Token{Topic: testEvents, Partition: 1, Offset: lastA}); tok != want {
+		t.Errorf("token of cmd-a = %+v, want %+v", tok, want)
+	}
+	tok, ok, err = tokenWithin(t, b, accepted(1), 10*time.Second)
+	if err != nil || !ok {
+		t.Fatalf("token of cmd-b: ok=%v err=%v", ok, err)
+	}
+	if want := (queries.Token{Topic: testEvents, Partition: 2, Offset: onlyB}); tok != want {
+		t.Errorf("token of cmd-b = %+v, want %+v", tok, want)
+	}
+	if n := len(a.Records()); n != 2 {
+		t.Errorf("cmd-a got %d records, want its 2", n)
+	}
+}
+
+// TestEventWatcherWaitsForTheTombstone: an event that removes the
+// aggregate is complete only with the tombstone after it, whose offset is
+// the token.
+func TestEventWatcherWaitsForTheTombstone(t *testing.T) {
+	k := newEventsKafka(t)
+	w := k.watcher(t, fakeEvents{})
+	c, err := w.Watch(testEvents, "del-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	event := k.write(t, 0, "p9", "del-1", ev(3, true))
+	// Without the tombstone there is no token, however long the wait.
+	if _, ok, err := tokenWithin(t, c, accepted(3), time.Second); ok || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("token before the tombstone: ok=%v err=%v, want none and a deadline error", ok, err)
+	}
+	k.write(t, 0, "q", "other", nil) // another key's tombstone
+	tomb := k.write(t, 0, "p9", "del-1", nil)
+	tok, ok, err := tokenWithin(t, c, accepted(3), 10*time.Second)
+	if err != nil || !ok {
+		t.Fatalf("token: ok=%v err=%v", ok, err)
+	}
+	if tomb <= event {
+		t.Fatalf("tombstone offset %d is not after the event's %d", tomb, event)
+	}
+	if want := (queries.Token{Topic: testEvents, Partition: 0, Offset: tomb}); tok != want {
+		t.Errorf("token = %+v, want the tombstone's %+v", tok, want)
+	}
+}
+
+// TestEventWatcherNoTokenWithoutEvents: a rejection and a duplicate emit
+// nothing: no token, at once; a command written before the watcher started
+// is not seen (it starts at the end).
+func TestEventWatcherNoTokenWithoutEvents(t *testing.T) {
+	k := newEventsKafka(t)
+	k.write(t, 0, "p1", "early", ev(1, false))
+	w := k.watcher(t, fakeEvents{})
+	c, err := w.Watch(testEvents, "early")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, res := range []*records.Result{{Accepted: false, Reason: records.ReasonNotFound}, {Accepted: true, Duplicate: true, EventVersion: 1}} {
+		start := time.Now()
+		if _, ok, err := tokenWithin(t, c, res, 5*time.Second); ok || err != nil || time.Since(start) > time.Second {
+			t.Errorf("result %+v: ok=%v err=%v after %s, want no token at once", res, ok, err, time.Since(start))
+		}
+	}
+	if _, ok, _ := tokenWithin(t, c, accepted(1), time.Second); ok {
+		t.Errorf("a record written before the watcher started gave a token")
+	}
+}
+
+// TestEventWatcherGraceWithoutDecoder: without a decoder, the records of
+// a command are complete once the grace passed after the last one; a
+// tombstone within the grace is included.
+func TestEventWatcherGraceWithoutDecoder(t *testing.T) {
+	k := newEventsKafka(t)
+	w := k.watcher(t, nil)
+	c, err := w.Watch(testEvents, "g-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	k.write(t, 2, "p", "g-1", ev(1, true))
+	tomb := k.write(t, 2, "p", "g-1", nil)
+	tok, ok, err := tokenWithin(t, c, accepted(1), 10*time.Second)
+	if err != nil || !ok {
+		t.Fatalf("token: ok=%v err=%v", ok, err)
+	}
+	if tok.Offset != tomb || tok.Partition != 2 {
+		t.Errorf("token = %+v, want partition 2 offset %d", tok, tomb)
+	}
+}
+
+// TestEventWatcherClose: a pending Token returns ErrClosed.
+func TestEventWatcherClose(t *testing.T) {
+	k := newEventsKafka(t)
+	w := k.watcher(t, fakeEvents{})
+	c, err := w.Watch(testEvents, "never")
+	if err != nil {
+		t.Fatal(err)
+	}
+	errc := make(chan error, 1)
+	go func() { _, _, err := tokenWithin(t, c, accepted(1), 10*time.Second); errc <- err }()
+	time.Sleep(100 * time.Millisecond)
+	w.Close()
+	if err := <-errc; !errors.Is(err, ErrClosed) {
+		t.Errorf("Token after Close: %v, want ErrClosed", err)
+	}
+	if _, err := w.Watch(testEvents, "x"); !errors.Is(err, ErrClosed) {
+		t.Errorf("Watch after Close: %v, want ErrClosed", err)
+	}
+}
