@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/kafkaconn"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/queries"
 	"github.com/prism-cqrs/prism/records"
 )
@@ -240,5 +244,106 @@ func TestEventWatcherClose(t *testing.T) {
 	}
 	if _, err := w.Watch(testEvents, "x"); !errors.Is(err, ErrClosed) {
 		t.Errorf("Watch after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestRunWaitReportsConsistencyTokens: with an events topic, Run reports
+// each accepted result with the token of its event (read back from the
+// topic), a rejection without one, and MarshalJSON prints it last.
+func TestRunWaitReportsConsistencyTokens(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(testPartitions, testCommands), kfake.SeedTopics(3, testResults, testEvents))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	codec, err := schemas.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeKafka{brokers: c.ListenAddrs(), codec: codec}
+	agg := f.agg(testCommands, testResults)
+	agg.Plural, agg.EventsTopic, agg.Events = "payments", testEvents, fakeEvents{}
+	p, err := NewCommandProducer(Config{Kafka: kafkaconn.Config{Brokers: f.brokers}, Aggregates: []Aggregate{agg},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	// A processor writing, per accepted command, one event (key the
+	// payment, the command id header) and its result in one transaction.
+	cl := f.client(t, kgo.ConsumeTopics(testCommands), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.TransactionalID("fake-events-"+t.Name()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	var wg sync.WaitGroup
+	wg.Add(1)
+	t.Cleanup(wg.Wait) // after the deferred cancel, before the client closes
+	go func() {
+		defer wg.Done()
+		for ctx.Err() == nil {
+			fs := cl.PollFetches(ctx)
+			var out []*kgo.Record
+			fs.EachRecord(func(r *kgo.Record) {
+				cmd, err := codec.DecodeCommand(r.Value)
+				if err != nil {
+					t.Errorf("fake processor: %v", err)
+					return
+				}
+				res := &schemas.CommandResult{CommandID: cmd.CommandID, PaymentID: cmd.PaymentID, Accepted: true, EventVersion: 1, CorrelationID: cmd.CorrelationID}
+				if strings.HasSuffix(cmd.PaymentID, "-bad") {
+					res.Accepted, res.Reason, res.EventVersion = false, schemas.ReasonNotFound, 0
+				} else {
+					out = append(out, &kgo.Record{Topic: testEvents, Key: []byte(cmd.PaymentID), Value: ev(1, false),
+						Headers: []kgo.RecordHeader{{Key: records.HeaderCommandID, Value: []byte(cmd.CommandID)}}})
+				}
+				b, _ := codec.EncodeResult(res)
+				out = append(out, &kgo.Record{Topic: testResults, Key: []byte(cmd.CommandID), Value: b})
+			})
+			if len(out) == 0 || cl.BeginTransaction() != nil {
+				continue
+			}
+			perr := cl.ProduceSync(ctx, out...).FirstErr()
+			_ = cl.EndTransaction(ctx, kgo.TransactionEndTry(perr == nil))
+		}
+	}()
+
+	var cmds []records.Command
+	for i := range 30 {
+		pay := fmt.Sprintf("pay-%d", i%7)
+		if i%5 == 0 {
+			pay += "-bad"
+		}
+		cmds = append(cmds, sampleCommand(fmt.Sprintf("c-%02d", i), pay))
+	}
+	var mu sync.Mutex
+	got := map[string]Result{}
+	if _, err := p.Run(ctx, sliceSource(cmds), RunConfig{Wait: true, WaitTimeout: 30 * time.Second,
+		OnResult: func(r Result) { mu.Lock(); got[r.CommandID] = r; mu.Unlock() }}); err != nil {
+		t.Fatal(err)
+	}
+	where := map[string]queries.Token{}
+	for _, r := range f.consume(t, ctx, testEvents, 24) {
+		id, _ := header(r, records.HeaderCommandID)
+		where[id] = queries.Token{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset}
+	}
+	if len(got) != 30 {
+		t.Fatalf("%d results, want 30", len(got))
+	}
+	for id, r := range got {
+		want, ok := where[id]
+		switch {
+		case !r.Accepted && r.Token != nil:
+			t.Errorf("%s: rejected with token %+v", id, *r.Token)
+		case r.Accepted && (r.Token == nil || !ok || *r.Token != want):
+			t.Errorf("%s: token %v, want %+v", id, r.Token, want)
+		}
+		line, _ := r.MarshalJSON()
+		if r.Accepted && !strings.HasSuffix(string(line), `,"consistencyToken":"`+want.String()+`"}`) {
+			t.Errorf("%s printed as %s, want the token last", id, line)
+		}
+		if !r.Accepted && strings.Contains(string(line), "consistencyToken") {
+			t.Errorf("%s printed as %s, want no token", id, line)
+		}
 	}
 }

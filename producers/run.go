@@ -42,7 +42,7 @@ type RunConfig struct {
 // DefaultTokenWait is RunConfig.TokenWait's default. The events are
 // committed in the same transaction as the result, so they normally come
 // within a fetch.
-const DefaultTokenWait = 10 * time.Second
+const DefaultTokenWait = 5 * time.Second
 
 // RunStats counts what Run did.
 type RunStats struct {
