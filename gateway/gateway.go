@@ -65,6 +65,19 @@ func (g *Gateway) Close() {
 	g.background.Wait()
 }
 
+// ErrClosed is Ready's error after Close.
+var ErrClosed = errors.New("gateway closed")
+
+// Ready reports whether the gateway takes commands: nil until Close. (Its
+// consumers were started by New; a broker that is down shows in Submit's
+// 503s, not here.)
+func (g *Gateway) Ready() error {
+	if g.life.Err() != nil {
+		return ErrClosed
+	}
+	return nil
+}
+
 // command is a parsed POST body.
 type command struct {
 	cmd    records.Command
@@ -328,7 +341,14 @@ func (g *Gateway) produce(ctx context.Context, c command, start time.Time, wait 
 		defer cancel()
 		select {
 		case o := <-results:
-			g.answer(bctx, c, o, events, owner)
+			if _, _, err := g.answer(bctx, c, o, events, owner); err != nil {
+				g.log.Warn("gateway: result of a pending command unreadable", "command_id", id, "err", err)
+				if owner {
+					if rerr := g.store.release(context.WithoutCancel(bctx), id); rerr != nil {
+						g.store.warn(rerr)
+					}
+				}
+			}
 		case <-bctx.Done():
 			g.log.Info("gateway: no result within the background wait", "command_id", id, "wait", g.cfg.BackgroundWait)
 		}

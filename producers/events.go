@@ -93,7 +93,7 @@ func NewEventWatcher(ctx context.Context, cfg EventWatcherConfig) (*EventWatcher
 	if err != nil {
 		return nil, err
 	}
-	opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxWait(100*time.Millisecond))
+	opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	opts = append(opts, cfg.ExtraOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
