@@ -247,10 +247,11 @@ func TestEventWatcherClose(t *testing.T) {
 	}
 }
 
-// TestRunWaitReportsConsistencyTokens: with an events topic, Run reports
-// each accepted result with the token of its event (read back from the
-// topic), a rejection without one, and MarshalJSON prints it last.
-func TestRunWaitReportsConsistencyTokens(t *testing.T) {
+// eventsKafkaWithProducer is a kfake cluster with the commands, results
+// and events topics, and a command producer whose aggregate has an events
+// topic (decoded by fakeEvents).
+func eventsKafkaWithProducer(t *testing.T) (*fakeKafka, *CommandProducer) {
+	t.Helper()
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(testPartitions, testCommands), kfake.SeedTopics(3, testResults, testEvents))
 	if err != nil {
 		t.Fatal(err)
@@ -269,45 +270,79 @@ func TestRunWaitReportsConsistencyTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Close)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	return f, p
+}
 
-	// A processor writing, per accepted command, one event (key the
-	// payment, the command id header) and its result in one transaction.
+// fakeEventsProcessor answers the commands as fakeProcessor does and
+// writes one event (key the payment, the command id header) per new
+// acceptance: in the results' transaction, as the real processor does, or
+// with lag > 0 in a second transaction lag later (so a result waits for
+// its token while the next results come).
+func fakeEventsProcessor(t *testing.T, f *fakeKafka, ctx context.Context, lag time.Duration) {
+	t.Helper()
 	cl := f.client(t, kgo.ConsumeTopics(testCommands), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.TransactionalID("fake-events-"+t.Name()), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	var wg sync.WaitGroup
 	wg.Add(1)
-	t.Cleanup(wg.Wait) // after the deferred cancel, before the client closes
+	t.Cleanup(wg.Wait) // after the test's ctx is cancelled, before the client closes
+	write := func(recs []*kgo.Record) {
+		if len(recs) == 0 || cl.BeginTransaction() != nil {
+			return
+		}
+		perr := cl.ProduceSync(ctx, recs...).FirstErr()
+		if err := cl.EndTransaction(ctx, kgo.TransactionEndTry(perr == nil)); err != nil && ctx.Err() == nil {
+			t.Errorf("fake processor: end transaction: %v", err)
+		}
+	}
 	go func() {
 		defer wg.Done()
+		applied := map[string]bool{}
 		for ctx.Err() == nil {
 			fs := cl.PollFetches(ctx)
-			var out []*kgo.Record
+			var results, events []*kgo.Record
 			fs.EachRecord(func(r *kgo.Record) {
-				cmd, err := codec.DecodeCommand(r.Value)
+				cmd, err := f.codec.DecodeCommand(r.Value)
 				if err != nil {
 					t.Errorf("fake processor: %v", err)
 					return
 				}
 				res := &schemas.CommandResult{CommandID: cmd.CommandID, PaymentID: cmd.PaymentID, Accepted: true, EventVersion: 1, CorrelationID: cmd.CorrelationID}
-				if strings.HasSuffix(cmd.PaymentID, "-bad") {
+				switch {
+				case strings.HasSuffix(cmd.PaymentID, "-bad"):
 					res.Accepted, res.Reason, res.EventVersion = false, schemas.ReasonNotFound, 0
-				} else {
-					out = append(out, &kgo.Record{Topic: testEvents, Key: []byte(cmd.PaymentID), Value: ev(1, false),
+				case applied[cmd.CommandID]:
+					res.Duplicate = true
+				default:
+					applied[cmd.CommandID] = true
+					events = append(events, &kgo.Record{Topic: testEvents, Key: []byte(cmd.PaymentID), Value: ev(1, false),
 						Headers: []kgo.RecordHeader{{Key: records.HeaderCommandID, Value: []byte(cmd.CommandID)}}})
 				}
-				b, _ := codec.EncodeResult(res)
-				out = append(out, &kgo.Record{Topic: testResults, Key: []byte(cmd.CommandID), Value: b})
+				b, _ := f.codec.EncodeResult(res)
+				results = append(results, &kgo.Record{Topic: testResults, Key: []byte(cmd.CommandID), Value: b})
 			})
-			if len(out) == 0 || cl.BeginTransaction() != nil {
+			if lag <= 0 {
+				write(append(events, results...))
 				continue
 			}
-			perr := cl.ProduceSync(ctx, out...).FirstErr()
-			_ = cl.EndTransaction(ctx, kgo.TransactionEndTry(perr == nil))
+			write(results)
+			select {
+			case <-time.After(lag):
+			case <-ctx.Done():
+				return
+			}
+			write(events)
 		}
 	}()
+}
 
+// TestRunWaitReportsConsistencyTokens: with an events topic, Run reports
+// each accepted result with the token of its event (read back from the
+// topic), a rejection without one, and MarshalJSON prints it last.
+func TestRunWaitReportsConsistencyTokens(t *testing.T) {
+	f, p := eventsKafkaWithProducer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	fakeEventsProcessor(t, f, ctx, 0)
 	var cmds []records.Command
 	for i := range 30 {
 		pay := fmt.Sprintf("pay-%d", i%7)
@@ -345,5 +380,37 @@ func TestRunWaitReportsConsistencyTokens(t *testing.T) {
 		if !r.Accepted && strings.Contains(string(line), "consistencyToken") {
 			t.Errorf("%s printed as %s, want no token", id, line)
 		}
+	}
+}
+
+// TestRunWaitKeepsResultOrderWhileTokensWait: a command id sent twice is
+// reported accepted (with its token) before its duplicate, even when the
+// accepted result waits for its event and the duplicate's result is
+// already there.
+func TestRunWaitKeepsResultOrderWhileTokensWait(t *testing.T) {
+	f, p := eventsKafkaWithProducer(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	fakeEventsProcessor(t, f, ctx, 500*time.Millisecond)
+	cmd := sampleCommand("c-twice", "pay-1")
+	var got []string
+	stats, err := p.Run(ctx, sliceSource([]records.Command{cmd, sampleCommand("c-other", "pay-2"), cmd}), RunConfig{Wait: true, WaitTimeout: 30 * time.Second,
+		OnResult: func(r Result) {
+			got = append(got, fmt.Sprintf("%s duplicate=%v token=%v", r.CommandID, r.Duplicate, r.Token != nil))
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Accepted != 2 || stats.Duplicates != 1 {
+		t.Errorf("stats %+v, want 2 accepted and 1 duplicate", stats)
+	}
+	var twice []string
+	for _, g := range got {
+		if strings.HasPrefix(g, "c-twice ") {
+			twice = append(twice, g)
+		}
+	}
+	if want := "c-twice duplicate=false token=true|c-twice duplicate=true token=false"; strings.Join(twice, "|") != want {
+		t.Errorf("reports of c-twice: %q, want %q (all: %q)", twice, want, got)
 	}
 }

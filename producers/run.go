@@ -69,6 +69,11 @@ func (p *CommandProducer) Run(ctx context.Context, src Source, cfg RunConfig) (R
 		cfg.TokenWait = DefaultTokenWait
 	}
 	withTokens := cfg.Wait && p.HasEvents()
+	var order *inOrder // reports the results when withTokens
+	if withTokens {
+		order = newInOrder()
+		defer order.close()
+	}
 	var (
 		produced, failed   atomic.Int64
 		stop               atomic.Bool // a delivery failed
@@ -156,7 +161,7 @@ func (p *CommandProducer) Run(ctx context.Context, src Source, cfg RunConfig) (R
 				if !claimed.CompareAndSwap(false, true) {
 					return
 				}
-				if err != nil || events == nil || !r.Accepted || r.Duplicate {
+				if err != nil || events == nil {
 					if events != nil {
 						events.Close()
 					}
@@ -166,18 +171,27 @@ func (p *CommandProducer) Run(ctx context.Context, src Source, cfg RunConfig) (R
 					waiting.Done()
 					return
 				}
-				// The events are committed with the result: they come at
-				// once, but not on this goroutine, which must not block.
+				// Reported in arrival order; an accepted result once its
+				// token is known. The events are committed with the result,
+				// so they come at once, but not on this goroutine, which
+				// must not block.
+				var tok *queries.Token
+				ready := order.add(func() {
+					report(r, tok)
+					waiting.Done()
+				})
+				if !r.Accepted || r.Duplicate {
+					events.Close()
+					ready()
+					return
+				}
 				go func() {
-					defer waiting.Done()
+					defer ready()
 					defer events.Close()
 					tctx, stop := context.WithTimeout(ctx, cfg.TokenWait)
-					tok, ok, _ := events.Token(tctx, r)
-					stop()
-					if ok {
-						report(r, &tok)
-					} else {
-						report(r, nil)
+					defer stop()
+					if t, ok, _ := events.Token(tctx, r); ok {
+						tok = &t
 					}
 				}()
 			})
