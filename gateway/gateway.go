@@ -32,6 +32,8 @@ type Gateway struct {
 	// life bounds the background waits; Close cancels it and waits for them.
 	life       context.Context
 	stop       context.CancelFunc
+	mu         sync.Mutex // guards closed and background.Add
+	closed     bool
 	background sync.WaitGroup
 }
 
@@ -61,6 +63,9 @@ func New(ctx context.Context, cfg Config) (*Gateway, error) {
 // Close stops the background waits (their results are not stored) and
 // waits for them to end. It does not close the producer.
 func (g *Gateway) Close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
 	g.stop()
 	g.background.Wait()
 }
@@ -332,6 +337,12 @@ func (g *Gateway) produce(ctx context.Context, c command, start time.Time, wait 
 		return g.answer(ctx, c, o, events, owner)
 	case <-timer.C:
 	case <-ctx.Done(): // the caller left: go on in the background as for a timeout
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed { // shutting down: the result is not stored
+		done()
+		return pendingAnswer(id), outcomePending, nil
 	}
 	g.background.Add(1)
 	go func() {

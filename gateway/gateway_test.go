@@ -51,8 +51,11 @@ type env struct {
 	reg     *prometheus.Registry
 }
 
-func newEnv(t *testing.T, rdb redis.UniversalClient) *env {
+func newEnv(t *testing.T, rdb redis.UniversalClient, log *slog.Logger) *env {
 	t.Helper()
+	if log == nil {
+		log = quiet()
+	}
 	e := &env{ns: testkit.Namespace(t), brokers: testkit.KafkaBrokers(t), rdb: rdb, reg: prometheus.NewRegistry()}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -95,7 +98,7 @@ func newEnv(t *testing.T, rdb redis.UniversalClient) *env {
 	}
 	e.gw, err = gateway.New(ctx, gateway.Config{
 		Producer: e.p, Commands: set, Redis: rdb, Namespace: e.ns,
-		Registerer: e.reg, Logger: quiet(),
+		Registerer: e.reg, Logger: log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -356,7 +359,7 @@ func (e *env) accept(t *testing.T, body, commandID, paymentID string, version in
 // event (or a delete's tombstone), every rejection reason, retries and
 // conflicts, scope and bad bodies.
 func TestGatewayAgainstTheProcessor(t *testing.T) {
-	e := newEnv(t, redisClient(t))
+	e := newEnv(t, redisClient(t), nil)
 	e.startProcessor(t)
 
 	t.Run("accepted", func(t *testing.T) {
@@ -561,7 +564,7 @@ func (l *labelled) Collect(ch chan<- prometheus.Metric) {
 // second command record.
 func TestGatewayTimeoutThenStoredAnswer(t *testing.T) {
 	rdb := redisClient(t)
-	e := newEnv(t, rdb)
+	e := newEnv(t, rdb, nil)
 	body := create("t-1", "p-t", "org-a", "4.00")
 	st, b := e.post(t, all(), body, 200*time.Millisecond)
 	if st != http.StatusAccepted || string(b) != `{"commandId":"t-1","status":"pending"}` {
@@ -584,6 +587,9 @@ func TestGatewayTimeoutThenStoredAnswer(t *testing.T) {
 			t.Fatalf("no stored answer under %s after 60s (last %q, %v)", key, raw, err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	if ttl := rdb.TTL(context.Background(), key).Val(); ttl < 23*time.Hour || ttl > 24*time.Hour {
+		t.Errorf("stored answer TTL %s, want about 24h", ttl)
 	}
 	st, b = e.post(t, all(), body, time.Second)
 	if st != http.StatusOK {
@@ -614,7 +620,8 @@ func TestGatewayTimeoutThenStoredAnswer(t *testing.T) {
 func TestGatewayWithoutRedis(t *testing.T) {
 	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { _ = down.Close() })
-	e := newEnv(t, down)
+	var logs syncBuffer
+	e := newEnv(t, down, slog.New(slog.NewTextHandler(&logs, nil)))
 	e.startProcessor(t)
 	body := create("w-1", "p-w", "org-a", "2.00")
 	e.accept(t, body, "w-1", "p-w", 1)
@@ -623,4 +630,28 @@ func TestGatewayWithoutRedis(t *testing.T) {
 	if st != http.StatusOK || r.Duplicate == nil || !*r.Duplicate || r.EventVersion != 1 || r.ConsistencyToken != "" {
 		t.Errorf("retry without store: %d %s, want 200 duplicate version 1 without token", st, b)
 	}
+	if n := countCommand(e.commandRecords(t), "w-1"); n != 2 {
+		t.Errorf("commands topic holds %d records of w-1, want 2 (no store: the retry is produced again)", n)
+	}
+	// Two failing POSTs, one WARN (rate-limited), naming no secret.
+	if n := strings.Count(logs.String(), "level=WARN msg=\"gateway: idempotency store"); n != 1 {
+		t.Errorf("%d store WARNs, want 1:\n%s", n, logs.String())
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
