@@ -51,7 +51,7 @@ type env struct {
 	reg     *prometheus.Registry
 }
 
-func newEnv(t *testing.T, rdb redis.UniversalClient, log *slog.Logger) *env {
+func newEnv(t testing.TB, rdb redis.UniversalClient, log *slog.Logger) *env {
 	t.Helper()
 	if log == nil {
 		log = quiet()
@@ -107,7 +107,7 @@ func newEnv(t *testing.T, rdb redis.UniversalClient, log *slog.Logger) *env {
 	return e
 }
 
-func redisClient(t *testing.T) redis.UniversalClient {
+func redisClient(t testing.TB) redis.UniversalClient {
 	t.Helper()
 	opt, err := redis.ParseURL(testkit.RedisURL(t))
 	if err != nil {
@@ -120,7 +120,7 @@ func redisClient(t *testing.T) redis.UniversalClient {
 
 // startProcessor runs the real payment processor (processors.Engine) of
 // the namespace in-process until the test ends or stop is called.
-func (e *env) startProcessor(t *testing.T) (stop func()) {
+func (e *env) startProcessor(t testing.TB) (stop func()) {
 	t.Helper()
 	agg, err := e.def.NewProcessor(aggregates.ProcessorOptions{MaxAmountMinor: maxAmountMinor, Logger: quiet()})
 	if err != nil {
@@ -166,7 +166,7 @@ func (e *env) startProcessor(t *testing.T) (stop func()) {
 	return stop
 }
 
-func (e *env) post(t *testing.T, scope queries.Scope, body string, wait time.Duration) (int, []byte) {
+func (e *env) post(t testing.TB, scope queries.Scope, body string, wait time.Duration) (int, []byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -178,12 +178,12 @@ func (e *env) post(t *testing.T, scope queries.Scope, body string, wait time.Dur
 }
 
 // commandRecords reads every record of the commands topic.
-func (e *env) commandRecords(t *testing.T) []*kgo.Record {
+func (e *env) commandRecords(t testing.TB) []*kgo.Record {
 	t.Helper()
 	return readAll(t, e.brokers, e.names.CommandsTopic(), false)
 }
 
-func readAll(t *testing.T, brokers []string, topic string, committed bool) []*kgo.Record {
+func readAll(t testing.TB, brokers []string, topic string, committed bool) []*kgo.Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -230,7 +230,7 @@ func readAll(t *testing.T, brokers []string, topic string, committed bool) []*kg
 }
 
 // recordAt reads, read_committed, the record the token names.
-func (e *env) recordAt(t *testing.T, tok queries.Token) *kgo.Record {
+func (e *env) recordAt(t testing.TB, tok queries.Token) *kgo.Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -291,7 +291,7 @@ type result struct {
 	Field            string `json:"field"`
 }
 
-func decode(t *testing.T, b []byte) result {
+func decode(t testing.TB, b []byte) result {
 	t.Helper()
 	var r result
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -304,7 +304,7 @@ func decode(t *testing.T, b []byte) result {
 
 func all() queries.Scope { return queries.AllOrganizations() }
 
-func orgs(t *testing.T, ids ...string) queries.Scope {
+func orgs(t testing.TB, ids ...string) queries.Scope {
 	t.Helper()
 	s, err := queries.Organizations(ids...)
 	if err != nil {
@@ -326,7 +326,7 @@ func status(cmdID, paymentID, org, to string) string {
 // accept posts body and requires a 200 accepted, non-duplicate answer
 // whose consistency token names a committed record of the command on the
 // events topic; it returns the answer and that record.
-func (e *env) accept(t *testing.T, body, commandID, paymentID string, version int64) (result, *kgo.Record) {
+func (e *env) accept(t testing.TB, body, commandID, paymentID string, version int64) (result, *kgo.Record) {
 	t.Helper()
 	st, b := e.post(t, all(), body, 20*time.Second)
 	if st != http.StatusOK {
@@ -654,4 +654,22 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// BenchmarkGatewaySubmit measures one accepted command's round trip
+// through the gateway (store claim, produce, the real processor's result,
+// the token from the events watcher, store write) on the real services,
+// one POST at a time.
+func BenchmarkGatewaySubmit(b *testing.B) {
+	e := newEnv(b, redisClient(b), nil)
+	e.startProcessor(b)
+	e.accept(b, create("warm", "p-warm", "org-a", "1.00"), "warm", "p-warm", 1) // group joined, partitions restored
+	b.ResetTimer()
+	for i := range b.N {
+		id := fmt.Sprintf("bench-%d", i)
+		st, body := e.post(b, all(), create(id, "p-"+id, "org-a", "1.00"), 20*time.Second)
+		if st != http.StatusOK {
+			b.Fatalf("%d %s", st, body)
+		}
+	}
 }
