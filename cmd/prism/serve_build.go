@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -23,7 +22,8 @@ import (
 	"github.com/prism-cqrs/prism/queries/payments"
 )
 
-// defaultQueryWait is the wait of a query or command that asks none.
+// defaultQueryWait is the wait of a query or command that asks none
+// (never above --wait-max).
 const defaultQueryWait = 5 * time.Second
 
 // queryService is the running read side of `prism serve` (and of `prism
@@ -97,6 +97,7 @@ func startQueryService(ctx context.Context, g *globals, f *serveFlags, tokens *h
 	}
 	s.closers = append(s.closers, kcl.Close)
 
+	wait := min(defaultQueryWait, f.waitMax)
 	reg := newServeRegistry()
 	pgPing := func(ctx context.Context) error { return pool.Ping(ctx) }
 	router, err := queries.NewRouter(queries.RouterConfig{
@@ -107,7 +108,7 @@ func startQueryService(ctx context.Context, g *globals, f *serveFlags, tokens *h
 			{Name: payments.SourceElasticsearch, Probe: func(ctx context.Context) error { return pingElasticsearch(ctx, es) }},
 		},
 		Timeout:         f.sourceTimeout,
-		ConsistencyWait: defaultQueryWait,
+		ConsistencyWait: wait,
 		Registerer:      reg,
 		Logger:          log,
 	})
@@ -175,25 +176,14 @@ func startQueryService(ctx context.Context, g *globals, f *serveFlags, tokens *h
 
 	api, err := httpapi.New(httpapi.Config{
 		Bus: bus, Endpoints: set.Endpoints(), Tokens: tokens, Gateway: gw,
-		Health: router.Health, Ready: func() error { return anySourceHealthy(router.Health()) },
-		Gatherer: reg, Registerer: reg, DefaultWait: defaultQueryWait, MaxWait: f.waitMax, Logger: log,
+		Health: router.Health, EventsTopics: []string{names.EventsTopic()},
+		Gatherer: reg, Registerer: reg, DefaultWait: wait, MaxWait: f.waitMax, Logger: log,
 	})
 	if err != nil {
 		return nil, err
 	}
 	s.Handler = api.Handler()
 	return s, nil
-}
-
-// anySourceHealthy is /readyz's rule (CONTRACT: at least one healthy
-// source): nil when one is, else an error naming none of their addresses.
-func anySourceHealthy(hs []queries.SourceHealth) error {
-	for _, h := range hs {
-		if h.Healthy {
-			return nil
-		}
-	}
-	return errors.New("no read source is healthy")
 }
 
 // pingElasticsearch is the Elasticsearch probe: a HEAD / that must answer

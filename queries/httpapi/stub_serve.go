@@ -44,6 +44,7 @@ type Config struct {
 	Gateway              CommandGateway
 	Health               func() []queries.SourceHealth
 	Ready                func() error
+	EventsTopics         []string
 	Gatherer             prometheus.Gatherer
 	Registerer           prometheus.Registerer
 	DefaultWait, MaxWait time.Duration
