@@ -1,9 +1,13 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,5 +129,64 @@ func TestHashToken(t *testing.T) {
 	}
 	if _, err := runPrism(t, "", "serve", "hash-token", "arg"); err == nil {
 		t.Errorf("hash-token with an argument: no error (the token must come from stdin, not the command line)")
+	}
+}
+
+// TestServeUntilDoneFinishesRequestsInFlight: cancelling the context (what
+// SIGTERM does) stops accepting, lets a request in flight finish with its
+// answer, and returns nil.
+func TestServeUntilDoneFinishesRequestsInFlight(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		close(started)
+		time.Sleep(300 * time.Millisecond)
+		_, _ = io.WriteString(w, "done")
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- serveUntilDone(ctx, ln, h) }()
+	addr := "http://" + ln.Addr().String()
+	got := make(chan string, 1)
+	go func() {
+		res, err := http.Get(addr + "/slow")
+		if err != nil {
+			got <- "error: " + err.Error()
+			return
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		got <- string(b)
+	}()
+	<-started
+	cancel()
+	if body := <-got; body != "done" {
+		t.Errorf("request in flight at shutdown: %q, want its answer", body)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("serveUntilDone: %v, want nil after a clean shutdown", err)
+		}
+	case <-time.After(serveShutdownTimeout):
+		t.Fatal("serveUntilDone did not return after the context ended")
+	}
+	if _, err := http.Get(addr + "/after"); err == nil {
+		t.Errorf("still accepting requests after shutdown")
+	}
+}
+
+// TestAuthNoneBanner: --auth none is announced on stderr in words an
+// operator cannot miss.
+func TestAuthNoneBanner(t *testing.T) {
+	var b strings.Builder
+	warnAuthNone(&b)
+	for _, want := range []string{"WARNING", "--auth none", "NO AUTHENTICATION", "every organization"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("banner lacks %q:\n%s", want, b.String())
+		}
 	}
 }
