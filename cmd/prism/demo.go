@@ -253,7 +253,7 @@ func queryDemo(ctx context.Context, g *globals, f *serveFlags, src demo.Sources,
 	}
 	sctx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
-	go func() { served <- serveUntilDone(sctx, ln, redact.HTTPHandler(svc.Handler, g.redactor())) }()
+	go func() { served <- serveUntilDone(sctx, ln, svc.Handler) }()
 	err = demo.Tour(ctx, demo.TourConfig{
 		BaseURL: "http://" + ln.Addr().String(), PaymentID: src.SampleID, OrganizationID: src.SampleOrganization,
 		Tag: fmt.Sprintf("%d-%d", seed, time.Now().UnixNano()), Out: out,

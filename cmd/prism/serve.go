@@ -19,7 +19,6 @@ import (
 
 	"github.com/prism-cqrs/prism/queries"
 	"github.com/prism-cqrs/prism/queries/httpapi"
-	"github.com/prism-cqrs/prism/redact"
 )
 
 func init() { subcommands = append(subcommands, newServeCmd) }
@@ -145,7 +144,10 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	}
 	defer svc.Close()
 	slog.Info("serving queries", "addr", ln.Addr().String(), "auth", f.auth, "namespace", g.namespace)
-	return serveUntilDone(ctx, ln, redact.HTTPHandler(svc.Handler, g.redactor()))
+	// Not wrapped in redact.HTTPHandler (as the sinks' /healthz is): it
+	// buffers and searches every body, and answers are data; httpapi puts
+	// no error text of a source in any body (logs are redacted).
+	return serveUntilDone(ctx, ln, svc.Handler)
 }
 
 // warnAuthNone prints the banner of --auth none: every caller is an
