@@ -155,6 +155,10 @@ func Run(ctx context.Context, cfg Config) error {
 		if err := cfg.Query(runCtx, src); err != nil {
 			return firstCause(ctx, fmt.Errorf("query service: %w", err), stopAll())
 		}
+		// What Query sent is applied everywhere before the components stop.
+		if err := waitCaughtUp(runCtx, cfg, groups); err != nil {
+			return firstCause(ctx, err, stopAll())
+		}
 	}
 	return stopAll()
 }
