@@ -160,6 +160,10 @@ func startQueryService(ctx context.Context, g *globals, f *serveFlags, tokens *h
 	if err != nil {
 		return nil, err
 	}
+	// MERGE (gateway branch): add Plural: def.Plural, EventsTopic:
+	// names.EventsTopic(), Events: def.Events to the aggregate below (the
+	// fields arrive with the events watcher; gateway.New refuses a
+	// producer without them).
 	producer, err := producers.NewCommandProducer(producers.Config{
 		Kafka: g.kafka(), Aggregates: []producers.Aggregate{{Name: def.Name, CommandsTopic: names.CommandsTopic(),
 			ResultsTopic: names.ResultsTopic(), Commands: def.Commands, Results: def.Results}},
