@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/prism-cqrs/prism/aggregates"
 	"github.com/prism-cqrs/prism/gateway"
 	"github.com/prism-cqrs/prism/kafkaconn"
 	"github.com/prism-cqrs/prism/producers"
@@ -160,13 +161,8 @@ func startQueryService(ctx context.Context, g *globals, f *serveFlags, tokens *h
 	if err != nil {
 		return nil, err
 	}
-	// MERGE (gateway branch): add Plural: def.Plural, EventsTopic:
-	// names.EventsTopic(), Events: def.Events to the aggregate below (the
-	// fields arrive with the events watcher; gateway.New refuses a
-	// producer without them).
 	producer, err := producers.NewCommandProducer(producers.Config{
-		Kafka: g.kafka(), Aggregates: []producers.Aggregate{{Name: def.Name, CommandsTopic: names.CommandsTopic(),
-			ResultsTopic: names.ResultsTopic(), Commands: def.Commands, Results: def.Results}},
+		Kafka: g.kafka(), Aggregates: producerAggregates(names.Namespace, []*aggregates.Definition{def}),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("command producer: %w", err)
@@ -182,7 +178,7 @@ func startQueryService(ctx context.Context, g *globals, f *serveFlags, tokens *h
 
 	api, err := httpapi.New(httpapi.Config{
 		Bus: bus, Endpoints: set.Endpoints(), Tokens: tokens, Gateway: gw,
-		Health: router.Health, EventsTopics: []string{names.EventsTopic()},
+		Health: router.Health, Ready: gw.Ready, EventsTopics: []string{names.EventsTopic()},
 		Gatherer: reg, Registerer: reg, DefaultWait: wait, MaxWait: f.waitMax, Logger: log,
 	})
 	if err != nil {
