@@ -1,5 +1,3 @@
-//go:build benchgateway
-
 package bench
 
 import (
@@ -48,12 +46,12 @@ func BenchmarkGatewayRoundTrip(b *testing.B) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	o := attack(b, "gateway round trip", next, func(r *vegeta.Result) (string, error) {
+	o := attack(b, load{"gateway round trip", next, func(r *vegeta.Result) (string, error) {
 		if !bytes.Contains(r.Body, []byte(`"accepted":true`)) || !bytes.Contains(r.Body, []byte(`"consistencyToken":"`)) {
 			return "", errors.New("not accepted with a token: " + string(r.Body))
 		}
 		return "accepted", nil
-	})
+	}})
 	report(b, "", o)
 }
 

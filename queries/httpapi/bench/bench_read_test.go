@@ -79,8 +79,8 @@ func BenchmarkByIDL1Hit(b *testing.B) {
 	for i, id := range ids {
 		bare[i] = request{method: http.MethodGet, url: base + "/v1/payments/" + url.PathEscape(id)}
 	}
-	c := attack(b, "ceiling: bare handler", cycle(bare), ok)
-	o := attack(b, "by id, L1 hit", cycle(reqs), expect(payments.SourceRedis, queries.L1))
+	o, c := compare(b, load{"ceiling: bare handler", cycle(bare), ok},
+		load{"by id, L1 hit", cycle(reqs), expect(payments.SourceRedis, queries.L1)})
 	ratio(b, o, c)
 }
 
@@ -121,8 +121,8 @@ func BenchmarkByIDL2Hit(b *testing.B) {
 	for i, id := range ids {
 		bare[i] = request{method: http.MethodGet, url: base + "/v1/payments/" + url.PathEscape(id)}
 	}
-	c := attack(b, "ceiling: bare go-redis GET", cycle(bare), ok)
-	o := attack(b, "by id, L2 hit", cycle(reqs), expect(payments.SourceRedis, ""))
+	o, c := compare(b, load{"ceiling: bare go-redis GET", cycle(bare), ok},
+		load{"by id, L2 hit", cycle(reqs), expect(payments.SourceRedis, "")})
 	ratio(b, o, c)
 	b.ReportMetric(o.share(string(queries.L2)), "l2_share")
 }
@@ -136,7 +136,7 @@ func BenchmarkByIDSource(b *testing.B) {
 			f := env(b)
 			s := f.serve(b, serverOptions{redis: src == payments.SourceRedis})
 			reqs, _ := s.byIDRequests(b, f.benchIDs())
-			report(b, "", attack(b, "by id, source "+src, cycle(reqs), expect(src, queries.Miss)))
+			report(b, "", attack(b, load{"by id, source " + src, cycle(reqs), expect(src, queries.Miss)}))
 		})
 	}
 }
@@ -167,8 +167,8 @@ func BenchmarkSearch(b *testing.B) {
 		w.WriteHeader(res.StatusCode)
 		_, _ = io.Copy(w, res.Body)
 	}))
-	c := attack(b, "ceiling: bare ES search", cycle([]request{{method: http.MethodGet, url: base + "/search"}}), ok)
-	o := attack(b, "search", cycle([]request{req}), expect(payments.SourceElasticsearch, queries.Miss))
+	o, c := compare(b, load{"ceiling: bare ES search", cycle([]request{{method: http.MethodGet, url: base + "/search"}}), ok},
+		load{"search", cycle([]request{req}), expect(payments.SourceElasticsearch, queries.Miss)})
 	ratio(b, o, c)
 }
 
@@ -179,7 +179,7 @@ func BenchmarkStatistics(b *testing.B) {
 	s := f.serve(b, serverOptions{redis: true})
 	req := s.get(fmt.Sprintf("/v1/organizations/%s/statistics", benchOrg))
 	do(b, req)
-	report(b, "", attack(b, "statistics", cycle([]request{req}), expect(payments.SourceReadModels, queries.Miss)))
+	report(b, "", attack(b, load{"statistics", cycle([]request{req}), expect(payments.SourceReadModels, queries.Miss)}))
 }
 
 // request rebuilds the captured search.

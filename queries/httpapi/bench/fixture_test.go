@@ -114,7 +114,6 @@ func newFixture(ns, pgURL, redisURL, esURL string) (*fixture, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis URL: %w", err)
 	}
-	opts.PoolSize = 64
 	f.rdb = redis.NewClient(opts)
 	if f.pool, err = pgxpool.New(ctx, pgURL); err != nil {
 		f.drop()

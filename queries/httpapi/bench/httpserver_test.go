@@ -1,5 +1,3 @@
-//go:build benchgateway
-
 package bench
 
 import (

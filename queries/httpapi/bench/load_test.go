@@ -71,27 +71,62 @@ type request struct {
 	body        []byte
 }
 
-// attack loads next's requests for the warm-up then the measured
-// duration. check labels a response (status 200 is checked first); a
-// response that is not 200, or that check refuses, fails the benchmark:
+// load is one stream of requests under test: its requests and the check
+// that labels each response (status 200 is checked first).
+type load struct {
+	name  string
+	next  func() request
+	check func(r *vegeta.Result) (label string, err error)
+}
+
+// collector accumulates the counted responses of one load over rounds.
+type collector struct {
+	m      vegeta.Metrics
+	window time.Duration // counted time, summed over rounds
+	labels map[string]int
+}
+
+// attack runs l for the warm-up then the measured duration and returns
+// what it measured.
+func attack(b *testing.B, l load) outcome {
+	b.Helper()
+	c := &collector{labels: map[string]int{}}
+	round(b, l, loadDuration(b), c)
+	return c.outcome(b, l.name)
+}
+
+// compare measures a subject against its ceiling in alternate rounds
+// (ceiling, subject, ceiling, subject; each half the duration, each with
+// its warm-up) so that neither profits from coming second (a warmer
+// cache in Elasticsearch, a quieter moment on a shared machine).
+func compare(b *testing.B, ceiling, subject load) (s, c outcome) {
+	b.Helper()
+	cc := &collector{labels: map[string]int{}}
+	sc := &collector{labels: map[string]int{}}
+	half := loadDuration(b) / 2
+	for range 2 {
+		round(b, ceiling, half, cc)
+		round(b, subject, half, sc)
+	}
+	return sc.outcome(b, subject.name), cc.outcome(b, ceiling.name)
+}
+
+// round loads l once: loadWarmup not counted, then d counted into c. A
+// response that is not 200, or that l.check refuses, fails the benchmark:
 // the figures of a run that answered errors mean nothing.
-func attack(b *testing.B, name string, next func() request, check func(r *vegeta.Result) (label string, err error)) outcome {
+func round(b *testing.B, l load, d time.Duration, c *collector) {
 	b.Helper()
 	workers := uint64(loadWorkers(b))
-	d := loadDuration(b)
 	a := vegeta.NewAttacker(vegeta.Workers(workers), vegeta.MaxWorkers(workers), vegeta.Connections(int(workers)),
 		vegeta.KeepAlive(true), vegeta.Timeout(30*time.Second), vegeta.Redirects(vegeta.NoFollow))
 	targeter := func(t *vegeta.Target) error {
-		r := next()
+		r := l.next()
 		t.Method, t.URL, t.Header, t.Body = r.method, r.url, r.header, r.body
 		return nil
 	}
-	start := time.Now()
-	counted := start.Add(loadWarmup)
-	var m vegeta.Metrics
-	o := outcome{labels: map[string]int{}}
+	counted := time.Now().Add(loadWarmup)
 	var failures []string
-	for r := range a.Attack(targeter, vegeta.ConstantPacer{Freq: 0}, loadWarmup+d, name) {
+	for r := range a.Attack(targeter, vegeta.ConstantPacer{Freq: 0}, loadWarmup+d, l.name) {
 		if r.Timestamp.Before(counted) {
 			continue
 		}
@@ -100,7 +135,7 @@ func attack(b *testing.B, name string, next func() request, check func(r *vegeta
 		if r.Code != http.StatusOK {
 			err = fmt.Errorf("status %d %s: %.300s", r.Code, r.Error, r.Body)
 		} else {
-			label, err = check(r)
+			label, err = l.check(r)
 		}
 		if err != nil {
 			if len(failures) < 3 {
@@ -108,19 +143,25 @@ func attack(b *testing.B, name string, next func() request, check func(r *vegeta
 			}
 			continue
 		}
-		m.Add(r)
-		o.labels[label]++
+		c.m.Add(r)
+		c.labels[label]++
 	}
-	m.Close()
+	c.window += time.Since(counted)
 	if len(failures) > 0 {
-		b.Fatalf("%s: responses refused: %s", name, strings.Join(failures, "; "))
+		b.Fatalf("%s: responses refused: %s", l.name, strings.Join(failures, "; "))
 	}
-	if m.Requests == 0 {
-		b.Fatalf("%s: no response in %s", name, d)
+}
+
+func (c *collector) outcome(b *testing.B, name string) outcome {
+	b.Helper()
+	c.m.Close()
+	if c.m.Requests == 0 {
+		b.Fatalf("%s: no response", name)
 	}
-	o.rate, o.p50, o.p99, o.requests = m.Throughput, m.Latencies.P50, m.Latencies.P99, m.Requests
-	b.Logf("%-28s %8.0f req/s  p50 %7.3f ms  p99 %7.3f ms  (%d requests, %d workers, labels %v)",
-		name, o.rate, ms(o.p50), ms(o.p99), o.requests, workers, o.labels)
+	o := outcome{rate: float64(c.m.Requests) / c.window.Seconds(), p50: c.m.Latencies.P50, p99: c.m.Latencies.P99,
+		requests: c.m.Requests, labels: c.labels}
+	b.Logf("%-28s %8.0f req/s  p50 %7.3f ms  p99 %7.3f ms  (%d requests in %s, %d workers, labels %v)",
+		name, o.rate, ms(o.p50), ms(o.p99), o.requests, c.window.Round(time.Millisecond), loadWorkers(b), o.labels)
 	return o
 }
 

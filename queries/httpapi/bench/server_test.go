@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -61,8 +62,9 @@ func (f *fixture) serve(b *testing.B, o serverOptions) *server {
 	reg := prometheus.NewRegistry()
 	s := &server{searches: &searchCapture{}}
 
+	// As cmd/prism/serve_build.go: the client's default transport.
 	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{f.esURL},
-		Transport: s.searches.wrap(loopbackTransport())})
+		Transport: s.searches.wrap(http.DefaultTransport)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -79,13 +81,7 @@ func (f *fixture) serve(b *testing.B, o serverOptions) *server {
 		{Name: payments.SourceRedis, Probe: func(ctx context.Context) error { return f.rdb.Ping(ctx).Err() }},
 		{Name: payments.SourcePostgres, Probe: f.pool.Ping},
 		{Name: payments.SourceReadModels, Probe: f.pool.Ping},
-		{Name: payments.SourceElasticsearch, Probe: func(ctx context.Context) error {
-			res, err := es.Ping(es.Ping.WithContext(ctx))
-			if err == nil {
-				res.Body.Close()
-			}
-			return err
-		}},
+		{Name: payments.SourceElasticsearch, Probe: func(ctx context.Context) error { return clusterHealth(ctx, es) }},
 	}})
 	if err != nil {
 		b.Fatal(err)
@@ -187,13 +183,18 @@ func do(b *testing.B, r request) (body []byte, h http.Header) {
 	return body, res.Header
 }
 
-// loopbackTransport is the HTTP transport of the clients the servers
-// use towards Elasticsearch: enough idle connections for the load's
-// concurrency (net/http keeps 2 per host by default).
-func loopbackTransport() *http.Transport {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 128
-	return t
+// clusterHealth is serve's Elasticsearch probe (cmd/prism/serve_build.go
+// pingElasticsearch: the test distribution answers HEAD / with 405).
+func clusterHealth(ctx context.Context, es *elasticsearch.Client) error {
+	res, err := es.Cluster.Health(es.Cluster.Health.WithContext(ctx), es.Cluster.Health.WithFilterPath("status"))
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return fmt.Errorf("elasticsearch cluster health: status %d", res.StatusCode)
+	}
+	return nil
 }
 
 // searchCapture records the last search request sent to Elasticsearch, so
@@ -245,10 +246,10 @@ func ceiling(b *testing.B, h http.Handler) string {
 	return hs.URL
 }
 
-// newESClient is an Elasticsearch client for a ceiling (same transport as
-// the server's).
+// newESClient is an Elasticsearch client for a ceiling, configured as the
+// server's.
 func newESClient(b *testing.B, esURL string) *elasticsearch.Client {
-	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{esURL}, Transport: loopbackTransport()})
+	es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{esURL}})
 	if err != nil {
 		b.Fatal(err)
 	}
