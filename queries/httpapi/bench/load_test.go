@@ -21,7 +21,10 @@ import (
 const (
 	defaultLoadDuration = 2 * time.Second
 	defaultLoadWorkers  = 32
-	loadWarmup          = 500 * time.Millisecond
+	loadWarmup          = 300 * time.Millisecond
+	// compareRounds is how many times compare alternates a subject and
+	// its ceiling.
+	compareRounds = 3
 )
 
 func loadDuration(b *testing.B) time.Duration {
@@ -96,17 +99,18 @@ func attack(b *testing.B, l load) outcome {
 }
 
 // compare measures a subject against its ceiling in alternate rounds
-// (ceiling, subject, ceiling, subject; each half the duration, each with
-// its warm-up) so that neither profits from coming second (a warmer
-// cache in Elasticsearch, a quieter moment on a shared machine).
+// (ceiling, subject, ceiling, subject...: compareRounds each, together
+// the load's duration, each round with its warm-up) so that neither
+// profits from coming second (a warmer cache in Elasticsearch) or from a
+// quieter moment on a shared machine.
 func compare(b *testing.B, ceiling, subject load) (s, c outcome) {
 	b.Helper()
 	cc := &collector{labels: map[string]int{}}
 	sc := &collector{labels: map[string]int{}}
-	half := loadDuration(b) / 2
-	for range 2 {
-		round(b, ceiling, half, cc)
-		round(b, subject, half, sc)
+	part := loadDuration(b) / compareRounds
+	for range compareRounds {
+		round(b, ceiling, part, cc)
+		round(b, subject, part, sc)
 	}
 	return sc.outcome(b, subject.name), cc.outcome(b, ceiling.name)
 }
