@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -14,8 +16,10 @@ import (
 	vegeta "github.com/tsenart/vegeta/v12/lib"
 )
 
-// Each benchmark is one measurement of fixed duration (b.N is not used:
-// run it with -count for several rounds) and reports, for the subject:
+// Each benchmark sets up once, then measures in a b.Loop (attack,
+// compare): one measurement of fixed duration per iteration, a single
+// one with the default -benchtime (run -count=N for several rounds). It
+// reports, for the subject:
 // req/s, p50_ms, p99_ms; where the issue sets a ceiling, the ceiling's
 // figures (ceiling_req/s, ...) measured in the same run with the same
 // load, and ratio_to_ceiling (the subject's req/s over the ceiling's).
@@ -31,14 +35,24 @@ func (f *fixture) benchIDs() []string {
 	return ids
 }
 
-// byIDRequests are GET /v1/payments/{id} of ids, warmed once each (the
-// answers, by id, are returned).
-func (s *server) byIDRequests(b *testing.B, ids []string) ([]request, map[string][]byte) {
-	reqs := make([]request, len(ids))
-	bodies := make(map[string][]byte, len(ids))
-	for i, id := range ids {
-		reqs[i] = s.get("/v1/payments/" + url.PathEscape(id))
-		bodies[id], _ = do(b, reqs[i])
+// byIDRequests are GET /v1/payments/{id} of benchOrg's payments, each
+// asked once first and its answer checked against the fixture (the
+// answers are returned by id).
+func (s *server) byIDRequests(b *testing.B, f *fixture) ([]request, map[string][]byte) {
+	reqs := make([]request, perOrg)
+	bodies := make(map[string][]byte, perOrg)
+	for i, want := range f.served[:perOrg] {
+		reqs[i] = s.get("/v1/payments/" + url.PathEscape(want.ID))
+		body, _ := do(b, reqs[i])
+		var got payments.Payment
+		if err := json.Unmarshal(body, &got); err != nil {
+			b.Fatalf("GET %s: %v", reqs[i].url, err)
+		}
+		if got.ID != want.ID || got.OrganizationID != want.OrganizationID || got.Amount != want.Amount ||
+			got.Currency != want.Currency || got.Status != want.Status || got.Version != want.Version {
+			b.Fatalf("GET %s = %s, want %+v", reqs[i].url, body, want)
+		}
+		bodies[want.ID] = body
 	}
 	return reqs, bodies
 }
@@ -63,7 +77,7 @@ func BenchmarkByIDL1Hit(b *testing.B) {
 	f := env(b)
 	s := f.serve(b, serverOptions{cache: true, redis: true})
 	ids := f.benchIDs()
-	reqs, bodies := s.byIDRequests(b, ids)
+	reqs, bodies := s.byIDRequests(b, f)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/payments/{id}", func(w http.ResponseWriter, r *http.Request) {
 		body, ok := bodies[r.PathValue("id")]
@@ -93,7 +107,7 @@ func BenchmarkByIDL2Hit(b *testing.B) {
 	f := env(b)
 	s := f.serve(b, serverOptions{cache: true, redis: true, l1Size: 1})
 	ids := f.benchIDs()
-	reqs, _ := s.byIDRequests(b, ids)
+	reqs, _ := s.byIDRequests(b, f)
 	scope, err := queries.Organizations(benchOrg)
 	if err != nil {
 		b.Fatal(err)
@@ -135,7 +149,7 @@ func BenchmarkByIDSource(b *testing.B) {
 		b.Run(src, func(b *testing.B) {
 			f := env(b)
 			s := f.serve(b, serverOptions{redis: src == payments.SourceRedis})
-			reqs, _ := s.byIDRequests(b, f.benchIDs())
+			reqs, _ := s.byIDRequests(b, f)
 			report(b, "", attack(b, load{"by id, source " + src, cycle(reqs), expect(src, queries.Miss)}))
 		})
 	}
@@ -143,7 +157,7 @@ func BenchmarkByIDSource(b *testing.B) {
 
 // searchPath is the typical search: one organization's captured
 // payments, newest first, first page of 20.
-const searchPath = "/v1/payments?organizationId=" + "bench-org-00" + "&status=CAPTURED&sort=createdAt&order=desc&size=20"
+const searchPath = "/v1/payments?organizationId=" + benchOrg + "&status=CAPTURED&sort=createdAt&order=desc&size=20"
 
 // BenchmarkSearch: the typical search with the cache disabled (every
 // request asks Elasticsearch); ceiling: a bare net/http handler sending
@@ -153,7 +167,20 @@ func BenchmarkSearch(b *testing.B) {
 	f := env(b)
 	s := f.serve(b, serverOptions{redis: true})
 	req := s.get(searchPath)
-	do(b, req)
+	body, _ := do(b, req)
+	var got payments.SearchAnswer
+	if err := json.Unmarshal(body, &got); err != nil {
+		b.Fatalf("GET %s: %v", req.url, err)
+	}
+	var want int64
+	for _, p := range f.served[:perOrg] {
+		if p.Status == "CAPTURED" {
+			want++
+		}
+	}
+	if got.Total != want || len(got.Items) != 20 {
+		b.Fatalf("GET %s: total %d with %d items, want %d with 20", req.url, got.Total, len(got.Items), want)
+	}
 	search := s.searches.lastSearch(b)
 	es := newESClient(b, f.esURL)
 	base := ceiling(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -178,14 +205,18 @@ func BenchmarkStatistics(b *testing.B) {
 	f := env(b)
 	s := f.serve(b, serverOptions{redis: true})
 	req := s.get(fmt.Sprintf("/v1/organizations/%s/statistics", benchOrg))
-	do(b, req)
+	body, _ := do(b, req)
+	var got payments.StatisticsAnswer
+	if err := json.Unmarshal(body, &got); err != nil || got.Count != perOrg {
+		b.Fatalf("GET %s = %s (%v), want a count of %d", req.url, body, err, perOrg)
+	}
 	report(b, "", attack(b, load{"statistics", cycle([]request{req}), expect(payments.SourceReadModels, queries.Miss)}))
 }
 
 // request rebuilds the captured search.
 func (c capturedSearch) request(ctx context.Context) *http.Request {
 	u := &url.URL{Path: c.path, RawQuery: c.query}
-	req, _ := http.NewRequestWithContext(ctx, c.method, u.String(), bytesReader(c.body))
+	req, _ := http.NewRequestWithContext(ctx, c.method, u.String(), bytes.NewReader(c.body))
 	req.Header.Set("Content-Type", "application/json")
 	return req
 }

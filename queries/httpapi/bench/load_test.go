@@ -90,29 +90,39 @@ type collector struct {
 }
 
 // attack runs l for the warm-up then the measured duration and returns
-// what it measured.
+// what it measured. It is the benchmark's b.Loop: one measurement per
+// iteration (one with the default -benchtime, since a measurement
+// outlasts it), the last one returned.
 func attack(b *testing.B, l load) outcome {
 	b.Helper()
-	c := &collector{labels: map[string]int{}}
-	round(b, l, loadDuration(b), c)
-	return c.outcome(b, l.name)
+	var o outcome
+	for b.Loop() {
+		c := &collector{labels: map[string]int{}}
+		round(b, l, loadDuration(b), c)
+		o = c.outcome(b, l.name)
+	}
+	return o
 }
 
 // compare measures a subject against its ceiling in alternate rounds
 // (ceiling, subject, ceiling, subject...: compareRounds each, together
 // the load's duration, each round with its warm-up) so that neither
 // profits from coming second (a warmer cache in Elasticsearch) or from a
-// quieter moment on a shared machine.
+// quieter moment on a shared machine. Like attack, it is the benchmark's
+// b.Loop.
 func compare(b *testing.B, ceiling, subject load) (s, c outcome) {
 	b.Helper()
-	cc := &collector{labels: map[string]int{}}
-	sc := &collector{labels: map[string]int{}}
-	part := loadDuration(b) / compareRounds
-	for range compareRounds {
-		round(b, ceiling, part, cc)
-		round(b, subject, part, sc)
+	for b.Loop() {
+		cc := &collector{labels: map[string]int{}}
+		sc := &collector{labels: map[string]int{}}
+		part := loadDuration(b) / compareRounds
+		for range compareRounds {
+			round(b, ceiling, part, cc)
+			round(b, subject, part, sc)
+		}
+		s, c = sc.outcome(b, subject.name), cc.outcome(b, ceiling.name)
 	}
-	return sc.outcome(b, subject.name), cc.outcome(b, ceiling.name)
+	return s, c
 }
 
 // round loads l once: loadWarmup not counted, then d counted into c. A

@@ -255,5 +255,3 @@ func newESClient(b *testing.B, esURL string) *elasticsearch.Client {
 	}
 	return es
 }
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
