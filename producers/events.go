@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/kafkaconn"
@@ -89,36 +87,14 @@ func NewEventWatcher(ctx context.Context, cfg EventWatcherConfig) (*EventWatcher
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	opts, err := cfg.Kafka.Opts()
-	if err != nil {
-		return nil, err
-	}
-	opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	opts = append(opts, cfg.ExtraOpts...)
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("events watcher: kafka client: %w", err)
-	}
 	topics := make([]string, 0, len(cfg.Topics))
 	for t := range cfg.Topics {
 		topics = append(topics, t)
 	}
-	// ListCommittedOffsets lists with read_committed: the last stable offsets.
-	offsets, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topics...)
-	if err == nil {
-		err = offsets.Error()
-	}
+	cl, err := tailClient(ctx, cfg.Kafka, cfg.ExtraOpts, topics, "events watcher")
 	if err != nil {
-		cl.Close()
-		return nil, fmt.Errorf("events watcher: list end offsets of %s: %w", strings.Join(topics, ", "), err)
+		return nil, err
 	}
-	for _, t := range topics {
-		if len(offsets[t]) == 0 {
-			cl.Close()
-			return nil, fmt.Errorf("events watcher: list end offsets of %s: topic does not exist", t)
-		}
-	}
-	cl.AddConsumePartitions(offsets.KOffsets())
 	life, stop := context.WithCancel(context.Background())
 	w := &EventWatcher{
 		client: cl, decoders: cfg.Topics, grace: cfg.Grace, log: cfg.Logger,
@@ -130,18 +106,7 @@ func NewEventWatcher(ctx context.Context, cfg EventWatcherConfig) (*EventWatcher
 
 func (w *EventWatcher) run(life context.Context) {
 	defer close(w.done)
-	for {
-		fetches := w.client.PollFetches(life)
-		if life.Err() != nil || fetches.IsClientClosed() {
-			return
-		}
-		fetches.EachError(func(topic string, partition int32, err error) {
-			if !errors.Is(err, context.Canceled) {
-				w.log.Warn("events watcher: fetch failed, retrying", "topic", topic, "partition", partition, "err", err)
-			}
-		})
-		fetches.EachRecord(w.dispatch)
-	}
+	tail(life, w.client, w.log, "events watcher", w.dispatch)
 }
 
 // commandID is the record's prism-command-id header value (nil if none).

@@ -2,13 +2,10 @@ package producers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/records"
@@ -49,16 +46,6 @@ type waiter struct {
 // it is, so a waiter registered before its command is sent cannot miss its
 // result. Partitions added to the topic later are not read.
 func startResultWatcher(ctx, life context.Context, cfg Config) (*resultWatcher, error) {
-	opts, err := cfg.Kafka.Opts()
-	if err != nil {
-		return nil, err
-	}
-	opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
-	opts = append(opts, cfg.ExtraOpts...)
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("results consumer: kafka client: %w", err)
-	}
 	decoders := map[string]records.ResultDecoder{}
 	var topics []string
 	for _, a := range cfg.Aggregates {
@@ -67,21 +54,10 @@ func startResultWatcher(ctx, life context.Context, cfg Config) (*resultWatcher, 
 		}
 		decoders[a.ResultsTopic] = a.Results
 	}
-	offsets, err := kadm.NewClient(cl).ListCommittedOffsets(ctx, topics...)
-	if err == nil {
-		err = offsets.Error()
-	}
+	cl, err := tailClient(ctx, cfg.Kafka, cfg.ExtraOpts, topics, "results consumer")
 	if err != nil {
-		cl.Close()
-		return nil, fmt.Errorf("results consumer: list end offsets of %s: %w", strings.Join(topics, ", "), err)
+		return nil, err
 	}
-	for _, t := range topics {
-		if len(offsets[t]) == 0 {
-			cl.Close()
-			return nil, fmt.Errorf("results consumer: list end offsets of %s: topic does not exist", t)
-		}
-	}
-	cl.AddConsumePartitions(offsets.KOffsets())
 	w := &resultWatcher{
 		client: cl, decoders: decoders, log: cfg.Logger,
 		done: make(chan struct{}), waiters: map[waitKey][]*waiter{},
@@ -92,18 +68,7 @@ func startResultWatcher(ctx, life context.Context, cfg Config) (*resultWatcher, 
 
 func (w *resultWatcher) run(life context.Context) {
 	defer close(w.done)
-	for {
-		fetches := w.client.PollFetches(life)
-		if life.Err() != nil || fetches.IsClientClosed() {
-			return
-		}
-		fetches.EachError(func(topic string, partition int32, err error) {
-			if !errors.Is(err, context.Canceled) {
-				w.log.Warn("results consumer: fetch failed, retrying", "topic", topic, "partition", partition, "err", err)
-			}
-		})
-		fetches.EachRecord(w.dispatch)
-	}
+	tail(life, w.client, w.log, "results consumer", w.dispatch)
 }
 
 func (w *resultWatcher) dispatch(r *kgo.Record) {
