@@ -45,13 +45,12 @@ type commandGateway interface {
 
 // server is an in-process `prism serve` on a real loopback listener.
 type server struct {
-	url   string
-	cache *queries.Cache // nil without cache
+	url string
 	// searches records the Elasticsearch reader's search requests.
 	searches *searchCapture
 }
 
-// serve starts the read side the way cmd/prism/serve.go wires it — router,
+// serve starts the read side the way cmd/prism/serve_build.go wires it — router,
 // cache (subscribed to invalidations), metrics, bus, Payment's query set,
 // HTTP server — over the fixture's stores; it stops when b ends.
 func (f *fixture) serve(b *testing.B, o serverOptions) *server {
@@ -110,17 +109,17 @@ func (f *fixture) serve(b *testing.B, o serverOptions) *server {
 	}
 	mw := []queries.Middleware{metrics.Middleware()}
 	if o.cache {
-		s.cache, err = queries.NewCache(queries.CacheConfig{Namespace: f.ns, Redis: f.rdb, L1Size: o.l1Size,
+		cache, err := queries.NewCache(queries.CacheConfig{Namespace: f.ns, Redis: f.rdb, L1Size: o.l1Size,
 			Policies: set.Policies(), Logger: log})
 		if err != nil {
 			b.Fatal(err)
 		}
-		sub, err := s.cache.Subscribe(ctx)
+		sub, err := cache.Subscribe(ctx)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { _ = sub.Close() })
-		mw = append(mw, s.cache.Middleware())
+		mw = append(mw, cache.Middleware())
 	}
 	bus := queries.NewBus(mw...)
 	if err := set.Register(bus); err != nil {
