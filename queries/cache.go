@@ -23,6 +23,7 @@ const (
 	DefaultL1Size    = 100_000
 	DefaultOrgField  = "organizationId"
 	DefaultFill      = 30 * time.Second
+	DefaultSettle    = 2 * time.Second
 	defaultRedisWait = 2 * time.Second
 )
 
@@ -60,6 +61,19 @@ type CacheConfig struct {
 	// DefaultFill when 0. It runs detached from its first caller's
 	// cancellation, since other callers may wait for it.
 	FillTimeout time.Duration
+	// CounterSources name the read sources whose answers follow the
+	// cachever counters and the invalidation channel (the Redis sink's
+	// own keys): ["redis"] when empty. See SettleWindow.
+	CounterSources []string
+	// SettleWindow bounds how long after the Redis sink announced a
+	// change (an invalidation heard, or L1 dropped whole) another source
+	// may still answer without it (DefaultSettle when 0). An answer of a
+	// source not in CounterSources whose computation began within the
+	// window after its scope's last invalidation is kept in L1 only, until
+	// the window ends, and never in L2; an L2 entry of such a source
+	// computed within the window (by an instance that had not heard the
+	// message yet) is not served.
+	SettleWindow time.Duration
 	// Logger (slog.Default() when nil).
 	Logger *slog.Logger
 }
@@ -70,6 +84,7 @@ type l1Entry struct {
 	json   []byte
 	source string
 	stamp  uint64
+	ttl    time.Duration // 0: the query type's TTL
 }
 
 // Cache is the two-level query cache, used as the bus's middleware
@@ -87,10 +102,23 @@ type Cache struct {
 
 	// Invalidation generations (see stamp): epoch drops everything,
 	// anyGen counts every invalidated organization, orgGens one counter
-	// per organization (*atomic.Uint64). All only grow.
+	// per organization (*orgState). All only grow. Each also keeps the
+	// time of its last move (Unix ns), for the settle window.
 	epoch   atomic.Uint64
+	epochAt atomic.Int64
 	anyGen  atomic.Uint64
+	anyAt   atomic.Int64
 	orgGens sync.Map
+
+	settle    time.Duration
+	following map[string]bool // CounterSources
+}
+
+// orgState is one organization's invalidation generation and the time of
+// its last invalidation (Unix ns).
+type orgState struct {
+	gen atomic.Uint64
+	at  atomic.Int64
 }
 
 // NewCache builds a cache; it does not subscribe to invalidations (see
@@ -102,8 +130,8 @@ func NewCache(cfg CacheConfig) (*Cache, error) {
 	if cfg.Namespace == "" {
 		return nil, errors.New("queries: cache needs a namespace")
 	}
-	if cfg.TTL < 0 || cfg.FillTimeout < 0 || cfg.L1Size < 0 {
-		return nil, errors.New("queries: negative TTL, fill timeout or L1 size")
+	if cfg.TTL < 0 || cfg.FillTimeout < 0 || cfg.L1Size < 0 || cfg.SettleWindow < 0 {
+		return nil, errors.New("queries: negative TTL, fill timeout, L1 size or settle window")
 	}
 	for typ, p := range cfg.Policies {
 		if err := checkType(typ); err != nil {
@@ -119,13 +147,21 @@ func NewCache(cfg CacheConfig) (*Cache, error) {
 		}
 	}
 	c := &Cache{
-		ns:       cfg.Namespace,
-		rdb:      cfg.Redis,
-		ttl:      cfg.TTL,
-		fill:     cmp.Or(cfg.FillTimeout, DefaultFill),
-		policies: cfg.Policies,
-		orgField: cfg.OrganizationFields,
-		log:      cfg.Logger,
+		ns:        cfg.Namespace,
+		rdb:       cfg.Redis,
+		ttl:       cfg.TTL,
+		fill:      cmp.Or(cfg.FillTimeout, DefaultFill),
+		policies:  cfg.Policies,
+		orgField:  cfg.OrganizationFields,
+		log:       cfg.Logger,
+		settle:    cmp.Or(cfg.SettleWindow, DefaultSettle),
+		following: map[string]bool{},
+	}
+	for _, src := range cfg.CounterSources {
+		c.following[src] = true
+	}
+	if len(c.following) == 0 {
+		c.following["redis"] = true
 	}
 	if c.ttl <= 0 {
 		c.ttl = DefaultTTL
@@ -143,6 +179,9 @@ func NewCache(cfg CacheConfig) (*Cache, error) {
 	l1, err := otter.New(&otter.Options[string, l1Entry]{
 		MaximumSize: size,
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, l1Entry]) time.Duration {
+			if e.Value.ttl > 0 {
+				return e.Value.ttl
+			}
 			return c.ttlOf(e.Key)
 		}),
 	})
@@ -171,13 +210,13 @@ func (c *Cache) policyTTL(p Policy) time.Duration {
 	return c.ttl
 }
 
-// orgGen returns the generation counter of an organization.
-func (c *Cache) orgGen(org string) *atomic.Uint64 {
+// orgGen returns the invalidation state of an organization.
+func (c *Cache) orgGen(org string) *orgState {
 	if g, ok := c.orgGens.Load(org); ok {
-		return g.(*atomic.Uint64)
+		return g.(*orgState)
 	}
-	g, _ := c.orgGens.LoadOrStore(org, new(atomic.Uint64))
-	return g.(*atomic.Uint64)
+	g, _ := c.orgGens.LoadOrStore(org, new(orgState))
+	return g.(*orgState)
 }
 
 // stamp is the invalidation state a scope's L1 entry depends on: the sum
@@ -190,22 +229,50 @@ func (c *Cache) stamp(s Scope) uint64 {
 		return st + c.anyGen.Load()
 	}
 	for _, org := range s.orgs {
-		st += c.orgGen(org).Load()
+		st += c.orgGen(org).gen.Load()
 	}
 	return st
+}
+
+// settledAt is when the scope's last invalidation (or drop of all of L1)
+// is a settle window old: before it, a source that does not follow the
+// counters may not have applied that change yet. Zero when nothing was
+// invalidated.
+func (c *Cache) settledAt(s Scope) time.Time {
+	last := c.epochAt.Load()
+	if s.all {
+		last = max(last, c.anyAt.Load())
+	} else {
+		for _, org := range s.orgs {
+			last = max(last, c.orgGen(org).at.Load())
+		}
+	}
+	if last == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, last).Add(c.settle)
 }
 
 // InvalidateOrganization drops the L1 entries of every scope that holds
 // org (and of the AllOrganizations scope). The invalidation subscriber
 // calls it for each organization of a message.
 func (c *Cache) InvalidateOrganization(org string) {
-	c.orgGen(org).Add(1)
+	now := time.Now().UnixNano()
+	g := c.orgGen(org)
+	g.at.Store(now)
+	g.gen.Add(1)
+	c.anyAt.Store(now)
 	c.anyGen.Add(1)
 }
 
 // InvalidateAll drops every L1 entry (the subscriber does when it
 // (re)subscribes or loses its connection: messages may have been missed).
-func (c *Cache) InvalidateAll() { c.epoch.Add(1) }
+// Every organization then counts as just invalidated for the settle
+// window.
+func (c *Cache) InvalidateAll() {
+	c.epochAt.Store(time.Now().UnixNano())
+	c.epoch.Add(1)
+}
 
 // cacheVersionKeys are the counters an L2 entry of q depends on, nil when
 // q is cached in L1 only.
@@ -275,7 +342,16 @@ func (c *Cache) Middleware() Middleware {
 // stamp and the counters are read before the source is asked, so an
 // invalidation that lands while it answers makes the stored entry stale at
 // once rather than hiding the change.
+//
+// An answer of a source that does not follow the counters (not in
+// CacheConfig.CounterSources) begun within the settle window after the
+// scope's last invalidation may predate that change: it is kept in L1
+// only, until the window ends (not at all when the window ended while it
+// was computed). An L2 entry of such a source computed within the window
+// is not served (the instance that stored it had not heard the message
+// yet).
 func (c *Cache) fillMiss(ctx context.Context, q Query, p Policy, key string, stamp uint64, next Handler) (Answer, error) {
+	began := time.Now()
 	verKeys := c.cacheVersionKeys(q, p)
 	var versions []string
 	if verKeys != nil {
@@ -295,7 +371,7 @@ func (c *Cache) fillMiss(ctx context.Context, q Query, p Policy, key string, sta
 				}
 			}
 			if s, ok := vals[0].(string); ok {
-				if json, source, ok := decodeL2(s, versions); ok {
+				if json, source, at, ok := decodeL2(s, versions); ok && (c.following[source] || !at.Before(c.settledAt(q.Scope))) {
 					c.l1.Set(key, l1Entry{json: json, source: source, stamp: stamp})
 					return Answer{JSON: json, Source: source, Cache: L2}, nil
 				}
@@ -307,10 +383,18 @@ func (c *Cache) fillMiss(ctx context.Context, q Query, p Policy, key string, sta
 		return Answer{}, err
 	}
 	a.Cache = Miss
+	if !c.following[a.Source] {
+		if settled := c.settledAt(q.Scope); began.Before(settled) {
+			if ttl := time.Until(settled); ttl > 0 {
+				c.l1.Set(key, l1Entry{json: a.JSON, source: a.Source, stamp: stamp, ttl: min(ttl, c.policyTTL(p))})
+			}
+			return a, nil
+		}
+	}
 	c.l1.Set(key, l1Entry{json: a.JSON, source: a.Source, stamp: stamp})
 	if verKeys != nil {
 		rctx, cancel := context.WithTimeout(ctx, defaultRedisWait)
-		err := c.rdb.Set(rctx, key, encodeL2(versions, a.Source, a.JSON), c.policyTTL(p)).Err()
+		err := c.rdb.Set(rctx, key, encodeL2(versions, a.Source, began, a.JSON), c.policyTTL(p)).Err()
 		cancel()
 		if err != nil {
 			c.log.Warn("query cache: L2 write failed", "key", key, "error", err)
@@ -320,27 +404,40 @@ func (c *Cache) fillMiss(ctx context.Context, q Query, p Policy, key string, sta
 }
 
 // encodeL2 renders an L2 value: the counters' values it was computed
-// under (comma-separated, "" for an absent counter), the source, the
-// answer, separated by newlines.
-func encodeL2(versions []string, source string, json []byte) []byte {
+// under (comma-separated, "" for an absent counter), the source and the
+// time its computation began (Unix ms) separated by a space, the answer;
+// separated by newlines.
+func encodeL2(versions []string, source string, began time.Time, json []byte) []byte {
 	head := strings.Join(versions, ",")
-	b := make([]byte, 0, len(head)+len(source)+len(json)+2)
+	b := make([]byte, 0, len(head)+len(source)+len(json)+16)
 	b = append(b, head...)
 	b = append(b, '\n')
 	b = append(b, source...)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, began.UnixMilli(), 10)
 	b = append(b, '\n')
 	return append(b, json...)
 }
 
-// decodeL2 returns an L2 value's answer when its counters equal versions.
-func decodeL2(s string, versions []string) (json []byte, source string, ok bool) {
+// decodeL2 returns an L2 value's answer, source and computation time when
+// its counters equal versions (a value without the time, as written
+// before it was kept, has the zero time).
+func decodeL2(s string, versions []string) (json []byte, source string, began time.Time, ok bool) {
 	head, rest, ok := strings.Cut(s, "\n")
 	if !ok || head != strings.Join(versions, ",") {
-		return nil, "", false
+		return nil, "", time.Time{}, false
 	}
-	source, body, ok := strings.Cut(rest, "\n")
+	line, body, ok := strings.Cut(rest, "\n")
 	if !ok {
-		return nil, "", false
+		return nil, "", time.Time{}, false
 	}
-	return []byte(body), source, true
+	source, ms, timed := strings.Cut(line, " ")
+	if timed {
+		n, err := strconv.ParseInt(ms, 10, 64)
+		if err != nil {
+			return nil, "", time.Time{}, false
+		}
+		began = time.UnixMilli(n)
+	}
+	return []byte(body), source, began, true
 }

@@ -33,6 +33,8 @@ type fixture struct {
 	value map[string]string
 	// gate, when set, blocks the handler until closed.
 	gate chan struct{}
+	// source is the answers' Source ("redis" unless newSourceFixture).
+	source string
 }
 
 // newRedis returns a client of the test Redis and a namespace of the
@@ -61,10 +63,18 @@ func newRedis(t *testing.T) (*redis.Client, string) {
 
 func newFixture(t *testing.T, rdb *redis.Client, ns string) *fixture {
 	t.Helper()
-	f := &fixture{value: map[string]string{}}
+	return newSourceFixture(t, rdb, ns, "redis", 0)
+}
+
+// newSourceFixture is a fixture whose answers come from source, with the
+// cache's settle window settle (0: the default).
+func newSourceFixture(t *testing.T, rdb *redis.Client, ns, source string, settle time.Duration) *fixture {
+	t.Helper()
+	f := &fixture{value: map[string]string{}, source: source}
 	c, err := NewCache(CacheConfig{
 		Namespace: ns, Redis: rdb,
-		Policies: map[string]Policy{byID: {CacheVersions: []string{"cachever"}}},
+		Policies:     map[string]Policy{byID: {CacheVersions: []string{"cachever"}}},
+		SettleWindow: settle,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +99,7 @@ func newFixture(t *testing.T, rdb *redis.Client, ns string) *fixture {
 		f.mu.Lock()
 		v := f.value[q.Params.Get("id")]
 		f.mu.Unlock()
-		return Answer{JSON: []byte(fmt.Sprintf(`{"value":%q}`, v)), Source: "redis"}, nil
+		return Answer{JSON: []byte(fmt.Sprintf(`{"value":%q}`, v)), Source: f.source}, nil
 	}); err != nil {
 		t.Fatal(err)
 	}
