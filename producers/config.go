@@ -24,6 +24,12 @@ type Aggregate struct {
 	ResultsTopic  string
 	Commands      records.CommandCodec
 	Results       records.ResultDecoder
+	// Plural ("payments") and EventsTopic, with the Events decoder, are
+	// optional: the events watcher (WatchEvents, Run's consistency tokens)
+	// and the command gateway (gateway/) need them.
+	Plural      string
+	EventsTopic string
+	Events      records.EventDecoder
 }
 
 // Config configures a CommandProducer.

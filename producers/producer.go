@@ -36,6 +36,7 @@ type CommandProducer struct {
 
 	resultsMu sync.Mutex
 	results   *resultWatcher // started by the first Watch
+	events    *EventWatcher  // started by the first WatchEvents
 	closed    bool
 }
 
@@ -156,11 +157,14 @@ func (p *CommandProducer) SendAll(ctx context.Context, cmds []records.Command) (
 func (p *CommandProducer) Close() {
 	p.resultsMu.Lock()
 	p.closed = true
-	w := p.results
+	w, ev := p.results, p.events
 	p.resultsMu.Unlock()
 	p.stopLife()
 	if w != nil {
 		w.close()
+	}
+	if ev != nil {
+		ev.Close()
 	}
 	p.client.Close()
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strconv"
 
+	"github.com/prism-cqrs/prism/queries"
 	"github.com/prism-cqrs/prism/records"
 )
 
@@ -12,12 +13,15 @@ import (
 type Result struct {
 	*records.Result
 	IDField string // "paymentId"
+	// Token is the consistency token of an accepted, non-duplicate result
+	// when its events were seen (nil otherwise; see CommandEvents.Token).
+	Token *queries.Token
 }
 
 // MarshalJSON writes the result as `prism produce --wait` prints it
 // (docs/producers.md): commandId, the aggregate id under IDField, accepted,
 // reason, message and field when set, eventVersion, duplicate when true,
-// correlationId, in that order.
+// correlationId, and consistencyToken when Token is set, in that order.
 func (r Result) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, 160)
 	b = append(b, `{"commandId":`...)
@@ -43,6 +47,10 @@ func (r Result) MarshalJSON() ([]byte, error) {
 	}
 	b = append(b, `,"correlationId":`...)
 	b = appendString(b, r.CorrelationID)
+	if r.Token != nil {
+		b = append(b, `,"consistencyToken":`...)
+		b = appendString(b, r.Token.String())
+	}
 	return append(b, '}'), nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prism-cqrs/prism/queries"
 	"github.com/prism-cqrs/prism/records"
 )
 
@@ -28,9 +29,20 @@ type RunConfig struct {
 	// franz-go goroutines (concurrently); it must not block.
 	OnDelivery func(Delivery)
 	// OnResult is called for every result when Wait is set, one at a time,
-	// from the results consumer; it must not block for long.
+	// from the results consumer or, for an accepted result that gets a
+	// consistency token (every aggregate has an EventsTopic), once its
+	// events are seen; it must not block for long.
 	OnResult func(Result)
+	// TokenWait bounds the wait for an accepted result's events, after the
+	// result, for its consistency token (default DefaultTokenWait; the
+	// result is reported without a token when it passes).
+	TokenWait time.Duration
 }
+
+// DefaultTokenWait is RunConfig.TokenWait's default. The events are
+// committed in the same transaction as the result, so they normally come
+// within a fetch.
+const DefaultTokenWait = 5 * time.Second
 
 // RunStats counts what Run did.
 type RunStats struct {
@@ -52,6 +64,15 @@ type RunStats struct {
 func (p *CommandProducer) Run(ctx context.Context, src Source, cfg RunConfig) (RunStats, error) {
 	if cfg.WaitTimeout <= 0 {
 		cfg.WaitTimeout = 60 * time.Second
+	}
+	if cfg.TokenWait <= 0 {
+		cfg.TokenWait = DefaultTokenWait
+	}
+	withTokens := cfg.Wait && p.HasEvents()
+	var order *inOrder // reports the results when withTokens
+	if withTokens {
+		order = newInOrder()
+		defer order.close()
 	}
 	var (
 		produced, failed   atomic.Int64
@@ -107,14 +128,17 @@ func (p *CommandProducer) Run(ctx context.Context, src Source, cfg RunConfig) (R
 			claimed = new(atomic.Bool)
 			waiting.Add(1)
 			idField := p.records.idField(cmd)
-			cancel, err = p.Watch(ctx, cmd, func(r *records.Result, err error) {
-				if !claimed.CompareAndSwap(false, true) {
-					return
+			// With events topics, the consistency token of an accepted
+			// result: its events watched before the send (WatchEvents).
+			var events *CommandEvents
+			if withTokens {
+				if events, err = p.WatchEvents(ctx, cmd); err != nil {
+					waiting.Done()
+					setErr(err)
+					break
 				}
-				defer waiting.Done()
-				if err != nil {
-					return
-				}
+			}
+			report := func(r *records.Result, tok *queries.Token) {
 				mu.Lock()
 				defer mu.Unlock()
 				if finished {
@@ -129,13 +153,61 @@ func (p *CommandProducer) Run(ctx context.Context, src Source, cfg RunConfig) (R
 					rejected++
 				}
 				if cfg.OnResult != nil {
-					cfg.OnResult(Result{Result: r, IDField: idField})
+					cfg.OnResult(Result{Result: r, IDField: idField, Token: tok})
 				}
+			}
+			var cancelResult func()
+			cancelResult, err = p.Watch(ctx, cmd, func(r *records.Result, err error) {
+				if !claimed.CompareAndSwap(false, true) {
+					return
+				}
+				if err != nil || events == nil {
+					if events != nil {
+						events.Close()
+					}
+					if err == nil {
+						report(r, nil)
+					}
+					waiting.Done()
+					return
+				}
+				// Reported in arrival order; an accepted result once its
+				// token is known. The events are committed with the result,
+				// so they come at once, but not on this goroutine, which
+				// must not block.
+				var tok *queries.Token
+				ready := order.add(func() {
+					report(r, tok)
+					waiting.Done()
+				})
+				if !r.Accepted || r.Duplicate {
+					events.Close()
+					ready()
+					return
+				}
+				go func() {
+					defer ready()
+					defer events.Close()
+					tctx, stop := context.WithTimeout(ctx, cfg.TokenWait)
+					defer stop()
+					if t, ok, _ := events.Token(tctx, r); ok {
+						tok = &t
+					}
+				}()
 			})
 			if err != nil {
+				if events != nil {
+					events.Close()
+				}
 				waiting.Done()
 				setErr(err)
 				break
+			}
+			cancel = func() {
+				cancelResult()
+				if events != nil {
+					events.Close()
+				}
 			}
 		}
 		err = p.Produce(produceCtx, cmd, func(d Delivery) {

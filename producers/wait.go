@@ -84,3 +84,86 @@ func (p *CommandProducer) resultWatcher(ctx context.Context) (*resultWatcher, er
 	}
 	return p.results, nil
 }
+
+// WatchEvents registers cmd's command id with the producer's events
+// watcher (EventWatcher), started by the first call from the end of the
+// events topic of every aggregate that has one (bounded by ctx). Call it
+// before sending cmd, and Close the result when done; its Token gives the
+// consistency token of cmd's result. It fails when cmd's aggregate has no
+// EventsTopic.
+func (p *CommandProducer) WatchEvents(ctx context.Context, cmd records.Command) (*CommandEvents, error) {
+	if cmd == nil {
+		return nil, fmt.Errorf("watch events: nil command")
+	}
+	m := cmd.CommandMeta()
+	t, err := p.records.target(m.Type)
+	if err != nil {
+		return nil, fmt.Errorf("watch events of command %s: %w", m.CommandID, err)
+	}
+	if t.EventsTopic == "" {
+		return nil, fmt.Errorf("watch events of command %s: aggregate %s has no events topic", m.CommandID, t.Name)
+	}
+	w, err := p.eventWatcher(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return w.Watch(t.EventsTopic, m.CommandID)
+}
+
+// HasEvents reports whether every aggregate of the producer has an events
+// topic (so WatchEvents works for any of its commands).
+func (p *CommandProducer) HasEvents() bool {
+	for _, a := range p.cfg.Aggregates {
+		if a.EventsTopic == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// AggregateOf returns the aggregate a command of type typ goes to.
+func (p *CommandProducer) AggregateOf(typ string) (Aggregate, error) {
+	t, err := p.records.target(typ)
+	if err != nil {
+		return Aggregate{}, err
+	}
+	return t.Aggregate, nil
+}
+
+func (p *CommandProducer) eventWatcher(ctx context.Context) (*EventWatcher, error) {
+	p.resultsMu.Lock()
+	defer p.resultsMu.Unlock()
+	if p.closed {
+		return nil, ErrClosed
+	}
+	if p.events == nil {
+		topics := map[string]records.EventDecoder{}
+		for _, a := range p.cfg.Aggregates {
+			if a.EventsTopic != "" {
+				topics[a.EventsTopic] = a.Events
+			}
+		}
+		w, err := NewEventWatcher(ctx, EventWatcherConfig{Kafka: p.cfg.Kafka, Topics: topics, ExtraOpts: p.cfg.ExtraOpts, Logger: p.log})
+		if err != nil {
+			return nil, err
+		}
+		p.events = w
+	}
+	return p.events, nil
+}
+
+// StartWatchers starts, bounded by ctx, the results consumer and (when the
+// aggregates have events topics) the events watcher now rather than on the
+// first Watch or WatchEvents, so that a server fails at start when a topic
+// is missing and its first command does not pay for the start.
+func (p *CommandProducer) StartWatchers(ctx context.Context) error {
+	if _, err := p.resultWatcher(ctx); err != nil {
+		return err
+	}
+	if p.HasEvents() {
+		if _, err := p.eventWatcher(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}

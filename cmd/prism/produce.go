@@ -170,14 +170,7 @@ func (f *produceFlags) validate(cmd *cobra.Command) error {
 // newProducer builds the command producer of the namespace for the
 // aggregates defs (those with a command codec).
 func (f *produceFlags) newProducer(g *globals, defs []*aggregates.Definition) (*producers.CommandProducer, error) {
-	var aggs []producers.Aggregate
-	for _, d := range defs {
-		n := d.Names(g.namespace)
-		aggs = append(aggs, producers.Aggregate{
-			Name: d.Name, CommandsTopic: n.CommandsTopic(), ResultsTopic: n.ResultsTopic(),
-			Commands: d.Commands, Results: d.Results,
-		})
-	}
+	aggs := producerAggregates(g.namespace, defs)
 	linger := f.linger
 	if linger == 0 {
 		linger = -1 // the flag's 0 means no lingering
@@ -190,6 +183,22 @@ func (f *produceFlags) newProducer(g *globals, defs []*aggregates.Definition) (*
 		DeliveryTimeout: f.deliveryTO,
 		Logger:          slog.Default(),
 	})
+}
+
+// producerAggregates are defs as a command producer of namespace ns sees
+// them, events topics included (consistency tokens: `produce --wait`, the
+// command gateway of `serve`).
+func producerAggregates(ns string, defs []*aggregates.Definition) []producers.Aggregate {
+	var aggs []producers.Aggregate
+	for _, d := range defs {
+		n := d.Names(ns)
+		aggs = append(aggs, producers.Aggregate{
+			Name: d.Name, CommandsTopic: n.CommandsTopic(), ResultsTopic: n.ResultsTopic(),
+			Commands: d.Commands, Results: d.Results,
+			Plural: d.Plural, EventsTopic: n.EventsTopic(), Events: d.Events,
+		})
+	}
+	return aggs
 }
 
 // commandAggregates are the registered aggregates that take commands.
