@@ -48,6 +48,10 @@ type Config struct {
 	Produce func(ctx context.Context) (producers.RunStats, error)
 	// Inspect reads the read sources after everything caught up.
 	Inspect func(ctx context.Context) (Sources, error)
+	// Query, when set, runs last, while the components still run (a
+	// command it sends is processed and sunk): the query service's tour
+	// (cmd/prism starts `prism serve` in-process and calls Tour).
+	Query func(ctx context.Context, src Sources) error
 	// CatchUpTimeout bounds the wait for every group to reach lag 0.
 	CatchUpTimeout time.Duration
 	Logger         *slog.Logger
@@ -76,9 +80,10 @@ func (c Config) Validate() error {
 }
 
 // Run starts the components, produces, waits until every group has lag 0,
-// stops the components (each finishes its open transaction or batch) and
-// prints the report. It fails when any component fails, the catch-up times
-// out or the read sources disagree.
+// prints the report of the read sources, runs Query (when set), then stops
+// the components (each finishes its open transaction or batch). It fails
+// when any component fails, the catch-up times out, the read sources
+// disagree or Query fails.
 func Run(ctx context.Context, cfg Config) error {
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -132,17 +137,30 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := waitCaughtUp(runCtx, cfg, groups); err != nil {
 		return firstCause(ctx, err, stopAll())
 	}
-	caughtUp := time.Since(start)
-	if err := stopAll(); err != nil {
-		return err
-	}
-	fmt.Fprintf(cfg.Out, "all groups caught up (lag 0) after %.1fs\n", caughtUp.Seconds())
+	fmt.Fprintf(cfg.Out, "all groups caught up (lag 0) after %.1fs\n", time.Since(start).Seconds())
 
+	// The sources are read while the components still run: caught up and
+	// given nothing more, they change nothing.
 	src, err := cfg.Inspect(ctx)
 	if err != nil {
-		return fmt.Errorf("inspect read sources: %w", err)
+		return firstCause(ctx, fmt.Errorf("inspect read sources: %w", err), stopAll())
 	}
-	return src.Print(cfg.Out)
+	if err := src.Print(cfg.Out); err != nil {
+		return errors.Join(err, stopAll())
+	}
+	if cfg.Query != nil {
+		if src.SampleID == "" {
+			return errors.Join(errors.New("demo: no live payment to query"), stopAll())
+		}
+		if err := cfg.Query(runCtx, src); err != nil {
+			return firstCause(ctx, fmt.Errorf("query service: %w", err), stopAll())
+		}
+		// What Query sent is applied everywhere before the components stop.
+		if err := waitCaughtUp(runCtx, cfg, groups); err != nil {
+			return firstCause(ctx, err, stopAll())
+		}
+	}
+	return stopAll()
 }
 
 // firstCause returns the components' failure alone when it is what

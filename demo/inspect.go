@@ -69,6 +69,7 @@ func Inspect(ctx context.Context, cfg InspectConfig) (Sources, error) {
 		}
 	}
 	if src.SampleID != "" {
+		src.SampleOrganization = payments[src.SampleID].OrganizationID
 		b, err := json.Marshal(payments[src.SampleID])
 		if err != nil {
 			return src, fmt.Errorf("postgres: sample: %w", err)

@@ -23,6 +23,8 @@ type Sources struct {
 	// payment.ReadPayments reads it (the payment's JSON form).
 	SampleID string
 	Sample   map[string]string
+	// SampleOrganization is the sample payment's organization.
+	SampleOrganization string
 }
 
 // Agree reports whether every source holds the same number of live payments

@@ -40,6 +40,8 @@ func registerCompletions(root *cobra.Command) {
 			_ = c.RegisterFlagCompletionFunc("format", fixed("text", "mermaid"))
 		case "prism produce":
 			_ = c.RegisterFlagCompletionFunc("progress", fixed("auto", "bar", "log", "none"))
+		case "prism serve":
+			_ = c.RegisterFlagCompletionFunc("auth", fixed(authTokens, authNone))
 		}
 	}
 }

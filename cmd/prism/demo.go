@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -46,7 +49,12 @@ sinks (postgres, readmodels, redis, elasticsearch) in this process, produces a
 generated workload (with commands that must be rejected), waits until every
 group has lag 0, then prints what each read source holds and checks that
 Postgres, Redis and Elasticsearch agree and the read models add up.
-It exits 1 when they do not. Needs the four services (make services-up):
+It exits 1 when they do not. Last, it starts the query service of prism serve
+in this process (--auth none, a free loopback port) and asks every endpoint
+once: a payment by id (twice: the second answer comes from the cache),
+search, statistics, analytics, POST /v1/commands (a new payment) and, with
+the command's consistency token, the new payment and its timeline; each
+answer is printed with its X-Prism-Source and X-Prism-Cache. Needs the four services (make services-up):
 before creating or producing anything it checks, within 10s, that Postgres,
 Redis and Elasticsearch answer, and exits 1 naming any that does not.`,
 		Args: cobra.NoArgs,
@@ -73,14 +81,20 @@ func runDemo(cmd *cobra.Command, g *globals, f *demoFlags) error {
 	addProcessFlags(pfs, pf)
 	sf, sfs := &sinkFlags{}, pflag.NewFlagSet("sink", pflag.ContinueOnError)
 	addSinkFlags(sfs, sf)
+	// `prism serve` too, with its PRISM_* settings (cache, timeouts), but
+	// without authentication and on a free loopback port.
+	qf, qfs := &serveFlags{}, pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	addServeFlags(qfs, qf)
 	applyEnv(pfs)
 	applyEnv(sfs)
-	if err := envErrors(cmd, pfs, sfs); err != nil {
+	applyEnv(qfs)
+	if err := envErrors(cmd, pfs, sfs, qfs); err != nil {
 		return err
 	}
-	if err := checkFlagRanges(cmd, pfs, sfs); err != nil {
+	if err := checkFlagRanges(cmd, pfs, sfs, qfs); err != nil {
 		return err
 	}
+	qf.auth, qf.tokensFile, qf.httpAddr = authNone, "", "127.0.0.1:0"
 	if f.seed == 0 {
 		f.seed = time.Now().UnixNano() % 1_000_000
 	}
@@ -133,6 +147,7 @@ func runDemo(cmd *cobra.Command, g *globals, f *demoFlags) error {
 		Components:     components,
 		Produce:        func(ctx context.Context) (producers.RunStats, error) { return produceDemoWorkload(ctx, g, f) },
 		Inspect:        func(ctx context.Context) (demo.Sources, error) { return inspectDemo(ctx, g) },
+		Query:          func(ctx context.Context, src demo.Sources) error { return queryDemo(ctx, g, qf, src, f.seed, out) },
 		CatchUpTimeout: f.catchUpTimeout,
 		Logger:         slog.Default(),
 		Out:            out,
@@ -221,6 +236,30 @@ func produceDemoWorkload(ctx context.Context, g *globals, f *demoFlags) (produce
 	}
 	defer p.Close()
 	return p.Run(ctx, src, producers.RunConfig{Wait: true, WaitTimeout: 2 * time.Minute})
+}
+
+// queryDemo starts the query service of `prism serve` in this process
+// (--auth none, a free loopback port), walks every endpoint (demo.Tour)
+// and stops it.
+func queryDemo(ctx context.Context, g *globals, f *serveFlags, src demo.Sources, seed int64, out io.Writer) error {
+	svc, err := startQueryService(ctx, g, f, nil)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	ln, err := net.Listen("tcp", f.httpAddr)
+	if err != nil {
+		return fmt.Errorf("query service: listen: %w", err)
+	}
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- serveUntilDone(sctx, ln, svc.Handler) }()
+	err = demo.Tour(ctx, demo.TourConfig{
+		BaseURL: "http://" + ln.Addr().String(), PaymentID: src.SampleID, OrganizationID: src.SampleOrganization,
+		Tag: fmt.Sprintf("%d-%d", seed, time.Now().UnixNano()), Out: out,
+	})
+	stop()
+	return errors.Join(err, <-served)
 }
 
 func inspectDemo(ctx context.Context, g *globals) (demo.Sources, error) {

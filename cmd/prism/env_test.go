@@ -28,7 +28,7 @@ func envTable(root *cobra.Command) []string {
 		cmdName := "every command"
 		if c != root {
 			cmdName = "`" + strings.TrimPrefix(c.CommandPath(), "prism ") + "`"
-			if c.HasSubCommands() {
+			if c.HasSubCommands() && c.HasPersistentFlags() { // flags its subcommands share
 				cmdName = "`" + strings.TrimPrefix(c.CommandPath(), "prism ") + " *`"
 			}
 		}

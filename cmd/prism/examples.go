@@ -21,6 +21,9 @@ var examples = map[string]string{
 	"prism sink":    `  PRISM_POSTGRES_URL='postgres://prism:secret@db:5432/prism' prism sink postgres --http :9465`,
 	"prism lag":     `  prism lag --group prism.sink.redis --json`,
 	"prism demo":    `  prism demo --commands 5000 --seed 42`,
+	"prism serve": `  prism serve --tokens-file /etc/prism/tokens --http :8080
+  curl -H "Authorization: Bearer $TOKEN" localhost:8080/v1/payments/p-1`,
+	"prism serve hash-token": `  printf '%s' "$TOKEN" | prism serve hash-token   # then: <digest> org-1,org-2 in the tokens file`,
 }
 
 func attachExamples(cmd *cobra.Command) {
