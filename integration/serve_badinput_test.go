@@ -78,6 +78,13 @@ func TestServeBadInput(t *testing.T) {
 			t.Errorf("GET %s: %s (parameter %q, Content-Type %q), want 400 naming %s", c.path, r, r.errorParam(), r.header.Get("Content-Type"), c.param)
 		}
 	}
+	// The command gateway's parameters.
+	for _, c := range []struct{ path, param string }{{"/v1/commands?wait=0s", "wait"}, {"/v1/commands?wait=1m", "wait"}, {"/v1/commands?dryRun=true", "dryRun"}} {
+		r := srv.do(t, http.MethodPost, serveOperator, c.path, []byte(`{"type":"DeletePayment","paymentId":"p-1","organizationId":"org-a","userId":"u-1"}`))
+		if r.status != http.StatusBadRequest || r.errorParam() != c.param {
+			t.Errorf("POST %s: %s, want 400 naming %s", c.path, r, c.param)
+		}
+	}
 	// Text is data: words that look like Elasticsearch or SQL syntax are
 	// searched for as words (nothing to find here), never a failure of
 	// the server.

@@ -26,13 +26,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/prism-cqrs/prism/internal/openapicheck"
-	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
 // serveEnv is one namespace for the serve tests.
 type serveEnv struct {
 	*sinkEnv
+	tt       *testing.T
 	es       *esStore
 	rs       *redisStore
 	redisURL string
@@ -53,7 +53,7 @@ func newServeEnv(t *testing.T, partitions int32) *serveEnv {
 	t.Helper()
 	e := newSinkEnv(t, partitions)
 	es, rs := esAndRedisStores(t, e)
-	return &serveEnv{sinkEnv: e, es: es, rs: rs, redisURL: rs.url, esURL: es.url, check: openapicheck.New(t), sinks: map[string]*sinkProc{}}
+	return &serveEnv{sinkEnv: e, tt: t, es: es, rs: rs, redisURL: rs.url, esURL: es.url, check: openapicheck.New(t), sinks: map[string]*sinkProc{}}
 }
 
 // fill generates n commands (seed), starts the processor and the four
@@ -69,7 +69,7 @@ func (s *serveEnv) fill(ctx context.Context, n int, seed uint64) {
 	s.startPipeline()
 	s.produceCommands(ctx, cmds)
 	s.waitCaughtUp(2 * time.Minute)
-	s.exp = readServeExpect(s.t.(*testing.T), s.sinkEnv, x)
+	s.exp = readServeExpect(s.tt, s.sinkEnv, x)
 	s.refreshES(ctx)
 	s.t.Logf("pipeline filled: %d commands, %d payments, %d events, %d live, in %s",
 		len(cmds), len(x.payments), len(x.events), len(x.live()), time.Since(start).Round(100*time.Millisecond))
@@ -94,10 +94,21 @@ func (s *serveEnv) startPipeline() {
 // and each sink's group every event: the lag `prism lag` shows as 0.
 func (s *serveEnv) waitCaughtUp(timeout time.Duration) {
 	s.t.Helper()
+	s.waitLag(timeout, append([]string{"processor"}, serveSinks...)...)
+}
+
+// waitLag waits until each stage ("processor" or a sink's name) has read
+// its topic to the end.
+func (s *serveEnv) waitLag(timeout time.Duration, stages ...string) {
+	s.t.Helper()
 	adm := kadm.NewClient(s.cl)
-	want := map[string]string{s.names.ProcessorGroup(): s.names.CommandsTopic()}
-	for _, sk := range serveSinks {
-		want[s.names.SinkGroup(sk)] = s.names.EventsTopic()
+	want := map[string]string{}
+	for _, st := range stages {
+		if st == "processor" {
+			want[s.names.ProcessorGroup()] = s.names.CommandsTopic()
+		} else {
+			want[s.names.SinkGroup(st)] = s.names.EventsTopic()
+		}
 	}
 	groups := make([]string, 0, len(want))
 	for g := range want {
@@ -147,8 +158,9 @@ func (s *serveEnv) refreshES(ctx context.Context) {
 // serveProc is one `prism serve` process.
 type serveProc struct {
 	*sinkProc
-	env  *serveEnv
-	base string
+	env    *serveEnv
+	base   string
+	client *http.Client // keeps up to 64 idle connections (concurrent tests)
 }
 
 // tokens maps each test token to its scope as the tokens file writes it
@@ -178,7 +190,9 @@ func (s *serveEnv) startServe(name string, tokens serveTokens, extra ...string) 
 	s.t.Helper()
 	args := append([]string{"serve", "--auth", "tokens", "--tokens-file", writeTokensFile(s.t, tokens),
 		"--redis-url", s.redisURL, "--elasticsearch-url", s.esURL}, extra...)
-	p := &serveProc{sinkProc: s.start(name, true, args...), env: s}
+	p := &serveProc{sinkProc: s.start(name, true, args...), env: s,
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+	s.t.Cleanup(p.client.CloseIdleConnections)
 	p.base = "http://" + p.http
 	deadline := time.Now().Add(30 * time.Second)
 	for p.health() != http.StatusOK {
@@ -246,7 +260,7 @@ func (p *serveProc) do(t testing.TB, method, token, path string, body []byte) ap
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := p.client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}

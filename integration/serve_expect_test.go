@@ -125,7 +125,7 @@ func (s *serveExpect) payment(id string) payments.Payment {
 }
 
 // liveIDs and deletedIDs are sorted.
-func (s *serveExpect) liveIDs() []string   { return s.ids(false) }
+func (s *serveExpect) liveIDs() []string    { return s.ids(false) }
 func (s *serveExpect) deletedIDs() []string { return s.ids(true) }
 
 func (s *serveExpect) ids(deleted bool) []string {

@@ -2,11 +2,13 @@ package integration
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"testing"
 	"time"
 
 	"github.com/prism-cqrs/prism/internal/testkit"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/queries/payments"
 )
 
@@ -98,8 +100,8 @@ func TestServeFailover(t *testing.T) {
 	t.Log("Elasticsearch down")
 	t.Cleanup(func() { sinkServicesQuiet("up", "elasticsearch") })
 	sinkServices(t, "down", "elasticsearch")
+	t.Logf("/healthz shows elasticsearch unhealthy %s after it stopped", waitHealth(payments.SourceElasticsearch, false, 15*time.Second).Round(10*time.Millisecond))
 	ask("elasticsearch down", qs, postgres)
-	t.Logf("/healthz shows elasticsearch unhealthy %s after it stopped answering", waitHealth(payments.SourceElasticsearch, false, 15*time.Second).Round(10*time.Millisecond))
 	if n := srv.metric(t, "prism_query_fallbacks_total", "source=postgres"); n < float64(len(qs)) {
 		t.Errorf("prism_query_fallbacks_total{source=postgres} = %v, want at least %d", n, len(qs))
 	}
@@ -107,8 +109,11 @@ func TestServeFailover(t *testing.T) {
 	t.Log("Redis down too")
 	t.Cleanup(func() { sinkServicesQuiet("up", "redis") })
 	sinkServices(t, "down", "redis")
-	ask("redis and elasticsearch down", append(qs, byID...), postgres)
 	t.Logf("/healthz shows redis unhealthy %s after it stopped", waitHealth(payments.SourceRedis, false, 15*time.Second).Round(10*time.Millisecond))
+	ask("redis and elasticsearch down", append(qs, byID...), postgres)
+	if r := srv.get(t, "", "/readyz"); r.status != http.StatusOK {
+		t.Errorf("/readyz with Postgres up: %s, want 200 (one source healthy)", r)
+	}
 
 	t.Log("both back")
 	sinkServices(t, "up", "elasticsearch")
@@ -118,8 +123,18 @@ func TestServeFailover(t *testing.T) {
 		waitSource(q, payments.SourceElasticsearch, 30*time.Second)
 	}
 	esBack := time.Since(back)
-	// Redis comes back empty: by id answers from Postgres until the redis
-	// sink has rebuilt the keys from the events topic.
+	// Redis comes back empty: by id answers from Postgres (the redis
+	// reader misses) until the redis sink has rebuilt the keys from the
+	// events topic, which it does when its next write finds its offsets
+	// gone: a payment created and deleted makes one.
+	tmp := &sinkPay{id: s.ns + "-fo-tmp", org: "org-z", user: "u-1", currency: "EUR", amount: 100}
+	c1 := &schemas.CommandEnvelope{CommandID: s.ns + "-fo-c1", Type: schemas.TypeCreatePayment, PaymentID: tmp.id,
+		OrganizationID: tmp.org, UserID: tmp.user, IssuedAt: time.Now().UTC()}
+	c1.Payload.Create = &schemas.CreatePayment{AmountMinor: tmp.amount, Currency: tmp.currency, Description: "failover"}
+	c2 := &schemas.CommandEnvelope{CommandID: s.ns + "-fo-c2", Type: schemas.TypeDeletePayment, PaymentID: tmp.id,
+		OrganizationID: tmp.org, UserID: tmp.user, IssuedAt: time.Now().UTC()}
+	c2.Payload.Delete = &schemas.DeletePayment{Reason: "failover"}
+	s.produceCommands(ctx, []*schemas.CommandEnvelope{c1, c2})
 	for _, q := range byID {
 		waitSource(q, payments.SourceRedis, 90*time.Second)
 	}

@@ -14,8 +14,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/prism-cqrs/prism/internal/testkit"
+	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/queries"
 	"github.com/prism-cqrs/prism/queries/payments"
+	"github.com/prism-cqrs/prism/sinks"
 )
 
 // TestServeSourcesGiveSameAnswer runs every query against each source it
@@ -29,6 +31,9 @@ func TestServeSourcesGiveSameAnswer(t *testing.T) {
 	s := newServeEnv(t, 3)
 	s.fill(ctx, 1500, 47)
 	x := s.exp
+	if !slices.Equal(x.orgs(), []string{"org-a", "org-b", "org-c", "org-d"}) {
+		t.Fatalf("organizations %v: want org-a to org-d", x.orgs())
+	}
 
 	esc, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{s.esURL}})
 	if err != nil {
@@ -119,8 +124,12 @@ func TestServeSourcesGiveSameAnswer(t *testing.T) {
 
 	t.Run("analytics", func(t *testing.T) {
 		today := time.Now().UTC().Truncate(24 * time.Hour)
-		ps := x.livePayments("org-d")
-		mid := x.created[ps[len(ps)/3].ID]
+		var times []time.Time
+		for _, p := range x.livePayments("org-d") {
+			times = append(times, x.created[p.ID])
+		}
+		slices.SortFunc(times, time.Time.Compare)
+		mid := times[len(times)/3]
 		windows := [][2]time.Time{{today.AddDate(0, 0, -400), today.AddDate(0, 0, 3)}, {mid, mid.Add(time.Hour)}, {today.AddDate(0, 0, -1), mid}}
 		for _, org := range append(x.orgs(), "no-such-org") {
 			for _, iv := range []string{"day", "week", "month"} {
@@ -134,6 +143,8 @@ func TestServeSourcesGiveSameAnswer(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("analytics across months", func(t *testing.T) { analyticsAcrossMonths(t, ctx, esc) })
 
 	t.Run("timeline", func(t *testing.T) {
 		// One source (read models): its answer against the expectation
@@ -169,8 +180,110 @@ func TestServeSourcesGiveSameAnswer(t *testing.T) {
 			sameJSON(t, "statistics "+org, srv.getOK(t, serveOperator, "/v1/organizations/"+org+"/statistics").body, x.statistics(org))
 		}
 	})
-	if !slices.Contains(x.orgs(), "org-d") {
-		t.Fatalf("organizations %v: want org-a to org-d", x.orgs())
-	}
 	t.Logf("TestServeSourcesGiveSameAnswer: %s", time.Since(started).Round(100*time.Millisecond))
+}
+
+// spreadPayments makes the events of n payments of org-a and org-b created
+// over about three months (the processor stamps creation at processing
+// time, so these are written to the events topic directly), with creation
+// times on the edges of days, ISO weeks and months; some are captured,
+// refunded or failed, some deleted. It returns them with their
+// expectation.
+func spreadPayments(prefix string, n int) ([]sinks.Event, *serveExpect) {
+	base := time.Date(2026, 1, 26, 0, 0, 0, 0, time.UTC) // a Monday
+	edges := []time.Time{base, base.Add(-time.Millisecond), base.AddDate(0, 0, 7), base.AddDate(0, 0, 7).Add(-time.Millisecond),
+		time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 1, 31, 23, 59, 59, 999e6, time.UTC),
+		time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 2, 28, 23, 59, 59, 999e6, time.UTC),
+		time.Date(2026, 3, 31, 23, 59, 59, 999e6, time.UTC)}
+	x := &serveExpect{x: sinkExpect{payments: map[string]*sinkPay{}}, created: map[string]time.Time{}, updated: map[string]time.Time{}}
+	statuses := []schemas.PaymentStatus{schemas.StatusPending, schemas.StatusCaptured, schemas.StatusRefunded, schemas.StatusFailed, schemas.StatusAuthorized}
+	curs := []string{"EUR", "JPY", "USD"}
+	var evs []sinks.Event
+	for i := range n {
+		created := base.AddDate(0, 0, -20).Add(time.Duration(i) * (7*time.Hour + 13*time.Minute + 17123*time.Millisecond))
+		if i < len(edges) {
+			created = edges[i]
+		}
+		p := &sinkPay{id: fmt.Sprintf("%s-s%04d", prefix, i), org: []string{"org-a", "org-b"}[i%2], user: "u-1",
+			currency: curs[i%3], amount: int64(100 + i*37), descr: fmt.Sprintf("spread %d", i), status: statuses[i%5], deleted: i%11 == 5}
+		x.x.payments[p.id] = p
+		x.created[p.id] = created
+		part := int32(i % 2)
+		state := func(v int64, st schemas.PaymentStatus) *schemas.Payment {
+			return &schemas.Payment{ID: p.id, OrganizationID: p.org, UserID: p.user, AmountMinor: p.amount, Currency: p.currency,
+				Description: p.descr, Status: st, CreatedAt: created, UpdatedAt: created.Add(time.Duration(v-1) * time.Hour), Version: v}
+		}
+		evs = append(evs, kvEvent(part, 0, p.id, p.org, 1, state(1, schemas.StatusPending)))
+		p.version = 1
+		if p.status != schemas.StatusPending {
+			p.version = 2
+			evs = append(evs, kvEvent(part, 0, p.id, p.org, 2, state(2, p.status)))
+		}
+		if p.deleted {
+			p.version++
+			evs = append(evs, kvEvent(part, 0, p.id, p.org, p.version, nil), kvTombstone(part, 0, p.id))
+		}
+		x.updated[p.id] = created.Add(time.Duration(p.version-1) * time.Hour)
+	}
+	return evs, x
+}
+
+// analyticsAcrossMonths writes spreadPayments to a namespace of its own
+// read by the postgres and elasticsearch sinks, then compares both
+// sources' analytics (and serve's) with the expectation, for windows cut
+// on and around bucket edges.
+func analyticsAcrossMonths(t *testing.T, ctx context.Context, esc *elasticsearch.Client) {
+	s := newServeEnv(t, 2)
+	evs, x := spreadPayments(s.ns, 320)
+	for _, sk := range []string{"postgres", "elasticsearch"} {
+		var extra []string
+		if sk == "elasticsearch" {
+			extra = []string{"--elasticsearch-url", s.esURL}
+		}
+		s.sinks[sk] = s.startSink("sink-"+sk, sk, extra...)
+	}
+	kvProduce(t, ctx, s.sinkEnv, evs)
+	s.waitLag(time.Minute, "postgres", "elasticsearch")
+	s.refreshES(ctx)
+	pg := payments.NewPostgresReader(s.pool, s.schema, s.names)
+	es := payments.NewElasticsearchReader(esc, kadm.NewClient(s.cl), s.names)
+	srv := s.startServe("serve", serveTokens{serveOperator: "*"})
+	d := func(y int, m time.Month, day int) time.Time { return time.Date(y, m, day, 0, 0, 0, 0, time.UTC) }
+	windows := [][2]time.Time{
+		{d(2025, 12, 1), d(2026, 6, 1)},
+		{d(2026, 1, 26), d(2026, 2, 2)},
+		{d(2026, 2, 1), d(2026, 3, 1)},
+		{d(2026, 2, 1).Add(-time.Millisecond), d(2026, 2, 1).Add(time.Millisecond)},
+		{d(2026, 1, 28).Add(13 * time.Hour), d(2026, 3, 9).Add(time.Hour)},
+	}
+	buckets := 0
+	for _, org := range []string{"org-a", "org-b"} {
+		for _, iv := range []string{"day", "week", "month"} {
+			for i, w := range windows {
+				want := x.analytics(org, w[0], w[1], iv)
+				if i == 0 {
+					buckets += len(want.Buckets)
+				}
+				p := payments.AnalyticsParams{OrganizationID: org, From: w[0], To: w[1], Interval: iv}
+				for src, r := range map[string]payments.AnalyticsReader{payments.SourcePostgres: pg, payments.SourceElasticsearch: es} {
+					got, err := r.Analytics(ctx, p)
+					if err != nil {
+						t.Errorf("analytics %v from %s: %v", p.Values(), src, err)
+						continue
+					}
+					b, _ := json.Marshal(got)
+					sameJSON(t, fmt.Sprintf("analytics %v from %s", p.Values().Encode(), src), b, want)
+				}
+				path := fmt.Sprintf("/v1/organizations/%s/analytics?", org) + url.Values{"from": {fmtTime(w[0])}, "to": {fmtTime(w[1])}, "interval": {iv}}.Encode()
+				r := srv.getOK(t, serveOperator, path)
+				sameJSON(t, path, r.body, want)
+				if r.source() != payments.SourceElasticsearch {
+					t.Errorf("%s: source %q, want elasticsearch", path, r.source())
+				}
+			}
+		}
+	}
+	if buckets < 150 {
+		t.Errorf("only %d buckets over the whole range: the payments are not spread as meant", buckets)
+	}
 }

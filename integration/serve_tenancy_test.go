@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -27,7 +28,10 @@ func TestServeTenancy(t *testing.T) {
 	s := newServeEnv(t, 3)
 	s.fill(ctx, 600, 71)
 	x := s.exp
-	srv := s.startServe("serve", serveQueryTokens())
+	const ac = "tok-org-a-and-c-31f0"
+	tokens := serveQueryTokens()
+	tokens[ac] = "org-a,org-c"
+	srv := s.startServe("serve", tokens)
 	a, b, op := serveTokA, serveTokB, serveOperator
 	var idsA, idsB []string
 	for _, id := range x.liveIDs() {
@@ -44,7 +48,7 @@ func TestServeTenancy(t *testing.T) {
 		t.Helper()
 		r := srv.get(t, token, path)
 		if r.status != http.StatusNotFound {
-			t.Errorf("GET %s with A's token: %s, want 404", path, r)
+			t.Errorf("GET %s with a token without org-b: %s, want 404", path, r)
 		}
 		if strings.Contains(string(r.body), "org-b") {
 			t.Errorf("GET %s: the 404 names org-b: %s", path, r.body)
@@ -101,6 +105,15 @@ func TestServeTenancy(t *testing.T) {
 				}
 			}
 		}
+	})
+
+	t.Run("a token of two organizations", func(t *testing.T) {
+		for _, q := range []searchQ{{size: 100}, {org: "org-c", size: 100}, {org: "org-b", size: 100}, {sort: "amount", order: "asc", size: 100, page: 2}} {
+			sameJSON(t, "A and C search "+q.path(), srv.getOK(t, ac, q.path()).body, x.search([]string{"org-a", "org-c"}, q))
+		}
+		sameJSON(t, "C's statistics", srv.getOK(t, ac, "/v1/organizations/org-c/statistics").body, x.statistics("org-c"))
+		notFound(ac, "/v1/organizations/org-b/statistics")
+		notFound(ac, byID(idsB[1]))
 	})
 
 	t.Run("timeline", func(t *testing.T) {
@@ -161,11 +174,13 @@ func TestServeTenancy(t *testing.T) {
 		// Another scheme than Bearer.
 		req, _ := http.NewRequest(http.MethodGet, srv.base+"/v1/payments", nil)
 		req.Header.Set("Authorization", "Basic "+a)
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := srv.client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		s.check.Check(t, req, resp.StatusCode, resp.Header, body)
 		if resp.StatusCode != http.StatusUnauthorized {
 			t.Errorf("Basic authorization: %d, want 401", resp.StatusCode)
 		}

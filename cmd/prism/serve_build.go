@@ -166,7 +166,8 @@ func startQueryService(ctx context.Context, g *globals, f *serveFlags, tokens *h
 	// producer without them).
 	producer, err := producers.NewCommandProducer(producers.Config{
 		Kafka: g.kafka(), Aggregates: []producers.Aggregate{{Name: def.Name, CommandsTopic: names.CommandsTopic(),
-			ResultsTopic: names.ResultsTopic(), Commands: def.Commands, Results: def.Results}},
+			ResultsTopic: names.ResultsTopic(), Commands: def.Commands, Results: def.Results,
+			Plural: def.Plural, EventsTopic: names.EventsTopic(), Events: def.Events}},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("command producer: %w", err)
