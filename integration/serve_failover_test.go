@@ -100,7 +100,7 @@ func TestServeFailover(t *testing.T) {
 	t.Log("Elasticsearch down")
 	t.Cleanup(func() { sinkServicesQuiet("up", "elasticsearch") })
 	sinkServices(t, "down", "elasticsearch")
-	t.Logf("/healthz shows elasticsearch unhealthy %s after it stopped", waitHealth(payments.SourceElasticsearch, false, 15*time.Second).Round(10*time.Millisecond))
+	t.Logf("/healthz shows elasticsearch unhealthy %s after services.sh down returned", waitHealth(payments.SourceElasticsearch, false, 15*time.Second).Round(10*time.Millisecond))
 	ask("elasticsearch down", qs, postgres)
 	if n := srv.metric(t, "prism_query_fallbacks_total", "source=postgres"); n < float64(len(qs)) {
 		t.Errorf("prism_query_fallbacks_total{source=postgres} = %v, want at least %d", n, len(qs))
@@ -109,7 +109,7 @@ func TestServeFailover(t *testing.T) {
 	t.Log("Redis down too")
 	t.Cleanup(func() { sinkServicesQuiet("up", "redis") })
 	sinkServices(t, "down", "redis")
-	t.Logf("/healthz shows redis unhealthy %s after it stopped", waitHealth(payments.SourceRedis, false, 15*time.Second).Round(10*time.Millisecond))
+	t.Logf("/healthz shows redis unhealthy %s after services.sh down returned", waitHealth(payments.SourceRedis, false, 15*time.Second).Round(10*time.Millisecond))
 	ask("redis and elasticsearch down", append(qs, byID...), postgres)
 	if r := srv.get(t, "", "/readyz"); r.status != http.StatusOK {
 		t.Errorf("/readyz with Postgres up: %s, want 200 (one source healthy)", r)
