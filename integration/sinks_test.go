@@ -69,6 +69,7 @@ type sinkEvent struct {
 	currency  string
 	amount    int64 // amount of the payment after the event
 	to        schemas.PaymentStatus
+	corr      string // the command's correlation id
 }
 
 // sinkExpect is the outcome computed from the commands alone.
@@ -110,6 +111,7 @@ func generateSinkCommands(n int, seed uint64, prefix string) ([]*schemas.Command
 		p.accepted = append(p.accepted, c)
 		p.version++
 		ev.aggregate, ev.version, ev.org, ev.currency, ev.amount = p.id, p.version, p.org, p.currency, p.amount
+		ev.corr = c.CorrelationID
 		x.events = append(x.events, ev)
 	}
 	for len(cmds) < n {
