@@ -134,3 +134,37 @@ func digits(s string) (int64, error) {
 	}
 	return n, nil
 }
+
+// FormatISODuration renders d (>= 0) the way ParseISODuration reads it,
+// in days, hours, minutes and seconds: 168h is "P7D", 90m is "PT1H30M".
+func FormatISODuration(d time.Duration) string {
+	if d <= 0 {
+		return "PT0S"
+	}
+	var b strings.Builder
+	b.WriteByte('P')
+	if days := d / (24 * time.Hour); days > 0 {
+		fmt.Fprintf(&b, "%dD", days)
+		d -= days * 24 * time.Hour
+	}
+	if d == 0 {
+		return b.String()
+	}
+	b.WriteByte('T')
+	if h := d / time.Hour; h > 0 {
+		fmt.Fprintf(&b, "%dH", h)
+		d -= h * time.Hour
+	}
+	if m := d / time.Minute; m > 0 {
+		fmt.Fprintf(&b, "%dM", m)
+		d -= m * time.Minute
+	}
+	if d > 0 {
+		s := strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
+		if d%time.Second == 0 {
+			s = strconv.FormatInt(int64(d/time.Second), 10)
+		}
+		b.WriteString(s + "S")
+	}
+	return b.String()
+}

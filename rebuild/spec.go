@@ -61,7 +61,7 @@ func (s Spec) String() string {
 	case ToDatetime:
 		return "--" + FlagToDatetime + " " + s.At.Format(time.RFC3339Nano)
 	case ByDuration:
-		return "--" + FlagByDuration + " " + s.Duration.String()
+		return "--" + FlagByDuration + " " + FormatISODuration(s.Duration)
 	case ToOffset:
 		return "--" + FlagToOffset + " " + strconv.FormatInt(s.Offset, 10)
 	case ShiftBy:
