@@ -126,7 +126,11 @@ func MakePlan(ctx context.Context, admin *kadm.Client, topic, group string, spec
 
 	var uncommitted []int32
 	for _, p := range want {
-		start, end := starts[p], ends[p]
+		start, ok := starts[p]
+		if !ok {
+			return Plan{}, fmt.Errorf("log start offset of %s/%d: not listed", topic, p)
+		}
+		end := ends[p]
 		if start.Err != nil {
 			return Plan{}, fmt.Errorf("log start offset of %s/%d: %w", topic, p, start.Err)
 		}

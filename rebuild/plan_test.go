@@ -314,6 +314,9 @@ func TestPlanPartitionsAndToOffset(t *testing.T) {
 	if _, err := MakePlan(ctx, h.adm, h.topic, "", Spec{}, []int32{7}); !errors.Is(err, ErrUnknownPartition) {
 		t.Errorf("partition 7 of a 3-partition topic: %v, want ErrUnknownPartition", err)
 	}
+	if _, err := MakePlan(ctx, h.adm, h.topic, "", Spec{Kind: ShiftBy, Shift: -1}, nil); err == nil || !strings.Contains(err.Error(), "group") {
+		t.Errorf("--shift-by without a group: %v, want an error asking for the group", err)
+	}
 	if _, err := MakePlan(ctx, h.adm, h.topic+"-missing", "", Spec{}, nil); !errors.Is(err, ErrUnknownTopic) {
 		t.Errorf("missing topic: %v, want ErrUnknownTopic", err)
 	}
