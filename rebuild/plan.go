@@ -103,8 +103,11 @@ func MakePlan(ctx context.Context, admin *kadm.Client, topic, group string, spec
 		if spec.Kind == ByDuration {
 			at = time.Now().Add(-spec.Duration)
 		}
+		// Before 1970 every record is after: ask for the epoch, since a
+		// negative timestamp means "latest" (-1) or "earliest" (-2) to Kafka.
+		ms := max(at.UnixMilli(), 0)
 		byTime, err = listed(topic, "by time", func() (kadm.ListedOffsets, error) {
-			return admin.ListOffsetsAfterMilli(ctx, at.UnixMilli(), topic)
+			return admin.ListOffsetsAfterMilli(ctx, ms, topic)
 		})
 		if err != nil {
 			return Plan{}, err

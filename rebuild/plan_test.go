@@ -183,6 +183,8 @@ func TestPlanMatchesListOffsets(t *testing.T) {
 		{Spec{Kind: ToDatetime, At: middle}, byTime(middle), []int64{4, 4, 0}},
 		{Spec{Kind: ToDatetime, At: h.base.Add(-time.Hour)}, byTime(h.base.Add(-time.Hour)), []int64{2, 0, 0}},
 		{Spec{Kind: ToDatetime, At: now.Add(time.Hour)}, byTime(now.Add(time.Hour)), []int64{10, 6, 0}},
+		{Spec{Kind: ToDatetime, At: time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)}, func(_ int32, start, _ int64) int64 { return start }, []int64{2, 0, 0}},
+		{Spec{Kind: ByDuration, Duration: 30000 * 24 * time.Hour}, func(_ int32, start, _ int64) int64 { return start }, []int64{2, 0, 0}},
 		{Spec{Kind: ByDuration, Duration: 7 * 24 * time.Hour}, byTime(now.Add(-7 * 24 * time.Hour)), []int64{4, 4, 0}},
 		{Spec{Kind: ToOffset, Offset: 1}, func(int32, int64, int64) int64 { return 1 }, []int64{2, 1, 0}},
 		{Spec{Kind: ToOffset, Offset: 7}, func(int32, int64, int64) int64 { return 7 }, []int64{7, 6, 0}},
