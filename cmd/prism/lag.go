@@ -108,7 +108,7 @@ func newLagCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringSliceVar(&groups, "group", nil, "group to show (repeatable); default: the processor and all sink groups")
 	addAggregateFlag(cmd.Flags(), &aggs, "aggregates whose groups to show")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per row (implied by --log-format json)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per row, then one per group total (implied by --log-format json)")
 	cmd.Flags().Var(&maxLag, "max-lag", "exit 1 when any group's total lag (over its partitions) is above this (0 or more; default: off)")
 	return cmd
 }
