@@ -52,3 +52,36 @@ func TestREADMELagFormat(t *testing.T) {
 		t.Errorf("--json keys %v, README lists %v", got, documented)
 	}
 }
+
+// TestREADMELagTotalsFormat holds the README's total-line sentence to the
+// code: the header PrintTotals writes and the keys of each --json total.
+func TestREADMELagTotalsFormat(t *testing.T) {
+	m := regexp.MustCompile("`prism lag` then prints\\s+`([A-Z -]+)`\\s*\\(`--json`: one object per group after the rows:\\s+([^.]*)\\)\\.").FindStringSubmatch(readmetest.Read(t))
+	if m == nil {
+		t.Fatal("README has no \"`prism lag` then prints `HEADER` (`--json`: one object per group after the rows: ...).\" sentence")
+	}
+	totals := []GroupTotal{{Aggregate: "a", Group: "g", Partitions: 2, Lag: 7}}
+	var table bytes.Buffer
+	if err := PrintTotals(&table, totals, 5); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(strings.Fields(strings.Split(table.String(), "\n")[0]), " "); got != m[1] {
+		t.Errorf("totals header %q, README says %q", got, m[1])
+	}
+	var documented []string
+	for _, k := range regexp.MustCompile("`([a-zA-Z]+)`(?: \\([^)]*\\))?").FindAllStringSubmatch(m[2], -1) {
+		documented = append(documented, k[1])
+	}
+	slices.Sort(documented)
+	var js bytes.Buffer
+	if err := PrintTotalsJSON(&js, totals, 5); err != nil {
+		t.Fatal(err)
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(js.Bytes(), &obj); err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Sorted(maps.Keys(obj)); !slices.Equal(got, documented) {
+		t.Errorf("--json total keys %v, README lists %v", got, documented)
+	}
+}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,9 +16,15 @@ import (
 
 func init() { subcommands = append(subcommands, newLagCmd) }
 
+// lagExitOverMax is the exit code of `prism lag --max-lag N` when a group's
+// total lag is above N; an error (cluster unreachable) exits 1 too
+// (main.go), so a health check fails on either and stderr tells which.
+const lagExitOverMax = 1
+
 func newLagCmd(g *globals) *cobra.Command {
 	var groups, aggs []string
 	var asJSON bool
+	var maxLag optionalInt
 	cmd := &cobra.Command{
 		Use:   "lag",
 		Short: "Show committed offset, end offset and lag per group and partition",
@@ -25,10 +34,26 @@ func newLagCmd(g *globals) *cobra.Command {
 			"aggregate each group serves. A group of the namespace that has never committed\n" +
 			"shows its state (Dead before it ever joined), COMMITTED - and the lag from the\n" +
 			"log start. Lag is 0 exactly when the group has nothing left to read: the commit\n" +
-			"markers that end transactions on the events topic are not counted as unread.",
+			"markers that end transactions on the events topic are not counted as unread.\n\n" +
+			"After the table, one line per group: its partitions and total lag. With\n" +
+			"--max-lag N, lag exits 1 when any group's total lag (summed over its\n" +
+			"partitions) is above N or cannot be measured, naming those groups on stderr;\n" +
+			"0 when every group's total is at most N. An error (cluster unreachable) also\n" +
+			"exits 1, with no table.",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(groups) > 0 && len(aggs) > 0 {
 				return newUsageError(cmd, "--group and --aggregate: give one of them")
+			}
+			limit := int64(-1) // no --max-lag
+			if maxLag.set {
+				if maxLag.v < 0 {
+					msg := fmt.Sprintf("--max-lag %d: want 0 or more", maxLag.v)
+					if from := envSource(cmd.Flags().Lookup("max-lag")); from != "" {
+						msg += " (the value of " + from + ")"
+					}
+					return newUsageError(cmd, "%s", msg)
+				}
+				limit = maxLag.v
 			}
 			defs, err := g.aggregates(cmd, aggs)
 			if err != nil {
@@ -74,14 +99,54 @@ func newLagCmd(g *globals) *cobra.Command {
 				return err
 			}
 			rows = lag.Label(rows, known)
-			if asJSON || g.logFormat == "json" { // every line JSON under --log-format json
-				return lag.PrintJSON(cmd.OutOrStdout(), rows)
+			totals := lag.Totals(rows)
+			if err := printLag(cmd.OutOrStdout(), rows, totals, limit, asJSON || g.logFormat == "json"); err != nil {
+				return err
 			}
-			return lag.Print(cmd.OutOrStdout(), rows)
+			return overMaxLag(totals, limit)
 		},
 	}
 	cmd.Flags().StringSliceVar(&groups, "group", nil, "group to show (repeatable); default: the processor and all sink groups")
 	addAggregateFlag(cmd.Flags(), &aggs, "aggregates whose groups to show")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per row (implied by --log-format json)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per row, then one per group total (implied by --log-format json)")
+	cmd.Flags().Var(&maxLag, "max-lag", "exit 1 when any group's total lag (over its partitions) is above this (0 or more; default: off)")
 	return cmd
+}
+
+// printLag writes the partition rows, then one total per group: as JSON
+// lines (every line JSON under --log-format json) or as two tables split
+// by an empty line.
+func printLag(w io.Writer, rows []lag.Row, totals []lag.GroupTotal, limit int64, asJSON bool) error {
+	if asJSON {
+		if err := lag.PrintJSON(w, rows); err != nil {
+			return err
+		}
+		return lag.PrintTotalsJSON(w, totals, limit)
+	}
+	if err := lag.Print(w, rows); err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintln(w); err != nil {
+		return fmt.Errorf("write lag: %w", err)
+	}
+	return lag.PrintTotals(w, totals, limit)
+}
+
+// overMaxLag is the --max-lag verdict: nil when limit < 0 (no --max-lag) or
+// every group's total is at most limit, else exit 1 naming each group over
+// it with its total ("unknown" when a partition's lag could not be read).
+func overMaxLag(totals []lag.GroupTotal, limit int64) error {
+	over := lag.OverMax(totals, limit)
+	if len(over) == 0 {
+		return nil
+	}
+	names := make([]string, len(over))
+	for i, t := range over {
+		total := "unknown"
+		if t.Lag >= 0 {
+			total = strconv.FormatInt(t.Lag, 10)
+		}
+		names[i] = fmt.Sprintf("%s (lag %s)", t.Group, total)
+	}
+	return exitCodeError{code: lagExitOverMax, msg: fmt.Sprintf("lag above --max-lag %d: %s", limit, strings.Join(names, ", "))}
 }
