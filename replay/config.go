@@ -87,7 +87,7 @@ func (c Config) Validate() error {
 			ErrRefused, c.FromTopic))
 	}
 	if IsEventsTopic(c.FromTopic) && strings.HasSuffix(c.ToTopic, ".events") {
-		errs = append(errs, fmt.Errorf("%w: %s is an events topic and %s ends in .events: old events appended again would resurrect the aggregates deleted since (their tombstones come before the copies) in every sink and in the processor's restored state; fix a read source with a rebuild instead",
+		errs = append(errs, fmt.Errorf("%w: %s is an events topic and %s ends in .events: old events appended again would resurrect deleted aggregates (their tombstones come before the copies) in every sink and in the processor's restored state; fix a read source with a rebuild instead",
 			ErrRefused, c.FromTopic, c.ToTopic))
 	} else if IsEventsTopic(c.ToTopic) {
 		errs = append(errs, fmt.Errorf("%w: %s is an events topic: only the processor writes it, in its transactions; events appended from elsewhere would resurrect deleted aggregates in every sink and corrupt the processor's restored state",

@@ -241,6 +241,9 @@ var errLimit = errors.New("limit reached")
 
 // one filters rec and copies (or counts) it.
 func (r *run) one(ctx context.Context, ps *PartitionSummary, rec *kgo.Record) error {
+	if err := ctx.Err(); err != nil {
+		return err // Ctrl-C: the rest of this fetch is not read
+	}
 	ps.Read++
 	if r.cfg.OnRead != nil {
 		r.cfg.OnRead()
