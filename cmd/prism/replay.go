@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -46,6 +47,8 @@ target, an events topic copied onto a topic ending in .events (old events
 appended again resurrect deleted aggregates in every sink). A missing topic
 exits 1 naming it. Ctrl-C stops reading; what was read is written, the
 summary printed, exit 0.`,
+		Example: `  prism replay --from-topic prism.payments.commands.dlq --to-topic prism.payments.commands --dry-run
+  prism replay --from-topic prism.payments.commands.dlq --to-topic prism.payments.commands --from-datetime 2026-11-01T00:00:00Z --type CreatePayment`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.config(cmd)
@@ -60,6 +63,11 @@ summary printed, exit 0.`,
 				return fmt.Errorf("replay: %w", err)
 			}
 			cfg.Kafka = opts
+			// PRISM_PARTITIONS is also topology's partition count (env.go's
+			// one rule): say so when it narrows the replay.
+			if from := envSource(cmd.Flags().Lookup("partitions")); from != "" {
+				slog.Warn("replay: --partitions taken from the environment", "variable", from, "partitions", f.partitions)
+			}
 			stderr := cmd.ErrOrStderr()
 			var prog *produceProgress
 			verb := "replaying"
