@@ -20,7 +20,7 @@ import (
 // configuration (the same topic, events onto events): `prism replay` exits
 // 2 on it. ErrTopicNotFound is a topic missing on the cluster (exit 1).
 var (
-	ErrRefused       = errors.New("replay refused")
+	ErrRefused       = errors.New("refused")
 	ErrTopicNotFound = errors.New("topic does not exist")
 )
 

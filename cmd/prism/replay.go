@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -87,11 +88,11 @@ summary printed, exit 0.`,
 			if prog != nil {
 				prog.finish()
 			}
-			if sum.ID != "" {
+			if len(sum.Partitions) > 0 { // planned: both topics exist
 				printReplaySummary(cmd.OutOrStdout(), sum)
 			}
 			switch {
-			case sum.Interrupted:
+			case sum.Interrupted, cmd.Context().Err() != nil && errors.Is(err, context.Canceled):
 				return nil // Ctrl-C: what was read is written and counted (README, prism replay)
 			case errors.Is(err, replay.ErrTopicNotFound):
 				return fmt.Errorf("replay: %w (create it with `prism topology apply`, or check the name)", err)
