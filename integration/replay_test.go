@@ -16,7 +16,8 @@ import (
 
 // TestReplayCommandsDLQBackToCommands puts valid commands on the commands
 // DLQ, as the processor leaves them there (original key, value and headers
-// plus the prism-dlq-* headers) when the cause was outside the command,
+// plus the prism-dlq-* headers, in a transaction) when the cause was
+// outside the command,
 // and replays the DLQ to the commands topic with `prism replay` while the
 // real processor runs: each command gets exactly one accepted result and
 // its event. Replayed a second time, each gets one more result, answered
@@ -49,8 +50,29 @@ func TestReplayCommandsDLQBackToCommands(t *testing.T) {
 			kgo.RecordHeader{Key: records.HeaderDLQTopic, Value: []byte(commands)},
 			kgo.RecordHeader{Key: records.HeaderDLQOffset, Value: []byte(fmt.Sprint(i))})
 	}
-	if err := env.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+	// Written in transactions, as the processor writes its DLQ: the
+	// committed one holds the commands, an aborted one after it holds
+	// records that must never be copied (and ends the topic with an abort
+	// marker).
+	txn, err := kgo.NewClient(kgo.SeedBrokers(env.brokers...), kgo.TransactionalID(env.ns+"-dlq-writer"))
+	if err != nil {
 		t.Fatal(err)
+	}
+	defer txn.Close()
+	for _, commit := range []bool{true, false} {
+		if err := txn.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		batch := recs
+		if !commit {
+			batch = []*kgo.Record{{Topic: dlq, Key: recs[0].Key, Value: []byte("aborted")}, {Topic: dlq, Key: recs[1].Key, Value: []byte("aborted")}}
+		}
+		if err := txn.ProduceSync(ctx, batch...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := txn.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	global := []string{"--namespace", env.ns, "--brokers", strings.Join(env.brokers, ",")}
 	replay := func(extra ...string) cliRun {

@@ -418,3 +418,54 @@ func TestReplayInterruptedReportsWhatWasCopied(t *testing.T) {
 		t.Errorf("summary copied %d, target holds %d: want equal, and neither 0 nor all 60", copied, len(got))
 	}
 }
+
+// TestReplayTransactionalSource reads a source written in transactions,
+// committed and aborted, the last one aborted: only committed records are
+// copied, and the run ends at the end offset (the abort marker) at once,
+// not after the idle timeout.
+func TestReplayTransactionalSource(t *testing.T) {
+	k := newCluster(t, 0)
+	txn, err := kgo.NewClient(append(k.opts, kgo.TransactionalID("replay-test"), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var want []string
+	for i, commit := range []bool{true, false, true, false} {
+		if err := txn.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j < 3; j++ {
+			v := fmt.Sprintf("t%d-%d", i, j)
+			if err := txn.ProduceSync(ctx, &kgo.Record{Topic: src, Partition: 1, Key: []byte("k"), Value: []byte(v)}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+			if commit {
+				want = append(want, v)
+			}
+		}
+		if err := txn.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	s, err := Run(ctx, Config{Kafka: k.opts, FromTopic: src, ToTopic: dst, IdleTimeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("run took %s: it waited for the idle timeout instead of seeing the end", d)
+	}
+	var got []string
+	for _, r := range k.read(t, dst) {
+		got = append(got, string(r.Value))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("copied %v, want the committed %v", got, want)
+	}
+	if read, copied, _ := s.Totals(); read != 6 || copied != 6 {
+		t.Errorf("summary read %d copied %d, want 6 and 6", read, copied)
+	}
+}
