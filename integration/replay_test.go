@@ -17,8 +17,7 @@ import (
 // TestReplayCommandsDLQBackToCommands puts valid commands on the commands
 // DLQ, as the processor leaves them there (original key, value and headers
 // plus the prism-dlq-* headers, in a transaction) when the cause was
-// outside the command,
-// and replays the DLQ to the commands topic with `prism replay` while the
+// outside the command, and replays the DLQ to the commands topic with `prism replay` while the
 // real processor runs: each command gets exactly one accepted result and
 // its event. Replayed a second time, each gets one more result, answered
 // duplicate, and the events topic gains nothing. Before that, the binary's

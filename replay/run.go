@@ -201,6 +201,9 @@ func (r *run) copy(ctx context.Context, pending int) error {
 				finish(rec.Partition)
 				return
 			}
+			if rec.Offset < ps.From {
+				return // a reset to the log start (retention ran under us): not in the range
+			}
 			if !rec.Attrs.IsControl() {
 				if err := r.one(ctx, ps, rec); err != nil {
 					stop = err
