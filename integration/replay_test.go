@@ -1,9 +1,16 @@
 package integration
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -198,4 +205,64 @@ func checkReplayResults(t *testing.T, env *procEnv, results []*kgo.Record, cmds 
 			t.Errorf("results of %s: %v, want %v", c.CommandID, got[c.CommandID], want)
 		}
 	}
+}
+
+// TestReplayInterruptedBySIGINT stops a replay of a large range with
+// SIGINT once it has started: it exits 0, its summary says interrupted,
+// and the copies it reports are exactly what the target holds.
+func TestReplayInterruptedBySIGINT(t *testing.T) {
+	env := newProcEnv(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	const n = 200_000
+	dlq, commands := env.names.CommandsDLQTopic(), env.names.CommandsTopic()
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		recs[i] = &kgo.Record{Topic: dlq, Key: []byte(fmt.Sprintf("k%d", i%1000)), Value: []byte(fmt.Sprintf("v%d", i))}
+	}
+	if err := env.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, env.bin, "--namespace", env.ns, "--brokers", strings.Join(env.brokers, ","),
+		"replay", "--from-topic", dlq, "--to-topic", commands, "--progress", "none")
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	var errOut strings.Builder
+	for sc.Scan() {
+		errOut.WriteString(sc.Text() + "\n")
+		if strings.HasPrefix(sc.Text(), "replay id ") {
+			time.Sleep(100 * time.Millisecond) // reading has begun
+			if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("replay after SIGINT: %v, want exit 0\nstdout %s\nstderr %s", err, stdout.String(), errOut.String())
+	}
+	m := regexp.MustCompile(`copied=(\d+) .*interrupted=true`).FindStringSubmatch(stdout.String())
+	if m == nil {
+		t.Fatalf("summary does not say interrupted:\n%s", stdout.String())
+	}
+	copied, _ := strconv.ParseInt(m[1], 10, 64)
+	ends, err := kadm.NewClient(env.cl).ListEndOffsets(ctx, commands)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var written int64
+	ends.Each(func(o kadm.ListedOffset) { written += o.Offset })
+	if written != copied || copied >= n {
+		t.Errorf("summary copied=%d, the target holds %d: want equal and below %d", copied, written, n)
+	}
+	t.Logf("interrupted after copying %d of %d records", copied, n)
 }

@@ -150,7 +150,7 @@ type run struct {
 	cl     *kgo.Client
 	byPart map[int32]*PartitionSummary
 
-	mu      sync.Mutex // guards Copied (producer callbacks) and firstErr
+	mu      sync.Mutex // guards Copied (set by producer callbacks) and errOnce
 	errOnce error
 	handed  int64 // records handed to the producer (or counted, DryRun)
 }

@@ -92,11 +92,12 @@ summary printed, exit 0.`,
 				printReplaySummary(cmd.OutOrStdout(), sum)
 			}
 			switch {
-			case sum.Interrupted, cmd.Context().Err() != nil && errors.Is(err, context.Canceled):
-				return nil // Ctrl-C: what was read is written and counted (README, prism replay)
+			case err == nil:
+			case cmd.Context().Err() != nil && errors.Is(err, context.Canceled):
+				// Ctrl-C: what was read is written and counted (README, prism replay).
 			case errors.Is(err, replay.ErrTopicNotFound):
 				return fmt.Errorf("replay: %w (create it with `prism topology apply`, or check the name)", err)
-			case err != nil:
+			default:
 				return fmt.Errorf("replay: %w", err)
 			}
 			return nil
