@@ -21,3 +21,12 @@ const (
 	HeaderDLQOffset    = "prism-dlq-source-offset"
 	HeaderDLQSink      = "prism-dlq-sink"
 )
+
+// Replay header names, added by `prism replay` (replay/) after the copied
+// record's own headers: where the copy was read and which run made it.
+const (
+	HeaderReplayTopic     = "prism-replay-source-topic"
+	HeaderReplayPartition = "prism-replay-source-partition"
+	HeaderReplayOffset    = "prism-replay-source-offset"
+	HeaderReplayID        = "prism-replay-id"
+)
