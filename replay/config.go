@@ -113,10 +113,10 @@ func (c Config) Validate() error {
 	seen := map[int32]bool{}
 	for _, p := range c.Partitions {
 		if p < 0 {
-			errs = append(errs, fmt.Errorf("--partitions %d: want 0 or more", p))
+			errs = append(errs, fmt.Errorf("--from-partitions %d: want 0 or more", p))
 		}
 		if seen[p] {
-			errs = append(errs, fmt.Errorf("--partitions %d given twice", p))
+			errs = append(errs, fmt.Errorf("--from-partitions %d given twice", p))
 		}
 		seen[p] = true
 	}

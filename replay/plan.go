@@ -45,7 +45,7 @@ func plan(ctx context.Context, adm *kadm.Client, cfg Config) ([]Range, error) {
 		slices.Sort(parts)
 		for _, p := range parts {
 			if !slices.Contains(all, p) {
-				return nil, fmt.Errorf("--partitions %d: %s has partitions 0 to %d", p, cfg.FromTopic, len(all)-1)
+				return nil, fmt.Errorf("--from-partitions %d: %s has partitions 0 to %d", p, cfg.FromTopic, len(all)-1)
 			}
 		}
 	}

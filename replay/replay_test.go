@@ -340,7 +340,7 @@ func TestReplayRefusals(t *testing.T) {
 		{"bad offsets", Config{FromTopic: src, ToTopic: dst, FromOffset: ptr(5), ToOffset: ptr(5)}, false, []string{"not after --from-offset"}},
 		{"bad times", Config{FromTopic: src, ToTopic: dst, FromTime: time.Unix(10, 0), ToTime: time.Unix(5, 0)}, false, []string{"not after --from-datetime"}},
 		{"every problem at once", Config{Partitions: []int32{1, 1, -1}, Limit: -1}, false,
-			[]string{"--from-topic is empty", "--to-topic is empty", "given twice", "--partitions -1", "--limit -1"}},
+			[]string{"--from-topic is empty", "--to-topic is empty", "given twice", "--from-partitions -1", "--limit -1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()
@@ -393,7 +393,7 @@ func TestReplayMissingTopics(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := Run(ctx, Config{Kafka: k.opts, FromTopic: src, ToTopic: dst, Partitions: []int32{7}}); err == nil || !strings.Contains(err.Error(), "--partitions 7") {
+	if _, err := Run(ctx, Config{Kafka: k.opts, FromTopic: src, ToTopic: dst, Partitions: []int32{7}}); err == nil || !strings.Contains(err.Error(), "--from-partitions 7") {
 		t.Errorf("unknown partition: %v", err)
 	}
 }

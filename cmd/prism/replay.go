@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -39,7 +38,7 @@ appended later are not copied) and writes with an idempotent producer, each
 key to its murmur2 partition, in source order.
 
 The range: --from-offset/--to-offset ([from, to), on every partition of
---partitions, default all), or --from-datetime/--to-datetime (RFC 3339,
+--from-partitions, default all), or --from-datetime/--to-datetime (RFC 3339,
 resolved to offsets by the broker's ListOffsets). Filters: --key, --type
 (the prism-type header), --limit. --dry-run reads and counts, writes nothing.
 
@@ -64,11 +63,6 @@ summary printed, exit 0.`,
 				return fmt.Errorf("replay: %w", err)
 			}
 			cfg.Kafka = opts
-			// PRISM_PARTITIONS is also topology's partition count (env.go's
-			// one rule): say so when it narrows the replay.
-			if from := envSource(cmd.Flags().Lookup("partitions")); from != "" {
-				slog.Warn("replay: --partitions taken from the environment", "variable", from, "partitions", f.partitions)
-			}
 			stderr := cmd.ErrOrStderr()
 			var prog *produceProgress
 			verb := "replaying"
@@ -106,7 +100,7 @@ summary printed, exit 0.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.from, "from-topic", "", "topic to read (required)")
 	fl.StringVar(&f.to, "to-topic", "", "topic to write (required; not --from-topic, not an events topic)")
-	fl.Int32SliceVar(&f.partitions, "partitions", nil, "source partitions to read (repeatable or comma separated; default: all)")
+	fl.Int32SliceVar(&f.partitions, "from-partitions", nil, "source partitions to read (repeatable or comma separated; default: all)")
 	fl.Int64Var(&f.fromOffset, "from-offset", -1, "first offset to copy on each partition (default: the log start)")
 	fl.Int64Var(&f.toOffset, "to-offset", -1, "copy offsets before this one on each partition (default: the end listed at start)")
 	fl.StringVar(&f.fromTime, "from-datetime", "", "RFC 3339 time: start at the first record at or after it")
