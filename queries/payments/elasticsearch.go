@@ -135,6 +135,7 @@ func (r *ElasticsearchReader) Search(ctx context.Context, scope queries.Scope, p
 		"track_total_hits": true,
 	}
 	var res struct {
+		esHead
 		Hits struct {
 			Total struct {
 				Value    int64  `json:"value"`
@@ -241,6 +242,7 @@ func (r *ElasticsearchReader) Analytics(ctx context.Context, p AnalyticsParams) 
 		},
 	}
 	var res struct {
+		esHead
 		Hits struct {
 			Total struct {
 				Value    int64  `json:"value"`
@@ -375,8 +377,23 @@ func (r *ElasticsearchReader) refresh(ctx context.Context) error {
 	return err
 }
 
+// esHead is the part of a search answer that says whether it is whole;
+// every answer type embeds it, so the body is decoded once.
+type esHead struct {
+	TimedOut bool `json:"timed_out"`
+	Shards   struct {
+		Total  int `json:"total"`
+		Failed int `json:"failed"`
+	} `json:"_shards"`
+}
+
+func (h *esHead) head() *esHead { return h }
+
+// esAnswer is a search answer type (it embeds esHead).
+type esAnswer interface{ head() *esHead }
+
 // search runs a search with body on the alias and decodes its answer.
-func (r *ElasticsearchReader) search(ctx context.Context, body esObj, out any) error {
+func (r *ElasticsearchReader) search(ctx context.Context, body esObj, out esAnswer) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return fmt.Errorf("elasticsearch search of %s: encode request: %w", r.alias, err)
@@ -385,22 +402,12 @@ func (r *ElasticsearchReader) search(ctx context.Context, body esObj, out any) e
 	if err != nil {
 		return err
 	}
-	var head struct {
-		TimedOut bool `json:"timed_out"`
-		Shards   struct {
-			Total  int `json:"total"`
-			Failed int `json:"failed"`
-		} `json:"_shards"`
-	}
-	if err := json.Unmarshal(raw, &head); err != nil {
+	if err := json.Unmarshal(raw, out); err != nil {
 		return fmt.Errorf("elasticsearch search of %s: decode answer: %w", r.alias, err)
 	}
 	// A partial answer is no answer: every source must give the whole one.
-	if head.TimedOut || head.Shards.Failed > 0 {
-		return fmt.Errorf("elasticsearch search of %s: partial answer (timed out: %t, %d of %d shards failed)", r.alias, head.TimedOut, head.Shards.Failed, head.Shards.Total)
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("elasticsearch search of %s: decode answer: %w", r.alias, err)
+	if h := out.head(); h.TimedOut || h.Shards.Failed > 0 {
+		return fmt.Errorf("elasticsearch search of %s: partial answer (timed out: %t, %d of %d shards failed)", r.alias, h.TimedOut, h.Shards.Failed, h.Shards.Total)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
@@ -618,5 +619,38 @@ func TestElasticsearchReaderMissingIndex(t *testing.T) {
 	_, err = r.Analytics(ctx, a)
 	if err == nil || errors.Is(err, queries.ErrNotFound) || !strings.Contains(err.Error(), "index_not_found") {
 		t.Errorf("analytics of a missing alias: error %v, want an index_not_found failure", err)
+	}
+}
+
+// TestElasticsearchReaderRefusesAPartialAnswer: an answer that timed out
+// or lost shards is a failure of the source (the router asks the
+// fallback), never a short list. The cluster is played by a test server:
+// a real one cannot be made to lose a shard on demand.
+func TestElasticsearchReaderRefusesAPartialAnswer(t *testing.T) {
+	for name, body := range map[string]string{
+		"timed out":     `{"timed_out":true,"_shards":{"total":1,"failed":0},"hits":{"total":{"value":0,"relation":"eq"},"hits":[]}}`,
+		"shard failure": `{"timed_out":false,"_shards":{"total":2,"failed":1},"hits":{"total":{"value":0,"relation":"eq"},"hits":[]}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("X-Elastic-Product", "Elasticsearch")
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = w.Write([]byte(body))
+			}))
+			defer srv.Close()
+			es, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{srv.URL}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := payments.NewElasticsearchReader(es, nil, topology.Names{Namespace: "partial"}.Aggregate("payments"))
+			p, _ := payments.ParseSearch(nil)
+			if _, err := r.Search(context.Background(), queries.AllOrganizations(), p); err == nil || !strings.Contains(err.Error(), "partial answer") {
+				t.Errorf("search: error %v, want a partial-answer failure", err)
+			}
+			a, _ := payments.ParseAnalytics("org-a", nil, time.Now())
+			if _, err := r.Analytics(context.Background(), a); err == nil || !strings.Contains(err.Error(), "partial answer") {
+				t.Errorf("analytics: error %v, want a partial-answer failure", err)
+			}
+		})
 	}
 }
