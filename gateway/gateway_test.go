@@ -620,7 +620,7 @@ func TestGatewayTimeoutThenStoredAnswer(t *testing.T) {
 func TestGatewayWithoutRedis(t *testing.T) {
 	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
 	t.Cleanup(func() { _ = down.Close() })
-	var logs syncBuffer
+	var logs testkit.LogBuffer
 	e := newEnv(t, down, slog.New(slog.NewTextHandler(&logs, nil)))
 	e.startProcessor(t)
 	body := create("w-1", "p-w", "org-a", "2.00")
@@ -637,23 +637,6 @@ func TestGatewayWithoutRedis(t *testing.T) {
 	if n := strings.Count(logs.String(), "level=WARN msg=\"gateway: idempotency store"); n != 1 {
 		t.Errorf("%d store WARNs, want 1:\n%s", n, logs.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // BenchmarkGatewaySubmit measures one accepted command's round trip

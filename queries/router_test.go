@@ -1,7 +1,6 @@
 package queries
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -62,28 +62,10 @@ func (f *fakeSource) probe(context.Context) error {
 	return f.probeErr
 }
 
-// syncBuffer is a log sink safe for the router's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type routerFixture struct {
 	r    *Router
 	reg  *prometheus.Registry
-	logs *syncBuffer
+	logs *testkit.LogBuffer
 	a, b *fakeSource
 }
 
@@ -91,7 +73,7 @@ type routerFixture struct {
 // choice) and "b"; edit applies to the configuration.
 func newRouterFixture(t *testing.T, edit func(*RouterConfig)) *routerFixture {
 	t.Helper()
-	f := &routerFixture{reg: prometheus.NewRegistry(), logs: &syncBuffer{}, a: &fakeSource{name: "a"}, b: &fakeSource{name: "b"}}
+	f := &routerFixture{reg: prometheus.NewRegistry(), logs: &testkit.LogBuffer{}, a: &fakeSource{name: "a"}, b: &fakeSource{name: "b"}}
 	cfg := RouterConfig{
 		Sources:          []SourceConfig{{Name: "a"}, {Name: "b"}},
 		Timeout:          time.Second,

@@ -5,7 +5,6 @@ package sinks_test
 // turns /healthz 503 with a few log lines, and the sink recovers by itself.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,13 +13,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/sinktest"
@@ -153,7 +152,7 @@ func TestRunnerRetriesAPermanentWriteErrorAfterBackoffMax(t *testing.T) {
 	f := newFixture(t, 1)
 	f.produce(t, sinktest.GenerateStream(sinktest.StreamConfig{Topic: topic, Partitions: 1, Payments: 5, Seed: 9}))
 	tg := &permanentWriteTarget{recTarget: newRecTarget()}
-	var logs syncBuffer
+	var logs testkit.LogBuffer
 	r, err := sinks.NewRunner(sinks.RunnerConfig{
 		KafkaOpts: f.opts, EventsTopic: topic, EventsDLQTopic: dlqTopic, Group: group, Target: tg, Codec: f.codec.Events(),
 		BatchMaxWait: 20 * time.Millisecond, BackoffMin: time.Millisecond, BackoffMax: 500 * time.Millisecond,
@@ -177,24 +176,6 @@ func TestRunnerRetriesAPermanentWriteErrorAfterBackoffMax(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the runner's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestRunnerReportsKafkaUnreachableAndRecovers(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -212,7 +193,7 @@ func TestRunnerReportsKafkaUnreachableAndRecovers(t *testing.T) {
 	c := cluster()
 	addr := c.ListenAddrs()[0]
 	tg := newRecTarget()
-	var logs syncBuffer
+	var logs testkit.LogBuffer
 	r, err := sinks.NewRunner(sinks.RunnerConfig{
 		// A logger for franz-go's own lines, as cmd/prism gives: the runner
 		// keeps them at debug (they repeat on every failed dial).

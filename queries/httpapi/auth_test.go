@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/queries"
 	"github.com/prism-cqrs/prism/queries/httpapi"
 )
@@ -94,7 +95,7 @@ func TestTokensFileReadableByOthersWarns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &syncBuffer{}
+	log := &testkit.LogBuffer{}
 	reg := prometheus.NewRegistry()
 	_, err = httpapi.New(httpapi.Config{Bus: queries.NewBus(), Endpoints: paymentEndpoints(t), Tokens: tokens,
 		Gatherer: reg, Registerer: reg, Logger: slog.New(slog.NewTextHandler(log, nil))})

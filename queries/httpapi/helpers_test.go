@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/prism-cqrs/prism/internal/openapicheck"
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/queries"
 	"github.com/prism-cqrs/prism/queries/httpapi"
 	"github.com/prism-cqrs/prism/queries/payments"
@@ -29,24 +30,6 @@ const (
 	tokenAB  = "token-of-a-and-b" // org-a, org-b
 	tokenOps = "token-of-ops"     // every organization
 )
-
-// syncBuffer is a log destination safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // fakeHandler answers one query type with what the test sets and records
 // the queries it got.
@@ -130,7 +113,7 @@ type env struct {
 	check    *openapicheck.Checker
 	handlers map[string]*fakeHandler
 	gateway  *fakeGateway
-	log      *syncBuffer
+	log      *testkit.LogBuffer
 	registry *prometheus.Registry
 }
 
@@ -171,7 +154,7 @@ func paymentEndpoints(t *testing.T) []queries.Endpoint {
 func newEnv(t *testing.T, change func(*httpapi.Config)) *env {
 	t.Helper()
 	e := &env{handlers: map[string]*fakeHandler{}, gateway: &fakeGateway{status: 200, answer: []byte(`{}`)},
-		log: &syncBuffer{}, registry: prometheus.NewRegistry()}
+		log: &testkit.LogBuffer{}, registry: prometheus.NewRegistry()}
 	bus := queries.NewBus()
 	for _, typ := range []string{payments.TypeByID, payments.TypeSearch, payments.TypeStatistics, payments.TypeAnalytics, payments.TypeTimeline} {
 		h := &fakeHandler{answer: queries.Answer{JSON: []byte(`{}`), Source: "postgres"}}
