@@ -84,8 +84,15 @@ func startQueryService(ctx context.Context, g *globals, f *serveFlags, tokens *h
 	}
 	rdb := goredis.NewClient(ropts)
 	s.closers = append(s.closers, func() { _ = rdb.Close() })
+	// Queries reach Elasticsearch concurrently: keep as many idle
+	// connections as the server has busy ones (net/http keeps 2 per host,
+	// so every burst opened and closed connections: TIME_WAIT by thousands
+	// under load, docs/queries.md "Performance").
+	esTransport := http.DefaultTransport.(*http.Transport).Clone()
+	esTransport.MaxIdleConnsPerHost = 64
 	es, err := elasticsearch.NewClient(elasticsearch.Config{
 		Addresses: kafkaconn.SplitList(g.elasticsearchURL), Username: g.elasticUser, Password: g.elasticPassword,
+		Transport: esTransport,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("--elasticsearch-url: %w", err)
