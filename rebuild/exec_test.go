@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -296,20 +297,11 @@ func TestExecutorRefusesLiveMembers(t *testing.T) {
 
 func containsAll(s string, parts ...string) bool {
 	for _, p := range parts {
-		if !slices.ContainsFunc([]string{s}, func(x string) bool { return len(x) >= len(p) && contains(x, p) }) {
+		if !strings.Contains(s, p) {
 			return false
 		}
 	}
 	return true
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }
 
 // TestExecutorSideBySide: version 2 is built chasing the live version's
