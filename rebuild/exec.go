@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/records"
@@ -479,6 +480,9 @@ func LiveMembers(ctx context.Context, admin *kadm.Client, group string) ([]strin
 	}
 	g, ok := dg[group]
 	if !ok {
+		return nil, nil
+	}
+	if errors.Is(g.Err, kerr.GroupIDNotFound) {
 		return nil, nil
 	}
 	if g.Err != nil {
