@@ -289,50 +289,103 @@ func httpGet(ctx context.Context, c *http.Client, url, token string) (int, http.
 // --keep-old keeps the previous table in a schema of its own.
 func TestRebuildSideBySidePostgres(t *testing.T) {
 	e := newRebuildEnv(t, 3)
+	e.sideBySidePostgres(t, "postgres", "payments", func(srv *serveProc, pool *pgxpool.Pool) func(ctx context.Context, i int) error {
+		want, live, ids := e.orgTotals(), e.x.live(), e.livePaymentIDs(nil)
+		table := e.table("payments")
+		return func(ctx context.Context, i int) error {
+			if i%2 == 0 {
+				id := ids[(i*7919)%len(ids)]
+				st, h, body, err := httpGet(ctx, srv.client, srv.base+"/v1/payments/"+id, "tok-all")
+				if err != nil {
+					return err
+				}
+				var p payments.Payment
+				w := live[id]
+				if st != http.StatusOK || h.Get("X-Prism-Source") != payments.SourcePostgres || json.Unmarshal(body, &p) != nil {
+					return fmt.Errorf("GET /v1/payments/%s: %d source %q %s", id, st, h.Get("X-Prism-Source"), clipBody(body))
+				}
+				if p.AmountMinor != w.AmountMinor || p.Status != string(w.Status) || p.Version != w.Version {
+					return fmt.Errorf("GET /v1/payments/%s: %s, want amount %d status %s version %d", id, clipBody(body), w.AmountMinor, w.Status, w.Version)
+				}
+				return nil
+			}
+			org := stableOrgs[i%len(stableOrgs)]
+			var n, sum int64
+			if err := pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(amount_minor), 0)::bigint FROM `+table+` WHERE organization_id = $1`, org).Scan(&n, &sum); err != nil {
+				return fmt.Errorf("count %s: %w", org, err)
+			}
+			if [2]int64{n, sum} != want[org] {
+				return fmt.Errorf("count %s: %d payments of %d, want %v", org, n, sum, want[org])
+			}
+			return nil
+		}
+	})
+}
+
+// TestRebuildSideBySideReadModels is TestRebuildSideBySidePostgres for the
+// readmodels sink: readers ask `prism serve` for statistics (answered by
+// the read models' payment_summary) and sum payment_summary directly; the
+// summary table changes once; at the end every read model equals the
+// expectation (checkReadModels).
+func TestRebuildSideBySideReadModels(t *testing.T) {
+	e := newRebuildEnv(t, 3)
+	e.sideBySidePostgres(t, "readmodels", "payment_summary", func(srv *serveProc, pool *pgxpool.Pool) func(ctx context.Context, i int) error {
+		want := e.orgTotals()
+		table := e.table("payment_summary")
+		return func(ctx context.Context, i int) error {
+			org := stableOrgs[i%len(stableOrgs)]
+			if i%2 == 0 {
+				path := "/v1/organizations/" + org + "/statistics"
+				st, h, body, err := httpGet(ctx, srv.client, srv.base+path, "tok-all")
+				if err != nil {
+					return err
+				}
+				var a payments.StatisticsAnswer
+				if st != http.StatusOK || h.Get("X-Prism-Source") != payments.SourceReadModels || json.Unmarshal(body, &a) != nil {
+					return fmt.Errorf("GET %s: %d source %q %s", path, st, h.Get("X-Prism-Source"), clipBody(body))
+				}
+				var sum int64
+				for _, s := range a.ByStatus {
+					sum += s.TotalMinor
+				}
+				if a.Count != want[org][0] || sum != want[org][1] {
+					return fmt.Errorf("GET %s: count %d sum %d, want %v", path, a.Count, sum, want[org])
+				}
+				return nil
+			}
+			var n, sum int64
+			if err := pool.QueryRow(ctx, `SELECT coalesce(sum(count), 0)::bigint, coalesce(sum(total_amount_minor), 0)::bigint FROM `+table+` WHERE organization_id = $1`, org).Scan(&n, &sum); err != nil {
+				return fmt.Errorf("sum the summary of %s: %w", org, err)
+			}
+			if [2]int64{n, sum} != want[org] {
+				return fmt.Errorf("summary of %s: %d payments of %d, want %v", org, n, sum, want[org])
+			}
+			return nil
+		}
+	})
+}
+
+// sideBySidePostgres runs a side-by-side rebuild of sink (postgres or
+// readmodels) while the readers read returns (built once the stable batch
+// is applied) run with `prism serve` and a pool of their own, and commands
+// flow; sampled is the table whose oid tells the version serving. Then it
+// checks the switch, the old table dropped, the content, and a second
+// rebuild with --keep-old.
+func (e *rebuildEnv) sideBySidePostgres(t *testing.T, sink, sampled string, read func(srv *serveProc, pool *pgxpool.Pool) func(ctx context.Context, i int) error) {
 	ctx := testkit.Context(t, 3*time.Minute)
 	e.dropVersionSchemasAtCleanup()
-	e.startSinks("postgres")
+	e.startSinks(sink)
 	e.produceCommands(ctx, e.commands(500, ""))
-	e.waitSinks(time.Minute, "postgres")
-	want := e.orgTotals()
-	live := e.x.live()
-	ids := e.livePaymentIDs(nil)
-	flowing := e.commands(3000, flowOrg)
+	e.waitSinks(time.Minute, sink)
 	srv := e.startServe("serve", serveTokens{"tok-all": "*"}, "--cache-ttl", "1ns")
 	readPool, err := pgxpool.New(ctx, e.pgURL) // statements prepared and cached per connection
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer readPool.Close()
-	table := e.table("payments")
-
-	read := func(ctx context.Context, i int) error {
-		if i%2 == 0 {
-			id := ids[(i*7919)%len(ids)]
-			st, h, body, err := httpGet(ctx, srv.client, srv.base+"/v1/payments/"+id, "tok-all")
-			if err != nil {
-				return err
-			}
-			var p payments.Payment
-			w := live[id]
-			if st != http.StatusOK || h.Get("X-Prism-Source") != payments.SourcePostgres || json.Unmarshal(body, &p) != nil {
-				return fmt.Errorf("GET /v1/payments/%s: %d source %q %s", id, st, h.Get("X-Prism-Source"), clipBody(body))
-			}
-			if p.AmountMinor != w.AmountMinor || p.Status != string(w.Status) || p.Version != w.Version {
-				return fmt.Errorf("GET /v1/payments/%s: %s, want amount %d status %s version %d", id, clipBody(body), w.AmountMinor, w.Status, w.Version)
-			}
-			return nil
-		}
-		org := stableOrgs[i%len(stableOrgs)]
-		var n, sum int64
-		if err := readPool.QueryRow(ctx, `SELECT count(*), coalesce(sum(amount_minor), 0)::bigint FROM `+table+` WHERE organization_id = $1`, org).Scan(&n, &sum); err != nil {
-			return fmt.Errorf("count %s: %w", org, err)
-		}
-		if [2]int64{n, sum} != want[org] {
-			return fmt.Errorf("count %s: %d payments of %d, want %v", org, n, sum, want[org])
-		}
-		return nil
-	}
+	reader := read(srv, readPool)
+	flowing := e.commands(3000, flowOrg)
+	table := e.table(sampled)
 	sample := func(ctx context.Context) (string, error) {
 		var oid uint32
 		err := e.pool.QueryRow(ctx, `SELECT to_regclass($1)::oid`, table).Scan(&oid)
@@ -340,11 +393,11 @@ func TestRebuildSideBySidePostgres(t *testing.T) {
 	}
 
 	release, wait := e.flow(ctx, flowing)
-	rd := startReaders(ctx, 4, read, sample)
+	rd := startReaders(ctx, 4, reader, sample)
 	time.Sleep(time.Second)
-	e.mustRebuild(ctx, "postgres", "--aggregate", "payments", "--side-by-side", "--execute")
+	e.mustRebuild(ctx, sink, "--aggregate", "payments", "--side-by-side", "--execute")
 	time.Sleep(time.Second)
-	seen := rd.stop(t, "postgres side by side")
+	seen := rd.stop(t, sink+" side by side")
 	release()
 	if err := wait(); err != nil {
 		t.Fatal(err)
@@ -352,19 +405,19 @@ func TestRebuildSideBySidePostgres(t *testing.T) {
 	if len(seen) > 0 {
 		e.requireTable(ctx, seen[0], false)
 	}
-	e.waitSinks(2*time.Minute, "postgres")
+	e.waitSinks(2*time.Minute, sink)
 
 	// --keep-old: the table serving before stays, in another schema.
 	before, err := sample(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.mustRebuild(ctx, "postgres", "--aggregate", "payments", "--side-by-side", "--keep-old", "--execute")
+	e.mustRebuild(ctx, sink, "--aggregate", "payments", "--side-by-side", "--keep-old", "--execute")
 	if after, err := sample(ctx); err != nil || after == before {
-		t.Errorf("after the rebuild with --keep-old the payments table is %s (%v), want a new one (was %s)", after, err, before)
+		t.Errorf("after the rebuild with --keep-old %s is %s (%v), want a new table (was %s)", sampled, after, err, before)
 	}
 	e.requireTable(ctx, before, true)
-	e.requireEqual(ctx, "postgres", "after the rebuild with --keep-old")
+	e.requireEqual(ctx, sink, "after the rebuild with --keep-old")
 	srv.stop(t)
 }
 
@@ -380,9 +433,9 @@ func (e *rebuildEnv) requireTable(ctx context.Context, oid string, exists bool) 
 	}
 	switch {
 	case found != exists:
-		e.t.Errorf("the old payments table (oid %s): exists %v, want %v", oid, found, exists)
+		e.t.Errorf("the old table (oid %s): exists %v, want %v", oid, found, exists)
 	case found && schema == e.schema:
-		e.t.Errorf("the old payments table (oid %s) is still in the live schema %s", oid, schema)
+		e.t.Errorf("the old table (oid %s) is still in the live schema %s", oid, schema)
 	}
 }
 
