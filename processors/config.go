@@ -1,6 +1,8 @@
 package processors
 
 import (
+	"go.opentelemetry.io/otel/trace"
+
 	"cmp"
 	"errors"
 	"fmt"
@@ -112,8 +114,11 @@ type EngineConfig struct {
 	// (middleware.go): validation, authorization (Call.Reject), tracing,
 	// metrics of your own.
 	Middleware []Middleware
-	Logger     *slog.Logger          // nil: slog.Default()
-	Metrics    prometheus.Registerer // nil: metrics are kept but not registered
+	// Tracer continues the traces commands carry (TracingMiddleware);
+	// nil records no span but still carries trace context to the events.
+	Tracer  trace.Tracer
+	Logger  *slog.Logger          // nil: slog.Default()
+	Metrics prometheus.Registerer // nil: metrics are kept but not registered
 	// Now stamps each command's processing time (nil: time.Now). It is
 	// called from HandleWorkers goroutines at once.
 	Now func() time.Time

@@ -1,6 +1,12 @@
 package processors
 
 import (
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/prism-cqrs/prism/tracing"
+
 	"context"
 	"errors"
 	"log/slog"
@@ -63,7 +69,7 @@ type Middleware func(next Handler) Handler
 func (e *Engine) chain() Handler {
 	agg := e.cfg.Aggregate
 	h := Handler(func(_ context.Context, c Call) Outcome { return agg.Handle(c.State, c.Command, c.Now) })
-	mws := append([]Middleware{LoggingMiddleware(e.cfg.Logger), e.m.handleMiddleware()}, e.cfg.Middleware...)
+	mws := append([]Middleware{TracingMiddleware(e.cfg.Tracer), LoggingMiddleware(e.cfg.Logger), e.m.handleMiddleware()}, e.cfg.Middleware...)
 	for i := len(mws) - 1; i >= 0; i-- {
 		h = mws[i](h)
 	}
@@ -116,6 +122,41 @@ func (m *metrics) handleMiddleware() Middleware {
 			start := time.Now()
 			out := next(ctx, c)
 			m.handleSeconds.Observe(time.Since(start).Seconds())
+			return out
+		}
+	}
+}
+
+// TracingMiddleware continues the trace a command's record carries (its
+// traceparent header, package tracing): a consumer span per command,
+// child of the producer's, and the trace context written into the
+// headers of the command's events and result, so that each sink's write
+// joins the same trace. A command without trace context gets no span (a
+// trace per command is the producer's choice, not the processor's). A nil
+// tracer records nothing but still carries the context on.
+func TracingMiddleware(tracer trace.Tracer) Middleware {
+	if tracer == nil {
+		tracer = noop.NewTracerProvider().Tracer(tracing.InstrumentationName)
+	}
+	return func(next Handler) Handler {
+		return func(ctx context.Context, c Call) Outcome {
+			if !tracing.HasContext(c.Record.Headers) {
+				return next(ctx, c)
+			}
+			ctx, span := tracer.Start(tracing.Extract(ctx, c.Record.Headers), "prism.process "+c.Record.Topic,
+				trace.WithSpanKind(trace.SpanKindConsumer),
+				trace.WithAttributes(attribute.String("messaging.system", "kafka"),
+					attribute.String("messaging.source.name", c.Record.Topic),
+					attribute.Int("messaging.source.partition.id", int(c.Record.Partition)),
+					attribute.Int64("messaging.kafka.offset", c.Record.Offset),
+					attribute.String("prism.aggregate_id", string(c.Record.Key))))
+			defer span.End()
+			out := next(ctx, c)
+			span.SetAttributes(attribute.String("prism.outcome", out.Label), attribute.Int("prism.events", len(out.Events)))
+			for i := range out.Events {
+				out.Events[i].Headers = tracing.Inject(ctx, out.Events[i].Headers)
+			}
+			out.Result.Headers = tracing.Inject(ctx, out.Result.Headers)
 			return out
 		}
 	}

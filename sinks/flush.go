@@ -169,8 +169,10 @@ func (r *Runner) writeBatch(ctx context.Context, st *flushState) error {
 	start := time.Now()
 	var rejected []Rejected
 	if len(events) > 0 {
+		spans := r.startWriteSpans(ctx, events)
 		var err error
 		rejected, err = r.cfg.Target.Write(actx, r.cfg.EventsTopic, events)
+		endWriteSpans(spans, len(events), err)
 		if err != nil {
 			st.dlq = nil
 			return fmt.Errorf("write batch of %d events: %w", len(events), err)
