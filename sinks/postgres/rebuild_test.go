@@ -235,6 +235,10 @@ func TestRebuildStoreVersionsTargetsClearDrop(t *testing.T) {
 		t.Fatalf("Switch with projections on the postgres sink: %v, want ErrNoSuchProjection", err)
 	}
 
+	if err := st.Switch(ctx, rebuild.Switch{Topic: rbTopic, From: 3, To: 2,
+		CatchUp: func(context.Context, map[int32]int64) error { return nil }}); err == nil || !strings.Contains(err.Error(), "version 1 is current") {
+		t.Fatalf("Switch from a version that is not current: %v, want a refusal", err)
+	}
 	if err := st.Drop(ctx, 1); err == nil {
 		t.Fatal("Drop of the current version succeeded")
 	}
@@ -465,6 +469,13 @@ func TestRebuildSwitchReadersSeeOneCompleteVersionThenTheOther(t *testing.T) {
 	if err := st.Drop(ctx, 2); err == nil {
 		t.Fatal("Drop of the current version 2 succeeded")
 	}
+	// A sink started after the switch sets up on the moved table and
+	// finds everything applied.
+	restarted := openV(t, ctx, st, 2)
+	if err := writeAll(ctx, restarted, evs, 100); err != nil {
+		t.Fatal(err)
+	}
+	checkPayments(t, ctx, s.pool, s.schema, want)
 }
 
 func TestRebuildSwitchWhileTheLiveSinkWritesKeepOld(t *testing.T) {

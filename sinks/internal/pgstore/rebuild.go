@@ -479,7 +479,8 @@ func (s *Store) Drop(ctx context.Context, v int) error {
 //  3. per table (sw.Projections' only, when set), ALTER TABLE ... SET
 //     SCHEMA: the live one into a scratch schema, To's into the live
 //     schema, the old one into To's schema;
-//  4. record To as current in <schema>.store_versions;
+//  4. record To as current in <schema>.store_versions (and, for a whole
+//     switch, To's schema_migrations rows in the live schema's);
 //  5. KeepOld: To's schema (its offsets are the frozen ones, those of the
 //     old tables) is renamed to From's version schema; else dropped.
 //
@@ -547,6 +548,14 @@ func (s *Store) Switch(ctx context.Context, sw rebuild.Switch) error {
 		}
 		if err := s.move(ctx, tx, tables, toSchema, fromSchema); err != nil {
 			return err
+		}
+		if sw.Projections == nil {
+			// The migrations To's tables went through, recorded live too
+			// (a live Setup must not run them again on the moved tables).
+			if _, err := tx.Exec(ctx, `INSERT INTO `+Table(s.schema, "schema_migrations")+` (component, version, name, applied_at)
+				SELECT component, version, name, applied_at FROM `+Table(toSchema, "schema_migrations")+` ON CONFLICT DO NOTHING`); err != nil {
+				return fmt.Errorf("record version %d's migrations: %w", sw.To, err)
+			}
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO `+Table(s.schema, versionsTable)+` (sink, aggregate, version) VALUES ($1, $2, $3)
 			ON CONFLICT (sink, aggregate) DO UPDATE SET version = EXCLUDED.version, switched_at = now()`,
