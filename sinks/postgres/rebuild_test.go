@@ -227,6 +227,14 @@ func TestRebuildStoreVersionsTargetsClearDrop(t *testing.T) {
 	}
 	checkPayments(t, ctx, s.pool, v2Schema, map[string]schemas.Payment{})
 	checkOffsets(t, ctx, st, 2, map[int32]int64{})
+	// A version never set up: nothing to clear, no offsets, nothing created.
+	if err := st.Clear(ctx, 3, rbTopic, nil); err != nil {
+		t.Fatalf("Clear of a missing version: %v", err)
+	}
+	checkOffsets(t, ctx, st, 3, map[int32]int64{})
+	if schemaExists(t, ctx, s.pool, s.schema+"_r3_postgres_payments") {
+		t.Fatal("Clear created the missing version's schema")
+	}
 	if err := st.Clear(ctx, 1, rbTopic, []string{"payments"}); !errors.Is(err, rebuild.ErrNoSuchProjection) {
 		t.Fatalf("Clear with projections on the postgres sink: %v, want ErrNoSuchProjection", err)
 	}
