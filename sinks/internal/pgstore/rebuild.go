@@ -116,9 +116,6 @@ func NewStore(sc StoreConfig) (*Store, error) {
 // Sink implements rebuild.Store.
 func (s *Store) Sink() string { return s.sc.Sink }
 
-// Pool is the store's pool (for the sinks' own Forget).
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
 // Close implements rebuild.Store.
 func (s *Store) Close() error {
 	s.pool.Close()
