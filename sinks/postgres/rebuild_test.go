@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,6 +19,7 @@ import (
 	"github.com/prism-cqrs/prism/rebuild"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/internal/pgstore"
+	"github.com/prism-cqrs/prism/sinks/internal/pgtest"
 	"github.com/prism-cqrs/prism/sinks/postgres"
 	"github.com/prism-cqrs/prism/sinks/sinktest"
 	"github.com/prism-cqrs/prism/topology"
@@ -416,9 +416,10 @@ func TestRebuildSwitchReadersSeeOneCompleteVersionThenTheOther(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	type result struct {
-		reads       int
-		sawOld, new bool
-		err         error
+		reads          int
+		sawOld, sawNew atomic.Bool
+		ended          atomic.Bool
+		err            error
 	}
 	results := make([]result, 3)
 	var wg sync.WaitGroup
@@ -427,15 +428,16 @@ func TestRebuildSwitchReadersSeeOneCompleteVersionThenTheOther(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			r := &results[i]
+			defer r.ended.Store(true)
 			r.reads, r.err = reader(ctx, s.pool, sql, stop, func(n, sum int64) error {
 				switch {
 				case n == oldN && sum == oldSum:
-					if r.new {
+					if r.sawNew.Load() {
 						return errors.New("version 1 again after version 2")
 					}
-					r.sawOld = true
+					r.sawOld.Store(true)
 				case n == newN && sum == newSum:
-					r.new = true
+					r.sawNew.Store(true)
 				default:
 					return fmt.Errorf("%d rows summing %d: neither version 1 (%d, %d) nor version 2 (%d, %d)", n, sum, oldN, oldSum, newN, newSum)
 				}
@@ -443,25 +445,35 @@ func TestRebuildSwitchReadersSeeOneCompleteVersionThenTheOther(t *testing.T) {
 			})
 		}()
 	}
-	time.Sleep(100 * time.Millisecond)
+	every := func(f func(r *result) bool) func() bool {
+		return func() bool {
+			for i := range results {
+				if !f(&results[i]) && !results[i].ended.Load() {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	pgtest.WaitFor(t, "every reader read version 1", every(func(r *result) bool { return r.sawOld.Load() }))
 	var until map[int32]int64
 	err = st.Switch(ctx, rebuild.Switch{Topic: rbTopic, From: 1, To: 2, CatchUp: func(ctx context.Context, u map[int32]int64) error {
 		until = u
-		time.Sleep(50 * time.Millisecond) // readers go on meanwhile
 		return writeAll(ctx, v2, between(evs, endOffsets(half), u), 100)
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
+	pgtest.WaitFor(t, "every reader read version 2", every(func(r *result) bool { return r.sawNew.Load() }))
 	close(stop)
 	wg.Wait()
-	for i, r := range results {
+	for i := range results {
+		r := &results[i]
 		if r.err != nil {
 			t.Errorf("reader %d: %v", i, r.err)
 		}
-		if !r.sawOld || !r.new {
-			t.Errorf("reader %d: %d reads, saw version 1 %v, version 2 %v; want both", i, r.reads, r.sawOld, r.new)
+		if !r.sawOld.Load() || !r.sawNew.Load() {
+			t.Errorf("reader %d: %d reads, saw version 1 %v, version 2 %v; want both", i, r.reads, r.sawOld.Load(), r.sawNew.Load())
 		}
 	}
 	if !maps.Equal(until, endOffsets(evs)) {
@@ -511,39 +523,22 @@ func TestRebuildSwitchWhileTheLiveSinkWritesKeepOld(t *testing.T) {
 	// The live sink keeps writing small batches; a reader queries the live
 	// table by name; the switch comes while both run.
 	var (
-		written  atomic.Int64
-		writeErr error
-		readErr  error
-		reads    int
+		readErr error
+		reads   int
 	)
 	stop := make(chan struct{})
-	writing := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		defer close(writing)
-		for len(rest) > 0 {
-			b := rest[:min(10, len(rest))]
-			rest = rest[len(b):]
-			if _, err := live.Write(ctx, rbTopic, b); err != nil {
-				writeErr = err
-				return
-			}
-			written.Add(int64(len(b)))
-			time.Sleep(2 * time.Millisecond)
-		}
-	}()
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		reads, readErr = reader(ctx, s.pool, `SELECT count(*), coalesce(sum(version), 0) FROM `+pgstore.Table(s.schema, "payments"), stop,
 			func(int64, int64) error { return nil })
 	}()
-	for written.Load() < 100 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	ls := pgtest.RunLiveSink(ctx, live, rbTopic, rest)
+	<-ls.Started
 	var until map[int32]int64
 	err = st.Switch(ctx, rebuild.Switch{Topic: rbTopic, From: 1, To: 2, KeepOld: true, CatchUp: func(ctx context.Context, u map[int32]int64) error {
+		ls.CatchingUp()
 		until = u
 		have, err := st.LiveOffsets(ctx, 2, rbTopic)
 		if err != nil {
@@ -551,14 +546,15 @@ func TestRebuildSwitchWhileTheLiveSinkWritesKeepOld(t *testing.T) {
 		}
 		return writeAll(ctx, v2, between(evs, have, u), 50)
 	}})
+	ls.Switched()
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-writing
+	<-ls.Done
 	close(stop)
 	wg.Wait()
-	if writeErr != nil {
-		t.Fatalf("the live sink: %v", writeErr)
+	if ls.Err != nil {
+		t.Fatalf("the live sink: %v", ls.Err)
 	}
 	if readErr != nil || reads == 0 {
 		t.Fatalf("the reader: %d reads, %v", reads, readErr)

@@ -6,9 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -367,28 +365,12 @@ func TestRebuildSwitchWhileTheLiveSinkWritesAndReadersRead(t *testing.T) {
 	}
 
 	var (
-		written          atomic.Int64
-		writeErr         error
-		readErrs         [2]error
-		reads            [2]int
-		stop, writerDone = make(chan struct{}), make(chan struct{})
-		wg               sync.WaitGroup
+		readErrs [2]error
+		reads    [2]int
+		stop     = make(chan struct{})
+		wg       sync.WaitGroup
 	)
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		defer close(writerDone)
-		for len(rest) > 0 {
-			b := rest[:min(10, len(rest))]
-			rest = rest[len(b):]
-			if _, err := live.Write(ctx, rbTopic, b); err != nil {
-				writeErr = err
-				return
-			}
-			written.Add(int64(len(b)))
-			time.Sleep(2 * time.Millisecond)
-		}
-	}()
+	wg.Add(2)
 	for i, read := range []func() error{
 		func() error { _, err := payment.ReadSummary(ctx, s.pool, s.schema); return err },
 		func() error { _, err := payment.ReadDaily(ctx, s.pool, s.schema); return err },
@@ -409,11 +391,11 @@ func TestRebuildSwitchWhileTheLiveSinkWritesAndReadersRead(t *testing.T) {
 			}
 		}()
 	}
-	for written.Load() < 100 {
-		time.Sleep(5 * time.Millisecond)
-	}
+	ls := pgtest.RunLiveSink(ctx, live, rbTopic, rest)
+	<-ls.Started
 	var until map[int32]int64
 	err = st.Switch(ctx, rebuild.Switch{Topic: rbTopic, From: 1, To: 2, CatchUp: func(ctx context.Context, u map[int32]int64) error {
+		ls.CatchingUp()
 		until = u
 		have, err := st.LiveOffsets(ctx, 2, rbTopic)
 		if err != nil {
@@ -421,14 +403,15 @@ func TestRebuildSwitchWhileTheLiveSinkWritesAndReadersRead(t *testing.T) {
 		}
 		return writeAll(ctx, v2, between(evs, have, u), 50)
 	}})
+	ls.Switched()
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-writerDone
+	<-ls.Done
 	close(stop)
 	wg.Wait()
-	if writeErr != nil {
-		t.Fatalf("the live sink: %v", writeErr)
+	if ls.Err != nil {
+		t.Fatalf("the live sink: %v", ls.Err)
 	}
 	for i := range reads {
 		if readErrs[i] != nil || reads[i] == 0 {
