@@ -107,8 +107,13 @@ type EngineConfig struct {
 	HandleWorkers int
 
 	Aggregate Aggregate
-	Logger    *slog.Logger          // nil: slog.Default()
-	Metrics   prometheus.Registerer // nil: metrics are kept but not registered
+	// Middleware wraps the aggregate's Handle, in order (the first is the
+	// outermost), inside Prism's own logging and timing middleware
+	// (middleware.go): validation, authorization (Call.Reject), tracing,
+	// metrics of your own.
+	Middleware []Middleware
+	Logger     *slog.Logger          // nil: slog.Default()
+	Metrics    prometheus.Registerer // nil: metrics are kept but not registered
 	// Now stamps each command's processing time (nil: time.Now). It is
 	// called from HandleWorkers goroutines at once.
 	Now func() time.Time

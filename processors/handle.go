@@ -139,7 +139,7 @@ func (e *Engine) handlePartition(ctx context.Context, sess *kgo.GroupTransactSes
 		if !ok {
 			state = st.states[key]
 		}
-		out, err := e.safeHandle(state, cmd)
+		out, err := e.safeHandle(ctx, e.call(r, state, cmd))
 		if err != nil {
 			e.toDLQ(ctx, sess, r, "handle", "panic", err, promise)
 			t.dlq++
@@ -161,15 +161,16 @@ func (e *Engine) handlePartition(ctx context.Context, sess *kgo.GroupTransactSes
 	return changed, t
 }
 
-// safeHandle calls Aggregate.Handle, turning a panic into an error so that
-// one poisonous command goes to the DLQ instead of stopping its partition.
-func (e *Engine) safeHandle(state State, cmd Command) (out Outcome, err error) {
+// safeHandle runs the handler chain (middleware.go), turning a panic into
+// an error so that one poisonous command goes to the DLQ instead of
+// stopping its partition.
+func (e *Engine) safeHandle(ctx context.Context, c Call) (out Outcome, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("aggregate panicked: %v", r)
 		}
 	}()
-	return e.cfg.Aggregate.Handle(state, cmd, e.cfg.Now()), nil
+	return e.handler(ctx, c), nil
 }
 
 func (e *Engine) toDLQ(ctx context.Context, sess *kgo.GroupTransactSession, r *kgo.Record, stage, class string, err error, promise func(*kgo.Record, error)) {
