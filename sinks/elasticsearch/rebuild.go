@@ -72,21 +72,22 @@ func (s *Store) version(index string, clearing bool) (int, bool) {
 	return v, err == nil
 }
 
-// current returns the current version and whether the alias exists.
-func (s *Store) current(ctx context.Context) (int, bool, error) {
+// current returns the current version and the index the alias points at
+// ("" when there is no alias).
+func (s *Store) current(ctx context.Context) (int, string, error) {
 	index, err := s.admin.aliasIndex(ctx)
 	if err != nil {
-		return 0, false, err
+		return 0, "", err
 	}
 	if index == "" {
-		return s.cfg.IndexVersion, false, nil
+		return s.cfg.IndexVersion, "", nil
 	}
 	// An interrupted Clear leaves the alias on the clearing index.
 	v, ok := s.version(index, true)
 	if !ok {
-		return 0, true, fmt.Errorf("elasticsearch: alias %s points at %s, not a version <alias>-v<N>", s.admin.alias, index)
+		return 0, index, fmt.Errorf("elasticsearch: alias %s points at %s, not a version <alias>-v<N>", s.admin.alias, index)
 	}
-	return v, true, nil
+	return v, index, nil
 }
 
 // Current returns the version of the index the alias points at
@@ -166,17 +167,13 @@ func (s *Store) Clear(ctx context.Context, v int, topic string, projections []st
 	if projections != nil {
 		return fmt.Errorf("elasticsearch: clear projections %v: %w (the elasticsearch sink has none)", projections, rebuild.ErrNoSuchProjection)
 	}
-	cur, hasAlias, err := s.current(ctx)
+	cur, on, err := s.current(ctx)
 	if err != nil {
 		return err
 	}
 	index, t := s.index(v), s.admin
 	switch {
-	case v == cur && hasAlias:
-		on, err := t.aliasIndex(ctx)
-		if err != nil {
-			return err
-		}
+	case v == cur && on != "":
 		tmp := s.clearing(v)
 		if on == index {
 			if err := s.deleteIndices(ctx, tmp); err != nil {
@@ -305,12 +302,12 @@ func (s *Store) Switch(ctx context.Context, sw rebuild.Switch) error {
 	if err := s.refresh(ctx, to); err != nil {
 		return fmt.Errorf("elasticsearch: switch to %s: %w", to, err)
 	}
-	_, hasAlias, err := s.current(ctx)
+	_, on, err := s.current(ctx)
 	if err != nil {
 		return err
 	}
 	actions := []map[string]any{action("add", to, t.alias, false)}
-	if hasAlias {
+	if on != "" {
 		actions = []map[string]any{action("remove", from, t.alias, true), actions[0]}
 	}
 	if err := s.aliases(ctx, "switch alias "+t.alias+" from "+from+" to "+to, actions...); err != nil {
