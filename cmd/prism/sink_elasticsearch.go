@@ -16,7 +16,7 @@ func init() {
 	registerSink(sinkSpec{name: elasticsearch.Name, flags: func(fl *pflag.FlagSet) sinkCtors {
 		var indexVersion, shards, replicas int
 		var gcDeletes, timeout time.Duration
-		fl.IntVar(&indexVersion, "elasticsearch-index-version", elasticsearch.DefaultIndexVersion, "elasticsearch sink: version of the index written, <alias>-v<N>")
+		fl.IntVar(&indexVersion, "elasticsearch-index-version", elasticsearch.DefaultIndexVersion, "elasticsearch sink: version of the index <alias>-v<N> created with the alias when there is no alias yet (the sink writes through the alias, whatever version it points at)")
 		fl.IntVar(&shards, "elasticsearch-shards", elasticsearch.DefaultShards, "elasticsearch sink: primary shards of a new index")
 		fl.IntVar(&replicas, "elasticsearch-replicas", elasticsearch.DefaultReplicas, "elasticsearch sink: replicas of a new index")
 		fl.DurationVar(&gcDeletes, "elasticsearch-gc-deletes", elasticsearch.DefaultGCDeletes, "elasticsearch sink: index.gc_deletes of a new index, how long a deleted document's version is remembered")
