@@ -53,11 +53,11 @@ type CollectorConfig struct {
 // and prism_lag_up is 0; the error is logged. Concurrent scrapes wait for
 // one another: each measures the cluster once.
 type Collector struct {
-	cfg  CollectorConfig
-	ctx  context.Context
-	mu   sync.Mutex
-	lag  *prometheus.Desc
-	up   *prometheus.Desc
+	cfg   CollectorConfig
+	ctx   context.Context
+	mu    sync.Mutex
+	lag   *prometheus.Desc
+	up    *prometheus.Desc
 	grps  []string
 	reads map[string]string // group → the topic it reads
 }
