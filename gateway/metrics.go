@@ -24,8 +24,9 @@ const (
 //	prism_gateway_commands_total{aggregate,outcome}  POSTs answered
 //	prism_gateway_command_duration_seconds{outcome}  their latency (histogram)
 //
-// aggregate is the plural of the command's aggregate, "unknown" when the
-// body names none.
+// aggregate is the name of the command's aggregate (payment, as the
+// processor's and the sinks' metrics name it), "unknown" when the body
+// names none.
 type metrics struct {
 	commands *prometheus.CounterVec
 	duration *prometheus.HistogramVec

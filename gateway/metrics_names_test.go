@@ -15,7 +15,7 @@ func TestMetricNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.observe("payments", outcomeAccepted, time.Now())
+	m.observe("payment", outcomeAccepted, time.Now())
 	if err := metricslint.Verify(r, metricslint.Options{}); err != nil {
 		t.Error(err)
 	}
