@@ -49,11 +49,11 @@ func newLagCmd(g *globals) *cobra.Command {
 			"partitions) is above N or cannot be measured, naming those groups on stderr;\n" +
 			"0 when every group's total is at most N. An error (cluster unreachable) also\n" +
 			"exits 1, with no table.\n\n" +
-			"With --serve-metrics ADDR, lag prints nothing and serves GET /metrics until SIGTERM or\n" +
-			"SIGINT: prism_group_lag_records{aggregate,group,partition}, the same lag\n" +
-			"measured on every scrape, and prism_lag_up (0 when the cluster could not be\n" +
-			"reached), for a Prometheus server and the Grafana dashboard\n" +
-			"(deploy/grafana/prism.json).",
+			"With --serve-metrics ADDR, lag prints nothing and serves GET /metrics until\n" +
+			"SIGTERM or SIGINT: prism_group_lag_records{aggregate,group,partition}, the\n" +
+			"same lag measured on every scrape, and prism_lag_up (0 when the cluster could\n" +
+			"not be reached), for Prometheus and the Grafana dashboard\n" +
+			"(deploy/grafana/prism.json, docs/observability.md).",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(groups) > 0 && len(aggs) > 0 {
 				return newUsageError(cmd, "--group and --aggregate: give one of them")
