@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,6 +112,29 @@ func TestDashboardMetricsAreExported(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
+
+	// The lag as scraped is the lag as `prism lag` computes it on the
+	// real broker: the processor and the sink caught up are at 0 (the
+	// transaction markers after the events settled), a sink group that
+	// never ran lags by the events it has not read.
+	lagURL := components["prism lag --serve-metrics"]
+	for _, c := range []struct {
+		group string
+		want  func(float64) bool
+		what  string
+	}{
+		{s.names.ProcessorGroup(), func(v float64) bool { return v == 0 }, "0"},
+		{s.names.SinkGroup("postgres"), func(v float64) bool { return v == 0 }, "0"},
+		{s.names.SinkGroup("redis"), func(v float64) bool { return v >= 1 }, "at least 1 (it never ran)"},
+	} {
+		v, n, err := scrapeSum(lagURL, "prism_group_lag_records", `group="`+c.group+`"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 3 || !c.want(v) {
+			t.Errorf("prism_group_lag_records{group=%q}: %d partitions summing to %v, want 3 partitions summing to %s", c.group, n, v, c.what)
+		}
+	}
 	t.Logf("%d metric names of %d dashboard queries found among the %d families of 4 components, in %s",
 		len(used), len(queries), len(exported), time.Since(started).Round(100*time.Millisecond))
 }
@@ -171,4 +195,37 @@ func scrapeFamilies(url string) (map[string]string, error) {
 		return nil, fmt.Errorf("GET %s: no metric family", url)
 	}
 	return out, nil
+}
+
+// scrapeSum GETs a Prometheus text /metrics and sums the samples of name
+// whose labels hold every matcher (`label="value"`); n is their count.
+func scrapeSum(url, name string, matchers ...string) (sum float64, n int, err error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		ok := true
+		for _, m := range matchers {
+			ok = ok && strings.Contains(line, m)
+		}
+		if !ok {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s: line %q: %w", url, line, err)
+		}
+		sum += v
+		n++
+	}
+	return sum, n, sc.Err()
 }
