@@ -36,7 +36,7 @@ func Measure(ctx context.Context, adm *kadm.Client, opts []kgo.Opt, groups []str
 type CollectorConfig struct {
 	Admin  *kadm.Client
 	Opts   []kgo.Opt // the Kafka client options, for SettleMarkers' own client
-	Groups []Group   // the groups to measure
+	Groups []Group   // the groups to measure; Reads empty for a group outside the pipeline
 	// Timeout bounds one measure (default 8 s, under Prometheus' default
 	// scrape timeout of 10 s); markers are settled within a quarter of it.
 	Timeout time.Duration
@@ -49,7 +49,9 @@ type CollectorConfig struct {
 //	prism_lag_up                                        1 when the last measure succeeded, else 0
 //
 // A partition whose lag cannot be measured (its row has an error) has no
-// sample. When the cluster cannot be reached, the scrape has no lag sample
+// sample. A group of the pipeline is measured on the topic it reads; a
+// group outside it (Reads empty, aggregate "") on every topic it committed
+// to, summed per partition number. When the cluster cannot be reached, the scrape has no lag sample
 // and prism_lag_up is 0; the error is logged. Concurrent scrapes wait for
 // one another: each measures the cluster once.
 type Collector struct {
@@ -59,6 +61,7 @@ type Collector struct {
 	lag   *prometheus.Desc
 	up    *prometheus.Desc
 	grps  []string
+	known []Group           // the groups of the pipeline (Reads set)
 	reads map[string]string // group → the topic it reads
 }
 
@@ -90,8 +93,11 @@ func NewCollector(ctx context.Context, cfg CollectorConfig) (*Collector, error) 
 	}
 	for _, g := range cfg.Groups {
 		c.grps = append(c.grps, g.Name)
+		if g.Reads != "" {
+			c.known = append(c.known, g)
+		}
 	}
-	c.reads = Reads(cfg.Groups)
+	c.reads = Reads(c.known)
 	return c, nil
 }
 
@@ -107,20 +113,36 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	defer c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.Timeout)
 	defer cancel()
-	rows, err := Measure(ctx, c.cfg.Admin, c.cfg.Opts, c.grps, c.cfg.Groups, c.cfg.Timeout/4)
+	rows, err := Measure(ctx, c.cfg.Admin, c.cfg.Opts, c.grps, c.known, c.cfg.Timeout/4)
 	if err != nil {
 		c.cfg.Logger.Warn("measure lag", "err", fmt.Errorf("lag collector: %w", err))
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
+	type series struct {
+		aggregate, group string
+		partition        int32
+	}
+	lags := map[series]int64{}
+	var order []series
 	for _, r := range rows {
-		// A group's offsets on another topic than the one it reads are
-		// not the pipeline's (and would repeat its partition labels).
-		if r.Partition < 0 || r.Err != nil || r.Lag < 0 || r.Topic != c.reads[r.Group] {
+		if r.Partition < 0 || r.Err != nil || r.Lag < 0 {
 			continue
 		}
-		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(r.Lag),
-			r.Aggregate, r.Group, strconv.Itoa(int(r.Partition)))
+		// A pipeline group's offsets on another topic than the one it
+		// reads are not the pipeline's.
+		if want := c.reads[r.Group]; want != "" && r.Topic != want {
+			continue
+		}
+		k := series{r.Aggregate, r.Group, r.Partition}
+		if _, ok := lags[k]; !ok {
+			order = append(order, k)
+		}
+		lags[k] += r.Lag // several topics only for a group outside the pipeline
+	}
+	for _, k := range order {
+		ch <- prometheus.MustNewConstMetric(c.lag, prometheus.GaugeValue, float64(lags[k]),
+			k.aggregate, k.group, strconv.Itoa(int(k.partition)))
 	}
 }

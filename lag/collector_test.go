@@ -18,7 +18,8 @@ import (
 
 // TestCollectorExportsWhatLagPrints: on a scrape, a group that never
 // committed lags by every record of its topic, a group that committed by
-// what is past its offset; prism_lag_up is 1. Once the cluster is gone,
+// what is past its offset (a group outside the pipeline too, on the topic
+// it committed to); prism_lag_up is 1. Once the cluster is gone,
 // a scrape has no lag sample and prism_lag_up 0.
 func TestCollectorExportsWhatLagPrints(t *testing.T) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "n.payments.commands"))
@@ -49,9 +50,16 @@ func TestCollectorExportsWhatLagPrints(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	var other kadm.Offsets
+	other.Add(kadm.Offset{Topic: "n.payments.commands", Partition: 0, At: 1, LeaderEpoch: -1})
+	if err := adm.CommitAllOffsets(ctx, "n.other", other); err != nil {
+		t.Fatal(err)
+	}
+
 	groups := []Group{
 		{Aggregate: "payment", Name: "n.processor.payments", Reads: "n.payments.commands"},
 		{Aggregate: "payment", Name: "n.committed", Reads: "n.payments.commands"},
+		{Name: "n.other"}, // --group outside the pipeline
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	log := &testkit.LogBuffer{}
@@ -65,6 +73,8 @@ func TestCollectorExportsWhatLagPrints(t *testing.T) {
 	want := `
 # HELP prism_group_lag_records Records a consumer group of the pipeline has not read yet, per partition of the topic it reads, as ` + "`prism lag`" + ` computes it (commit markers settled; a group that never committed counts from the log start).
 # TYPE prism_group_lag_records gauge
+prism_group_lag_records{aggregate="",group="n.other",partition="0"} 2
+prism_group_lag_records{aggregate="",group="n.other",partition="1"} 1
 prism_group_lag_records{aggregate="payment",group="n.committed",partition="0"} 0
 prism_group_lag_records{aggregate="payment",group="n.committed",partition="1"} 1
 prism_group_lag_records{aggregate="payment",group="n.processor.payments",partition="0"} 3
