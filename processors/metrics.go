@@ -93,6 +93,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		sessionRestarts: counter("session_restarts_total",
 			"Kafka sessions dropped after a transient fault (broker gone, coordinator moved, transaction end failed); the engine resumed from the committed offsets."),
 	}
+	// The outcomes the engine itself names are exported from the start (at
+	// 0), so that rate() and a dashboard see them before the first one;
+	// the aggregate's own labels (accepted, rejection reasons) appear when
+	// first counted.
+	m.transactions.WithLabelValues("committed")
+	m.transactions.WithLabelValues("aborted")
+	m.commands.WithLabelValues("dlq")
 	if reg == nil {
 		return m, nil
 	}
