@@ -291,11 +291,12 @@ EOF
     || fail_service postgres "pg_ctl start failed"
   head -n 1 "$data/postmaster.pid" >"$(pid_file postgres)"
   wait_until postgres pg_ready
-  # Role and database, created once (idempotent).
+  # Role and database, created once (idempotent). CREATEROLE: the tests
+  # create roles of their own with passwords (integration/secure_*_test.go).
   pg_psql -v user="$PG_USER" -v pw="$PG_PASSWORD" -v db="$PG_DB" <<'EOF' || fail_service postgres "could not create role/database"
-SELECT format('CREATE ROLE %I LOGIN CREATEDB PASSWORD %L', :'user', :'pw')
+SELECT format('CREATE ROLE %I LOGIN CREATEDB CREATEROLE PASSWORD %L', :'user', :'pw')
 WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'user') \gexec
-SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', :'user', :'pw') \gexec
+SELECT format('ALTER ROLE %I LOGIN CREATEDB CREATEROLE PASSWORD %L', :'user', :'pw') \gexec
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'user')
 WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'db') \gexec
 EOF
