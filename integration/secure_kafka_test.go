@@ -284,3 +284,34 @@ func httpBody(t *testing.T, url string) string {
 	}
 	return string(b)
 }
+
+// TestSecureKafkaMismatchedSettings: settings that do not fit the listener
+// fail at once, saying which setting is off.
+func TestSecureKafkaMismatchedSettings(t *testing.T) {
+	s := testkit.KafkaSASLListener(t)
+	plain := testkit.KafkaBrokers(t)
+	env := saslEnv(s, s.Password)
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		want  string
+	}{
+		{"TLS off on the SASL_SSL listener", []string{"--brokers", s.Brokers[0]}, "this listener speaks TLS and --kafka-tls is off"},
+		{"no SASL on the SASL_SSL listener", []string{"--brokers", s.Brokers[0], "--kafka-tls", "--kafka-ca-file", s.CAFile},
+			"this listener seems to require SASL and --kafka-sasl-mechanism is not set"},
+		{"a mechanism the listener does not take", []string{"--brokers", s.Brokers[0], "--kafka-tls", "--kafka-ca-file", s.CAFile,
+			"--kafka-sasl-mechanism", "SCRAM-SHA-256", "--kafka-sasl-user", s.User}, "this listener does not take SASL SCRAM-SHA-256"},
+		{"TLS on the PLAINTEXT listener", []string{"--brokers", plain[0], "--kafka-tls"}, "--kafka-tls is on and this listener does not seem to speak TLS"},
+	} {
+		ctx := testkit.Context(t, 60*time.Second)
+		start := time.Now()
+		r := runPrismEnv(t, ctx, env, "", append(tc.flags, "lag", "--group", "none")...)
+		out := r.stdout + r.stderr
+		if r.code != 1 || !strings.Contains(out, tc.want) {
+			t.Errorf("%s: exit %d, want 1 with %q:\n%s", tc.name, r.code, tc.want, out)
+		}
+		if took := time.Since(start); took > 15*time.Second {
+			t.Errorf("%s: took %s to fail", tc.name, took.Round(time.Second))
+		}
+	}
+}

@@ -106,9 +106,13 @@ func (c Config) describeProbeError(addr string, err error) error {
 		return fmt.Errorf("%s: TLS handshake failed: the broker's certificate is not trusted (check --kafka-ca-file%s): %w", addr, c.caHint(), err)
 	case errors.As(err, &recErr):
 		return fmt.Errorf("%s: TLS handshake failed (does this listener speak TLS? check --kafka-tls): %w", addr, err)
+	// franz-go's own diagnoses, made more direct with the settings in use.
 	case !c.TLS && strings.Contains(err.Error(), "speaking to a tls endpoint"):
-		// franz-go's own diagnosis of a TLS alert read as a Kafka size.
 		return fmt.Errorf("%s: this listener speaks TLS and --kafka-tls is off: %w", addr, err)
+	case c.TLS && strings.Contains(err.Error(), "using TLS when the broker is not expecting it"):
+		return fmt.Errorf("%s: --kafka-tls is on and this listener does not seem to speak TLS: %w", addr, err)
+	case c.SASLMechanism == "" && strings.Contains(err.Error(), "SASL is required but not provided"):
+		return fmt.Errorf("%s: this listener seems to require SASL and --kafka-sasl-mechanism is not set: %w", addr, err)
 	case errors.As(err, &kafkaErr) && isSASLError(kafkaErr):
 		if c.SASLMechanism != "" && kafkaErr != kerr.SaslAuthenticationFailed {
 			return fmt.Errorf("%s: SASL %s login as user %q failed: this listener does not take SASL %s (check --kafka-sasl-mechanism and --brokers): %w",
