@@ -19,7 +19,9 @@
 #     missing and running as root); Postgres runs its own cluster in
 #     $PRISM_SERVICES_DIR/postgres (not the system cluster).
 #   - Kafka from Maven Central jars (scripts/kafka/pom.xml), run with JDK 17,
-#     storage formatted once.
+#     storage formatted once; besides PLAINTEXT, a SASL_SSL listener
+#     (SCRAM-SHA-512, a CA and certificate made with openssl) on
+#     $PRISM_KAFKA_SASL_PORT (9094; empty: none), see docs/security.md.
 #   - Elasticsearch from Maven Central's integ-test-zip, run as a dedicated
 #     non-root user ($PRISM_ES_USER, created when missing) with a JDK from
 #     /usr/lib/jvm.
