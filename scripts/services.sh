@@ -407,7 +407,9 @@ kafka_tls() {
     cat broker.p8 broker.crt >broker.pem
     rm -f broker.csr broker.ext broker.key broker.p8 ca.srl
   ) >"$SD/kafka/tls.log" 2>&1 || { cat "$SD/kafka/tls.log" >&2; rm -rf "$d"; die "kafka: openssl failed (output above)"; }
-  chmod 755 "$d"; chmod 644 "$d/ca.pem" "$d/broker.crt"; chmod 600 "$d/ca.key" "$d/broker.pem"
+  # broker.pem is readable by all: the Kafka container runs as its own
+  # user (a throwaway key for 127.0.0.1); the CA's key is not.
+  chmod 755 "$d"; chmod 644 "$d/ca.pem" "$d/broker.crt" "$d/broker.pem"; chmod 600 "$d/ca.key"
 }
 
 # kafka_scram_config: the --add-scram argument of the storage format, the
@@ -725,7 +727,25 @@ main() {
     local names=()
     for s in "${services[@]}"; do names+=("$s"); done
     case "$cmd" in
-      up) say "Docker engine found: docker compose up"; compose up -d --wait "${names[@]}" || { compose logs --tail 40 "${names[@]}" >&2; die "docker compose up failed"; } ;;
+      up)
+        local with_kafka=0
+        for s in "${names[@]}"; do [ "$s" = kafka ] && with_kafka=1; done
+        # The SASL_SSL listener: the certificates are made here and mounted
+        # (docker-compose.kafka.yml), the SCRAM user is added once the
+        # broker is up (the image formats the storage itself).
+        if [ "$with_kafka" = 1 ]; then
+          [ -n "$KAFKA_SASL_PORT" ] || die "PRISM_KAFKA_SASL_PORT is empty: with Docker the SASL_SSL listener is always started (set another port instead)"
+          mkdir -p "$SD/kafka" && kafka_tls
+          export PRISM_KAFKA_TLS_DIR PRISM_KAFKA_SASL_PORT="$KAFKA_SASL_PORT"
+          PRISM_KAFKA_TLS_DIR="$(kafka_tls_dir)"
+        fi
+        say "Docker engine found: docker compose up"; compose up -d --wait "${names[@]}" || { compose logs --tail 40 "${names[@]}" >&2; die "docker compose up failed"; }
+        if [ "$with_kafka" = 1 ]; then
+          compose exec -T kafka /opt/kafka/bin/kafka-configs.sh --bootstrap-server "127.0.0.1:$KAFKA_PORT" --alter \
+            --entity-type users --entity-name "$KAFKA_SCRAM_USER" --add-config "SCRAM-SHA-512=[password=$KAFKA_SCRAM_PASSWORD]" >/dev/null \
+            || die "kafka: could not set the SCRAM credentials of $KAFKA_SCRAM_USER (docker compose exec kafka kafka-configs.sh)"
+        fi
+        ;;
       down) compose down ;;
       status) compose ps "${names[@]}" ;;
       logs) compose logs --tail "${PRISM_LOG_LINES:-50}" "${names[@]}" ;;
