@@ -28,14 +28,29 @@ func (t *tally) add(o tally) {
 type produceErr struct {
 	mu  sync.Mutex
 	err error
+	src *source // the command whose output failed first, when known
 }
 
-func (p *produceErr) set(err error) {
+func (p *produceErr) set(err error) { p.setFor(nil, err) }
+
+// setFor records err, the failure of an output of the command src (nil:
+// not known), unless an earlier failure is recorded.
+func (p *produceErr) setFor(src *source, err error) {
 	p.mu.Lock()
 	if p.err == nil {
-		p.err = err
+		p.err, p.src = err, src
 	}
 	p.mu.Unlock()
+}
+
+// source returns the command whose output failed first, if known.
+func (p *produceErr) source() (source, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.src == nil {
+		return source{}, false
+	}
+	return *p.src, true
 }
 
 func (p *produceErr) get() error {
@@ -58,8 +73,13 @@ func (e *Engine) handle(ctx context.Context, sess *kgo.GroupTransactSession, rec
 		if err == nil {
 			return
 		}
-		pe.set(fmt.Errorf("produce to %s: %w", r.Topic, err))
-		if src, ok := sourceOf(r); ok && permanentProduceError(err) {
+		src, ok := sourceOf(r)
+		if !ok {
+			pe.set(fmt.Errorf("produce to %s: %w", r.Topic, err))
+			return
+		}
+		pe.setFor(&src, fmt.Errorf("produce to %s: %w", r.Topic, err))
+		if permanentProduceError(err) {
 			e.poison.add(src, err)
 		}
 	}
