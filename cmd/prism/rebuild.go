@@ -314,6 +314,7 @@ func isTerminal(w io.Writer) bool {
 type rebuildPlanJSON struct {
 	Aggregate   string       `json:"aggregate"`
 	Sink        string       `json:"sink"`
+	Group       string       `json:"group"`
 	Mode        string       `json:"mode"`
 	Version     int          `json:"version"`
 	ToVersion   int          `json:"to_version"`
