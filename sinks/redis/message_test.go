@@ -129,7 +129,7 @@ func TestContractBreachesAreRejected(t *testing.T) {
 	}
 	batch = append(batch, sinks.Event{Offset: int64(len(batch)), Key: "a", Envelope: &records.Event{EventID: "e-ok", Type: "Fine", AggregateID: "a", Version: 1}})
 	var chunks []chunk
-	rejected := tg.buildChunks("t", batch, func(c chunk) { chunks = append(chunks, c) })
+	rejected := tg.buildChunks("t", batch, tg.Keys(), true, func(c chunk) { chunks = append(chunks, c) })
 	if len(rejected) != len(want) {
 		t.Fatalf("rejected %d events, want %d: %+v", len(rejected), len(want), rejected)
 	}
@@ -138,7 +138,7 @@ func TestContractBreachesAreRejected(t *testing.T) {
 			t.Errorf("%s rejected for %q, want it to say %q", r.Event.Envelope.Type, r.Reason, want[r.Event.Envelope.Type])
 		}
 	}
-	if len(chunks) != 1 || chunks[0].args[16] != "6" || chunks[0].keys[len(chunks[0].keys)-1] != "n:thing:a" {
+	if len(chunks) != 1 || chunks[0].args[16] != "6" || chunks[0].keys[len(chunks[0].keys)-3] != "n:thing:a" {
 		t.Fatalf("chunks %+v: want one, moving the offset to 6, keys under n:thing:", chunks)
 	}
 }

@@ -75,7 +75,7 @@ func TestBuildChunksLayout(t *testing.T) {
 		{Partition: 1, Offset: 9, Key: "d"}, // tombstone
 	}
 	var chunks []chunk
-	rejected := tg.buildChunks("top", batch, func(c chunk) { chunks = append(chunks, c) })
+	rejected := tg.buildChunks("top", batch, tg.Keys(), true, func(c chunk) { chunks = append(chunks, c) })
 	if len(rejected) != 1 || rejected[0].Event.Offset != 8 || !strings.Contains(rejected[0].Reason, "no state") {
 		t.Fatalf("rejected = %+v, want the event without state", rejected)
 	}
@@ -93,10 +93,10 @@ func TestBuildChunksLayout(t *testing.T) {
 	if c.args[0] != int64(86400) || c.args[1] != 1000 || c.args[2] != "n:invalidate" || c.args[9] != 2 || c.args[10] != 1 || c.args[11] != "00" || c.args[12] != "0" {
 		t.Fatalf("chunk 0 header %v", c.args[:argHeader])
 	}
-	if len(c.args) != argHeader+2*argStride || len(c.keys) != 2+2+2*keyStride {
+	if len(c.args) != argHeader+2*argStride || len(c.keys) != 2+2+2*keyStride+2 {
 		t.Fatalf("chunk 0: %d args, %d keys", len(c.args), len(c.keys))
 	}
-	wantKeys := "[n:sink:redis:offset:top:0 n:sink:redis:offset:top:1 n:org:o:recent n:org:o:cachever n:payment:a n:payment:b]"
+	wantKeys := "[n:sink:redis:offset:top:0 n:sink:redis:offset:top:1 n:org:o:recent n:org:o:cachever n:payment:a n:payment:b n:sink:redis:version:payment n:sink:redis:switching:payment]"
 	if fmt.Sprint(c.keys) != wantKeys {
 		t.Fatalf("keys %v\nwant %s", c.keys, wantKeys)
 	}
@@ -138,7 +138,7 @@ func TestBuildChunksLayout(t *testing.T) {
 	c = chunks[1]
 	// The last chunk trims the recent index of every organization of the
 	// batch: "o" has no event in it, so it is appended to its list.
-	if c.args[9] != 1 || c.args[10] != 1 || c.args[12] != "1" || string(c.args[13].([]byte)) != "[]" || c.args[14] != "" || fmt.Sprint(c.keys) != "[n:sink:redis:offset:top:1 n:org:o:recent n:org:o:cachever n:payment:c n:payment:d]" {
+	if c.args[9] != 1 || c.args[10] != 1 || c.args[12] != "1" || string(c.args[13].([]byte)) != "[]" || c.args[14] != "" || fmt.Sprint(c.keys) != "[n:sink:redis:offset:top:1 n:org:o:recent n:org:o:cachever n:payment:c n:payment:d n:sink:redis:version:payment n:sink:redis:switching:payment]" {
 		t.Fatalf("chunk 1 header %v keys %v", c.args[:argHeader], c.keys)
 	}
 	skip, tomb := c.args[argHeader:argHeader+argStride], c.args[argHeader+argStride:]
