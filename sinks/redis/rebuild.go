@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -444,10 +445,65 @@ func (s *Store) Switch(ctx context.Context, sw rebuild.Switch) error {
 		s.log.Warn("switch attempt failed: retrying", "attempt", attempt, "err", err)
 	}
 	s.log.Info("version switched", "from", sw.From, "to", sw.To, "keep_old", sw.KeepOld)
+	if err := s.invalidate(ctx, sw.From, sw.To); err != nil {
+		s.log.Warn("switched, but the query caches were not told: they may answer from the old version until their TTL", "err", err)
+	}
 	if sw.KeepOld {
 		return nil
 	}
 	return s.Drop(ctx, sw.From)
+}
+
+// invalidate tells the query caches that every organization of versions
+// from and to changed: it bumps each one's change counter and publishes one
+// invalidation message naming them all ([{"<OrganizationField>":"<org>"},
+// ...], without id and version). A version being built does neither
+// (applyScript), so this is what drops what the caches computed from the
+// old version.
+func (s *Store) invalidate(ctx context.Context, from, to int) error {
+	orgs := map[string]bool{}
+	for _, v := range []int{from, to} {
+		k := s.keys.At(v)
+		head, tail := k.org, k.recent
+		err := s.scan(ctx, globEscape(head)+"*"+globEscape(tail), func(keys []string) error {
+			for _, key := range keys {
+				if org, ok := strings.CutSuffix(strings.TrimPrefix(key, head), tail); ok && org != "" {
+					orgs[org] = true
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if len(orgs) == 0 {
+		return nil
+	}
+	field, err := json.Marshal(s.keys.layout.OrganizationField)
+	if err != nil {
+		return err
+	}
+	msg := []byte{'['}
+	_, err = s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, org := range slices.Sorted(maps.Keys(orgs)) {
+			p.Incr(ctx, s.keys.CacheVersion(org))
+			o, _ := json.Marshal(org)
+			if len(msg) > 1 {
+				msg = append(msg, ',')
+			}
+			msg = append(append(append(append(msg, '{'), field...), ':'), o...)
+			msg = append(msg, '}')
+		}
+		return nil
+	})
+	if err != nil {
+		return classify("bump the change counters", err)
+	}
+	if err := s.client.Publish(ctx, s.keys.InvalidateChannel(), string(append(msg, ']'))).Err(); err != nil {
+		return classify("publish on "+s.keys.InvalidateChannel(), err)
+	}
+	return nil
 }
 
 // errRetrySwitch is wrapped by an attempt of Switch that may succeed when

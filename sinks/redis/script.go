@@ -89,7 +89,10 @@ const (
 // follows the pointer and retries on the new version's keys, whose offsets
 // skip what is there already) or "PRISM_SWITCHING" (Write waits). Checked
 // in the same atomic step as the writes, a batch never lands in a version
-// that stopped being current.
+// that stopped being current. A target writing a version that is not
+// current (no check) neither bumps the change counters nor publishes
+// invalidations: no reader sees that version before the switch, which
+// bumps and publishes for every organization (Store.Switch).
 var applyScript = goredis.NewScript(`
 local want = ARGV[18]
 if want ~= '' then
@@ -98,6 +101,7 @@ if want ~= '' then
   if cur ~= want then return redis.error_reply('PRISM_VERSION_MOVED ' .. cur) end
   if redis.call('EXISTS', KEYS[nk]) == 1 then return redis.error_reply('PRISM_SWITCHING ' .. KEYS[nk]) end
 end
+local live = want ~= ''
 local cvPrefix = ARGV[19]
 local ttls = ARGV[1] -- as sent: no number formatting per SET
 local ttl = tonumber(ttls)
@@ -284,7 +288,7 @@ for _, rkey in ipairs(rorder) do
     redis.call('ZREMRANGEBYRANK', rkey, 0, -(recentSize + 1))
     if ttl > 0 then call('EXPIRE', rkey, ttls) end
   end
-  redis.call('INCR', r.ckey)
+  if live then redis.call('INCR', r.ckey) end
 end
 for i = 1, no do
   if string.byte(finals, i) == 49 then
@@ -302,7 +306,9 @@ for i = 1, np do
   end
 end
 if #mset > 0 then call('MSET', unpack(mset)) end
-if clean then
+if not live then
+  -- a version being built: readers see none of it until the switch
+elseif clean then
   if ud > 0 then redis.call('PUBLISH', channel, joined) end
 elseif #msgs > 0 then
   local ends = {}
