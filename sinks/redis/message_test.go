@@ -63,11 +63,15 @@ func TestValidateLayout(t *testing.T) {
 	if err := ValidateLayout(ok); err != nil {
 		t.Fatalf("%+v: %v", ok, err)
 	}
+	if l := ok; func() error { l.Key = "v2x"; return ValidateLayout(l) }() != nil {
+		t.Errorf("Key v2x (not a version prefix) refused")
+	}
 	for _, bad := range []func(*projections.CacheLayout){
 		func(l *projections.CacheLayout) { l.Key = "" },
 		func(l *projections.CacheLayout) { l.Key = "org" },
 		func(l *projections.CacheLayout) { l.Key = "sink" },
 		func(l *projections.CacheLayout) { l.Key = "in:voice" },
+		func(l *projections.CacheLayout) { l.Key = "v2" }, // a rebuilt version's prefix <ns>:v2:
 		func(l *projections.CacheLayout) { l.Recent = "recent:" },
 		func(l *projections.CacheLayout) { l.Recent = "rec ent" },
 		func(l *projections.CacheLayout) { l.CacheVersion = l.Recent },

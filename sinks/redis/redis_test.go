@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,27 @@ func TestKeysUseTheNamespacePrefix(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("key %d = %q, want %q", i, got[i], want[i])
 		}
+	}
+}
+
+// TestKeysOfAVersion: version 2 puts documents, recent indexes and offsets
+// under <ns>:v2:; change counters, the channel and the pointer stay.
+func TestKeysOfAVersion(t *testing.T) {
+	k := NewKeys(topology.NewNames("ns1").Aggregate("payments"), payment.RedisCache{}.CacheLayout())
+	for _, v := range []int{0, 1} {
+		if k.At(v) != k {
+			t.Errorf("At(%d) differs from the keys of NewKeys", v)
+		}
+	}
+	k2 := k.At(2)
+	got := []string{k2.Doc("p"), k2.Recent("o"), k2.CacheVersion("o"), k2.InvalidateChannel(), k2.Offset("t", 7), k2.Pointer(), k2.Switching()}
+	want := []string{"ns1:v2:payment:p", "ns1:v2:org:o:recent", "ns1:org:o:cachever", "ns1:invalidate", "ns1:v2:sink:redis:offset:t:7",
+		"ns1:sink:redis:version:payment", "ns1:sink:redis:switching:payment"}
+	if !slices.Equal(got, want) {
+		t.Errorf("keys of version 2 = %q\nwant %q", got, want)
+	}
+	if k2.At(1) != k || k2.VersionNumber() != 2 {
+		t.Errorf("At(1) of version 2's keys differs from version 1's, or VersionNumber %d", k2.VersionNumber())
 	}
 }
 
