@@ -92,7 +92,12 @@ func (k Keys) InvalidateChannel() string { return k.prefix + "invalidate" }
 // Offset is the key holding the next offset to consume of topic/partition
 // (the topic names the aggregate).
 func (k Keys) Offset(topic string, partition int32) string {
-	return k.vprefix + "sink:redis:offset:" + topic + ":" + strconv.FormatInt(int64(partition), 10)
+	return k.vprefix + offsetRel(topic, partition)
+}
+
+// offsetRel is an offset key without its version's prefix.
+func offsetRel(topic string, partition int32) string {
+	return "sink:redis:offset:" + topic + ":" + strconv.FormatInt(int64(partition), 10)
 }
 
 var (

@@ -32,6 +32,14 @@ end
 return out
 `)
 
+// getScript is readScript for one key, the hot read path of a document: no
+// table built, no MGET.
+var getScript = goredis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v and v ~= '1' then return {v, redis.call('GET', ARGV[1] .. 'v' .. v .. ':' .. ARGV[2])} end
+return {'1', redis.call('GET', ARGV[1] .. ARGV[2])}
+`)
+
 // readCurrent runs readScript for the relative keys rel and returns the
 // version and the values (nil for an absent key).
 func (k Keys) readCurrent(ctx context.Context, c goredis.Scripter, rel ...string) (int, []any, error) {
@@ -73,11 +81,18 @@ func parseVersion(x any) (int, error) {
 // read. k must be the keys of NewKeys (any version: only the namespace and
 // layout count).
 func (k Keys) GetDoc(ctx context.Context, c goredis.Scripter, id string) (doc string, version int, err error) {
-	v, vals, err := k.readCurrent(ctx, c, k.layout.Key+":"+id)
+	res, err := getScript.Run(ctx, c, []string{k.Pointer()}, k.prefix, k.layout.Key+":"+id).Slice()
 	if err != nil {
 		return "", 0, err
 	}
-	s, ok := vals[0].(string)
+	v, err := parseVersion(res[0])
+	if err != nil {
+		return "", 0, fmt.Errorf("version pointer %s: %w", k.Pointer(), err)
+	}
+	if len(res) < 2 {
+		return "", v, goredis.Nil // a Lua table ends at its first nil
+	}
+	s, ok := res[1].(string)
 	if !ok {
 		return "", v, goredis.Nil
 	}
@@ -90,7 +105,7 @@ func (k Keys) GetDoc(ctx context.Context, c goredis.Scripter, id string) (doc st
 func (k Keys) GetOffsets(ctx context.Context, c goredis.Scripter, topic string, partitions []int32) (map[int32]int64, int, error) {
 	rel := make([]string, len(partitions))
 	for i, p := range partitions {
-		rel[i] = "sink:redis:offset:" + topic + ":" + strconv.FormatInt(int64(p), 10)
+		rel[i] = offsetRel(topic, p)
 	}
 	v, vals, err := k.readCurrent(ctx, c, rel...)
 	if err != nil {
