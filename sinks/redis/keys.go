@@ -108,9 +108,10 @@ var (
 )
 
 // ValidateLayout reports every problem of layout at once: names that are
-// not [A-Za-z0-9_] words joined by ':' (Key and fields: one word), a Key taken by
-// the sink's own keys or of the form v<N> (a version's prefix), the two per-organization names equal, or a field
-// named "version" (the document's version field).
+// not [A-Za-z0-9_] words joined by ':' (Key and fields: one word), a Key
+// taken by the sink's own keys or of the form v<N> (a version's prefix),
+// the two per-organization names equal, or a field named "version" (the
+// document's version field).
 func ValidateLayout(layout projections.CacheLayout) error {
 	var errs []error
 	if !keyWord.MatchString(layout.Key) {
