@@ -3,6 +3,8 @@ package integration
 import (
 	"errors"
 	"os/exec"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -18,8 +20,10 @@ import (
 // history of some 20,000 events produced directly on the events topic):
 // it exits 130 with part of the table written, `prism rebuild status`
 // shows it interrupted with the command to resume, and `--resume`
-// finishes it: the payments table then equals the state computed from the
-// produced events, and status no longer offers to resume it.
+// goes on from where it stopped (it writes fewer records than the history
+// holds) and finishes it: the payments table then equals the state
+// computed from the produced events, and status no longer offers to
+// resume it.
 func TestRebuildInterruptedResume(t *testing.T) {
 	e := newRebuildEnv(t, 3)
 	ctx := testkit.Context(t, 3*time.Minute)
@@ -75,7 +79,18 @@ func TestRebuildInterruptedResume(t *testing.T) {
 		t.Errorf("rebuild status --json after the interruption: want the postgres rebuild shown interrupted:\n%s", statusJSON.stdout)
 	}
 
-	e.mustRebuild(ctx, "postgres", "--aggregate", "payments", "--resume", "--execute")
+	// The resumed run goes on where the first stopped: it writes fewer
+	// records than the history holds (its last progress line says how many).
+	resumed := e.mustRebuild(ctx, "postgres", "--aggregate", "payments", "--resume", "--execute", "--progress", "log")
+	m := regexp.MustCompile(`rebuild progress: done".* done=(\d+) `).FindStringSubmatch(resumed.stderr)
+	if m == nil {
+		t.Fatalf("the resumed rebuild logged no final progress line:\n%s", lastLines(resumed.stderr, 20))
+	}
+	done, _ := strconv.Atoi(m[1])
+	t.Logf("the resumed rebuild wrote %d of %d records", done, len(evs))
+	if done <= 0 || done >= len(evs) {
+		t.Errorf("the resumed rebuild wrote %d records, want fewer than the %d of the history (it goes on, it does not start again)", done, len(evs))
+	}
 	got, err := payment.ReadPayments(ctx, e.pool, e.schema)
 	if err != nil {
 		t.Fatal(err)
