@@ -29,17 +29,18 @@ var (
 
 // flow produces cmds in chunks of 15 every 100 ms until release is called,
 // then the rest at once; wait returns when everything is produced, with
-// the first error.
+// the first error, or an error when everything was produced before release
+// (the commands did not flow during all of what release ends).
 func (e *rebuildEnv) flow(ctx context.Context, cmds []*schemas.CommandEnvelope) (release func(), wait func() error) {
 	rel := make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		i := 0
+		i, released := 0, false
 		for i < len(cmds) {
 			n := 15
 			select {
 			case <-rel:
-				n = len(cmds) - i
+				n, released = len(cmds)-i, true
 			case <-time.After(100 * time.Millisecond):
 			}
 			recs, err := e.commandRecords(cmds[i:min(i+n, len(cmds))])
@@ -51,6 +52,11 @@ func (e *rebuildEnv) flow(ctx context.Context, cmds []*schemas.CommandEnvelope) 
 				return
 			}
 			i += n
+		}
+		if !released {
+			<-rel
+			done <- fmt.Errorf("the %d commands were all produced before the rebuild ended: make the flow longer", len(cmds))
+			return
 		}
 		done <- nil
 	}()
