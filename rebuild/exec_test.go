@@ -373,3 +373,28 @@ func mustLive(t *testing.T, s *memStore, v int) map[int32]int64 {
 	}
 	return o
 }
+
+// TestExecutorRollback: an unfinished side-by-side rebuild's version is
+// dropped and the serving one stays; an in-place rebuild, or one whose
+// switch happened, cannot be rolled back.
+func TestExecutorRollback(t *testing.T) {
+	c, _, admin := newExecEnv(t)
+	ctx := context.Background()
+	store := newMemStore()
+	store.version(2).state["half"] = "built"
+	e := newExec(c, admin, store)
+	st := Status{Mode: ModeSideBySide, Phase: PhaseInterrupted, FromVersion: 1, ToVersion: 2}
+	if err := e.Rollback(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	if vs, _ := store.Versions(ctx); !slices.Equal(vs, []int{1}) || store.current != 1 {
+		t.Fatalf("versions %v current %d after rollback: want [1], 1", vs, store.current)
+	}
+	if err := e.Rollback(ctx, Status{Mode: ModeInPlace, Phase: PhaseInterrupted, FromVersion: 1, ToVersion: 1}); err == nil || !strings.Contains(err.Error(), "--resume") {
+		t.Fatalf("in-place rollback: err %v, want a refusal pointing to --resume", err)
+	}
+	store.current = 2
+	if err := e.Rollback(ctx, st); err == nil || !strings.Contains(err.Error(), "already serves") {
+		t.Fatalf("rollback after the switch: err %v, want a refusal", err)
+	}
+}
