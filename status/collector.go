@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -226,6 +225,8 @@ func (c *Collector) read(ctx context.Context, now time.Time) (*Snapshot, error) 
 		d := described[name]
 		st.State, st.Members = d.State, len(d.Members)
 		switch {
+		case errors.Is(d.Err, kerr.GroupIDNotFound) || errors.Is(rowErr[name], kerr.GroupIDNotFound):
+			st.Health, st.Detail, st.State = HealthDown, "group "+name+" has never run", "Dead"
 		case rowErr[name] != nil:
 			st.Health, st.Detail = HealthError, "lag: "+rowErr[name].Error()
 		case d.Err != nil:
@@ -434,18 +435,4 @@ func (c *Collector) rates(s *Snapshot, now time.Time) {
 		}
 	}
 	c.prev, c.prevAt = cur, now
-}
-
-// stageIDs lists the stage ids of s (tests and the page's checks).
-func (s *Snapshot) stageIDs() []string {
-	var out []string
-	for _, a := range s.Aggregates {
-		for _, st := range a.Stages {
-			out = append(out, st.ID)
-		}
-	}
-	if s.Query != nil {
-		out = append(out, s.Query.ID)
-	}
-	return slices.Clip(out)
 }
