@@ -275,7 +275,9 @@ func (c *Collector) read(ctx context.Context, now time.Time) (*Snapshot, error) 
 				c.log.Warn("status: read rejected commands", slog.String("topic", n.ResultsTopic()), slog.Any("error", err))
 				s.Warnings = append(s.Warnings, "rejected commands of "+p+": "+err.Error())
 			}
-			as.Rejected = rej
+			if rej != nil {
+				as.Rejected = rej
+			}
 		}
 		s.Aggregates = append(s.Aggregates, as)
 	}

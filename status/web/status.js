@@ -67,7 +67,7 @@ function stageBox(st) {
 }
 
 function rejectedTable(a) {
-  const rows = a.rejected.map((r) =>
+  const rows = (a.rejected || []).map((r) =>
     el("tr", { "data-rejected": r.commandId },
       el("td", {}, fmtTime(r.time)), el("td", {}, r.commandId), el("td", {}, r.aggregateId),
       el("td", { class: "reason" }, r.reason), el("td", {}, r.field || ""), el("td", {}, r.message || "")));
@@ -83,7 +83,7 @@ function render(s) {
   document.getElementById("namespace").textContent = "· " + s.namespace;
   document.getElementById("updated").textContent = "updated " + fmtTime(s.at);
   const warnings = document.getElementById("warnings");
-  warnings.replaceChildren(...s.warnings.map((w) => el("li", {}, w)));
+  warnings.replaceChildren(...(s.warnings || []).map((w) => el("li", {}, w)));
 
   const sections = s.aggregates.map((a) => {
     const st = (name) => a.stages.find((x) => x.id === a.plural + "/" + name);
@@ -111,14 +111,15 @@ function render(s) {
   document.getElementById("pipelines").replaceChildren(...grid);
 
   const tb = document.querySelector("#rebuilds tbody");
-  tb.replaceChildren(...s.rebuilds.map((r) => {
+  const rebuilds = s.rebuilds || [];
+  tb.replaceChildren(...rebuilds.map((r) => {
     const p = el("progress", { max: String(Math.max(r.total, 1)), value: String(r.done) });
     return el("tr", { "data-rebuild": r.aggregate + "/" + r.sink },
       el("td", {}, r.aggregate), el("td", {}, r.sink), el("td", {}, r.mode), el("td", {}, r.phase),
       el("td", {}, p, " " + fmtInt(r.done) + " / " + fmtInt(r.total)), el("td", {}, fmtTime(r.updatedAt)), el("td", { class: "bad" }, r.error || ""));
   }));
-  document.getElementById("rebuilds").hidden = s.rebuilds.length === 0;
-  document.getElementById("no-rebuilds").hidden = s.rebuilds.length > 0;
+  document.getElementById("rebuilds").hidden = rebuilds.length === 0;
+  document.getElementById("no-rebuilds").hidden = rebuilds.length > 0;
   document.body.dataset.renders = String(Number(document.body.dataset.renders) + 1);
 }
 
