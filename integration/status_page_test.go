@@ -219,6 +219,23 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Errorf("the rejected command %s: reason %q (%v), want NOT_FOUND", missing.CommandID, reason, err)
 	}
 
+	// The JSON the page reads: the OpenAPI document's schema (srv.get
+	// checks it), operators only.
+	if r := srv.get(t, serveTokA, "/v1/status"); r.status != 403 {
+		t.Errorf("/v1/status with an organization's token: %s, want 403", r)
+	}
+	if r := srv.get(t, "", "/v1/status"); r.status != 401 {
+		t.Errorf("/v1/status without a token: %s, want 401", r)
+	}
+	var snap struct {
+		Aggregates []struct {
+			Plural string `json:"plural"`
+		} `json:"aggregates"`
+	}
+	if err := json.Unmarshal(srv.getOK(t, serveOperator, "/v1/status").body, &snap); err != nil || len(snap.Aggregates) != len(registeredPlurals(t)) {
+		t.Errorf("/v1/status: %+v (%v), want one entry per registered aggregate", snap, err)
+	}
+
 	png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
