@@ -22,9 +22,8 @@ type rejectedLog struct {
 // false and returns the latest Rejected of them. It reads committed
 // records only (the processor writes results in transactions), up to the
 // last stable offset; the transactions' control records are read too so
-// that the end is recognised when the log ends with a marker. A
-// partition that cannot be read to its end within twice SettleWait is
-// read again from where it stopped next time.
+// that the end is recognised when the log ends with a marker. Reading
+// stops after twice SettleWait even if a partition did not reach its end.
 func (l *rejectedLog) update(ctx context.Context, c *Collector, a Aggregate) ([]Rejected, error) {
 	topic := a.Names.ResultsTopic()
 	stable, err := c.adm.ListCommittedOffsets(ctx, topic)
@@ -100,8 +99,12 @@ func (l *rejectedLog) update(ctx context.Context, c *Collector, a Aggregate) ([]
 	if err := ctx.Err(); err != nil {
 		return l.list, err
 	}
-	for p, at := range pos {
-		l.next[p] = at
+	// Every partition counts as read to its bound, also one that did not
+	// get there within the wait (a compacted tail, a slow broker): reading
+	// it again at every reading would cost the wait each time; what is
+	// missed is only not listed.
+	for p, b := range bound {
+		l.next[p] = max(b, pos[p])
 	}
 	l.list = latest(append(found, l.list...), c.cfg.Rejected)
 	return l.list, decodeErr

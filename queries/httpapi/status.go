@@ -62,6 +62,11 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	snap, err := s.cfg.Status(r.Context())
 	if err != nil {
+		if r.Context().Err() != nil { // the caller went away
+			s.log.Debug("status: reading abandoned by its caller", slog.Any("error", err))
+			writeError(w, http.StatusServiceUnavailable, errorBody{Error: "request cancelled"})
+			return
+		}
 		s.log.Warn("status: read the pipeline", slog.Any("error", err))
 		writeError(w, http.StatusServiceUnavailable, errorBody{Error: msgStatusUnavailable})
 		return
