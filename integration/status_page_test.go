@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -12,9 +13,12 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/rebuild"
 	"github.com/prism-cqrs/prism/topology"
 )
 
@@ -59,7 +63,8 @@ const readPageStages = `Array.from(document.querySelectorAll('[data-stage]')).ma
 // stage of every registered aggregate and the query service is drawn, the
 // running stages are healthy, and after commands are produced the offsets
 // and rates of the commands topic, the processor and every sink move and
-// a rejected command is listed with its reason. It saves a screenshot
+// a rejected command is listed with its reason, and a rebuild recorded in
+// the namespace's rebuilds topic is listed with its progress. It saves a screenshot
 // (PNG) in statusArtifactsDir and logs its path.
 func TestStatusPageInBrowser(t *testing.T) {
 	started := time.Now()
@@ -217,6 +222,31 @@ func TestStatusPageInBrowser(t *testing.T) {
 		chromedp.WithPollingTimeout(30*time.Second)))
 	if err != nil || reason != "NOT_FOUND" {
 		t.Errorf("the rejected command %s: reason %q (%v), want NOT_FOUND", missing.CommandID, reason, err)
+	}
+
+	// A rebuild under way, recorded as `prism rebuild` records it: listed
+	// with its progress.
+	states, err := rebuild.NewStateLog([]kgo.Opt{kgo.SeedBrokers(s.brokers...)}, s.names.RebuildsTopic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer states.Close()
+	t.Cleanup(func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := kadm.NewClient(s.cl).DeleteTopics(dctx, s.names.RebuildsTopic()); err != nil {
+			t.Logf("delete %s: %v", s.names.RebuildsTopic(), err)
+		}
+	})
+	if err := states.Save(ctx, &rebuild.Status{Namespace: s.ns, Aggregate: p, Sink: "postgres", Mode: rebuild.ModeSideBySide,
+		Phase: rebuild.PhaseBuilding, FromVersion: 1, ToVersion: 2, Done: 120, Total: 410, StartedAt: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	progress, err := chromedp.Run(bctx, chromedp.Poll[string](fmt.Sprintf(
+		`(() => { const e = document.querySelector('tr[data-rebuild="%s/postgres"] progress'); return e ? e.value + "/" + e.max : false; })()`, p),
+		chromedp.WithPollingTimeout(30*time.Second)))
+	if err != nil || progress != "120/410" {
+		t.Errorf("the rebuild under way: progress %q (%v), want 120/410", progress, err)
 	}
 
 	// The JSON the page reads: the OpenAPI document's schema (srv.get
