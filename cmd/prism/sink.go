@@ -162,6 +162,11 @@ func runSink(cmd *cobra.Command, g *globals, f *sinkFlags, name string) error {
 	if err != nil {
 		return err
 	}
+	stopTracing, err := g.startTracing(cmd, "prism-sink-"+name)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var runners []aggregateRunner
@@ -295,6 +300,7 @@ func buildSinkRunner(g *globals, f *sinkFlags, name string, def *aggregates.Defi
 	}
 	names := def.Names(g.namespace)
 	runner, err := sinks.NewRunner(sinks.RunnerConfig{
+		Tracer:                   g.tracer,
 		Codec:                    def.Events,
 		KafkaOpts:                kopts,
 		EventsTopic:              names.EventsTopic(),
