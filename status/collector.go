@@ -30,7 +30,9 @@ const (
 type Config struct {
 	// Kafka are the connection options (kafkaconn.Config.Opts); the
 	// Collector opens its own clients with them.
-	Kafka      []kgo.Opt
+	Kafka []kgo.Opt
+	// Namespace names the rebuilds topic (topology.Names.RebuildsTopic);
+	// "" is topology.DefaultNamespace.
 	Namespace  string
 	Aggregates []Aggregate
 	// QueryService reports the query service's sources and requests;
@@ -109,6 +111,9 @@ type rebuildCache struct {
 func New(cfg Config) (*Collector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = topology.DefaultNamespace
 	}
 	if cfg.Rejected == 0 {
 		cfg.Rejected = DefaultRejected
