@@ -1,6 +1,6 @@
 # Prism: build, test and local services.
 #
-#   make test              services up, go vet, unit tests (-race), integration tests
+#   make test              services up, chromium, go vet, unit tests (-race), integration tests
 #   make services-up       start Postgres, Redis, Kafka, Elasticsearch on 127.0.0.1
 #   make demo              build and run the end-to-end demo
 #
@@ -10,6 +10,8 @@
 
 GO       ?= go
 SERVICES := scripts/services.sh
+# The browser of the status page's test (installs Debian's chromium when missing).
+CHROMIUM := scripts/setup-chromium.sh
 BIN      := bin/prism
 
 PRISM_KAFKA_PORT    ?= 9092
@@ -49,6 +51,7 @@ build:
 ## test: everything CI runs. Brings the services up itself (idempotent).
 test:
 	$(SERVICES) up
+	$(CHROMIUM)
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 	$(GO) test -race -timeout $(UNIT_TIMEOUT) $(UNIT_FLAGS) $(UNIT_PKGS)
@@ -60,6 +63,7 @@ test-unit:
 	$(GO) test -count=1 $(UNIT_FLAGS) -run 'TestMemory' ./payment/
 
 test-integration: services-up
+	$(CHROMIUM)
 	$(GO) test -count=1 -timeout $(INTEGRATION_TIMEOUT) $(INTEGRATION_FLAGS) ./integration/...
 
 ## bench: every package that has a BenchmarkX (some need the services).

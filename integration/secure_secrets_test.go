@@ -25,8 +25,8 @@ import (
 // serve answering API calls, lag) and runs that fail (a wrong SASL
 // password, an unreachable broker, a wrong Postgres password, a wrong API
 // token). It greps every output for every secret: stdout, stderr, the
-// logs, --help, and the /metrics, /healthz and /readyz of process, sink
-// and serve. None may hold one.
+// logs, --help, the /metrics, /healthz and /readyz of process, sink and
+// serve, and serve's status page (/status, /v1/status). None may hold one.
 func TestSecureSecretsNeverPrinted(t *testing.T) {
 	s := testkit.KafkaSASLListener(t)
 	plain := testkit.KafkaBrokers(t)
@@ -107,9 +107,17 @@ func TestSecureSecretsNeverPrinted(t *testing.T) {
 		}
 		record("serve API answer", body)
 	}
+	// The status page: its JSON (the operator token) names topics, groups
+	// and errors, never a secret; its HTML holds no data.
+	code, body := getWithToken(t, "http://"+serveHTTP+"/v1/status", token)
+	if code != http.StatusOK {
+		t.Errorf("serve /v1/status with the operator token: %d %s", code, body)
+	}
+	record("serve /v1/status", body)
 	for _, ep := range []string{"http://" + procHTTP + "/metrics", "http://" + procHTTP + "/healthz",
 		"http://" + sinkHTTP + "/metrics", "http://" + sinkHTTP + "/healthz",
-		"http://" + serveHTTP + "/metrics", "http://" + serveHTTP + "/healthz", "http://" + serveHTTP + "/readyz"} {
+		"http://" + serveHTTP + "/metrics", "http://" + serveHTTP + "/healthz", "http://" + serveHTTP + "/readyz",
+		"http://" + serveHTTP + "/status"} {
 		body := httpBodyOK(ep)
 		if body == "" {
 			t.Errorf("%s: no answer", ep)

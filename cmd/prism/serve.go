@@ -58,7 +58,10 @@ which), through a two-level cache (L1 in memory, L2 Redis under
 produces one JSON Lines command and waits (?wait=, at most --wait-max) for its
 result. Callers authenticate with a bearer token of --tokens-file; --auth none
 lets every caller see every organization (the demo only). Also serves
-/openapi.json, /metrics, /healthz and /readyz.
+/openapi.json, /metrics, /healthz, /readyz and the status page: /status draws
+the pipeline of every registered aggregate (throughput, lag, health, DLQ
+counts, rejected commands, rebuilds), polling /v1/status, which needs an
+operator token (scope *): open /status#token=<token>.
 It needs Redis at start (the cache's invalidation channel); the other sources
 may be down and are probed until they answer. SIGTERM/SIGINT stops accepting
 requests, finishes those in flight (up to 10s) and exits 0.`,
@@ -73,7 +76,7 @@ requests, finishes those in flight (up to 10s) and exits 0.`,
 // addServeFlags registers the flags of `prism serve` (also read by `prism
 // demo`, which serves the same handler in-process).
 func addServeFlags(fl *pflag.FlagSet, f *serveFlags) {
-	fl.StringVar(&f.httpAddr, "http", "127.0.0.1:8080", "listen address of the query service (API, /openapi.json, /metrics, /healthz, /readyz)")
+	fl.StringVar(&f.httpAddr, "http", "127.0.0.1:8080", "listen address of the query service (API, /openapi.json, /metrics, /healthz, /readyz, /status)")
 	fl.StringVar(&f.auth, "auth", authTokens, "tokens (bearer tokens of --tokens-file) or none (every caller sees every organization: demo only)")
 	fl.StringVar(&f.tokensFile, "tokens-file", "", "file of accepted bearer tokens: one '<sha256 hex of the token> <org>[,<org>...]' or '<sha256 hex> *' per line (prism serve hash-token)")
 	fl.DurationVar(&f.cacheTTL, "cache-ttl", queries.DefaultTTL, "TTL of the query cache's entries, L1 and L2")

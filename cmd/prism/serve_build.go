@@ -23,6 +23,7 @@ import (
 	"github.com/prism-cqrs/prism/queries"
 	"github.com/prism-cqrs/prism/queries/httpapi"
 	"github.com/prism-cqrs/prism/queries/payments"
+	"github.com/prism-cqrs/prism/status"
 	"github.com/prism-cqrs/prism/tracing"
 )
 
@@ -184,9 +185,21 @@ func startQueryService(ctx context.Context, g *globals, f *serveFlags, tokens *h
 	}
 	s.closers = append(s.closers, gw.Close)
 
+	registry, err := g.aggregateRegistry()
+	if err != nil {
+		return nil, err
+	}
+	col, err := newStatusCollector(kopts, names.Namespace, registry.All(), router, reg)
+	if err != nil {
+		return nil, fmt.Errorf("status page: %w", err)
+	}
+	s.closers = append(s.closers, col.Close)
+
 	api, err := httpapi.New(httpapi.Config{
 		Bus: bus, Endpoints: set.Endpoints(), Tokens: tokens, Gateway: gw,
-		Health: router.Health, Ready: gw.Ready, EventsTopics: []string{names.EventsTopic()},
+		Health: router.Health, Ready: gw.Ready,
+		Status:     func(ctx context.Context) (any, error) { return col.Snapshot(ctx) },
+		StatusPage: status.Page(), EventsTopics: []string{names.EventsTopic()},
 		Gatherer: reg, Registerer: reg, DefaultWait: wait, MaxWait: f.waitMax, Logger: log,
 	})
 	if err != nil {

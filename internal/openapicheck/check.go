@@ -18,6 +18,18 @@ import (
 	"github.com/prism-cqrs/prism/queries/httpapi"
 )
 
+// The status page's HTML, script and style are text to the checker
+// (kin-openapi decodes JSON and text/plain only).
+func init() {
+	text := func(body io.Reader, _ http.Header, _ *openapi3.SchemaRef, _ openapi3filter.EncodingFn) (any, error) {
+		b, err := io.ReadAll(body)
+		return string(b), err
+	}
+	for _, ct := range []string{"text/html", "text/javascript", "text/css"} {
+		openapi3filter.RegisterBodyDecoder(ct, text)
+	}
+}
+
 // Checker validates responses against the document. It is safe for
 // concurrent use.
 type Checker struct {

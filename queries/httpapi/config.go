@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"strings"
 	"time"
@@ -32,6 +33,12 @@ type Config struct {
 	Tokens *Tokens
 	// Gateway serves POST /v1/commands; nil: that route answers 404.
 	Gateway CommandGateway
+	// Status answers GET /v1/status, the status page's JSON (package
+	// status); StatusPage is the page served at GET /status and its assets
+	// at GET /status/{asset}. Both nil: no status page; one without the
+	// other is a config error.
+	Status     func(ctx context.Context) (any, error)
+	StatusPage fs.FS
 	// Health lists the read sources' states (/healthz, /readyz); nil: none.
 	Health func() []queries.SourceHealth
 	// Ready reports whether the rest of the process (the gateway) can
@@ -71,7 +78,7 @@ func (c *Config) setDefaults() {
 }
 
 // reservedPaths are served by the Server itself.
-var reservedPaths = []string{"/v1/commands", "/openapi.json", "/metrics", "/healthz", "/readyz"}
+var reservedPaths = []string{"/v1/commands", "/openapi.json", "/metrics", "/healthz", "/readyz", "/v1/status", "/status"}
 
 // Validate reports every problem of c at once.
 func (c Config) Validate() error {
@@ -92,6 +99,9 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("negative wait"))
 	} else if c.DefaultWait > c.MaxWait && c.MaxWait != 0 {
 		errs = append(errs, fmt.Errorf("default wait %s above the maximum %s", c.DefaultWait, c.MaxWait))
+	}
+	if (c.Status == nil) != (c.StatusPage == nil) {
+		errs = append(errs, errors.New("the status page needs both Status and StatusPage"))
 	}
 	seen := map[string]bool{}
 	for i, e := range c.Endpoints {

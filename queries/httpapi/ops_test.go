@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -101,13 +102,14 @@ func TestMetricsCountRequestsByRoute(t *testing.T) {
 }
 
 func TestOpenAPIDocumentCoversEveryRoute(t *testing.T) {
-	e := newEnv(t, nil)
+	e := newEnv(t, withStatus(func(context.Context) (any, error) { return sampleSnapshot(), nil }))
 	r := e.get(t, "/openapi.json", "")
 	if r.status != 200 || !bytes.Equal(r.body, httpapi.OpenAPI()) {
 		t.Fatalf("/openapi.json %d, not the embedded document", r.status)
 	}
 	doc := e.check.Doc()
-	routes := map[string]string{"/v1/commands": "POST", "/openapi.json": "GET", "/metrics": "GET", "/healthz": "GET", "/readyz": "GET"}
+	routes := map[string]string{"/v1/commands": "POST", "/openapi.json": "GET", "/metrics": "GET", "/healthz": "GET", "/readyz": "GET",
+		"/v1/status": "GET", "/status": "GET", "/status/{asset}": "GET"}
 	for _, ep := range paymentEndpoints(t) {
 		routes[ep.Path] = ep.Method
 	}

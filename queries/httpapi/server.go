@@ -80,6 +80,11 @@ func (s *Server) buildRoutes() (err error) {
 	if s.cfg.Gateway != nil {
 		handle("POST /v1/commands", http.HandlerFunc(s.serveCommand))
 	}
+	if s.cfg.Status != nil {
+		handle("GET /v1/status", http.HandlerFunc(s.serveStatus))
+		handle("GET /status", http.HandlerFunc(s.serveStatusPage))
+		handle("GET /status/{asset}", http.HandlerFunc(s.serveStatusPage))
+	}
 	handle("GET /openapi.json", http.HandlerFunc(serveOpenAPI))
 	handle("GET /metrics", promhttp.HandlerFor(s.cfg.Gatherer, promhttp.HandlerOpts{}))
 	handle("GET /healthz", http.HandlerFunc(s.serveHealthz))
