@@ -523,10 +523,8 @@ func newProduceProgress(w io.Writer, mode string, total int64, verb string) *pro
 	p := &produceProgress{total: total}
 	if mode == "auto" {
 		mode = "log"
-		if fh, ok := w.(*os.File); ok {
-			if st, err := fh.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-				mode = "bar"
-			}
+		if isTerminal(w) { // rebuild.go
+			mode = "bar"
 		}
 	}
 	switch mode {
