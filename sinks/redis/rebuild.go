@@ -56,22 +56,12 @@ const (
 // aggregate: its events topic is the topic of the offset keys). Like
 // NewTarget it connects lazily.
 func NewStore(cfg Config, cache projections.Cache) (*Store, error) {
-	if err := cfg.Validate(); err != nil {
+	layout, opts, err := checkConfig(cfg, cache)
+	if err != nil {
 		return nil, err
 	}
 	if cfg.Names.Plural == "" {
 		return nil, errors.New("redis: Names has no aggregate (topology.Names.Aggregate)")
-	}
-	if cache == nil {
-		return nil, errors.New("redis: no cache projection")
-	}
-	layout := cache.CacheLayout()
-	if err := ValidateLayout(layout); err != nil {
-		return nil, err
-	}
-	opts, err := goredis.ParseURL(cfg.URL)
-	if err != nil {
-		return nil, fmt.Errorf("redis: parse URL: %w", err)
 	}
 	return &Store{
 		cfg:            cfg,
@@ -79,7 +69,7 @@ func NewStore(cfg Config, cache projections.Cache) (*Store, error) {
 		keys:           NewKeys(cfg.Names, layout),
 		topic:          cfg.Names.EventsTopic(),
 		client:         goredis.NewClient(opts),
-		where:          fmt.Sprintf("%s db %d", opts.Addr, opts.DB),
+		where:          describe(opts),
 		log:            slog.Default().With("sink", Name, "aggregate", cfg.Names.Plural),
 		Hold:           DefaultHold,
 		SwitchAttempts: DefaultSwitchAttempts,

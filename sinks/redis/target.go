@@ -70,24 +70,11 @@ func NewTarget(cfg Config, cache projections.Cache) (*Target, error) {
 
 // newTarget returns a target writing version v.
 func newTarget(cfg Config, cache projections.Cache, v int) (*Target, error) {
-	if err := cfg.Validate(); err != nil {
-		return nil, err
-	}
-	if cache == nil {
-		return nil, errors.New("redis: no cache projection")
-	}
-	layout := cache.CacheLayout()
-	if err := ValidateLayout(layout); err != nil {
-		return nil, err
-	}
-	opts, err := goredis.ParseURL(cfg.URL)
+	layout, opts, err := checkConfig(cfg, cache)
 	if err != nil {
-		return nil, fmt.Errorf("redis: parse URL: %w", err)
+		return nil, err
 	}
-	where := fmt.Sprintf("%s db %d", opts.Addr, opts.DB)
-	if opts.Username != "" {
-		where += " as user " + opts.Username
-	}
+	where := describe(opts)
 	msgOrg, msgID := `{"`+layout.OrganizationField+`":`, `,"`+layout.IDField+`":`
 	t := &Target{
 		cfg:    cfg,
@@ -234,4 +221,34 @@ func (t *Target) Close() error {
 		return fmt.Errorf("redis: close: %w", err)
 	}
 	return nil
+}
+
+// checkConfig checks what a Target and a Store both need: the
+// configuration, the cache projection's layout and the URL.
+func checkConfig(cfg Config, cache projections.Cache) (projections.CacheLayout, *goredis.Options, error) {
+	if err := cfg.Validate(); err != nil {
+		return projections.CacheLayout{}, nil, err
+	}
+	if cache == nil {
+		return projections.CacheLayout{}, nil, errors.New("redis: no cache projection")
+	}
+	layout := cache.CacheLayout()
+	if err := ValidateLayout(layout); err != nil {
+		return projections.CacheLayout{}, nil, err
+	}
+	opts, err := goredis.ParseURL(cfg.URL)
+	if err != nil {
+		return projections.CacheLayout{}, nil, fmt.Errorf("redis: parse URL: %w", err)
+	}
+	return layout, opts, nil
+}
+
+// describe names the Redis a client reaches, for errors (never the
+// password).
+func describe(opts *goredis.Options) string {
+	where := fmt.Sprintf("%s db %d", opts.Addr, opts.DB)
+	if opts.Username != "" {
+		where += " as user " + opts.Username
+	}
+	return where
 }
