@@ -118,11 +118,11 @@ func (g *Gateway) Submit(ctx context.Context, scope queries.Scope, body []byte, 
 		if a.status == http.StatusForbidden {
 			outcome = outcomeForbidden
 		}
-		g.metrics.observe(c.plural, outcome, start)
+		g.metrics.observe(c.aggregate, outcome, start)
 		return a.status, a.body, nil
 	}
 	a2, outcome, err := g.submit(ctx, c, start, wait)
-	g.metrics.observe(c.plural, outcome, start)
+	g.metrics.observe(c.aggregate, outcome, start)
 	return a2.status, a2.body, err
 }
 

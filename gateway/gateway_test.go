@@ -374,7 +374,7 @@ func TestGatewayAgainstTheProcessor(t *testing.T) {
 		if ev.Version != 1 || ev.Type != "PaymentCreated" || ev.CommandID != "c-1" {
 			t.Errorf("event at the token: version %d type %s command %s, want 1 PaymentCreated c-1", ev.Version, ev.Type, ev.CommandID)
 		}
-		if got := testutil.ToFloat64(counter(t, e.reg, "payments", "accepted")); got < 1 {
+		if got := testutil.ToFloat64(counter(t, e.reg, "payment", "accepted")); got < 1 {
 			t.Errorf("prism_gateway_commands_total{payments,accepted} = %v, want ≥ 1", got)
 		}
 	})
@@ -428,7 +428,7 @@ func TestGatewayAgainstTheProcessor(t *testing.T) {
 		if n := countCommand(e.commandRecords(t), "c-r"); n != 1 {
 			t.Errorf("commands topic holds %d records of c-r, want 1", n)
 		}
-		if got := testutil.ToFloat64(counter(t, e.reg, "payments", "duplicate")); got < 1 {
+		if got := testutil.ToFloat64(counter(t, e.reg, "payment", "duplicate")); got < 1 {
 			t.Errorf("prism_gateway_commands_total{payments,duplicate} = %v, want ≥ 1", got)
 		}
 		// Another command under the same id.
@@ -488,7 +488,7 @@ func TestGatewayAgainstTheProcessor(t *testing.T) {
 		if countCommand(recs, "c-after") != 1 || countCommand(recs, "c-403") != 0 {
 			t.Errorf("commands topic: %d records of c-after, %d of c-403; want 1 and 0", countCommand(recs, "c-after"), countCommand(recs, "c-403"))
 		}
-		if got := testutil.ToFloat64(counter(t, e.reg, "payments", "forbidden")); got != 1 {
+		if got := testutil.ToFloat64(counter(t, e.reg, "payment", "forbidden")); got != 1 {
 			t.Errorf("prism_gateway_commands_total{payments,forbidden} = %v, want 1", got)
 		}
 	})
@@ -609,7 +609,7 @@ func TestGatewayTimeoutThenStoredAnswer(t *testing.T) {
 	if n := countCommand(e.commandRecords(t), "t-1"); n != 1 {
 		t.Errorf("commands topic holds %d records of t-1, want 1", n)
 	}
-	if got := testutil.ToFloat64(counter(t, e.reg, "payments", "pending")); got != 2 {
+	if got := testutil.ToFloat64(counter(t, e.reg, "payment", "pending")); got != 2 {
 		t.Errorf("prism_gateway_commands_total{payments,pending} = %v, want 2", got)
 	}
 }

@@ -22,10 +22,11 @@ const (
 // metrics are the gateway's Prometheus metrics:
 //
 //	prism_gateway_commands_total{aggregate,outcome}  POSTs answered
-//	prism_gateway_duration_seconds{outcome}          their latency (histogram)
+//	prism_gateway_command_duration_seconds{outcome}  their latency (histogram)
 //
-// aggregate is the plural of the command's aggregate, "unknown" when the
-// body names none.
+// aggregate is the name of the command's aggregate (payment, as the
+// processor's and the sinks' metrics name it), "unknown" when the body
+// names none.
 type metrics struct {
 	commands *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -38,7 +39,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Commands POSTed to the gateway, by aggregate and outcome (accepted, rejected, duplicate, pending, invalid, forbidden, conflict, error).",
 		}, []string{"aggregate", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "prism_gateway_duration_seconds",
+			Name:    "prism_gateway_command_duration_seconds",
 			Help:    "Time to answer a POSTed command, seconds, by outcome.",
 			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
 		}, []string{"outcome"}),

@@ -20,7 +20,10 @@ type command struct {
 	cmd    records.Command
 	meta   records.CommandMeta
 	plural string
-	hash   string // hex SHA-256 of the canonical command
+	// aggregate is the aggregate's name (payment), the aggregate label of
+	// the metrics as the processor's and the sinks' carry it.
+	aggregate string
+	hash      string // hex SHA-256 of the canonical command
 	// idempotent: the body gave the commandId, so the store keys it.
 	idempotent bool
 }
@@ -60,7 +63,7 @@ func (g *Gateway) parse(body []byte, scope queries.Scope) (command, *answer) {
 	}
 	c.cmd, c.meta = cmd, cmd.CommandMeta()
 	if agg, err := g.p.AggregateOf(c.meta.Type); err == nil {
-		c.plural = agg.Plural
+		c.plural, c.aggregate = agg.Plural, agg.Name
 		if c.plural == "" {
 			c.plural = agg.Name
 		}

@@ -30,12 +30,20 @@ type prismProc struct {
 // startPrismProc runs bin with args, logging to <tempdir>/<name>.log.
 func startPrismProc(t testing.TB, bin, name string, args ...string) *prismProc {
 	t.Helper()
+	return startPrismProcEnv(t, bin, name, nil, args...)
+}
+
+// startPrismProcEnv is startPrismProc with the environment env (nil: this
+// process's).
+func startPrismProcEnv(t testing.TB, bin, name string, env []string, args ...string) *prismProc {
+	t.Helper()
 	logPath := filepath.Join(t.TempDir(), name+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &prismProc{name: name, cmd: exec.Command(bin, args...), log: logPath, done: make(chan struct{})}
+	p.cmd.Env = env
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	if err := p.cmd.Start(); err != nil {
 		f.Close()

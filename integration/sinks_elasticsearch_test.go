@@ -521,6 +521,7 @@ func BenchmarkSinksElasticsearch(b *testing.B) {
 	}
 	defer tg.Close()
 	cfg.IndexVersion = 2 // same mapping, another index, for the bare load
+	cfg.Direct = true    // Setup creates it (the alias stays on v1)
 	bareTarget, err := essink.NewTarget(cfg, payment.ElasticsearchProjection{})
 	if err != nil {
 		b.Fatal(err)

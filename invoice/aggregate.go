@@ -175,3 +175,21 @@ type recordParts struct {
 	event  outputs.OneEvent
 	result outputs.ResultParts
 }
+
+// Reject implements processors.Rejecter: cmd refused with reason and
+// message by a middleware (authorization, validation of your own), in
+// the result format of a rejection decided here.
+func (a *Aggregate) Reject(state processors.State, cmd processors.Command, reason, message string, _ time.Time) processors.Outcome {
+	env, ok := cmd.(*schemas.CommandEnvelope)
+	if !ok || env == nil {
+		env = &schemas.CommandEnvelope{}
+	}
+	current, _ := state.(*schemas.Invoice)
+	d := reject(current, env, reason, "", message)
+	r, err := a.codec.EncodeResult(&d.Result)
+	if err != nil {
+		a.log.Error("invoice command result not encoded", "command_id", env.CommandID, "err", err)
+	}
+	return processors.Outcome{NewState: state, Label: reason,
+		Result: a.out.Result(d.Result.CommandID, d.Result.CorrelationID, r, new(outputs.ResultParts), nil)}
+}

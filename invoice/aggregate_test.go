@@ -191,3 +191,21 @@ func TestHandleWithAForeignCommandAnswersInvalidField(t *testing.T) {
 	}
 	var _ processors.Aggregate = a
 }
+
+// TestAggregateRejectForMiddleware: a middleware's rejection is a result
+// with the reason and message, no event, the state as it was.
+func TestAggregateRejectForMiddleware(t *testing.T) {
+	a, codec := newTestAggregate(t)
+	env := &schemas.CommandEnvelope{CommandID: "c-9", InvoiceID: "inv-9", CorrelationID: "corr-9"}
+	out := a.Reject(nil, env, "UNAUTHORIZED", "tenant not allowed", time.Now())
+	res, err := codec.DecodeResult(out.Result.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Label != "UNAUTHORIZED" || len(out.Events) != 0 || out.NewState != nil {
+		t.Fatalf("outcome %+v", out)
+	}
+	if res.Accepted || res.Reason != "UNAUTHORIZED" || res.Message != "tenant not allowed" || res.InvoiceID != "inv-9" || string(out.Result.Key) != "c-9" {
+		t.Fatalf("result %q %+v", out.Result.Key, res)
+	}
+}

@@ -54,7 +54,7 @@ func (c Config) Probe(ctx context.Context) error {
 	errs := make([]error, len(c.Brokers))
 	var wg sync.WaitGroup
 	for i, addr := range c.Brokers {
-		wg.Go(func() { errs[i] = probeBroker(pctx, opts, addr, timeout) })
+		wg.Go(func() { errs[i] = c.probeBroker(pctx, opts, addr, timeout) })
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -69,7 +69,7 @@ func (c Config) Probe(ctx context.Context) error {
 }
 
 // probeBroker sends one ApiVersions request to addr alone (no retries).
-func probeBroker(ctx context.Context, opts []kgo.Opt, addr string, timeout time.Duration) error {
+func (c Config) probeBroker(ctx context.Context, opts []kgo.Opt, addr string, timeout time.Duration) error {
 	cl, err := kgo.NewClient(append(opts[:len(opts):len(opts)], kgo.SeedBrokers(addr), kgo.DialTimeout(timeout))...)
 	if err != nil {
 		return fmt.Errorf("%s: %w", addr, err)
@@ -86,11 +86,12 @@ func probeBroker(ctx context.Context, opts []kgo.Opt, addr string, timeout time.
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s: the peer did not answer as a Kafka broker within %s (is this a Kafka listener?)", addr, timeout)
 	}
-	return describeProbeError(addr, err)
+	return c.describeProbeError(addr, err)
 }
 
-// describeProbeError says in words what a failed first request means.
-func describeProbeError(addr string, err error) error {
+// describeProbeError says in words what a failed first request means. A
+// refused login names the mechanism and the user, never the password.
+func (c Config) describeProbeError(addr string, err error) error {
 	var dnsErr *net.DNSError
 	var recErr tls.RecordHeaderError
 	var certErr *tls.CertificateVerificationError
@@ -101,15 +102,40 @@ func describeProbeError(addr string, err error) error {
 		return fmt.Errorf("%s: %w", addr, ErrNotListening)
 	case errors.As(err, &dnsErr):
 		return fmt.Errorf("%s: cannot resolve the host: %w", addr, err)
-	case errors.As(err, &recErr), errors.As(err, &certErr), errors.As(err, &unknownAuth):
-		return fmt.Errorf("%s: TLS handshake failed (is --kafka-tls or --kafka-ca-file right?): %w", addr, err)
+	case errors.As(err, &certErr), errors.As(err, &unknownAuth):
+		return fmt.Errorf("%s: TLS handshake failed: the broker's certificate is not trusted (check --kafka-ca-file%s): %w", addr, c.caHint(), err)
+	case errors.As(err, &recErr):
+		return fmt.Errorf("%s: TLS handshake failed (does this listener speak TLS? check --kafka-tls): %w", addr, err)
+	// franz-go's own diagnoses, made more direct with the settings in use.
+	case !c.TLS && strings.Contains(err.Error(), "speaking to a tls endpoint"):
+		return fmt.Errorf("%s: this listener speaks TLS and --kafka-tls is off: %w", addr, err)
+	case c.TLS && strings.Contains(err.Error(), "using TLS when the broker is not expecting it"):
+		return fmt.Errorf("%s: --kafka-tls is on and this listener does not seem to speak TLS: %w", addr, err)
+	case c.SASLMechanism == "" && strings.Contains(err.Error(), "SASL is required but not provided"):
+		return fmt.Errorf("%s: this listener seems to require SASL and --kafka-sasl-mechanism is not set: %w", addr, err)
 	case errors.As(err, &kafkaErr) && isSASLError(kafkaErr):
-		return fmt.Errorf("%s: SASL login failed (does this listener take SASL? check --kafka-sasl-mechanism, --kafka-sasl-user and PRISM_KAFKA_SASL_PASSWORD): %w", addr, err)
+		if c.SASLMechanism != "" && kafkaErr != kerr.SaslAuthenticationFailed {
+			return fmt.Errorf("%s: SASL %s login as user %q failed: this listener does not take SASL %s (check --kafka-sasl-mechanism and --brokers): %w",
+				addr, strings.ToUpper(c.SASLMechanism), c.SASLUser, strings.ToUpper(c.SASLMechanism), err)
+		}
+		if c.SASLMechanism == "" {
+			return fmt.Errorf("%s: SASL login failed (does this listener take SASL? check --kafka-sasl-mechanism, --kafka-sasl-user and PRISM_KAFKA_SASL_PASSWORD): %w", addr, err)
+		}
+		return fmt.Errorf("%s: SASL %s login as user %q refused (check --kafka-sasl-user and PRISM_KAFKA_SASL_PASSWORD): %w",
+			addr, strings.ToUpper(c.SASLMechanism), c.SASLUser, err)
 	case errors.As(err, &kafkaErr):
 		return fmt.Errorf("%s: the broker refused the connection: %w", addr, err)
 	default:
 		return fmt.Errorf("%s: the peer did not answer as a Kafka broker (is this a Kafka listener?): %w", addr, err)
 	}
+}
+
+// caHint names the CA file in use, or says the system's roots are.
+func (c Config) caHint() string {
+	if c.CAFile == "" {
+		return "; none set, so the system's roots are trusted"
+	}
+	return "; now " + c.CAFile
 }
 
 func isSASLError(e *kerr.Error) bool {

@@ -268,3 +268,19 @@ type resultParts struct {
 	r       schemas.CommandResult
 	headers outputs.ResultParts
 }
+
+// Reject implements processors.Rejecter: cmd refused with reason and
+// message by a middleware (authorization, validation of your own), in
+// the result format of a rejection decided here.
+func (a *Aggregate) Reject(state processors.State, cmd processors.Command, reason, message string, _ time.Time) processors.Outcome {
+	env, ok := cmd.(*schemas.CommandEnvelope)
+	if !ok || env == nil {
+		env = &schemas.CommandEnvelope{}
+	}
+	var current *schemas.Payment
+	if m, _ := state.(*memState); m != nil {
+		current = m.paymentNoMemory()
+	}
+	d := reject(current, env, reason, "", message)
+	return processors.Outcome{NewState: state, Label: reason, Result: a.resultOutput(env, d.Result, nil)}
+}

@@ -354,3 +354,27 @@ func TestMemStateRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestAggregateRejectForMiddleware: a middleware's rejection of a command
+// is a result like a rejection decided here (the command's ids, the
+// payment's version, the reason and message), no event, the state as it
+// was.
+func TestAggregateRejectForMiddleware(t *testing.T) {
+	a, codec := newTestAggregate(t)
+	created := handle(t, a, codec, nil, createCmd("c-1", 1000, "EUR", "x"))
+	c, err := a.DecodeCommand(commandRecord(t, codec, createCmd("c-2", 5, "EUR", "y")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := a.Reject(created.NewState, c, "UNAUTHORIZED", "tenant not allowed", now)
+	if out.Label != "UNAUTHORIZED" || len(out.Events) != 0 || out.NewState != created.NewState {
+		t.Fatalf("label %q, %d events, state changed %v; want UNAUTHORIZED, none, unchanged", out.Label, len(out.Events), out.NewState != created.NewState)
+	}
+	r := decodeResult(t, codec, out.Result)
+	if r.Accepted || r.Reason != "UNAUTHORIZED" || r.Message != "tenant not allowed" || r.CommandID != "c-2" || r.PaymentID != payID || r.EventVersion != 1 {
+		t.Fatalf("result %+v", r)
+	}
+	if string(out.Result.Key) != "c-2" {
+		t.Fatalf("result key %q, want the command id", out.Result.Key)
+	}
+}

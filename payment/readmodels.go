@@ -103,6 +103,19 @@ CREATE TABLE {{schema}}.payment_daily (
 	{Version: 2, Name: "readmodel_state fillfactor", SQL: `ALTER TABLE {{schema}}.readmodel_state SET (fillfactor = 70);`},
 }
 
+var _ projections.ReadModelProjections = ReadModel{}
+
+// Projections implements projections.ReadModelProjections: the summary
+// owns readmodel_state (its deltas come from the previous states), the
+// timeline and the daily figures own their tables.
+func (ReadModel) Projections() map[string][]string {
+	return map[string][]string{
+		"payment_summary":  {"payment_summary", "readmodel_state"},
+		"payment_timeline": {"payment_timeline"},
+		"payment_daily":    {"payment_daily"},
+	}
+}
+
 // Check implements projections.ReadModel: a tombstone without a key, an
 // unknown type, a non-delete event without state or with the state of
 // another payment, an event for another key, or text Postgres refuses

@@ -53,8 +53,11 @@ func (e *Engine) commitBatch(ctx context.Context, sess *kgo.GroupTransactSession
 		}
 		if perr := pe.get(); perr != nil {
 			if permanentProduceError(perr) {
-				e.cfg.Logger.Warn("Kafka refused a command's output for good; the command goes to the DLQ when the batch is handled again",
-					"err", perr, "dlq", e.cfg.DLQTopic)
+				attrs := []any{"err", perr, "dlq", e.cfg.DLQTopic}
+				if src, ok := pe.source(); ok {
+					attrs = append([]any{"topic", e.cfg.CommandsTopic, "partition", src.partition, "offset", src.offset}, attrs...)
+				}
+				e.cfg.Logger.Warn("Kafka refused a command's output for good; the command goes to the DLQ when the batch is handled again", attrs...)
 			} else {
 				retry.Sleep(ctx, time.Second)
 			}

@@ -1,6 +1,8 @@
 package processors
 
 import (
+	"go.opentelemetry.io/otel/trace"
+
 	"cmp"
 	"errors"
 	"fmt"
@@ -107,8 +109,16 @@ type EngineConfig struct {
 	HandleWorkers int
 
 	Aggregate Aggregate
-	Logger    *slog.Logger          // nil: slog.Default()
-	Metrics   prometheus.Registerer // nil: metrics are kept but not registered
+	// Middleware wraps the aggregate's Handle, in order (the first is the
+	// outermost), inside Prism's own logging and timing middleware
+	// (middleware.go): validation, authorization (Call.Reject), tracing,
+	// metrics of your own.
+	Middleware []Middleware
+	// Tracer continues the traces commands carry (TracingMiddleware);
+	// nil records no span but still carries trace context to the events.
+	Tracer  trace.Tracer
+	Logger  *slog.Logger          // nil: slog.Default()
+	Metrics prometheus.Registerer // nil: metrics are kept but not registered
 	// Now stamps each command's processing time (nil: time.Now). It is
 	// called from HandleWorkers goroutines at once.
 	Now func() time.Time

@@ -116,3 +116,9 @@ func incompressible(n int) []byte {
 	}
 	return b
 }
+
+// Reject implements Rejecter: result "rejected <reason>: <message>".
+func (counterAggregate) Reject(state State, c Command, reason, message string, _ time.Time) Outcome {
+	cmd := c.(counterCmd)
+	return Outcome{Result: Output{Key: []byte(cmd.src), Value: []byte("rejected " + reason + ": " + message)}, NewState: state, Label: reason}
+}

@@ -26,6 +26,8 @@ type Engine struct {
 	cfg EngineConfig
 	m   *metrics
 	asg *assignments
+	// handler is the middleware chain ending in the aggregate (chain).
+	handler Handler
 
 	// stores is the committed state per owned partition; only the Run
 	// goroutine touches it.
@@ -70,6 +72,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		asg:    newAssignments(cfg.CommandsTopic, cfg.Logger),
 		stores: make(map[int32]*partitionStore),
 	}
+	e.handler = e.chain()
 	e.health.Store(&Health{})
 	return e, nil
 }

@@ -28,14 +28,29 @@ func (t *tally) add(o tally) {
 type produceErr struct {
 	mu  sync.Mutex
 	err error
+	src *source // the command whose output failed first, when known
 }
 
-func (p *produceErr) set(err error) {
+func (p *produceErr) set(err error) { p.setFor(nil, err) }
+
+// setFor records err, the failure of an output of the command src (nil:
+// not known), unless an earlier failure is recorded.
+func (p *produceErr) setFor(src *source, err error) {
 	p.mu.Lock()
 	if p.err == nil {
-		p.err = err
+		p.err, p.src = err, src
 	}
 	p.mu.Unlock()
+}
+
+// source returns the command whose output failed first, if known.
+func (p *produceErr) source() (source, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.src == nil {
+		return source{}, false
+	}
+	return *p.src, true
 }
 
 func (p *produceErr) get() error {
@@ -58,8 +73,13 @@ func (e *Engine) handle(ctx context.Context, sess *kgo.GroupTransactSession, rec
 		if err == nil {
 			return
 		}
-		pe.set(fmt.Errorf("produce to %s: %w", r.Topic, err))
-		if src, ok := sourceOf(r); ok && permanentProduceError(err) {
+		src, ok := sourceOf(r)
+		if !ok {
+			pe.set(fmt.Errorf("produce to %s: %w", r.Topic, err))
+			return
+		}
+		pe.setFor(&src, fmt.Errorf("produce to %s: %w", r.Topic, err))
+		if permanentProduceError(err) {
 			e.poison.add(src, err)
 		}
 	}
@@ -139,7 +159,7 @@ func (e *Engine) handlePartition(ctx context.Context, sess *kgo.GroupTransactSes
 		if !ok {
 			state = st.states[key]
 		}
-		out, err := e.safeHandle(state, cmd)
+		out, err := e.safeHandle(ctx, e.call(r, state, cmd))
 		if err != nil {
 			e.toDLQ(ctx, sess, r, "handle", "panic", err, promise)
 			t.dlq++
@@ -161,15 +181,16 @@ func (e *Engine) handlePartition(ctx context.Context, sess *kgo.GroupTransactSes
 	return changed, t
 }
 
-// safeHandle calls Aggregate.Handle, turning a panic into an error so that
-// one poisonous command goes to the DLQ instead of stopping its partition.
-func (e *Engine) safeHandle(state State, cmd Command) (out Outcome, err error) {
+// safeHandle runs the handler chain (middleware.go), turning a panic into
+// an error so that one poisonous command goes to the DLQ instead of
+// stopping its partition.
+func (e *Engine) safeHandle(ctx context.Context, c Call) (out Outcome, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("aggregate panicked: %v", r)
 		}
 	}()
-	return e.cfg.Aggregate.Handle(state, cmd, e.cfg.Now()), nil
+	return e.handler(ctx, c), nil
 }
 
 func (e *Engine) toDLQ(ctx context.Context, sess *kgo.GroupTransactSession, r *kgo.Record, stage, class string, err error, promise func(*kgo.Record, error)) {

@@ -195,7 +195,7 @@ func header(r *kgo.Record, key string) (string, bool) {
 	return "", false
 }
 
-// metricValue reads a counter or gauge.
+// metricValue reads a counter or gauge, or a histogram's sample count.
 func metricValue(t *testing.T, m prometheus.Metric) float64 {
 	t.Helper()
 	var pb dto.Metric
@@ -207,7 +207,9 @@ func metricValue(t *testing.T, m prometheus.Metric) float64 {
 		return pb.Counter.GetValue()
 	case pb.Gauge != nil:
 		return pb.Gauge.GetValue()
+	case pb.Histogram != nil:
+		return float64(pb.Histogram.GetSampleCount())
 	}
-	t.Fatalf("metric %v is neither a counter nor a gauge", m.Desc())
+	t.Fatalf("metric %v is neither a counter, a gauge nor a histogram", m.Desc())
 	return 0
 }

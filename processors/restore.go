@@ -78,9 +78,9 @@ func (e *Engine) restoreState(ctx context.Context, adm *kadm.Client, ps []int32)
 	}
 	defer cl.Close()
 
-	latest := make(map[int32]map[string][]byte, len(toRead))
+	latest := make(map[int32]map[string]latestValue, len(toRead))
 	for p := range toRead {
-		latest[p] = make(map[string][]byte)
+		latest[p] = make(map[string]latestValue)
 	}
 	pending := len(toRead)
 	done := make(map[int32]bool, len(toRead))
@@ -114,9 +114,9 @@ func (e *Engine) restoreState(ctx context.Context, adm *kadm.Client, ps []int32)
 				return
 			}
 			if r.Value == nil {
-				m[string(r.Key)] = nil
+				m[string(r.Key)] = latestValue{offset: r.Offset}
 			} else {
-				m[string(r.Key)] = bytes.Clone(r.Value)
+				m[string(r.Key)] = latestValue{value: bytes.Clone(r.Value), offset: r.Offset}
 			}
 		})
 		if quiet && pending > 0 && e.watch.FailureCount() != failures {
@@ -197,26 +197,33 @@ func (e *Engine) restoreRange(ctx context.Context, adm *kadm.Client, ps []int32)
 	}
 }
 
+// latestValue is the last value of a key on the events topic (nil: a
+// tombstone) and its offset, which a line about it names.
+type latestValue struct {
+	value  []byte
+	offset int64
+}
+
 // decodeLatest decodes the last value of every key, one goroutine per
 // partition. A value that cannot be decoded is logged and counted; the key
 // is left without state (it is as if the aggregate did not exist, which
 // the aggregate then reports on its next command).
-func (e *Engine) decodeLatest(latest map[int32]map[string][]byte, out map[int32]map[string]State) {
+func (e *Engine) decodeLatest(latest map[int32]map[string]latestValue, out map[int32]map[string]State) {
 	var wg sync.WaitGroup
 	for p, m := range latest {
 		states := out[p]
 		wg.Go(func() {
 			var bad int
 			for k, v := range m {
-				if v == nil {
+				if v.value == nil {
 					continue
 				}
-				s, err := e.cfg.Aggregate.DecodeState(v)
+				s, err := e.cfg.Aggregate.DecodeState(v.value)
 				if err != nil {
 					bad++
 					if bad <= 3 {
 						e.cfg.Logger.Error("restore: cannot decode the state of an event; the aggregate is left without state",
-							"topic", e.cfg.EventsTopic, "partition", p, "key", k, "err", err)
+							"topic", e.cfg.EventsTopic, "partition", p, "offset", v.offset, "key", k, "err", err)
 					}
 					continue
 				}

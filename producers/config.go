@@ -1,6 +1,8 @@
 package producers
 
 import (
+	"go.opentelemetry.io/otel/trace"
+
 	"cmp"
 	"errors"
 	"fmt"
@@ -58,6 +60,11 @@ type Config struct {
 	// (tests use it for a client id or shorter retry timeouts).
 	ExtraOpts []kgo.Opt
 	Logger    *slog.Logger
+	// Tracer, when set, starts a producer span per command (a trace per
+	// command when ctx holds none); nil starts none. Either way the trace
+	// context of ctx (or of the span) is written into the record's
+	// traceparent header (package tracing).
+	Tracer trace.Tracer
 }
 
 // Defaults of Config fields left zero.

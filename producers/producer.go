@@ -1,6 +1,12 @@
 package producers
 
 import (
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/prism-cqrs/prism/tracing"
+
 	"context"
 	"errors"
 	"fmt"
@@ -88,7 +94,9 @@ func (p *CommandProducer) Send(ctx context.Context, cmd records.Command) (partit
 	if err != nil {
 		return 0, 0, err
 	}
+	end := p.trace(ctx, rec, enc.Meta.CommandID)
 	r, err := p.client.ProduceSync(ctx, rec).First()
+	end(r, err)
 	if err != nil {
 		return 0, 0, fmt.Errorf("produce command %s to %s: %w", enc.Meta.CommandID, rec.Topic, err)
 	}
@@ -107,7 +115,9 @@ func (p *CommandProducer) Produce(ctx context.Context, cmd records.Command, done
 	if err != nil {
 		return err
 	}
+	end := p.trace(ctx, rec, enc.Meta.CommandID)
 	p.client.Produce(ctx, rec, func(r *kgo.Record, err error) {
+		end(r, err)
 		d := Delivery{Command: enc.Command, Partition: r.Partition, Offset: r.Offset}
 		if err != nil {
 			d.Err = fmt.Errorf("produce command %s to %s: %w", enc.Meta.CommandID, r.Topic, err)
@@ -175,4 +185,27 @@ func (p *CommandProducer) record(cmd records.Command) (*kgo.Record, records.Enco
 		return nil, enc, fmt.Errorf("produce command: %w", err)
 	}
 	return rec, enc, nil
+}
+
+// trace starts the command's producer span when the producer has a tracer
+// and writes the trace context into rec's headers; the returned func ends
+// the span with the delivery.
+func (p *CommandProducer) trace(ctx context.Context, rec *kgo.Record, commandID string) func(*kgo.Record, error) {
+	if p.cfg.Tracer == nil {
+		rec.Headers = tracing.Inject(ctx, rec.Headers)
+		return func(*kgo.Record, error) {}
+	}
+	ctx, span := p.cfg.Tracer.Start(ctx, "prism.produce "+rec.Topic, trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(attribute.String("messaging.system", "kafka"), attribute.String("messaging.destination.name", rec.Topic),
+			attribute.String("prism.command_id", commandID), attribute.String("prism.aggregate_id", string(rec.Key))))
+	rec.Headers = tracing.Inject(ctx, rec.Headers)
+	return func(r *kgo.Record, err error) {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		} else if r != nil {
+			span.SetAttributes(attribute.Int("messaging.destination.partition.id", int(r.Partition)), attribute.Int64("messaging.kafka.offset", r.Offset))
+		}
+		span.End()
+	}
 }

@@ -93,3 +93,14 @@ func AggregateID(ev sinks.Event) string {
 type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
+
+// ReadModelProjections is implemented by a ReadModel whose projections can
+// be rebuilt one at a time (`prism rebuild readmodels --projection NAME`,
+// sinks/readmodels' rebuild store).
+type ReadModelProjections interface {
+	// Projections maps each projection's name to the tables it owns in
+	// the schema (the table named after it and the tables only it reads,
+	// such as a state table its deltas come from). Every table of the
+	// read model belongs to exactly one projection.
+	Projections() map[string][]string
+}

@@ -43,6 +43,14 @@ type Totals[S any, K comparable] struct {
 
 var _ ReadModel = (*Totals[int, int])(nil)
 
+var _ ReadModelProjections = (*Totals[int, int])(nil)
+
+// Projections implements ReadModelProjections: one projection named
+// after the sums table, owning it and the state table.
+func (t *Totals[S, K]) Projections() map[string][]string {
+	return map[string][]string{t.Sums.Name: {t.Sums.Name, t.State.Name}}
+}
+
 // Migrations implements ReadModel.
 func (t *Totals[S, K]) Migrations() (string, []Migration) { return t.Component, t.Versions }
 

@@ -19,7 +19,9 @@
 #     missing and running as root); Postgres runs its own cluster in
 #     $PRISM_SERVICES_DIR/postgres (not the system cluster).
 #   - Kafka from Maven Central jars (scripts/kafka/pom.xml), run with JDK 17,
-#     storage formatted once.
+#     storage formatted once; besides PLAINTEXT, a SASL_SSL listener
+#     (SCRAM-SHA-512, a CA and certificate made with openssl) on
+#     $PRISM_KAFKA_SASL_PORT (9094; empty: none), see docs/security.md.
 #   - Elasticsearch from Maven Central's integ-test-zip, run as a dedicated
 #     non-root user ($PRISM_ES_USER, created when missing) with a JDK from
 #     /usr/lib/jvm.
@@ -63,6 +65,11 @@ KAFKA_CONTROLLER_PORT="${PRISM_KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_HEAP="${PRISM_KAFKA_HEAP:-1g}"
 KAFKA_AUTO_CREATE="${PRISM_KAFKA_AUTO_CREATE_TOPICS:-false}"
 KAFKA_JAVA_HOME="${PRISM_KAFKA_JAVA_HOME:-}"
+# A second listener, SASL_SSL with SCRAM-SHA-512, on by default; an empty
+# PRISM_KAFKA_SASL_PORT turns it off (docs/security.md).
+KAFKA_SASL_PORT="${PRISM_KAFKA_SASL_PORT-9094}"
+KAFKA_SCRAM_USER="${PRISM_KAFKA_SCRAM_USER:-prism}"
+KAFKA_SCRAM_PASSWORD="${PRISM_KAFKA_SCRAM_PASSWORD:-prism-scram-secret}"
 KAFKA_LIBS="$CACHE_DIR/kafka-libs"
 
 ES_VERSION="${PRISM_ES_VERSION:-8.19.7}"
@@ -286,11 +293,12 @@ EOF
     || fail_service postgres "pg_ctl start failed"
   head -n 1 "$data/postmaster.pid" >"$(pid_file postgres)"
   wait_until postgres pg_ready
-  # Role and database, created once (idempotent).
+  # Role and database, created once (idempotent). CREATEROLE: the tests
+  # create roles of their own with passwords (integration/secure_*_test.go).
   pg_psql -v user="$PG_USER" -v pw="$PG_PASSWORD" -v db="$PG_DB" <<'EOF' || fail_service postgres "could not create role/database"
-SELECT format('CREATE ROLE %I LOGIN CREATEDB PASSWORD %L', :'user', :'pw')
+SELECT format('CREATE ROLE %I LOGIN CREATEDB CREATEROLE PASSWORD %L', :'user', :'pw')
 WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'user') \gexec
-SELECT format('ALTER ROLE %I LOGIN PASSWORD %L', :'user', :'pw') \gexec
+SELECT format('ALTER ROLE %I LOGIN CREATEDB CREATEROLE PASSWORD %L', :'user', :'pw') \gexec
 SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'user')
 WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'db') \gexec
 EOF
@@ -368,7 +376,60 @@ kafka_java() {
 }
 
 kafka_ready() {
-  port_open "$KAFKA_PORT" && grep -q 'Kafka Server started' "$SD/kafka/kafka.log"
+  port_open "$KAFKA_PORT" && { [ -z "$KAFKA_SASL_PORT" ] || port_open "$KAFKA_SASL_PORT"; } \
+    && grep -q 'Kafka Server started' "$SD/kafka/kafka.log"
+}
+
+kafka_tls_dir() { echo "$SD/kafka/tls"; }
+
+# kafka_tls: a CA and a broker certificate for 127.0.0.1 and localhost
+# (EC P-256, ten years), generated once with openssl into $SD/kafka/tls:
+# ca.pem (what clients trust: PRISM_KAFKA_SASL_CA_FILE) and broker.pem (the
+# broker's PKCS#8 key followed by its certificate, Kafka's PEM keystore).
+kafka_tls() {
+  local d
+  d="$(kafka_tls_dir)"
+  [ -s "$d/ca.pem" ] && [ -s "$d/broker.pem" ] && return 0
+  command -v openssl >/dev/null || die "kafka: openssl is needed for the SASL_SSL listener's certificates (apt-get install openssl, or PRISM_KAFKA_SASL_PORT= to turn the listener off)"
+  say "kafka: generating a CA and a broker certificate in $d"
+  rm -rf "$d" && mkdir -p "$d" && chmod 700 "$d"
+  (
+    cd "$d"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+      -subj "/CN=Prism test CA" -keyout ca.key -out ca.pem \
+      -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -subj "/CN=127.0.0.1" -keyout broker.key -out broker.csr
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >broker.ext
+    openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile broker.ext -out broker.crt
+    openssl pkcs8 -topk8 -nocrypt -in broker.key -out broker.p8
+    cat broker.p8 broker.crt >broker.pem
+    rm -f broker.csr broker.ext broker.key broker.p8 ca.srl
+  ) >"$SD/kafka/tls.log" 2>&1 || { cat "$SD/kafka/tls.log" >&2; rm -rf "$d"; die "kafka: openssl failed (output above)"; }
+  # broker.pem is readable by all: the Kafka container runs as its own
+  # user (a throwaway key for 127.0.0.1); the CA's key is not.
+  chmod 755 "$d"; chmod 644 "$d/ca.pem" "$d/broker.crt" "$d/broker.pem"; chmod 600 "$d/ca.key"
+}
+
+# kafka_scram_config: the --add-scram argument of the storage format, the
+# SCRAM-SHA-512 credentials of $KAFKA_SCRAM_USER.
+kafka_scram_config() { echo "SCRAM-SHA-512=[name=$KAFKA_SCRAM_USER,password=$KAFKA_SCRAM_PASSWORD]"; }
+
+# kafka_scram_upsert JAVA CP: gives $KAFKA_SCRAM_USER its password on a
+# storage formatted without it (before the SASL listener existed, or with
+# another password), through the PLAINTEXT listener (kafka-configs);
+# remembered in $SD/kafka/scram.done so later starts skip it.
+kafka_scram_upsert() {
+  local java="$1" cp="$2" dir="$SD/kafka" want
+  want="$(kafka_scram_config)"
+  [ "$(cat "$dir/scram.done" 2>/dev/null)" = "$want" ] && return 0
+  say "kafka: setting the SCRAM-SHA-512 password of $KAFKA_SCRAM_USER"
+  "$java" "-Dlog4j2.configurationFile=file:$dir/log4j2.xml" -cp "$cp" kafka.admin.ConfigCommand \
+    --bootstrap-server "127.0.0.1:$KAFKA_PORT" --alter --entity-type users --entity-name "$KAFKA_SCRAM_USER" \
+    --add-config "SCRAM-SHA-512=[password=$KAFKA_SCRAM_PASSWORD]" >"$dir/scram.log" 2>&1 \
+    || { cat "$dir/scram.log" >&2; fail_service kafka "could not set the SCRAM credentials of $KAFKA_SCRAM_USER"; }
+  (umask 077; echo "$want" >"$dir/scram.done")
 }
 
 up_kafka() {
@@ -379,20 +440,35 @@ up_kafka() {
   fi
   check_port_free kafka "$KAFKA_PORT"
   check_port_free kafka "$KAFKA_CONTROLLER_PORT"
+  [ -z "$KAFKA_SASL_PORT" ] || check_port_free kafka "$KAFKA_SASL_PORT"
   kafka_fetch
   local java dir="$SD/kafka"
   java="$(kafka_java)"
   mkdir -p "$dir/data"
+  local listeners="PLAINTEXT://127.0.0.1:$KAFKA_PORT" protocols="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT" sasl=""
+  if [ -n "$KAFKA_SASL_PORT" ]; then
+    kafka_tls
+    listeners="$listeners,SASL_SSL://127.0.0.1:$KAFKA_SASL_PORT"
+    protocols="$protocols,SASL_SSL:SASL_SSL"
+    # For clients only: the broker and its controller talk PLAINTEXT. No
+    # authorizer: an authenticated user may do everything.
+    sasl="listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$(kafka_tls_dir)/broker.pem
+listener.name.sasl_ssl.ssl.client.auth=none"
+  fi
   cat >"$dir/server.properties" <<EOF
 # Written by scripts/services.sh on every start: single node, KRaft, RF 1.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=$listeners,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=$protocols
+$sasl
 log.dirs=$dir/data
 num.partitions=1
 default.replication.factor=1
@@ -429,9 +505,11 @@ EOF
     cluster_id="$("$java" "$log4j" -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)"
     [ -n "$cluster_id" ] || die "kafka: could not generate a cluster id"
     say "kafka: formatting storage $dir/data (cluster $cluster_id)"
+    # The SCRAM user is part of the storage from the start (--add-scram).
     "$java" "$log4j" -cp "$cp" kafka.tools.StorageTool format -t "$cluster_id" \
-      -c "$dir/server.properties" >"$dir/format.log" 2>&1 \
+      -c "$dir/server.properties" --add-scram "$(kafka_scram_config)" >"$dir/format.log" 2>&1 \
       || { cat "$dir/format.log" >&2; die "kafka: storage format failed"; }
+    (umask 077; kafka_scram_config >"$dir/scram.done")
   fi
   [ -f "$dir/kafka.log" ] && mv -f "$dir/kafka.log" "$dir/kafka.log.1"
   say "kafka: starting on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT) with $java"
@@ -443,7 +521,8 @@ EOF
   ) &
   echo $! >"$(pid_file kafka)"
   wait_until kafka kafka_ready
-  say "kafka ready at $(service_url kafka)"
+  [ -z "$KAFKA_SASL_PORT" ] || kafka_scram_upsert "$java" "$cp"
+  say "kafka ready at $(service_url kafka)${KAFKA_SASL_PORT:+, SASL_SSL (SCRAM-SHA-512, user $KAFKA_SCRAM_USER) at 127.0.0.1:$KAFKA_SASL_PORT}"
 }
 
 down_kafka() {
@@ -591,6 +670,16 @@ export PRISM_POSTGRES_URL='$(service_url postgres)'
 export PRISM_REDIS_URL=$(service_url redis)
 export PRISM_ELASTICSEARCH_URL=$(service_url elasticsearch)
 EOF
+  # The SASL_SSL listener, for the tests (integration/secure_*_test.go).
+  # No prism flag reads these names: exporting them changes no command.
+  if [ -n "$KAFKA_SASL_PORT" ]; then
+    cat <<EOF
+export PRISM_KAFKA_SASL_BROKERS=127.0.0.1:$KAFKA_SASL_PORT
+export PRISM_KAFKA_SASL_CA_FILE=$(kafka_tls_dir)/ca.pem
+export PRISM_KAFKA_SCRAM_USER=$KAFKA_SCRAM_USER
+export PRISM_KAFKA_SCRAM_PASSWORD=$KAFKA_SCRAM_PASSWORD
+EOF
+  fi
 }
 
 # ---------------------------------------------------------------- docker path
@@ -638,7 +727,25 @@ main() {
     local names=()
     for s in "${services[@]}"; do names+=("$s"); done
     case "$cmd" in
-      up) say "Docker engine found: docker compose up"; compose up -d --wait "${names[@]}" || { compose logs --tail 40 "${names[@]}" >&2; die "docker compose up failed"; } ;;
+      up)
+        local with_kafka=0
+        for s in "${names[@]}"; do [ "$s" = kafka ] && with_kafka=1; done
+        # The SASL_SSL listener: the certificates are made here and mounted
+        # (docker-compose.kafka.yml), the SCRAM user is added once the
+        # broker is up (the image formats the storage itself).
+        if [ "$with_kafka" = 1 ]; then
+          [ -n "$KAFKA_SASL_PORT" ] || die "PRISM_KAFKA_SASL_PORT is empty: with Docker the SASL_SSL listener is always started (set another port instead)"
+          mkdir -p "$SD/kafka" && kafka_tls
+          export PRISM_KAFKA_TLS_DIR PRISM_KAFKA_SASL_PORT="$KAFKA_SASL_PORT"
+          PRISM_KAFKA_TLS_DIR="$(kafka_tls_dir)"
+        fi
+        say "Docker engine found: docker compose up"; compose up -d --wait "${names[@]}" || { compose logs --tail 40 "${names[@]}" >&2; die "docker compose up failed"; }
+        if [ "$with_kafka" = 1 ]; then
+          compose exec -T kafka /opt/kafka/bin/kafka-configs.sh --bootstrap-server "127.0.0.1:$KAFKA_PORT" --alter \
+            --entity-type users --entity-name "$KAFKA_SCRAM_USER" --add-config "SCRAM-SHA-512=[password=$KAFKA_SCRAM_PASSWORD]" >/dev/null \
+            || die "kafka: could not set the SCRAM credentials of $KAFKA_SCRAM_USER (docker compose exec kafka kafka-configs.sh)"
+        fi
+        ;;
       down) compose down ;;
       status) compose ps "${names[@]}" ;;
       logs) compose logs --tail "${PRISM_LOG_LINES:-50}" "${names[@]}" ;;

@@ -1,6 +1,8 @@
 package sinks
 
 import (
+	"go.opentelemetry.io/otel/trace"
+
 	"cmp"
 	"errors"
 	"fmt"
@@ -77,6 +79,10 @@ type RunnerConfig struct {
 	// is DefaultBrokerUnreachableTimeout.
 	BrokerUnreachableTimeout time.Duration
 
+	// Tracer gives each event that carries trace context (its traceparent
+	// header) a span for the batch write that applied it, in the event's
+	// trace (tracing.go); nil records none.
+	Tracer     trace.Tracer
 	Logger     *slog.Logger          // default slog.Default()
 	Registerer prometheus.Registerer // nil: metrics are not registered
 }

@@ -5,6 +5,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// classRejectedByTarget is the DLQ class of an event the target refuses
+// for good.
+const classRejectedByTarget = "rejected-by-target"
+
 // dlqRecord copies rec (key, value, headers untouched) for the events DLQ
 // and adds the prism-dlq-* headers naming the stage, the error and the
 // source, plus the sink. It logs the line a human looks for.

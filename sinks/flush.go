@@ -131,7 +131,7 @@ func (r *Runner) sendBadBeforeWrite(ctx context.Context, st *flushState) error {
 			if reason == "" {
 				continue
 			}
-			recs = append(recs, r.dlqRecord(pr.rec, "sink-write", "rejected-by-target", reason))
+			recs = append(recs, r.dlqRecord(pr.rec, "sink-write", classRejectedByTarget, reason))
 		default:
 			continue
 		}
@@ -169,8 +169,10 @@ func (r *Runner) writeBatch(ctx context.Context, st *flushState) error {
 	start := time.Now()
 	var rejected []Rejected
 	if len(events) > 0 {
+		spans := r.startWriteSpans(ctx, events)
 		var err error
 		rejected, err = r.cfg.Target.Write(actx, r.cfg.EventsTopic, events)
+		endWriteSpans(spans, len(events), err)
 		if err != nil {
 			st.dlq = nil
 			return fmt.Errorf("write batch of %d events: %w", len(events), err)
@@ -186,7 +188,7 @@ func (r *Runner) writeBatch(ctx context.Context, st *flushState) error {
 			r.log.Error("target rejected an event that was not in the batch; ignored", "partition", rj.Event.Partition, "offset", rj.Event.Offset)
 			continue
 		}
-		st.dlq = append(st.dlq, r.dlqRecord(rec, "sink-write", "rejected-by-target", rj.Reason))
+		st.dlq = append(st.dlq, r.dlqRecord(rec, "sink-write", classRejectedByTarget, rj.Reason))
 	}
 	st.written = true
 	r.log.Debug("batch written", "events", len(events), "dlq", len(st.dlq), "took", time.Since(start))

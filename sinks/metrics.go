@@ -2,7 +2,14 @@ package sinks
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/prism-cqrs/prism/records"
 )
+
+// dlqClasses are the class label values of prism_sink_dlq_records_total:
+// the decode classes (records.ErrorClass) and a target's refusal.
+var dlqClasses = []string{records.ClassBadMagic, records.ClassTruncated, records.ClassUnknownFingerprint,
+	records.ClassBadUnion, records.ClassMalformed, records.ClassKeyMismatch, classRejectedByTarget}
 
 // metrics of one runner; every series carries the sink label.
 type metrics struct {
@@ -42,6 +49,14 @@ func newMetrics(sink string, reg prometheus.Registerer) (*metrics, error) {
 			Help: "Partitions of the events topic this instance owns.", ConstLabels: l}),
 	}
 	m.healthy.Set(0) // until the runner is started
+	// Every outcome and DLQ class is exported from the start (at 0), so
+	// that rate() and a dashboard see the series before the first error.
+	for _, o := range []string{"ok", "error"} {
+		m.batches.WithLabelValues(o)
+	}
+	for _, c := range dlqClasses {
+		m.dlq.WithLabelValues(c)
+	}
 	if reg == nil {
 		return m, nil
 	}

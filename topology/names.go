@@ -109,6 +109,11 @@ func (n Names) ResultsTopic() string     { return n.topic(n.plural() + ".command
 func (n Names) CommandsDLQTopic() string { return n.topic(n.plural() + ".commands.dlq") }
 func (n Names) EventsDLQTopic() string   { return n.topic(n.plural() + ".events.dlq") }
 
+// RebuildsTopic is the namespace's compacted topic where `prism rebuild`
+// records each rebuild's state (package rebuild, state.go): one record per
+// aggregate and sink, so an interrupted rebuild can be shown and resumed.
+func (n Names) RebuildsTopic() string { return n.topic("rebuilds") }
+
 // ProcessorGroup is the consumer group of the aggregate's command processor.
 func (n Names) ProcessorGroup() string { return n.topic("processor." + n.plural()) }
 

@@ -58,12 +58,35 @@ func envVars(f *pflag.Flag) []string {
 // noEnvFlags are the flags cobra adds itself; they read no variable.
 var noEnvFlags = []string{"help", "version"}
 
+// envNoneAnnotation marks a flag that reads no variable (noEnv).
+const envNoneAnnotation = "prism_env_none"
+
+// noEnv makes the named flags of fs read no variable: the flags that
+// choose what a destructive command does (`prism rebuild --execute`, its
+// start and mode), which an environment left over from another command
+// (PRISM_PARTITIONS is topology's partition count) must never arm.
+func noEnv(fs *pflag.FlagSet, flags ...string) {
+	for _, n := range flags {
+		if fs.Lookup(n) == nil {
+			panic("noEnv: no flag --" + n) // a typo: a programming error caught by every test run
+		}
+		if err := fs.SetAnnotation(n, envNoneAnnotation, []string{"true"}); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// readsEnv reports whether f reads a variable.
+func readsEnv(f *pflag.Flag) bool {
+	return !slices.Contains(noEnvFlags, f.Name) && f.Annotations[envNoneAnnotation] == nil
+}
+
 // applyEnv sets the default of every flag of fs from its variable (one
 // pass). A malformed value leaves the built-in default and is recorded on
 // the flag for envErrors.
 func applyEnv(fs *pflag.FlagSet) {
 	fs.VisitAll(func(f *pflag.Flag) {
-		if slices.Contains(noEnvFlags, f.Name) || f.Annotations[envFromAnnotation] != nil || f.Annotations[envErrAnnotation] != nil {
+		if !readsEnv(f) || f.Annotations[envFromAnnotation] != nil || f.Annotations[envErrAnnotation] != nil {
 			return // already applied (a persistent flag seen from several commands)
 		}
 		for _, name := range envVars(f) {
@@ -151,7 +174,7 @@ func describeEnv(root *cobra.Command) {
 	for _, c := range allCommands(root) {
 		for _, fs := range []*pflag.FlagSet{c.PersistentFlags(), c.Flags()} {
 			fs.VisitAll(func(f *pflag.Flag) {
-				if seen[f] || slices.Contains(noEnvFlags, f.Name) {
+				if seen[f] || !readsEnv(f) {
 					return
 				}
 				seen[f] = true

@@ -33,7 +33,7 @@ func envTable(root *cobra.Command) []string {
 			}
 		}
 		visit := func(f *pflag.Flag) {
-			if slices.Contains(noEnvFlags, f.Name) {
+			if !readsEnv(f) {
 				return
 			}
 			name := envName(f.Name)

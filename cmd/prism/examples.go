@@ -20,7 +20,8 @@ var examples = map[string]string{
 	"prism process": `  PRISM_KAFKA_BROKERS=kafka-1:9092,kafka-2:9092 prism process --instance-id proc-1 --http :9464`,
 	"prism sink":    `  PRISM_POSTGRES_URL='postgres://prism:secret@db:5432/prism' prism sink postgres --http :9465`,
 	"prism lag": `  prism lag --group prism.sink.redis --json
-  prism lag --max-lag 1000 >/dev/null || echo "a group is more than 1000 records behind"`,
+  prism lag --max-lag 1000 >/dev/null || echo "a group is more than 1000 records behind"
+  prism lag --serve-metrics :9466   # Prometheus scrapes the lag of every group`,
 	"prism demo": `  prism demo --commands 5000 --seed 42`,
 	"prism serve": `  prism serve --tokens-file /etc/prism/tokens --http :8080
   curl -H "Authorization: Bearer $TOKEN" localhost:8080/v1/payments/p-1`,

@@ -1,17 +1,25 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/lag"
+	"github.com/prism-cqrs/prism/redact"
 )
 
 func init() { subcommands = append(subcommands, newLagCmd) }
@@ -25,6 +33,7 @@ func newLagCmd(g *globals) *cobra.Command {
 	var groups, aggs []string
 	var asJSON bool
 	var maxLag optionalInt
+	var httpAddr string
 	cmd := &cobra.Command{
 		Use:   "lag",
 		Short: "Show committed offset, end offset and lag per group and partition",
@@ -39,10 +48,18 @@ func newLagCmd(g *globals) *cobra.Command {
 			"--max-lag N, lag exits 1 when any group's total lag (summed over its\n" +
 			"partitions) is above N or cannot be measured, naming those groups on stderr;\n" +
 			"0 when every group's total is at most N. An error (cluster unreachable) also\n" +
-			"exits 1, with no table.",
+			"exits 1, with no table.\n\n" +
+			"With --serve-metrics ADDR, lag prints nothing and serves GET /metrics until\n" +
+			"SIGTERM or SIGINT: prism_group_lag_records{aggregate,group,partition}, the\n" +
+			"same lag measured on every scrape, and prism_lag_up (0 when the cluster could\n" +
+			"not be reached), for Prometheus and the Grafana dashboard\n" +
+			"(deploy/grafana/prism.json, docs/observability.md).",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(groups) > 0 && len(aggs) > 0 {
 				return newUsageError(cmd, "--group and --aggregate: give one of them")
+			}
+			if httpAddr != "" && maxLag.set {
+				return newUsageError(cmd, "--serve-metrics and --max-lag: give one of them")
 			}
 			limit := int64(-1) // no --max-lag
 			if maxLag.set {
@@ -88,17 +105,13 @@ func newLagCmd(g *globals) *cobra.Command {
 			}
 			defer cl.Close()
 			adm := kadm.NewClient(cl)
-			rows, err := lag.Describe(cmd.Context(), adm, groups...)
+			if httpAddr != "" {
+				return serveLagMetrics(cmd.Context(), httpAddr, adm, opts, groups, known, g)
+			}
+			rows, err := lag.Measure(cmd.Context(), adm, opts, groups, known, 2*time.Second)
 			if err != nil {
 				return err
 			}
-			if rows, err = lag.FromLogStart(cmd.Context(), adm, rows, lag.Reads(known)); err != nil {
-				return err
-			}
-			if rows, err = lag.SettleMarkers(cmd.Context(), opts, rows, 2*time.Second); err != nil {
-				return err
-			}
-			rows = lag.Label(rows, known)
 			totals := lag.Totals(rows)
 			if err := printLag(cmd.OutOrStdout(), rows, totals, limit, asJSON || g.logFormat == "json"); err != nil {
 				return err
@@ -110,7 +123,42 @@ func newLagCmd(g *globals) *cobra.Command {
 	addAggregateFlag(cmd.Flags(), &aggs, "aggregates whose groups to show")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per row, then one per group total (implied by --log-format json)")
 	cmd.Flags().Var(&maxLag, "max-lag", "exit 1 when any group's total lag (over its partitions) is above this (0 or more; default: off)")
+	cmd.Flags().StringVar(&httpAddr, "serve-metrics", "", "serve the lag as Prometheus metrics on this address (GET /metrics, for example :9466) until stopped, instead of printing it; empty: print once")
 	return cmd
+}
+
+// serveLagMetrics serves /metrics (the lag of groups, measured on every
+// scrape, with the Go and process collectors) and /healthz on addr until
+// ctx is done (SIGTERM, SIGINT).
+func serveLagMetrics(ctx context.Context, addr string, adm *kadm.Client, opts []kgo.Opt, groups []string, known []lag.Group, g *globals) error {
+	reads := lag.Reads(known)
+	agg := map[string]string{}
+	for _, k := range known {
+		agg[k.Name] = k.Aggregate
+	}
+	measured := make([]lag.Group, 0, len(groups))
+	for _, name := range groups {
+		measured = append(measured, lag.Group{Aggregate: agg[name], Name: name, Reads: reads[name]})
+	}
+	col, err := lag.NewCollector(ctx, lag.CollectorConfig{Admin: adm, Opts: opts, Groups: measured, Logger: slog.Default()})
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), col)
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"running":true}`+"\n")
+	})
+	stop, err := serveHTTP(addr, redact.HTTPHandler(mux, g.redactor()), "groups", len(measured))
+	if err != nil {
+		return fmt.Errorf("--serve-metrics %s: %w", addr, errors.Unwrap(err)) // serveHTTP names --http
+	}
+	<-ctx.Done()
+	stop()
+	return nil
 }
 
 // printLag writes the partition rows, then one total per group: as JSON

@@ -124,6 +124,11 @@ func runProcess(cmd *cobra.Command, g *globals, f *processFlags) error {
 	if err != nil {
 		return err
 	}
+	stopTracing, err := g.startTracing(cmd, "prism-process")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	engines, err := buildEngines(ctx, g, f, defs, reg)
@@ -209,6 +214,7 @@ func buildEngine(g *globals, f *processFlags, def *aggregates.Definition, id str
 		TxnTimeout:               f.txnTimeout,
 		ProducerLinger:           f.linger,
 		Aggregate:                agg,
+		Tracer:                   g.tracer,
 		Logger:                   log,
 		Metrics:                  reg,
 	})

@@ -87,6 +87,11 @@ after flushing), 1 error, 2 bad flags, 3 invalid lines (nothing produced),
 			if err != nil {
 				return fmt.Errorf("produce: %w", err)
 			}
+			stopTracing, err := g.startTracing(cmd, "prism-produce")
+			if err != nil {
+				return err
+			}
+			defer stopTracing()
 			if f.generate > 0 {
 				return runProduceGenerate(cmd, g, &f, reg)
 			}
@@ -176,6 +181,7 @@ func (f *produceFlags) newProducer(g *globals, defs []*aggregates.Definition) (*
 		linger = -1 // the flag's 0 means no lingering
 	}
 	return producers.NewCommandProducer(producers.Config{
+		Tracer:          g.tracer,
 		Kafka:           g.kafka(),
 		Aggregates:      aggs,
 		Linger:          linger,

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"go.opentelemetry.io/otel/trace"
+
 	"context"
 	"fmt"
 	"log/slog"
@@ -33,6 +35,11 @@ type globals struct {
 	elasticPassword  string
 	logLevel         string
 	logFormat        string
+	otlpEndpoint     string
+
+	// tracer is set by startTracing when --otlp-endpoint is given (nil:
+	// no spans; cmd/prism/tracing.go).
+	tracer trace.Tracer
 
 	// registry holds the aggregates this binary serves (aggregates.go),
 	// built on first use.
@@ -79,6 +86,7 @@ func newRootCmd() *cobra.Command {
 	f.StringVar(&g.elasticUser, "elasticsearch-user", "", "Elasticsearch user (password in "+envElasticPassword+")")
 	f.StringVar(&g.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&g.logFormat, "log-format", "text", "text or json")
+	f.StringVar(&g.otlpEndpoint, "otlp-endpoint", "", "OpenTelemetry collector (OTLP/HTTP) to export traces to, e.g. http://127.0.0.1:4318; empty: tracing off")
 	// The name the README documented before the one rule (env.go).
 	envAlias(f, "PRISM_KAFKA_", "brokers")
 

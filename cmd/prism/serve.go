@@ -126,6 +126,11 @@ func runServe(cmd *cobra.Command, g *globals, f *serveFlags) error {
 	if err := f.check(cmd); err != nil {
 		return err
 	}
+	stopTracing, err := g.startTracing(cmd, "prism-serve")
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	tokens, err := f.loadTokens()
 	if err != nil {
 		return err

@@ -23,6 +23,7 @@ import (
 	"github.com/prism-cqrs/prism/queries"
 	"github.com/prism-cqrs/prism/queries/httpapi"
 	"github.com/prism-cqrs/prism/queries/payments"
+	"github.com/prism-cqrs/prism/tracing"
 )
 
 // defaultQueryWait is the wait of a query or command that asks none
@@ -169,7 +170,7 @@ func startQueryService(ctx context.Context, g *globals, f *serveFlags, tokens *h
 		return nil, err
 	}
 	producer, err := producers.NewCommandProducer(producers.Config{
-		Kafka: g.kafka(), Aggregates: producerAggregates(names.Namespace, []*aggregates.Definition{def}),
+		Kafka: g.kafka(), Aggregates: producerAggregates(names.Namespace, []*aggregates.Definition{def}), Tracer: g.tracer,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("command producer: %w", err)
@@ -191,7 +192,7 @@ func startQueryService(ctx context.Context, g *globals, f *serveFlags, tokens *h
 	if err != nil {
 		return nil, err
 	}
-	s.Handler = api.Handler()
+	s.Handler = tracing.HTTPHandler(api.Handler(), g.tracer)
 	return s, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/aggregates"
+	"github.com/prism-cqrs/prism/rebuild"
 	"github.com/prism-cqrs/prism/redact"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/topology"
@@ -34,8 +35,19 @@ type sinkSpec struct {
 	name string
 	// flags registers the sink's own flags on fl and returns the
 	// constructor of its target, which reads their values when called.
-	flags func(fl *pflag.FlagSet) newSinkTarget
+	flags func(fl *pflag.FlagSet) sinkCtors
 }
+
+// sinkCtors are a sink's constructors for one aggregate, bound to its
+// flags: the target a running sink writes (newSinkTarget) and the store a
+// rebuild works on (newSinkStore, rebuild.go).
+type sinkCtors struct {
+	target newSinkTarget
+	store  newSinkStore
+}
+
+// newSinkStore builds a sink's rebuild.Store for one aggregate.
+type newSinkStore func(g *globals, def *aggregates.Definition) (rebuild.Store, error)
 
 // newSinkTarget builds a sink's target for one aggregate: one Target
 // instance serves one aggregate.
@@ -73,6 +85,8 @@ type sinkFlags struct {
 	aggregates      []string
 	// targets are the constructors of every sink, bound to their flags.
 	targets map[string]newSinkTarget
+	// stores are the rebuild stores of every sink, bound to their flags.
+	stores map[string]newSinkStore
 }
 
 func newSinkCmd(g *globals) *cobra.Command {
@@ -130,8 +144,10 @@ func addSinkFlags(fl *pflag.FlagSet, f *sinkFlags) {
 	atLeast(fl, "1", "batch-max-records", "batch-max-bytes")
 	atLeast(fl, "1ns", "batch-max-wait", "backoff-min", "backoff-max", "attempt-timeout", "shutdown-timeout", "session-timeout")
 	f.targets = map[string]newSinkTarget{}
+	f.stores = map[string]newSinkStore{}
 	for _, name := range sinkNames() {
-		f.targets[name] = sinkSpecs[name].flags(fl)
+		c := sinkSpecs[name].flags(fl)
+		f.targets[name], f.stores[name] = c.target, c.store
 	}
 	// Every flag so far also reads PRISM_SINK_<FLAG>, the name the README
 	// documented before the one rule (env.go).
@@ -146,6 +162,11 @@ func runSink(cmd *cobra.Command, g *globals, f *sinkFlags, name string) error {
 	if err != nil {
 		return err
 	}
+	stopTracing, err := g.startTracing(cmd, "prism-sink-"+name)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var runners []aggregateRunner
@@ -279,6 +300,7 @@ func buildSinkRunner(g *globals, f *sinkFlags, name string, def *aggregates.Defi
 	}
 	names := def.Names(g.namespace)
 	runner, err := sinks.NewRunner(sinks.RunnerConfig{
+		Tracer:                   g.tracer,
 		Codec:                    def.Events,
 		KafkaOpts:                kopts,
 		EventsTopic:              names.EventsTopic(),

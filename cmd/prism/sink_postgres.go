@@ -11,12 +11,12 @@ import (
 // The postgres sink: each aggregate's table projection (def.Table) in the
 // namespace's schema.
 func init() {
-	registerSink(sinkSpec{name: postgres.Name, flags: func(fl *pflag.FlagSet) newSinkTarget {
+	registerSink(sinkSpec{name: postgres.Name, flags: func(fl *pflag.FlagSet) sinkCtors {
 		maxConns := postgresMaxConnsFlag(fl)
-		return func(g *globals, def *aggregates.Definition) (sinks.Target, error) {
+		return sinkCtors{target: func(g *globals, def *aggregates.Definition) (sinks.Target, error) {
 			n := def.Names(g.namespace)
 			return postgres.New(postgres.Config{URL: g.postgresURL, Schema: n.PostgresSchema(), Namespace: n.Namespace, MaxConns: int32(maxConns())}, def.Table)
-		}
+		}}
 	}})
 }
 

@@ -13,7 +13,7 @@ import (
 // The redis sink: each aggregate's cache projection (def.Cache) under the
 // namespace's key prefix.
 func init() {
-	registerSink(sinkSpec{name: redis.Name, flags: func(fl *pflag.FlagSet) newSinkTarget {
+	registerSink(sinkSpec{name: redis.Name, flags: func(fl *pflag.FlagSet) sinkCtors {
 		var ttl time.Duration
 		var recentSize, chunkEvents int
 		fl.DurationVar(&ttl, "redis-ttl", redis.DefaultTTL, "redis sink: TTL of each aggregate's key; 0 keeps keys forever")
@@ -21,12 +21,12 @@ func init() {
 		fl.IntVar(&chunkEvents, "redis-chunk-events", redis.DefaultChunkEvents, "redis sink: events applied by one Lua script call")
 		atLeast(fl, "1", "redis-recent-size", "redis-chunk-events")
 		atLeast(fl, "0s", "redis-ttl")
-		return func(g *globals, def *aggregates.Definition) (sinks.Target, error) {
+		return sinkCtors{target: func(g *globals, def *aggregates.Definition) (sinks.Target, error) {
 			cfg := redis.DefaultConfig(g.redisURL, def.Names(g.namespace))
 			cfg.TTL = ttl
 			cfg.RecentSize = recentSize
 			cfg.ChunkEvents = chunkEvents
 			return redis.NewTarget(cfg, def.Cache)
-		}
+		}}
 	}})
 }

@@ -28,10 +28,16 @@ type Config struct {
 	Username, Password string
 	// Names gives the alias and index names.
 	Names topology.Names
-	// IndexVersion selects the index written: Names.ElasticsearchIndex(IndexVersion).
-	// A side-by-side rebuild writes a new version while the alias still
-	// points at the old one.
+	// IndexVersion is the version of the index Setup creates
+	// (Names.ElasticsearchIndex(IndexVersion)) and points the alias at
+	// when the alias does not exist yet. Once it exists the target writes
+	// and reads through the alias, whatever version it points at, so a
+	// running sink follows a side-by-side rebuild's switch (rebuild.go).
 	IndexVersion int
+	// Direct makes the target write and read index IndexVersion itself,
+	// never the alias, and Setup create that index alone, leaving the
+	// alias as it is: the builder of a side-by-side rebuild (Store.Target).
+	Direct bool
 	// Shards and Replicas of a newly created index.
 	Shards, Replicas int
 	// GCDeletes is the index's index.gc_deletes: how long Elasticsearch

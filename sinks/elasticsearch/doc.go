@@ -1,8 +1,9 @@
 // Package elasticsearch is the Elasticsearch sink target. It writes every
 // live aggregate of one type as one document of a versioned index
-// (topology.Names.ElasticsearchIndex, `<ns>-<plural>-v<N>`) that the query
-// side reads through an alias (topology.Names.ElasticsearchAlias,
-// `<ns>-<plural>`). The aggregate's projections.Document gives the mapping
+// (topology.Names.ElasticsearchIndex, `<ns>-<plural>-v<N>`) behind an alias
+// (topology.Names.ElasticsearchAlias, `<ns>-<plural>`) that the query side
+// reads and the sink writes through, so that both follow a rebuild's switch
+// (Store, rebuild.go). The aggregate's projections.Document gives the mapping
 // and renders the documents; this package knows no aggregate and keeps the
 // exactly-once mechanics to itself.
 //

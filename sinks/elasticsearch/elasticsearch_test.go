@@ -139,7 +139,7 @@ func TestDropStaleKeepsNewLives(t *testing.T) {
 }
 
 func TestBodyIsNDJSONWithExternalVersions(t *testing.T) {
-	tg := &Target{index: "i"}
+	tg := &Target{index: "i", write: "i"}
 	body, err := tg.body([]bulkOp{{id: "a", version: 3, doc: []byte(`{"x":1}`)}, {id: "b", delete: true, version: 2}, {id: "c", delete: true}})
 	if err != nil {
 		t.Fatal(err)
@@ -293,6 +293,9 @@ func TestSetupTellsTheProjectionTheModulesOfEveryNode(t *testing.T) {
 		case strings.HasPrefix(r.URL.Path, "/_nodes"):
 			w.Write([]byte(`{"nodes":{"a":{"modules":[{"name":"mapper-extras"},{"name":"x-pack-core"}],"plugins":[{"name":"analysis-icu"}]},` +
 				`"b":{"modules":[{"name":"x-pack-core"}],"plugins":[{"name":"analysis-icu"}]}}}`))
+		case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/_alias/"): // no alias yet
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"error":"alias [x-things] missing","status":404}`))
 		case r.Method == http.MethodPut:
 			created, _ = io.ReadAll(r.Body)
 			w.Write([]byte(`{"acknowledged":true}`))

@@ -24,6 +24,15 @@ type Target struct {
 	cfg   Config
 	index string
 	alias string
+	// mode says what the target writes: the alias (the live sink), the
+	// index itself (Config.Direct), or, for a Store's Target, what Setup
+	// finds (the alias when the alias points at index).
+	mode mode
+	// write is the name the bulk and the _mget address: alias or index.
+	write string
+	// first is the version Setup of an auto target creates with the alias
+	// when there is none (the Store's Config.IndexVersion).
+	first int
 	// where names the nodes for messages: the URLs without credentials.
 	where  string
 	client *es.Client
@@ -67,17 +76,38 @@ func NewTarget(cfg Config, doc projections.Document) (*Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch: new client: %w", err)
 	}
-	return &Target{
+	t := &Target{
 		cfg:    cfg,
 		where:  redactedURLs(cfg.URLs),
 		index:  cfg.Names.ElasticsearchIndex(cfg.IndexVersion),
 		alias:  cfg.Names.ElasticsearchAlias(),
+		mode:   modeAlias,
+		first:  cfg.IndexVersion,
 		client: client,
 		log:    slog.Default().With("sink", "elasticsearch"),
 		doc:    doc,
 		live:   live,
-	}, nil
+	}
+	t.write = t.alias
+	if cfg.Direct {
+		t.mode, t.write = modeDirect, t.index
+	}
+	return t, nil
 }
+
+// mode is what a target writes.
+type mode int
+
+const (
+	// modeAlias: the alias, whatever index it points at (the live sink).
+	modeAlias mode = iota
+	// modeDirect: the index of the configured version (Config.Direct).
+	modeDirect
+	// modeAuto: decided by Setup, the alias when it points at the
+	// configured version (or is missing and that version is the first),
+	// the index otherwise (Store.Target).
+	modeAuto
+)
 
 // Name is the sink's name: its consumer group is Names.SinkGroup(Name).
 const Name = "elasticsearch"
@@ -85,8 +115,15 @@ const Name = "elasticsearch"
 // Name returns Name.
 func (t *Target) Name() string { return Name }
 
-// Index is the concrete index the target writes.
+// Index is the index of the configured version (Config.IndexVersion):
+// the one a Direct target writes, and the one Setup creates with the alias
+// when the alias does not exist yet.
 func (t *Target) Index() string { return t.index }
+
+// Writes is the name the target writes and reads: the alias, or the index
+// for a Direct target (and a Store's Target of a version other than the
+// current one, once set up).
+func (t *Target) Writes() string { return t.write }
 
 // Alias is the alias the query side reads.
 func (t *Target) Alias() string { return t.alias }

@@ -30,8 +30,13 @@ type bulkOp struct {
 	doc       []byte
 }
 
-// Write sends the batch as one _bulk request (refresh=false) to the
-// concrete index, after one _mget of the live documents it touches.
+// Write sends the batch as one _bulk request (refresh=false) to what the
+// target writes (Writes: the alias for the live sink, so that it follows a
+// side-by-side rebuild's switch at its next batch; the index for a Direct
+// target), after one _mget of the live documents it touches from the same.
+// Through the alias the bulk requires it (require_alias): if the alias has
+// no index any more (deleted by hand), Write sets the target up again (as
+// Setup) and resends the batch once.
 //
 // An event the projection refuses (Check, projections.Document.Check) is
 // rejected; the runtime usually took it out of the batch already (the
@@ -79,7 +84,7 @@ func (t *Target) Write(ctx context.Context, topic string, batch []sinks.Event) (
 	evOps, rejected := t.eventOps(batch)
 	l := <-looked
 	if l.err != nil {
-		return nil, fmt.Errorf("elasticsearch: read live documents of %d events from %s in %s: %w", len(batch), topic, t.index, l.err)
+		return nil, fmt.Errorf("elasticsearch: read live documents of %d events from %s in %s: %w", len(batch), topic, t.write, l.err)
 	}
 	live := l.live
 	ops := lastPerID(t.dropStale(evOps, live))
@@ -87,8 +92,16 @@ func (t *Target) Write(ctx context.Context, topic string, batch []sinks.Event) (
 		return rejected, nil
 	}
 	more, err := t.bulk(ctx, ops)
+	if errors.Is(err, errNoAlias) {
+		// The alias's index was deleted while the sink ran: set up again
+		// (the configured version's index, with the alias) and resend.
+		t.log.Warn("the alias has no index (deleted?): setting it up again", "alias", t.alias, "index", t.index)
+		if err = t.setup(ctx); err == nil {
+			more, err = t.bulk(ctx, ops)
+		}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("elasticsearch: bulk of %d operations for %d events from %s into %s: %w", len(ops), len(batch), topic, t.index, err)
+		return nil, fmt.Errorf("elasticsearch: bulk of %d operations for %d events from %s into %s: %w", len(ops), len(batch), topic, t.write, err)
 	}
 	return append(rejected, more...), nil
 }
@@ -221,9 +234,10 @@ func (t *Target) sameLife(cur liveState, state any) bool {
 }
 
 // liveDocs reads the version and life fields of the live documents of ids
-// from the index written (realtime _mget: no refresh needed). The concrete
-// index, not the alias: during a side-by-side rebuild the alias still
-// points at the old index. A missing index has no live documents.
+// from what the target writes (realtime _mget: no refresh needed): the
+// alias, or the index of a Direct target (during a side-by-side rebuild the
+// alias still points at the old index). A missing index has no live
+// documents.
 func (t *Target) liveDocs(ctx context.Context, ids []string) (map[string]liveState, error) {
 	live := make(map[string]liveState, len(ids))
 	if len(ids) == 0 {
@@ -238,7 +252,7 @@ func (t *Target) liveDocs(ctx context.Context, ids []string) (map[string]liveSta
 		fields = append(fields, t.live.Life)
 	}
 	status, resp, err := t.do(ctx, esapi.MgetRequest{
-		Index:          t.index,
+		Index:          t.write,
 		Body:           bytes.NewReader(body),
 		SourceIncludes: fields,
 		FilterPath:     []string{"docs._id", "docs.found", "docs._source"},
@@ -306,7 +320,7 @@ func (t *Target) operation(ev sinks.Event) (bulkOp, string) {
 
 // body renders ops as the NDJSON of a _bulk request.
 func (t *Target) body(ops []bulkOp) ([]byte, error) {
-	index, err := json.Marshal(t.index)
+	index, err := json.Marshal(t.write)
 	if err != nil {
 		return nil, err
 	}
@@ -354,10 +368,14 @@ func (t *Target) bulk(ctx context.Context, ops []bulkOp) ([]sinks.Rejected, erro
 	if err != nil {
 		return nil, fmt.Errorf("encode bulk body: %w", err)
 	}
+	// Through the alias, require it: a missing alias would otherwise be
+	// auto-created as an index of that name with a dynamic mapping.
+	viaAlias := t.write == t.alias
 	status, resp, err := t.do(ctx, esapi.BulkRequest{
-		Body:       bytes.NewReader(body),
-		Refresh:    "false",
-		FilterPath: []string{"errors", "items.*.status", "items.*.error"},
+		Body:         bytes.NewReader(body),
+		Refresh:      "false",
+		RequireAlias: &viaAlias,
+		FilterPath:   []string{"errors", "items.*.status", "items.*.error"},
 	})
 	if err != nil {
 		return nil, err
@@ -390,10 +408,14 @@ func (t *Target) bulk(ctx context.Context, ops []bulkOp) ([]sinks.Rejected, erro
 		transient []error
 		failed    []error
 		refused   bool // an item failed for want of credentials or privileges
+		noAlias   bool // the alias written has no index
 	)
 	for i, item := range br.Items {
 		for action, it := range item {
 			switch {
+			case viaAlias && it.Status == http.StatusNotFound && it.Error != nil && it.Error.Type == "index_not_found_exception":
+				noAlias = true
+				failed = append(failed, fmt.Errorf("%s %s: status %d: %s", action, ops[i].id, it.Status, it.Error))
 			case it.Status >= 200 && it.Status < 300,
 				it.Status == http.StatusConflict,
 				it.Status == http.StatusNotFound && action == "delete":
@@ -407,6 +429,9 @@ func (t *Target) bulk(ctx context.Context, ops []bulkOp) ([]sinks.Rejected, erro
 			}
 		}
 	}
+	if noAlias {
+		return nil, fmt.Errorf("%w: %d bulk items failed: %w", errNoAlias, len(failed)+len(transient), errors.Join(append(failed, transient...)...))
+	}
 	if len(failed) > 0 && refused {
 		return nil, fmt.Errorf("%w: %d bulk items failed: %w", sinks.ErrPermanent, len(failed)+len(transient), errors.Join(append(failed, transient...)...))
 	}
@@ -419,10 +444,13 @@ func (t *Target) bulk(ctx context.Context, ops []bulkOp) ([]sinks.Rejected, erro
 	return rejected, nil
 }
 
+// errNoAlias is wrapped by bulk when the alias written does not exist.
+var errNoAlias = errors.New("the alias has no index")
+
 // bulkOneByOne resends each operation alone after the whole request was
 // refused, so only the offending events are rejected.
 func (t *Target) bulkOneByOne(ctx context.Context, ops []bulkOp) ([]sinks.Rejected, error) {
-	t.log.Warn("bulk request refused as a whole; resending one operation at a time", "index", t.index, "operations", len(ops))
+	t.log.Warn("bulk request refused as a whole; resending one operation at a time", "index", t.write, "operations", len(ops))
 	var rejected []sinks.Rejected
 	for i := range ops {
 		r, err := t.bulk(ctx, ops[i:i+1])

@@ -42,16 +42,19 @@ func ReadOffsets(ctx context.Context, q Querier, schema, sink, topic string, par
 	return out, nil
 }
 
-// QueueLockOffsets queues on b (inside a transaction) the creation of the
-// missing offset rows of parts (at 0) and their lock FOR UPDATE in
-// partition order for the rest of the transaction; the next offsets land
-// in out when the batch's results are read. Two instances writing the
-// same partition (a rebalance in flight) serialize here, and the second
-// sees what the first committed.
+// QueueLockOffsets queues on b (inside a transaction) the sink's shared
+// advisory lock of topic (see SinkLockKey: a rebuild's switch takes it
+// exclusively to freeze every batch of the sink, partitions without a row
+// included), then the creation of the missing offset rows of parts (at 0)
+// and their lock FOR UPDATE in partition order for the rest of the
+// transaction; the next offsets land in out when the batch's results are
+// read. Two instances writing the same partition (a rebalance in flight)
+// serialize here, and the second sees what the first committed.
 func QueueLockOffsets(b *pgx.Batch, schema, sink, topic string, parts []int32, out map[int32]int64) {
 	parts = slices.Clone(parts)
 	slices.Sort(parts)
 	t := Table(schema, "sink_offsets")
+	b.Queue(`SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))`, SinkLockKey(schema, sink, topic))
 	b.Queue(`INSERT INTO `+t+` (sink, topic, partition, next_offset)
 		SELECT $1, $2, p, 0 FROM unnest($3::int[]) AS p ON CONFLICT DO NOTHING`, sink, topic, parts)
 	b.Queue(`SELECT partition, next_offset FROM `+t+`
@@ -81,4 +84,11 @@ func QueueSaveOffsets(b *pgx.Batch, schema, sink, topic string, next map[int32]i
 	b.Queue(`UPDATE `+Table(schema, "sink_offsets")+` AS o SET next_offset = v.n, updated_at = now()
 		FROM unnest($3::int[], $4::bigint[]) AS v(p, n)
 		WHERE o.sink = $1 AND o.topic = $2 AND o.partition = v.p`, sink, topic, parts, offs)
+}
+
+// SinkLockKey names the advisory lock every batch of sink on topic takes
+// shared in schema (QueueLockOffsets) and a switch of its tables takes
+// exclusively (Store.Switch).
+func SinkLockKey(schema, sink, topic string) string {
+	return "prism-sink:" + schema + "/" + sink + "/" + topic
 }
