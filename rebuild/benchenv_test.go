@@ -23,6 +23,7 @@ import (
 	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/rebuild"
 	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/records/outputs"
 	"github.com/prism-cqrs/prism/sinks"
@@ -200,6 +201,7 @@ type timedTarget struct {
 	ends        map[int32]int64
 	next        map[int32]int64
 	events      int
+	writes      int
 	rejected    []sinks.Rejected
 	first, last time.Time
 	done        chan struct{}
@@ -226,6 +228,7 @@ func (t *timedTarget) Write(ctx context.Context, topic string, batch []sinks.Eve
 	}
 	t.last = end
 	t.events += len(batch)
+	t.writes++
 	t.rejected = append(t.rejected, rej...)
 	for _, ev := range batch {
 		t.next[ev.Partition] = max(t.next[ev.Partition], ev.Offset+1)
@@ -263,11 +266,11 @@ func (t *timedTarget) Ping(ctx context.Context) error {
 	return nil
 }
 
-// result is what one timed run wrote: events and the time from the start
-// of the first write to the end of the last.
+// result is what one timed run wrote: events in writes (batches) and the
+// time from the start of the first write to the end of the last.
 type result struct {
-	events  int
-	elapsed time.Duration
+	events, writes int
+	elapsed        time.Duration
 }
 
 func (r result) rate() float64 { return float64(r.events) / r.elapsed.Seconds() }
@@ -284,7 +287,7 @@ func (t *timedTarget) finish(b *testing.B, what string) result {
 	if t.events == 0 || !t.last.After(t.first) {
 		b.Fatalf("%s: nothing written", what)
 	}
-	return result{events: t.events, elapsed: t.last.Sub(t.first)}
+	return result{events: t.events, writes: t.writes, elapsed: t.last.Sub(t.first)}
 }
 
 // steadyState runs the sink runner (in a group of its own, from the
@@ -323,54 +326,146 @@ func steadyState(ctx context.Context, b *testing.B, k *benchKafka, codec records
 	return tt.finish(b, tg.Name()+" sink runner")
 }
 
-// benchSink builds a fresh, empty store of one sink per run: a store of
-// its own namespace, dropped by the returned function.
+// benchSink makes a fresh, empty store of one sink per run, in a namespace
+// of its own: the live sink's target (what `prism sink` runs), the
+// rebuild.Store of the same store (nil while the sink has none), and the
+// function that closes both and drops the store.
 type benchSink struct {
 	name  string
-	fresh func(ctx context.Context, b *testing.B) (sinks.Target, func())
+	fresh func(b *testing.B) (sinks.Target, rebuild.Store, func())
 }
 
 // benchSinks returns the four sinks, connected to the test services.
-func benchSinks(b *testing.B) []benchSink {
-	b.Helper()
+func benchSinks() []benchSink {
+	newNames := func(b *testing.B) topology.Names {
+		return topology.NewNames(testkit.Namespace(b)).Aggregate("payments")
+	}
 	return []benchSink{
-		{name: postgres.Name, fresh: func(ctx context.Context, b *testing.B) (sinks.Target, func()) {
-			names := topology.NewNames(testkit.Namespace(b)).Aggregate("payments")
-			url := testkit.PostgresURL(b)
-			tg, err := postgres.New(postgres.Config{URL: url, Schema: names.PostgresSchema(), Namespace: names.Namespace, MaxConns: 4}, payment.Table())
+		{name: postgres.Name, fresh: func(b *testing.B) (sinks.Target, rebuild.Store, func()) {
+			names, url := newNames(b), testkit.PostgresURL(b)
+			cfg := postgres.Config{URL: url, Schema: names.PostgresSchema(), Namespace: names.Namespace, MaxConns: 4}
+			tg, err := postgres.New(cfg, payment.Table())
 			if err != nil {
 				b.Fatal(err)
 			}
-			return tg, func() { _ = tg.Close(); dropSchema(b, url, names.PostgresSchema()) }
-		}},
-		{name: readmodels.Name, fresh: func(ctx context.Context, b *testing.B) (sinks.Target, func()) {
-			names := topology.NewNames(testkit.Namespace(b)).Aggregate("payments")
-			url := testkit.PostgresURL(b)
-			tg, err := readmodels.New(readmodels.Config{URL: url, Schema: names.PostgresSchema(), Namespace: names.Namespace, MaxConns: 4}, payment.ReadModel{})
+			st, err := postgres.NewStore(cfg, payment.Table(), names)
 			if err != nil {
 				b.Fatal(err)
 			}
-			return tg, func() { _ = tg.Close(); dropSchema(b, url, names.PostgresSchema()) }
+			return tg, st, func() { _ = tg.Close(); _ = st.Close(); dropSchema(b, url, names.PostgresSchema()) }
 		}},
-		{name: redis.Name, fresh: func(ctx context.Context, b *testing.B) (sinks.Target, func()) {
-			names := topology.NewNames(testkit.Namespace(b)).Aggregate("payments")
-			url := testkit.RedisURL(b)
+		{name: readmodels.Name, fresh: func(b *testing.B) (sinks.Target, rebuild.Store, func()) {
+			names, url := newNames(b), testkit.PostgresURL(b)
+			cfg := readmodels.Config{URL: url, Schema: names.PostgresSchema(), Namespace: names.Namespace, MaxConns: 4}
+			tg, err := readmodels.New(cfg, payment.ReadModel{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			st, err := readmodels.NewStore(cfg, payment.ReadModel{}, names)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return tg, st, func() { _ = tg.Close(); _ = st.Close(); dropSchema(b, url, names.PostgresSchema()) }
+		}},
+		{name: redis.Name, fresh: func(b *testing.B) (sinks.Target, rebuild.Store, func()) {
+			names, url := newNames(b), testkit.RedisURL(b)
 			tg, err := redis.NewTarget(redis.DefaultConfig(url, names), payment.RedisCache{})
 			if err != nil {
 				b.Fatal(err)
 			}
-			return tg, func() { _ = tg.Close(); deleteKeys(b, url, names.RedisPrefix()) }
+			return tg, nil, func() { _ = tg.Close(); deleteKeys(b, url, names.RedisPrefix()) }
 		}},
-		{name: elasticsearch.Name, fresh: func(ctx context.Context, b *testing.B) (sinks.Target, func()) {
-			names := topology.NewNames(testkit.Namespace(b)).Aggregate("payments")
-			url := testkit.ElasticsearchURL(b)
+		{name: elasticsearch.Name, fresh: func(b *testing.B) (sinks.Target, rebuild.Store, func()) {
+			names, url := newNames(b), testkit.ElasticsearchURL(b)
 			tg, err := elasticsearch.NewTarget(elasticsearch.DefaultConfig(url, names), payment.ElasticsearchProjection{})
 			if err != nil {
 				b.Fatal(err)
 			}
-			return tg, func() { _ = tg.Close(); deleteIndices(b, url, names.ElasticsearchAlias()+"-v*") }
+			st, err := elasticsearch.NewStore(elasticsearch.DefaultConfig(url, names), payment.ElasticsearchProjection{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return tg, st, func() { _ = tg.Close(); _ = st.Close(); deleteIndices(b, url, names.ElasticsearchAlias()+"-v*") }
 		}},
 	}
+}
+
+// timedStore is a rebuild.Store whose targets are timed.
+type timedStore struct {
+	rebuild.Store
+	ends map[int32]int64
+	tt   *timedTarget
+}
+
+func (s *timedStore) Target(v int) (sinks.Target, error) {
+	t, err := s.Store.Target(v)
+	if err != nil {
+		return nil, err
+	}
+	s.tt = newTimedTarget(t, s.ends)
+	return s.tt, nil
+}
+
+// rebuildInPlace rebuilds the store from the log start of topic in place
+// with the rebuild engine — rebuild.Executor.InPlace on the sink's Store,
+// as `prism rebuild <sink> --execute` runs it (clear, build, commit the
+// group) — and returns what it wrote. A sink without a Store yet is
+// rebuilt by the engine's Builder alone into the live target (what InPlace
+// does after Clear; the store is empty). wall is the whole rebuild's time,
+// the plan included.
+func rebuildInPlace(ctx context.Context, b *testing.B, k *benchKafka, codec records.EventDecoder, topic string, tg sinks.Target, st rebuild.Store, ends map[int32]int64) (res result, wall time.Duration) {
+	b.Helper()
+	group := topic + ".rebuild." + strconv.FormatInt(time.Now().UnixNano(), 36)
+	start := time.Now()
+	plan, err := rebuild.MakePlan(ctx, k.adm, topic, group, rebuild.Spec{Kind: rebuild.ToEarliest}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var tt *timedTarget
+	if st != nil {
+		ts := &timedStore{Store: st, ends: ends}
+		exec := &rebuild.Executor{Store: ts, KafkaOpts: k.opts, Admin: k.adm, Namespace: topic, Aggregate: "payments",
+			Topic: topic, Group: group, Codec: codec, BatchMaxRecords: benchBatch, Logger: quiet()}
+		status, err := exec.InPlace(ctx, plan, nil)
+		if err != nil {
+			b.Fatalf("rebuild %s in place: %v", st.Sink(), err)
+		}
+		if status.Rejected > 0 {
+			b.Fatalf("rebuild %s: %d events rejected", st.Sink(), status.Rejected)
+		}
+		tt = ts.tt
+		if _, err := k.adm.DeleteGroup(ctx, group); err != nil {
+			b.Errorf("delete group %s: %v", group, err)
+		}
+	} else {
+		tt = newTimedTarget(tg, ends)
+		if err := tg.Setup(ctx); err != nil {
+			b.Fatal(err)
+		}
+		from := map[int32]int64{}
+		for _, pp := range plan.Partitions {
+			from[pp.Partition] = pp.From
+		}
+		bld, err := rebuild.NewBuilder(rebuild.BuilderConfig{KafkaOpts: k.opts, Topic: topic, Codec: codec, Target: tt,
+			BatchMaxRecords: benchBatch, Logger: quiet()}, from)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer bld.Close()
+		if _, err := bld.RunTo(ctx, ends); err != nil {
+			b.Fatalf("rebuild %s: %v", tg.Name(), err)
+		}
+		if bld.Rejected > 0 {
+			b.Fatalf("rebuild %s: %d events rejected", tg.Name(), bld.Rejected)
+		}
+	}
+	wall = time.Since(start)
+	select {
+	case <-tt.done:
+	default:
+		b.Fatalf("rebuild into %s returned before the end of %s", tg.Name(), topic)
+	}
+	return tt.finish(b, tg.Name()+" rebuild"), wall
 }
 
 func dropSchema(b *testing.B, url, schema string) {
