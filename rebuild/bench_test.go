@@ -23,10 +23,12 @@ import (
 // about 3.4 events each, 12 partitions), the same batch size (1,000), each
 // run into a fresh empty store of the sink. Steady state is sinks.Runner
 // consuming the topic from scratch in a group of its own; rebuild is the
-// engine's Builder writing [log start, end) through the same sink's
-// target, as an in-place rebuild does after Clear. Both are timed from the
-// start of their first write to the end of their last (the runner's group
-// join and the builder's offset listing excluded alike). Rounds alternate
+// engine in place from the log start: rebuild.Executor.InPlace on the
+// sink's rebuild.Store (Clear, then the Builder writes [log start, end)
+// through Store.Target(Current), then the group commit), or, for a sink
+// without a Store yet, the Builder alone into the live target. Both are
+// timed from the start of their first write to the end of their last (the
+// runner's group join, the plan and Clear excluded alike). Rounds alternate
 // which goes first (the machine is shared); PRISM_BENCH_ROUNDS rounds
 // (default 3). Reported: steady_events/s, rebuild_events/s (medians) and
 // ratio_% (median of the per-round ratios; target >= 90).
@@ -274,7 +276,7 @@ func waitCompacted(ctx context.Context, b *testing.B, k *benchKafka, topic, ref 
 	for {
 		sizes := logSizes(ctx, b, k, topic, ref)
 		if float64(sizes[topic]) <= 1.5*float64(sizes[ref]) && sizes[topic] == last {
-			return fmt.Sprintf("compacted %s seconds after the last record: %s %d bytes on disk, %s %d bytes",
+			return fmt.Sprintf("compacted %s after the last record: %s %d bytes on disk, %s %d bytes",
 				time.Since(start).Round(time.Second), topic, sizes[topic], ref, sizes[ref])
 		}
 		if time.Since(start) > 10*time.Minute {
