@@ -84,6 +84,12 @@ func Inspect(ctx context.Context, cfg InspectConfig) (Sources, error) {
 	rc := redis.NewClient(ropts)
 	defer rc.Close()
 	keys := redissink.NewKeys(cfg.Names, payment.RedisCache{}.CacheLayout())
+	// The version the sink's pointer names (a side-by-side rebuild moves it).
+	version, err := keys.CurrentVersion(ctx, rc)
+	if err != nil {
+		return src, fmt.Errorf("redis: read version pointer: %w", err)
+	}
+	keys = keys.At(version)
 	var count int64
 	iter := rc.Scan(ctx, 0, keys.Doc("*"), 1000).Iterator()
 	for iter.Next(ctx) {

@@ -27,6 +27,8 @@ func TestREADMERedisFormat(t *testing.T) {
 		k.CacheVersion("<orgId>"): true,
 		k.InvalidateChannel():     true,
 		k.Offset("<topic>", 7):    true, // <partition> below
+		k.Pointer():               true,
+		k.Switching():             true,
 	}
 	var documented []string
 	for _, m := range regexp.MustCompile("(?m)^\\| `([^`]+)`").FindAllStringSubmatch(sec, -1) {

@@ -39,7 +39,9 @@ type Cache interface {
 //	<ns>:org:<org>:<Recent>            sorted set of ids by CacheDoc.Score
 //	<ns>:org:<org>:<CacheVersion>      counter bumped on every change
 //
-// and each applied change is one object of the invalidation message on
+// (a side-by-side rebuild builds version N >= 2 of the first two under
+// <ns>:v<N>:, see sinks/redis/rebuild.go) and each applied change is one
+// object of the invalidation message on
 // <ns>:invalidate (shared by every aggregate of the namespace):
 //
 //	{"<OrganizationField>":<org>,"<IDField>":<id>,"version":<version>}
@@ -53,7 +55,8 @@ type Cache interface {
 // shared channel can tell the aggregates apart.
 type CacheLayout struct {
 	// Key is the key part of the documents: <ns>:<Key>:<id>. It must not
-	// be "org", "sink" or "invalidate" (the sink's own keys).
+	// be "org", "sink" or "invalidate" (the sink's own keys), nor v<N>
+	// (the prefix <ns>:v<N>: of a version built by a rebuild).
 	Key string
 	// Recent names the per-organization sorted set of ids.
 	Recent string

@@ -155,7 +155,9 @@ func (r *Runner) Run(ctx context.Context) error {
 		return err
 	}
 	r.watch = kafkaconn.NewBrokerWatch(time.Now)
-	opts := append([]kgo.Opt{}, r.cfg.KafkaOpts...)
+	// The client id names the sink in the group's member list (`prism
+	// rebuild` names the members it waits for); options given later win.
+	opts := append([]kgo.Opt{kgo.ClientID("prism-sink-" + r.cfg.Target.Name())}, r.cfg.KafkaOpts...)
 	opts = append(opts, r.watch.Hooks()...)
 	opts = append(opts,
 		kgo.ConsumerGroup(r.cfg.Group),

@@ -314,6 +314,7 @@ func isTerminal(w io.Writer) bool {
 type rebuildPlanJSON struct {
 	Aggregate   string       `json:"aggregate"`
 	Sink        string       `json:"sink"`
+	Group       string       `json:"group"`
 	Mode        string       `json:"mode"`
 	Version     int          `json:"version"`
 	ToVersion   int          `json:"to_version"`
@@ -328,7 +329,7 @@ func printRebuildPlans(ctx context.Context, w io.Writer, g *globals, f *rebuildF
 	var out []rebuildPlanJSON
 	for _, j := range jobs {
 		n := j.def.Names(g.namespace)
-		pj := rebuildPlanJSON{Aggregate: j.def.Plural, Sink: j.sink, Mode: f.mode(), Projections: f.projections}
+		pj := rebuildPlanJSON{Aggregate: j.def.Plural, Sink: j.sink, Group: n.SinkGroup(j.sink), Mode: f.mode(), Projections: f.projections}
 		s := spec
 		if pj.Mode != rebuild.ModeInPlace {
 			s = rebuild.Spec{Kind: rebuild.ToEarliest}
@@ -376,7 +377,7 @@ func printRebuildPlans(ctx context.Context, w io.Writer, g *globals, f *rebuildF
 			return err
 		}
 		if pj.Mode == rebuild.ModeInPlace && len(pj.LiveMembers) > 0 {
-			fmt.Fprintf(w, "live members of %s (stop them before --execute, or give --stop-timeout): %s\n", pj.Plan.Group, strings.Join(pj.LiveMembers, ", "))
+			fmt.Fprintf(w, "live members of %s (stop them before --execute, or give --stop-timeout): %s\n", pj.Group, strings.Join(pj.LiveMembers, ", "))
 		}
 		if pj.Refused != "" {
 			fmt.Fprintf(w, "refused: %s\n", pj.Refused)

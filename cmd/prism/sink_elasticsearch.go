@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/prism-cqrs/prism/aggregates"
+	"github.com/prism-cqrs/prism/rebuild"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/elasticsearch"
 )
@@ -25,7 +26,7 @@ func init() {
 		atLeast(fl, "0", "elasticsearch-replicas")
 		atLeast(fl, "1s", "elasticsearch-gc-deletes")
 		atLeast(fl, "1ns", "elasticsearch-timeout")
-		return sinkCtors{target: func(g *globals, def *aggregates.Definition) (sinks.Target, error) {
+		cfg := func(g *globals, def *aggregates.Definition) elasticsearch.Config {
 			cfg := elasticsearch.DefaultConfig(g.elasticsearchURL, def.Names(g.namespace))
 			cfg.Username, cfg.Password = g.elasticUser, g.elasticPassword
 			cfg.IndexVersion = indexVersion
@@ -33,7 +34,12 @@ func init() {
 			cfg.Replicas = replicas
 			cfg.GCDeletes = gcDeletes
 			cfg.Timeout = timeout
-			return elasticsearch.NewTarget(cfg, def.Document)
+			return cfg
+		}
+		return sinkCtors{target: func(g *globals, def *aggregates.Definition) (sinks.Target, error) {
+			return elasticsearch.NewTarget(cfg(g, def), def.Document)
+		}, store: func(g *globals, def *aggregates.Definition) (rebuild.Store, error) {
+			return elasticsearch.NewStore(cfg(g, def), def.Document)
 		}}
 	}})
 }

@@ -4,8 +4,10 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/prism-cqrs/prism/aggregates"
+	"github.com/prism-cqrs/prism/rebuild"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/postgres"
+	"github.com/prism-cqrs/prism/topology"
 )
 
 // The postgres sink: each aggregate's table projection (def.Table) in the
@@ -13,9 +15,14 @@ import (
 func init() {
 	registerSink(sinkSpec{name: postgres.Name, flags: func(fl *pflag.FlagSet) sinkCtors {
 		maxConns := postgresMaxConnsFlag(fl)
+		cfg := func(g *globals, n topology.Names) postgres.Config {
+			return postgres.Config{URL: g.postgresURL, Schema: n.PostgresSchema(), Namespace: n.Namespace, MaxConns: int32(maxConns())}
+		}
 		return sinkCtors{target: func(g *globals, def *aggregates.Definition) (sinks.Target, error) {
+			return postgres.New(cfg(g, def.Names(g.namespace)), def.Table)
+		}, store: func(g *globals, def *aggregates.Definition) (rebuild.Store, error) {
 			n := def.Names(g.namespace)
-			return postgres.New(postgres.Config{URL: g.postgresURL, Schema: n.PostgresSchema(), Namespace: n.Namespace, MaxConns: int32(maxConns())}, def.Table)
+			return postgres.NewStore(cfg(g, n), def.Table, n)
 		}}
 	}})
 }

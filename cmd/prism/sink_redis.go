@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/prism-cqrs/prism/aggregates"
+	"github.com/prism-cqrs/prism/rebuild"
 	"github.com/prism-cqrs/prism/sinks"
 	"github.com/prism-cqrs/prism/sinks/redis"
 )
@@ -21,12 +22,20 @@ func init() {
 		fl.IntVar(&chunkEvents, "redis-chunk-events", redis.DefaultChunkEvents, "redis sink: events applied by one Lua script call")
 		atLeast(fl, "1", "redis-recent-size", "redis-chunk-events")
 		atLeast(fl, "0s", "redis-ttl")
-		return sinkCtors{target: func(g *globals, def *aggregates.Definition) (sinks.Target, error) {
+		config := func(g *globals, def *aggregates.Definition) redis.Config {
 			cfg := redis.DefaultConfig(g.redisURL, def.Names(g.namespace))
 			cfg.TTL = ttl
 			cfg.RecentSize = recentSize
 			cfg.ChunkEvents = chunkEvents
-			return redis.NewTarget(cfg, def.Cache)
-		}}
+			return cfg
+		}
+		return sinkCtors{
+			target: func(g *globals, def *aggregates.Definition) (sinks.Target, error) {
+				return redis.NewTarget(config(g, def), def.Cache)
+			},
+			store: func(g *globals, def *aggregates.Definition) (rebuild.Store, error) {
+				return redis.NewStore(config(g, def), def.Cache)
+			},
+		}
 	}})
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 
 	"github.com/redis/go-redis/v9"
 
@@ -31,19 +30,21 @@ func NewRedisReader(rdb redis.UniversalClient, names topology.Names) *RedisReade
 }
 
 // ByID reads the payment's document; an absent key (unknown, deleted or
-// expired) is queries.ErrNotFound.
+// expired) is queries.ErrNotFound. It reads the document of the version
+// the sink's version pointer names, with the pointer, in one round trip
+// (Keys.GetDoc): a read never fails or mixes versions while a rebuild
+// switches them.
 func (r *RedisReader) ByID(ctx context.Context, id string) (Payment, error) {
-	key := r.keys.Doc(id)
-	raw, err := r.rdb.Get(ctx, key).Bytes()
+	raw, v, err := r.keys.GetDoc(ctx, r.rdb, id)
 	if errors.Is(err, redis.Nil) {
 		return Payment{}, queries.ErrNotFound
 	}
 	if err != nil {
-		return Payment{}, fmt.Errorf("redis: get %s: %w", key, err)
+		return Payment{}, fmt.Errorf("redis: get %s: %w", r.keys.Doc(id), err)
 	}
 	var d payment.RedisDocument
-	if err := json.Unmarshal(raw, &d); err != nil {
-		return Payment{}, fmt.Errorf("redis: decode %s: %w", key, err)
+	if err := json.Unmarshal([]byte(raw), &d); err != nil {
+		return Payment{}, fmt.Errorf("redis: decode %s: %w", r.keys.At(v).Doc(id), err)
 	}
 	return Payment{
 		ID: d.ID, OrganizationID: d.OrganizationID, UserID: d.UserID,
@@ -54,19 +55,11 @@ func (r *RedisReader) ByID(ctx context.Context, id string) (Payment, error) {
 }
 
 // Applied reads the next offset the sink stored for the token's partition
-// (0 when none is stored).
+// (0 when none is stored), in the version the pointer names (as ByID).
 func (r *RedisReader) Applied(ctx context.Context, t queries.Token) (int64, error) {
-	key := r.keys.Offset(t.Topic, t.Partition)
-	s, err := r.rdb.Get(ctx, key).Result()
-	if errors.Is(err, redis.Nil) {
-		return 0, nil
-	}
+	offs, _, err := r.keys.GetOffsets(ctx, r.rdb, t.Topic, []int32{t.Partition})
 	if err != nil {
-		return 0, fmt.Errorf("redis: get %s: %w", key, err)
+		return 0, fmt.Errorf("redis: get %s: %w", r.keys.Offset(t.Topic, t.Partition), err)
 	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("redis: offset key %s holds %q, not an offset", key, s)
-	}
-	return n, nil
+	return offs[t.Partition], nil
 }

@@ -3,6 +3,7 @@ package payments_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -89,6 +90,28 @@ func TestRedisReader(t *testing.T) {
 	esSameJSON(t, "ByID of the sink's document", got, payments.Payment{ID: "pay-3", OrganizationID: "org-b", UserID: "user-1",
 		Amount: "1234", AmountMinor: 1234, Currency: "JPY", Description: "Оплата 17", Status: "REFUNDED",
 		CreatedAt: "2026-03-01T00:00:00.999Z", UpdatedAt: "2026-03-02T01:02:03.004Z", Version: 7})
+
+	// A rebuild switched to version 2 (README "Redis": the pointer names
+	// it, its keys under <ns>:v2:): the reader follows the pointer.
+	pointer, doc1v2, offsetV2 := ns+":sink:redis:version:payment", ns+":v2:payment:pay-1", ns+":v2:sink:redis:offset:"+names.EventsTopic()+":3"
+	t.Cleanup(func() { _ = rdb.Del(context.Background(), pointer, doc1v2, offsetV2).Err() })
+	if err := rdb.Set(ctx, doc1v2, strings.Replace(stored, `"version":4`, `"version":5`, 1), time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdb.Set(ctx, offsetV2, "50", time.Hour)
+	if got, err := r.ByID(ctx, "pay-1"); err != nil || got.Version != 4 {
+		t.Fatalf("ByID before the switch = %+v, %v; want version 1's document (4)", got, err)
+	}
+	rdb.Set(ctx, pointer, "2", 0)
+	if got, err := r.ByID(ctx, "pay-1"); err != nil || got.Version != 5 {
+		t.Errorf("ByID after the switch = %+v, %v; want version 2's document (5)", got, err)
+	}
+	if _, err := r.ByID(ctx, "pay-3"); !errors.Is(err, queries.ErrNotFound) {
+		t.Errorf("ByID of a document only version 1 holds, after the switch: %v, want ErrNotFound", err)
+	}
+	if next, err := r.Applied(ctx, token); err != nil || next != 50 {
+		t.Errorf("Applied after the switch = %d, %v; want version 2's 50", next, err)
+	}
 
 	// Redis down (a closed client): a failure, not "not found".
 	down := redis.NewClient(opts)

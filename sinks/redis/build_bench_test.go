@@ -33,7 +33,7 @@ func BenchmarkBuildChunks(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		tg.buildChunks("t", batch, func(chunk) {})
+		tg.buildChunks("t", batch, tg.Keys(), true, func(chunk) {})
 	}
 	b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "events/s")
 }

@@ -14,10 +14,15 @@ import (
 // namespace, from the aggregate's projections.CacheLayout. Readers use the
 // same type, so readers and the sink never disagree.
 type Keys struct {
-	prefix string
-	// doc is <prefix><Key>:, org is <prefix>org:, recent and cachever are
+	// prefix is the namespace's (<ns>:), vprefix the version's: prefix for
+	// version 1, <ns>:v<N>: for N >= 2.
+	prefix, vprefix string
+	version         int
+	layout          projections.CacheLayout
+	// doc is <vprefix><Key>:, org is <vprefix>org:, cvorg is <prefix>org:
+	// (change counters are not versioned), recent and cachever are
 	// :<Recent> and :<CacheVersion>: one concatenation per key.
-	doc, org, recent, cachever string
+	doc, org, cvorg, recent, cachever string
 }
 
 // NewKeys returns the keys under names.RedisPrefix() laid out as layout
@@ -25,8 +30,43 @@ type Keys struct {
 // does (ValidateLayout).
 func NewKeys(names topology.Names, layout projections.CacheLayout) Keys {
 	p := names.RedisPrefix()
-	return Keys{prefix: p, doc: p + layout.Key + ":", org: p + "org:", recent: ":" + layout.Recent, cachever: ":" + layout.CacheVersion}
+	return Keys{prefix: p, vprefix: p, version: 1, layout: layout, doc: p + layout.Key + ":", org: p + "org:", cvorg: p + "org:",
+		recent: ":" + layout.Recent, cachever: ":" + layout.CacheVersion}
 }
+
+// At returns the keys of version v of the store (see rebuild.Store):
+// version 1 is the keys of NewKeys, version N >= 2 the same documents,
+// recent indexes and offset keys under <ns>:v<N>:. The change counters
+// (CacheVersion), the invalidation channel and the version pointer are the
+// namespace's, the same in every version. v < 1 is taken as 1.
+func (k Keys) At(v int) Keys {
+	v = max(v, 1)
+	k.version, k.vprefix = v, versionPrefix(k.prefix, v)
+	k.doc, k.org = k.vprefix+k.layout.Key+":", k.vprefix+"org:"
+	return k
+}
+
+// versionPrefix is the key prefix of version v under the namespace prefix.
+func versionPrefix(prefix string, v int) string {
+	if v <= 1 {
+		return prefix
+	}
+	return prefix + "v" + strconv.Itoa(v) + ":"
+}
+
+// VersionNumber returns the version the keys are of (1 for NewKeys).
+func (k Keys) VersionNumber() int { return max(k.version, 1) }
+
+// Pointer is the key holding the version readers and the live sink use
+// (absent: 1), one per aggregate (Payment: <ns>:sink:redis:version:payment).
+// The layout's Key cannot be "sink" (ValidateLayout), so no document key
+// is ever this one.
+func (k Keys) Pointer() string { return k.prefix + "sink:redis:version:" + k.layout.Key }
+
+// Switching is the key a switch of versions holds while it brings the new
+// version up to the live one (Store.Switch): while it exists the live sink
+// waits instead of writing. It expires on its own if the switch dies.
+func (k Keys) Switching() string { return k.prefix + "sink:redis:switching:" + k.layout.Key }
 
 // Doc is the key of the aggregate's JSON document (Payment:
 // <ns>:payment:<id>).
@@ -43,7 +83,7 @@ func (k Keys) Recent(org string) string { return k.org + org + k.recent }
 
 // CacheVersion is the organization's query-cache version counter (Payment:
 // <ns>:org:<org>:cachever).
-func (k Keys) CacheVersion(org string) string { return k.org + org + k.cachever }
+func (k Keys) CacheVersion(org string) string { return k.cvorg + org + k.cachever }
 
 // InvalidateChannel is the pub/sub channel of invalidation messages, one
 // per namespace.
@@ -52,19 +92,26 @@ func (k Keys) InvalidateChannel() string { return k.prefix + "invalidate" }
 // Offset is the key holding the next offset to consume of topic/partition
 // (the topic names the aggregate).
 func (k Keys) Offset(topic string, partition int32) string {
-	return k.prefix + "sink:redis:offset:" + topic + ":" + strconv.FormatInt(int64(partition), 10)
+	return k.vprefix + offsetRel(topic, partition)
+}
+
+// offsetRel is an offset key without its version's prefix.
+func offsetRel(topic string, partition int32) string {
+	return "sink:redis:offset:" + topic + ":" + strconv.FormatInt(int64(partition), 10)
 }
 
 var (
-	keyWord   = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
-	keyName   = regexp.MustCompile(`^[A-Za-z0-9_]+(:[A-Za-z0-9_]+)*$`)
-	fieldName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	keyWord     = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+	keyName     = regexp.MustCompile(`^[A-Za-z0-9_]+(:[A-Za-z0-9_]+)*$`)
+	versionWord = regexp.MustCompile(`^v[0-9]+$`)
+	fieldName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 // ValidateLayout reports every problem of layout at once: names that are
-// not [A-Za-z0-9_] words joined by ':' (Key and fields: one word), a Key taken by
-// the sink's own keys, the two per-organization names equal, or a field
-// named "version" (the document's version field).
+// not [A-Za-z0-9_] words joined by ':' (Key and fields: one word), a Key
+// taken by the sink's own keys or of the form v<N> (a version's prefix),
+// the two per-organization names equal, or a field named "version" (the
+// document's version field).
 func ValidateLayout(layout projections.CacheLayout) error {
 	var errs []error
 	if !keyWord.MatchString(layout.Key) {
@@ -73,6 +120,9 @@ func ValidateLayout(layout projections.CacheLayout) error {
 	switch layout.Key {
 	case "org", "sink", "invalidate":
 		errs = append(errs, fmt.Errorf("key part (Key) %q: taken by the sink's own keys", layout.Key))
+	}
+	if versionWord.MatchString(layout.Key) {
+		errs = append(errs, fmt.Errorf("key part (Key) %q: v<N> is the prefix of a store version's keys", layout.Key))
 	}
 	for _, n := range []struct{ what, v string }{{"recent index (Recent)", layout.Recent}, {"change counter (CacheVersion)", layout.CacheVersion}} {
 		if !keyName.MatchString(n.v) {

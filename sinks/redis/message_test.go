@@ -63,11 +63,15 @@ func TestValidateLayout(t *testing.T) {
 	if err := ValidateLayout(ok); err != nil {
 		t.Fatalf("%+v: %v", ok, err)
 	}
+	if l := ok; func() error { l.Key = "v2x"; return ValidateLayout(l) }() != nil {
+		t.Errorf("Key v2x (not a version prefix) refused")
+	}
 	for _, bad := range []func(*projections.CacheLayout){
 		func(l *projections.CacheLayout) { l.Key = "" },
 		func(l *projections.CacheLayout) { l.Key = "org" },
 		func(l *projections.CacheLayout) { l.Key = "sink" },
 		func(l *projections.CacheLayout) { l.Key = "in:voice" },
+		func(l *projections.CacheLayout) { l.Key = "v2" }, // a rebuilt version's prefix <ns>:v2:
 		func(l *projections.CacheLayout) { l.Recent = "recent:" },
 		func(l *projections.CacheLayout) { l.Recent = "rec ent" },
 		func(l *projections.CacheLayout) { l.CacheVersion = l.Recent },
@@ -129,7 +133,7 @@ func TestContractBreachesAreRejected(t *testing.T) {
 	}
 	batch = append(batch, sinks.Event{Offset: int64(len(batch)), Key: "a", Envelope: &records.Event{EventID: "e-ok", Type: "Fine", AggregateID: "a", Version: 1}})
 	var chunks []chunk
-	rejected := tg.buildChunks("t", batch, func(c chunk) { chunks = append(chunks, c) })
+	rejected := tg.buildChunks("t", batch, tg.Keys(), true, func(c chunk) { chunks = append(chunks, c) })
 	if len(rejected) != len(want) {
 		t.Fatalf("rejected %d events, want %d: %+v", len(rejected), len(want), rejected)
 	}
@@ -138,7 +142,7 @@ func TestContractBreachesAreRejected(t *testing.T) {
 			t.Errorf("%s rejected for %q, want it to say %q", r.Event.Envelope.Type, r.Reason, want[r.Event.Envelope.Type])
 		}
 	}
-	if len(chunks) != 1 || chunks[0].args[16] != "6" || chunks[0].keys[len(chunks[0].keys)-1] != "n:thing:a" {
+	if len(chunks) != 1 || chunks[0].args[16] != "6" || chunks[0].keys[len(chunks[0].keys)-3] != "n:thing:a" {
 		t.Fatalf("chunks %+v: want one, moving the offset to 6, keys under n:thing:", chunks)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,27 @@ func TestKeysUseTheNamespacePrefix(t *testing.T) {
 	}
 }
 
+// TestKeysOfAVersion: version 2 puts documents, recent indexes and offsets
+// under <ns>:v2:; change counters, the channel and the pointer stay.
+func TestKeysOfAVersion(t *testing.T) {
+	k := NewKeys(topology.NewNames("ns1").Aggregate("payments"), payment.RedisCache{}.CacheLayout())
+	for _, v := range []int{0, 1} {
+		if k.At(v) != k {
+			t.Errorf("At(%d) differs from the keys of NewKeys", v)
+		}
+	}
+	k2 := k.At(2)
+	got := []string{k2.Doc("p"), k2.Recent("o"), k2.CacheVersion("o"), k2.InvalidateChannel(), k2.Offset("t", 7), k2.Pointer(), k2.Switching()}
+	want := []string{"ns1:v2:payment:p", "ns1:v2:org:o:recent", "ns1:org:o:cachever", "ns1:invalidate", "ns1:v2:sink:redis:offset:t:7",
+		"ns1:sink:redis:version:payment", "ns1:sink:redis:switching:payment"}
+	if !slices.Equal(got, want) {
+		t.Errorf("keys of version 2 = %q\nwant %q", got, want)
+	}
+	if k2.At(1) != k || k2.VersionNumber() != 2 {
+		t.Errorf("At(1) of version 2's keys differs from version 1's, or VersionNumber %d", k2.VersionNumber())
+	}
+}
+
 func testEvent(p int32, off int64, id string, v int64, state bool) sinks.Event {
 	env := &schemas.EventEnvelope{EventID: "e", Type: schemas.TypePaymentCreated, AggregateID: id, Version: v, OrganizationID: "o"}
 	if state {
@@ -75,7 +97,7 @@ func TestBuildChunksLayout(t *testing.T) {
 		{Partition: 1, Offset: 9, Key: "d"}, // tombstone
 	}
 	var chunks []chunk
-	rejected := tg.buildChunks("top", batch, func(c chunk) { chunks = append(chunks, c) })
+	rejected := tg.buildChunks("top", batch, tg.Keys(), true, func(c chunk) { chunks = append(chunks, c) })
 	if len(rejected) != 1 || rejected[0].Event.Offset != 8 || !strings.Contains(rejected[0].Reason, "no state") {
 		t.Fatalf("rejected = %+v, want the event without state", rejected)
 	}
@@ -93,10 +115,10 @@ func TestBuildChunksLayout(t *testing.T) {
 	if c.args[0] != int64(86400) || c.args[1] != 1000 || c.args[2] != "n:invalidate" || c.args[9] != 2 || c.args[10] != 1 || c.args[11] != "00" || c.args[12] != "0" {
 		t.Fatalf("chunk 0 header %v", c.args[:argHeader])
 	}
-	if len(c.args) != argHeader+2*argStride || len(c.keys) != 2+2+2*keyStride {
+	if len(c.args) != argHeader+2*argStride || len(c.keys) != 2+2+2*keyStride+2 {
 		t.Fatalf("chunk 0: %d args, %d keys", len(c.args), len(c.keys))
 	}
-	wantKeys := "[n:sink:redis:offset:top:0 n:sink:redis:offset:top:1 n:org:o:recent n:org:o:cachever n:payment:a n:payment:b]"
+	wantKeys := "[n:sink:redis:offset:top:0 n:sink:redis:offset:top:1 n:org:o:recent n:org:o:cachever n:payment:a n:payment:b n:sink:redis:version:payment n:sink:redis:switching:payment]"
 	if fmt.Sprint(c.keys) != wantKeys {
 		t.Fatalf("keys %v\nwant %s", c.keys, wantKeys)
 	}
@@ -138,7 +160,7 @@ func TestBuildChunksLayout(t *testing.T) {
 	c = chunks[1]
 	// The last chunk trims the recent index of every organization of the
 	// batch: "o" has no event in it, so it is appended to its list.
-	if c.args[9] != 1 || c.args[10] != 1 || c.args[12] != "1" || string(c.args[13].([]byte)) != "[]" || c.args[14] != "" || fmt.Sprint(c.keys) != "[n:sink:redis:offset:top:1 n:org:o:recent n:org:o:cachever n:payment:c n:payment:d]" {
+	if c.args[9] != 1 || c.args[10] != 1 || c.args[12] != "1" || string(c.args[13].([]byte)) != "[]" || c.args[14] != "" || fmt.Sprint(c.keys) != "[n:sink:redis:offset:top:1 n:org:o:recent n:org:o:cachever n:payment:c n:payment:d n:sink:redis:version:payment n:sink:redis:switching:payment]" {
 		t.Fatalf("chunk 1 header %v keys %v", c.args[:argHeader], c.keys)
 	}
 	skip, tomb := c.args[argHeader:argHeader+argStride], c.args[argHeader+argStride:]

@@ -12,7 +12,7 @@ const (
 
 // Argument layout of applyScript.
 const (
-	argHeader = 17 // ttl, recentSize, channel, org key prefix, recent suffix, cachever suffix, organization field, message head, message id part; partitions, organizations, expected offsets, final organizations, messages, message ends, metas, partitions' last next offsets
+	argHeader = 19 // ttl, recentSize, channel, org key prefix, recent suffix, cachever suffix, organization field, message head, message id part; partitions, organizations, expected offsets, final organizations, messages, message ends, metas, partitions' last next offsets; version to check, cachever org key prefix
 	argStride = 2  // id, document
 	keyStride = 1  // document
 )
@@ -29,7 +29,8 @@ const (
 // KEYS[1..P]: the offset key of each partition present in the chunk; then
 // the recent key and cachever key of each of the O organizations of the
 // chunk's events (in the batch's last chunk, followed by the batch's other
-// organizations); then per event: document key.
+// organizations); then per event: document key; last the version pointer
+// and the switching key (Keys.Pointer, Keys.Switching).
 // ARGV: ttl seconds (0 = none), recent size, invalidate channel; the
 // aggregate's names (projections.CacheLayout), for the keys and message of
 // a tombstone, which only the stored document tells the organization of:
@@ -50,7 +51,10 @@ const (
 // organization is read from the stored document), score = createdAt in
 // Unix ms; see appendMeta), the highest next offset of each partition in
 // the chunk (comma-separated decimals: what the script stores when the
-// partition moved); then per event two arguments: aggregate id, document
+// partition moved); the version the keys are of, as the pointer holds it
+// ("" for a target writing one version whatever the pointer says: no
+// check), the change counters' organization prefix (<ns>:org:, the same in
+// every version); then per event two arguments: aggregate id, document
 // JSON (starting with {"version":N, per projections.CacheDoc). Binary records spare Lua a pattern
 // match, six new strings and four tonumber calls per event.
 //
@@ -78,7 +82,27 @@ const (
 // restart without persistence, FLUSHALL, eviction): the script writes
 // nothing and fails with "PRISM_OFFSETS_LOST", so the runtime rewinds.
 // It returns {applied, skipped as older, skipped as already consumed}.
+//
+// A live target (version to check set) writes only while the pointer names
+// that version and no switch holds the switching key: otherwise the script
+// writes nothing and fails with "PRISM_VERSION_MOVED <version>" (Write
+// follows the pointer and retries on the new version's keys, whose offsets
+// skip what is there already) or "PRISM_SWITCHING" (Write waits). Checked
+// in the same atomic step as the writes, a batch never lands in a version
+// that stopped being current. A target writing a version that is not
+// current (no check) neither bumps the change counters nor publishes
+// invalidations: no reader sees that version before the switch, which
+// bumps and publishes for every organization (Store.Switch).
 var applyScript = goredis.NewScript(`
+local want = ARGV[18]
+if want ~= '' then
+  local nk = #KEYS
+  local cur = redis.call('GET', KEYS[nk - 1]) or '1'
+  if cur ~= want then return redis.error_reply('PRISM_VERSION_MOVED ' .. cur) end
+  if redis.call('EXISTS', KEYS[nk]) == 1 then return redis.error_reply('PRISM_SWITCHING ' .. KEYS[nk]) end
+end
+local live = want ~= ''
+local cvPrefix = ARGV[19]
 local ttls = ARGV[1] -- as sent: no number formatting per SET
 local ttl = tonumber(ttls)
 local call, sunpack = redis.call, struct.unpack
@@ -105,7 +129,7 @@ for i = 1, np do
   nextOff[i] = v and tonumber(v) or -1
 end
 
-local n = (#ARGV - 17) / 2
+local n = (#ARGV - 19) / 2
 local base = np + 2 * no
 local stored = {}
 if n > 0 then
@@ -157,7 +181,7 @@ local function unclean()
 end
 local applied, older, replayed = 0, 0, 0
 for e = 0, n - 1 do
-  local a = 17 + e * 2
+  local a = 19 + e * 2
   local kind, p, nxtNum, vn, oi, score
   kind, p, nxtNum, vn, oi, score, pos = sunpack('<BHddHd', metas, pos)
   local isud = kind == 117 or kind == 100 -- 'u', 'd'
@@ -209,7 +233,7 @@ for e = 0, n - 1 do
           local o = dd[orgField]
           unclean()
           msgs[#msgs + 1] = msgHead .. cjson.encode(o) .. msgID .. cjson.encode(id) .. ',"version":' .. (last or '0') .. '}'
-          touch(orgPrefix .. o .. recentSuffix, orgPrefix .. o .. cvSuffix, id, false, true)
+          touch(orgPrefix .. o .. recentSuffix, cvPrefix .. o .. cvSuffix, id, false, true)
         end
         applied = applied + 1
       else
@@ -264,7 +288,7 @@ for _, rkey in ipairs(rorder) do
     redis.call('ZREMRANGEBYRANK', rkey, 0, -(recentSize + 1))
     if ttl > 0 then call('EXPIRE', rkey, ttls) end
   end
-  redis.call('INCR', r.ckey)
+  if live then redis.call('INCR', r.ckey) end
 end
 for i = 1, no do
   if string.byte(finals, i) == 49 then
@@ -282,7 +306,9 @@ for i = 1, np do
   end
 end
 if #mset > 0 then call('MSET', unpack(mset)) end
-if clean then
+if not live then
+  -- a version being built: readers see none of it until the switch
+elseif clean then
   if ud > 0 then redis.call('PUBLISH', channel, joined) end
 elseif #msgs > 0 then
   local ends = {}

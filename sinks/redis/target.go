@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -18,11 +19,21 @@ import (
 type Target struct {
 	cfg   Config
 	cache projections.Cache
-	keys  Keys
-	// header holds the script's first arguments, the same for every call
-	// (argHeader); msgOrg and msgID are the invalidation message's
+	// base are the keys of version 1: the namespace's and the layout's
+	// names (Keys.At gives a version's).
+	base Keys
+	// version is the version whose keys the target writes. A live target
+	// (follow) follows the version pointer: the apply script refuses a
+	// chunk for another version than the pointer's and Write moves on
+	// (see applyScript). A target of Store.Target(v) writes v alone,
+	// unless v is current at Setup.
+	version atomic.Int64
+	follow  atomic.Bool
+	// followIfCurrent: Setup makes the target live when the pointer names
+	// its version (Store.Target(Current)).
+	followIfCurrent bool
+	// msgOrg and msgID are the invalidation message's
 	// {"<OrganizationField>": and ,"<IDField>": (appendMessage).
-	header        []any
 	msgOrg, msgID string
 	// where names the server for messages: address, database and user,
 	// never the password.
@@ -44,7 +55,21 @@ var (
 // fail this call). The target writes the documents of the one aggregate
 // whose cache projection it is given, named by cfg.Names (the aggregate's
 // names: its events topic is the topic of the offset keys).
+//
+// The target is the live one: it writes the version the aggregate's
+// version pointer names (Keys.Pointer; version 1 while it is absent) and
+// follows it when a rebuild switches versions (Store.Switch).
 func NewTarget(cfg Config, cache projections.Cache) (*Target, error) {
+	t, err := newTarget(cfg, cache, 1)
+	if err != nil {
+		return nil, err
+	}
+	t.follow.Store(true)
+	return t, nil
+}
+
+// newTarget returns a target writing version v.
+func newTarget(cfg Config, cache projections.Cache, v int) (*Target, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -63,20 +88,39 @@ func NewTarget(cfg Config, cache projections.Cache) (*Target, error) {
 	if opts.Username != "" {
 		where += " as user " + opts.Username
 	}
-	keys := NewKeys(cfg.Names, layout)
 	msgOrg, msgID := `{"`+layout.OrganizationField+`":`, `,"`+layout.IDField+`":`
-	return &Target{
-		cfg:   cfg,
-		cache: cache,
-		keys:  keys,
-		header: []any{int64(cfg.TTL.Seconds()), cfg.RecentSize, keys.InvalidateChannel(),
-			keys.org, keys.recent, keys.cachever, layout.OrganizationField, msgOrg, msgID},
+	t := &Target{
+		cfg:    cfg,
+		cache:  cache,
+		base:   NewKeys(cfg.Names, layout),
 		msgOrg: msgOrg,
 		msgID:  msgID,
 		where:  where,
 		client: goredis.NewClient(opts),
 		log:    slog.Default().With("sink", "redis"),
-	}, nil
+	}
+	t.version.Store(int64(v))
+	return t, nil
+}
+
+// keys returns the keys of the version the target writes now.
+func (t *Target) keys() Keys { return t.base.At(int(t.version.Load())) }
+
+// header returns the script's first arguments for keys k (argHeader: the
+// first nine).
+func (t *Target) header(k Keys) []any {
+	l := k.layout
+	return []any{int64(t.cfg.TTL.Seconds()), t.cfg.RecentSize, k.InvalidateChannel(),
+		k.org, k.recent, k.cachever, l.OrganizationField, t.msgOrg, t.msgID}
+}
+
+// moveTo makes the target write version v, forgetting the offsets it saw
+// in the previous one.
+func (t *Target) moveTo(topic string, v int) {
+	if old := t.version.Swap(int64(v)); old != int64(v) {
+		t.stored.reset(topic)
+		t.log.Info("following the version pointer", "aggregate", t.cfg.Names.Plural, "from", old, "to", v)
+	}
 }
 
 // Name is the sink's name: its consumer group is Names.SinkGroup(Name).
@@ -85,17 +129,38 @@ const Name = "redis"
 // Name returns Name.
 func (t *Target) Name() string { return Name }
 
-// Keys returns the key names the target writes.
-func (t *Target) Keys() Keys { return t.keys }
+// Keys returns the key names the target writes (the version it writes
+// now).
+func (t *Target) Keys() Keys { return t.keys() }
+
+// Version returns the version the target writes now.
+func (t *Target) Version() int { return int(t.version.Load()) }
 
 // Setup loads the apply script into Redis' script cache. It is idempotent;
 // when Redis is down it returns an error wrapping sinks.ErrTransient, when
 // Redis refuses the URL's credentials or database an error wrapping
 // sinks.ErrPermanent. (A Redis restarted later loses its script cache;
 // Write reloads it then.)
+//
+// A live target reads the version pointer here (and again in
+// CommittedOffsets); a target of Store.Target(v) becomes live when v is the
+// current version.
 func (t *Target) Setup(ctx context.Context) error {
 	if err := applyScript.Load(ctx, t.client).Err(); err != nil {
 		return classify("load apply script into "+t.where, err)
+	}
+	if !t.follow.Load() && !t.followIfCurrent {
+		return nil
+	}
+	v, err := t.base.CurrentVersion(ctx, t.client)
+	if err != nil {
+		return classify("read version pointer "+t.base.Pointer(), err)
+	}
+	if t.followIfCurrent && v == t.Version() {
+		t.follow.Store(true)
+	}
+	if t.follow.Load() {
+		t.version.Store(int64(v))
 	}
 	return nil
 }
@@ -117,9 +182,20 @@ func (t *Target) CommittedOffsets(ctx context.Context, topic string, partitions 
 	if len(partitions) == 0 {
 		return map[int32]int64{}, nil
 	}
+	if t.follow.Load() {
+		// The pointer and the offsets of its version in one step.
+		out, v, err := t.base.GetOffsets(ctx, t.client, topic, partitions)
+		if err != nil {
+			return nil, classify("read offsets of "+topic, err)
+		}
+		t.moveTo(topic, v)
+		t.markStored(topic, partitions, out)
+		return out, nil
+	}
+	k := t.keys()
 	keys := make([]string, len(partitions))
 	for i, p := range partitions {
-		keys[i] = t.keys.Offset(topic, p)
+		keys[i] = k.Offset(topic, p)
 	}
 	vals, err := t.client.MGet(ctx, keys...).Result()
 	if err != nil {
@@ -129,7 +205,6 @@ func (t *Target) CommittedOffsets(ctx context.Context, topic string, partitions 
 	for i, v := range vals {
 		s, ok := v.(string)
 		if !ok {
-			t.stored.remove(topic, partitions[i])
 			continue
 		}
 		off, err := strconv.ParseInt(s, 10, 64)
@@ -137,9 +212,20 @@ func (t *Target) CommittedOffsets(ctx context.Context, topic string, partitions 
 			return nil, fmt.Errorf("redis: offset key %s holds %q, not an offset: %w", keys[i], s, err)
 		}
 		out[partitions[i]] = off
-		t.stored.add(topic, partitions[i:i+1])
 	}
+	t.markStored(topic, partitions, out)
 	return out, nil
+}
+
+// markStored records which of partitions have an offset stored (in out).
+func (t *Target) markStored(topic string, partitions []int32, out map[int32]int64) {
+	for _, p := range partitions {
+		if _, ok := out[p]; ok {
+			t.stored.add(topic, []int32{p})
+		} else {
+			t.stored.remove(topic, p)
+		}
+	}
 }
 
 // Close closes the client's connections.

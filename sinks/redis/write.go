@@ -9,6 +9,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -45,10 +46,48 @@ type chunk struct {
 // skips them by offset. Redis unreachable, timeouts and transient replies
 // are wrapped in sinks.ErrTransient. A script cache emptied by a Redis
 // restart (NOSCRIPT) is reloaded and the chunk re-sent.
+//
+// A live target writes the version the pointer names: when a rebuild
+// switched versions, the chunk is refused as a whole and Write goes on with
+// the batch in the new version (whose offsets skip the events it holds
+// already); while a switch is bringing the new version up to this one
+// (Keys.Switching), Write waits.
 func (t *Target) Write(ctx context.Context, topic string, batch []sinks.Event) ([]sinks.Rejected, error) {
 	if len(batch) == 0 {
 		return nil, nil
 	}
+	wait := 5 * time.Millisecond
+	for moves := 0; ; {
+		rejected, err := t.write(ctx, topic, batch)
+		switch {
+		case goredis.HasErrorPrefix(err, "PRISM_VERSION_MOVED"):
+			if moves++; moves > maxMoves {
+				return nil, fmt.Errorf("redis: the version pointer %s moved %d times during one batch: %w", t.base.Pointer(), moves-1, err)
+			}
+			v, rerr := t.base.CurrentVersion(ctx, t.client)
+			if rerr != nil {
+				return nil, classify("read version pointer "+t.base.Pointer(), rerr)
+			}
+			t.moveTo(topic, v)
+		case goredis.HasErrorPrefix(err, "PRISM_SWITCHING"):
+			t.log.Debug("a switch of versions is catching up: waiting", "aggregate", t.cfg.Names.Plural, "wait", wait)
+			select {
+			case <-ctx.Done():
+				return nil, classify("wait for the switch of versions of "+t.base.Pointer(), ctx.Err())
+			case <-time.After(wait):
+			}
+			wait = min(2*wait, 100*time.Millisecond)
+		default:
+			return rejected, err
+		}
+	}
+}
+
+// maxMoves bounds how often one Write follows the version pointer.
+const maxMoves = 10
+
+// write is one attempt of Write in the version the target writes now.
+func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event) ([]sinks.Rejected, error) {
 	queue := make(chan chunk, 1)
 	type outcome struct {
 		counts [3]int64
@@ -72,9 +111,12 @@ func (t *Target) Write(ctx context.Context, topic string, batch []sinks.Event) (
 		}
 		done <- o
 	}()
-	rejected := t.buildChunks(topic, batch, func(c chunk) { queue <- c })
+	rejected := t.buildChunks(topic, batch, t.keys(), t.follow.Load(), func(c chunk) { queue <- c })
 	close(queue)
 	o := <-done
+	if goredis.HasErrorPrefix(o.err, "PRISM_VERSION_MOVED") || goredis.HasErrorPrefix(o.err, "PRISM_SWITCHING") {
+		return nil, o.err
+	}
 	if goredis.HasErrorPrefix(o.err, "PRISM_OFFSETS_LOST") {
 		t.stored.reset(topic)
 		t.log.Error("Redis lost the sink's offsets (restarted without persistence, flushed or evicted): asking the runtime to rewind", "topic", topic, "err", o.err)
@@ -108,7 +150,15 @@ func (t *Target) apply(ctx context.Context, c chunk) ([3]int64, error) {
 
 // buildChunks turns the batch into script calls, handing each to emit as
 // soon as it is complete, and returns the events the target refuses.
-func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)) []sinks.Rejected {
+// The chunks write keys k; live: the script checks that k's version is the
+// current one.
+func (t *Target) buildChunks(topic string, batch []sinks.Event, k Keys, live bool, emit func(chunk)) []sinks.Rejected {
+	header := t.header(k)
+	check := ""
+	if live {
+		check = strconv.Itoa(k.VersionNumber())
+	}
+	pointerKeys := []string{k.Pointer(), k.Switching()}
 	var (
 		rejected []sinks.Rejected
 		// seen: the organizations of the batch's chunks so far, in order;
@@ -134,7 +184,7 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 			if !ok {
 				pidx = len(parts) + 1
 				parts[ev.Partition] = pidx
-				offsetKeys = append(offsetKeys, t.keys.Offset(topic, ev.Partition))
+				offsetKeys = append(offsetKeys, k.Offset(topic, ev.Partition))
 				lastNext = append(lastNext, 0)
 				expected = append(expected, map[bool]byte{true: '1', false: '0'}[t.stored.has(topic, ev.Partition)])
 			}
@@ -148,7 +198,7 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 				if oidx, ok = orgs[op.org]; !ok {
 					oidx = len(orgs) + 1
 					orgs[op.org] = oidx
-					orgKeys = append(orgKeys, t.keys.Recent(op.org), t.keys.CacheVersion(op.org))
+					orgKeys = append(orgKeys, k.Recent(op.org), k.CacheVersion(op.org))
 					if !isSeen[op.org] {
 						isSeen[op.org] = true
 						seen = append(seen, op.org)
@@ -166,7 +216,7 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 				ends = strconv.AppendInt(ends, int64(len(joined)), 10)
 			}
 			evArgs = append(evArgs, op.id, op.doc)
-			evKeys = append(evKeys, t.keys.Doc(op.id))
+			evKeys = append(evKeys, k.Doc(op.id))
 		}
 		// Trim and TTL of the recent indexes once per batch: in its last
 		// chunk, for every organization of the batch (those absent from
@@ -176,7 +226,7 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 			for _, org := range seen {
 				if _, ok := orgs[org]; !ok {
 					orgs[org] = len(orgs) + 1
-					orgKeys = append(orgKeys, t.keys.Recent(org), t.keys.CacheVersion(org))
+					orgKeys = append(orgKeys, k.Recent(org), k.CacheVersion(org))
 				}
 			}
 			finals = bytes.Repeat([]byte{'1'}, len(orgs))
@@ -184,10 +234,10 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, emit func(chunk)
 			finals = bytes.Repeat([]byte{'0'}, len(orgs))
 		}
 		c := chunk{events: len(evs)}
-		c.keys = make([]string, 0, len(offsetKeys)+len(orgKeys)+len(evKeys))
-		c.keys = append(append(append(c.keys, offsetKeys...), orgKeys...), evKeys...)
+		c.keys = make([]string, 0, len(offsetKeys)+len(orgKeys)+len(evKeys)+len(pointerKeys))
+		c.keys = append(append(append(append(c.keys, offsetKeys...), orgKeys...), evKeys...), pointerKeys...)
 		c.args = make([]any, 0, argHeader+len(evArgs))
-		c.args = append(append(append(c.args, t.header...), len(parts), len(orgs), string(expected), string(finals), append(joined, ']'), string(ends), metas, joinInts(lastNext)), evArgs...)
+		c.args = append(append(append(c.args, header...), len(parts), len(orgs), string(expected), string(finals), append(joined, ']'), string(ends), metas, joinInts(lastNext), check, k.cvorg), evArgs...)
 		c.partitions = slices.Collect(maps.Keys(parts))
 		emit(c)
 	}
