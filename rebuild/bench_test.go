@@ -25,8 +25,7 @@ import (
 // consuming the topic from scratch in a group of its own; rebuild is the
 // engine in place from the log start: rebuild.Executor.InPlace on the
 // sink's rebuild.Store (Clear, then the Builder writes [log start, end)
-// through Store.Target(Current), then the group commit), or, for a sink
-// without a Store yet, the Builder alone into the live target. Both are
+// through Store.Target(Current), then the group commit). Both are
 // timed from the start of their first write to the end of their last (the
 // runner's group join, the plan and Clear excluded alike). Rounds alternate
 // which goes first (the machine is shared); PRISM_BENCH_ROUNDS rounds
@@ -73,9 +72,9 @@ func BenchmarkRebuildVsSteadyState(b *testing.B) {
 						st = steadyState(ctx, b, k, recs.codec.Events(), topic, dlq, tg, ends)
 					}
 					runRebuild := func() {
-						tg, store, drop := s.fresh(b)
+						_, store, drop := s.fresh(b)
 						defer drop()
-						rb, _ = rebuildInPlace(ctx, b, k, recs.codec.Events(), topic, tg, store, ends)
+						rb, _ = rebuildInPlace(ctx, b, k, recs.codec.Events(), topic, store, ends)
 					}
 					if r%2 == 0 {
 						runSteady()
@@ -164,9 +163,9 @@ func BenchmarkRebuildHistory(b *testing.B) {
 					got, wall := map[int]result{}, map[int]time.Duration{}
 					for _, h := range order {
 						func() {
-							tg, store, drop := s.fresh(b)
+							_, store, drop := s.fresh(b)
 							defer drop()
-							got[h], wall[h] = rebuildInPlace(ctx, b, k, recs.codec.Events(), topics[h], tg, store, ends[h])
+							got[h], wall[h] = rebuildInPlace(ctx, b, k, recs.codec.Events(), topics[h], store, ends[h])
 						}()
 						if got[h].events != held[h] {
 							b.Fatalf("rebuild of the %dx topic wrote %d events, the topic holds %d", h, got[h].events, held[h])

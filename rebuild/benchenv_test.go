@@ -328,8 +328,8 @@ func steadyState(ctx context.Context, b *testing.B, k *benchKafka, codec records
 
 // benchSink makes a fresh, empty store of one sink per run, in a namespace
 // of its own: the live sink's target (what `prism sink` runs), the
-// rebuild.Store of the same store (nil while the sink has none), and the
-// function that closes both and drops the store.
+// rebuild.Store of the same store, and the function that closes both and
+// drops the store.
 type benchSink struct {
 	name  string
 	fresh func(b *testing.B) (sinks.Target, rebuild.Store, func())
@@ -373,7 +373,11 @@ func benchSinks() []benchSink {
 			if err != nil {
 				b.Fatal(err)
 			}
-			return tg, nil, func() { _ = tg.Close(); deleteKeys(b, url, names.RedisPrefix()) }
+			st, err := redis.NewStore(redis.DefaultConfig(url, names), payment.RedisCache{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return tg, st, func() { _ = tg.Close(); _ = st.Close(); deleteKeys(b, url, names.RedisPrefix()) }
 		}},
 		{name: elasticsearch.Name, fresh: func(b *testing.B) (sinks.Target, rebuild.Store, func()) {
 			names, url := newNames(b), testkit.ElasticsearchURL(b)
@@ -408,12 +412,9 @@ func (s *timedStore) Target(v int) (sinks.Target, error) {
 
 // rebuildInPlace rebuilds the store from the log start of topic in place
 // with the rebuild engine — rebuild.Executor.InPlace on the sink's Store,
-// as `prism rebuild <sink> --execute` runs it (clear, build, commit the
-// group) — and returns what it wrote. A sink without a Store yet is
-// rebuilt by the engine's Builder alone into the live target (what InPlace
-// does after Clear; the store is empty). wall is the whole rebuild's time,
-// the plan included.
-func rebuildInPlace(ctx context.Context, b *testing.B, k *benchKafka, codec records.EventDecoder, topic string, tg sinks.Target, st rebuild.Store, ends map[int32]int64) (res result, wall time.Duration) {
+// as `prism rebuild <sink> --execute` runs it (plan, clear, build, commit
+// the group) — and returns what it wrote and the whole rebuild's time.
+func rebuildInPlace(ctx context.Context, b *testing.B, k *benchKafka, codec records.EventDecoder, topic string, st rebuild.Store, ends map[int32]int64) (res result, wall time.Duration) {
 	b.Helper()
 	group := topic + ".rebuild." + strconv.FormatInt(time.Now().UnixNano(), 36)
 	start := time.Now()
@@ -421,51 +422,26 @@ func rebuildInPlace(ctx context.Context, b *testing.B, k *benchKafka, codec reco
 	if err != nil {
 		b.Fatal(err)
 	}
-	var tt *timedTarget
-	if st != nil {
-		ts := &timedStore{Store: st, ends: ends}
-		exec := &rebuild.Executor{Store: ts, KafkaOpts: k.opts, Admin: k.adm, Namespace: topic, Aggregate: "payments",
-			Topic: topic, Group: group, Codec: codec, BatchMaxRecords: benchBatch, Logger: quiet()}
-		status, err := exec.InPlace(ctx, plan, nil)
-		if err != nil {
-			b.Fatalf("rebuild %s in place: %v", st.Sink(), err)
-		}
-		if status.Rejected > 0 {
-			b.Fatalf("rebuild %s: %d events rejected", st.Sink(), status.Rejected)
-		}
-		tt = ts.tt
-		if _, err := k.adm.DeleteGroup(ctx, group); err != nil {
-			b.Errorf("delete group %s: %v", group, err)
-		}
-	} else {
-		tt = newTimedTarget(tg, ends)
-		if err := tg.Setup(ctx); err != nil {
-			b.Fatal(err)
-		}
-		from := map[int32]int64{}
-		for _, pp := range plan.Partitions {
-			from[pp.Partition] = pp.From
-		}
-		bld, err := rebuild.NewBuilder(rebuild.BuilderConfig{KafkaOpts: k.opts, Topic: topic, Codec: codec, Target: tt,
-			BatchMaxRecords: benchBatch, Logger: quiet()}, from)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer bld.Close()
-		if _, err := bld.RunTo(ctx, ends); err != nil {
-			b.Fatalf("rebuild %s: %v", tg.Name(), err)
-		}
-		if bld.Rejected > 0 {
-			b.Fatalf("rebuild %s: %d events rejected", tg.Name(), bld.Rejected)
-		}
+	ts := &timedStore{Store: st, ends: ends}
+	exec := &rebuild.Executor{Store: ts, KafkaOpts: k.opts, Admin: k.adm, Namespace: topic, Aggregate: "payments",
+		Topic: topic, Group: group, Codec: codec, BatchMaxRecords: benchBatch, Logger: quiet()}
+	status, err := exec.InPlace(ctx, plan, nil)
+	if err != nil {
+		b.Fatalf("rebuild %s in place: %v", st.Sink(), err)
 	}
 	wall = time.Since(start)
-	select {
-	case <-tt.done:
-	default:
-		b.Fatalf("rebuild into %s returned before the end of %s", tg.Name(), topic)
+	if status.Rejected > 0 {
+		b.Fatalf("rebuild %s: %d events rejected", st.Sink(), status.Rejected)
 	}
-	return tt.finish(b, tg.Name()+" rebuild"), wall
+	if _, err := k.adm.DeleteGroup(ctx, group); err != nil {
+		b.Errorf("delete group %s: %v", group, err)
+	}
+	select {
+	case <-ts.tt.done:
+	default:
+		b.Fatalf("rebuild of %s returned before the end of %s", st.Sink(), topic)
+	}
+	return ts.tt.finish(b, st.Sink()+" rebuild"), wall
 }
 
 func dropSchema(b *testing.B, url, schema string) {
