@@ -3,6 +3,7 @@ package rebuild_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -115,7 +116,10 @@ func BenchmarkRebuildVsSteadyState(b *testing.B) {
 // clear, build, group commit). Reported:
 // rebuild_1x_s and rebuild_10x_s (medians of the rebuild times), ratio_x
 // (median of the per-round ratios; target <= 1.5), records_1x and
-// records_10x (records read by a rebuild).
+// records_10x (records read by a rebuild). PRISM_BENCH_UNCOMPACTED=1 adds
+// a third topic with the same 10x history that is never compacted
+// (cleanup.policy delete), rebuilt last in each round:
+// rebuild_10x_uncompacted_s.
 func BenchmarkRebuildHistory(b *testing.B) {
 	ctx := context.Background()
 	k := newBenchKafka(b)
@@ -123,6 +127,7 @@ func BenchmarkRebuildHistory(b *testing.B) {
 	ns := testkit.Namespace(b)
 	n := envInt(b, "PRISM_BENCH_LIVE_PAYMENTS", 50_000)
 	rounds := envInt(b, "PRISM_BENCH_ROUNDS", 3)
+	uncompacted := os.Getenv("PRISM_BENCH_UNCOMPACTED") != ""
 	compacted := map[string]*string{
 		"cleanup.policy":            kadm.StringPtr("compact"),
 		"segment.ms":                kadm.StringPtr("1000"),
@@ -141,9 +146,20 @@ func BenchmarkRebuildHistory(b *testing.B) {
 		facts = append(facts, fmt.Sprintf("topic %s: %d payments x %d events + %d segment-roll tombstones = %d records produced in %s",
 			topics[h], n, h, benchPartitions, produced, time.Since(start).Round(time.Millisecond)))
 	}
+	if uncompacted {
+		// The same 10x history on a topic that is never compacted
+		// (cleanup.policy delete): what compaction saves.
+		topics[rawHistory] = topology.NewNames(ns + "raw").Aggregate("payments").EventsTopic()
+		k.createTopic(ctx, b, topics[rawHistory], nil)
+		produceHistory(ctx, b, k, recs, topics[rawHistory], n, 10)
+		rollSegments(ctx, b, k, recs, topics[rawHistory])
+	}
 	facts = append(facts, waitCompacted(ctx, b, k, topics[10], topics[1]))
-	ends := map[int]map[int32]int64{1: k.ends(ctx, b, topics[1]), 10: k.ends(ctx, b, topics[10])}
-	held := map[int]int{1: countRecords(ctx, b, k, topics[1], ends[1]), 10: countRecords(ctx, b, k, topics[10], ends[10])}
+	ends, held := map[int]map[int32]int64{}, map[int]int{}
+	for h, topic := range topics {
+		ends[h] = k.ends(ctx, b, topic)
+		held[h] = countRecords(ctx, b, k, topic, ends[h])
+	}
 	facts = append(facts, fmt.Sprintf("after compaction: the 1x topic holds %d records (end offsets sum %d), the 10x topic %d (end offsets sum %d)",
 		held[1], sum(ends[1]), held[10], sum(ends[10])))
 
@@ -160,6 +176,9 @@ func BenchmarkRebuildHistory(b *testing.B) {
 					if r%2 == 1 {
 						order = []int{10, 1}
 					}
+					if uncompacted {
+						order = append(order, rawHistory)
+					}
 					got, wall := map[int]result{}, map[int]time.Duration{}
 					for _, h := range order {
 						func() {
@@ -168,7 +187,7 @@ func BenchmarkRebuildHistory(b *testing.B) {
 							got[h], wall[h] = rebuildInPlace(ctx, b, k, recs.codec.Events(), topics[h], store, ends[h])
 						}()
 						if got[h].events != held[h] {
-							b.Fatalf("rebuild of the %dx topic wrote %d events, the topic holds %d", h, got[h].events, held[h])
+							b.Fatalf("rebuild of %s wrote %d events, the topic holds %d", topics[h], got[h].events, held[h])
 						}
 						times[h] = append(times[h], wall[h].Seconds())
 					}
@@ -177,6 +196,10 @@ func BenchmarkRebuildHistory(b *testing.B) {
 					b.Logf("round %d: 1x %s (%d events, %.0f/s while writing), 10x %s (%d events, %.0f/s while writing), ratio %.2f", r,
 						wall[1].Round(time.Millisecond), got[1].events, got[1].rate(),
 						wall[10].Round(time.Millisecond), got[10].events, got[10].rate(), ratio)
+					if uncompacted {
+						b.Logf("round %d: 10x never compacted %s (%d events, %.0f/s while writing), %.2f times the 1x", r,
+							wall[rawHistory].Round(time.Millisecond), got[rawHistory].events, got[rawHistory].rate(), wall[rawHistory].Seconds()/wall[1].Seconds())
+					}
 				}
 			}
 			b.ReportMetric(median(times[1]), "rebuild_1x_s")
@@ -184,9 +207,16 @@ func BenchmarkRebuildHistory(b *testing.B) {
 			b.ReportMetric(median(ratios), "ratio_x")
 			b.ReportMetric(float64(held[1]), "records_1x")
 			b.ReportMetric(float64(held[10]), "records_10x")
+			if uncompacted {
+				b.ReportMetric(median(times[rawHistory]), "rebuild_10x_uncompacted_s")
+			}
 		})
 	}
 }
+
+// rawHistory keys the topics of BenchmarkRebuildHistory's optional third
+// topic: the 10x history, never compacted.
+const rawHistory = 0
 
 // produceHistory writes n payments with h events each to topic (payment i
 // on partition i mod 12), round by round: round 0 creates every payment,
