@@ -236,19 +236,29 @@ func (e *sinkEnv) produceCommands(ctx context.Context, cmds []*schemas.CommandEn
 	e.t.Helper()
 	const chunk = 5000
 	for i := 0; i < len(cmds); i += chunk {
-		var recs []*kgo.Record
-		for _, c := range cmds[i:min(i+chunk, len(cmds))] {
-			v, err := e.codec.EncodeCommand(c)
-			if err != nil {
-				e.t.Fatalf("encode %s: %v", c.CommandID, err)
-			}
-			recs = append(recs, &kgo.Record{Topic: e.names.CommandsTopic(), Key: []byte(c.PaymentID), Value: v,
-				Headers: []kgo.RecordHeader{{Key: records.HeaderType, Value: []byte(c.Type)}, {Key: records.HeaderCommandID, Value: []byte(c.CommandID)}}})
+		recs, err := e.commandRecords(cmds[i:min(i+chunk, len(cmds))])
+		if err != nil {
+			e.t.Fatal(err)
 		}
 		if err := e.cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 			e.t.Fatalf("produce commands: %v", err)
 		}
 	}
+}
+
+// commandRecords encodes cmds as records of the commands topic (for a
+// goroutine other than the test's, which cannot fail the test itself).
+func (e *sinkEnv) commandRecords(cmds []*schemas.CommandEnvelope) ([]*kgo.Record, error) {
+	recs := make([]*kgo.Record, 0, len(cmds))
+	for _, c := range cmds {
+		v, err := e.codec.EncodeCommand(c)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", c.CommandID, err)
+		}
+		recs = append(recs, &kgo.Record{Topic: e.names.CommandsTopic(), Key: []byte(c.PaymentID), Value: v,
+			Headers: []kgo.RecordHeader{{Key: records.HeaderType, Value: []byte(c.Type)}, {Key: records.HeaderCommandID, Value: []byte(c.CommandID)}}})
+	}
+	return recs, nil
 }
 
 // sinkProc is one `prism` process started by a test.
