@@ -32,6 +32,9 @@ else
 INTEGRATION_FLAGS ?=
 endif
 BENCH_FLAGS ?=
+# A benchmark package's binary runs every benchmark of it (rebuild/: several
+# minutes against the services): more than go test's default 10m.
+BENCH_TIMEOUT ?= 30m
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 UNIT_TIMEOUT ?= 20m
 INTEGRATION_TIMEOUT ?= 60m
@@ -70,8 +73,8 @@ test-integration: services-up
 bench: services-up
 	@pkgs="$(BENCH_PKGS)"; \
 	if [ -z "$$pkgs" ]; then echo "no benchmarks yet"; exit 0; fi; \
-	echo "$(GO) test -run '^$$' -bench . -benchmem $(BENCH_FLAGS) $$pkgs"; \
-	$(GO) test -run '^$$' -bench . -benchmem $(BENCH_FLAGS) $$pkgs
+	echo "$(GO) test -run '^$$' -bench . -benchmem -timeout $(BENCH_TIMEOUT) $(BENCH_FLAGS) $$pkgs"; \
+	$(GO) test -run '^$$' -bench . -benchmem -timeout $(BENCH_TIMEOUT) $(BENCH_FLAGS) $$pkgs
 
 demo: services-up build
 	$(BIN) demo --log-level warn $(DEMO_FLAGS)
