@@ -1,6 +1,7 @@
 # Prism: build, test and local services.
 #
-#   make test              services up, chromium, go vet, unit tests (-race), integration tests
+#   make test              services up, chromium, go vet, unit tests (-race), a short fuzz run, integration tests
+#   make fuzz              every fuzz target for FUZZ_TIME each (scripts/fuzz.sh)
 #   make services-up       start Postgres, Redis, Kafka, Elasticsearch on 127.0.0.1
 #   make demo              build and run the end-to-end demo
 #
@@ -37,13 +38,18 @@ BENCH_FLAGS ?=
 BENCH_TIMEOUT ?= 30m
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 UNIT_TIMEOUT ?= 20m
+# Fuzzing (scripts/fuzz.sh, docs/testing.md): every FuzzX target for
+# FUZZ_TIME under make fuzz, for FUZZ_SHORT under make test.
+FUZZ_TIME  ?= 60s
+FUZZ_SHORT ?= 3s
+FUZZ       := scripts/fuzz.sh
 INTEGRATION_TIMEOUT ?= 60m
 
 # Packages, computed when a recipe runs (others add packages all the time).
 UNIT_PKGS  = $$($(GO) list ./... | grep -v '/integration')
 BENCH_PKGS = $$(grep -rl --include='*_test.go' --exclude-dir='.?*' --exclude-dir='_*' --exclude-dir=testdata '^func Benchmark' . | xargs -r -n1 dirname | sort -u)
 
-.PHONY: all build test test-unit test-integration bench demo fmt vet lint \
+.PHONY: all build test test-unit test-integration fuzz fuzz-short bench demo fmt vet lint \
         services-up services-down services-status services-logs clean
 
 all: build
@@ -59,6 +65,7 @@ test:
 	$(STATICCHECK) ./...
 	$(GO) test -race -timeout $(UNIT_TIMEOUT) $(UNIT_FLAGS) $(UNIT_PKGS)
 	$(GO) test -count=1 $(UNIT_FLAGS) -run 'TestMemory' ./payment/
+	GO=$(GO) $(FUZZ) $(FUZZ_SHORT)
 	$(GO) test -count=1 -timeout $(INTEGRATION_TIMEOUT) $(INTEGRATION_FLAGS) ./integration/...
 
 test-unit:
@@ -68,6 +75,15 @@ test-unit:
 test-integration: services-up
 	$(CHROMIUM)
 	$(GO) test -count=1 -timeout $(INTEGRATION_TIMEOUT) $(INTEGRATION_FLAGS) ./integration/...
+
+## fuzz: every fuzz target, one after the other, FUZZ_TIME each; fails
+## (listing them) when a target finds a crasher, kept in testdata/fuzz/.
+fuzz:
+	GO=$(GO) $(FUZZ) $(FUZZ_TIME)
+
+## fuzz-short: the same for FUZZ_SHORT each (part of make test).
+fuzz-short:
+	GO=$(GO) $(FUZZ) $(FUZZ_SHORT)
 
 ## bench: every package that has a BenchmarkX (some need the services).
 bench: services-up

@@ -17,6 +17,16 @@ func TestParseMeta(t *testing.T) {
 		!m.IssuedAt.Equal(time.Date(2026, 1, 2, 15, 4, 5, 5e8, time.UTC)) || m.IssuedAt.Location() != time.UTC {
 		t.Fatalf("meta %+v", m)
 	}
+	// Kept to the millisecond, as the record's timestamp-millis holds it
+	// (rounded down, also before 1970).
+	for in, want := range map[string]time.Time{
+		"2026-01-02T16:04:05.123456789+01:00": time.Date(2026, 1, 2, 15, 4, 5, 123e6, time.UTC),
+		"1969-12-31T23:59:59.9995Z":           time.Date(1969, 12, 31, 23, 59, 59, 999e6, time.UTC),
+	} {
+		if m, err := ParseMeta("c", "w", nil, in); err != nil || !m.IssuedAt.Equal(want) {
+			t.Errorf("issuedAt %s: %v, %v; want %v", in, m.IssuedAt, err, want)
+		}
+	}
 	if m, _ := ParseMeta("", "w", nil, ""); len(m.CommandID) != 36 || m.CorrelationID != "w" || m.ExpectedVersion != nil || !m.IssuedAt.IsZero() {
 		t.Fatalf("defaults %+v", m)
 	}
