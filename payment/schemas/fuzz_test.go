@@ -16,7 +16,7 @@ import (
 // panic; it either fails with an error that wraps exactly one sentinel, or
 // returns a value that re-encodes (with the current schema) and decodes to
 // the same value. Seeds: testdata/fuzz/FuzzDecode (written by
-// TestWriteFuzzSeedCorpus -update) plus the golden files.
+// TestFuzzSeedCorpus -update) plus the golden files.
 //
 //	go test -fuzz=FuzzDecode -fuzztime=60s ./schemas
 func FuzzDecode(f *testing.F) {
@@ -169,4 +169,34 @@ func sanitize(s string) string {
 		}
 	}
 	return string(out)
+}
+
+// FuzzCommandDecoderMatchesHamba holds the processor's hand-written command
+// decoder (decodeCurrentCommand, the path DecodeCommand takes for the
+// current schema) to hamba/avro's on arbitrary bytes: the same command, or
+// the same error. Seeds: the sample commands of every branch.
+//
+//	go test -fuzz=FuzzCommandDecoderMatchesHamba -fuzztime=60s ./payment/schemas
+func FuzzCommandDecoderMatchesHamba(f *testing.F) {
+	c, err := NewCodec()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, cmd := range sampleCommands() {
+		b, err := c.EncodeCommand(cmd)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, gerr := c.DecodeCommand(b)
+		want, werr := c.decodeCommandHamba(b)
+		if (gerr == nil) != (werr == nil) || gerr != nil && gerr.Error() != werr.Error() {
+			t.Fatalf("%x: error %v, hamba %v", b, gerr, werr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%x:\n got %+v\nwant %+v", b, got, want)
+		}
+	})
 }
