@@ -182,6 +182,8 @@ func TestParseCommandLineErrors(t *testing.T) {
 		{"expected version as a string", `{"type":"DeletePayment",` + common + `,"expectedVersion":"2"}`, "expectedVersion", "must be an integer"},
 		{"key differing only by case", `{"type":"DeletePayment","commandId":"c","PaymentId":"p","organizationId":"o","userId":"u"}`, "PaymentId", `keys are case-sensitive: "paymentId"`},
 		{"upper-case type key", `{"TYPE":"DeletePayment",` + common + `}`, "TYPE", "unknown field"},
+		{"empty key", `{"type":"DeletePayment",` + common + `,"":"x"}`, `""`, "unknown field (an empty key)"},
+		{"key with quotes", `{"type":"DeletePayment",` + common + `,"\"reason\"":"x"}`, `"reason"`, "unknown field"},
 		{"duplicate key", `{"type":"DeletePayment",` + common + `,"paymentId":"p2"}`, "paymentId", "given twice"},
 		{"duplicate key, same value", `{"type":"DeletePayment",` + common + `,"reason":"a","reason":"a"}`, "reason", "given twice"},
 		{"duplicate key, one escaped", `{"type":"DeletePayment",` + common + `,"payment\u0049d":"p2"}`, "payment\\u0049d", "given twice"},

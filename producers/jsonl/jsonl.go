@@ -188,7 +188,11 @@ func (o *Object) jsonError(err error) error {
 	}
 	msg := err.Error()
 	if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return &FieldError{Field: strings.Trim(f, `"`), Reason: "unknown field"}
+		key, err := strconv.Unquote(f) // encoding/json quotes the key with %q
+		if err != nil {
+			key = strings.Trim(f, `"`)
+		}
+		return o.unknownKey(key)
 	}
 	if errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: empty line", ErrInvalidJSON)
@@ -229,9 +233,13 @@ func (o *Object) checkKeys(line []byte) error {
 	}
 }
 
-// unknownKey is the error for a key that is not documented: encoding/json
-// matched it to a field case-insensitively.
+// unknownKey is the error for a key that is not documented (encoding/json
+// may have matched it to a field case-insensitively). The empty key is
+// named `""`, so the message still says which key is wrong.
 func (o *Object) unknownKey(key string) error {
+	if key == "" {
+		return &FieldError{Field: `""`, Reason: "unknown field (an empty key)"}
+	}
 	for k := range o.keys {
 		if strings.EqualFold(k, key) {
 			return &FieldError{Field: key, Reason: fmt.Sprintf("unknown field (keys are case-sensitive: %q)", k)}
