@@ -3,8 +3,10 @@ package jsonl
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestTypeOf(t *testing.T) {
@@ -62,6 +64,91 @@ func FuzzTypeOfScan(f *testing.F) {
 		}
 		if v.Type == nil || *v.Type != string(typ) {
 			t.Fatalf("%s: scan %q, encoding/json %v", line, typ, v.Type)
+		}
+	})
+}
+
+// fuzzLine is a command line of the kinds of field the aggregates use.
+type fuzzLine struct {
+	Type  string    `json:"type"`
+	ID    string    `json:"someId"`
+	Text  *string   `json:"text,omitempty"`
+	Num   *int64    `json:"amountMinor,omitempty"`
+	Items *[]string `json:"items,omitempty"`
+}
+
+// topLevelKeys walks a valid JSON object with encoding/json's tokenizer and
+// returns its keys, decoded, in order.
+func topLevelKeys(t *testing.T, line []byte) []string {
+	t.Helper()
+	dec := json.NewDecoder(strings.NewReader(string(line)))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		t.Fatalf("%q: accepted, but not an object: %v %v", line, tok, err)
+	}
+	var keys []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		keys = append(keys, tok.(string))
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+	}
+	return keys
+}
+
+// FuzzObjectDecode: a line Object.Decode accepts is one JSON object in
+// valid UTF-8 whose keys, each given once, are the documented ones spelled
+// exactly (checked with encoding/json's tokenizer, not the scan Decode
+// uses), and the value decoded re-encodes to a line that decodes to the
+// same value. A line it rejects gets a *FieldError naming a field and a
+// reason, or wraps ErrInvalidJSON or ErrInvalidUTF8.
+func FuzzObjectDecode(f *testing.F) {
+	obj := NewObject[fuzzLine](nil)
+	for _, s := range []string{
+		`{"type":"A","someId":"x","text":"t","amountMinor":5,"items":["a","b"]}`,
+		`{"type":"A","someId":"x","someId":"y"}`, `{"type":"A","SomeId":"x"}`, `{"type":"A","some\u0049d":"x"}`,
+		`{"type":"A","text":"a,\"b\"}{","Text":"x"}`, `{"items":[{"x":1}]}`, `{"":1}`, `{"amountMinor":1.5}`,
+		"{\"text\":\"\\ud800\"}", "{\"text\":\"caf\xe9\"}", `{} {}`, ` {"type" : "A" } `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var v fuzzLine
+		err := obj.Decode(line, &v)
+		if err != nil {
+			var fe *FieldError
+			switch {
+			case errors.As(err, &fe):
+				if fe.Field == "" || fe.Reason == "" {
+					t.Fatalf("%q: field error without field or reason: %v", line, err)
+				}
+			case errors.Is(err, ErrInvalidJSON), errors.Is(err, ErrInvalidUTF8):
+			default:
+				t.Fatalf("%q: error says neither the field nor the JSON: %v", line, err)
+			}
+			return
+		}
+		if !utf8.Valid(line) || !json.Valid(line) {
+			t.Fatalf("accepted %q: not valid UTF-8 JSON", line)
+		}
+		seen := map[string]bool{}
+		for _, k := range topLevelKeys(t, line) {
+			if _, ok := obj.keys[k]; !ok || seen[k] {
+				t.Fatalf("accepted %q: key %q unknown or given twice", line, k)
+			}
+			seen[k] = true
+		}
+		again, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back fuzzLine
+		if err := obj.Decode(again, &back); err != nil || !reflect.DeepEqual(back, v) {
+			t.Fatalf("%q decodes to %+v; written back as %s it decodes to %+v, %v", line, v, again, back, err)
 		}
 	})
 }
