@@ -1,32 +1,37 @@
 #!/usr/bin/env bash
 # Runs every Go fuzz target of the module, one after the other, each for a
-# bounded time (go test -fuzz takes one target per package run).
+# bounded time (a fuzzing run takes one target).
 #
-#   scripts/fuzz.sh FUZZTIME [package...]
+#   scripts/fuzz.sh FUZZTIME [package-dir...]
 #
 # FUZZTIME is go test's -fuzztime (30s, 1000x). Without packages, every
-# package with a `func FuzzX` in a _test.go file is fuzzed. The targets come
-# from `go test -list '^Fuzz'`. A target that fails (a crasher, which go test
-# writes to the package's testdata/fuzz/FuzzX/ where every later `go test`
-# runs it as a seed) does not stop the others: the script goes on, lists
-# the failed targets at the end and exits 1. It exits 2 when the targets
-# cannot be listed (a package that does not build) or there are none.
+# package with a `func FuzzX` in a _test.go file is fuzzed. Each package's
+# test binary is built once, instrumented for fuzzing (go test -c -fuzz);
+# its targets are what `-test.list '^Fuzz'` lists (go test -list); each
+# target then runs in the package directory with the corpus go test -fuzz
+# keeps in $GOCACHE/fuzz. A target that fails (a crasher, written to the
+# package's testdata/fuzz/FuzzX/, where every later `go test` runs it as a
+# seed) or a package that does not build does not stop the others: the
+# script goes on, lists what failed at the end and exits 1.
 #
-# GO picks the go command (default: go); FUZZ_FLAGS are extra go test flags
-# (e.g. -parallel 1).
+# GO picks the go command (default: go); FUZZ_FLAGS are extra test binary
+# flags (e.g. -test.parallel=1); FUZZ_TIMEOUT bounds one target's run
+# (default 30m).
 set -uo pipefail
 
 GO=${GO:-go}
 FUZZ_FLAGS=${FUZZ_FLAGS:-}
+FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-30m}
 
 if [ $# -lt 1 ] || [ -z "$1" ]; then
-	echo "usage: $0 FUZZTIME [package...]" >&2
+	echo "usage: $0 FUZZTIME [package-dir...]" >&2
 	exit 2
 fi
 fuzztime=$1
 shift
 
-cd "$(dirname "$0")/.." || exit 2
+root=$(cd "$(dirname "$0")/.." && pwd) || exit 2
+cd "$root" || exit 2
 
 pkgs=("$@")
 if [ ${#pkgs[@]} -eq 0 ]; then
@@ -37,47 +42,46 @@ if [ ${#pkgs[@]} -eq 0 ]; then
 	echo "fuzz: no package has a fuzz target" >&2
 	exit 2
 fi
+cache=$($GO env GOCACHE)/fuzz
+bins=$(mktemp -d) || exit 2
+trap 'rm -rf "$bins"' EXIT
 
-# go test -list prints a package's matching names, then its "ok <import
-# path>" line: the names seen before an ok line are that package's.
-if ! listing=$($GO test -count=1 -run '^$' -list '^Fuzz' "${pkgs[@]}" 2>&1); then
-	echo "$listing" >&2
-	echo "fuzz: cannot list the fuzz targets (see above)" >&2
-	exit 2
-fi
-targets=()
-names=()
-while IFS= read -r line; do
-	case $line in
-	Fuzz*) names+=("$line") ;;
-	ok*)
-		pkg=$(awk '{print $2}' <<<"$line")
-		for n in "${names[@]}"; do targets+=("$pkg $n"); done
-		names=()
-		;;
-	esac
-done <<<"$listing"
-if [ ${#targets[@]} -eq 0 ]; then
-	echo "fuzz: no fuzz target in ${pkgs[*]}" >&2
-	exit 2
-fi
-
-echo "fuzz: ${#targets[@]} targets, $fuzztime each"
 failed=()
+ran=0
 start=$SECONDS
-for t in "${targets[@]}"; do
-	read -r pkg name <<<"$t"
-	echo "== $name ($pkg)"
-	# shellcheck disable=SC2086 # FUZZ_FLAGS is a list of flags
-	if ! $GO test -count=1 -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" $FUZZ_FLAGS "$pkg"; then
-		failed+=("$name ($pkg)")
+for dir in "${pkgs[@]}"; do
+	if ! importpath=$($GO list "./${dir#./}"); then
+		failed+=("$dir (not a package)")
+		continue
 	fi
+	bin=$bins/$ran.test
+	if ! $GO test -c -fuzz . -o "$bin" "$importpath"; then
+		failed+=("$importpath (does not build)")
+		continue
+	fi
+	if ! names=$(cd "$dir" && "$bin" -test.list '^Fuzz'); then
+		failed+=("$importpath (cannot list its targets)")
+		continue
+	fi
+	for name in $names; do
+		ran=$((ran + 1))
+		echo "== $name ($importpath), $fuzztime"
+		# shellcheck disable=SC2086 # FUZZ_FLAGS is a list of flags
+		if ! (cd "$dir" && "$bin" -test.run '^$' -test.fuzz "^${name}\$" -test.fuzztime "$fuzztime" \
+			-test.fuzzcachedir "$cache/$importpath" -test.timeout "$FUZZ_TIMEOUT" -test.paniconexit0 $FUZZ_FLAGS); then
+			failed+=("$name ($importpath)")
+		fi
+	done
 done
 
-echo "fuzz: ${#targets[@]} targets in $((SECONDS - start))s"
+echo "fuzz: $ran targets in $((SECONDS - start))s"
 if [ ${#failed[@]} -gt 0 ]; then
-	echo "fuzz: ${#failed[@]} failed (a crasher is kept under the package's testdata/fuzz/<target>/):"
+	echo "fuzz: ${#failed[@]} failed (a crasher is kept in the package's testdata/fuzz/<target>/):"
 	printf '  %s\n' "${failed[@]}"
 	exit 1
+fi
+if [ $ran -eq 0 ]; then
+	echo "fuzz: no fuzz target in ${pkgs[*]}" >&2
+	exit 2
 fi
 echo "fuzz: all passed"

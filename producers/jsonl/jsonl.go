@@ -155,7 +155,9 @@ func scanType(line []byte) ([]byte, bool) {
 			}
 			vend := endOfString(line, j)
 			val := line[j+1 : max(vend-1, j+1)]
-			if bytes.IndexByte(val, '\\') >= 0 || len(bytes.TrimSpace(val)) == 0 {
+			// An escape, a blank type or one that is not UTF-8: TypeOf
+			// decodes the line, which says what is wrong.
+			if bytes.IndexByte(val, '\\') >= 0 || len(bytes.TrimSpace(val)) == 0 || !utf8.Valid(val) {
 				return nil, false
 			}
 			return val, true

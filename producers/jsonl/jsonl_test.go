@@ -26,6 +26,7 @@ func TestTypeOf(t *testing.T) {
 		{``, "", "invalid JSON: empty line"},
 		{`{"x":1} {}`, "", "invalid JSON: more than one JSON value on the line"},
 		{"{\"x\":\"caf\xe9\"}", "", "not valid UTF-8"},
+		{"{\"type\":\"\xd7\"}", "", "not valid UTF-8"}, // the scan leaves a type that is not UTF-8 to the decoder
 		{`type=A`, "", "invalid JSON: invalid character"},
 	} {
 		typ, err := TypeOf([]byte(tc.line))
