@@ -41,7 +41,7 @@ UNIT_TIMEOUT ?= 20m
 # Fuzzing (scripts/fuzz.sh, docs/testing.md): every FuzzX target for
 # FUZZ_TIME under make fuzz, for FUZZ_SHORT under make test.
 FUZZ_TIME  ?= 60s
-FUZZ_SHORT ?= 3s
+FUZZ_SHORT ?= 2s
 FUZZ       := scripts/fuzz.sh
 INTEGRATION_TIMEOUT ?= 60m
 
