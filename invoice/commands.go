@@ -210,8 +210,9 @@ func (c *CommandCodec) ParseCommand(line []byte) (records.Command, error) {
 }
 
 // EncodeCommand fills the defaults on a copy of cmd (a
-// *schemas.CommandEnvelope: a missing issuedAt becomes now, a missing
-// correlationId the command id) and encodes it.
+// *schemas.CommandEnvelope: a missing issuedAt becomes now, to the
+// millisecond the record holds, a missing correlationId the command id)
+// and encodes it.
 func (c *CommandCodec) EncodeCommand(cmd records.Command, now time.Time) (records.EncodedCommand, error) {
 	env, ok := cmd.(*schemas.CommandEnvelope)
 	if !ok || env == nil {
@@ -222,7 +223,7 @@ func (c *CommandCodec) EncodeCommand(cmd records.Command, now time.Time) (record
 	}
 	norm := *env
 	if norm.IssuedAt.IsZero() {
-		norm.IssuedAt = now.UTC()
+		norm.IssuedAt = time.UnixMilli(now.UnixMilli()).UTC()
 	}
 	if norm.CorrelationID == "" {
 		norm.CorrelationID = norm.CommandID

@@ -305,15 +305,15 @@ func (c *CommandCodec) EncodeCommand(cmd records.Command, now time.Time) (record
 
 // normalize checks what routing needs and fills the defaults, on a copy:
 // the caller's envelope is never modified. A missing issuedAt becomes now
-// (UTC); a missing correlationId becomes the command id (the command starts
-// its own workflow).
+// (UTC, to the millisecond the record holds); a missing correlationId
+// becomes the command id (the command starts its own workflow).
 func normalize(cmd *schemas.CommandEnvelope, now time.Time) (*schemas.CommandEnvelope, error) {
 	if err := records.CheckRouting(cmd.CommandID, cmd.PaymentID, "paymentId", cmd.Type); err != nil {
 		return nil, err
 	}
 	c := *cmd
 	if c.IssuedAt.IsZero() {
-		c.IssuedAt = now.UTC()
+		c.IssuedAt = time.UnixMilli(now.UnixMilli()).UTC()
 	}
 	if c.CorrelationID == "" {
 		c.CorrelationID = c.CommandID

@@ -277,7 +277,7 @@ func FuzzParseCommandLine(f *testing.F) {
 		f.Add(b)
 	}
 	for _, s := range []string{
-		``, `{}`, `[]`, `{"type":"CreatePayment"}`, `{"type":"DeletePayment","paymentId":"p","organizationId":"o","userId":"u","Reason":"x"}`,
+		``, `{}`, `[]`, `{"type":"CreatePayment"}`, `{"type":"DeletePayment","paymentId":"p","organizationId":"o","userId":"u"}`, `{"type":"DeletePayment","paymentId":"p","organizationId":"o","userId":"u","Reason":"x"}`,
 		`{"type":"UpdatePayment","paymentId":"p","organizationId":"o","userId":"u","currency":"EUR"}`,
 		`{"type":"CreatePayment","paymentId":"p","organizationId":"o","userId":"u","amount":"1.005","currency":"EUR"}`,
 		`{"type":"ChangePaymentStatus","paymentId":"p","organizationId":"o","userId":"u","status":"CAPTURED","issuedAt":"2026-01-02T15:04:05.123456789+02:00"}`,
@@ -286,7 +286,7 @@ func FuzzParseCommandLine(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	sent := time.Date(2026, 12, 4, 11, 0, 0, 0, time.UTC)
+	sent := time.Date(2026, 12, 4, 11, 0, 0, 123_456_789, time.UTC) // when a line has no issuedAt
 	f.Fuzz(func(t *testing.T, line []byte) {
 		cmd, err := cc.ParseCommand(line)
 		if err != nil {

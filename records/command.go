@@ -57,8 +57,9 @@ type CommandCodec interface {
 	ParseCommand(line []byte) (Command, error)
 	// EncodeCommand checks what routing needs (command id, aggregate id,
 	// type), fills the defaults on a copy — a missing issued-at becomes
-	// now, a missing correlation id the command id — and encodes it. It
-	// fails for a command that is not the aggregate's.
+	// now, to the millisecond the record holds, a missing correlation id
+	// the command id — and encodes it. It fails for a command that is not
+	// the aggregate's.
 	EncodeCommand(cmd Command, now time.Time) (EncodedCommand, error)
 }
 
