@@ -185,7 +185,7 @@ func (r *report) write(ctx context.Context) error {
 	p("Achieved rates (median): %s.\n", r.achieved())
 	p("- **CPU**: utime + stime of the process (/proc/<pid>/stat) when its last result was read, start-up included, per 1,000 commands.\n")
 	p("- **Memory**: VmHWM (/proc/<pid>/status) at the same moment; per live aggregate divides it by the %d payments live at the end, the runtime's own footprint included; the growth per live aggregate subtracts VmRSS at the moment the first result was read (the runtime after start-up), so it is closer to what each payment costs, but it also holds buffers and, for the JVM, garbage not yet collected.\n", r.live)
-	p("- **Sinks**: not measured here. The sinks' own benchmarks against bare client writes of the same events are in docs/rebuild.md (Performance) and `make bench`; a side-by-side with a Kafka Connect peer is not built.\n\n")
+	p("- **Sinks**: not measured by this report. Each sink's benchmark against a bare client load of the same events (bare `COPY`, a bare Redis pipeline, bare `_bulk`) runs in `make bench`; its figures are in the README's Performance table and docs/sinks.md, docs/sinks-redis-elasticsearch.md. A sink peer on the JVM side (Kafka Connect) is not built.\n\n")
 
 	p("## Targets of issue 13\n\n")
 	p("%s\n\n", r.targets())
