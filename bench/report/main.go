@@ -378,8 +378,8 @@ func (p *proc) stop() {
 // run is one system's throughput run.
 type runFigures struct {
 	Wall       time.Duration // start of the process to the last result
-	Steady     time.Duration // first result to last
-	PerSecond  float64       // commands / Steady
+	FirstAt    time.Duration // start of the process to the first result
+	PerSecond  float64       // commands / Wall
 	CPUSeconds float64       // the process's utime+stime at the last result
 	PeakRSS    int64         // VmHWM, bytes
 	StartRSS   int64         // VmRSS when the first result was read, bytes
@@ -425,8 +425,8 @@ func (b *bench) drain(ctx context.Context, s system, ns string, n int) (runFigur
 	if err != nil {
 		return runFigures{}, nil, err
 	}
-	f := runFigures{Wall: last.Sub(start), Steady: last.Sub(first), CPUSeconds: cpu, PeakRSS: hwm, StartRSS: startRSS, Commands: n}
-	f.PerSecond = float64(n) / f.Steady.Seconds()
+	f := runFigures{Wall: last.Sub(start), FirstAt: first.Sub(start), CPUSeconds: cpu, PeakRSS: hwm, StartRSS: startRSS, Commands: n}
+	f.PerSecond = float64(n) / f.Wall.Seconds()
 	return f, res, nil
 }
 
