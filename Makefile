@@ -49,7 +49,7 @@ INTEGRATION_TIMEOUT ?= 60m
 UNIT_PKGS  = $$($(GO) list ./... | grep -v '/integration')
 BENCH_PKGS = $$(grep -rl --include='*_test.go' --exclude-dir='.?*' --exclude-dir='_*' --exclude-dir=testdata '^func Benchmark' . | xargs -r -n1 dirname | sort -u)
 
-.PHONY: all build test test-unit test-integration fuzz fuzz-short bench demo fmt vet lint \
+.PHONY: all build test test-unit test-integration fuzz fuzz-short bench bench-report demo fmt vet lint \
         services-up services-down services-status services-logs clean
 
 all: build
@@ -91,6 +91,15 @@ bench: services-up
 	if [ -z "$$pkgs" ]; then echo "no benchmarks yet"; exit 0; fi; \
 	echo "$(GO) test -run '^$$' -bench . -benchmem -timeout $(BENCH_TIMEOUT) $(BENCH_FLAGS) $$pkgs"; \
 	$(GO) test -run '^$$' -bench . -benchmem -timeout $(BENCH_TIMEOUT) $(BENCH_FLAGS) $$pkgs
+
+## bench-report: Prism's processor beside its Kafka Streams peer
+## (bench/peers/kstreams, built by mvn) on the same commands; writes
+## BENCHMARKS.md and bench/plots/*.png. Not part of test. BENCH_REPORT_FLAGS:
+## e.g. -commands 200000 -rounds 5 -rate 2000 (go run ./bench/report -h).
+BENCH_REPORT_FLAGS ?=
+bench-report: services-up build
+	cd bench/peers/kstreams && mvn -B -q -Dstyle.color=never package
+	$(GO) run ./bench/report $(BENCH_REPORT_FLAGS)
 
 demo: services-up build
 	$(BIN) demo --log-level warn $(DEMO_FLAGS)
