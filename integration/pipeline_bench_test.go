@@ -4,6 +4,7 @@ package integration
 // part 3): `make bench-e2e`.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -63,7 +65,8 @@ func benchEnvInt(b *testing.B, name string, def int) int {
 // (default 3): the end-to-end time, the bare writers' time together, their
 // ratio (target ≤ 2), and per sink its rate (events over the time its group
 // reached lag 0) as a share of its bare writer's rate (target ≥ 50 %).
-// b.N is 1: one iteration runs every round.
+// PRISM_BENCH_SINK_ARGS adds flags to every sink (for example
+// "--batch-max-records 5000"). b.N is 1: one iteration runs every round.
 func BenchmarkPipelineEndToEnd(b *testing.B) {
 	n := benchEnvInt(b, "PRISM_BENCH_COMMANDS", 30_000)
 	rounds := benchEnvInt(b, "PRISM_BENCH_ROUNDS", 3)
@@ -142,12 +145,13 @@ func runPipelineRound(b *testing.B, n int, seed uint64) pipelineRound {
 	e := newSinkEnv(b, 12)
 	es, rs := esAndRedisStores(b, e)
 	cmds, x := generateSinkCommands(n, seed, e.ns)
+	extra := strings.Fields(os.Getenv("PRISM_BENCH_SINK_ARGS"))
 	procs := []*sinkProc{e.startProcessor("proc-bench")}
 	procs = append(procs,
-		e.startSink("sink-postgres", "postgres"),
-		e.startSink("sink-readmodels", "readmodels"),
-		e.startSink("sink-elasticsearch", "elasticsearch", "--elasticsearch-url", es.url),
-		e.startSink("sink-redis", "redis", "--redis-url", rs.url))
+		e.startSink("sink-postgres", "postgres", extra...),
+		e.startSink("sink-readmodels", "readmodels", extra...),
+		e.startSink("sink-elasticsearch", "elasticsearch", append([]string{"--elasticsearch-url", es.url}, extra...)...),
+		e.startSink("sink-redis", "redis", append([]string{"--redis-url", rs.url}, extra...)...))
 	// Let the five processes join their groups before the clock starts.
 	time.Sleep(8 * time.Second)
 	res := pipelineRound{events: len(x.events), caughtUp: map[string]time.Duration{}}
@@ -179,6 +183,9 @@ func runPipelineRound(b *testing.B, n int, seed uint64) pipelineRound {
 	for _, d := range res.caughtUp {
 		res.e2e = max(res.e2e, d)
 	}
+	for i, s := range pipelineSinks {
+		b.Logf("  %-13s %s", s, sinkBatchStats(b, procs[i+1]))
+	}
 	for _, p := range procs {
 		p.stop(b)
 	}
@@ -191,6 +198,35 @@ func runPipelineRound(b *testing.B, n int, seed uint64) pipelineRound {
 	evs := readEvents(b, ctx, e, len(x.events))
 	res.bare, res.bareEach, res.bareCount = runBareWriters(b, ctx, e, es, rs, evs)
 	return res
+}
+
+// sinkBatchStats summarizes the payment runner's batch metrics of a sink
+// (docs/sinks.md, /metrics): batches, mean records per batch, the time
+// spent in the target's Write in all and per batch.
+func sinkBatchStats(b *testing.B, p *sinkProc) string {
+	resp, err := http.Get("http://" + p.http + "/metrics")
+	if err != nil {
+		b.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	v := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, rest, ok := strings.Cut(sc.Text(), "{")
+		if !ok || !strings.Contains(rest, `aggregate="payment"`) {
+			continue
+		}
+		if f, err := strconv.ParseFloat(rest[strings.LastIndexByte(rest, ' ')+1:], 64); err == nil {
+			v[name] = f
+		}
+	}
+	n := v["prism_sink_batch_write_seconds_count"]
+	if n == 0 {
+		return "no batch written"
+	}
+	return fmt.Sprintf("%.0f batches of %.0f records on average, Write %.2fs in all (%.0f ms per batch)",
+		n, v["prism_sink_batch_records_sum"]/v["prism_sink_batch_records_count"], v["prism_sink_batch_write_seconds_sum"],
+		1000*v["prism_sink_batch_write_seconds_sum"]/n)
 }
 
 // groupAtZero reports whether group has committed the end of every
