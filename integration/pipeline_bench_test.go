@@ -65,7 +65,8 @@ func benchEnvInt(b *testing.B, name string, def int) int {
 // (default 3): the end-to-end time, the bare writers' time together, their
 // ratio (target ≤ 2), and per sink its rate (events over the time its group
 // reached lag 0) as a share of its bare writer's rate (target ≥ 50 %).
-// PRISM_BENCH_SINK_ARGS adds flags to every sink (for example
+// The figures go to stdout (go test keeps only the first lines of a
+// benchmark's log). PRISM_BENCH_SINK_ARGS adds flags to every sink (for example
 // "--batch-max-records 5000"). b.N is 1: one iteration runs every round.
 func BenchmarkPipelineEndToEnd(b *testing.B) {
 	n := benchEnvInt(b, "PRISM_BENCH_COMMANDS", 30_000)
@@ -74,7 +75,7 @@ func BenchmarkPipelineEndToEnd(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		for r := 0; r < rounds; r++ {
 			x := runPipelineRound(b, n, uint64(40+r))
-			b.Logf("round %d: %s", r+1, x)
+			fmt.Printf("round %d: %s\n", r+1, x)
 			res = append(res, x)
 		}
 	}
@@ -92,16 +93,16 @@ func BenchmarkPipelineEndToEnd(b *testing.B) {
 	e2e := pick(func(x pipelineRound) float64 { return x.e2e.Seconds() })
 	bare := pick(func(x pipelineRound) float64 { return x.bare.Seconds() })
 	ratio := pick(func(x pipelineRound) float64 { return x.e2e.Seconds() / x.bare.Seconds() })
-	b.Logf("%d commands, %d events, %d rounds (min / median / max):", n, res[0].events, len(res))
-	b.Logf("  end to end   %s s", mmm(e2e, "%.1f"))
-	b.Logf("  processor    %s s (its group at lag 0)", mmm(pick(func(x pipelineRound) float64 { return x.processor.Seconds() }), "%.1f"))
-	b.Logf("  bare writers %s s (together)", mmm(bare, "%.1f"))
-	b.Logf("  ratio        %s (target ≤ 2)", mmm(ratio, "%.2f"))
+	fmt.Printf("%d commands, %d events, %d rounds (min / median / max):\n", n, res[0].events, len(res))
+	fmt.Printf("  end to end   %s s\n", mmm(e2e, "%.1f"))
+	fmt.Printf("  processor    %s s (its group at lag 0)\n", mmm(pick(func(x pipelineRound) float64 { return x.processor.Seconds() }), "%.1f"))
+	fmt.Printf("  bare writers %s s (together)\n", mmm(bare, "%.1f"))
+	fmt.Printf("  ratio        %s (target ≤ 2)\n", mmm(ratio, "%.2f"))
 	for _, s := range pipelineSinks {
 		rate := pick(func(x pipelineRound) float64 { return x.rate(s) })
 		bareRate := pick(func(x pipelineRound) float64 { return x.bareRate(s) })
 		share := pick(func(x pipelineRound) float64 { return 100 * x.rate(s) / x.bareRate(s) })
-		b.Logf("  %-13s %s events/s; bare %s rows/s; %s %% of bare (target ≥ 50)", s, mmm(rate, "%.0f"), mmm(bareRate, "%.0f"), mmm(share, "%.0f"))
+		fmt.Printf("  %-13s %s events/s; bare %s rows/s; %s %% of bare (target ≥ 50)\n", s, mmm(rate, "%.0f"), mmm(bareRate, "%.0f"), mmm(share, "%.0f"))
 		b.ReportMetric(share[len(share)/2], s+"_%_of_bare")
 	}
 	b.ReportMetric(e2e[len(e2e)/2], "e2e_s")
@@ -184,7 +185,7 @@ func runPipelineRound(b *testing.B, n int, seed uint64) pipelineRound {
 		res.e2e = max(res.e2e, d)
 	}
 	for i, s := range pipelineSinks {
-		b.Logf("  %-13s %s", s, sinkBatchStats(b, procs[i+1]))
+		fmt.Printf("  %-13s %s\n", s, sinkBatchStats(b, procs[i+1]))
 	}
 	for _, p := range procs {
 		p.stop(b)
