@@ -313,7 +313,7 @@ func runBareWriters(b *testing.B, ctx context.Context, e *sinkEnv, es *esStore, 
 			redisKeys = append(redisKeys, rs.keys.Doc("bare-"+ev.EventID))
 			redisDocs = append(redisDocs, doc)
 		}
-		if (i+1)%batch == 0 || i == len(evs)-1 {
+		if ((i+1)%batch == 0 || i == len(evs)-1) && body.Len() > 0 {
 			esBodies = append(esBodies, bytes.Clone(body.Bytes()))
 			body.Reset()
 		}
