@@ -54,7 +54,7 @@ func benchEnvInt(b *testing.B, name string, def int) int {
 // together, timed from the first command produced until the processor's
 // group and every sink group have lag 0 (polled every 100 ms). In the same
 // round, once the processes are stopped, bare writers of the same rows run
-// together, each in batches of 1,000 (the runner's default): two pgx
+// together, each in batches of 1,000 (a fixed size, whatever the sinks'): two pgx
 // CopyFrom (one row per event into a copy of the payments table, one
 // timeline row per event into a copy of payment_timeline), one
 // Elasticsearch _bulk of the events' documents into an index with the
