@@ -4,6 +4,7 @@
 #   make fuzz              every fuzz target for FUZZ_TIME each (scripts/fuzz.sh)
 #   make services-up       start Postgres, Redis, Kafka, Elasticsearch on 127.0.0.1
 #   make demo              build and run the end-to-end demo
+#   make bench-e2e         the whole pipeline vs bare writers of the same rows
 #
 # Ports and folders come from the PRISM_* variables described in
 # scripts/services.sh and docs/services.md; the test connection settings below
@@ -49,7 +50,7 @@ INTEGRATION_TIMEOUT ?= 60m
 UNIT_PKGS  = $$($(GO) list ./... | grep -v '/integration')
 BENCH_PKGS = $$(grep -rl --include='*_test.go' --exclude-dir='.?*' --exclude-dir='_*' --exclude-dir=testdata '^func Benchmark' . | xargs -r -n1 dirname | sort -u)
 
-.PHONY: all build test test-unit test-integration fuzz fuzz-short bench bench-report demo fmt vet lint \
+.PHONY: all build test test-unit test-integration fuzz fuzz-short bench bench-report bench-e2e demo fmt vet lint \
         services-up services-down services-status services-logs clean
 
 all: build
@@ -100,6 +101,15 @@ BENCH_REPORT_FLAGS ?=
 bench-report: services-up build
 	cd bench/peers/kstreams && mvn -B -q -Dstyle.color=never package
 	$(GO) run ./bench/report $(BENCH_REPORT_FLAGS)
+
+## bench-e2e: the processor and the four sinks against bare writers of the
+## same rows (integration/pipeline_bench_test.go). E2E_COMMANDS commands
+## (the issue's figure is 100000), E2E_ROUNDS rounds.
+E2E_COMMANDS ?= 30000
+E2E_ROUNDS   ?= 3
+bench-e2e: services-up
+	PRISM_BENCH_COMMANDS=$(E2E_COMMANDS) PRISM_BENCH_ROUNDS=$(E2E_ROUNDS) \
+	$(GO) test -run '^$$' -bench '^BenchmarkPipelineEndToEnd$$' -benchtime 1x -timeout $(BENCH_TIMEOUT) $(BENCH_FLAGS) ./integration/
 
 demo: services-up build
 	$(BIN) demo --log-level warn $(DEMO_FLAGS)

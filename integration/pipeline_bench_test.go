@@ -1,0 +1,421 @@
+package integration
+
+// The whole pipeline against bare writers of the same rows (issue 14,
+// part 3): `make bench-e2e`.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/elastic/go-elasticsearch/v8"
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/prism-cqrs/prism/internal/testkit"
+	"github.com/prism-cqrs/prism/payment"
+	"github.com/prism-cqrs/prism/payment/schemas"
+	essink "github.com/prism-cqrs/prism/sinks/elasticsearch"
+	redissink "github.com/prism-cqrs/prism/sinks/redis"
+)
+
+// pipelineSinks are the four sinks of the pipeline benchmark, in the order
+// they are reported; each is compared with the bare writer of its rows.
+var pipelineSinks = []string{"postgres", "readmodels", "elasticsearch", "redis"}
+
+// benchEnvInt is the positive integer in the environment variable name, or
+// def when it is unset.
+func benchEnvInt(b *testing.B, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("%s=%q: want a positive integer", name, v)
+	}
+	return n
+}
+
+// BenchmarkPipelineEndToEnd runs generated commands (PRISM_BENCH_COMMANDS,
+// default 30,000: the shared 2-core machine; the issue's figure is 100,000)
+// through the real binary: the processor and the four sinks started
+// together, timed from the first command produced until the processor's
+// group and every sink group have lag 0 (polled every 100 ms). In the same
+// round, once the processes are stopped, bare writers of the same rows run
+// together, each in batches of 1,000 (a fixed size, whatever the sinks'): two pgx
+// CopyFrom (one row per event into a copy of the payments table, one
+// timeline row per event into a copy of payment_timeline), one
+// Elasticsearch _bulk of the events' documents into an index with the
+// sink's mapping, one Redis pipeline of SETs of the documents. The rows are
+// the events the sinks consumed, read back from the events topic.
+//
+// Printed per round and as min/median/max over PRISM_BENCH_ROUNDS rounds
+// (default 3): the end-to-end time, the bare writers' time together, their
+// ratio (target ≤ 2), and per sink its rate (events over the time its group
+// reached lag 0) as a share of its bare writer's rate (target ≥ 50 %).
+// The figures go to stdout (go test keeps only the first lines of a
+// benchmark's log). PRISM_BENCH_SINK_ARGS adds flags to every sink (for example
+// "--batch-max-records 5000"). b.N is 1: one iteration runs every round.
+func BenchmarkPipelineEndToEnd(b *testing.B) {
+	n := benchEnvInt(b, "PRISM_BENCH_COMMANDS", 30_000)
+	rounds := benchEnvInt(b, "PRISM_BENCH_ROUNDS", 3)
+	var res []pipelineRound
+	for i := 0; i < b.N; i++ {
+		for r := 0; r < rounds; r++ {
+			x := runPipelineRound(b, n, uint64(40+r))
+			fmt.Printf("round %d: %s\n", r+1, x)
+			res = append(res, x)
+		}
+	}
+	pick := func(f func(pipelineRound) float64) []float64 {
+		out := make([]float64, len(res))
+		for i, x := range res {
+			out[i] = f(x)
+		}
+		slices.Sort(out)
+		return out
+	}
+	median := func(v []float64) float64 { return (v[(len(v)-1)/2] + v[len(v)/2]) / 2 }
+	mmm := func(v []float64, format string) string {
+		return fmt.Sprintf(format+" / "+format+" / "+format, v[0], median(v), v[len(v)-1])
+	}
+	e2e := pick(func(x pipelineRound) float64 { return x.e2e.Seconds() })
+	bare := pick(func(x pipelineRound) float64 { return x.bare.Seconds() })
+	ratio := pick(func(x pipelineRound) float64 { return x.e2e.Seconds() / x.bare.Seconds() })
+	fmt.Printf("%d commands, %d events, %d rounds (min / median / max):\n", n, res[0].events, len(res))
+	fmt.Printf("  end to end   %s s\n", mmm(e2e, "%.1f"))
+	fmt.Printf("  processor    %s s (its group at lag 0)\n", mmm(pick(func(x pipelineRound) float64 { return x.processor.Seconds() }), "%.1f"))
+	fmt.Printf("  bare writers %s s (together)\n", mmm(bare, "%.1f"))
+	fmt.Printf("  ratio        %s (target ≤ 2)\n", mmm(ratio, "%.2f"))
+	for _, s := range pipelineSinks {
+		rate := pick(func(x pipelineRound) float64 { return x.rate(s) })
+		bareRate := pick(func(x pipelineRound) float64 { return x.bareRate(s) })
+		share := pick(func(x pipelineRound) float64 { return 100 * x.rate(s) / x.bareRate(s) })
+		fmt.Printf("  %-13s %s events/s; bare %s rows/s; %s %% of bare (target ≥ 50)\n", s, mmm(rate, "%.0f"), mmm(bareRate, "%.0f"), mmm(share, "%.0f"))
+		b.ReportMetric(median(share), s+"_%_of_bare")
+	}
+	b.ReportMetric(median(e2e), "e2e_s")
+	b.ReportMetric(median(bare), "bare_s")
+	b.ReportMetric(median(ratio), "ratio")
+}
+
+// pipelineRound is one round's measurements.
+type pipelineRound struct {
+	events    int
+	e2e       time.Duration            // first command → every group at lag 0
+	processor time.Duration            // first command → the processor's group at lag 0
+	caughtUp  map[string]time.Duration // per sink: first command → its group at lag 0
+	bare      time.Duration            // the four bare writers run together
+	bareEach  map[string]time.Duration // per sink: its bare writer alone in that run
+	bareCount map[string]int           // rows each bare writer wrote
+}
+
+func (x pipelineRound) rate(sink string) float64 {
+	return float64(x.events) / x.caughtUp[sink].Seconds()
+}
+
+func (x pipelineRound) bareRate(sink string) float64 {
+	return float64(x.bareCount[sink]) / x.bareEach[sink].Seconds()
+}
+
+func (x pipelineRound) String() string {
+	s := fmt.Sprintf("%d events: end to end %.1fs (processor %.1fs), bare writers %.1fs, ratio %.2f;",
+		x.events, x.e2e.Seconds(), x.processor.Seconds(), x.bare.Seconds(), x.e2e.Seconds()/x.bare.Seconds())
+	for _, k := range pipelineSinks {
+		s += fmt.Sprintf(" %s %.1fs %.0f/s vs bare %.1fs %.0f/s (%.0f%%);", k, x.caughtUp[k].Seconds(), x.rate(k),
+			x.bareEach[k].Seconds(), x.bareRate(k), 100*x.rate(k)/x.bareRate(k))
+	}
+	return s
+}
+
+// runPipelineRound runs one round in a fresh namespace (topics, schema,
+// index, keys; deleted when the benchmark ends).
+func runPipelineRound(b *testing.B, n int, seed uint64) pipelineRound {
+	ctx := testkit.Context(b, 15*time.Minute)
+	e := newSinkEnv(b, 12)
+	es, rs := esAndRedisStores(b, e)
+	cmds, x := generateSinkCommands(n, seed, e.ns)
+	extra := strings.Fields(os.Getenv("PRISM_BENCH_SINK_ARGS"))
+	procs := []*sinkProc{e.startProcessor("proc-bench")}
+	procs = append(procs,
+		e.startSink("sink-postgres", "postgres", extra...),
+		e.startSink("sink-readmodels", "readmodels", extra...),
+		e.startSink("sink-elasticsearch", "elasticsearch", append([]string{"--elasticsearch-url", es.url}, extra...)...),
+		e.startSink("sink-redis", "redis", append([]string{"--redis-url", rs.url}, extra...)...))
+	// Let the five processes join their groups before the clock starts.
+	time.Sleep(8 * time.Second)
+	res := pipelineRound{events: len(x.events), caughtUp: map[string]time.Duration{}}
+	start := time.Now()
+	e.produceCommands(ctx, cmds)
+	adm := kadm.NewClient(e.cl)
+	groups := []string{e.names.ProcessorGroup()}
+	for _, s := range pipelineSinks {
+		groups = append(groups, e.names.SinkGroup(s))
+	}
+	for deadline := time.Now().Add(10 * time.Minute); len(res.caughtUp) < len(pipelineSinks); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.Fatalf("the pipeline did not reach lag 0 within 10 minutes (caught up: %v)", res.caughtUp)
+		}
+		lags, err := adm.Lag(ctx, groups...)
+		if err != nil || !groupAtZero(lags, e.names.ProcessorGroup(), e.names.CommandsTopic()) {
+			continue
+		}
+		at := time.Since(start)
+		if res.processor == 0 {
+			res.processor = at
+		}
+		for _, s := range pipelineSinks {
+			if _, done := res.caughtUp[s]; !done && groupAtZero(lags, e.names.SinkGroup(s), e.names.EventsTopic()) {
+				res.caughtUp[s] = at
+			}
+		}
+	}
+	for _, d := range res.caughtUp {
+		res.e2e = max(res.e2e, d)
+	}
+	for i, s := range pipelineSinks {
+		fmt.Printf("  %-13s %s\n", s, sinkBatchStats(b, procs[i+1]))
+	}
+	for _, p := range procs {
+		p.stop(b)
+	}
+	if diffs := e.checkPostgresSink(ctx, x); len(diffs) > 0 {
+		b.Fatalf("payments table differs: %v", diffs[:min(len(diffs), 5)])
+	}
+	if diffs := e.checkReadModels(ctx, x, start.Add(-time.Minute)); len(diffs) > 0 {
+		b.Fatalf("read models differ: %v", diffs[:min(len(diffs), 5)])
+	}
+	evs := readEvents(b, ctx, e, len(x.events))
+	res.bare, res.bareEach, res.bareCount = runBareWriters(b, ctx, e, es, rs, evs)
+	return res
+}
+
+// sinkBatchStats summarizes the payment runner's batch metrics of a sink
+// (docs/sinks.md, /metrics): batches, mean records per batch, the time
+// spent in the target's Write in all and per batch.
+func sinkBatchStats(b *testing.B, p *sinkProc) string {
+	resp, err := http.Get("http://" + p.http + "/metrics")
+	if err != nil {
+		b.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	v := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, rest, ok := strings.Cut(sc.Text(), "{")
+		if !ok || !strings.Contains(rest, `aggregate="payment"`) {
+			continue
+		}
+		if f, err := strconv.ParseFloat(rest[strings.LastIndexByte(rest, ' ')+1:], 64); err == nil {
+			v[name] = f
+		}
+	}
+	n := v["prism_sink_batch_write_seconds_count"]
+	if n == 0 {
+		return "no batch written"
+	}
+	return fmt.Sprintf("%.0f batches of %.0f records on average, Write %.2fs in all (%.0f ms per batch)",
+		n, v["prism_sink_batch_records_sum"]/v["prism_sink_batch_records_count"], v["prism_sink_batch_write_seconds_sum"],
+		1000*v["prism_sink_batch_write_seconds_sum"]/n)
+}
+
+// groupAtZero reports whether group has committed the end of every
+// partition of topic.
+func groupAtZero(lags kadm.DescribedGroupLags, group, topic string) bool {
+	gl, ok := lags[group]
+	if !ok || gl.Error() != nil {
+		return false
+	}
+	t, ok := gl.Lag.TotalByTopic()[topic]
+	return ok && t.Lag == 0
+}
+
+// readEvents reads the want committed events of e's events topic, decoded
+// (tombstones skipped).
+func readEvents(b *testing.B, ctx context.Context, e *sinkEnv, want int) []*schemas.EventEnvelope {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(e.names.EventsTopic()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	out := make([]*schemas.EventEnvelope, 0, want)
+	for len(out) < want {
+		fs := cl.PollFetches(ctx)
+		if err := fs.Err0(); err != nil {
+			b.Fatalf("read events: %v", err)
+		}
+		for it := fs.RecordIter(); !it.Done(); {
+			rec := it.Next()
+			if len(rec.Value) == 0 {
+				continue // the tombstone after a PaymentDeleted
+			}
+			ev, err := e.codec.DecodeEvent(rec.Value)
+			if err != nil {
+				b.Fatalf("decode event: %v", err)
+			}
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// runBareWriters writes the rows of evs with the four bare writers at once
+// and returns the time until all finished, each one's time and its rows.
+func runBareWriters(b *testing.B, ctx context.Context, e *sinkEnv, es *esStore, rs *redisStore, evs []*schemas.EventEnvelope) (time.Duration, map[string]time.Duration, map[string]int) {
+	const batch = 1000
+	// The targets of the copies, made before the clock starts.
+	for _, t := range []string{"payments", "payment_timeline"} {
+		if _, err := e.pool.Exec(ctx, `CREATE TABLE `+e.table("bare_"+t)+` (LIKE `+e.table(t)+` INCLUDING ALL)`); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cfg := essink.DefaultConfig(es.url, e.names)
+	cfg.IndexVersion, cfg.Direct = 2, true // the sink's mapping, another index
+	bareIndex, err := essink.NewTarget(cfg, payment.ElasticsearchProjection{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bareIndex.Close()
+	if err := bareIndex.Setup(ctx); err != nil {
+		b.Fatal(err)
+	}
+	client, err := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{es.url}})
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	// Every writer's input, built before the clock starts.
+	var payRows, timeRows [][]any
+	var esBodies [][]byte
+	var redisKeys []string
+	var redisDocs [][]byte
+	var body bytes.Buffer
+	for i, ev := range evs {
+		payRows, timeRows = bareRows(ev, payRows, timeRows)
+		if p := ev.State; p != nil {
+			doc, _ := json.Marshal(map[string]any{"id": p.ID, "organization_id": p.OrganizationID, "user_id": p.UserID,
+				"amount_minor": p.AmountMinor, "amount": json.Number(testDecimal(p.AmountMinor, p.Currency)), "currency": p.Currency,
+				"description": p.Description, "status": p.Status, "created_at": p.CreatedAt.Format(time.RFC3339Nano),
+				"updated_at": p.UpdatedAt.Format(time.RFC3339Nano), "version": p.Version})
+			fmt.Fprintf(&body, `{"index":{"_index":%q,"_id":%q}}`+"\n%s\n", e.names.ElasticsearchIndex(2), ev.EventID, doc)
+			redisKeys = append(redisKeys, rs.keys.Doc("bare-"+ev.EventID))
+			redisDocs = append(redisDocs, doc)
+		}
+		if ((i+1)%batch == 0 || i == len(evs)-1) && body.Len() > 0 {
+			esBodies = append(esBodies, bytes.Clone(body.Bytes()))
+			body.Reset()
+		}
+	}
+	copyRows := func(table string, cols []string, rows [][]any) error {
+		for i := 0; i < len(rows); i += batch {
+			if _, err := e.pool.CopyFrom(ctx, pgx.Identifier{e.schema, table}, cols, pgx.CopyFromRows(rows[i:min(i+batch, len(rows))])); err != nil {
+				return fmt.Errorf("CopyFrom %s: %w", table, err)
+			}
+		}
+		return nil
+	}
+	writers := map[string]func() error{
+		"postgres": func() error { return copyRows("bare_payments", barePaymentCols, payRows) },
+		"readmodels": func() error {
+			return copyRows("bare_payment_timeline", bareTimelineCols, timeRows)
+		},
+		"elasticsearch": func() error {
+			for _, body := range esBodies {
+				res, err := client.Bulk(bytes.NewReader(body), client.Bulk.WithContext(ctx))
+				if err != nil {
+					return fmt.Errorf("bare bulk: %w", err)
+				}
+				var br struct{ Errors bool }
+				err = json.NewDecoder(res.Body).Decode(&br)
+				res.Body.Close()
+				if err != nil || res.StatusCode != http.StatusOK || br.Errors {
+					return fmt.Errorf("bare bulk: status %d, errors %v, %v", res.StatusCode, br.Errors, err)
+				}
+			}
+			return nil
+		},
+		"redis": func() error {
+			for i := 0; i < len(redisKeys); i += batch {
+				pipe := rs.client.Pipeline()
+				for j := i; j < min(i+batch, len(redisKeys)); j++ {
+					pipe.Set(ctx, redisKeys[j], redisDocs[j], redissink.DefaultTTL)
+				}
+				if _, err := pipe.Exec(ctx); err != nil {
+					return fmt.Errorf("bare pipeline: %w", err)
+				}
+			}
+			return nil
+		},
+	}
+	counts := map[string]int{"postgres": len(payRows), "readmodels": len(timeRows), "elasticsearch": len(redisKeys), "redis": len(redisKeys)}
+	each := map[string]time.Duration{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	errs := make(chan error, len(writers))
+	start := time.Now()
+	for name, w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t0 := time.Now()
+			if err := w(); err != nil {
+				errs <- err
+				return
+			}
+			mu.Lock()
+			each[name] = time.Since(t0)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	all := time.Since(start)
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	return all, each, counts
+}
+
+var (
+	barePaymentCols  = []string{"id", "organization_id", "user_id", "amount_minor", "currency", "description", "status", "created_at", "updated_at", "version"}
+	bareTimelineCols = []string{"event_id", "aggregate_id", "organization_id", "type", "occurred_at", "correlation_id", "version", "data", "metadata"}
+)
+
+// bareRows appends ev's payments row (its state under the event id, so
+// every row is new) and its timeline row, as the sinks' benchmarks in
+// sinks/postgres/bench_test.go and sinks/readmodels/bench_test.go build them.
+func bareRows(ev *schemas.EventEnvelope, pay, timeline [][]any) ([][]any, [][]any) {
+	if s := ev.State; s != nil {
+		pay = append(pay, []any{ev.EventID, s.OrganizationID, s.UserID, s.AmountMinor, s.Currency, s.Description,
+			string(s.Status), s.CreatedAt, s.UpdatedAt, s.Version})
+	}
+	var change any
+	switch pl := ev.Payload; {
+	case pl.Created != nil:
+		change = pl.Created
+	case pl.Updated != nil:
+		change = pl.Updated
+	case pl.StatusChanged != nil:
+		change = pl.StatusChanged
+	default:
+		change = pl.Deleted
+	}
+	data, _ := json.Marshal(change)
+	meta, _ := json.Marshal(map[string]any{"commandId": ev.CommandID, "causationId": ev.CausationID,
+		"correlationId": ev.CorrelationID, "topic": "bench.events", "partition": 0, "offset": 0})
+	return pay, append(timeline, []any{ev.EventID, ev.AggregateID, ev.OrganizationID, ev.Type, ev.OccurredAt, ev.CorrelationID,
+		ev.Version, string(data), string(meta)})
+}
