@@ -3,6 +3,7 @@
 #   make test              services up, chromium, go vet, unit tests (-race), integration tests
 #   make services-up       start Postgres, Redis, Kafka, Elasticsearch on 127.0.0.1
 #   make demo              build and run the end-to-end demo
+#   make chaos             the fault run (CHAOS_COMMANDS, CHAOS_SEED; docs/chaos.md)
 #
 # Ports and folders come from the PRISM_* variables described in
 # scripts/services.sh and docs/services.md; the test connection settings below
@@ -43,7 +44,14 @@ INTEGRATION_TIMEOUT ?= 60m
 UNIT_PKGS  = $$($(GO) list ./... | grep -v '/integration')
 BENCH_PKGS = $$(grep -rl --include='*_test.go' --exclude-dir='.?*' --exclude-dir='_*' --exclude-dir=testdata '^func Benchmark' . | xargs -r -n1 dirname | sort -u)
 
-.PHONY: all build test test-unit test-integration bench demo fmt vet lint \
+# The chaos run (docs/chaos.md): commands, seed (empty: one from the clock,
+# printed), produce rate (commands/s) and go test's timeout.
+CHAOS_COMMANDS ?= 1000000
+CHAOS_SEED     ?=
+CHAOS_RATE     ?=
+CHAOS_TIMEOUT  ?= 4h
+
+.PHONY: all build test chaos test-unit test-integration bench demo fmt vet lint \
         services-up services-down services-status services-logs clean
 
 all: build
@@ -75,6 +83,13 @@ bench: services-up
 	if [ -z "$$pkgs" ]; then echo "no benchmarks yet"; exit 0; fi; \
 	echo "$(GO) test -run '^$$' -bench . -benchmem -timeout $(BENCH_TIMEOUT) $(BENCH_FLAGS) $$pkgs"; \
 	$(GO) test -run '^$$' -bench . -benchmem -timeout $(BENCH_TIMEOUT) $(BENCH_FLAGS) $$pkgs
+
+## chaos: CHAOS_COMMANDS commands while processes are killed and every service
+## restarted once (through $(SERVICES), with this environment); prints the
+## table of faults and checks, fails on any difference.
+chaos: services-up
+	CHAOS_COMMANDS=$(CHAOS_COMMANDS) CHAOS_SEED=$(CHAOS_SEED) CHAOS_RATE=$(CHAOS_RATE) \
+		$(GO) test -count=1 -v -timeout $(CHAOS_TIMEOUT) -run '^TestChaos$$' ./integration/
 
 demo: services-up build
 	$(BIN) demo --log-level warn $(DEMO_FLAGS)
