@@ -89,7 +89,7 @@ bench: services-up
 ## table of faults and checks, fails on any difference.
 chaos: services-up
 	CHAOS_COMMANDS=$(CHAOS_COMMANDS) CHAOS_SEED=$(CHAOS_SEED) CHAOS_RATE=$(CHAOS_RATE) \
-		$(GO) test -count=1 -v -timeout $(CHAOS_TIMEOUT) -run '^TestChaos$$' ./integration/
+		$(GO) test -count=1 -v -timeout $(CHAOS_TIMEOUT) -run '^TestChaosKillsAndRestarts$$' ./integration/
 
 demo: services-up build
 	$(BIN) demo --log-level warn $(DEMO_FLAGS)

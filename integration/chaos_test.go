@@ -281,7 +281,9 @@ func chaosGuard(t *testing.T, e *serveEnv) {
 	check("Elasticsearch", e.esURL, "PRISM_ES_PORT", "9200")
 }
 
-func TestChaos(t *testing.T) {
+// TestChaosKillsAndRestarts is the chaos run (its name says it restarts
+// services: never run it against services others use).
+func TestChaosKillsAndRestarts(t *testing.T) {
 	cfg := chaosConfigFromEnv(t)
 	replay := fmt.Sprintf("make chaos CHAOS_SEED=%d CHAOS_COMMANDS=%d", cfg.seed, cfg.commands)
 	t.Logf("chaos: seed %d, %d commands; replay with: %s", cfg.seed, cfg.commands, replay)
@@ -452,9 +454,8 @@ type chaosProducer struct {
 	e     *serveEnv
 	recs  []*kgo.Record
 	rate  int
-	gates []int // command numbers, ascending
-	// index maps a command number to its record index (raw records
-	// take places of their own).
+	gates []int // command numbers, ascending (raw records not counted)
+
 	mu       sync.Mutex
 	cond     *sync.Cond
 	sent     int // commands sent
