@@ -286,6 +286,9 @@ func chaosGuard(t *testing.T, e *serveEnv) {
 func TestChaosKillsAndRestarts(t *testing.T) {
 	cfg := chaosConfigFromEnv(t)
 	replay := fmt.Sprintf("make chaos CHAOS_SEED=%d CHAOS_COMMANDS=%d", cfg.seed, cfg.commands)
+	if cfg.rate != 1000 {
+		replay += fmt.Sprintf(" CHAOS_RATE=%d", cfg.rate)
+	}
 	t.Logf("chaos: seed %d, %d commands; replay with: %s", cfg.seed, cfg.commands, replay)
 	e := newServeEnv(t, 12)
 	chaosGuard(t, e)
