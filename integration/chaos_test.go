@@ -879,7 +879,8 @@ func (r *chaosRun) eventsCheck(ctx context.Context, x *chaosExpect) chaosCheck {
 }
 
 // chaosConsume reads topic from the start, committed records only, until
-// no record comes for 5 s (the pipeline is idle: every lag is 0).
+// no record comes for 5 s (15 s at first; the pipeline is idle: every lag
+// is 0).
 func chaosConsume(ctx context.Context, e *serveEnv, topic string, fn func(*kgo.Record)) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.ConsumeTopics(topic),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
@@ -887,8 +888,11 @@ func chaosConsume(ctx context.Context, e *serveEnv, topic string, fn func(*kgo.R
 		return err
 	}
 	defer cl.Close()
+	// The first fetch waits longer: the client first looks up the
+	// partitions' leaders and offsets.
+	idle := 15 * time.Second
 	for {
-		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		c, cancel := context.WithTimeout(ctx, idle)
 		fs := cl.PollFetches(c)
 		cancel()
 		if ctx.Err() != nil {
@@ -907,6 +911,7 @@ func chaosConsume(ctx context.Context, e *serveEnv, topic string, fn func(*kgo.R
 		if n == 0 {
 			return nil
 		}
+		idle = 5 * time.Second
 	}
 }
 
