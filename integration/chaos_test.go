@@ -629,7 +629,19 @@ func (r *chaosRun) checks(ctx context.Context, x *chaosExpect) []chaosCheck {
 	add := func(name string, diffs []string, figures string) {
 		c := chaosCheck{name: name, ok: len(diffs) == 0, figures: figures}
 		if !c.ok {
-			c.figures += "; " + strings.Join(diffs[:min(len(diffs), 5)], "; ")
+			var missing, extra, differ int
+			for _, d := range diffs {
+				switch {
+				case strings.Contains(d, ": missing"):
+					missing++
+				case strings.Contains(d, "should be absent"):
+					extra++
+				default:
+					differ++
+				}
+			}
+			c.figures += fmt.Sprintf(" (%d missing, %d that should be absent, %d different); %s",
+				missing, extra, differ, strings.Join(diffs[:min(len(diffs), 5)], "; "))
 		}
 		out = append(out, c)
 	}
@@ -640,14 +652,14 @@ func (r *chaosRun) checks(ctx context.Context, x *chaosExpect) []chaosCheck {
 	if err != nil {
 		add("postgres payments table", []string{err.Error()}, "")
 	} else {
-		add("postgres payments table", sinktest.DiffPayments(live, pg, 5, ignore...), fmt.Sprintf("%d rows, %d expected", len(pg), len(live)))
+		add("postgres payments table", sinktest.DiffPayments(live, pg, len(live)+len(pg), ignore...), fmt.Sprintf("%d rows, %d expected", len(pg), len(live)))
 	}
 	// Read models: state, summary, daily, timeline.
 	st, err := chaosPayments(ctx, e, `SELECT id, organization_id, '', amount_minor, currency, '', status, version FROM `+e.table("readmodel_state")+` WHERE NOT deleted`)
 	if err != nil {
 		add("read model state", []string{err.Error()}, "")
 	} else {
-		add("read model state", sinktest.DiffPayments(live, st, 5, append(ignore, sinktest.FieldUserID, sinktest.FieldDescription)...),
+		add("read model state", sinktest.DiffPayments(live, st, len(live)+len(st), append(ignore, sinktest.FieldUserID, sinktest.FieldDescription)...),
 			fmt.Sprintf("%d live rows, %d expected", len(st), len(live)))
 	}
 	out = append(out, r.summaryCheck(ctx, live))
@@ -660,14 +672,14 @@ func (r *chaosRun) checks(ctx context.Context, x *chaosExpect) []chaosCheck {
 	if err != nil {
 		add("redis documents", []string{err.Error()}, "")
 	} else {
-		add("redis documents", sinktest.DiffPayments(live, rd, 5, ignore...), fmt.Sprintf("%d documents, %d expected", len(rd), len(live)))
+		add("redis documents", sinktest.DiffPayments(live, rd, len(live)+len(rd), ignore...), fmt.Sprintf("%d documents, %d expected", len(rd), len(live)))
 	}
 	es, err := e.es.Payments(ctx)
 	if err != nil {
 		add("elasticsearch (alias)", []string{err.Error()}, "")
 	} else {
 		idx, _ := (&rebuildEnv{serveEnv: e}).aliasIndices(ctx)
-		add("elasticsearch (alias)", sinktest.DiffPayments(live, es, 5, ignore...), fmt.Sprintf("%d documents in %s, %d expected", len(es), idx, len(live)))
+		add("elasticsearch (alias)", sinktest.DiffPayments(live, es, len(live)+len(es), ignore...), fmt.Sprintf("%d documents in %s, %d expected", len(es), idx, len(live)))
 	}
 
 	out = append(out, r.eventsCheck(ctx, x))
