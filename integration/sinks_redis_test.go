@@ -166,7 +166,7 @@ func redisDocToPayment(s string) (schemas.Payment, error) {
 // testDecimal renders minor units as the test expects them, for the
 // currencies the tests use (its own table, not the money package).
 func testDecimal(minor int64, currency string) string {
-	digits, ok := map[string]int{"EUR": 2, "USD": 2, "GBP": 2, "JPY": 0, "KWD": 3}[currency]
+	digits, ok := map[string]int{"EUR": 2, "USD": 2, "GBP": 2, "CHF": 2, "SEK": 2, "JPY": 0, "KWD": 3}[currency]
 	if !ok {
 		return "no digits known for " + currency + " in the test"
 	}
