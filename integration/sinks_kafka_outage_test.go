@@ -39,6 +39,8 @@ func startPrivateKafka(t *testing.T) *privateKafka {
 		"PRISM_KAFKA_PORT="+port[strings.LastIndex(port, ":")+1:],
 		"PRISM_KAFKA_CONTROLLER_PORT="+controller[strings.LastIndex(controller, ":")+1:],
 		"PRISM_KAFKA_HEAP=512m",
+		// No SASL_SSL listener: its port is the shared broker's.
+		"PRISM_KAFKA_SASL_PORT=",
 		// Never the Docker path: its `down` stops the whole compose stack.
 		"PRISM_SERVICES_MODE=native",
 	)
