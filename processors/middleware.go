@@ -27,7 +27,8 @@ type Call struct {
 	// Now is the processing time to stamp on events.
 	Now time.Time
 
-	reject func(reason, message string) (Outcome, error)
+	// rejecter builds Reject's outcome (nil: the aggregate cannot).
+	rejecter Rejecter
 }
 
 // Reject answers the command with a rejection: a result carrying reason (a
@@ -35,10 +36,10 @@ type Call struct {
 // unchanged. It fails with ErrCannotReject when the aggregate does not
 // implement Rejecter.
 func (c Call) Reject(reason, message string) (Outcome, error) {
-	if c.reject == nil {
+	if c.rejecter == nil {
 		return Outcome{}, ErrCannotReject
 	}
-	return c.reject(reason, message)
+	return c.rejecter.Reject(c.State, c.Command, reason, message, c.Now), nil
 }
 
 // ErrCannotReject: Call.Reject on an aggregate that does not implement
@@ -85,13 +86,8 @@ func (e *Engine) call(r *kgo.Record, state State, cmd Command) Call {
 // decoded from r (also for testing a middleware of your own): Reject
 // works when agg implements Rejecter.
 func NewCall(r *kgo.Record, state State, cmd Command, now time.Time, agg Aggregate) Call {
-	c := Call{Record: r, State: state, Command: cmd, Now: now}
-	if rj, ok := agg.(Rejecter); ok {
-		c.reject = func(reason, message string) (Outcome, error) {
-			return rj.Reject(state, cmd, reason, message, now), nil
-		}
-	}
-	return c
+	rj, _ := agg.(Rejecter)
+	return Call{Record: r, State: state, Command: cmd, Now: now, rejecter: rj}
 }
 
 // LoggingMiddleware logs each command at debug level with its record's

@@ -1,7 +1,6 @@
 package processors
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
@@ -10,25 +9,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/prism-cqrs/prism/internal/testkit"
 )
-
-// syncBuffer is a goroutine-safe log buffer.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestMiddlewareRejectsAndObserves: a configured middleware rejects some
 // commands with its own reason code (a result, no event, the state
@@ -38,7 +21,7 @@ func (s *syncBuffer) String() string {
 func TestMiddlewareRejectsAndObserves(t *testing.T) {
 	c := fakeKafka(t, 2)
 	cfg := testConfig(c)
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var seen sync.Map
 	cfg.Middleware = []Middleware{

@@ -161,15 +161,7 @@ func (e *Executor) coversAll(ctx context.Context, plan Plan) (bool, error) {
 	}
 	n := 0
 	starts.Each(func(o kadm.ListedOffset) { n++ })
-	if len(plan.Partitions) != n {
-		return false, nil
-	}
-	for _, pp := range plan.Partitions {
-		if pp.From != pp.LogStart {
-			return false, nil
-		}
-	}
-	return true, nil
+	return len(plan.Partitions) == n && plan.FromLogStart(), nil
 }
 
 // SideBySide builds version N+1 from the log start while N serves, then

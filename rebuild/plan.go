@@ -54,6 +54,18 @@ type PartitionPlan struct {
 	Committed *int64 `json:"committed,omitempty"`
 }
 
+// FromLogStart reports whether every planned partition starts at its log
+// start: the whole history the topic holds (a later start needs a store
+// that can forget what the range rewrites).
+func (p Plan) FromLogStart() bool {
+	for _, pp := range p.Partitions {
+		if pp.From != pp.LogStart {
+			return false
+		}
+	}
+	return true
+}
+
 // Total is the sum of Records over the partitions: an upper bound.
 func (p Plan) Total() int64 {
 	var n int64

@@ -349,7 +349,7 @@ func printRebuildPlans(ctx context.Context, w io.Writer, g *globals, f *rebuildF
 		if pj.LiveMembers, err = rebuild.LiveMembers(ctx, admin, n.SinkGroup(j.sink)); err != nil {
 			return err
 		}
-		if pj.Mode == rebuild.ModeInPlace && !fromLogStart(plan) {
+		if pj.Mode == rebuild.ModeInPlace && !plan.FromLogStart() {
 			if err := j.store.Forget(ctx, pj.Version, n.EventsTopic(), nil, nil); err != nil {
 				pj.Refused = err.Error()
 			}
@@ -385,17 +385,6 @@ func printRebuildPlans(ctx context.Context, w io.Writer, g *globals, f *rebuildF
 	}
 	fmt.Fprintln(w, "\nnothing changed: add --execute to run it")
 	return nil
-}
-
-// fromLogStart reports whether every planned partition starts at its log
-// start (a later start needs a store that can forget).
-func fromLogStart(p rebuild.Plan) bool {
-	for _, pp := range p.Partitions {
-		if pp.From != pp.LogStart {
-			return false
-		}
-	}
-	return true
 }
 
 func newRebuildStatusCmd(g *globals) *cobra.Command {
