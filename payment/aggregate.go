@@ -164,28 +164,26 @@ func (a *Aggregate) Handle(state processors.State, cmd processors.Command, now t
 		a.log.Error("payment aggregate handed a command it did not decode", "type", fmt.Sprintf("%T", cmd))
 		env = &schemas.CommandEnvelope{}
 	}
-	// What the command decides and the records it leads to are in one
-	// allocation (recordParts), for an accepted command with one event
-	// and no tombstone (the usual one) as for any other.
-	parts := new(recordParts)
 	// Decided on m's digests: the current state's dedup keys are not
 	// written, nor the next state's parsed back (mem.next).
 	var current *schemas.Payment
 	mem := dedup.CompactMemory(nil)
 	m, _ := state.(*memState)
 	if m != nil {
-		current = m.fillPaymentNoMemory(&parts.current)
+		current = m.paymentNoMemory()
 		mem = dedup.CompactMemory(m.recent)
 	}
-	d := decide(current, env, now, a.limits, &mem, &parts.decided)
+	d := decide(current, env, now, a.limits, &mem)
 
 	out := processors.Outcome{NewState: state, Label: d.Label()}
-	oneEvent := parts
-	if len(d.Events) != 1 || d.Tombstone {
-		oneEvent = nil
+	var parts *recordParts
+	if len(d.Events) == 1 && !d.Tombstone {
+		// The usual accepted command: its event output, headers and
+		// result in one allocation.
+		parts = new(recordParts)
 	}
 	if len(d.Events) > 0 {
-		events, next, err := a.eventOutputs(env, d, m, mem.Next(), oneEvent)
+		events, next, err := a.eventOutputs(env, d, m, mem.Next(), parts)
 		if err != nil {
 			a.log.Error("payment events not emitted: command answered INTERNAL",
 				"command_id", env.CommandID, "payment_id", env.PaymentID, "err", err)
@@ -195,19 +193,15 @@ func (a *Aggregate) Handle(state processors.State, cmd processors.Command, now t
 			out.Events, out.NewState = events, next
 		}
 	}
-	out.Result = a.resultOutput(env, d.Result, parts, oneEvent != nil)
+	out.Result = a.resultOutput(env, d.Result, parts)
 	return out
 }
 
-// recordParts backs what Handle builds for one command: the current
-// state as the wire type, the decision's event, payload and next state,
-// the outputs of one event without tombstone and the result. Nothing in it
-// outlives the command's records: the next memState shares none of it.
+// recordParts backs the records of an accepted command with one event
+// and no tombstone.
 type recordParts struct {
-	current schemas.Payment
-	decided oneEvent
-	event   outputs.OneEvent
-	result  resultParts
+	event  outputs.OneEvent
+	result resultParts
 }
 
 // eventOutputs encodes d's events (and the tombstone) and builds the
@@ -248,19 +242,16 @@ func (a *Aggregate) eventOutputs(env *schemas.CommandEnvelope, d Decision, prev 
 // partition.
 //
 // all, when not nil, is where the result and its headers go (else a new
-// resultParts); when withEvent, its event output, when it carries the
-// result's command and correlation ids, shares their read-only bytes.
-func (a *Aggregate) resultOutput(env *schemas.CommandEnvelope, r schemas.CommandResult, all *recordParts, withEvent bool) processors.Output {
+// resultParts); its event output, when it carries the result's command and
+// correlation ids, shares their read-only bytes.
+func (a *Aggregate) resultOutput(env *schemas.CommandEnvelope, r schemas.CommandResult, all *recordParts) processors.Output {
 	// The result handed to the codec and the headers share one
 	// allocation; the key and the ids of the headers share read-only
 	// bytes.
 	var parts *resultParts
 	var event *outputs.OneEvent
 	if all != nil {
-		parts = &all.result
-		if withEvent {
-			event = &all.event
-		}
+		parts, event = &all.result, &all.event
 	} else {
 		parts = new(resultParts)
 	}
@@ -291,5 +282,5 @@ func (a *Aggregate) Reject(state processors.State, cmd processors.Command, reaso
 		current = m.paymentNoMemory()
 	}
 	d := reject(current, env, reason, "", message)
-	return processors.Outcome{NewState: state, Label: reason, Result: a.resultOutput(env, d.Result, nil, false)}
+	return processors.Outcome{NewState: state, Label: reason, Result: a.resultOutput(env, d.Result, nil)}
 }

@@ -123,12 +123,7 @@ func (m *memState) payment() *schemas.Payment {
 // paymentNoMemory is payment without RecentCommands, for Handle, which
 // decides with m's digests (dedup.CompactMemory).
 func (m *memState) paymentNoMemory() *schemas.Payment {
-	return m.fillPaymentNoMemory(new(schemas.Payment))
-}
-
-// fillPaymentNoMemory is paymentNoMemory written to p, which it returns.
-func (m *memState) fillPaymentNoMemory(p *schemas.Payment) *schemas.Payment {
-	*p = schemas.Payment{
+	return &schemas.Payment{
 		ID: m.id(), OrganizationID: m.org(), UserID: m.user(), Description: m.description(),
 		AmountMinor: m.amount,
 		Currency:    string(m.currency[:]),
@@ -137,5 +132,4 @@ func (m *memState) fillPaymentNoMemory(p *schemas.Payment) *schemas.Payment {
 		UpdatedAt:   time.UnixMicro(m.updatedAt).UTC(),
 		Version:     m.version,
 	}
-	return p
 }
