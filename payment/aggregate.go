@@ -105,9 +105,14 @@ func (a *Aggregate) Limits() Limits { return a.limits }
 // truncated, unknown fingerprint, bad union, malformed) or with
 // ErrKeyMismatch when the record key is not the envelope's paymentId; the
 // engine then sends the record to the commands DLQ. Invalid field values
-// are not decode errors: Handle rejects them with INVALID_FIELD.
+// are not decode errors: Handle rejects them with INVALID_FIELD. The
+// envelope's strings may share rec.Value's bytes
+// (schemas.Codec.DecodeCommandShared): rec.Value must not be modified while
+// the envelope is in use.
 func (a *Aggregate) DecodeCommand(rec *kgo.Record) (processors.Command, error) {
-	cmd, err := a.codec.DecodeCommand(rec.Value)
+	// The record's value never changes (franz-go does not reuse it, the
+	// engine never writes it): the command's strings share its bytes.
+	cmd, err := a.codec.DecodeCommandShared(rec.Value)
 	if err != nil {
 		return nil, fmt.Errorf("decode command at %s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
 	}
