@@ -28,14 +28,14 @@ func applyEvent(state *schemas.Payment, ev *schemas.EventEnvelope, window int) *
 	if state != nil {
 		mem = dedup.WireMemory(state.RecentCommands)
 	}
-	return applyHashed(state, ev, window, dedup.Hash(ev.CommandID), &mem)
+	return applyHashed(state, ev, window, dedup.Hash(ev.CommandID), &mem, nil)
 }
 
 // applyHashed is applyEvent for an event whose command id has the dedup
 // digest h (Decide has it already), state's dedup memory given as mem
 // (state's RecentCommands are not read). A PaymentCreated starts a fresh
-// memory.
-func applyHashed(state *schemas.Payment, ev *schemas.EventEnvelope, window int, h uint64, mem *dedup.Memory) *schemas.Payment {
+// memory. The next state is written to dst (nil: a new Payment).
+func applyHashed(state *schemas.Payment, ev *schemas.EventEnvelope, window int, h uint64, mem *dedup.Memory, dst *schemas.Payment) *schemas.Payment {
 	if ev == nil {
 		return state
 	}
@@ -71,5 +71,10 @@ func applyHashed(state *schemas.Payment, ev *schemas.EventEnvelope, window int, 
 	next.UpdatedAt = ev.OccurredAt
 	next.Version = ev.Version
 	next.RecentCommands = mem.Remember(h, ev.Version, window, p.Created != nil)
-	return &next
+	// next stays on the stack: it is copied out, never pointed to.
+	if dst == nil {
+		dst = new(schemas.Payment)
+	}
+	*dst = next
+	return dst
 }

@@ -34,12 +34,13 @@ func Decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time,
 	if state != nil {
 		mem = dedup.WireMemory(state.RecentCommands)
 	}
-	return decide(state, cmd, now, limits, &mem)
+	return decide(state, cmd, now, limits, &mem, nil)
 }
 
 // decide is Decide with state's dedup memory given as mem (state's
-// RecentCommands are then not read).
-func decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time, limits Limits, mem *dedup.Memory) Decision {
+// RecentCommands are then not read). The event of an accepted command,
+// its payload and the state after it go to one (nil: a new oneEvent).
+func decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time, limits Limits, mem *dedup.Memory, one *oneEvent) Decision {
 	limits = limits.withDefaults()
 	if cmd == nil {
 		return reject(state, &schemas.CommandEnvelope{}, schemas.ReasonInvalidField, "command", "no command")
@@ -83,12 +84,16 @@ func decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time,
 			fmt.Sprintf("expected version %d, the payment is at version %d", *cmd.ExpectedVersion, current))
 	}
 
+	if one == nil {
+		one = new(oneEvent)
+	}
 	var payload schemas.EventPayload
 	var eventType string
 	switch p := cmd.Payload; {
 	case p.Create != nil:
 		eventType = schemas.TypePaymentCreated
-		payload.Created = &schemas.PaymentCreated{
+		payload.Created = &one.created
+		*payload.Created = schemas.PaymentCreated{
 			AmountMinor: p.Create.AmountMinor,
 			Currency:    p.Create.Currency,
 			Description: p.Create.Description,
@@ -120,7 +125,8 @@ func decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time,
 				fmt.Sprintf("payment %s cannot change from %s to %s", cmd.PaymentID, state.Status, p.ChangeStatus.Status))
 		}
 		eventType = schemas.TypePaymentStatusChanged
-		payload.StatusChanged = &schemas.PaymentStatusChanged{
+		payload.StatusChanged = &one.statusChanged
+		*payload.StatusChanged = schemas.PaymentStatusChanged{
 			From:   state.Status,
 			To:     p.ChangeStatus.Status,
 			Reason: p.ChangeStatus.Reason,
@@ -131,9 +137,6 @@ func decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time,
 	}
 
 	version := current + 1
-	// The event and the one-element list that holds it share an
-	// allocation.
-	one := new(oneEvent)
 	ev := &one.ev
 	*ev = schemas.EventEnvelope{
 		EventID:        EventID(cmd.PaymentID, cmd.CommandID, version),
@@ -147,7 +150,7 @@ func decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time,
 		OrganizationID: cmd.OrganizationID,
 		Payload:        payload,
 	}
-	ev.State = applyHashed(state, ev, limits.DedupWindow, cmdHash, mem)
+	ev.State = applyHashed(state, ev, limits.DedupWindow, cmdHash, mem, &one.state)
 	return Decision{
 		Result: schemas.CommandResult{
 			CommandID:     cmd.CommandID,
@@ -162,10 +165,15 @@ func decide(state *schemas.Payment, cmd *schemas.CommandEnvelope, now time.Time,
 	}
 }
 
-// oneEvent is an event and a list holding it.
+// oneEvent is what an accepted command decides, in one allocation: the
+// event, the one-element list that holds it, its payload (of the usual
+// kinds: a creation or a status change) and the state after it.
 type oneEvent struct {
-	ev  schemas.EventEnvelope
-	ptr [1]*schemas.EventEnvelope
+	ev            schemas.EventEnvelope
+	ptr           [1]*schemas.EventEnvelope
+	state         schemas.Payment
+	created       schemas.PaymentCreated
+	statusChanged schemas.PaymentStatusChanged
 }
 
 func (o *oneEvent) list() []*schemas.EventEnvelope {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"time"
+	"unsafe"
 
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/records/dedup"
@@ -123,13 +124,21 @@ func (m *memState) payment() *schemas.Payment {
 // paymentNoMemory is payment without RecentCommands, for Handle, which
 // decides with m's digests (dedup.CompactMemory).
 func (m *memState) paymentNoMemory() *schemas.Payment {
-	return &schemas.Payment{
+	return m.fillPaymentNoMemory(new(schemas.Payment))
+}
+
+// fillPaymentNoMemory is paymentNoMemory written to p, which it returns.
+func (m *memState) fillPaymentNoMemory(p *schemas.Payment) *schemas.Payment {
+	*p = schemas.Payment{
 		ID: m.id(), OrganizationID: m.org(), UserID: m.user(), Description: m.description(),
 		AmountMinor: m.amount,
-		Currency:    string(m.currency[:]),
-		Status:      statusOf(m.status),
-		CreatedAt:   time.UnixMicro(m.createdAt).UTC(),
-		UpdatedAt:   time.UnixMicro(m.updatedAt).UTC(),
-		Version:     m.version,
+		// m is never modified once built: its currency bytes can back
+		// the string without a copy.
+		Currency:  unsafe.String(&m.currency[0], len(m.currency)),
+		Status:    statusOf(m.status),
+		CreatedAt: time.UnixMicro(m.createdAt).UTC(),
+		UpdatedAt: time.UnixMicro(m.updatedAt).UTC(),
+		Version:   m.version,
 	}
+	return p
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"syscall"
@@ -51,10 +52,22 @@ import (
 //	                why, when java or the jars (PRISM_KAFKA_LIBS, default
 //	                <repo>/.cache/kafka-libs) are missing
 //	ratio-perftest-%  commands/s as a share of perftest-records/s
+//	txloop-cmds/s   the engine's own baseline: a bare franz-go
+//	                transactional consume → produce loop (txloop_bench_test.go)
+//	                over the round's commands, two outputs per command of
+//	                the engine's mean event and result sizes, read_committed,
+//	                offsets committed in the transaction, batches as the
+//	                engine's default ones; first commit to last
+//	ratio-txloop    commands/s / txloop-cmds/s (medians; target ≥ 0.4);
+//	                ratio-txloop-per-round is the median of the rounds'
+//	                own ratios
+//	txloop-cpu-µs/cmd  the test process's CPU per command while the loop
+//	                runs (the engine's minimum: Kafka client work alone)
 //	engine-cpu-µs/cmd  CPU time of the test process (the engine alone
 //	                runs then) per command in the steady-state window:
 //	                unlike the rates, it hardly depends on how much CPU
-//	                other processes leave the engine
+//	                other processes leave the engine; -min is the lowest
+//	                round's (the first, which restores nothing)
 //	raw-cpu-µs/rec  the same for the baseline's client, per record (the
 //	                broker's CPU is in neither)
 //	restore-rec/s   events-topic records read per second while restoring
@@ -62,8 +75,9 @@ import (
 // Both sides compress with snappy (franz-go's default, the setting of the
 // command producer and of the engine); PRISM_BENCH_NOCOMP=1 turns
 // compression off on both. PRISM_BENCH_COMMANDS sets the command count per
-// round (default 500,000). Without a broker it skips, except under CI,
-// where it fails.
+// round (default 500,000). PRISM_BENCH_ENGINE_CPUPROFILE=<prefix> writes a
+// CPU profile of each round's engine window to <prefix>-<round>. Without a
+// broker it skips, except under CI, where it fails.
 func BenchmarkProcessorThroughput(b *testing.B) {
 	brokers := testkit.KafkaBrokers(b)
 	n := 500_000
@@ -119,8 +133,15 @@ func runThroughput(b *testing.B, brokers []string, codec *schemas.Codec, n int) 
 		b.Logf("no Kafka ProducerPerformance baseline: %s", whyNot)
 	}
 
+	loop := &txLoop{
+		brokers: brokers, commands: names.CommandsTopic(),
+		events: ns + ".txloop.events", results: ns + ".txloop.command-results",
+		group: ns + ".txloop", txnID: ns + ".txloop.txn", partitions: 12,
+	}
+	defer txLoopTopics(ctx, b, admin, loop)()
+
 	rounds := envInt("PRISM_BENCH_ROUNDS", 3)
-	var rates, raws, cpus, rawCPUs, perfs []float64
+	var rates, raws, cpus, rawCPUs, perfs, loops, loopCPUs []float64
 	var restored, restoreSecs float64
 	for r := 0; r < rounds; r++ {
 		// The baseline is the produce of this round's backlog: the
@@ -143,6 +164,17 @@ func runThroughput(b *testing.B, brokers []string, codec *schemas.Codec, n int) 
 			b.Logf("round %d: Kafka ProducerPerformance %.0f records/s (%d records of %d bytes, %s)", r+1, pr, len(recs), size, perfTestCompression())
 			perfs = append(perfs, pr)
 		}
+		// The bare transactional loop over the same commands, also while
+		// no engine runs, with outputs of the engine's mean sizes.
+		if loop.sizes.EventValue == 0 {
+			loop.sizes = measureOutputs(b, agg, recs)
+			b.Logf("tx-loop baseline outputs: event %d value bytes + %d headers, result %d value bytes + %d headers",
+				loop.sizes.EventValue, loop.sizes.EventHeaders, loop.sizes.ResultValue, loop.sizes.ResultHeaders)
+		}
+		lr := loop.run(ctx, b, r, len(recs))
+		b.Logf("round %d: bare transactional consume → produce loop %.0f commands/s, %.1f µs of CPU per command",
+			r+1, lr.rate, lr.cpuPerInput)
+		loops, loopCPUs = append(loops, lr.rate), append(loopCPUs, lr.cpuPerInput)
 		reg := prometheus.NewRegistry()
 		eng, err := processors.NewEngine(benchEngineConfig(brokers, names, agg, fmt.Sprint("bench-", r), reg))
 		if err != nil {
@@ -157,9 +189,11 @@ func runThroughput(b *testing.B, brokers []string, codec *schemas.Codec, n int) 
 		count := func() float64 { return counterSum(b, reg, "prism_processor_commands_total") }
 		restoring := func() float64 { return histogramSum(b, reg, "prism_processor_restore_seconds") }
 		waitFor(b, ctx, func() bool { return count() > 0 })
+		stopProfile := engineProfile(b, r)
 		t0, c0, cpu0, r0 := time.Now(), count(), processCPU(), restoring()
 		waitFor(b, ctx, func() bool { return count() >= float64(n) })
 		wall := time.Since(t0)
+		stopProfile()
 		handling := wall.Seconds() - (restoring() - r0)
 		rate := (float64(n) - c0) / handling
 		cpu := float64((processCPU() - cpu0).Microseconds()) / (float64(n) - c0)
@@ -181,13 +215,23 @@ func runThroughput(b *testing.B, brokers []string, codec *schemas.Codec, n int) 
 		b.ReportMetric(median(perfs), "perftest-records/s")
 		b.ReportMetric(100*rate/median(perfs), "ratio-perftest-%")
 	}
+	b.ReportMetric(median(loops), "txloop-cmds/s")
+	b.ReportMetric(rate/median(loops), "ratio-txloop")
+	b.ReportMetric(median(ratios(rates, loops)), "ratio-txloop-per-round")
+	b.ReportMetric(median(loopCPUs), "txloop-cpu-µs/cmd")
 	b.ReportMetric(median(cpus), "engine-cpu-µs/cmd")
+	// The first round's engine restores nothing; a later round's restores
+	// the earlier rounds' events, partly inside its window (partitions
+	// whose first commands come later): its restore time is taken out of
+	// the rate, its restore CPU is not. The minimum is the handling alone.
+	b.ReportMetric(slices.Min(cpus), "engine-cpu-µs/cmd-min")
 	b.ReportMetric(median(rawCPUs), "raw-cpu-µs/rec")
 	if restoreSecs > 0 {
 		b.ReportMetric(restored/restoreSecs, "restore-rec/s")
 	}
-	b.Logf("%d commands x %d rounds (medians, %s): engine %.0f/s; raw produce %.0f/s; ratio %.1f%%; last restore %.0f records/s",
-		n, rounds, benchCompression(), rate, raw, 100*rate/raw, restored/max(restoreSecs, 1e-9))
+	b.Logf("%d commands x %d rounds (medians, %s): engine %.0f/s; raw produce %.0f/s; ratio %.1f%%; tx loop %.0f/s; ratio %.2f; last restore %.0f records/s",
+		n, rounds, benchCompression(), rate, raw, 100*rate/raw, median(loops), rate/median(loops), restored/max(restoreSecs, 1e-9))
+	b.Logf("per round: engine/tx-loop ratios %.2f, engine µs/cmd %.1f, tx-loop µs/cmd %.1f", ratios(rates, loops), cpus, loopCPUs)
 }
 
 // rawProduceRate is the baseline: recs, as they are (topic, key, value,
@@ -256,6 +300,15 @@ func benchEngineConfig(brokers []string, names topology.Names, agg processors.Ag
 		BatchMaxWait:           time.Duration(envInt("PRISM_BENCH_WAIT_MS", 0)) * time.Millisecond,
 		ProducerLinger:         time.Duration(envInt("PRISM_BENCH_LINGER_MS", 0)) * time.Millisecond,
 	}
+}
+
+// ratios are a[i]/b[i], round by round.
+func ratios(a, b []float64) []float64 {
+	out := make([]float64, len(a))
+	for i := range a {
+		out[i] = a[i] / b[i]
+	}
+	return out
 }
 
 func median(xs []float64) float64 {
@@ -418,6 +471,30 @@ func benchCompression() string {
 		return "uncompressed"
 	}
 	return "snappy"
+}
+
+// engineProfile writes a CPU profile of the engine's steady-state window
+// of round r to $PRISM_BENCH_ENGINE_CPUPROFILE-<r+1> when that variable
+// is set (the go test -cpuprofile flag would also take the baselines);
+// go tool pprof merges the rounds' files.
+func engineProfile(b *testing.B, r int) (stop func()) {
+	prefix := os.Getenv("PRISM_BENCH_ENGINE_CPUPROFILE")
+	if prefix == "" {
+		return func() {}
+	}
+	f, err := os.Create(fmt.Sprintf("%s-%d", prefix, r+1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.Error(err)
+		}
+	}
 }
 
 // processCPU is the user+system CPU time of this process so far.

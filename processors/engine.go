@@ -34,6 +34,8 @@ type Engine struct {
 	stores map[int32]*partitionStore
 	// poison are the commands whose outputs Kafka refused for good.
 	poison poisoned
+	// arenas keep the output records' arrays for later batches (records.go).
+	arenas arenaPool
 
 	// watch sees every request of the engine's clients (set by Run).
 	watch *kafkaconn.BrokerWatch

@@ -70,6 +70,10 @@ func (p *produceErr) get() error {
 func (e *Engine) handle(ctx context.Context, sess *kgo.GroupTransactSession, recs []*kgo.Record) (overlay, tally, *produceErr) {
 	pe := &produceErr{}
 	promise := func(r *kgo.Record, err error) {
+		if s, ok := r.Context.(*sourceCtx); ok && s != nil && s.arena != nil {
+			// Last: the arena may hand r out again once done.
+			defer s.arena.done(r)
+		}
 		if err == nil {
 			return
 		}
@@ -136,12 +140,12 @@ func (e *Engine) handlePartition(ctx context.Context, sess *kgo.GroupTransactSes
 	st := e.stores[p]
 	changed := make(map[string]State, len(recs)/2)
 	t := tally{outcomes: make(map[string]int)}
-	// The output records and their sources come from per-partition
-	// arrays rather than one allocation each; kgo keeps pointers into
-	// them until the records are produced.
-	srcs := make([]sourceCtx, len(recs))
-	outs := recordArena{free: make([]kgo.Record, 2*len(recs))}
-	for i, r := range recs {
+	// The output records and their sources come from an arena's arrays
+	// rather than one allocation each, arrays reused by later batches once
+	// kgo is done with every record (records.go).
+	outs := e.arenas.get(len(recs))
+	defer e.arenas.put(outs)
+	for _, r := range recs {
 		if perr, ok := e.poison.get(source{p, r.Offset}); ok {
 			e.toDLQ(ctx, sess, r, "produce", produceErrorClass(perr), perr, promise)
 			t.dlq++
@@ -165,8 +169,7 @@ func (e *Engine) handlePartition(ctx context.Context, sess *kgo.GroupTransactSes
 			t.dlq++
 			continue
 		}
-		src := &srcs[i]
-		*src = newSourceCtx(r)
+		src := outs.source(r)
 		for _, ev := range out.Events {
 			sess.Produce(ctx, outs.record(e.cfg.EventsTopic, p, ev, src), promise)
 		}

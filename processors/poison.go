@@ -24,14 +24,16 @@ type source struct {
 
 // sourceCtx rides on every output record (kgo.Record.Context), as a
 // pointer shared by the outputs of one command, so that a failed produce
-// can be traced back to its command.
+// can be traced back to its command, and to the arena the record came
+// from (records.go), whose done the record's promise calls.
 type sourceCtx struct {
 	context.Context
-	src source
+	src   source
+	arena *recordArena
 }
 
-func newSourceCtx(src *kgo.Record) sourceCtx {
-	return sourceCtx{context.Background(), source{src.Partition, src.Offset}}
+func newSourceCtx(src *kgo.Record, arena *recordArena) sourceCtx {
+	return sourceCtx{context.Background(), source{src.Partition, src.Offset}, arena}
 }
 
 func sourceOf(r *kgo.Record) (source, bool) {

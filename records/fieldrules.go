@@ -66,8 +66,42 @@ func CheckAmount(v, maxMinor int64) error {
 }
 
 // checkChars refuses invalid UTF-8 and control characters, naming the first
-// offending one and its 1-based character position.
+// offending one and its 1-based character position. Printable ASCII (the
+// usual id and text) is accepted byte by byte; any other byte sends the
+// whole string through the rune-by-rune check.
 func checkChars(v string) error {
+	if !printableASCII(v) {
+		return checkRunes(v)
+	}
+	return nil
+}
+
+// printableASCII reports whether every byte of v is in 0x20–0x7e, eight
+// bytes at a time. A word is sent to the byte loop when any byte has its
+// high bit set, is below 0x20 or is 0x7f (bit tricks from
+// graphics.stanford.edu/~seander/bithacks.html#HasLessInWord: they may flag
+// a word wrongly, never miss one, and the byte loop decides).
+func printableASCII(v string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(v); i += 8 {
+		w := uint64(v[i]) | uint64(v[i+1])<<8 | uint64(v[i+2])<<16 | uint64(v[i+3])<<24 |
+			uint64(v[i+4])<<32 | uint64(v[i+5])<<40 | uint64(v[i+6])<<48 | uint64(v[i+7])<<56
+		del := w ^ (ones * 0x7f)
+		if (w|(w-ones*0x20)&^w|(del-ones)&^del)&highs != 0 {
+			break
+		}
+	}
+	for ; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// checkRunes is checkChars rune by rune.
+func checkRunes(v string) error {
 	pos := 0
 	for i, r := range v {
 		pos++

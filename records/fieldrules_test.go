@@ -87,3 +87,60 @@ func TestCheckAmount(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckCharsFastPath: the printable-ASCII fast path of checkChars
+// decides every string as the rune-by-rune check does, error text
+// included: each byte value alone and inside an id, and multi-byte text.
+func TestCheckCharsFastPath(t *testing.T) {
+	var inputs []string
+	for c := 0; c < 256; c++ {
+		inputs = append(inputs, string([]byte{byte(c)}))
+		// Every position of two 8-byte words and a tail.
+		for pos := range 19 {
+			b := []byte("org-001-user-3-abcd")
+			b[pos] = byte(c)
+			inputs = append(inputs, string(b))
+		}
+	}
+	inputs = append(inputs, "", "3f2c9a4e-8d1b-4c6f-9e2a-1b7d5c3e9f01", "café crème", "日本語の説明", "a\u0085b",
+		"tab\there", "ok \u007f", "emoji 🙂 ok", string([]byte{0xe6, 0x97}), "x\u2028y")
+	accepted := 0
+	for _, v := range inputs {
+		got, want := checkChars(v), checkRunes(v)
+		if (got == nil) != (want == nil) || (got != nil && got.Error() != want.Error()) {
+			t.Errorf("checkChars(%q) = %v, rune by rune %v", v, got, want)
+		}
+		if got == nil {
+			accepted++
+		}
+	}
+	// Printable ASCII alone and at each of 19 places in an id (95 × 20),
+	// the empty string, the
+	// uuid and the four accepted texts above (U+2028 is not a control
+	// character).
+	if want := 20*95 + 1 + 1 + 4; accepted != want {
+		t.Errorf("%d of %d inputs accepted, want %d", accepted, len(inputs), want)
+	}
+}
+
+// BenchmarkCheckID is the check of one uuid id, as every command's ids get
+// it (six per command).
+func BenchmarkCheckID(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := CheckID("3f2c9a4e-8d1b-4c6f-9e2a-1b7d5c3e9f01", true); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCheckIDRunes is BenchmarkCheckID through the rune-by-rune check
+// (what every id took before the printable-ASCII fast path).
+func BenchmarkCheckIDRunes(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := checkRunes("3f2c9a4e-8d1b-4c6f-9e2a-1b7d5c3e9f01"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

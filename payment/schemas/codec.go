@@ -159,11 +159,25 @@ func (c *Codec) EncodeCommand(cmd *CommandEnvelope) ([]byte, error) {
 // CommandEnvelope schema. Errors wrap one of the sentinels (see ErrorClass);
 // the returned envelope is nil then.
 func (c *Codec) DecodeCommand(b []byte) (*CommandEnvelope, error) {
+	return c.decodeCommand(b, false)
+}
+
+// DecodeCommandShared is DecodeCommand for bytes that never change while
+// the envelope is in use, such as the value of a fetched Kafka record
+// (franz-go never reuses it; the processor never modifies it): the strings
+// of a command written with the current schema are then slices of b
+// rather than of a copy of it, so they keep b alive, and b must not be
+// modified while any of them is in use.
+func (c *Codec) DecodeCommandShared(b []byte) (*CommandEnvelope, error) {
+	return c.decodeCommand(b, true)
+}
+
+func (c *Codec) decodeCommand(b []byte, shared bool) (*CommandEnvelope, error) {
 	// The current schema's commands are read without reflection; anything
 	// else (older writer schemas, every error) goes through hamba/avro.
 	cur := c.core.Current(KindCommand)
 	if fp, body, err := avrorec.ParseHeader(b); err == nil && (fp == cur.Fingerprint || fp == cur.LegacyFingerprint) {
-		if cmd, ok := decodeCurrentCommand(body); ok {
+		if cmd, ok := decodeCurrentCommand(body, shared); ok {
 			return cmd, nil
 		}
 	}

@@ -3,19 +3,26 @@ package schemas
 import (
 	"encoding/binary"
 	"time"
+	"unsafe"
 )
 
 // decodeCurrentCommand reads a CommandEnvelope body written with the
 // current CommandEnvelope schema (command_envelope.avsc, fields in order)
 // without hamba/avro's reflection: the processor decodes every command.
-// All its strings are slices of one copy of body. It reports false for
+// All its strings are slices of one copy of body (of body itself when
+// shared: see Codec.DecodeCommandShared). It reports false for
 // anything it does not read cleanly (a bad union index, a string longer
 // than maxStringBytes, a truncated body, bytes left, a type that is not
 // the payload's branch): DecodeCommand then decodes the same bytes with
 // hamba/avro, which gives the canonical error (or the envelope).
 // TestCommandDecoderMatchesHamba holds both to the same results.
-func decodeCurrentCommand(body []byte) (*CommandEnvelope, bool) {
-	d := bodyReader{s: string(body)}
+func decodeCurrentCommand(body []byte, shared bool) (*CommandEnvelope, bool) {
+	var d bodyReader
+	if shared {
+		d.s = unsafe.String(unsafe.SliceData(body), len(body))
+	} else {
+		d.s = string(body)
+	}
 	cmd := &CommandEnvelope{
 		CommandID:       d.str(),
 		Type:            d.str(),

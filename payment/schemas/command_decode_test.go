@@ -81,8 +81,11 @@ func TestCommandDecoderMatchesHamba(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("input %d (%x):\n got %+v\nwant %+v", i, b, got, want)
 		}
+		if shared, serr := c.DecodeCommandShared(b); (serr == nil) != (gerr == nil) || !reflect.DeepEqual(shared, got) {
+			t.Fatalf("input %d (%x): DecodeCommandShared %+v, %v; DecodeCommand %+v, %v", i, b, shared, serr, got, gerr)
+		}
 		if _, body, err := avrorec.ParseHeader(b); err == nil {
-			if _, ok := decodeCurrentCommand(body); ok {
+			if _, ok := decodeCurrentCommand(body, false); ok {
 				fast++
 			}
 		}
