@@ -122,6 +122,12 @@ type EngineConfig struct {
 	// Now stamps each command's processing time (nil: time.Now). It is
 	// called from HandleWorkers goroutines at once.
 	Now func() time.Time
+
+	// fixedWait makes every batch collect for BatchMaxWait (unless it
+	// fills first) and keeps franz-go's retry pauses, as before group
+	// commit (see collect and sessionOpts); set by the benchmarks only,
+	// to measure both in one run.
+	fixedWait bool
 }
 
 // Validate reports every problem of the configuration at once.
