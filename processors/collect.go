@@ -24,10 +24,11 @@ import (
 // poll, bounded by catchUpWait (about one round trip of the fetch issued
 // when the buffer was taken), adds them. Then, while a fetch shows a
 // backlog (a partition's fetch stopped short of its end offset: Kafka has
-// more than one fetch returns), polls go on adding commands. The batch
-// never grows past BatchMaxRecords, nor past BatchMaxWait after its first
-// poll returned, nor once ctx is cancelled (a shutdown still handles and
-// commits what was collected). With cfg.fixedWait (the behaviour before
+// more than one fetch returns), polls go on adding commands. Polls after
+// the first add commands only while the batch holds fewer than
+// BatchMaxRecords, until BatchMaxWait after the first poll returned, and
+// not once ctx is cancelled (a shutdown still handles and commits what was
+// collected). With cfg.fixedWait (the behaviour before
 // group commit, kept to measure against), polls after the first go on
 // until BatchMaxRecords or BatchMaxWait whether or not commands wait.
 //
@@ -72,13 +73,17 @@ func (e *Engine) collect(ctx context.Context, sess *kgo.GroupTransactSession) ([
 		return len(recs) >= e.cfg.BatchMaxRecords || ctx.Err() != nil
 	}
 
+	if ctx.Err() != nil {
+		return nil, nil
+	}
 	// The first poll takes whole fetches (at most about BatchMaxBytes per
 	// broker): a fetch spans partitions, while PollRecords would take the
 	// first partition's records first and a backlog would give
 	// one-partition batches that HandleWorkers cannot share. Its nil
 	// context takes what is buffered without waiting (franz-go's
 	// PollFetches: a cancelled context would take nothing).
-	buffered := !e.cfg.fixedWait && add(sess.PollFetches(nil)) > 0 //nolint:staticcheck // SA1012: nil is franz-go's "do not wait"
+	//lint:ignore SA1012 nil is franz-go's "take what is buffered, do not wait"
+	buffered := !e.cfg.fixedWait && add(sess.PollFetches(nil)) > 0
 	if !buffered {
 		pctx, cancel := context.WithTimeout(ctx, firstPollWait)
 		add(sess.PollFetches(pctx))
