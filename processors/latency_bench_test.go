@@ -42,9 +42,9 @@ import (
 // commands, paced every millisecond; the result consumer matches the
 // results to their commands by the prism-command-id header.
 //
-// It logs, per round and batching, p50/p90/p99/max per rate and the
-// saturation throughput, and at the end min/median/max of each over the
-// PRISM_BENCH_ROUNDS rounds (default 3). PRISM_BENCH_BATCHING=group or
+// It logs min/median/max of p50/p90/p99/max per rate and of the
+// saturation throughput over the PRISM_BENCH_ROUNDS rounds (default 3),
+// and with -v each round's figures too. PRISM_BENCH_BATCHING=group or
 // fixed runs only that one. Reported metrics (medians):
 // <batching>-<rate>-p50-ms, -p99-ms and <batching>-sat-cmd/s, with
 // batching "group" or "fixed". Without a broker it skips, except under
@@ -142,7 +142,9 @@ func runLatency(b *testing.B, brokers []string, codec *schemas.Codec) {
 				p := f.pct[rate]
 				fmt.Fprintf(&line, "; %d/s p50 %s p90 %s p99 %s max %s", rate, ms(p[0]), ms(p[1]), ms(p[2]), ms(p[3]))
 			}
-			b.Logf("round %d, %s batching%s; saturation %.0f commands/s", r+1, batching, line.String(), f.sat)
+			if testing.Verbose() { // go test trims a benchmark's log to 10 lines otherwise
+				b.Logf("round %d, %s batching%s; saturation %.0f commands/s", r+1, batching, line.String(), f.sat)
+			}
 		}
 	}
 	b.Logf("%d rounds, %ds per rate, saturation backlog %d; min/median/max over the rounds:", rounds, secs, satN)
