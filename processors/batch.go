@@ -14,8 +14,8 @@ import (
 // loop comes round (health, shutdown) even when no command arrives.
 const firstPollWait = time.Second
 
-// runBatch collects up to BatchMaxRecords commands (for at most
-// BatchMaxWait after the first), restores the state of partitions seen for
+// runBatch collects the commands that are there (see collect: group
+// commit, bounded by BatchMaxRecords and BatchMaxWait), restores the state of partitions seen for
 // the first time since their assignment, and handles the commands in one
 // transaction (see commitBatch). It returns an error only when the engine
 // cannot go on (see Run).

@@ -66,11 +66,14 @@ type EngineConfig struct {
 	BrokerUnreachableTimeout time.Duration
 
 	// BatchMaxRecords, BatchMaxBytes and BatchMaxWait bound one
-	// transaction. Its first poll takes the fetch that is buffered: at
-	// most BatchMaxBytes per broker (Kafka exceeds it by at most one
-	// producer batch), which spreads the batch over the partitions that
-	// have commands. More polls add commands while the batch holds fewer
-	// than BatchMaxRecords, for at most BatchMaxWait after the first one.
+	// transaction (group commit: it starts as soon as commands are there
+	// and the previous one has ended, see collect). Its first poll takes
+	// the fetch that is buffered: at most BatchMaxBytes per broker (Kafka
+	// exceeds it by at most one producer batch), which spreads the batch
+	// over the partitions that have commands. More polls add the commands
+	// already on the broker, and go on while fetches show a backlog, while
+	// the batch holds fewer than BatchMaxRecords, for at most BatchMaxWait
+	// after the first one.
 	BatchMaxRecords int
 	BatchMaxBytes   int32
 	BatchMaxWait    time.Duration
@@ -122,6 +125,12 @@ type EngineConfig struct {
 	// Now stamps each command's processing time (nil: time.Now). It is
 	// called from HandleWorkers goroutines at once.
 	Now func() time.Time
+
+	// fixedWait makes every batch collect for BatchMaxWait (unless it
+	// fills first) and keeps franz-go's retry pauses, as before group
+	// commit (see collect and sessionOpts); set by the benchmarks only,
+	// to measure both in one run.
+	fixedWait bool
 }
 
 // Validate reports every problem of the configuration at once.

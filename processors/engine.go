@@ -331,11 +331,33 @@ func (e *Engine) sessionOpts() []kgo.Opt {
 		kgo.FetchMaxPartitionBytes(e.cfg.FetchMaxPartitionBytes),
 		kgo.WithLogger(kafkaconn.NewLogger(e.cfg.Logger)),
 	)
+	if !e.cfg.fixedWait {
+		// Group commit produces into a transaction right after the
+		// previous one ended, while the coordinator may still be
+		// writing its markers: Kafka (transaction version 2) then
+		// answers the produce CONCURRENT_TRANSACTIONS, and franz-go
+		// retries it after a metadata update, which MetadataMinAge
+		// (default 5 s) holds back. With transaction version 1 the
+		// same answer comes to AddPartitionsToTxn and AddOffsetsToTxn,
+		// retried after ConcurrentTransactionsBackoff (default 20 ms).
+		opts = append(opts,
+			kgo.MetadataMinAge(metadataMinAge),
+			kgo.ConcurrentTransactionsBackoff(concurrentTxnBackoff))
+	}
 	if e.cfg.InstanceID != "" {
 		opts = append(opts, kgo.InstanceID(e.cfg.InstanceID))
 	}
 	return opts
 }
+
+// Retry pauses of the session's client after CONCURRENT_TRANSACTIONS (see
+// sessionOpts): the markers take milliseconds. A metadata update is one
+// small request; metadataMinAge also bounds how often a partition error
+// (a leader moving) makes the client ask again.
+const (
+	metadataMinAge       = 20 * time.Millisecond
+	concurrentTxnBackoff = 5 * time.Millisecond
+)
 
 // checkTopics refuses to start when a topic is missing or when the commands
 // and events topics are not co-partitioned (the state of a key lives in the

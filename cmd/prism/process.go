@@ -78,7 +78,7 @@ func addProcessFlags(fl *pflag.FlagSet, f *processFlags) {
 	fl.StringVar(&f.instanceID, "instance-id", "", "unique, stable name of this instance: its static group membership id in each aggregate's processor group, and its transactional ids are <namespace>.processor.<plural>.txn-<id>. Keep it across restarts so a restarted instance gets its partitions back at once (no rebalance, no session timeout) and aborts the crashed instance's open transactions at once. Default: host name plus a random suffix")
 	fl.IntVar(&f.batchMaxRecords, "batch-max-records", processors.DefaultBatchMaxRecords, "a transaction stops polling for more commands once it holds this many")
 	fl.IntVar(&f.batchMaxBytes, "batch-max-bytes", processors.DefaultBatchMaxBytes, "most bytes (as stored, compressed) of commands one fetch brings into a transaction")
-	fl.DurationVar(&f.batchMaxWait, "batch-max-wait", processors.DefaultBatchMaxWait, "longest a transaction collects commands after its first")
+	fl.DurationVar(&f.batchMaxWait, "batch-max-wait", processors.DefaultBatchMaxWait, "longest a transaction keeps adding commands after its first poll while Kafka holds a backlog (otherwise it starts at once)")
 	fl.DurationVar(&f.sessionTimeout, "session-timeout", processors.DefaultSessionTimeout, "group session timeout: how long a crashed instance keeps its partitions")
 	fl.DurationVar(&f.txnTimeout, "txn-timeout", processors.DefaultTxnTimeout, "transaction timeout: how long a crashed instance's open transaction blocks read_committed readers")
 	fl.DurationVar(&f.unreachable, "broker-unreachable-timeout", processors.DefaultBrokerUnreachableTimeout, "how long the processor waits for an unreachable Kafka cluster (processing resumes when it is back) before it exits 1; 0 waits forever")
