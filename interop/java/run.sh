@@ -18,7 +18,18 @@ stamp="$target/classes/dev/prism/interop/Interop.class"
 die() { echo "interop/java: $*" >&2; exit 2; }
 command -v java >/dev/null || die "java (JDK 17+) is not on PATH"
 
-if [[ ! -f "$target/classpath.txt" || "$dir/pom.xml" -nt "$target/classpath.txt" ]]; then
+# A classpath naming a jar that is gone (another machine's, or a cleaned
+# local repository) is resolved again.
+stale_classpath() {
+  [[ -f "$target/classpath.txt" ]] || return 0
+  [[ "$dir/pom.xml" -nt "$target/classpath.txt" ]] && return 0
+  local jar
+  IFS=: read -r -a jars <"$target/classpath.txt"
+  for jar in "${jars[@]}"; do [[ -f "$jar" ]] || return 0; done
+  return 1
+}
+
+if stale_classpath; then
   command -v mvn >/dev/null || die "mvn (Maven) is not on PATH; it fetches Apache Avro and kafka-clients"
   mkdir -p "$target"
   resolve=(mvn -B -q -Dstyle.color=never -f "$dir/pom.xml"
