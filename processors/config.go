@@ -89,9 +89,12 @@ type EngineConfig struct {
 	// open on the events partition (by a previous owner) to be decided
 	// before it restores up to the last stable offset.
 	RestoreSettle time.Duration
-	// RestoreQuiet ends a restore that made no progress for this long even
-	// though it has not seen the end offset (only possible when aborted
-	// records end the range).
+	// RestoreQuiet is how long a restore reads nothing before it asks the
+	// broker for the partitions' end offsets again (aborted records at the
+	// end of the range, a broker slow to answer). A restore ends only on
+	// seeing each partition's last record; one that makes no progress for
+	// TxnTimeout + 3×RestoreQuiet fails and is tried again, keeping
+	// nothing (restore.go).
 	RestoreQuiet time.Duration
 	// EndTimeout bounds the end (commit or abort) of a transaction; once
 	// Run's context is cancelled, the end gets at most 2 s more. An end

@@ -84,6 +84,7 @@ func (e *Engine) restoreState(ctx context.Context, adm *kadm.Client, ps []int32)
 	}
 	pending := len(toRead)
 	done := make(map[int32]bool, len(toRead))
+	started := time.Now()
 	for pending > 0 {
 		pctx, cancel := context.WithTimeout(ctx, e.cfg.RestoreQuiet)
 		fs := cl.PollFetches(pctx)
@@ -125,20 +126,77 @@ func (e *Engine) restoreState(ctx context.Context, adm *kadm.Client, ps []int32)
 			return res, fmt.Errorf("restore partitions %v of %s: no record for %s while a broker was unreachable", ps, e.cfg.EventsTopic, e.cfg.RestoreQuiet)
 		}
 		if quiet && pending > 0 {
-			// Only aborted records (filtered by read_committed) lie
-			// between what was read and the end: nothing more to see.
-			for p := range toRead {
-				if !done[p] {
-					e.cfg.Logger.Warn("restore saw no record for a while before the end offset; assuming the rest is aborted",
-						"topic", e.cfg.EventsTopic, "partition", p, "end", ends[p], "quiet", e.cfg.RestoreQuiet)
-					done[p] = true
-				}
+			// Silence proves nothing: a broker still loading its
+			// partitions after a restart, or a machine too busy to
+			// answer, looks the same as aborted records at the end.
+			// Ask the broker (see settleEnds); the restore ends only
+			// on seeing a partition's last record, never on a timeout.
+			if time.Since(started) > e.restoreLimit() {
+				return res, fmt.Errorf("restore partitions %v of %s: the end was not reached within %s (a broker too slow to answer, or a transaction still open); nothing of them is kept",
+					ps, e.cfg.EventsTopic, e.restoreLimit())
 			}
-			pending = 0
+			if err := e.settleEnds(ctx, adm, done, ends); err != nil {
+				return res, err
+			}
 		}
 	}
 	e.decodeLatest(latest, res.states)
 	return res, nil
+}
+
+// settleEnds runs when a restore saw nothing for RestoreQuiet before
+// reaching the end of some partitions. For each partition not done whose
+// transactions are all decided now (last stable offset = high watermark),
+// the end moves to the high watermark: the record before it is a commit or
+// abort marker or a committed record, which a read_committed reader that
+// keeps control records always gets (it lies in the active segment, which
+// compaction never touches), so reading on reaches it. A partition with a
+// transaction still open keeps its end: the open transaction is decided
+// (at the latest after TxnTimeout) and the next quiet period looks again.
+// The end only grows; what lies beyond the first end is committed data,
+// which belongs to the state.
+func (e *Engine) settleEnds(ctx context.Context, adm *kadm.Client, done map[int32]bool, ends map[int32]int64) error {
+	topic := e.cfg.EventsTopic
+	hwm, err := adm.ListEndOffsets(ctx, topic)
+	if err == nil {
+		err = hwm.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("restore: list end offsets of %s again: %w", topic, err)
+	}
+	lso, err := adm.ListCommittedOffsets(ctx, topic)
+	if err == nil {
+		err = lso.Error()
+	}
+	if err != nil {
+		return fmt.Errorf("restore: list last stable offsets of %s again: %w", topic, err)
+	}
+	for p, end := range ends {
+		if done[p] {
+			continue
+		}
+		h, hok := hwm.Lookup(topic, p)
+		l, lok := lso.Lookup(topic, p)
+		if !hok || !lok {
+			return fmt.Errorf("restore: %s has no partition %d", topic, p)
+		}
+		open := l.Offset < h.Offset
+		e.cfg.Logger.Warn("restore saw no record for a while before the end offset; reading on to the partition's last record",
+			"topic", topic, "partition", p, "end", end, "high_watermark", h.Offset, "last_stable", l.Offset,
+			"transaction_open", open, "quiet", e.cfg.RestoreQuiet)
+		if !open && h.Offset > end {
+			ends[p] = h.Offset
+		}
+	}
+	return nil
+}
+
+// restoreLimit bounds one restore attempt that stops making progress: an
+// open transaction is aborted by the broker after TxnTimeout, and the
+// quiet periods around it. Past it the restore fails and the engine tries
+// again (see ensureRestored).
+func (e *Engine) restoreLimit() time.Duration {
+	return e.cfg.TxnTimeout + 3*e.cfg.RestoreQuiet
 }
 
 // restoreRange returns the log start offset and the end offset (see
