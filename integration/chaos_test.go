@@ -326,7 +326,9 @@ func TestChaosKillsAndRestarts(t *testing.T) {
 	r := &chaosRun{t: t, e: e, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.seed, 0x6368616f73)),
 		procs: map[string]*sinkProc{}, gen: map[string]int{}}
 	if dir := os.Getenv("CHAOS_LOGS"); dir != "" {
-		// Registered after the temporary directory's removal: runs before it.
+		// The logs live in t.TempDir(): asking for one first registers
+		// the directory's removal before this copy, so the copy runs first.
+		_ = t.TempDir()
 		t.Cleanup(func() { r.keepLogs(dir) })
 	}
 
