@@ -57,9 +57,10 @@ CHAOS_COMMANDS ?= 1000000
 CHAOS_SEED     ?=
 CHAOS_RATE     ?=
 CHAOS_TIMEOUT  ?= 4h
-# make test leaves the chaos run out for now: a 200,000-command run once
-# ended with two read sources short and is not explained yet (docs/chaos.md);
-# make chaos runs it.
+# make test runs its short version (30,000 commands) with the other
+# integration tests: it restarts the services it is given (never run it
+# against services others use: INTEGRATION_FLAGS='-skip TestChaosKillsAndRestarts'
+# leaves it out); make chaos runs the long one.
 CHAOS_TEST     = ^TestChaosKillsAndRestarts$$
 
 .PHONY: all build test chaos test-unit test-integration fuzz fuzz-short bench bench-report bench-e2e demo fmt vet lint \
@@ -79,7 +80,7 @@ test:
 	$(GO) test -race -timeout $(UNIT_TIMEOUT) $(UNIT_FLAGS) $(UNIT_PKGS)
 	$(GO) test -count=1 $(UNIT_FLAGS) -run 'TestMemory' ./payment/
 	GO=$(GO) $(FUZZ) $(FUZZ_SHORT)
-	$(GO) test -count=1 -timeout $(INTEGRATION_TIMEOUT) -skip '$(CHAOS_TEST)' $(INTEGRATION_FLAGS) ./integration/...
+	$(GO) test -count=1 -timeout $(INTEGRATION_TIMEOUT) $(INTEGRATION_FLAGS) ./integration/...
 
 test-unit:
 	$(GO) test -race -timeout $(UNIT_TIMEOUT) $(UNIT_FLAGS) $(UNIT_PKGS)
@@ -87,7 +88,7 @@ test-unit:
 
 test-integration: services-up
 	$(CHROMIUM)
-	$(GO) test -count=1 -timeout $(INTEGRATION_TIMEOUT) -skip '$(CHAOS_TEST)' $(INTEGRATION_FLAGS) ./integration/...
+	$(GO) test -count=1 -timeout $(INTEGRATION_TIMEOUT) $(INTEGRATION_FLAGS) ./integration/...
 
 ## fuzz: every fuzz target, one after the other, FUZZ_TIME each; fails
 ## (listing them) when a target finds a crasher, kept in testdata/fuzz/.

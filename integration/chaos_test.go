@@ -25,6 +25,8 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -179,6 +181,7 @@ type chaosRun struct {
 	mu    sync.Mutex
 	procs map[string]*sinkProc // running instances by name ("processor/p1", "redis/b")
 	gen   map[string]int       // restarts per instance (log file names)
+	logs  []string             // every instance's log file, restarts included
 }
 
 func (r *chaosRun) startInstance(key string) {
@@ -203,7 +206,30 @@ func (r *chaosRun) startInstance(key string) {
 	}
 	r.mu.Lock()
 	r.procs[key] = p
+	r.logs = append(r.logs, p.log)
 	r.mu.Unlock()
+}
+
+// keepLogs copies every instance's log into dir (CHAOS_LOGS), before the
+// test's temporary directory is removed.
+func (r *chaosRun) keepLogs(dir string) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		r.t.Logf("CHAOS_LOGS: %v", err)
+		return
+	}
+	r.mu.Lock()
+	logs := slices.Clone(r.logs)
+	r.mu.Unlock()
+	for _, l := range logs {
+		b, err := os.ReadFile(l)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, filepath.Base(l)), b, 0o644)
+		}
+		if err != nil {
+			r.t.Logf("CHAOS_LOGS: %v", err)
+		}
+	}
+	r.t.Logf("chaos: the instances' logs are in %s", dir)
 }
 
 // healthy reports whether every running instance answers /healthz 200.
@@ -299,6 +325,12 @@ func TestChaosKillsAndRestarts(t *testing.T) {
 	})
 	r := &chaosRun{t: t, e: e, cfg: cfg, rng: rand.New(rand.NewPCG(cfg.seed, 0x6368616f73)),
 		procs: map[string]*sinkProc{}, gen: map[string]int{}}
+	if dir := os.Getenv("CHAOS_LOGS"); dir != "" {
+		// The logs live in t.TempDir(): asking for one first registers
+		// the directory's removal before this copy, so the copy runs first.
+		_ = t.TempDir()
+		t.Cleanup(func() { r.keepLogs(dir) })
+	}
 
 	// The commands, and their expectation, computed before anything runs.
 	x, recs := chaosCommands(t, e, cfg)

@@ -87,6 +87,9 @@ type Row struct {
 	Committed int64 // -1: nothing committed yet (see FromLogStart)
 	End       int64
 	Lag       int64 // -1 when it cannot be computed (see Err)
+	// Unsettled: SettleMarkers could not read to the end within its wait,
+	// so Lag is the raw count (it may count commit markers only).
+	Unsettled bool
 	Member    string
 	Err       error
 }

@@ -15,15 +15,20 @@ import (
 // offset but is never handed to a consumer. A read_committed group that has
 // consumed everything commits the offset after its last data record, which
 // is the marker's offset, so the raw lag stays at 1 (or more, one per
-// trailing marker) forever. SettleMarkers reads, with read_committed, from
-// the committed offset of every row whose lag is positive: when no data
-// record comes back before the end offset, the group has nothing left to
-// read and its lag is set to 0. A lag that stays positive may still count
-// markers between unread records; it is 0 exactly when the group is caught
-// up, which is what a rebuild's swap waits for.
+// trailing marker) forever. SettleMarkers reads, with read_committed and
+// the markers kept, from the committed offset of every row whose lag is
+// positive: when the read reaches the partition's last record (offset End
+// - 1) and no data record came back before it, the group has nothing left
+// to read and its lag is set to 0. A lag that stays positive may still
+// count markers between unread records; it is 0 exactly when the group is
+// caught up, which is what a rebuild's swap waits for.
 //
-// It waits at most wait for the fetches; a partition still silent by then
-// counts as caught up, so keep wait well above the broker's fetch latency.
+// It waits at most wait for the fetches. A row whose read did not reach
+// its end by then keeps its raw lag and is marked Unsettled: silence is
+// not proof that only markers are left (a broker or a machine too busy to
+// answer within wait would otherwise turn any lag into 0, and `prism lag
+// --max-lag 0` would pass while the sinks are far behind: the failed chaos
+// run of docs/chaos.md).
 func SettleMarkers(ctx context.Context, opts []kgo.Opt, rows []Row, wait time.Duration) ([]Row, error) {
 	type tp struct {
 		topic string
@@ -63,6 +68,9 @@ func SettleMarkers(ctx context.Context, opts []kgo.Opt, rows []Row, wait time.Du
 	all := append(append([]kgo.Opt(nil), opts...),
 		kgo.ConsumePartitions(offsets),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		// The markers come back as control records: the read can tell
+		// that it reached a partition's last offset.
+		kgo.KeepControlRecords(),
 		kgo.FetchMaxWait(wait/4+time.Millisecond),
 	)
 	cl, err := kgo.NewClient(all...)
@@ -73,9 +81,12 @@ func SettleMarkers(ctx context.Context, opts []kgo.Opt, rows []Row, wait time.Du
 
 	out := append([]Row(nil), rows...)
 	hasData := map[int]bool{} // row index → a data record lies between its offset and its end
+	reached := map[int]bool{} // row index → the read got to its last offset (End - 1)
+	done := func(i int) bool { return hasData[i] || reached[i] }
+	left := total
 	pctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
-	for len(hasData) < total {
+	for left > 0 {
 		fs := cl.PollFetches(pctx)
 		if pctx.Err() != nil {
 			break
@@ -88,8 +99,17 @@ func SettleMarkers(ctx context.Context, opts []kgo.Opt, rows []Row, wait time.Du
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			for _, i := range pending[tp{r.Topic, r.Partition}] {
-				if r.Offset >= from(out[i]) && r.Offset < out[i].End {
+				if done(i) {
+					continue
+				}
+				switch {
+				case !r.Attrs.IsControl() && r.Offset >= from(out[i]) && r.Offset < out[i].End:
 					hasData[i] = true
+				case r.Offset >= out[i].End-1:
+					reached[i] = true
+				}
+				if done(i) {
+					left--
 				}
 			}
 		})
@@ -99,8 +119,12 @@ func SettleMarkers(ctx context.Context, opts []kgo.Opt, rows []Row, wait time.Du
 	}
 	for _, idx := range pending {
 		for _, i := range idx {
-			if !hasData[i] {
+			switch {
+			case hasData[i]:
+			case reached[i]:
 				out[i].Lag = 0
+			default:
+				out[i].Unsettled = true
 			}
 		}
 	}

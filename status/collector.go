@@ -347,7 +347,7 @@ func (c *Collector) lagRows(ctx context.Context, groups []lag.Group) ([]lag.Row,
 		rows[k.i].Lag = k.lag
 	}
 	for _, r := range rows {
-		if r.Partition >= 0 && r.Err == nil && r.Lag >= 0 {
+		if r.Partition >= 0 && r.Err == nil && r.Lag >= 0 && !r.Unsettled { // an unsettled row is read again
 			c.settled[settleKey{r.Group, r.Topic, r.Partition}] = settleVal{r.Committed, r.End, r.Lag}
 		}
 	}
