@@ -474,3 +474,59 @@ func TestEngineRestoreDoesNotTakeSilenceForTheEnd(t *testing.T) {
 		t.Fatal("no fetch of the events topic was silenced: the test did not test anything")
 	}
 }
+
+// TestEngineRestoreWaitsForTheMarkersOfACommittedTransaction: a previous
+// owner's transaction that its coordinator reports committed, but whose
+// markers have not reached the events partition after RestoreSettle (a
+// coordinator that restarted writes them again later), holds state that
+// counts: the restore must wait for it rather than leave it out as it does
+// an open transaction of a crashed owner.
+func TestEngineRestoreWaitsForTheMarkersOfACommittedTransaction(t *testing.T) {
+	c := fakeKafka(t, 1)
+	prev, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.TransactionalID("t.prev"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prev.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := prev.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := prev.ProduceSync(ctx, &kgo.Record{Topic: tEvents, Key: []byte("k"), Value: []byte("count=100")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	pid, _, err := prev.ProducerID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The coordinator says PrepareCommit (kfake writes markers at once,
+	// so the state is what a real coordinator reports while its markers
+	// are late); the transaction really commits well after RestoreSettle.
+	var asked atomic.Int64
+	c.ControlKey(int16(kmsg.ListTransactions), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		asked.Add(1)
+		resp := kreq.ResponseKind().(*kmsg.ListTransactionsResponse)
+		resp.Version = kreq.GetVersion()
+		st := kmsg.NewListTransactionsResponseTransactionState()
+		st.TransactionalID, st.ProducerID, st.TransactionState = "t.prev", pid, "PrepareCommit"
+		resp.TransactionStates = append(resp.TransactionStates, st)
+		return resp, nil, true
+	})
+	cfg := testConfig(c)
+	cfg.RestoreSettle = 300 * time.Millisecond
+	startEngine(t, cfg)
+	produce(t, c, cmd("k", "add:1"))
+	time.Sleep(1500 * time.Millisecond)
+	if err := prev.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	results := waitRecords(t, c, tResults, 1)
+	if got := string(results[0].Value); got != "ok count=101" {
+		t.Errorf("result = %q, want ok count=101 (a committed transaction whose markers are late must count)", got)
+	}
+	if asked.Load() == 0 {
+		t.Fatal("the restore never asked for the transactions' state: the test did not test anything")
+	}
+}

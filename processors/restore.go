@@ -34,8 +34,10 @@ type restoreResult struct {
 // committed at the coordinator; its markers may still be on the way to the
 // events partition, so the restore waits up to RestoreSettle for the last
 // stable offset to pass the high watermark seen at the start. A transaction
-// still open after that belongs to an instance that crashed or was fenced
-// and can only abort, so its records are rightly left out.
+// still open after that is asked about at its coordinator
+// (committingTxns): one committed there has its markers still on the way
+// and is waited for; any other belongs to an instance that crashed or was
+// fenced and can only abort, so its records are rightly left out.
 //
 // On failure (broker unreachable, ctx cancelled) it returns an error and
 // nothing of the partitions is kept; the caller aborts the batch. A quiet
@@ -228,7 +230,9 @@ func (e *Engine) restoreRange(ctx context.Context, adm *kadm.Client, ps []int32)
 	if err != nil {
 		return nil, nil, err
 	}
-	deadline := time.Now().Add(e.cfg.RestoreSettle)
+	began := time.Now()
+	deadline := began.Add(e.cfg.RestoreSettle)
+	waitedForMarkers := false
 	for {
 		lso, err := list(adm.ListCommittedOffsets, "last stable")
 		if err != nil {
@@ -240,12 +244,28 @@ func (e *Engine) restoreRange(ctx context.Context, adm *kadm.Client, ps []int32)
 				open = append(open, p)
 			}
 		}
-		if len(open) == 0 || !time.Now().Before(deadline) {
-			if len(open) > 0 {
+		if len(open) == 0 {
+			return starts, lso, nil
+		}
+		if !time.Now().Before(deadline) {
+			committing, err := e.committingTxns(ctx, adm, open)
+			switch {
+			case err != nil:
+				e.cfg.Logger.Warn("restore: transactions still open on events partitions and their state cannot be read; restoring up to their last stable offset (an open transaction can only abort)",
+					"topic", topic, "partitions", open, "settle", e.cfg.RestoreSettle, "err", err)
+				return starts, lso, nil
+			case len(committing) == 0:
 				e.cfg.Logger.Warn("restore: transactions still open on events partitions; restoring up to their last stable offset (the open transactions can only abort)",
 					"topic", topic, "partitions", open, "settle", e.cfg.RestoreSettle)
+				return starts, lso, nil
+			case time.Since(began) > e.restoreLimit():
+				return nil, nil, fmt.Errorf("restore: the markers of committed transactions %v have not reached %s partitions %v within %s",
+					committing, topic, open, e.restoreLimit())
+			case !waitedForMarkers:
+				waitedForMarkers = true
+				e.cfg.Logger.Warn("restore: committed transactions' markers have not reached the events partitions yet; waiting for them",
+					"topic", topic, "partitions", open, "transactions", committing)
 			}
-			return starts, lso, nil
 		}
 		select {
 		case <-ctx.Done():
@@ -253,6 +273,62 @@ func (e *Engine) restoreRange(ctx context.Context, adm *kadm.Client, ps []int32)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// committingTxns returns the transactional ids of the transactions open on
+// partitions ps of the events topic that are committed at their
+// coordinator (PrepareCommit, CompleteCommit) but whose markers have not
+// reached the partitions yet. Kafka writes the markers after the commit
+// returns, and a coordinator that moved or restarted writes them again
+// later, so that can take longer than RestoreSettle; such a transaction
+// holds state that counts. A transaction open in any other state (Ongoing:
+// a crashed or fenced owner's, whose offset commit the group now refuses)
+// can only abort.
+func (e *Engine) committingTxns(ctx context.Context, adm *kadm.Client, ps []int32) ([]string, error) {
+	topic := e.cfg.EventsTopic
+	producers, err := adm.DescribeProducers(ctx, kadm.TopicsSet{topic: setOf(ps)})
+	if err != nil {
+		return nil, fmt.Errorf("describe producers of %s: %w", topic, err)
+	}
+	var ids []int64
+	var perr error
+	producers.EachPartition(func(dp kadm.DescribedProducersPartition) {
+		if dp.Err != nil {
+			perr = dp.Err
+			return
+		}
+		for _, pr := range dp.ActiveProducers {
+			if pr.CurrentTxnStartOffset >= 0 {
+				ids = append(ids, pr.ProducerID)
+			}
+		}
+	})
+	if perr != nil {
+		return nil, fmt.Errorf("describe producers of %s: %w", topic, perr)
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	listed, err := adm.ListTransactions(ctx, ids, nil)
+	if err != nil {
+		return nil, fmt.Errorf("list transactions of producers %v: %w", ids, err)
+	}
+	var committing []string
+	for _, t := range listed.Sorted() {
+		if t.State == "PrepareCommit" || t.State == "CompleteCommit" {
+			committing = append(committing, t.TxnID)
+		}
+	}
+	return committing, nil
+}
+
+// setOf is ps as a set.
+func setOf(ps []int32) map[int32]struct{} {
+	m := make(map[int32]struct{}, len(ps))
+	for _, p := range ps {
+		m[p] = struct{}{}
+	}
+	return m
 }
 
 // latestValue is the last value of a key on the events topic (nil: a
