@@ -614,3 +614,70 @@ func TestRunnerSendsCheckerRefusalsToDLQBeforeWriting(t *testing.T) {
 		t.Fatalf("DLQ: %d records, first %+v", len(dlq), dlq)
 	}
 }
+
+// sizeTarget records the size of every Write and whether any partition's
+// offsets went backwards from one Write to the next.
+type sizeTarget struct {
+	*recTarget
+	sizes    []int
+	last     map[int32]int64
+	backward int
+}
+
+func (s *sizeTarget) Write(ctx context.Context, topic string, batch []sinks.Event) ([]sinks.Rejected, error) {
+	s.mu.Lock()
+	s.sizes = append(s.sizes, len(batch))
+	for _, ev := range batch {
+		if last, ok := s.last[ev.Partition]; ok && ev.Offset <= last {
+			s.backward++
+		}
+		s.last[ev.Partition] = ev.Offset
+	}
+	s.mu.Unlock()
+	return s.recTarget.Write(ctx, topic, batch)
+}
+
+// The runner takes everything the client buffered (so the next fetch runs
+// while a batch is written) yet hands the target at most BatchMaxRecords
+// events per Write, each partition in offset order, every event once.
+func TestRunnerWritesBoundedBatchesInOrder(t *testing.T) {
+	f := newFixture(t, 3)
+	stream := sinktest.GenerateStream(sinktest.StreamConfig{Topic: topic, Partitions: 3, Payments: 150, Seed: 11})
+	f.produce(t, stream)
+	tg := &sizeTarget{recTarget: newRecTarget(), last: map[int32]int64{}}
+	stop := start(t, f.runner(t, tg))
+	total := len(f.produced)
+	if total <= 3*50 {
+		t.Fatalf("the stream has %d records; the test needs more than three batches of 50", total)
+	}
+	waitFor(t, "every record applied", func() bool {
+		applied, _ := tg.snapshot()
+		return len(applied) == total
+	})
+	if err := stop(); err != nil {
+		t.Fatalf("Run after cancel: %v", err)
+	}
+	applied, _ := tg.snapshot()
+	for pos, n := range applied {
+		if n != 1 {
+			t.Errorf("record %v applied %d times", pos, n)
+		}
+	}
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	full := 0
+	for _, n := range tg.sizes {
+		if n > 50 {
+			t.Errorf("a Write of %d events, want at most BatchMaxRecords (50)", n)
+		}
+		if n == 50 {
+			full++
+		}
+	}
+	if full == 0 {
+		t.Errorf("no Write of a full batch among %v", tg.sizes)
+	}
+	if tg.backward > 0 {
+		t.Errorf("%d events came at or below an offset of their partition already written", tg.backward)
+	}
+}
