@@ -83,7 +83,7 @@ func (r *Runner) attempt(ctx context.Context, st *flushState) error {
 	defer r.writeMu.Unlock()
 	if !st.written {
 		r.mu.Lock()
-		st.batch = append(st.batch[:0], r.nextBatch()...) // revokes already removed what is not owned
+		st.batch = append(st.batch[:0], r.pending...) // revokes already removed what is not owned
 		r.mu.Unlock()
 		if len(st.batch) == 0 {
 			return nil

@@ -202,15 +202,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	// Shutdown: finish the open batch with a fresh, bounded context.
 	sctx, cancel := context.WithTimeout(context.Background(), r.cfg.ShutdownTimeout)
 	defer cancel()
-	// The pending records may hold more than one batch (consume).
-	for n := r.pendingLen(); n > 0 && sctx.Err() == nil; {
-		r.flush(sctx)
-		if left := r.pendingLen(); left < n {
-			n = left
-		} else {
-			break // abandoned: the next owner re-reads it
-		}
-	}
+	r.flush(sctx)
 	cl.AllowRebalance()
 	r.closeClient(cl) // leaves the group (unless static); onRevoked runs with nothing pending
 	r.leaveGroup()
@@ -274,39 +266,30 @@ func (r *Runner) setupTarget(ctx context.Context) (bool, error) {
 // errors repeat while Kafka is down (franz-go reports every failed group
 // join): each is logged at debug, the first of a run of them as a warning,
 // then a reminder every minute.
-//
-// Each poll takes every record the client has buffered, not just what
-// fills the open batch: franz-go fetches again only once its buffered fetch
-// is drained, so the next fetch then runs while the batch is written
-// instead of after it. Pending records thus reach at most one fetch beyond
-// a full batch; no poll happens while the batch is full (flush writes
-// BatchMaxRecords / BatchMaxBytes at a time).
 func (r *Runner) consume(ctx context.Context) {
 	fetchLog := &stateLog{log: r.log, down: "fetch error", up: "fetching again", every: reminderEvery}
 	for ctx.Err() == nil {
-		if !r.full() {
-			pctx, cancel := r.pollContext(ctx)
-			fetches := r.client.PollFetches(pctx)
-			cancel()
-			if fetches.IsClientClosed() {
+		pctx, cancel := r.pollContext(ctx)
+		fetches := r.client.PollRecords(pctx, r.room())
+		cancel()
+		if fetches.IsClientClosed() {
+			return
+		}
+		var fetchErr error
+		fetches.EachError(func(topic string, p int32, err error) {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				return
 			}
-			var fetchErr error
-			fetches.EachError(func(topic string, p int32, err error) {
-				if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-					return
-				}
-				r.log.Debug("fetch error", "partition", p, "err", err)
-				if fetchErr == nil {
-					fetchErr = fmt.Errorf("partition %d: %w", p, err)
-				}
-			})
-			if fetchErr != nil || !fetches.Empty() {
-				fetchLog.observe(fetchErr)
+			r.log.Debug("fetch error", "partition", p, "err", err)
+			if fetchErr == nil {
+				fetchErr = fmt.Errorf("partition %d: %w", p, err)
 			}
-			r.buffer(fetches)
-			r.client.AllowRebalance()
+		})
+		if fetchErr != nil || !fetches.Empty() {
+			fetchLog.observe(fetchErr)
 		}
+		r.buffer(fetches)
+		r.client.AllowRebalance()
 		if r.due() {
 			r.flush(ctx)
 		}
@@ -324,35 +307,10 @@ func (r *Runner) pollContext(ctx context.Context) (context.Context, context.Canc
 	return context.WithDeadline(ctx, first.Add(r.cfg.BatchMaxWait))
 }
 
-// full reports whether the pending records fill a batch.
-func (r *Runner) full() bool {
+func (r *Runner) room() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.pending) >= r.cfg.BatchMaxRecords || r.pendingBytes >= r.cfg.BatchMaxBytes
-}
-
-// pendingLen is the number of pending records.
-func (r *Runner) pendingLen() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.pending)
-}
-
-// nextBatch is the start of the pending records that one Write takes: at
-// most BatchMaxRecords records and, beyond the first, BatchMaxBytes of keys
-// and values. A prefix keeps every partition's records in offset order.
-// Callers hold mu.
-func (r *Runner) nextBatch() []pendingRecord {
-	n, bytes := 0, 0
-	for n < len(r.pending) && n < r.cfg.BatchMaxRecords {
-		size := len(r.pending[n].rec.Key) + len(r.pending[n].rec.Value)
-		if n > 0 && bytes+size > r.cfg.BatchMaxBytes {
-			break
-		}
-		bytes += size
-		n++
-	}
-	return r.pending[:n]
+	return max(r.cfg.BatchMaxRecords-len(r.pending), 1)
 }
 
 // buffer decodes polled records into the pending batch, keeping only
