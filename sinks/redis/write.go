@@ -164,12 +164,17 @@ func (t *Target) apply(ctx context.Context, cs []chunk) ([3]int64, []chunk, erro
 		for i, c := range cs {
 			cmds[i] = applyScript.EvalSha(ctx, pipe, c.keys, c.args...)
 		}
-		_, _ = pipe.Exec(ctx) // each command's error is read below
+		// Each command's reply or error is read below; a command without
+		// either got no answer (Redis unreachable): the pipeline's error.
+		_, execErr := pipe.Exec(ctx)
 		var firstErr error
 		var failed []chunk
 		noScript := false
 		for i, cmd := range cmds {
 			res, err := cmd.Int64Slice()
+			if err != nil && cmd.Err() == nil && execErr != nil {
+				err = execErr
+			}
 			if err == nil {
 				applied = append(applied, cs[i])
 				for j := range min(len(res), len(counts)) {
