@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/prism-cqrs/prism/internal/retry"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/prism-cqrs/prism/internal/retry"
 )
 
 // flushState carries one batch across retries: once the target has taken
@@ -196,29 +199,59 @@ func (r *Runner) writeBatch(ctx context.Context, st *flushState) error {
 }
 
 // commit stores the group offsets after the batch for the partitions still
-// owned. A failure is logged, not retried: targets keep their own offsets,
-// and for those that do not, a replay is a no-op.
+// owned, without waiting: franz-go sends commits in the order they are
+// made, each after the one before finished, so the commit runs while the
+// next batch is read and written. Run waits for the commits in flight
+// before it leaves the group (waitCommits). A failure is logged, not
+// retried: targets keep their own offsets, and for those that do not, a
+// replay is a no-op. A commit landing after its partitions moved to
+// another member is refused by the coordinator (an older generation).
 func (r *Runner) commit(ctx context.Context, batch []pendingRecord) {
 	last := map[int32]*kgo.Record{}
 	for _, pr := range batch {
 		last[pr.rec.Partition] = pr.rec
 	}
 	r.mu.Lock()
-	recs := make([]*kgo.Record, 0, len(last))
+	offsets := make(map[int32]kgo.EpochOffset, len(last))
 	for p, rec := range last {
 		if r.owned[p] {
-			recs = append(recs, rec)
+			offsets[p] = kgo.EpochOffset{Epoch: rec.LeaderEpoch, Offset: rec.Offset + 1}
 		}
 	}
 	r.mu.Unlock()
-	if len(recs) == 0 {
+	if len(offsets) == 0 {
 		return
 	}
 	// Not the run's context: a commit racing SIGTERM must still land.
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := r.client.CommitRecords(cctx, recs...); err != nil {
-		r.log.Warn("group offset commit failed (target offsets unaffected)", "err", err)
+	r.commits.Add(1)
+	r.client.CommitOffsets(cctx, map[string]map[int32]kgo.EpochOffset{r.cfg.EventsTopic: offsets},
+		func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+			defer r.commits.Done()
+			defer cancel()
+			if err == nil && resp != nil {
+				for _, t := range resp.Topics {
+					for _, p := range t.Partitions {
+						if perr := kerr.ErrorForCode(p.ErrorCode); perr != nil && err == nil {
+							err = fmt.Errorf("partition %d: %w", p.Partition, perr)
+						}
+					}
+				}
+			}
+			if err != nil {
+				r.log.Warn("group offset commit failed (target offsets unaffected)", "err", err)
+			}
+		})
+}
+
+// waitCommits waits, at most 10 seconds, for the group commits in flight.
+func (r *Runner) waitCommits() {
+	done := make(chan struct{})
+	go func() { r.commits.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		r.log.Warn("group offset commits still in flight at shutdown (target offsets unaffected)")
 	}
 }
 

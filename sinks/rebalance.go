@@ -27,10 +27,11 @@ func (r *Runner) onAssigned(_ context.Context, _ *kgo.Client, assigned map[strin
 	r.log.Info("partitions assigned", "partitions", ps, "owned", n)
 }
 
-// onRevoked waits for a write in flight, then forgets the revoked
-// partitions and drops their buffered records (the new owner reads them
-// again from the target's offsets). Offsets of written batches are already
-// committed.
+// onRevoked waits for a write in flight and the group commits in flight
+// (so no commit of ours lands after the partitions moved), then forgets
+// the revoked partitions and drops their buffered records (the new owner
+// reads them again from the target's offsets). Offsets of written batches
+// are then committed.
 func (r *Runner) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	r.release(revoked, "revoked")
 }
@@ -47,6 +48,7 @@ func (r *Runner) release(ps map[string][]int32, why string) {
 	}
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
+	r.waitCommits()
 	r.mu.Lock()
 	gone := map[int32]bool{}
 	for _, p := range parts {

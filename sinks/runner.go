@@ -49,7 +49,9 @@ import (
 //     the sink goes on. DLQ delivery is at least once.
 //   - After a successful Write the group offsets are committed too, so lag
 //     tools show progress; for targets that store their own offsets this
-//     commit is informational.
+//     commit is informational. The commit is not waited for (commits
+//     keep their order); Run waits for those in flight before it leaves
+//     the group.
 //   - Cancelling ctx (SIGTERM) finishes the open batch (bounded by
 //     ShutdownTimeout), commits, leaves the group and makes Run return nil.
 type Runner struct {
@@ -77,6 +79,8 @@ type Runner struct {
 	unreachableErr atomic.Pointer[error]
 	// retrying is set while a batch is being retried after a failure.
 	retrying atomic.Bool
+	// commits counts the group commits in flight (commit).
+	commits sync.WaitGroup
 }
 
 // errStarting is the health's reason until Run has checked the topics and
@@ -203,6 +207,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), r.cfg.ShutdownTimeout)
 	defer cancel()
 	r.flush(sctx)
+	r.waitCommits()
 	cl.AllowRebalance()
 	r.closeClient(cl) // leaves the group (unless static); onRevoked runs with nothing pending
 	r.leaveGroup()

@@ -12,7 +12,7 @@ const (
 
 // Argument layout of applyScript.
 const (
-	argHeader = 19 // ttl, recentSize, channel, org key prefix, recent suffix, cachever suffix, organization field, message head, message id part; partitions, organizations, expected offsets, final organizations, messages, message ends, metas, partitions' last next offsets; version to check, cachever org key prefix
+	argHeader = 20 // ttl, recentSize, channel, org key prefix, recent suffix, cachever suffix, organization field, message head, message id part; partitions, organizations, expected offsets, final organizations, messages, message ends, metas, partitions' last next offsets; version to check, cachever org key prefix, partitions' required offsets
 	argStride = 2  // id, document
 	keyStride = 1  // document
 )
@@ -54,7 +54,9 @@ const (
 // partition moved); the version the keys are of, as the pointer holds it
 // ("" for a target writing one version whatever the pointer says: no
 // check), the change counters' organization prefix (<ns>:org:, the same in
-// every version); then per event two arguments: aggregate id, document
+// every version), the next offset each partition must have stored already
+// (comma-separated decimals, 0 for none: what the batch's earlier chunks
+// reach, see below); then per event two arguments: aggregate id, document
 // JSON (starting with {"version":N, per projections.CacheDoc). Binary records spare Lua a pattern
 // match, six new strings and four tonumber calls per event.
 //
@@ -82,6 +84,12 @@ const (
 // restart without persistence, FLUSHALL, eviction): the script writes
 // nothing and fails with "PRISM_OFFSETS_LOST", so the runtime rewinds.
 // It returns {applied, skipped as older, skipped as already consumed}.
+//
+// Write sends a batch's chunks pipelined, without waiting for one reply
+// before the next chunk: a chunk whose partition's stored next offset is
+// below what the batch's earlier chunks reach (one of them failed) writes
+// nothing and fails with "PRISM_CHAIN_BROKEN", so no event is applied
+// after an unapplied earlier one of its partition.
 //
 // A live target (version to check set) writes only while the pointer names
 // that version and no switch holds the switching key: otherwise the script
@@ -128,8 +136,16 @@ for i = 1, np do
   end
   nextOff[i] = v and tonumber(v) or -1
 end
+local ri = 0
+for x in string.gmatch(ARGV[20], '%d+') do
+  ri = ri + 1
+  local r = tonumber(x)
+  if r > 0 and nextOff[ri] < r then
+    return redis.error_reply('PRISM_CHAIN_BROKEN ' .. KEYS[ri] .. ' is below ' .. x)
+  end
+end
 
-local n = (#ARGV - 19) / 2
+local n = (#ARGV - 20) / 2
 local base = np + 2 * no
 local stored = {}
 if n > 0 then
@@ -181,7 +197,7 @@ local function unclean()
 end
 local applied, older, replayed = 0, 0, 0
 for e = 0, n - 1 do
-  local a = 19 + e * 2
+  local a = 20 + e * 2
   local kind, p, nxtNum, vn, oi, score
   kind, p, nxtNum, vn, oi, score, pos = sunpack('<BHddHd', metas, pos)
   local isud = kind == 117 or kind == 100 -- 'u', 'd'

@@ -26,9 +26,11 @@ type chunk struct {
 
 // Write applies batch with an exactly-once effect (see applyScript), in
 // chunks of at most Config.ChunkEvents events: each chunk is one atomic
-// EVALSHA that also stores its partitions' offsets. Chunks run one after
-// the other in batch order while the next chunk is being built, so the
-// encoding in Go overlaps the script running in Redis.
+// EVALSHA that also stores its partitions' offsets. Chunks are built while
+// the ones before run in Redis; every chunk built meanwhile is sent in the
+// next round trip (a pipeline, run in batch order), so a batch costs a few
+// round trips rather than one per chunk. A chunk that follows an
+// unapplied one on a partition writes nothing (applyScript's chain check).
 //
 // When an offset this target stored or read before is missing, Redis lost
 // its data: nothing is written and the error wraps sinks.ErrRewind, so the
@@ -42,10 +44,11 @@ type chunk struct {
 // id differing from the event's aggregate id, a document not starting with
 // its version) are returned as rejected; the offsets of the events Write
 // rejects still advance, so a restart does not reject them twice. On
-// error the chunks before the failing one are applied: the retried batch
-// skips them by offset. Redis unreachable, timeouts and transient replies
-// are wrapped in sinks.ErrTransient. A script cache emptied by a Redis
-// restart (NOSCRIPT) is reloaded and the chunk re-sent.
+// error the chunks applied hold, per partition, the batch's events up to
+// the failing chunk: the retried batch skips them by offset. Redis
+// unreachable, timeouts and transient replies are wrapped in
+// sinks.ErrTransient. A script cache emptied by a Redis
+// restart (NOSCRIPT) is reloaded and the chunks not applied sent again.
 //
 // A live target writes the version the pointer names: when a rebuild
 // switched versions, the chunk is refused as a whole and Write goes on with
@@ -88,7 +91,7 @@ const maxMoves = 10
 
 // write is one attempt of Write in the version the target writes now.
 func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event) ([]sinks.Rejected, error) {
-	queue := make(chan chunk, 1)
+	queue := make(chan chunk, 64)
 	type outcome struct {
 		counts [3]int64
 		err    error
@@ -97,17 +100,31 @@ func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event) (
 	go func() {
 		var o outcome
 		for c := range queue {
+			// Every chunk built meanwhile goes in the same round trip.
+			cs := []chunk{c}
+		more:
+			for {
+				select {
+				case c, ok := <-queue:
+					if !ok {
+						break more
+					}
+					cs = append(cs, c)
+				default:
+					break more
+				}
+			}
 			if o.err != nil {
 				continue // drain: the builder never blocks on a failed executor
 			}
-			var res [3]int64
-			res, o.err = t.apply(ctx, c)
-			if o.err == nil {
+			res, applied, err := t.apply(ctx, cs)
+			for _, c := range applied {
 				t.stored.add(topic, c.partitions)
 			}
 			for i := range res {
 				o.counts[i] += res[i]
 			}
+			o.err = err
 		}
 		done <- o
 	}()
@@ -131,21 +148,61 @@ func (t *Target) write(ctx context.Context, topic string, batch []sinks.Event) (
 	return rejected, nil
 }
 
-// apply runs one chunk, loading the script first when Redis lost it.
-func (t *Target) apply(ctx context.Context, c chunk) ([3]int64, error) {
+// apply runs chunks in order in one round trip (a pipeline of EVALSHA),
+// loading the script and sending again what did not apply when Redis lost
+// it. It returns the summed counters, the chunks applied and the first
+// error. A chunk that follows a failed one on a partition fails without
+// writing (PRISM_CHAIN_BROKEN, see applyScript), so what applied is, per
+// partition, a prefix of the batch; chunks of other partitions may apply
+// after a failed one (the retried batch skips them by offset).
+func (t *Target) apply(ctx context.Context, cs []chunk) ([3]int64, []chunk, error) {
 	var counts [3]int64
-	res, err := applyScript.EvalSha(ctx, t.client, c.keys, c.args...).Int64Slice()
-	if goredis.HasErrorPrefix(err, "NOSCRIPT") {
-		if lerr := applyScript.Load(ctx, t.client).Err(); lerr != nil {
-			return counts, fmt.Errorf("reload apply script: %w", lerr)
+	var applied []chunk
+	for attempt := 0; ; attempt++ {
+		pipe := t.client.Pipeline()
+		cmds := make([]*goredis.Cmd, len(cs))
+		for i, c := range cs {
+			cmds[i] = applyScript.EvalSha(ctx, pipe, c.keys, c.args...)
 		}
-		res, err = applyScript.EvalSha(ctx, t.client, c.keys, c.args...).Int64Slice()
+		// Each command's reply or error is read below; a command without
+		// either got no answer (Redis unreachable): the pipeline's error.
+		_, execErr := pipe.Exec(ctx)
+		var firstErr error
+		var failed []chunk
+		noScript := false
+		for i, cmd := range cmds {
+			res, err := cmd.Int64Slice()
+			if err != nil && cmd.Err() == nil && execErr != nil {
+				err = execErr
+			}
+			if err == nil {
+				applied = append(applied, cs[i])
+				for j := range min(len(res), len(counts)) {
+					counts[j] += res[j]
+				}
+				continue
+			}
+			failed = append(failed, cs[i])
+			noScript = noScript || goredis.HasErrorPrefix(err, "NOSCRIPT")
+			if firstErr == nil && !goredis.HasErrorPrefix(err, "PRISM_CHAIN_BROKEN") {
+				firstErr = err
+			}
+		}
+		if len(failed) == 0 {
+			return counts, applied, nil
+		}
+		if firstErr == nil {
+			// Only chain errors: cannot happen without an earlier failure.
+			firstErr = fmt.Errorf("chunks refused after no failed chunk: %w", cmds[0].Err())
+		}
+		if !noScript || attempt > 0 {
+			return counts, applied, firstErr
+		}
+		if lerr := applyScript.Load(ctx, t.client).Err(); lerr != nil {
+			return counts, applied, fmt.Errorf("reload apply script: %w", lerr)
+		}
+		cs = failed
 	}
-	if err != nil {
-		return counts, err
-	}
-	copy(counts[:], res)
-	return counts, nil
 }
 
 // buildChunks turns the batch into script calls, handing each to emit as
@@ -165,6 +222,8 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, k Keys, live boo
 		// the last chunk trims their recent index and refreshes its TTL.
 		seen   []string
 		isSeen = map[string]bool{}
+		// done: per partition, the highest next offset of the chunks so far
+		done = map[int32]int64{}
 	)
 	for start := 0; start < len(batch); start += t.cfg.ChunkEvents {
 		evs := batch[start:min(start+t.cfg.ChunkEvents, len(batch))]
@@ -233,11 +292,21 @@ func (t *Target) buildChunks(topic string, batch []sinks.Event, k Keys, live boo
 		} else {
 			finals = bytes.Repeat([]byte{'0'}, len(orgs))
 		}
+		// required: per partition index, the next offset the chunks before
+		// this one reach (0: none has the partition); the script refuses
+		// the chunk when the stored offset is below it (one of them failed).
+		required := make([]int64, len(parts))
+		for p, i := range parts {
+			required[i-1] = done[p]
+		}
+		for p, i := range parts {
+			done[p] = max(done[p], lastNext[i-1])
+		}
 		c := chunk{events: len(evs)}
 		c.keys = make([]string, 0, len(offsetKeys)+len(orgKeys)+len(evKeys)+len(pointerKeys))
 		c.keys = append(append(append(append(c.keys, offsetKeys...), orgKeys...), evKeys...), pointerKeys...)
 		c.args = make([]any, 0, argHeader+len(evArgs))
-		c.args = append(append(append(c.args, header...), len(parts), len(orgs), string(expected), string(finals), append(joined, ']'), string(ends), metas, joinInts(lastNext), check, k.cvorg), evArgs...)
+		c.args = append(append(append(c.args, header...), len(parts), len(orgs), string(expected), string(finals), append(joined, ']'), string(ends), metas, joinInts(lastNext), check, k.cvorg, joinInts(required)), evArgs...)
 		c.partitions = slices.Collect(maps.Keys(parts))
 		emit(c)
 	}
