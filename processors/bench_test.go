@@ -99,29 +99,8 @@ func BenchmarkProcessorThroughput(b *testing.B) {
 func runThroughput(b *testing.B, brokers []string, codec *schemas.Codec, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	ns := testkit.Namespace(b)
-	spec, err := topology.NewSpec(topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: ns, Partitions: 12})
-	if err != nil {
-		b.Fatal(err)
-	}
-	admin, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer admin.Close()
-	if err := topology.EnsureTopics(ctx, admin, spec); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		dctx, dcancel := context.WithTimeout(context.Background(), time.Minute)
-		defer dcancel()
-		_ = topology.DeleteTopics(dctx, admin, spec)
-	}()
-	names := spec.Names("payments")
-	agg, err := payment.NewAggregate(payment.AggregateConfig{Codec: codec, Logger: quietLogger()})
-	if err != nil {
-		b.Fatal(err)
-	}
+	names, agg, admin := benchTopics(ctx, b, brokers, codec)
+	ns := names.Namespace
 
 	// Warm the broker up (a fresh topic's first writes are slow) before
 	// the first measured round, on a topic the engine does not read.
@@ -504,4 +483,33 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchTopics creates the payments topics of a fresh namespace (12
+// partitions), deleted when the benchmark ends, and returns their names, a
+// payment aggregate and the admin client (closed when the benchmark ends).
+func benchTopics(ctx context.Context, b *testing.B, brokers []string, codec *schemas.Codec) (topology.Names, *payment.Aggregate, *kgo.Client) {
+	b.Helper()
+	spec, err := topology.NewSpec(topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: testkit.Namespace(b), Partitions: 12})
+	if err != nil {
+		b.Fatal(err)
+	}
+	admin, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(admin.Close)
+	if err := topology.EnsureTopics(ctx, admin, spec); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		dctx, dcancel := context.WithTimeout(context.Background(), time.Minute)
+		defer dcancel()
+		_ = topology.DeleteTopics(dctx, admin, spec)
+	})
+	agg, err := payment.NewAggregate(payment.AggregateConfig{Codec: codec, Logger: quietLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return spec.Names("payments"), agg, admin
 }

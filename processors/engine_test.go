@@ -353,20 +353,7 @@ func TestEngineRestoreLeavesOutATransactionLeftOpen(t *testing.T) {
 	c := fakeKafka(t, 1)
 	// A crashed previous owner left a transaction open on the events
 	// partition with a state that must never count: it can only abort.
-	zombie, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.TransactionalID("t.zombie"),
-		kgo.TransactionTimeout(time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zombie.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := zombie.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	if err := zombie.ProduceSync(ctx, &kgo.Record{Topic: tEvents, Key: []byte("k"), Value: []byte("count=100")}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	previousOwner(t, c, "t.zombie", "count=100", kgo.TransactionTimeout(time.Minute))
 
 	cfg := testConfig(c)
 	cfg.RestoreSettle = 500 * time.Millisecond
@@ -383,19 +370,7 @@ func TestEngineRestoreWaitsForATransactionBeingCommitted(t *testing.T) {
 	// A previous owner's transaction is still open on the events
 	// partition when the restore starts, and commits shortly after (as
 	// when its markers are on their way): its state must count.
-	prev, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.TransactionalID("t.prev"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prev.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := prev.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	if err := prev.ProduceSync(ctx, &kgo.Record{Topic: tEvents, Key: []byte("k"), Value: []byte("count=100")}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	prev, ctx := previousOwner(t, c, "t.prev", "count=100")
 	cfg := testConfig(c)
 	cfg.RestoreSettle = 5 * time.Second
 	startEngine(t, cfg)
@@ -419,19 +394,7 @@ func TestEngineRestoreWaitsForATransactionBeingCommitted(t *testing.T) {
 func TestEngineRestoreDoesNotTakeSilenceForTheEnd(t *testing.T) {
 	c := fakeKafka(t, 1)
 	// A previous owner committed the state of k.
-	prev, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.TransactionalID("t.prev"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prev.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := prev.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	if err := prev.ProduceSync(ctx, &kgo.Record{Topic: tEvents, Key: []byte("k"), Value: []byte("count=100")}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	prev, ctx := previousOwner(t, c, "t.prev", "count=100")
 	if err := prev.EndTransaction(ctx, kgo.TryCommit); err != nil {
 		t.Fatal(err)
 	}
@@ -483,19 +446,7 @@ func TestEngineRestoreDoesNotTakeSilenceForTheEnd(t *testing.T) {
 // an open transaction of a crashed owner.
 func TestEngineRestoreWaitsForTheMarkersOfACommittedTransaction(t *testing.T) {
 	c := fakeKafka(t, 1)
-	prev, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.TransactionalID("t.prev"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prev.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := prev.BeginTransaction(); err != nil {
-		t.Fatal(err)
-	}
-	if err := prev.ProduceSync(ctx, &kgo.Record{Topic: tEvents, Key: []byte("k"), Value: []byte("count=100")}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
+	prev, ctx := previousOwner(t, c, "t.prev", "count=100")
 	pid, _, err := prev.ProducerID(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -529,4 +480,25 @@ func TestEngineRestoreWaitsForTheMarkersOfACommittedTransaction(t *testing.T) {
 	if asked.Load() == 0 {
 		t.Fatal("the restore never asked for the transactions' state: the test did not test anything")
 	}
+}
+
+// previousOwner opens a transaction of the transactional id txnID on the
+// events partition holding the state value of key k, as a previous owner
+// of the partition would have; the caller ends it (or not).
+func previousOwner(t *testing.T, c *kfake.Cluster, txnID, value string, opts ...kgo.Opt) (*kgo.Client, context.Context) {
+	t.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.ListenAddrs()...), kgo.TransactionalID(txnID)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: tEvents, Key: []byte("k"), Value: []byte(value)}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	return cl, ctx
 }

@@ -15,11 +15,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/prism-cqrs/prism/internal/testkit"
-	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/processors"
 	"github.com/prism-cqrs/prism/records"
-	"github.com/prism-cqrs/prism/topology"
 )
 
 // BenchmarkProcessorLatency measures, on the real broker, how long a
@@ -74,29 +72,7 @@ func runLatency(b *testing.B, brokers []string, codec *schemas.Codec) {
 	satN := envInt("PRISM_BENCH_SATURATION", 100_000)
 	rounds := envInt("PRISM_BENCH_ROUNDS", 3)
 
-	ns := testkit.Namespace(b)
-	spec, err := topology.NewSpec(topology.SpecConfig{Aggregates: []string{"payments"}, Namespace: ns, Partitions: 12})
-	if err != nil {
-		b.Fatal(err)
-	}
-	admin, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer admin.Close()
-	if err := topology.EnsureTopics(ctx, admin, spec); err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		dctx, dcancel := context.WithTimeout(context.Background(), time.Minute)
-		defer dcancel()
-		_ = topology.DeleteTopics(dctx, admin, spec)
-	}()
-	names := spec.Names("payments")
-	agg, err := payment.NewAggregate(payment.AggregateConfig{Codec: codec, Logger: quietLogger()})
-	if err != nil {
-		b.Fatal(err)
-	}
+	names, agg, _ := benchTopics(ctx, b, brokers, codec)
 	prod, err := kgo.NewClient(commandProducerOpts(brokers)...)
 	if err != nil {
 		b.Fatal(err)
