@@ -35,20 +35,6 @@ import (
 // they are reported; each is compared with the bare writer of its rows.
 var pipelineSinks = []string{"postgres", "readmodels", "elasticsearch", "redis"}
 
-// benchEnvInt is the positive integer in the environment variable name, or
-// def when it is unset.
-func benchEnvInt(b *testing.B, name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		b.Fatalf("%s=%q: want a positive integer", name, v)
-	}
-	return n
-}
-
 // BenchmarkPipelineEndToEnd runs generated commands (PRISM_BENCH_COMMANDS,
 // default 30,000: the shared 2-core machine; the figure is 100,000)
 // through the real binary. Each round has three phases:
@@ -88,8 +74,8 @@ func benchEnvInt(b *testing.B, name string, def int) int {
 // every sink (for example "--batch-max-records 5000"). b.N is 1: one
 // iteration runs every round.
 func BenchmarkPipelineEndToEnd(b *testing.B) {
-	n := benchEnvInt(b, "PRISM_BENCH_COMMANDS", 30_000)
-	rounds := benchEnvInt(b, "PRISM_BENCH_ROUNDS", 3)
+	n := testkit.EnvInt(b, "PRISM_BENCH_COMMANDS", 30_000)
+	rounds := testkit.EnvInt(b, "PRISM_BENCH_ROUNDS", 3)
 	var res []pipelineRound
 	for i := 0; i < b.N; i++ {
 		for r := 0; r < rounds; r++ {

@@ -3,7 +3,6 @@ package invoice
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"reflect"
@@ -13,9 +12,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/invoice/schemas"
 	"github.com/prism-cqrs/prism/processors"
-	"github.com/prism-cqrs/prism/producers/jsonl"
 	"github.com/prism-cqrs/prism/records"
 )
 
@@ -66,27 +65,6 @@ func fuzzEnvelopes(t testing.TB) []*schemas.CommandEnvelope {
 	return out
 }
 
-var decodeSentinels = []error{records.ErrBadMagic, records.ErrTruncated, records.ErrUnknownFingerprint,
-	records.ErrBadUnion, records.ErrMalformed}
-
-// checkDecodeError fails unless err wraps exactly one of sentinels and
-// ErrorClass names that one.
-func checkDecodeError(t *testing.T, what string, err error, sentinels ...error) {
-	t.Helper()
-	var found []error
-	for _, s := range sentinels {
-		if errors.Is(err, s) {
-			found = append(found, s)
-		}
-	}
-	if len(found) != 1 {
-		t.Fatalf("%s: error wraps %d sentinels, want 1: %v", what, len(found), err)
-	}
-	if want := records.ErrorClass(found[0]); records.ErrorClass(err) != want {
-		t.Fatalf("%s: class %s, want %s: %v", what, records.ErrorClass(err), want, err)
-	}
-}
-
 // FuzzAggregateDecodeCommand feeds arbitrary records (key, value) to
 // Aggregate.DecodeCommand, as the processor does with every commands
 // record. A record either fails with an error of exactly one DLQ class
@@ -115,7 +93,7 @@ func FuzzAggregateDecodeCommand(f *testing.F) {
 			if cmd != nil {
 				t.Fatalf("a command with the error %v", err)
 			}
-			checkDecodeError(t, "DecodeCommand", err, append(decodeSentinels, records.ErrKeyMismatch)...)
+			testkit.CheckDecodeError(t, "DecodeCommand", err, append(testkit.DecodeSentinels, records.ErrKeyMismatch)...)
 			if !strings.Contains(err.Error(), "prism.invoices.commands/3@42") {
 				t.Fatalf("error does not name the record: %v", err)
 			}
@@ -190,7 +168,7 @@ func FuzzEventDecoder(f *testing.F) {
 			if ev != nil {
 				t.Fatalf("an event with the error %v", err)
 			}
-			checkDecodeError(t, "DecodeEvent", err, decodeSentinels...)
+			testkit.CheckDecodeError(t, "DecodeEvent", err, testkit.DecodeSentinels...)
 			if stateErr == nil {
 				t.Fatalf("DecodeState restores %v from a value the sinks reject: %v", state, err)
 			}
@@ -314,7 +292,7 @@ func FuzzParseCommandLine(f *testing.F) {
 	f.Fuzz(func(t *testing.T, line []byte) {
 		cmd, err := cc.ParseCommand(line)
 		if err != nil {
-			checkLineError(t, line, err)
+			testkit.CheckLineError(t, line, err, commandLineKeys)
 			return
 		}
 		env := cmd.(*schemas.CommandEnvelope)
@@ -335,21 +313,4 @@ func FuzzParseCommandLine(f *testing.F) {
 			t.Fatalf("%s\nsent as %+v\nthe processor decodes %+v, %v", line, enc.Command, got, err)
 		}
 	})
-}
-
-// checkLineError fails unless err says what is wrong with line: a field
-// error naming a key of the format (or the key it does not know), or the
-// line's encoding or JSON.
-func checkLineError(t *testing.T, line []byte, err error) {
-	t.Helper()
-	var fe *jsonl.FieldError
-	switch {
-	case errors.As(err, &fe):
-		if fe.Reason == "" || !commandLineKeys[fe.Field] && !strings.HasPrefix(fe.Reason, "unknown field") {
-			t.Fatalf("%q: field error %q names no field of the format", line, err)
-		}
-	case errors.Is(err, jsonl.ErrInvalidJSON), errors.Is(err, jsonl.ErrInvalidUTF8):
-	default:
-		t.Fatalf("%q: error says neither the field nor the JSON: %v", line, err)
-	}
 }

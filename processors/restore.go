@@ -158,39 +158,52 @@ func (e *Engine) restoreState(ctx context.Context, adm *kadm.Client, ps []int32)
 // The end only grows; what lies beyond the first end is committed data,
 // which belongs to the state.
 func (e *Engine) settleEnds(ctx context.Context, adm *kadm.Client, done map[int32]bool, ends map[int32]int64) error {
-	topic := e.cfg.EventsTopic
-	hwm, err := adm.ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = hwm.Error()
-	}
-	if err != nil {
-		return fmt.Errorf("restore: list end offsets of %s again: %w", topic, err)
-	}
-	lso, err := adm.ListCommittedOffsets(ctx, topic)
-	if err == nil {
-		err = lso.Error()
-	}
-	if err != nil {
-		return fmt.Errorf("restore: list last stable offsets of %s again: %w", topic, err)
-	}
-	for p, end := range ends {
-		if done[p] {
-			continue
+	var ps []int32
+	for p := range ends {
+		if !done[p] {
+			ps = append(ps, p)
 		}
-		h, hok := hwm.Lookup(topic, p)
-		l, lok := lso.Lookup(topic, p)
-		if !hok || !lok {
-			return fmt.Errorf("restore: %s has no partition %d", topic, p)
-		}
-		open := l.Offset < h.Offset
+	}
+	hwm, err := e.listOffsets(ctx, adm.ListEndOffsets, "end", ps)
+	if err != nil {
+		return err
+	}
+	lso, err := e.listOffsets(ctx, adm.ListCommittedOffsets, "last stable", ps)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		open := lso[p] < hwm[p]
 		e.cfg.Logger.Warn("restore saw no record for a while before the end offset; reading on to the partition's last record",
-			"topic", topic, "partition", p, "end", end, "high_watermark", h.Offset, "last_stable", l.Offset,
+			"topic", e.cfg.EventsTopic, "partition", p, "end", ends[p], "high_watermark", hwm[p], "last_stable", lso[p],
 			"transaction_open", open, "quiet", e.cfg.RestoreQuiet)
-		if !open && h.Offset > end {
-			ends[p] = h.Offset
+		if !open && hwm[p] > ends[p] {
+			ends[p] = hwm[p]
 		}
 	}
 	return nil
+}
+
+// listOffsets lists, with f (one of kadm's List*Offsets), the offset of
+// each partition ps of the events topic; what names the offsets in errors.
+func (e *Engine) listOffsets(ctx context.Context, f func(context.Context, ...string) (kadm.ListedOffsets, error), what string, ps []int32) (map[int32]int64, error) {
+	topic := e.cfg.EventsTopic
+	lo, err := f(ctx, topic)
+	if err == nil {
+		err = lo.Error()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("restore: list %s offsets of %s: %w", what, topic, err)
+	}
+	out := make(map[int32]int64, len(ps))
+	for _, p := range ps {
+		o, ok := lo.Lookup(topic, p)
+		if !ok {
+			return nil, fmt.Errorf("restore: %s has no partition %d", topic, p)
+		}
+		out[p] = o.Offset
+	}
+	return out, nil
 }
 
 // restoreLimit bounds one restore attempt that stops making progress: an
@@ -206,22 +219,7 @@ func (e *Engine) restoreLimit() time.Duration {
 func (e *Engine) restoreRange(ctx context.Context, adm *kadm.Client, ps []int32) (starts, ends map[int32]int64, err error) {
 	topic := e.cfg.EventsTopic
 	list := func(f func(context.Context, ...string) (kadm.ListedOffsets, error), what string) (map[int32]int64, error) {
-		lo, err := f(ctx, topic)
-		if err != nil {
-			return nil, fmt.Errorf("restore: list %s offsets of %s: %w", what, topic, err)
-		}
-		if err := lo.Error(); err != nil {
-			return nil, fmt.Errorf("restore: list %s offsets of %s: %w", what, topic, err)
-		}
-		out := make(map[int32]int64, len(ps))
-		for _, p := range ps {
-			o, ok := lo.Lookup(topic, p)
-			if !ok {
-				return nil, fmt.Errorf("restore: %s has no partition %d", topic, p)
-			}
-			out[p] = o.Offset
-		}
-		return out, nil
+		return e.listOffsets(ctx, f, what, ps)
 	}
 	if starts, err = list(adm.ListStartOffsets, "start"); err != nil {
 		return nil, nil, err

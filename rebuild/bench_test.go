@@ -41,8 +41,8 @@ func BenchmarkRebuildVsSteadyState(b *testing.B) {
 	topic, dlq := names.EventsTopic(), names.EventsDLQTopic()
 	k.createTopic(ctx, b, topic, nil)
 	k.createTopic(ctx, b, dlq, nil)
-	n := envInt(b, "PRISM_BENCH_REBUILD_PAYMENTS", 10_000)
-	rounds := envInt(b, "PRISM_BENCH_ROUNDS", 3)
+	n := testkit.EnvInt(b, "PRISM_BENCH_REBUILD_PAYMENTS", 10_000)
+	rounds := testkit.EnvInt(b, "PRISM_BENCH_ROUNDS", 3)
 	stream := sinktest.GenerateStream(sinktest.StreamConfig{Topic: topic, Partitions: int(benchPartitions), Payments: n, Seed: 11})
 	pr := &producer{cl: k.cl}
 	for p, evs := range stream {
@@ -125,8 +125,8 @@ func BenchmarkRebuildHistory(b *testing.B) {
 	k := newBenchKafka(b)
 	recs := newEventRecords(b)
 	ns := testkit.Namespace(b)
-	n := envInt(b, "PRISM_BENCH_LIVE_PAYMENTS", 50_000)
-	rounds := envInt(b, "PRISM_BENCH_ROUNDS", 3)
+	n := testkit.EnvInt(b, "PRISM_BENCH_LIVE_PAYMENTS", 50_000)
+	rounds := testkit.EnvInt(b, "PRISM_BENCH_ROUNDS", 3)
 	uncompacted := os.Getenv("PRISM_BENCH_UNCOMPACTED") != ""
 	compacted := map[string]*string{
 		"cleanup.policy":            kadm.StringPtr("compact"),

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,20 +46,6 @@ const benchBatch = sinks.DefaultBatchMaxRecords
 // benchPartitions is the events topic's partition count (topology's
 // default).
 const benchPartitions = topology.DefaultPartitions
-
-// envInt reads a positive integer from the environment, def when unset.
-func envInt(b *testing.B, name string, def int) int {
-	b.Helper()
-	v := os.Getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n <= 0 {
-		b.Fatalf("%s=%q: want a positive integer", name, v)
-	}
-	return n
-}
 
 // quiet is the logger of the runners and builders: the benchmark's output
 // is its figures.

@@ -199,9 +199,9 @@ func (r *Runner) writeBatch(ctx context.Context, st *flushState) error {
 }
 
 // commit stores the group offsets after the batch for the partitions still
-// owned, without waiting: franz-go sends commits in the order they are
-// made, each after the one before finished, so the commit runs while the
-// next batch is read and written. Run waits for the commits in flight
+// owned, without waiting: the commit runs while the next batch is read
+// and written. franz-go keeps commits in order: a new commit cancels one
+// still in flight and waits for it, and the newer offsets supersede it. Run waits for the commits in flight
 // before it leaves the group (waitCommits). A failure is logged, not
 // retried: targets keep their own offsets, and for those that do not, a
 // replay is a no-op. A commit landing after its partitions moved to

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/records"
 )
 
@@ -82,15 +83,7 @@ func checkDecodeResult(t *testing.T, kind string, err error, reencode func() err
 		}
 		return
 	}
-	n := 0
-	for _, s := range []error{records.ErrBadMagic, records.ErrTruncated, records.ErrUnknownFingerprint, records.ErrBadUnion, records.ErrMalformed} {
-		if errors.Is(err, s) {
-			n++
-		}
-	}
-	if n != 1 {
-		t.Fatalf("decode %s: error wraps %d sentinels, want 1: %v", kind, n, err)
-	}
+	testkit.CheckDecodeError(t, "decode "+kind, err, testkit.DecodeSentinels...)
 }
 
 // fuzzSeeds are the interesting inputs of the checked-in seed corpus: each
