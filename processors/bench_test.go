@@ -217,7 +217,7 @@ func runThroughput(b *testing.B, brokers []string, codec *schemas.Codec, n int) 
 // headers), through a bare franz-go produce loop with the command
 // producer's settings, until every record is acknowledged.
 func rawProduceRate(b *testing.B, ctx context.Context, brokers []string, recs []*kgo.Record) float64 {
-	cl, err := kgo.NewClient(commandProducerOpts(brokers)...)
+	cl, err := kgo.NewClient(commandProducerOpts(brokers, 0)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -247,11 +247,13 @@ func rawProduceRate(b *testing.B, ctx context.Context, brokers []string, recs []
 }
 
 // commandProducerOpts are the options producers.NewCommandProducer gives
-// its client with its default Config (murmur2 key partitioner, acks=all,
-// idempotent, linger 5ms, 1 MiB batches, 100,000 buffered records),
-// compressed as benchCompression says.
-func commandProducerOpts(brokers []string) []kgo.Opt {
-	cfg := producers.Config{}.WithDefaults()
+// its client with a Config of this linger and the other fields left zero
+// (murmur2 key partitioner, acks=all, idempotent, 1 MiB batches, 100,000
+// buffered records), compressed as benchCompression says. A zero linger
+// is the default (5 ms, `prism produce`); producers.NoLinger is the
+// command gateway's.
+func commandProducerOpts(brokers []string, linger time.Duration) []kgo.Opt {
+	cfg := producers.Config{Linger: linger}.WithDefaults()
 	return append(benchKafkaOpts(brokers),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.RequiredAcks(kgo.AllISRAcks()),

@@ -17,6 +17,7 @@ import (
 	"github.com/prism-cqrs/prism/internal/testkit"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/processors"
+	"github.com/prism-cqrs/prism/producers"
 	"github.com/prism-cqrs/prism/records"
 )
 
@@ -73,7 +74,7 @@ func runLatency(b *testing.B, brokers []string, codec *schemas.Codec) {
 	rounds := envInt("PRISM_BENCH_ROUNDS", 3)
 
 	names, agg, _ := benchTopics(ctx, b, brokers, codec)
-	prod, err := kgo.NewClient(commandProducerOpts(brokers)...)
+	prod, err := kgo.NewClient(commandProducerOpts(brokers, producers.NoLinger)...)
 	if err != nil {
 		b.Fatal(err)
 	}

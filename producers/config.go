@@ -75,6 +75,14 @@ const (
 	DefaultDeliveryTimeout    = 2 * time.Minute
 )
 
+// NoLinger, as Config.Linger, sends each record as soon as the client can:
+// records produced while a request is in flight still go together in the
+// next one, so batches form under load without a wait when idle. It is
+// the setting for a caller that waits for its command (the command
+// gateway, `prism serve`): the default 5 ms linger is 5 ms of every
+// command's latency there.
+const NoLinger time.Duration = -1
+
 // WithDefaults fills the zero fields with the Default* values (a negative
 // Linger means none).
 func (c Config) WithDefaults() Config {

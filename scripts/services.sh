@@ -480,6 +480,12 @@ transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# A transaction's first produce after the previous transaction's end waits
+# for that transaction's markers (transaction version 2 adds partitions
+# from the produce itself); the broker retries it after this pause, 20 ms
+# by default, which was most of a command's latency (docs/processor.md,
+# "Latency").
+add.partitions.to.txn.retry.backoff.ms=1
 EOF
   cat >"$dir/log4j2.xml" <<'EOF'
 <?xml version="1.0" encoding="UTF-8"?>
