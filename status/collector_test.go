@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
@@ -24,6 +26,7 @@ const partitions = 3
 // runs.
 type pipeline struct {
 	t     *testing.T
+	kafka *kfake.Cluster
 	opts  []kgo.Opt
 	names topology.Names
 	cl    *kgo.Client
@@ -50,7 +53,7 @@ func newPipeline(t *testing.T) *pipeline {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &pipeline{t: t, opts: opts, names: names, cl: cl, adm: kadm.NewClient(cl), codec: codec}
+	return &pipeline{t: t, kafka: c, opts: opts, names: names, cl: cl, adm: kadm.NewClient(cl), codec: codec}
 }
 
 func (p *pipeline) produce(ctx context.Context, topic string, n int, prefix string) {
@@ -286,6 +289,77 @@ func TestCollectorReadsThePipeline(t *testing.T) {
 	}
 	if rej := s2.Aggregates[0].Rejected; len(rej) != 3 || rej[0].CommandID != "cmd-4" || rej[2].CommandID != "cmd-1" {
 		t.Errorf("rejected after one more: %+v", rej)
+	}
+}
+
+// TestCollectorReadsAnUnsettledLagAgain: a lag whose transaction markers
+// could not be read within SettleWait (a broker too busy to answer the
+// read) is shown raw, and read again at the next reading instead of being
+// kept as if settled: once the read goes through, the sink committed at
+// the markers shows lag 0, as prism lag says.
+func TestCollectorReadsAnUnsettledLagAgain(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	p := newPipeline(t)
+	n := p.names
+	var evs []*kgo.Record
+	for i := range 9 {
+		evs = append(evs, &kgo.Record{Topic: n.EventsTopic(), Key: fmt.Appendf(nil, "p-%d", i), Value: []byte("e")})
+	}
+	p.inTransaction(ctx, evs...)
+	atMarker := map[int32]int64{}
+	for part, end := range p.ends(ctx, n.EventsTopic()) {
+		if end > 0 {
+			atMarker[part] = end - 1
+		}
+	}
+	p.commit(ctx, n.SinkGroup(topology.SinkRedis), n.EventsTopic(), atMarker)
+
+	// Fetches of the events topic go unanswered until silent is cleared.
+	topics, err := p.adm.ListTopics(ctx, n.EventsTopic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventsID := topics[n.EventsTopic()].ID
+	var silent atomic.Bool
+	silent.Store(true)
+	p.kafka.ControlKey(int16(kmsg.Fetch), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		p.kafka.KeepControl()
+		if !silent.Load() {
+			return nil, nil, false
+		}
+		for _, ft := range req.(*kmsg.FetchRequest).Topics {
+			if ft.Topic == n.EventsTopic() || ft.TopicID == eventsID {
+				return nil, nil, true // never answered
+			}
+		}
+		return nil, nil, false
+	})
+
+	col, err := status.New(status.Config{
+		Kafka: p.opts, Namespace: "st", MinInterval: time.Millisecond, SettleWait: 300 * time.Millisecond,
+		Aggregates: []status.Aggregate{{Name: "payment", Names: n}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer col.Close()
+	s1, err := col.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := stageOf(t, s1, "payments/sink/redis"); num(st.Lag) != fmt.Sprint(len(atMarker)) {
+		t.Fatalf("redis sink with its markers unread: lag %s, want the raw %d (one marker per partition)", num(st.Lag), len(atMarker))
+	}
+
+	silent.Store(false)
+	time.Sleep(5 * time.Millisecond)
+	s2, err := col.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := stageOf(t, s2, "payments/sink/redis"); num(st.Lag) != "0" {
+		t.Errorf("redis sink once its markers can be read: lag %s, want 0 (the unsettled reading must not be kept)", num(st.Lag))
 	}
 }
 
