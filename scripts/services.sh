@@ -63,6 +63,7 @@ KAFKA_VERSION="${PRISM_KAFKA_VERSION:-4.1.1}"
 KAFKA_PORT="${PRISM_KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${PRISM_KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_HEAP="${PRISM_KAFKA_HEAP:-1g}"
+KAFKA_GC_OPTS="${PRISM_KAFKA_GC_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20}"
 KAFKA_AUTO_CREATE="${PRISM_KAFKA_AUTO_CREATE_TOPICS:-false}"
 KAFKA_JAVA_HOME="${PRISM_KAFKA_JAVA_HOME:-}"
 # A second listener, SASL_SSL with SCRAM-SHA-512, on by default; an empty
@@ -521,7 +522,7 @@ EOF
   say "kafka: starting on 127.0.0.1:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT) with $java"
   (
     cd "$dir"
-    exec setsid "$java" -Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    exec setsid "$java" -Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" $KAFKA_GC_OPTS \
       -Djava.awt.headless=true "$log4j" -Dkafka.logs.dir="$dir" \
       -cp "$cp" kafka.Kafka "$dir/server.properties" >"$dir/kafka.log" 2>&1 </dev/null 9>&-
   ) &
