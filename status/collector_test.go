@@ -95,6 +95,37 @@ func (p *pipeline) result(r *schemas.CommandResult) *kgo.Record {
 	return &kgo.Record{Topic: p.names.ResultsTopic(), Key: []byte(r.CommandID), Value: v}
 }
 
+// eventsReadToTheMarkers produces n events in one committed transaction
+// and commits group at each partition's commit marker (all events read,
+// the marker not: lag 0 once the marker is settled); it returns those
+// offsets.
+func (p *pipeline) eventsReadToTheMarkers(ctx context.Context, n int, group string) map[int32]int64 {
+	p.t.Helper()
+	var evs []*kgo.Record
+	for i := range n {
+		evs = append(evs, &kgo.Record{Topic: p.names.EventsTopic(), Key: fmt.Appendf(nil, "p-%d", i), Value: []byte("e")})
+	}
+	p.inTransaction(ctx, evs...)
+	atMarker := map[int32]int64{}
+	for part, end := range p.ends(ctx, p.names.EventsTopic()) {
+		if end > 0 {
+			atMarker[part] = end - 1
+		}
+	}
+	p.commit(ctx, group, p.names.EventsTopic(), atMarker)
+	return atMarker
+}
+
+// snapshot is col's reading, failing the test on an error.
+func snapshot(ctx context.Context, t *testing.T, col *status.Collector) *status.Snapshot {
+	t.Helper()
+	s, err := col.Snapshot(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // ends returns the end offset of each partition of topic.
 func (p *pipeline) ends(ctx context.Context, topic string) map[int32]int64 {
 	p.t.Helper()
@@ -176,18 +207,7 @@ func TestCollectorReadsThePipeline(t *testing.T) {
 
 	// Events in one transaction: the redis sink committed at the marker
 	// (caught up), the postgres sink committed nothing (all of it to read).
-	var evs []*kgo.Record
-	for i := range 9 {
-		evs = append(evs, &kgo.Record{Topic: n.EventsTopic(), Key: fmt.Appendf(nil, "p-%d", i), Value: []byte("e")})
-	}
-	p.inTransaction(ctx, evs...)
-	atMarker := map[int32]int64{}
-	for part, end := range p.ends(ctx, n.EventsTopic()) {
-		if end > 0 {
-			atMarker[part] = end - 1
-		}
-	}
-	p.commit(ctx, n.SinkGroup(topology.SinkRedis), n.EventsTopic(), atMarker)
+	atMarker := p.eventsReadToTheMarkers(ctx, 9, n.SinkGroup(topology.SinkRedis))
 
 	// Dead letters, results (two rejected among three), rebuilds.
 	p.produce(ctx, n.CommandsDLQTopic(), 2, "d")
@@ -223,10 +243,7 @@ func TestCollectorReadsThePipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer col.Close()
-	s1, err := col.Snapshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s1 := snapshot(ctx, t, col)
 
 	var ids []string
 	for _, st := range s1.Aggregates[0].Stages {
@@ -273,10 +290,7 @@ func TestCollectorReadsThePipeline(t *testing.T) {
 	p.produce(ctx, n.CommandsTopic(), 5, "more")
 	p.inTransaction(ctx, p.result(&schemas.CommandResult{CommandID: "cmd-4", PaymentID: "p-4", Reason: "VERSION_CONFLICT"}))
 	time.Sleep(20 * time.Millisecond)
-	s2, err := col.Snapshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s2 := snapshot(ctx, t, col)
 	cmds := stageOf(t, s2, "payments/commands")
 	if cmds.Offset != 17 || cmds.Rate == nil || s2.Interval <= 0 {
 		t.Fatalf("commands after 5 more: %+v interval %v, want offset 17 and a rate", cmds, s2.Interval)
@@ -302,18 +316,7 @@ func TestCollectorReadsAnUnsettledLagAgain(t *testing.T) {
 	defer cancel()
 	p := newPipeline(t)
 	n := p.names
-	var evs []*kgo.Record
-	for i := range 9 {
-		evs = append(evs, &kgo.Record{Topic: n.EventsTopic(), Key: fmt.Appendf(nil, "p-%d", i), Value: []byte("e")})
-	}
-	p.inTransaction(ctx, evs...)
-	atMarker := map[int32]int64{}
-	for part, end := range p.ends(ctx, n.EventsTopic()) {
-		if end > 0 {
-			atMarker[part] = end - 1
-		}
-	}
-	p.commit(ctx, n.SinkGroup(topology.SinkRedis), n.EventsTopic(), atMarker)
+	atMarker := p.eventsReadToTheMarkers(ctx, 9, n.SinkGroup(topology.SinkRedis))
 
 	// Fetches of the events topic go unanswered until silent is cleared.
 	topics, err := p.adm.ListTopics(ctx, n.EventsTopic())
@@ -344,20 +347,14 @@ func TestCollectorReadsAnUnsettledLagAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer col.Close()
-	s1, err := col.Snapshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s1 := snapshot(ctx, t, col)
 	if st := stageOf(t, s1, "payments/sink/redis"); num(st.Lag) != fmt.Sprint(len(atMarker)) {
 		t.Fatalf("redis sink with its markers unread: lag %s, want the raw %d (one marker per partition)", num(st.Lag), len(atMarker))
 	}
 
 	silent.Store(false)
 	time.Sleep(5 * time.Millisecond)
-	s2, err := col.Snapshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s2 := snapshot(ctx, t, col)
 	if st := stageOf(t, s2, "payments/sink/redis"); num(st.Lag) != "0" {
 		t.Errorf("redis sink once its markers can be read: lag %s, want 0 (the unsettled reading must not be kept)", num(st.Lag))
 	}
@@ -378,10 +375,7 @@ func TestCollectorMissingTopicsAndCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer col.Close()
-	s1, err := col.Snapshot(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s1 := snapshot(ctx, t, col)
 	for _, st := range s1.Aggregates[0].Stages {
 		want := status.HealthDown
 		if st.Kind == status.KindTopic {
