@@ -14,7 +14,6 @@ import (
 	"github.com/prism-cqrs/prism/money"
 	"github.com/prism-cqrs/prism/payment/schemas"
 	"github.com/prism-cqrs/prism/processors"
-	"github.com/prism-cqrs/prism/records"
 )
 
 // The fuzz targets of the payment aggregate's decoders, on the paths the
@@ -50,61 +49,26 @@ func fuzzEnvelopes(t testing.TB) []*schemas.CommandEnvelope {
 	return out
 }
 
-// FuzzAggregateDecodeCommand feeds arbitrary records (key, value) to
-// Aggregate.DecodeCommand, as the processor does with every commands
-// record. A record either fails with an error of exactly one DLQ class
-// that names the record's position, or gives a command keyed by its
-// paymentId that re-encodes to the same command and that Handle answers
-// with a result that decodes.
+// FuzzAggregateDecodeCommand feeds arbitrary records to
+// Aggregate.DecodeCommand, as the processor does with every commands record
+// (testkit.FuzzCommandRecords says what each must give).
 func FuzzAggregateDecodeCommand(f *testing.F) {
 	a, codec := newTestAggregate(f)
-	for i, env := range fuzzEnvelopes(f) {
-		v, err := codec.EncodeCommand(env)
-		if err != nil {
-			f.Fatal(err)
-		}
-		key := env.PaymentID
-		if i%7 == 3 {
-			key += "-other" // a key mismatch
-		}
-		f.Add([]byte(key), v)
-	}
-	f.Add([]byte("p"), []byte{})
-	f.Add([]byte("p"), []byte(`{"type":"CreatePayment","paymentId":"p"}`))
-	f.Fuzz(func(t *testing.T, key, value []byte) {
-		rec := &kgo.Record{Topic: "prism.payments.commands", Partition: 3, Offset: 42, Key: key, Value: value}
-		cmd, err := a.DecodeCommand(rec)
-		if err != nil {
-			if cmd != nil {
-				t.Fatalf("a command with the error %v", err)
+	testkit.FuzzCommandRecords(f, testkit.CommandRecords[schemas.CommandEnvelope]{
+		Topic:  "prism.payments.commands",
+		Decode: testkit.Asserted[schemas.CommandEnvelope](a.DecodeCommand),
+		Encode: codec.EncodeCommand,
+		Key:    func(e *schemas.CommandEnvelope) string { return e.PaymentID },
+		ID:     func(e *schemas.CommandEnvelope) string { return e.CommandID },
+		Answer: func(e *schemas.CommandEnvelope) (string, bool, bool, int, error) {
+			out := a.Handle(nil, e, now)
+			r, err := codec.DecodeResult(out.Result.Value)
+			if err != nil {
+				return "", false, false, 0, err
 			}
-			testkit.CheckDecodeError(t, "DecodeCommand", err, append(testkit.DecodeSentinels, records.ErrKeyMismatch)...)
-			if !strings.Contains(err.Error(), "prism.payments.commands/3@42") {
-				t.Fatalf("error does not name the record: %v", err)
-			}
-			return
-		}
-		env := cmd.(*schemas.CommandEnvelope)
-		if env.PaymentID != string(key) {
-			t.Fatalf("key %q accepted for paymentId %q", key, env.PaymentID)
-		}
-		again, err := codec.EncodeCommand(env)
-		if err != nil {
-			t.Fatalf("a decoded command does not encode: %v (%+v)", err, env)
-		}
-		back, err := a.DecodeCommand(&kgo.Record{Key: key, Value: again})
-		if err != nil || !reflect.DeepEqual(back, cmd) {
-			t.Fatalf("re-encoded command decodes to %+v, %v; want %+v", back, err, env)
-		}
-		out := a.Handle(nil, cmd, now)
-		r, err := codec.DecodeResult(out.Result.Value)
-		if err != nil || r.CommandID != env.CommandID {
-			t.Fatalf("result of %+v: %+v, %v", env, r, err)
-		}
-		if r.Accepted != (len(out.Events) > 0) && !r.Duplicate {
-			t.Fatalf("result %+v with %d events", r, len(out.Events))
-		}
-	})
+			return r.CommandID, r.Accepted, r.Duplicate, len(out.Events), nil
+		},
+	}, fuzzEnvelopes(f), [2][]byte{[]byte("p"), {}}, [2][]byte{[]byte("p"), []byte(`{"type":"CreatePayment","paymentId":"p"}`)})
 }
 
 // fuzzEvents hands the workload to the aggregate, one state per payment
