@@ -77,10 +77,10 @@ const (
 
 // NoLinger, as Config.Linger, sends each record as soon as the client can:
 // records produced while a request is in flight still go together in the
-// next one, so batches form under load without a wait when idle. It is
-// the setting for a caller that waits for its command (the command
-// gateway, `prism serve`): the default 5 ms linger is 5 ms of every
-// command's latency there.
+// next one, so batches form under load without a wait when idle. Send
+// never lingers whatever the setting (franz-go's ProduceSync sends its
+// record at once); NoLinger makes Produce and SendAll do the same, for a
+// caller that waits for its commands.
 const NoLinger time.Duration = -1
 
 // WithDefaults fills the zero fields with the Default* values (a negative

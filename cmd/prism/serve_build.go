@@ -172,7 +172,6 @@ func startQueryService(ctx context.Context, g *globals, f *serveFlags, tokens *h
 	}
 	producer, err := producers.NewCommandProducer(producers.Config{
 		Kafka: g.kafka(), Aggregates: producerAggregates(names.Namespace, []*aggregates.Definition{def}), Tracer: g.tracer,
-		Linger: producers.NoLinger, // the gateway's callers wait for each command
 	})
 	if err != nil {
 		return nil, fmt.Errorf("command producer: %w", err)
