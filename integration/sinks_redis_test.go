@@ -656,20 +656,7 @@ func BenchmarkSinksRedis(b *testing.B) {
 // partition in offset order (sinktest.GenerateStream), merged round-robin
 // so partitions interleave as they would on the topic.
 func kvStream(topic string, partitions, payments int, seed uint64) []sinks.Event {
-	parts := sinktest.GenerateStream(sinktest.StreamConfig{Topic: topic, Partitions: partitions, Payments: payments, Seed: seed})
-	var out []sinks.Event
-	for i := 0; ; i++ {
-		more := false
-		for _, p := range parts {
-			if i < len(p) {
-				out = append(out, p[i])
-				more = true
-			}
-		}
-		if !more {
-			return out
-		}
-	}
+	return sinktest.Interleave(sinktest.GenerateStream(sinktest.StreamConfig{Topic: topic, Partitions: partitions, Payments: payments, Seed: seed}))
 }
 
 // kvExpected is the test's reference: per key the state of its last event

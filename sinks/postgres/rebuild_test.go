@@ -60,45 +60,7 @@ func dropVersionSchemas(pool *pgxpool.Pool, schema string) {
 // rbStream is a generated stream of payments events in one order (offsets
 // increasing per partition).
 func rbStream(payments int) []sinks.Event {
-	parts := sinktest.GenerateStream(sinktest.StreamConfig{Topic: rbTopic, Partitions: 2, Payments: payments, Seed: 11})
-	var out []sinks.Event
-	for i := 0; ; i++ {
-		done := true
-		for _, p := range parts {
-			if i < len(p) {
-				out = append(out, p[i])
-				done = false
-			}
-		}
-		if done {
-			return out
-		}
-	}
-}
-
-// endOffsets are the next offsets after the events.
-func endOffsets(evs []sinks.Event) map[int32]int64 {
-	out := map[int32]int64{}
-	for _, ev := range evs {
-		out[ev.Partition] = max(out[ev.Partition], ev.Offset+1)
-	}
-	return out
-}
-
-// between returns the events at or after from and below until (nil:
-// no bound), in order.
-func between(evs []sinks.Event, from, until map[int32]int64) []sinks.Event {
-	var out []sinks.Event
-	for _, ev := range evs {
-		if ev.Offset < from[ev.Partition] {
-			continue
-		}
-		if until != nil && ev.Offset >= until[ev.Partition] {
-			continue
-		}
-		out = append(out, ev)
-	}
-	return out
+	return sinktest.Interleave(sinktest.GenerateStream(sinktest.StreamConfig{Topic: rbTopic, Partitions: 2, Payments: payments, Seed: 11}))
 }
 
 // fold is the reference: the last state of each live payment.
@@ -198,7 +160,7 @@ func TestRebuildStoreVersionsTargetsClearDrop(t *testing.T) {
 	}
 	checkVersions(t, ctx, st, 1, 1)
 	evs := rbStream(40)
-	end := endOffsets(evs)
+	end := sinktest.EndOffsets(evs)
 
 	live := openV(t, ctx, st, 1)
 	if err := writeAll(ctx, live, evs, 50); err != nil {
@@ -214,12 +176,12 @@ func TestRebuildStoreVersionsTargetsClearDrop(t *testing.T) {
 	v2 := openV(t, ctx, st, 2)
 	v2Schema := s.schema + "_r2_postgres_payments"
 	checkVersions(t, ctx, st, 1, 1, 2)
-	half := between(evs, nil, map[int32]int64{0: end[0] / 2, 1: end[1] / 2})
+	half := sinktest.Between(evs, nil, map[int32]int64{0: end[0] / 2, 1: end[1] / 2})
 	if err := writeAll(ctx, v2, half, 50); err != nil {
 		t.Fatal(err)
 	}
 	checkPayments(t, ctx, s.pool, v2Schema, fold(half))
-	checkOffsets(t, ctx, st, 2, endOffsets(half))
+	checkOffsets(t, ctx, st, 2, sinktest.EndOffsets(half))
 	checkPayments(t, ctx, s.pool, s.schema, fold(evs)) // version 1 untouched
 
 	if err := st.Clear(ctx, 2, rbTopic, nil); err != nil {
@@ -283,13 +245,13 @@ func TestRebuildForgetThenReplayFromLaterOffsetEqualsFullBuild(t *testing.T) {
 	ctx := context.Background()
 	st := s.rbStore(t)
 	evs := rbStream(60)
-	end := endOffsets(evs)
+	end := sinktest.EndOffsets(evs)
 	live := openV(t, ctx, st, 1)
 	if err := writeAll(ctx, live, evs, 40); err != nil {
 		t.Fatal(err)
 	}
 	start := map[int32]int64{0: end[0] * 2 / 3, 1: end[1] / 2}
-	tail := between(evs, start, nil)
+	tail := sinktest.Between(evs, start, nil)
 	idSet := map[string]bool{}
 	for _, ev := range tail {
 		idSet[ev.Key] = true
@@ -392,7 +354,7 @@ func TestRebuildSwitchReadersSeeOneCompleteVersionThenTheOther(t *testing.T) {
 		t.Fatal(err)
 	}
 	v2 := openV(t, ctx, st, 2)
-	half := between(evs, nil, map[int32]int64{0: 100, 1: 100})
+	half := sinktest.Between(evs, nil, map[int32]int64{0: 100, 1: 100})
 	if err := writeAll(ctx, v2, half, 100); err != nil {
 		t.Fatal(err)
 	}
@@ -459,7 +421,7 @@ func TestRebuildSwitchReadersSeeOneCompleteVersionThenTheOther(t *testing.T) {
 	var until map[int32]int64
 	err = st.Switch(ctx, rebuild.Switch{Topic: rbTopic, From: 1, To: 2, CatchUp: func(ctx context.Context, u map[int32]int64) error {
 		until = u
-		return writeAll(ctx, v2, between(evs, endOffsets(half), u), 100)
+		return writeAll(ctx, v2, sinktest.Between(evs, sinktest.EndOffsets(half), u), 100)
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -476,8 +438,8 @@ func TestRebuildSwitchReadersSeeOneCompleteVersionThenTheOther(t *testing.T) {
 			t.Errorf("reader %d: %d reads, saw version 1 %v, version 2 %v; want both", i, r.reads, r.sawOld.Load(), r.sawNew.Load())
 		}
 	}
-	if !maps.Equal(until, endOffsets(evs)) {
-		t.Errorf("CatchUp was given %v, want the live offsets %v", until, endOffsets(evs))
+	if !maps.Equal(until, sinktest.EndOffsets(evs)) {
+		t.Errorf("CatchUp was given %v, want the live offsets %v", until, sinktest.EndOffsets(evs))
 	}
 	checkPayments(t, ctx, s.pool, s.schema, want)
 	checkVersions(t, ctx, st, 2, 2)
@@ -503,9 +465,9 @@ func TestRebuildSwitchWhileTheLiveSinkWritesKeepOld(t *testing.T) {
 	ctx := context.Background()
 	st := s.rbStore(t)
 	evs := rbStream(300)
-	end := endOffsets(evs)
-	first := between(evs, nil, map[int32]int64{0: end[0] / 3, 1: end[1] / 3})
-	rest := between(evs, endOffsets(first), nil)
+	end := sinktest.EndOffsets(evs)
+	first := sinktest.Between(evs, nil, map[int32]int64{0: end[0] / 3, 1: end[1] / 3})
+	rest := sinktest.Between(evs, sinktest.EndOffsets(first), nil)
 	live := openV(t, ctx, st, 1)
 	if err := writeAll(ctx, live, first, 50); err != nil {
 		t.Fatal(err)
@@ -516,7 +478,7 @@ func TestRebuildSwitchWhileTheLiveSinkWritesKeepOld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeAll(ctx, v2, between(evs, nil, chase), 50); err != nil {
+	if err := writeAll(ctx, v2, sinktest.Between(evs, nil, chase), 50); err != nil {
 		t.Fatal(err)
 	}
 
@@ -544,7 +506,7 @@ func TestRebuildSwitchWhileTheLiveSinkWritesKeepOld(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return writeAll(ctx, v2, between(evs, have, u), 50)
+		return writeAll(ctx, v2, sinktest.Between(evs, have, u), 50)
 	}})
 	ls.Switched()
 	if err != nil {
@@ -570,7 +532,7 @@ func TestRebuildSwitchWhileTheLiveSinkWritesKeepOld(t *testing.T) {
 	// Version 1, kept, stopped at the freeze: the later writes went to
 	// version 2's tables.
 	old := s.schema + "_r1_postgres_payments"
-	checkPayments(t, ctx, s.pool, old, fold(between(evs, nil, until)))
+	checkPayments(t, ctx, s.pool, old, fold(sinktest.Between(evs, nil, until)))
 	checkOffsets(t, ctx, st, 1, until)
 	if schemaExists(t, ctx, s.pool, s.schema+"_r2_postgres_payments") {
 		t.Fatal("version 2's build schema is left after the switch")

@@ -54,40 +54,7 @@ func (s *store) rbStore(t *testing.T) *readmodels.Store {
 // rbStream is a generated stream in one order (offsets increasing per
 // partition).
 func rbStream(payments int) []sinks.Event {
-	parts := sinktest.GenerateStream(sinktest.StreamConfig{Topic: rbTopic, Partitions: 2, Payments: payments, Seed: 5})
-	var out []sinks.Event
-	for i := 0; ; i++ {
-		done := true
-		for _, p := range parts {
-			if i < len(p) {
-				out = append(out, p[i])
-				done = false
-			}
-		}
-		if done {
-			return out
-		}
-	}
-}
-
-func endOffsets(evs []sinks.Event) map[int32]int64 {
-	out := map[int32]int64{}
-	for _, ev := range evs {
-		out[ev.Partition] = max(out[ev.Partition], ev.Offset+1)
-	}
-	return out
-}
-
-// between returns the events at or after from and below until (nil: no
-// bound).
-func between(evs []sinks.Event, from, until map[int32]int64) []sinks.Event {
-	var out []sinks.Event
-	for _, ev := range evs {
-		if ev.Offset >= from[ev.Partition] && (until == nil || ev.Offset < until[ev.Partition]) {
-			out = append(out, ev)
-		}
-	}
-	return out
+	return sinktest.Interleave(sinktest.GenerateStream(sinktest.StreamConfig{Topic: rbTopic, Partitions: 2, Payments: payments, Seed: 5}))
 }
 
 func writeAll(ctx context.Context, tg sinks.Target, evs []sinks.Event, n int) error {
@@ -213,7 +180,7 @@ func TestRebuildStoreProjectionsForgetClearDrop(t *testing.T) {
 	if err := writeAll(ctx, live, evs, 50); err != nil {
 		t.Fatal(err)
 	}
-	checkOffsets(t, ctx, st, 1, endOffsets(evs))
+	checkOffsets(t, ctx, st, 1, sinktest.EndOffsets(evs))
 	before := fingerprints(t, ctx, s.pool, s.schema)
 	sameContent(t, "the live version", reference(t, ctx, evs), before)
 
@@ -236,7 +203,7 @@ func TestRebuildStoreProjectionsForgetClearDrop(t *testing.T) {
 		t.Fatalf("Clear of an unknown projection: %v, want ErrNoSuchProjection", err)
 	}
 	sameContent(t, "after the refusals", before, fingerprints(t, ctx, s.pool, s.schema))
-	checkOffsets(t, ctx, st, 1, endOffsets(evs))
+	checkOffsets(t, ctx, st, 1, sinktest.EndOffsets(evs))
 
 	v2 := openV(t, ctx, st, 2)
 	v2Schema := s.schema + "_r2_readmodels_payments"
@@ -277,8 +244,8 @@ func TestRebuildProjectionSwitchLeavesTheOtherTablesUntouched(t *testing.T) {
 	ctx := context.Background()
 	st := s.rbStore(t)
 	evs := rbStream(120)
-	end := endOffsets(evs)
-	first := between(evs, nil, map[int32]int64{0: end[0] / 2, 1: end[1] / 2})
+	end := sinktest.EndOffsets(evs)
+	first := sinktest.Between(evs, nil, map[int32]int64{0: end[0] / 2, 1: end[1] / 2})
 	live := openV(t, ctx, st, 1)
 	if err := writeAll(ctx, live, first, 50); err != nil {
 		t.Fatal(err)
@@ -300,8 +267,8 @@ func TestRebuildProjectionSwitchLeavesTheOtherTablesUntouched(t *testing.T) {
 	built := fingerprints(t, ctx, s.pool, v2Schema)
 	err := st.Switch(ctx, rebuild.Switch{Topic: rbTopic, From: 1, To: 2, Projections: []string{"payment_summary"}, KeepOld: true,
 		CatchUp: func(ctx context.Context, until map[int32]int64) error {
-			if !maps.Equal(until, endOffsets(first)) {
-				t.Errorf("CatchUp given %v, want the live offsets %v", until, endOffsets(first))
+			if !maps.Equal(until, sinktest.EndOffsets(first)) {
+				t.Errorf("CatchUp given %v, want the live offsets %v", until, sinktest.EndOffsets(first))
 			}
 			return nil
 		}})
@@ -333,7 +300,7 @@ func TestRebuildProjectionSwitchLeavesTheOtherTablesUntouched(t *testing.T) {
 	}
 	// The live target opened before the switch writes the rest into the
 	// new tables: everything ends as a build from the log start.
-	if err := writeAll(ctx, live, between(evs, endOffsets(first), nil), 50); err != nil {
+	if err := writeAll(ctx, live, sinktest.Between(evs, sinktest.EndOffsets(first), nil), 50); err != nil {
 		t.Fatal(err)
 	}
 	sameContent(t, "after the switch and the rest", reference(t, ctx, evs), fingerprints(t, ctx, s.pool, s.schema))
@@ -348,9 +315,9 @@ func TestRebuildSwitchWhileTheLiveSinkWritesAndReadersRead(t *testing.T) {
 	ctx := context.Background()
 	st := s.rbStore(t)
 	evs := rbStream(300)
-	end := endOffsets(evs)
-	first := between(evs, nil, map[int32]int64{0: end[0] / 3, 1: end[1] / 3})
-	rest := between(evs, endOffsets(first), nil)
+	end := sinktest.EndOffsets(evs)
+	first := sinktest.Between(evs, nil, map[int32]int64{0: end[0] / 3, 1: end[1] / 3})
+	rest := sinktest.Between(evs, sinktest.EndOffsets(first), nil)
 	live := openV(t, ctx, st, 1)
 	if err := writeAll(ctx, live, first, 50); err != nil {
 		t.Fatal(err)
@@ -360,7 +327,7 @@ func TestRebuildSwitchWhileTheLiveSinkWritesAndReadersRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := writeAll(ctx, v2, between(evs, nil, chase), 50); err != nil {
+	if err := writeAll(ctx, v2, sinktest.Between(evs, nil, chase), 50); err != nil {
 		t.Fatal(err)
 	}
 
@@ -401,7 +368,7 @@ func TestRebuildSwitchWhileTheLiveSinkWritesAndReadersRead(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return writeAll(ctx, v2, between(evs, have, u), 50)
+		return writeAll(ctx, v2, sinktest.Between(evs, have, u), 50)
 	}})
 	ls.Switched()
 	if err != nil {

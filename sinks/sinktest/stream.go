@@ -200,3 +200,44 @@ func clonePayment(p *schemas.Payment) *schemas.Payment {
 	c.RecentCommands = nil
 	return &c
 }
+
+// Interleave merges per-partition streams (GenerateStream's) round-robin,
+// as partitions interleave on a topic: offsets stay increasing within
+// each partition.
+func Interleave(parts [][]sinks.Event) []sinks.Event {
+	var out []sinks.Event
+	for i := 0; ; i++ {
+		more := false
+		for _, p := range parts {
+			if i < len(p) {
+				out = append(out, p[i])
+				more = true
+			}
+		}
+		if !more {
+			return out
+		}
+	}
+}
+
+// EndOffsets are the next offsets after evs, per partition.
+func EndOffsets(evs []sinks.Event) map[int32]int64 {
+	out := map[int32]int64{}
+	for _, ev := range evs {
+		out[ev.Partition] = max(out[ev.Partition], ev.Offset+1)
+	}
+	return out
+}
+
+// Between returns the events of evs at or after from and below until
+// (nil: no bound), in order: what a rebuild of that range reads.
+func Between(evs []sinks.Event, from, until map[int32]int64) []sinks.Event {
+	var out []sinks.Event
+	for _, ev := range evs {
+		if ev.Offset < from[ev.Partition] || until != nil && ev.Offset >= until[ev.Partition] {
+			continue
+		}
+		out = append(out, ev)
+	}
+	return out
+}
