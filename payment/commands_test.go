@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas/schematest"
 	"github.com/prism-cqrs/prism/producers"
 	"github.com/prism-cqrs/prism/records"
 )
@@ -97,14 +98,14 @@ func TestParseCommandLineValid(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ParseCommandLine: %v", err)
 			}
-			if diff := diffEnvelope(got, &tc.want); diff != "" {
+			if diff := schematest.DiffEnvelope(got, &tc.want); diff != "" {
 				t.Fatalf("envelope differs: %s", diff)
 			}
 			got, err = readLine(t, tc.line)
 			if err != nil {
 				t.Fatalf("JSON Lines reader: %v", err)
 			}
-			if diff := diffEnvelope(got, &tc.want); diff != "" {
+			if diff := schematest.DiffEnvelope(got, &tc.want); diff != "" {
 				t.Fatalf("envelope differs: %s", diff)
 			}
 		})

@@ -17,6 +17,7 @@ import (
 	"github.com/prism-cqrs/prism/kafkaconn"
 	"github.com/prism-cqrs/prism/payment"
 	"github.com/prism-cqrs/prism/payment/schemas"
+	"github.com/prism-cqrs/prism/payment/schemas/schematest"
 	"github.com/prism-cqrs/prism/records"
 	"github.com/prism-cqrs/prism/topology"
 )
@@ -208,7 +209,7 @@ func TestSendWritesKeyHeadersValueAndKafkaPartition(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := diffEnvelope(got, want); d != "" {
+		if d := schematest.DiffEnvelope(got, want); d != "" {
 			t.Errorf("decoded value differs: %s", d)
 		}
 	}

@@ -1,4 +1,6 @@
-package producers
+// Package schematest holds test helpers for payment command envelopes,
+// shared by the packages whose tests compare them (payment, producers).
+package schematest
 
 import (
 	"fmt"
@@ -8,8 +10,9 @@ import (
 	"github.com/prism-cqrs/prism/payment/schemas"
 )
 
-// diffEnvelope compares two envelopes field by field ("" when equal).
-func diffEnvelope(got, want *schemas.CommandEnvelope) string {
+// DiffEnvelope compares two envelopes field by field: "" when equal,
+// otherwise what differs (issuedAt compared as instants).
+func DiffEnvelope(got, want *schemas.CommandEnvelope) string {
 	if !got.IssuedAt.Equal(want.IssuedAt) {
 		return fmt.Sprintf("issuedAt %v, want %v", got.IssuedAt, want.IssuedAt)
 	}
