@@ -250,8 +250,8 @@ func rawProduceRate(b *testing.B, ctx context.Context, brokers []string, recs []
 // its client with a Config of this linger and the other fields left zero
 // (murmur2 key partitioner, acks=all, idempotent, 1 MiB batches, 100,000
 // buffered records), compressed as benchCompression says. A zero linger
-// is the default (5 ms, `prism produce`); producers.NoLinger is the
-// command gateway's.
+// is the default (5 ms, `prism produce`); producers.NoLinger sends each
+// record at once, as the command gateway's Send (ProduceSync) does.
 func commandProducerOpts(brokers []string, linger time.Duration) []kgo.Opt {
 	cfg := producers.Config{Linger: linger}.WithDefaults()
 	return append(benchKafkaOpts(brokers),

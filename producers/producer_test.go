@@ -493,6 +493,18 @@ func TestConfigValidateReportsEverything(t *testing.T) {
 	}
 }
 
+// TestConfigLingerDefaults: a zero linger is the 5 ms default, NoLinger
+// (or any negative value) none, a positive one kept.
+func TestConfigLingerDefaults(t *testing.T) {
+	for _, c := range []struct{ in, want time.Duration }{
+		{0, DefaultLinger}, {NoLinger, 0}, {-time.Second, 0}, {20 * time.Millisecond, 20 * time.Millisecond},
+	} {
+		if got := (Config{Linger: c.in}).WithDefaults().Linger; got != c.want {
+			t.Errorf("Linger %v: %v after defaults, want %v", c.in, got, c.want)
+		}
+	}
+}
+
 func TestCheckReportsMissingTopics(t *testing.T) {
 	f := newFakeKafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
