@@ -147,6 +147,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		}
 		return err
 	}
+	checkBrokerSettings(ctx, adm, log)
 	e.running.Store(true)
 	e.setHealth(func(h *Health) { h.Running = true })
 	log.Info("processor started; joining the group and waiting for partitions", "group", e.cfg.Group,
