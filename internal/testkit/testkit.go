@@ -45,14 +45,22 @@ func env(name, def string) string {
 	return def
 }
 
-// missing fails the test under CI and skips it otherwise.
-func missing(t testing.TB, service, addr string, err error) {
+// Unavailable ends a test that cannot run here because something it needs
+// (kind: "service", "tool", "browser") is missing, as msg says: under CI
+// (CI set) the test fails, so a green CI means every test really ran;
+// elsewhere it skips.
+func Unavailable(t testing.TB, kind, msg string) {
 	t.Helper()
-	msg := fmt.Sprintf("%s is not reachable at %s (%v): start it with `make services-up`", service, addr, err)
 	if os.Getenv("CI") != "" {
 		t.Fatalf("CI: %s", msg)
 	}
-	t.Skipf("SKIPPING (service missing): %s", msg)
+	t.Skipf("SKIPPING (%s missing): %s", kind, msg)
+}
+
+// missing is Unavailable for a service that does not answer at addr.
+func missing(t testing.TB, service, addr string, err error) {
+	t.Helper()
+	Unavailable(t, "service", fmt.Sprintf("%s is not reachable at %s (%v): start it with `make services-up`", service, addr, err))
 }
 
 func dial(addr string) error {
