@@ -97,6 +97,29 @@ func (h *holdEndTxn) waitHeld(t *testing.T) {
 	}
 }
 
+// holdASecondTransaction starts an engine (its config changed by tweak) on
+// a kfake cluster of that many partitions, lets a first command through,
+// and holds the EndTxn of the transaction of a second one ("b"); it
+// returns the number of batches logged so far (batchLog.since gives the
+// later ones).
+func holdASecondTransaction(t *testing.T, partitions int32, tweak func(*EngineConfig)) (*kfake.Cluster, *holdEndTxn, *batchLog, int) {
+	t.Helper()
+	c := fakeKafka(t, partitions)
+	hold := newHoldEndTxn(c)
+	logs := &batchLog{}
+	cfg := testConfig(c)
+	cfg.Logger = slog.New(logs)
+	tweak(&cfg)
+	startEngine(t, cfg)
+	produce(t, c, cmd("a", "add:1"))
+	waitRecords(t, c, tResults, 1)
+
+	hold.arm()
+	produce(t, c, cmd("b", "add:1"))
+	hold.waitHeld(t)
+	return c, hold, logs, logs.count()
+}
+
 // A command that arrives while the pipeline is quiet is committed at
 // once, not BatchMaxWait later.
 func TestGroupCommitQuietPipelineDoesNotWait(t *testing.T) {
@@ -118,19 +141,7 @@ func TestGroupCommitQuietPipelineDoesNotWait(t *testing.T) {
 // Commands that arrive while a transaction is being committed go
 // together into the next transaction.
 func TestGroupCommitBatchGrowsWhileCommitInFlight(t *testing.T) {
-	c := fakeKafka(t, 2)
-	hold := newHoldEndTxn(c)
-	logs := &batchLog{}
-	cfg := testConfig(c)
-	cfg.Logger = slog.New(logs)
-	startEngine(t, cfg)
-	produce(t, c, cmd("a", "add:1"))
-	waitRecords(t, c, tResults, 1)
-
-	hold.arm()
-	produce(t, c, cmd("b", "add:1"))
-	hold.waitHeld(t)
-	n := logs.count()
+	c, hold, logs, n := holdASecondTransaction(t, 2, func(*EngineConfig) {})
 	var recs []*kgo.Record
 	for i := range 20 {
 		recs = append(recs, cmd(fmt.Sprintf("k%d", i%4), "add:1"))
@@ -146,24 +157,13 @@ func TestGroupCommitBatchGrowsWhileCommitInFlight(t *testing.T) {
 
 // Polls add commands to a batch only up to BatchMaxRecords.
 func TestGroupCommitBatchBoundedByMaxRecords(t *testing.T) {
-	c := fakeKafka(t, 1)
-	hold := newHoldEndTxn(c)
-	logs := &batchLog{}
-	cfg := testConfig(c)
-	cfg.Logger = slog.New(logs)
-	cfg.BatchMaxRecords = 5
-	cfg.BatchMaxWait = 10 * time.Second
-	// One producer batch per fetch: the first poll of a batch takes one
-	// command, and the others come from later polls.
-	cfg.FetchMaxPartitionBytes = 1
-	startEngine(t, cfg)
-	produce(t, c, cmd("a", "add:1"))
-	waitRecords(t, c, tResults, 1)
-
-	hold.arm()
-	produce(t, c, cmd("b", "add:1"))
-	hold.waitHeld(t)
-	n := logs.count()
+	c, hold, logs, n := holdASecondTransaction(t, 1, func(cfg *EngineConfig) {
+		cfg.BatchMaxRecords = 5
+		cfg.BatchMaxWait = 10 * time.Second
+		// One producer batch per fetch: the first poll of a batch takes
+		// one command, and the others come from later polls.
+		cfg.FetchMaxPartitionBytes = 1
+	})
 	for i := range 12 {
 		produce(t, c, cmd(fmt.Sprintf("k%d", i%3), "add:1")) // one producer batch each
 	}

@@ -219,7 +219,7 @@ func (e *Engine) restoreLimit() time.Duration {
 func (e *Engine) restoreRange(ctx context.Context, adm *kadm.Client, ps []int32) (starts, ends map[int32]int64, err error) {
 	topic := e.cfg.EventsTopic
 	list := func(f func(context.Context, ...string) (kadm.ListedOffsets, error), what string) (map[int32]int64, error) {
-		return e.listOffsets(ctx, f, what, ps)
+		return e.listOffsets(ctx, f, what, ps) // ps and ctx fixed for this range
 	}
 	if starts, err = list(adm.ListStartOffsets, "start"); err != nil {
 		return nil, nil, err
@@ -284,7 +284,9 @@ func (e *Engine) restoreRange(ctx context.Context, adm *kadm.Client, ps []int32)
 // can only abort.
 func (e *Engine) committingTxns(ctx context.Context, adm *kadm.Client, ps []int32) ([]string, error) {
 	topic := e.cfg.EventsTopic
-	producers, err := adm.DescribeProducers(ctx, kadm.TopicsSet{topic: setOf(ps)})
+	var set kadm.TopicsSet
+	set.Add(topic, ps...)
+	producers, err := adm.DescribeProducers(ctx, set)
 	if err != nil {
 		return nil, fmt.Errorf("describe producers of %s: %w", topic, err)
 	}
@@ -318,15 +320,6 @@ func (e *Engine) committingTxns(ctx context.Context, adm *kadm.Client, ps []int3
 		}
 	}
 	return committing, nil
-}
-
-// setOf is ps as a set.
-func setOf(ps []int32) map[int32]struct{} {
-	m := make(map[int32]struct{}, len(ps))
-	for _, p := range ps {
-		m[p] = struct{}{}
-	}
-	return m
 }
 
 // latestValue is the last value of a key on the events topic (nil: a
