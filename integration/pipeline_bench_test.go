@@ -36,6 +36,9 @@ import (
 // they are reported; each is compared with the bare writer of its rows.
 var pipelineSinks = []string{"postgres", "readmodels", "elasticsearch", "redis"}
 
+// pipelinePartitions is the partition count of the benchmark's topics.
+const pipelinePartitions = 12
+
 // BenchmarkPipelineEndToEnd runs generated commands (PRISM_BENCH_COMMANDS,
 // default 30,000: the shared 2-core machine; the figure is 100,000)
 // through the real binary. Each round has three phases:
@@ -179,7 +182,7 @@ func (x pipelineRound) String() string {
 // catch-up phase on the events it produced, the bare writers.
 func runPipelineRound(b *testing.B, n int, seed uint64) pipelineRound {
 	ctx := testkit.Context(b, 15*time.Minute)
-	e := newSinkEnv(b, 12)
+	e := newSinkEnv(b, pipelinePartitions)
 	es, rs := esAndRedisStores(b, e)
 	cmds, x := generateSinkCommands(n, seed, e.ns)
 	extra := strings.Fields(os.Getenv("PRISM_BENCH_SINK_ARGS"))
@@ -587,7 +590,7 @@ func bareRedisSameWrites(ctx context.Context, rs *redisStore, keys []string, doc
 			pipe.Expire(ctx, rs.keys.Recent(org), redissink.DefaultTTL)
 			pipe.Incr(ctx, rs.keys.CacheVersion(org))
 		}
-		for p := range 12 {
+		for p := range pipelinePartitions {
 			pipe.Set(ctx, rs.keys.Offset("bare", int32(p)), i+batch, 0)
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
