@@ -53,8 +53,10 @@ func (r *Runner) probe(ctx context.Context, stop func()) {
 		if err != nil {
 			err = fmt.Errorf("kafka %s unreachable: %w", brokers, err)
 		}
-		r.health.setKafka(err)
+		// The line first, then the state: whoever sees /healthz change
+		// also finds the line that says why.
 		kafka.observe(err)
+		r.health.setKafka(err)
 		if err := r.checkUnreachable(); err != nil {
 			r.unreachableErr.Store(&err)
 			stop()
@@ -73,7 +75,7 @@ func (r *Runner) probe(ctx context.Context, stop func()) {
 		if r.retrying.Load() {
 			continue
 		}
-		target.observe(err)
+		target.observe(err) // before the state, as for Kafka above
 		if err != nil {
 			r.health.setTarget(fmt.Errorf("ping: %w", err))
 		} else if r.health.targetFailing() {
