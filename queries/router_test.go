@@ -237,14 +237,17 @@ func TestBreakerOpensAfterThresholdAndSkipsTheSource(t *testing.T) {
 }
 
 func TestBreakerHalfOpenRecoversOrOpensAgain(t *testing.T) {
-	f := newRouterFixture(t, func(c *RouterConfig) { c.FailureThreshold = 1; c.OpenTimeout = 30 * time.Millisecond })
+	// Long enough that a loaded machine (CI, -race) still reads "open"
+	// between a failed trial and the next check.
+	const openTimeout = 300 * time.Millisecond
+	f := newRouterFixture(t, func(c *RouterConfig) { c.FailureThreshold = 1; c.OpenTimeout = openTimeout })
 	f.a.set(errors.New("boom"), false)
 	a0, err0 := f.route(t, testQuery(t))
 	wantAnswer(t, a0, err0, "b")
 	if h := healthOf(t, f.r, "a"); h.Breaker != "open" {
 		t.Fatalf("breaker %s, want open", h.Breaker)
 	}
-	time.Sleep(40 * time.Millisecond)
+	time.Sleep(openTimeout + 50*time.Millisecond)
 	if h := healthOf(t, f.r, "a"); h.Breaker != "half-open" || h.Healthy {
 		t.Fatalf("after the open timeout: %+v, want half-open, not healthy", h)
 	}
@@ -261,7 +264,7 @@ func TestBreakerHalfOpenRecoversOrOpensAgain(t *testing.T) {
 		t.Fatalf("after a failed trial: %s, want open", h.Breaker)
 	}
 	// The next trial succeeds: closed, healthy, a answers.
-	time.Sleep(40 * time.Millisecond)
+	time.Sleep(openTimeout + 50*time.Millisecond)
 	f.a.set(nil, false)
 	a, err := f.route(t, testQuery(t))
 	wantAnswer(t, a, err, "a")

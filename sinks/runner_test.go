@@ -558,10 +558,9 @@ func TestRunnerProbesAnIdleTarget(t *testing.T) {
 	tg := &pingTarget{recTarget: newRecTarget()}
 	r := f.runner(t, tg)
 	stop := start(t, r)
-	time.Sleep(100 * time.Millisecond)
-	if !r.Health().Healthy {
-		t.Fatalf("healthy target reported unhealthy: %+v", r.Health())
-	}
+	// Run checks the topics and sets the target up first: a loaded machine
+	// takes its time there, so wait for healthy instead of sleeping.
+	waitFor(t, "healthy once set up", func() bool { return r.Health().Healthy })
 	tg.mu.Lock()
 	tg.pingErr = errors.New("connection refused")
 	tg.mu.Unlock()
