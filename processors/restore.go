@@ -218,13 +218,10 @@ func (e *Engine) restoreLimit() time.Duration {
 // restoreState) of each partition.
 func (e *Engine) restoreRange(ctx context.Context, adm *kadm.Client, ps []int32) (starts, ends map[int32]int64, err error) {
 	topic := e.cfg.EventsTopic
-	list := func(f func(context.Context, ...string) (kadm.ListedOffsets, error), what string) (map[int32]int64, error) {
-		return e.listOffsets(ctx, f, what, ps) // ps and ctx fixed for this range
-	}
-	if starts, err = list(adm.ListStartOffsets, "start"); err != nil {
+	if starts, err = e.listOffsets(ctx, adm.ListStartOffsets, "start", ps); err != nil {
 		return nil, nil, err
 	}
-	hwm, err := list(adm.ListEndOffsets, "end")
+	hwm, err := e.listOffsets(ctx, adm.ListEndOffsets, "end", ps)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -232,7 +229,7 @@ func (e *Engine) restoreRange(ctx context.Context, adm *kadm.Client, ps []int32)
 	deadline := began.Add(e.cfg.RestoreSettle)
 	waitedForMarkers := false
 	for {
-		lso, err := list(adm.ListCommittedOffsets, "last stable")
+		lso, err := e.listOffsets(ctx, adm.ListCommittedOffsets, "last stable", ps)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -201,8 +201,9 @@ func (r *Runner) writeBatch(ctx context.Context, st *flushState) error {
 // commit stores the group offsets after the batch for the partitions still
 // owned, without waiting: the commit runs while the next batch is read
 // and written. franz-go keeps commits in order: a new commit cancels one
-// still in flight and waits for it, and the newer offsets supersede it. Run waits for the commits in flight
-// before it leaves the group (waitCommits). A failure is logged, not
+// still in flight and waits for it, and the newer offsets supersede it.
+// Run waits for the commits in flight before it leaves the group
+// (waitCommits). A failure is logged, not
 // retried: targets keep their own offsets, and for those that do not, a
 // replay is a no-op. A commit landing after its partitions moved to
 // another member is refused by the coordinator (an older generation).
